@@ -1,0 +1,165 @@
+# Makefile: the one build of the OCPP gateway.
+#
+#   make            build every service and tool into build/bin
+#   make run        install missing packages, build, start one pod (scripts/run.sh)
+#   make check      install missing packages, build, run every test; closes with "N passed, M failed"
+#   make lint       clang-format check + banned functions
+#   make code       regenerate sources from proto/ ; make code-check fails if that changes anything
+#   make fuzz       build the libFuzzer drivers (clang) ; FUZZ_SECONDS=N make fuzz-run runs each
+#   SANITIZER=address,undefined make check   the same tests under sanitizers
+#
+# Each stage links only its own third-party library (DESIGN §1): see the *_PKGS below.
+
+CC       ?= cc
+BUILD    ?= build
+O        := $(BUILD)/obj
+BIN      := $(BUILD)/bin
+
+COMMON_PKGS   := libczmq libzmq msgpack yaml-0.1
+EDGE_PKGS     := libwebsockets libuv
+CORE_PKGS     := jansson libcrypto
+BRIDGE_PKGS   := rdkafka jansson
+REGISTRY_PKGS := hiredis
+KAFKADEV_PKGS := rdkafka
+TEST_PKGS     := check
+
+pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkg_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Wformat=2 -Wvla
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) -MMD -MP -I. -Icommon
+LDLIBS_BASE := -lpthread -lm
+
+ifneq ($(SANITIZER),)
+CFLAGS   += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZER)
+endif
+
+SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
+TOOLS    := kafka-dev
+
+# ---------------------------------------------------------------------------
+# common/: one static library that every stage links
+COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
+COMMON_LIB := $(BUILD)/libcommon.a
+
+$(O)/common/%.o: common/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(COMMON_PKGS)) -c $< -o $@
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+COMMON_LDLIBS := $(call pkg_libs,$(COMMON_PKGS)) $(LDLIBS_BASE)
+
+# ---------------------------------------------------------------------------
+# services/<stage>/: main.c (wiring) + modules. Modules are also linked into the stage's tests.
+define stage_rules
+# $(1) = directory under services/ or tools/, $(2) = binary name, $(3) = pkg-config packages
+$(2)_SRC    := $$(sort $$(wildcard $(1)/*.c))
+$(2)_OBJ    := $$($(2)_SRC:%.c=$(O)/%.o)
+$(2)_MODOBJ := $$(filter-out $(O)/$(1)/main.o,$$($(2)_OBJ))
+$(2)_CFLAGS := $$(call pkg_cflags,$(3))
+$(2)_LDLIBS := $$(call pkg_libs,$(3))
+
+$(O)/$(1)/%.o: $(1)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -I$(1) $$($(2)_CFLAGS) $$(call pkg_cflags,$(COMMON_PKGS)) -c $$< -o $$@
+
+$(BIN)/$(2): $$($(2)_OBJ) $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(2)_OBJ) $(COMMON_LIB) $$($(2)_LDLIBS) $(COMMON_LDLIBS)
+
+# unit tests of this stage: tests/$(1)/test_*.c, each one binary
+$(2)_TEST_SRC := $$(sort $$(wildcard tests/$(1)/test_*.c))
+$(2)_TEST_BIN := $$($(2)_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/$(1)/%: tests/$(1)/%.c $$($(2)_MODOBJ) $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -I$(1) $$($(2)_CFLAGS) $$(call pkg_cflags,$(COMMON_PKGS) $(TEST_PKGS)) \
+	    $$(LDFLAGS) -o $$@ $$< $$($(2)_MODOBJ) $(COMMON_LIB) $$($(2)_LDLIBS) $(COMMON_LDLIBS) \
+	    $$(call pkg_libs,$(TEST_PKGS))
+
+TEST_BINS += $$($(2)_TEST_BIN)
+endef
+
+TEST_BINS :=
+$(eval $(call stage_rules,services/ws-edge,ws-edge,$(EDGE_PKGS)))
+$(eval $(call stage_rules,services/ocpp-core,ocpp-core,$(CORE_PKGS)))
+$(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
+$(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
+$(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
+
+# unit tests of common/
+COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
+COMMON_TEST_BIN := $(COMMON_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_BINS += $(COMMON_TEST_BIN)
+
+$(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(TEST_PKGS)) $(LDFLAGS) -o $@ $< \
+	    $(COMMON_LIB) $(COMMON_LDLIBS) $(call pkg_libs,$(TEST_PKGS))
+
+BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
+
+# ---------------------------------------------------------------------------
+.PHONY: all deps run check unit integration lint code code-check fuzz fuzz-run bench clean
+
+all: $(BINARIES)
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+tests: $(BINARIES) $(TEST_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory code-check
+	@$(MAKE) --no-print-directory lint
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+unit: tests
+	@BUILD=$(BUILD) scripts/run-tests.sh --unit
+
+integration: tests
+	@BUILD=$(BUILD) scripts/run-tests.sh --integration
+
+lint:
+	@scripts/lint.sh
+
+# generated sources: proto/ is the data, scripts/gen_*.py the generators
+GENERATED := common/envelope.h common/envelope.c
+code:
+	python3 scripts/gen_envelope.py proto/envelope.json common/envelope.h common/envelope.c
+
+code-check:
+	@scripts/code-check.sh $(GENERATED)
+
+# libFuzzer drivers: fuzz/fuzz_<name>.c, built with clang against the same sources
+FUZZ_CC   ?= clang
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
+fuzz: $(FUZZ_BIN)
+$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
+	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
+fuzz-run: fuzz
+	@scripts/fuzz-run.sh $(FUZZ_BIN)
+
+bench: all
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
