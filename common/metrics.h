@@ -1,0 +1,63 @@
+/* metrics.h: the one metrics registry of a process, rendered as Prometheus text exposition 0.0.4.
+ *
+ * The registry is process-global. Creating a metric (get-or-create by name and labels) takes a
+ * mutex; updating one is a relaxed atomic operation, so callers look a metric up once, cache the
+ * pointer and update it on the hot path. Rendering is safe while other threads update.
+ *
+ * Names are given without prefix; the exposition adds "ocppgw_". Labels are NULL or a preformatted
+ * label list such as `code="1008",reason="slow"` whose values the caller escaped with
+ * metrics_label_escape(). Label values must have bounded cardinality (never a charge point id).
+ */
+#ifndef OCPPGW_METRICS_H
+#define OCPPGW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct metrics_counter metrics_counter_t;
+typedef struct metrics_gauge metrics_gauge_t;
+typedef struct metrics_histogram metrics_histogram_t;
+
+/* Get-or-create by (name, labels). The returned object lives until metrics_shutdown(). Never
+   NULL: allocation failure aborts. Reusing a name with a different type, an invalid name or
+   unsorted histogram bounds is a programmer error and aborts. The first help text and, for a
+   histogram series, the first bounds win. */
+metrics_counter_t *metrics_counter(const char *name, const char *help, const char *labels);
+metrics_gauge_t *metrics_gauge(const char *name, const char *help, const char *labels);
+/* bounds ascending; the +Inf bucket is implicit */
+metrics_histogram_t *metrics_histogram(const char *name, const char *help, const char *labels,
+                                       const double *bounds, size_t nbounds);
+
+/* Lock-free updates (relaxed atomics). A NULL metric is ignored. */
+void metrics_counter_add(metrics_counter_t *c, uint64_t n);
+void metrics_gauge_set(metrics_gauge_t *g, int64_t v);
+void metrics_gauge_add(metrics_gauge_t *g, int64_t delta);
+int64_t metrics_gauge_get(const metrics_gauge_t *g);
+uint64_t metrics_counter_get(const metrics_counter_t *c);
+void metrics_histogram_observe(metrics_histogram_t *h, double v);
+
+/* Counts one event under a dynamic label value, e.g.
+   metrics_count("ocpp_errors_total", "OCPP errors", "code", "FormatViolation"). The value is
+   escaped here. Takes the registry mutex: for rare events, not for the hot path. */
+void metrics_count(const char *name, const char *help, const char *label_name,
+                   const char *label_value);
+
+/* Escapes backslash, double quote and newline of a label value into out (always NUL-terminated
+   when outlen > 0, never cut inside an escape). Returns the length of the whole escaped value, as
+   snprintf does: a result >= outlen means out was truncated. NULL in is the empty string. */
+size_t metrics_label_escape(const char *in, char *out, size_t outlen);
+
+/* The whole exposition; the caller frees it. NULL only if memory runs out. Families are sorted by
+   name, each with one # HELP and one # TYPE line; series are sorted by labels. The first call
+   also registers the process metrics (resident memory, CPU seconds, open fds from /proc/self). */
+char *metrics_render(void);
+
+/* Frees every metric (tests, clean exit). Cached pointers become invalid; no other thread may
+   use the registry meanwhile. The registry can be used again afterwards. */
+void metrics_shutdown(void);
+
+/* Latency buckets in seconds, 0.0005 .. 10 */
+extern const double METRICS_LATENCY_SECONDS[];
+extern const size_t METRICS_LATENCY_SECONDS_N;
+
+#endif
