@@ -1,0 +1,196 @@
+/* channel.c: ZeroMQ PUSH/PULL helpers over CZMQ (see channel.h). */
+#include "channel.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define IPC_PREFIX     "ipc://"
+#define IPC_PREFIX_LEN (sizeof(IPC_PREFIX) - 1)
+#define SUN_PATH_MAX   (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* True when a process accepts connections on the Unix socket at path. */
+static bool ipc_in_use(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    bool in_use;
+    int fd;
+
+    if (n == 0 || n > SUN_PATH_MAX || path[0] == '@') /* '@': abstract, ZeroMQ checks it */
+        return false;
+    memcpy(sa.sun_path, path, n);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    in_use = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return in_use;
+}
+
+zsock_t *channel_pull_bind(const char *endpoint, int rcvhwm)
+{
+    zsock_t *sock;
+    int err;
+
+    if (endpoint == NULL || *endpoint == '\0') {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* ZeroMQ unlinks an existing ipc socket file before binding, so a second process bound to
+     * the same path would silently take the endpoint from a live one. */
+    if (strncmp(endpoint, IPC_PREFIX, IPC_PREFIX_LEN) == 0 &&
+        ipc_in_use(endpoint + IPC_PREFIX_LEN)) {
+        log_error("channel: cannot bind %s: another process is listening there", endpoint);
+        errno = EADDRINUSE;
+        return NULL;
+    }
+    sock = zsock_new(ZMQ_PULL);
+    if (sock == NULL) {
+        err = errno ? errno : ENOMEM;
+        log_error("channel: cannot create a PULL socket for %s: %s", endpoint, zmq_strerror(err));
+        errno = err;
+        return NULL;
+    }
+    zsock_set_rcvhwm(sock, rcvhwm > 0 ? rcvhwm : CHANNEL_DEFAULT_HWM);
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        err = zmq_errno();
+        log_error("channel: cannot bind %s: %s", endpoint, zmq_strerror(err));
+        zsock_destroy(&sock);
+        errno = err;
+        return NULL;
+    }
+    return sock;
+}
+
+zsock_t *channel_push_connect(const char *endpoint, int sndhwm)
+{
+    zsock_t *sock;
+    int err;
+
+    if (endpoint == NULL || *endpoint == '\0') {
+        errno = EINVAL;
+        return NULL;
+    }
+    sock = zsock_new(ZMQ_PUSH);
+    if (sock == NULL) {
+        err = errno ? errno : ENOMEM;
+        log_error("channel: cannot create a PUSH socket for %s: %s", endpoint, zmq_strerror(err));
+        errno = err;
+        return NULL;
+    }
+    /* both must be set before the connect creates the pipe */
+    zsock_set_sndhwm(sock, sndhwm > 0 ? sndhwm : CHANNEL_DEFAULT_HWM);
+    zsock_set_linger(sock, CHANNEL_LINGER_MS);
+    if (zsock_connect(sock, "%s", endpoint) < 0) {
+        err = zmq_errno();
+        log_error("channel: cannot connect to %s: %s", endpoint, zmq_strerror(err));
+        zsock_destroy(&sock);
+        errno = err;
+        return NULL;
+    }
+    return sock;
+}
+
+int channel_send(zsock_t *push, const void *data, size_t len)
+{
+    if (push == NULL || (data == NULL && len > 0))
+        return -EINVAL;
+    if (zmq_send(zsock_resolve(push), data, len, ZMQ_DONTWAIT) < 0)
+        return -zmq_errno();
+    return 0;
+}
+
+int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch)
+{
+    int rc;
+
+    if (scratch == NULL)
+        return -EINVAL;
+    msgpack_sbuffer_clear(scratch);
+    rc = envelope_encode(env, scratch);
+    if (rc < 0)
+        return rc;
+    return channel_send(push, scratch->data, scratch->size);
+}
+
+int channel_send_wait(zsock_t *push, const void *data, size_t len, int timeout_ms)
+{
+    int64_t deadline = zclock_mono() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t left;
+    int rc;
+
+    for (;;) {
+        rc = channel_send(push, data, len);
+        if (rc != -EAGAIN || timeout_ms == 0)
+            return rc;
+        left = deadline - zclock_mono();
+        if (timeout_ms > 0 && left <= 0)
+            return -EAGAIN;
+        zmq_pollitem_t item = {.socket = zsock_resolve(push), .events = ZMQ_POLLOUT};
+        if (zmq_poll(&item, 1, timeout_ms > 0 ? (long)left : -1) < 0 && zmq_errno() != EINTR)
+            return -zmq_errno();
+    }
+}
+
+int channel_recv(zsock_t *pull, zmq_msg_t *msg)
+{
+    int err;
+
+    if (pull == NULL || msg == NULL)
+        return -EINVAL;
+    zmq_msg_init(msg);
+    if (zmq_msg_recv(msg, zsock_resolve(pull), ZMQ_DONTWAIT) < 0) {
+        err = zmq_errno();
+        zmq_msg_close(msg);
+        return -err;
+    }
+    return 0;
+}
+
+char *channel_ipc_endpoint(const char *dir, const char *name)
+{
+    size_t dlen, plen;
+    char *out;
+
+    if (dir == NULL || name == NULL || *dir == '\0' || *name == '\0') {
+        log_error("channel: ipc endpoint needs a directory and a name");
+        return NULL;
+    }
+    dlen = strlen(dir);
+    while (dlen > 1 && dir[dlen - 1] == '/') /* "/run/gw/" and "/run/gw" are the same place */
+        dlen--;
+    plen = dlen + (dir[dlen - 1] == '/' ? 0 : 1) + strlen(name) + strlen(".sock");
+    if (plen > SUN_PATH_MAX) {
+        log_error("channel: ipc socket path %.*s/%s.sock is %zu bytes, longer than the %zu a "
+                  "Unix socket allows; choose a shorter directory",
+                  (int)dlen, dir, name, plen, SUN_PATH_MAX);
+        return NULL;
+    }
+    out = malloc(IPC_PREFIX_LEN + plen + 1);
+    if (out == NULL)
+        return NULL;
+    snprintf(out, IPC_PREFIX_LEN + plen + 1, IPC_PREFIX "%.*s%s%s.sock", (int)dlen, dir,
+             dir[dlen - 1] == '/' ? "" : "/", name);
+    return out;
+}
+
+int channel_fd(zsock_t *sock)
+{
+    if (sock == NULL)
+        return -1;
+    return zsock_fd(sock);
+}
+
+bool channel_readable(zsock_t *sock)
+{
+    if (sock == NULL)
+        return false;
+    return (zsock_events(sock) & ZMQ_POLLIN) != 0;
+}

@@ -1,0 +1,64 @@
+/* channel.h: the ZeroMQ PUSH/PULL pipes between the gateway's processes (DESIGN §1), over CZMQ.
+ *
+ * One process binds a PULL socket for its input; its upstream stages connect PUSH sockets to it.
+ * Every send is non-blocking: at the high-water mark the caller gets -EAGAIN and applies flow
+ * control (stops reading its own input) instead of dropping. Receives are non-blocking too; an
+ * event loop waits on channel_fd() and then drains with channel_recv() while
+ * channel_readable() is true (the ZMQ_FD is edge-triggered).
+ */
+#ifndef OCPPGW_CHANNEL_H
+#define OCPPGW_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <czmq.h>
+
+#include "envelope.h"
+
+/* Messages queued per socket (each direction) before -EAGAIN. */
+#define CHANNEL_DEFAULT_HWM 10000
+/* How long a closing PUSH socket keeps trying to deliver what it still holds. */
+#define CHANNEL_LINGER_MS 2000
+
+/* A PULL socket bound to endpoint, rcvhwm messages deep (<= 0: CHANNEL_DEFAULT_HWM). NULL on
+ * failure, logged, errno set. An ipc:// endpoint whose socket file answers a connect is refused
+ * with EADDRINUSE (ZeroMQ would silently unlink and steal it); a stale file nobody listens on is
+ * replaced. The caller destroys the socket with zsock_destroy(). */
+zsock_t *channel_pull_bind(const char *endpoint, int rcvhwm);
+
+/* A PUSH socket connected to endpoint, sndhwm messages deep (<= 0: CHANNEL_DEFAULT_HWM), linger
+ * CHANNEL_LINGER_MS. ZMQ_IMMEDIATE is deliberately left off: the pipe exists from the connect on,
+ * so messages queue (up to the HWM) while the peer is not bound yet or restarts, and stages can
+ * start in any order. NULL on failure, logged, errno set. */
+zsock_t *channel_push_connect(const char *endpoint, int sndhwm);
+
+/* Queues one message without blocking. 0; -EAGAIN at the high-water mark (nothing was queued:
+ * retry later or apply flow control); -EINVAL for bad arguments; another -errno from ZeroMQ.
+ * Never drops silently. */
+int channel_send(zsock_t *push, const void *data, size_t len);
+
+/* Encodes env into scratch (cleared first; the caller owns and reuses it) and sends it with
+ * channel_send(). 0, an envelope_encode() error or a channel_send() error. */
+int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch);
+
+/* channel_send() that waits up to timeout_ms (0: not at all, < 0: for ever) for room.
+ * 0, -EAGAIN when the time ran out, or another channel_send() error. */
+int channel_send_wait(zsock_t *push, const void *data, size_t len, int timeout_ms);
+
+/* Receives one message without blocking. 0 with msg filled (the caller calls zmq_msg_close());
+ * -EAGAIN when nothing is waiting; -EINVAL or another -errno. On error msg needs no close. */
+int channel_recv(zsock_t *pull, zmq_msg_t *msg);
+
+/* "ipc://<dir>/<name>.sock", malloc'd, the caller frees it. NULL (logged) when dir or name is
+ * NULL or empty or the path does not fit in sun_path (107 bytes plus NUL). */
+char *channel_ipc_endpoint(const char *dir, const char *name);
+
+/* The socket's ZMQ_FD, to wait on in an event loop; -1 for NULL. It is edge-triggered: after it
+ * fires, receive until channel_readable() is false or the next edge may never come. */
+int channel_fd(zsock_t *sock);
+
+/* True when a message can be received now (ZMQ_EVENTS has ZMQ_POLLIN). */
+bool channel_readable(zsock_t *sock);
+
+#endif
