@@ -1,0 +1,32 @@
+/* bridge_config: the configuration table of kafka-bridge. */
+#ifndef BRIDGE_CONFIG_H
+#define BRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char *pod_id;
+    int64_t core_count;
+    char *ipc_dir;
+    char *log_level;
+    char *admin_bind;
+    int64_t admin_port;
+    char *kafka_brokers;
+    int64_t kafka_linger_ms;
+    char *kafka_compression;
+    int64_t kafka_batch_messages;
+    int64_t kafka_queue_messages;
+    int64_t kafka_delivery_timeout_ms;
+    char *results_topic;
+    int64_t flush_timeout_ms;
+    int64_t zmq_hwm;
+} bridge_config_t;
+
+extern const config_option_t BRIDGE_CONFIG[];
+extern const size_t BRIDGE_CONFIG_COUNT;
+
+#endif

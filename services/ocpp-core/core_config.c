@@ -1,0 +1,31 @@
+/* core_config: the configuration table of ocpp-core. Every key can be set in the YAML file
+ * (sections `common` and `ocpp-core`) or by the environment variable OCPPGW_<KEY>. */
+#include "core_config.h"
+
+#define F(field) offsetof(core_config_t, field)
+
+const config_option_t CORE_CONFIG[] = {
+    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
+     "pod this process belongs to (default: host name)"},
+    {"core_index", CONFIG_INT, "0", F(core_index), 0, 63, NULL, NULL,
+     "index of this core process within the pod (0 .. core_count-1)"},
+    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
+     "number of ocpp-core processes in the pod"},
+    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
+     "directory of the pod's ipc:// sockets"},
+    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
+     "log threshold"},
+    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
+     "address of the /metrics, /healthz, /readyz listener"},
+    {"admin_port", CONFIG_INT, "9102", F(admin_port), 0, 65535, NULL, NULL,
+     "port of the admin listener (0: ephemeral)"},
+    {"heartbeat_interval_s", CONFIG_INT, "300", F(heartbeat_interval_s), 1, 86400, NULL, NULL,
+     "heartbeat interval returned in BootNotification responses (seconds)"},
+    {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,
+     "Kafka topic of unified events"},
+    {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
+     "ZeroMQ high-water mark of the core's sockets (messages)"},
+    {"send_timeout_ms", CONFIG_DURATION, "1s", F(send_timeout_ms), 1, 60000, NULL, NULL,
+     "how long core blocks on a full downstream stage before counting a drop"},
+};
+const size_t CORE_CONFIG_COUNT = sizeof(CORE_CONFIG) / sizeof(CORE_CONFIG[0]);

@@ -1,0 +1,28 @@
+/* core_config: the configuration table of ocpp-core. */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char *pod_id;
+    int64_t core_index;
+    int64_t core_count;
+    char *ipc_dir;
+    char *log_level;
+    char *admin_bind;
+    int64_t admin_port;
+    int64_t heartbeat_interval_s;
+    char *events_topic;
+    int64_t zmq_hwm;
+    int64_t send_timeout_ms;
+} core_config_t;
+
+extern const config_option_t CORE_CONFIG[];
+extern const size_t CORE_CONFIG_COUNT;
+
+#endif

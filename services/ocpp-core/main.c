@@ -1,0 +1,530 @@
+/* ocpp-core: the OCPP engine of the pipeline (DESIGN §1, §3).
+ *
+ * Wiring only: configuration, the ZeroMQ sockets on a CZMQ loop, and the dispatch of
+ * envelopes to the pure modules (ocpp_frame, core_actions, core_event). It receives
+ * CONNECT/FRAME/DISCONNECT from the edges, answers charge points through SEND/CLOSE,
+ * registers connections with redis-registry and publishes unified events through
+ * kafka-bridge. A full downstream stage blocks the send (bounded by send_timeout_ms), so
+ * core stops reading its input instead of dropping (flow control); a drop past that bound
+ * is counted and logged. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <czmq.h>
+#include <jansson.h>
+
+#include "admin_http.h"
+#include "channel.h"
+#include "config.h"
+#include "core_actions.h"
+#include "core_config.h"
+#include "core_event.h"
+#include "envelope.h"
+#include "hash.h"
+#include "log.h"
+#include "metrics.h"
+#include "ocpp_frame.h"
+#include "u64map.h"
+
+typedef struct {
+    uint64_t key;
+    char edge_id[64];
+    uint64_t conn_id;
+    char identity[49];
+    ocpp_version_t version;
+    uint64_t epoch;
+    char boot_state[16];
+    uint64_t connected_us;
+} core_conn_t;
+
+static struct {
+    core_config_t cfg;
+    zsock_t *pull;
+    zsock_t *bridge;
+    zsock_t *registry;
+    zhashx_t *edges;      /* edge id -> zsock_t* PUSH */
+    u64map_t *conns;      /* (edge, conn id) key -> core_conn_t* */
+    zhashx_t *identities; /* identity -> core_conn_t* (the newest connection) */
+    msgpack_sbuffer scratch;
+    admin_http_t *admin;
+    metrics_counter_t *m_calls, *m_events, *m_dropped, *m_stale;
+    metrics_gauge_t *m_conns;
+} C;
+
+static uint64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static uint64_t conn_key(env_str_t edge_id, uint64_t conn_id)
+{
+    uint64_t h = hash_murmur2(edge_id.ptr, edge_id.len);
+    return ((h << 32) | (h >> 32)) ^ conn_id ^ 0x9e3779b97f4a7c15ULL;
+}
+
+/* Block up to send_timeout_ms on a full stage (flow control), then count the drop. */
+static int send_envelope(zsock_t *sock, const char *stage, const envelope_t *env)
+{
+    msgpack_sbuffer_clear(&C.scratch);
+    int rc = envelope_encode(env, &C.scratch);
+    if (rc == 0)
+        rc = channel_send_wait(sock, C.scratch.data, C.scratch.size, (int)C.cfg.send_timeout_ms);
+    if (rc < 0) {
+        metrics_count("core_envelopes_dropped_total",
+                      "envelopes core could not hand on within send_timeout_ms", "stage", stage);
+        log_error("%s envelope to %s dropped: %s", envelope_type_name(env->type), stage,
+                  rc == -EAGAIN ? "stage full" : strerror(-rc));
+    }
+    return rc;
+}
+
+static zsock_t *edge_socket(const char *edge_id)
+{
+    return zhashx_lookup(C.edges, edge_id);
+}
+
+static void send_text(const core_conn_t *c, const char *text)
+{
+    zsock_t *edge = edge_socket(c->edge_id);
+    if (!edge) {
+        log_write(LOG_WARN, c->identity, NULL, "no route to edge %s yet", c->edge_id);
+        return;
+    }
+    envelope_t env = {.type = ENV_SEND};
+    env.u.send.conn_id = c->conn_id;
+    env.u.send.data = (env_bin_t){(const uint8_t *)text, strlen(text)};
+    send_envelope(edge, "edge", &env);
+}
+
+static void close_conn(const core_conn_t *c, uint32_t code, const char *reason)
+{
+    zsock_t *edge = edge_socket(c->edge_id);
+    if (!edge)
+        return;
+    envelope_t env = {.type = ENV_CLOSE};
+    env.u.close.conn_id = c->conn_id;
+    env.u.close.code = code;
+    env.u.close.reason = env_str(reason);
+    send_envelope(edge, "edge", &env);
+}
+
+static void publish_event(const core_conn_t *c, const core_event_t *ev)
+{
+    char *value = core_event_build(ev);
+    if (!value) {
+        log_write(LOG_ERROR, c->identity, ev->message_id, "event %s could not be built", ev->type);
+        return;
+    }
+    envelope_t env = {.type = ENV_EVENT};
+    env.u.event.core_id = (uint32_t)C.cfg.core_index;
+    env.u.event.token = 0;
+    env.u.event.topic = env_str(C.cfg.events_topic);
+    env.u.event.key = env_str(c->identity);
+    env.u.event.headers.count = 2;
+    env.u.event.headers.items[0] = (env_header_t){env_str("ce_type"), env_str(ev->type)};
+    env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(ev->id)};
+    env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
+    if (send_envelope(C.bridge, "bridge", &env) == 0)
+        metrics_counter_add(C.m_events, 1);
+    free(value);
+}
+
+static void transport_event(const core_conn_t *c, const char *type, json_t *data, uint64_t at)
+{
+    char id[CORE_EVENT_ID_LEN + 1], conn[24], when[24];
+    snprintf(conn, sizeof(conn), "%" PRIu64, c->conn_id);
+    snprintf(when, sizeof(when), "%" PRIu64, at);
+    const char *parts[] = {c->identity, type, c->edge_id, conn, when};
+    core_event_id_parts(parts, 5, id);
+    core_event_t ev = {.type = type,
+                       .identity = c->identity,
+                       .pod = C.cfg.pod_id,
+                       .id = id,
+                       .time_us = at,
+                       .data = data};
+    publish_event(c, &ev);
+}
+
+static void send_register(const core_conn_t *c)
+{
+    envelope_t env = {.type = ENV_REGISTER};
+    env.u.register_.core_id = (uint32_t)C.cfg.core_index;
+    env.u.register_.identity = env_str(c->identity);
+    env.u.register_.conn_id = c->conn_id;
+    env.u.register_.edge_id = env_str(c->edge_id);
+    env.u.register_.ocpp_version = env_str(ocpp_version_name(c->version));
+    env.u.register_.boot_state = env_str(c->boot_state);
+    env.u.register_.since_us = c->connected_us;
+    send_envelope(C.registry, "registry", &env);
+}
+
+/* ---- envelopes from the edges ---------------------------------------------------------- */
+
+static void on_hello(const env_hello_t *h)
+{
+    char *edge_id = env_str_dup(h->edge_id);
+    char *endpoint = env_str_dup(h->endpoint);
+    if (edge_id && endpoint && !edge_socket(edge_id)) {
+        zsock_t *push = channel_push_connect(endpoint, (int)C.cfg.zmq_hwm);
+        if (push) {
+            zhashx_insert(C.edges, edge_id, push);
+            log_info("edge %s at %s", edge_id, endpoint);
+        }
+    }
+    free(edge_id);
+    free(endpoint);
+}
+
+static void on_connect(const env_connect_t *m)
+{
+    core_conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->key = conn_key(m->edge_id, m->conn_id);
+    env_str_copy(m->edge_id, c->edge_id, sizeof(c->edge_id));
+    env_str_copy(m->identity, c->identity, sizeof(c->identity));
+    c->conn_id = m->conn_id;
+    c->connected_us = m->at_us;
+    snprintf(c->boot_state, sizeof(c->boot_state), "none");
+    if (ocpp_version_from_subprotocol(m->subprotocol.ptr, m->subprotocol.len, &c->version) < 0) {
+        log_write(LOG_WARN, c->identity, NULL, "unknown subprotocol, closing");
+        close_conn(c, 1002, "unknown subprotocol");
+        free(c);
+        return;
+    }
+    core_conn_t *old = u64map_get(C.conns, c->key);
+    if (old) { /* same edge and id again: the edge restarted its counter; replace */
+        zhashx_delete(C.identities, old->identity);
+        u64map_remove(C.conns, old->key);
+        free(old);
+    }
+    /* newest connection of an identity wins on this core; the registry does it cluster-wide */
+    core_conn_t *prev = zhashx_lookup(C.identities, c->identity);
+    if (prev) {
+        log_write(LOG_INFO, c->identity, NULL, "newer connection replaces conn_id=%" PRIu64,
+                  prev->conn_id);
+        close_conn(prev, 1000, "superseded by a newer connection");
+    }
+    u64map_put(C.conns, c->key, c);
+    zhashx_update(C.identities, c->identity, c);
+    metrics_gauge_set(C.m_conns, (int64_t)u64map_size(C.conns));
+    send_register(c);
+    char peer[64];
+    env_str_copy(m->peer, peer, sizeof(peer));
+    json_t *data = json_pack("{s:s, s:s, s:s}", "ocpp_version", ocpp_version_name(c->version),
+                             "peer", peer, "pod", C.cfg.pod_id);
+    transport_event(c, "device.connected", data, m->at_us);
+    json_decref(data);
+}
+
+static void on_disconnect(const env_disconnect_t *m)
+{
+    core_conn_t *c = u64map_remove(C.conns, conn_key(m->edge_id, m->conn_id));
+    if (!c) {
+        metrics_counter_add(C.m_stale, 1);
+        return;
+    }
+    if (zhashx_lookup(C.identities, c->identity) == c)
+        zhashx_delete(C.identities, c->identity);
+    metrics_gauge_set(C.m_conns, (int64_t)u64map_size(C.conns));
+    if (c->epoch) {
+        envelope_t env = {.type = ENV_UNREGISTER};
+        env.u.unregister.core_id = (uint32_t)C.cfg.core_index;
+        env.u.unregister.identity = env_str(c->identity);
+        env.u.unregister.conn_id = c->conn_id;
+        env.u.unregister.epoch = c->epoch;
+        send_envelope(C.registry, "registry", &env);
+    }
+    char reason[128];
+    env_str_copy(m->reason, reason, sizeof(reason));
+    json_t *data = json_pack("{s:i, s:s}", "close_code", (int)m->code, "reason", reason);
+    transport_event(c, "device.disconnected", data, now_us());
+    json_decref(data);
+    free(c);
+}
+
+/* The one place that answers a charge point with a CALLERROR; it also counts by code. */
+static void reply_error(const core_conn_t *c, const char *message_id, ocpp_error_t err,
+                        const char *why)
+{
+    const char *code = ocpp_error_code(err, c->version);
+    metrics_count("core_ocpp_errors_total", "CALLERRORs sent to charge points, by code", "code",
+                  code);
+    log_write(LOG_WARN, c->identity, message_id, "CALLERROR %s: %s", code, why);
+    if (!message_id || !message_id[0])
+        return; /* no id: nothing can be answered */
+    char *text = ocpp_frame_callerror(message_id, code, why);
+    if (text)
+        send_text(c, text);
+    free(text);
+}
+
+static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
+{
+    metrics_counter_add(C.m_calls, 1);
+    core_action_ctx_t ctx = {.heartbeat_interval_s = C.cfg.heartbeat_interval_s,
+                             .now_us = now_us()};
+    core_action_out_t out;
+    core_action_handle(c->version, f->action, f->payload, &ctx, &out);
+    if (out.err)
+        reply_error(c, f->message_id, out.err, out.err_text);
+    else {
+        char *text = ocpp_frame_callresult(f->message_id, out.response);
+        if (text)
+            send_text(c, text);
+        free(text);
+    }
+    if (out.boot_accepted && strcmp(c->boot_state, "accepted") != 0) {
+        snprintf(c->boot_state, sizeof(c->boot_state), "accepted");
+        send_register(c); /* re-assert with the boot state (DESIGN §6) */
+    }
+    if (out.event_type) {
+        char id[CORE_EVENT_ID_LEN + 1];
+        if (core_event_id(c->identity, f->action, f->payload, id) == 0) {
+            core_event_t ev = {.type = out.event_type,
+                               .identity = c->identity,
+                               .pod = C.cfg.pod_id,
+                               .version = c->version,
+                               .action = f->action,
+                               .message_id = f->message_id,
+                               .id = id,
+                               .time_us = at_us,
+                               .data = out.event_data};
+            publish_event(c, &ev);
+        }
+    }
+    core_action_out_clear(&out);
+}
+
+static void on_frame(const env_frame_t *m)
+{
+    core_conn_t *c = u64map_get(C.conns, conn_key(m->edge_id, m->conn_id));
+    if (!c) {
+        metrics_counter_add(C.m_stale, 1);
+        return;
+    }
+    ocpp_frame_t f;
+    char why[160];
+    ocpp_error_t err =
+        ocpp_frame_parse((const char *)m->data.ptr, m->data.len, &f, why, sizeof(why));
+    if (err) {
+        /* never answer a CALLRESULT/CALLERROR with a CALLERROR; without an id, only count */
+        reply_error(c, f.message_id, err, why);
+        ocpp_frame_clear(&f);
+        return;
+    }
+    if (f.type == OCPP_CALL)
+        on_call(c, &f, m->at_us);
+    else
+        log_write(LOG_INFO, c->identity, f.message_id,
+                  "response to no outstanding request dropped");
+    ocpp_frame_clear(&f);
+}
+
+/* ---- envelopes from the registry and the bridge ---------------------------------------- */
+
+static void on_registered(const env_registered_t *m)
+{
+    char identity[49];
+    env_str_copy(m->identity, identity, sizeof(identity));
+    core_conn_t *c = zhashx_lookup(C.identities, identity);
+    if (!c || c->conn_id != m->conn_id)
+        return;
+    if (m->status < 0) {
+        log_write(LOG_WARN, identity, NULL, "registration failed (%d), the registry retries",
+                  m->status);
+        return;
+    }
+    c->epoch = m->epoch;
+    /* a station that booted on any pod is served at once here (DESIGN §6) */
+    if (env_str_eq(m->boot_state, "accepted") && strcmp(c->boot_state, "none") == 0)
+        snprintf(c->boot_state, sizeof(c->boot_state), "accepted");
+}
+
+static void on_superseded(const env_superseded_t *m)
+{
+    char identity[49], by[64];
+    env_str_copy(m->identity, identity, sizeof(identity));
+    env_str_copy(m->by_pod, by, sizeof(by));
+    core_conn_t *c = zhashx_lookup(C.identities, identity);
+    if (!c || (m->conn_id && c->conn_id != m->conn_id) || c->epoch >= m->epoch)
+        return;
+    log_write(LOG_INFO, identity, NULL, "superseded by pod %s (epoch %" PRIu64 "), closing", by,
+              m->epoch);
+    metrics_count("core_superseded_total", "connections closed because a newer one exists", NULL,
+                  NULL);
+    c->epoch = 0; /* stale: never release the newer owner's mapping */
+    close_conn(c, 1000, "superseded by a newer connection");
+}
+
+static void dispatch(const uint8_t *data, size_t len)
+{
+    envelope_t env;
+    int rc = envelope_decode(data, len, &env);
+    if (rc < 0) {
+        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
+                      envelope_strerror(rc));
+        log_warn("rejected envelope: %s (%zu bytes)", envelope_strerror(rc), len);
+        return;
+    }
+    switch (env.type) {
+    case ENV_HELLO:
+        on_hello(&env.u.hello);
+        break;
+    case ENV_CONNECT:
+        on_connect(&env.u.connect);
+        break;
+    case ENV_FRAME:
+        on_frame(&env.u.frame);
+        break;
+    case ENV_DISCONNECT:
+        on_disconnect(&env.u.disconnect);
+        break;
+    case ENV_REGISTERED:
+        on_registered(&env.u.registered);
+        break;
+    case ENV_SUPERSEDED:
+        on_superseded(&env.u.superseded);
+        break;
+    case ENV_EVENT_ACK:
+    case ENV_COMMAND:
+        /* persist-before-ack and downlink commands: ocpp-core work (issue 4) */
+        log_debug("%s not handled yet", envelope_type_name(env.type));
+        break;
+    default:
+        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
+                      "unexpected type");
+        log_warn("unexpected envelope %s", envelope_type_name(env.type));
+    }
+}
+
+static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    for (int i = 0; i < 1024; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (channel_recv(sock, &msg) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        dispatch(zmq_msg_data(&msg), zmq_msg_size(&msg));
+        zmq_msg_close(&msg);
+    }
+    return 0;
+}
+
+static int on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    admin_http_heartbeat(C.admin);
+    return 0;
+}
+
+static void edge_socket_free(void **item)
+{
+    zsock_destroy((zsock_t **)item);
+}
+
+static void conn_free(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+static zsock_t *push_to(const char *name)
+{
+    char *ep = channel_ipc_endpoint(C.cfg.ipc_dir, name);
+    zsock_t *s = ep ? channel_push_connect(ep, (int)C.cfg.zmq_hwm) : NULL;
+    free(ep);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int rc = config_load_args(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg, "ocpp-core", argc, argv, err,
+                              sizeof(err));
+    if (rc == 0 && C.cfg.core_index >= C.cfg.core_count) {
+        snprintf(err, sizeof(err),
+                 "invalid value '%" PRId64 "' for core_index: expected 0 to core_count-1 (%" PRId64
+                 ")",
+                 C.cfg.core_index, C.cfg.core_count - 1);
+        rc = -EINVAL;
+    }
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "ocpp-core: %s\n", err);
+        config_free(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    if (!C.cfg.pod_id[0]) {
+        char host[256] = "";
+        gethostname(host, sizeof(host) - 1);
+        free(C.cfg.pod_id);
+        C.cfg.pod_id = strdup(host);
+    }
+    log_init("ocpp-core", C.cfg.pod_id);
+    log_set_level_name(C.cfg.log_level);
+    zsys_handler_set(NULL); /* zloop ends on SIGINT/SIGTERM through zsys_interrupted */
+    zsys_catch_interrupts();
+
+    C.admin = admin_http_start(C.cfg.admin_bind, (int)C.cfg.admin_port);
+    if (!C.admin)
+        return 1;
+    C.m_calls = metrics_counter("core_calls_total", "CALLs from charge points", NULL);
+    C.m_events = metrics_counter("core_events_total", "events handed to kafka-bridge", NULL);
+    C.m_stale = metrics_counter("core_stale_conn_total",
+                                "envelopes for a connection core does not know", NULL);
+    C.m_conns = metrics_gauge("core_connections", "connections held by this core", NULL);
+
+    char name[64];
+    snprintf(name, sizeof(name), "core-%" PRId64, C.cfg.core_index);
+    char *ep = channel_ipc_endpoint(C.cfg.ipc_dir, name);
+    C.pull = ep ? channel_pull_bind(ep, (int)C.cfg.zmq_hwm) : NULL;
+    free(ep);
+    C.bridge = push_to("bridge");
+    C.registry = push_to("registry");
+    if (!C.pull || !C.bridge || !C.registry)
+        return 1;
+    C.edges = zhashx_new();
+    zhashx_set_destructor(C.edges, edge_socket_free);
+    C.identities = zhashx_new();
+    C.conns = u64map_new(1024);
+    msgpack_sbuffer_init(&C.scratch);
+
+    zloop_t *loop = zloop_new();
+    zloop_reader(loop, C.pull, on_input, NULL);
+    zloop_timer(loop, 1000, 0, on_tick, NULL);
+    admin_http_set_ready(C.admin, true, NULL);
+    log_info("core %" PRId64 " of %" PRId64 " ready", C.cfg.core_index, C.cfg.core_count);
+    zloop_start(loop);
+
+    log_info("stopping");
+    admin_http_set_ready(C.admin, false, "stopping");
+    zloop_destroy(&loop);
+    u64map_foreach(C.conns, conn_free, NULL);
+    u64map_destroy(&C.conns);
+    zhashx_destroy(&C.identities);
+    zhashx_destroy(&C.edges);
+    zsock_destroy(&C.pull);
+    zsock_destroy(&C.bridge);
+    zsock_destroy(&C.registry);
+    msgpack_sbuffer_destroy(&C.scratch);
+    admin_http_stop(&C.admin);
+    metrics_shutdown();
+    config_free(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg);
+    return 0;
+}

@@ -1,0 +1,96 @@
+/* registry_config: the configuration table of redis-registry. Every key can be set in the
+ * YAML file (sections `common` and `redis-registry`) or by OCPPGW_<KEY>. */
+#include "registry_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(field) offsetof(registry_config_t, field)
+
+const config_option_t REGISTRY_CONFIG[] = {
+    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
+     "pod this process belongs to (default: host name)"},
+    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
+     "number of ocpp-core processes in the pod"},
+    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
+     "directory of the pod's ipc:// sockets"},
+    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
+     "log threshold"},
+    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
+     "address of the /metrics, /healthz, /readyz listener"},
+    {"admin_port", CONFIG_INT, "9104", F(admin_port), 0, 65535, NULL, NULL,
+     "port of the admin listener (0: ephemeral)"},
+    {"redis_url", CONFIG_STRING, "redis://127.0.0.1:6379", F(redis_url), 0, 0, NULL,
+     registry_validate_redis_url, "redis://[:password@]host[:port][/db]"},
+    {"redis_timeout_ms", CONFIG_DURATION, "1s", F(redis_timeout_ms), 10, 60000, NULL, NULL,
+     "connect and command timeout"},
+    {"lease_ttl_ms", CONFIG_DURATION, "5s", F(lease_ttl_ms), 1000, 600000, NULL, NULL,
+     "the pod is considered dead this long after its last lease refresh"},
+    {"lease_refresh_ms", CONFIG_DURATION, "1s", F(lease_refresh_ms), 100, 60000, NULL, NULL,
+     "how often the pod refreshes its lease"},
+    {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
+     "ZeroMQ high-water mark (messages)"},
+};
+const size_t REGISTRY_CONFIG_COUNT = sizeof(REGISTRY_CONFIG) / sizeof(REGISTRY_CONFIG[0]);
+
+int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(why, whylen, "must start with redis://");
+        return -EINVAL;
+    }
+    p += 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof(out->password)) {
+            snprintf(why, whylen, "password too long");
+            return -EINVAL;
+        }
+        memcpy(out->password, pw, n);
+        p = at + 1;
+    }
+    size_t hlen = strcspn(p, ":/");
+    if (hlen == 0 || hlen >= sizeof(out->host)) {
+        snprintf(why, whylen, "missing or oversized host");
+        return -EINVAL;
+    }
+    memcpy(out->host, p, hlen);
+    p += hlen;
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port < 1 || port > 65535) {
+            snprintf(why, whylen, "port must be 1..65535");
+            return -EINVAL;
+        }
+        out->port = (int)port;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        char *end;
+        long db = strtol(p + 1, &end, 10);
+        if (end == p + 1 || *end || db < 0 || db > 15) {
+            snprintf(why, whylen, "database must be 0..15");
+            return -EINVAL;
+        }
+        out->db = (int)db;
+    } else if (*p && strcmp(p, "/") != 0) {
+        snprintf(why, whylen, "unexpected '%s'", p);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int registry_validate_redis_url(const char *value, char *why, size_t whylen)
+{
+    registry_redis_url_t u;
+    return registry_parse_redis_url(value, &u, why, whylen);
+}

@@ -1,0 +1,38 @@
+/* registry_config: the configuration table of redis-registry. */
+#ifndef REGISTRY_CONFIG_H
+#define REGISTRY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char *pod_id;
+    int64_t core_count;
+    char *ipc_dir;
+    char *log_level;
+    char *admin_bind;
+    int64_t admin_port;
+    char *redis_url;
+    int64_t redis_timeout_ms;
+    int64_t lease_ttl_ms;
+    int64_t lease_refresh_ms;
+    int64_t zmq_hwm;
+} registry_config_t;
+
+extern const config_option_t REGISTRY_CONFIG[];
+extern const size_t REGISTRY_CONFIG_COUNT;
+
+/* redis://[:password@]host[:port][/db] -> parts. 0 or -EINVAL (why filled). */
+typedef struct {
+    char host[256];
+    int port;
+    char password[256];
+    int db;
+} registry_redis_url_t;
+int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *why, size_t whylen);
+int registry_validate_redis_url(const char *value, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,44 @@
+/* edge_config: the configuration table of ws-edge. Every key can be set in the YAML file
+ * (sections `common` and `ws-edge`) or by the environment variable OCPPGW_<KEY>. */
+#include "edge_config.h"
+
+#include <stddef.h>
+
+#include "edge_subprotocol.h"
+
+#define F(field) offsetof(edge_config_t, field)
+
+const config_option_t EDGE_CONFIG[] = {
+    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
+     "pod this process belongs to (default: host name)"},
+    {"edge_id", CONFIG_STRING, "edge-0", F(edge_id), 0, 0, NULL, NULL,
+     "id of this edge process, unique within the pod"},
+    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
+     "directory of the pod's ipc:// sockets"},
+    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
+     "number of ocpp-core processes in the pod"},
+    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
+     "log threshold"},
+    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
+     "address of the /metrics, /healthz, /readyz listener"},
+    {"admin_port", CONFIG_INT, "9101", F(admin_port), 0, 65535, NULL, NULL,
+     "port of the admin listener (0: ephemeral)"},
+    {"ws_bind", CONFIG_STRING, "0.0.0.0", F(ws_bind), 0, 0, NULL, NULL,
+     "address charge points connect to"},
+    {"ws_port", CONFIG_INT, "8080", F(ws_port), 1, 65535, NULL, NULL, "WebSocket port"},
+    {"path_prefixes", CONFIG_STRING, "/ocpp/,/ws/", F(path_prefixes), 0, 0, NULL, NULL,
+     "comma-separated URL prefixes followed by the identity"},
+    {"subprotocols", CONFIG_STRING, "ocpp2.0.1,ocpp1.6", F(subprotocols), 0, 0, NULL,
+     edge_subprotocol_validate_list, "enabled OCPP subprotocols (ocpp2.1, ocpp2.0.1, ocpp1.6)"},
+    {"max_connections", CONFIG_INT, "300000", F(max_connections), 1, 10000000, NULL, NULL,
+     "connections beyond this are refused with HTTP 503"},
+    {"max_message_bytes", CONFIG_INT, "65536", F(max_message_bytes), 128, 16777216, NULL, NULL,
+     "largest message accepted (reassembled); beyond: close 1009"},
+    {"send_queue_bytes", CONFIG_INT, "1048576", F(send_queue_bytes), 1024, 268435456, NULL, NULL,
+     "bytes queued to a slow reader before it is closed with 1008"},
+    {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
+     "ZeroMQ high-water mark of the edge's sockets (messages)"},
+    {"handshake_timeout_ms", CONFIG_DURATION, "10s", F(handshake_timeout_ms), 100, 600000, NULL,
+     NULL, "time allowed from TCP accept to a complete upgrade"},
+};
+const size_t EDGE_CONFIG_COUNT = sizeof(EDGE_CONFIG) / sizeof(EDGE_CONFIG[0]);

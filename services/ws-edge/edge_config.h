@@ -1,0 +1,33 @@
+/* edge_config: the configuration table of ws-edge (keys, defaults, validators). */
+#ifndef EDGE_CONFIG_H
+#define EDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char *pod_id;
+    char *edge_id;
+    char *ipc_dir;
+    int64_t core_count;
+    char *log_level;
+    char *admin_bind;
+    int64_t admin_port;
+    char *ws_bind;
+    int64_t ws_port;
+    char *path_prefixes;
+    char *subprotocols;
+    int64_t max_connections;
+    int64_t max_message_bytes;
+    int64_t send_queue_bytes;
+    int64_t zmq_hwm;
+    int64_t handshake_timeout_ms;
+} edge_config_t;
+
+extern const config_option_t EDGE_CONFIG[];
+extern const size_t EDGE_CONFIG_COUNT;
+
+#endif

@@ -1,0 +1,742 @@
+/* ws-edge: terminates charge-point WebSockets and moves raw frames to and from ocpp-core.
+ *
+ * Wiring only: configuration, the libwebsockets context on a libuv loop (epoll), the ZeroMQ
+ * sockets integrated into that loop, and the lws protocol callback. The edge never parses
+ * OCPP: it checks the URL, identity and subprotocol, then hands complete text messages to
+ * the core chosen by a stable hash of the identity (DESIGN §1, §3). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <czmq.h>
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "admin_http.h"
+#include "channel.h"
+#include "config.h"
+#include "edge_config.h"
+#include "edge_path.h"
+#include "edge_subprotocol.h"
+#include "envelope.h"
+#include "hash.h"
+#include "log.h"
+#include "metrics.h"
+#include "u64map.h"
+
+/* A message waiting to be written to the charge point. */
+typedef struct out_msg {
+    struct out_msg *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE headroom + payload */
+} out_msg_t;
+
+/* Per-connection state, allocated by lws as the session user data. */
+typedef struct {
+    uint64_t conn_id; /* 0 until established */
+    struct lws *wsi;
+    uint32_t core;
+    const char *subprotocol;
+    char identity[EDGE_IDENTITY_MAX + 1];
+    out_msg_t *out_head, *out_tail;
+    size_t out_bytes;
+    unsigned char *rx; /* reassembly of a fragmented message */
+    size_t rx_len;
+    uint16_t close_code; /* set when the edge or core decided to close */
+    uint16_t peer_close_code;
+    char close_reason[64];
+    void *pending_frame; /* an encoded FRAME that core could not take yet (flow control) */
+    size_t pending_len;
+} edge_conn_t;
+
+static struct {
+    edge_config_t cfg;
+    struct lws_context *lws;
+    uv_loop_t loop;
+    uv_poll_t zmq_poll;
+    uv_timer_t hello_timer;
+    uv_timer_t resume_timer;
+    uv_timer_t stop_timer;
+    uv_idle_t drain_idle;
+    uv_signal_t sigterm, sigint;
+    zsock_t *pull;
+    zsock_t **core_push;
+    char *endpoint;
+    msgpack_sbuffer scratch;
+    u64map_t *conns;
+    u64map_t *paused; /* connections with a pending frame */
+    uint64_t next_conn_id;
+    admin_http_t *admin;
+    bool stopping;
+    metrics_gauge_t *m_conns;
+    metrics_counter_t *m_accepted, *m_frames_in, *m_frames_out, *m_bytes_in, *m_bytes_out, *m_stale,
+        *m_paused;
+} E;
+
+static uint64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static void count_refusal(const char *reason)
+{
+    metrics_count("edge_upgrades_refused_total", "WebSocket upgrades refused, by reason", "reason",
+                  reason);
+}
+
+static void count_close(uint16_t code)
+{
+    char v[8];
+    snprintf(v, sizeof(v), "%u", code);
+    metrics_count("edge_connections_closed_total", "connections closed, by close code", "code", v);
+}
+
+/* Hand an envelope to the connection's core. -EAGAIN means core is full. */
+static int send_to_core(uint32_t core, const envelope_t *env)
+{
+    return channel_send_envelope(E.core_push[core], env, &E.scratch);
+}
+
+static void send_hello(void)
+{
+    envelope_t env = {.type = ENV_HELLO};
+    env.u.hello.edge_id = env_str(E.cfg.edge_id);
+    env.u.hello.endpoint = env_str(E.endpoint);
+    for (int64_t i = 0; i < E.cfg.core_count; i++) {
+        if (send_to_core((uint32_t)i, &env) < 0)
+            log_warn("core %" PRId64 " is not taking HELLO yet", i);
+    }
+}
+
+static void free_out_queue(edge_conn_t *c)
+{
+    while (c->out_head) {
+        out_msg_t *m = c->out_head;
+        c->out_head = m->next;
+        free(m);
+    }
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+}
+
+/* Ask lws to close the connection with a code on its next writable callback. */
+static void conn_close(edge_conn_t *c, uint16_t code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* ---- upgrade checks -------------------------------------------------------------------- */
+
+static int refuse(struct lws *wsi, unsigned int status, const char *reason, const char *detail)
+{
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    count_refusal(reason);
+    log_warn("upgrade refused: %s (%s) from %s", reason, detail, peer);
+    lws_return_http_status(wsi, status, reason);
+    return 1;
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
+{
+    char uri[512];
+    char identity[EDGE_IDENTITY_MAX + 1];
+
+    if (!upgrade_to || strcasecmp(upgrade_to, "websocket") != 0)
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "bad_upgrade", "not a websocket upgrade");
+    if (u64map_size(E.conns) >= (size_t)E.cfg.max_connections)
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "max_connections", "edge is full");
+    if (E.stopping)
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining", "edge is draining");
+
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    if (n <= 0)
+        return refuse(wsi, HTTP_STATUS_NOT_FOUND, "bad_path", "no or oversized path");
+    /* lws has already percent-decoded the path */
+    edge_path_result_t pr = edge_path_parse(uri, (size_t)n, E.cfg.path_prefixes, false, identity);
+    if (pr != EDGE_PATH_OK)
+        return refuse(wsi,
+                      pr == EDGE_PATH_BAD_PREFIX ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_BAD_REQUEST,
+                      edge_path_result_name(pr), uri);
+
+    char offered[256];
+    int olen = lws_hdr_copy(wsi, offered, sizeof(offered), WSI_TOKEN_PROTOCOL);
+    if (olen <= 0)
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "no_subprotocol", identity);
+    const char *chosen = edge_subprotocol_choose(offered, (size_t)olen, E.cfg.subprotocols);
+    if (!chosen)
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "unsupported_subprotocol", offered);
+
+    /* lws 4.1 binds the first protocol of the client's list that the vhost knows, and its
+     * header storage is private, so "newest enabled" holds when the client lists newest
+     * first (the usual case: one version offered). The vhost only knows enabled versions, so
+     * whatever lws binds is enabled and offered; the edge reports what lws bound. */
+    (void)chosen;
+    return 0;
+}
+
+/* ---- connection life ------------------------------------------------------------------- */
+
+static void conn_established(struct lws *wsi, edge_conn_t *c)
+{
+    char uri[512];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    memset(c, 0, sizeof(*c));
+    c->wsi = wsi;
+    if (n <= 0 ||
+        edge_path_parse(uri, (size_t)n, E.cfg.path_prefixes, false, c->identity) != EDGE_PATH_OK) {
+        /* cannot happen after confirm_upgrade; close rather than trust it */
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad identity");
+        return;
+    }
+    c->subprotocol = lws_get_protocol(wsi)->name;
+    c->conn_id = ++E.next_conn_id;
+    c->core = hash_core_index(c->identity, strlen(c->identity), (uint32_t)E.cfg.core_count);
+    u64map_put(E.conns, c->conn_id, c);
+    metrics_gauge_set(E.m_conns, (int64_t)u64map_size(E.conns));
+    metrics_counter_add(E.m_accepted, 1);
+
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    envelope_t env = {.type = ENV_CONNECT};
+    env.u.connect.edge_id = env_str(E.cfg.edge_id);
+    env.u.connect.conn_id = c->conn_id;
+    env.u.connect.identity = env_str(c->identity);
+    env.u.connect.subprotocol = env_str(c->subprotocol);
+    env.u.connect.peer = env_str(peer);
+    env.u.connect.security_profile = 0;
+    env.u.connect.at_us = now_us();
+    if (send_to_core(c->core, &env) < 0) {
+        /* core cannot take a CONNECT: do not hold a connection core knows nothing about */
+        log_write(LOG_WARN, c->identity, NULL, "core busy, refusing connection");
+        conn_close(c, (enum lws_close_status)1013 /* try again later */, "gateway busy");
+        return;
+    }
+    log_write(LOG_INFO, c->identity, NULL, "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s",
+              c->conn_id, c->subprotocol, peer);
+}
+
+static void conn_closed(edge_conn_t *c)
+{
+    if (!c->conn_id)
+        return;
+    uint16_t code =
+        c->close_code ? c->close_code : (c->peer_close_code ? c->peer_close_code : 1006);
+    envelope_t env = {.type = ENV_DISCONNECT};
+    env.u.disconnect.edge_id = env_str(E.cfg.edge_id);
+    env.u.disconnect.conn_id = c->conn_id;
+    env.u.disconnect.code = code;
+    env.u.disconnect.reason = env_str(c->close_reason[0] ? c->close_reason : "");
+    msgpack_sbuffer_clear(&E.scratch);
+    if (envelope_encode(&env, &E.scratch) == 0 &&
+        channel_send_wait(E.core_push[c->core], E.scratch.data, E.scratch.size, 1000) < 0)
+        log_write(LOG_ERROR, c->identity, NULL,
+                  "DISCONNECT for conn_id=%" PRIu64 " lost: core "
+                  "did not take it within 1 s",
+                  c->conn_id);
+    count_close(code);
+    u64map_remove(E.conns, c->conn_id);
+    if (u64map_remove(E.paused, c->conn_id)) {
+        free(c->pending_frame);
+        c->pending_frame = NULL;
+    }
+    metrics_gauge_set(E.m_conns, (int64_t)u64map_size(E.conns));
+    free_out_queue(c);
+    free(c->rx);
+    c->rx = NULL;
+    log_write(LOG_INFO, c->identity, NULL, "disconnected conn_id=%" PRIu64 " code=%u", c->conn_id,
+              code);
+    c->conn_id = 0;
+}
+
+static void on_resume_timer(uv_timer_t *t);
+
+/* A complete message: hand it to core, or hold it and pause reading when core is full. */
+static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
+{
+    envelope_t env = {.type = ENV_FRAME};
+    env.u.frame.edge_id = env_str(E.cfg.edge_id);
+    env.u.frame.conn_id = c->conn_id;
+    env.u.frame.data = (env_bin_t){data, len};
+    env.u.frame.at_us = now_us();
+    metrics_counter_add(E.m_frames_in, 1);
+    metrics_counter_add(E.m_bytes_in, len);
+    int rc = send_to_core(c->core, &env);
+    if (rc == 0)
+        return;
+    if (rc != -EAGAIN) {
+        log_write(LOG_ERROR, c->identity, NULL, "FRAME not handed to core: %s", strerror(-rc));
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
+        return;
+    }
+    /* flow control: keep the encoded frame, stop reading this connection until core drains */
+    c->pending_frame = malloc(E.scratch.size);
+    if (!c->pending_frame) {
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    memcpy(c->pending_frame, E.scratch.data, E.scratch.size);
+    c->pending_len = E.scratch.size;
+    u64map_put(E.paused, c->conn_id, c);
+    lws_rx_flow_control(c->wsi, 0);
+    metrics_counter_add(E.m_paused, 1);
+    if (!uv_is_active((uv_handle_t *)&E.resume_timer))
+        uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
+}
+
+static void try_resume(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    edge_conn_t *c = value;
+    int *still_paused = arg;
+    if (!c->pending_frame)
+        return;
+    if (channel_send(E.core_push[c->core], c->pending_frame, c->pending_len) == 0) {
+        free(c->pending_frame);
+        c->pending_frame = NULL;
+        lws_rx_flow_control(c->wsi, 1);
+    } else {
+        (*still_paused)++;
+    }
+}
+
+static void on_resume_timer(uv_timer_t *t)
+{
+    int still_paused = 0;
+    u64map_foreach(E.paused, try_resume, &still_paused);
+    /* drop resumed entries (cannot modify during foreach) */
+    if (still_paused == 0) {
+        u64map_destroy(&E.paused);
+        E.paused = u64map_new(64);
+        uv_timer_stop(t);
+    }
+}
+
+static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (c->close_code || c->pending_frame)
+        return 0;
+    if (lws_frame_is_binary(wsi)) {
+        conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "OCPP-J uses text frames");
+        return 0;
+    }
+    bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    if (first && final && !c->rx) {
+        if (len > (size_t)E.cfg.max_message_bytes) {
+            conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+            return 0;
+        }
+        conn_message(c, in, len);
+        return 0;
+    }
+    if (c->rx_len + len > (size_t)E.cfg.max_message_bytes) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+        conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return 0;
+    }
+    unsigned char *grown = realloc(c->rx, c->rx_len + len + 1);
+    if (!grown) {
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return 0;
+    }
+    c->rx = grown;
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (final) {
+        conn_message(c, c->rx, c->rx_len);
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+    }
+    return 0;
+}
+
+static int conn_writeable(edge_conn_t *c, struct lws *wsi)
+{
+    if (c->close_code && !c->out_head) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    out_msg_t *m = c->out_head;
+    if (!m)
+        return 0;
+    int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+    if (n < (int)m->len)
+        return -1;
+    metrics_counter_add(E.m_frames_out, 1);
+    metrics_counter_add(E.m_bytes_out, m->len);
+    c->out_head = m->next;
+    if (!c->out_head)
+        c->out_tail = NULL;
+    c->out_bytes -= m->len;
+    free(m);
+    if (c->out_head || c->close_code)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ---- messages from core ---------------------------------------------------------------- */
+
+static void core_send(const env_send_t *s)
+{
+    edge_conn_t *c = u64map_get(E.conns, s->conn_id);
+    if (!c || c->close_code) {
+        metrics_counter_add(E.m_stale, 1);
+        return;
+    }
+    if (c->out_bytes + s->data.len > (size_t)E.cfg.send_queue_bytes) {
+        metrics_count("edge_send_queue_drops_total", "connections closed as slow readers", "reason",
+                      "send_queue_full");
+        log_write(LOG_WARN, c->identity, NULL, "slow reader: %zu bytes queued, closing",
+                  c->out_bytes);
+        free_out_queue(c);
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow reader");
+        return;
+    }
+    out_msg_t *m = malloc(sizeof(*m) + LWS_PRE + s->data.len);
+    if (!m) {
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    m->next = NULL;
+    m->len = s->data.len;
+    memcpy(m->buf + LWS_PRE, s->data.ptr, s->data.len);
+    if (c->out_tail)
+        c->out_tail->next = m;
+    else
+        c->out_head = m;
+    c->out_tail = m;
+    c->out_bytes += m->len;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void core_close(const env_close_t *cl)
+{
+    edge_conn_t *c = u64map_get(E.conns, cl->conn_id);
+    if (!c) {
+        metrics_counter_add(E.m_stale, 1);
+        return;
+    }
+    char reason[64];
+    env_str_copy(cl->reason, reason, sizeof(reason));
+    uint16_t code = cl->code >= 1000 && cl->code < 5000 ? (uint16_t)cl->code : 1000;
+    conn_close(c, code, reason);
+}
+
+static void handle_from_core(const uint8_t *data, size_t len)
+{
+    envelope_t env;
+    int rc = envelope_decode(data, len, &env);
+    if (rc < 0) {
+        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
+                      envelope_strerror(rc));
+        log_warn("rejected envelope from core: %s (%zu bytes)", envelope_strerror(rc), len);
+        return;
+    }
+    switch (env.type) {
+    case ENV_SEND:
+        core_send(&env.u.send);
+        break;
+    case ENV_CLOSE:
+        core_close(&env.u.close);
+        break;
+    default:
+        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
+                      "unexpected type");
+        log_warn("unexpected envelope %s from core", envelope_type_name(env.type));
+    }
+}
+
+/* ZMQ_FD is edge-triggered: drain while ZMQ_EVENTS says POLLIN, at most a batch per wake-up,
+ * and come back on the next loop iteration through the resume timer if more is waiting. */
+static void on_drain_idle(uv_idle_t *idle);
+
+static void drain_core(void)
+{
+    for (int i = 0; i < 4096; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (channel_recv(E.pull, &msg) < 0) {
+            zmq_msg_close(&msg);
+            uv_idle_stop(&E.drain_idle);
+            return;
+        }
+        handle_from_core(zmq_msg_data(&msg), zmq_msg_size(&msg));
+        zmq_msg_close(&msg);
+    }
+    /* batch cap reached: continue on the next loop iteration, after lws had its turn */
+    uv_idle_start(&E.drain_idle, on_drain_idle);
+}
+
+static void on_drain_idle(uv_idle_t *idle)
+{
+    (void)idle;
+    drain_core();
+}
+
+static void on_zmq_readable(uv_poll_t *p, int status, int events)
+{
+    (void)p;
+    (void)status;
+    (void)events;
+    drain_core();
+}
+
+/* ---- lws callback ---------------------------------------------------------------------- */
+
+static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    edge_conn_t *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_HTTP:
+        count_refusal("not_websocket");
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket upgrade required");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        conn_established(wsi, c);
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        return conn_receive(c, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return conn_writeable(c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2)
+            c->peer_close_code =
+                (uint16_t)(((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1]);
+        break;
+    case LWS_CALLBACK_CLOSED:
+        conn_closed(c);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* protocols[0] serves plain HTTP requests on the port; then one entry per ENABLED
+ * subprotocol, newest first, all with one callback; a zeroed entry ends the list. */
+static struct lws_protocols protocols[2 + 3];
+
+static void protocols_init(const char *enabled)
+{
+    size_t n = 0;
+    protocols[n++] =
+        (struct lws_protocols){"http-refuse", edge_callback, sizeof(edge_conn_t), 0, 0, NULL, 0};
+    for (size_t i = 0; i < EDGE_SUBPROTOCOL_COUNT; i++) {
+        const char *name = EDGE_SUBPROTOCOLS[i];
+        if (edge_subprotocol_choose(name, strlen(name), enabled))
+            protocols[n++] =
+                (struct lws_protocols){name, edge_callback, sizeof(edge_conn_t), 0, 0, NULL, 0};
+    }
+    memset(&protocols[n], 0, sizeof(protocols[n]));
+}
+
+/* No per-connection validity timer (PERFORMANCE.md trap 2): liveness is the edge's job. */
+static const lws_retry_bo_t NO_VALIDITY = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
+};
+
+/* ---- process --------------------------------------------------------------------------- */
+
+/* Once a second: liveness for /healthz, HELLO every 2 s (a restarted core learns this edge
+ * again), and a drain in case an edge-triggered ZMQ_FD wake-up was missed. */
+static void on_hello_timer(uv_timer_t *t)
+{
+    (void)t;
+    static unsigned ticks;
+    admin_http_heartbeat(E.admin);
+    if (ticks++ % 2 == 0)
+        send_hello();
+    drain_core();
+}
+
+static void close_all(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    conn_close(value, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    if (E.stopping) {
+        uv_stop(&E.loop);
+        return;
+    }
+    log_info("signal %d: closing %zu connections and stopping", signum, u64map_size(E.conns));
+    E.stopping = true;
+    admin_http_set_ready(E.admin, false, "draining");
+    u64map_foreach(E.conns, close_all, NULL);
+    /* give the close frames a moment to leave, then stop the loop */
+    uv_timer_start(&E.stop_timer, on_stop_timer, 1500, 0);
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("could not raise RLIMIT_NOFILE: %s", strerror(errno));
+    }
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    log_write(level == LLL_ERR ? LOG_ERROR : LOG_WARN, NULL, NULL, "lws: %.*s", (int)n, line);
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int rc = config_load_args(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg, "ws-edge", argc, argv, err,
+                              sizeof(err));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "ws-edge: %s\n", err);
+        config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    char host[256] = "";
+    if (!E.cfg.pod_id[0]) {
+        gethostname(host, sizeof(host) - 1);
+        free(E.cfg.pod_id);
+        E.cfg.pod_id = strdup(host);
+    }
+    log_init("ws-edge", E.cfg.pod_id);
+    log_set_level_name(E.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    E.admin = admin_http_start(E.cfg.admin_bind, (int)E.cfg.admin_port);
+    if (!E.admin)
+        return 1;
+    E.m_conns = metrics_gauge("edge_connections", "open WebSocket connections", NULL);
+    E.m_accepted = metrics_counter("edge_connections_accepted_total", "upgrades accepted", NULL);
+    E.m_frames_in = metrics_counter("edge_frames_in_total", "messages from charge points", NULL);
+    E.m_frames_out = metrics_counter("edge_frames_out_total", "messages to charge points", NULL);
+    E.m_bytes_in = metrics_counter("edge_bytes_in_total", "message bytes from charge points", NULL);
+    E.m_bytes_out = metrics_counter("edge_bytes_out_total", "message bytes to charge points", NULL);
+    E.m_stale = metrics_counter("edge_stale_conn_total",
+                                "SEND/CLOSE for a connection that is gone (dropped)", NULL);
+    E.m_paused = metrics_counter("edge_flow_control_pauses_total",
+                                 "times a connection stopped reading because core was full", NULL);
+
+    E.conns = u64map_new(1024);
+    E.paused = u64map_new(64);
+    E.next_conn_id = now_us(); /* ids never repeat across restarts of this edge */
+    msgpack_sbuffer_init(&E.scratch);
+
+    char name[128];
+    snprintf(name, sizeof(name), "edge-%s", E.cfg.edge_id);
+    E.endpoint = channel_ipc_endpoint(E.cfg.ipc_dir, name);
+    E.pull = E.endpoint ? channel_pull_bind(E.endpoint, (int)E.cfg.zmq_hwm) : NULL;
+    if (!E.pull)
+        return 1;
+    E.core_push = calloc((size_t)E.cfg.core_count, sizeof(*E.core_push));
+    for (int64_t i = 0; i < E.cfg.core_count; i++) {
+        snprintf(name, sizeof(name), "core-%" PRId64, i);
+        char *ep = channel_ipc_endpoint(E.cfg.ipc_dir, name);
+        E.core_push[i] = ep ? channel_push_connect(ep, (int)E.cfg.zmq_hwm) : NULL;
+        free(ep);
+        if (!E.core_push[i])
+            return 1;
+    }
+
+    uv_loop_init(&E.loop);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *foreign[] = {&E.loop};
+    info.port = (int)E.cfg.ws_port;
+    info.iface = E.cfg.ws_bind;
+    protocols_init(E.cfg.subprotocols);
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.retry_and_idle_policy = &NO_VALIDITY;
+    info.timeout_secs = (unsigned int)((E.cfg.handshake_timeout_ms + 999) / 1000);
+    info.pt_serv_buf_size = 4096;
+    info.max_http_header_data = 2048;
+    info.ka_time = 0;
+    E.lws = lws_create_context(&info);
+    if (!E.lws) {
+        log_error("could not create the WebSocket listener on %s:%" PRId64, E.cfg.ws_bind,
+                  E.cfg.ws_port);
+        return 1;
+    }
+
+    uv_poll_init(&E.loop, &E.zmq_poll, channel_fd(E.pull));
+    uv_poll_start(&E.zmq_poll, UV_READABLE, on_zmq_readable);
+    uv_timer_init(&E.loop, &E.hello_timer);
+    uv_timer_init(&E.loop, &E.resume_timer);
+    uv_timer_init(&E.loop, &E.stop_timer);
+    uv_idle_init(&E.loop, &E.drain_idle);
+    uv_timer_start(&E.hello_timer, on_hello_timer, 0, 1000);
+    uv_signal_init(&E.loop, &E.sigterm);
+    uv_signal_init(&E.loop, &E.sigint);
+    uv_signal_start(&E.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&E.sigint, on_signal, SIGINT);
+
+    send_hello();
+    admin_http_set_ready(E.admin, true, NULL);
+    log_info("listening on ws://%s:%" PRId64 " (paths %s, subprotocols %s), edge %s -> %" PRId64
+             " core(s)",
+             E.cfg.ws_bind, E.cfg.ws_port, E.cfg.path_prefixes, E.cfg.subprotocols, E.cfg.edge_id,
+             E.cfg.core_count);
+
+    uv_run(&E.loop, UV_RUN_DEFAULT);
+
+    log_info("stopping");
+    lws_context_destroy(E.lws);
+    uv_close((uv_handle_t *)&E.zmq_poll, NULL);
+    uv_close((uv_handle_t *)&E.hello_timer, NULL);
+    uv_close((uv_handle_t *)&E.resume_timer, NULL);
+    uv_close((uv_handle_t *)&E.stop_timer, NULL);
+    uv_close((uv_handle_t *)&E.drain_idle, NULL);
+    uv_close((uv_handle_t *)&E.sigterm, NULL);
+    uv_close((uv_handle_t *)&E.sigint, NULL);
+    uv_run(&E.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&E.loop);
+    for (int64_t i = 0; i < E.cfg.core_count; i++)
+        zsock_destroy(&E.core_push[i]);
+    free(E.core_push);
+    zsock_destroy(&E.pull);
+    free(E.endpoint);
+    msgpack_sbuffer_destroy(&E.scratch);
+    u64map_destroy(&E.conns);
+    u64map_destroy(&E.paused);
+    admin_http_stop(&E.admin);
+    metrics_shutdown();
+    config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);
+    return 0;
+}
