@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# run.sh: start the whole pipeline of one gateway pod on this machine (what `make run` does).
+#
+# Starts, for pod OCPPGW_POD_ID (default: host name):
+#   - a private redis-server (own port, own temporary directory) unless OCPPGW_REDIS_URL is set;
+#   - kafka-dev (librdkafka's mock cluster) unless OCPPGW_KAFKA_BROKERS is set;
+#   - redis-registry, kafka-bridge, OCPPGW_CORE_COUNT x ocpp-core, ws-edge.
+# Prints where it listens, then "ocppgw: ready". Ctrl-C or SIGTERM stops everything (edge
+# first, so connections close with 1001 before the stages behind them go) and leaves no
+# process or socket behind. Two runs with different OCPPGW_POD_ID and OCPPGW_WS_PORT against
+# the same OCPPGW_REDIS_URL and OCPPGW_KAFKA_BROKERS form a two-pod cluster.
+#
+# Other variables: OCPPGW_WS_BIND (127.0.0.1 here; the service default is 0.0.0.0),
+# OCPPGW_ADMIN_BASE_PORT (admin ports base, default WS_PORT+1020: registry, bridge, core..., edge),
+# OCPPGW_RUN_DIR (state directory, default a new temporary one), OCPPGW_BIN (binaries),
+# and every OCPPGW_<KEY> of the services' configuration tables (see README).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="${OCPPGW_BIN:-$here/build/bin}"
+export OCPPGW_POD_ID="${OCPPGW_POD_ID:-$(hostname)}"
+export OCPPGW_WS_PORT="${OCPPGW_WS_PORT:-8080}"
+export OCPPGW_WS_BIND="${OCPPGW_WS_BIND:-127.0.0.1}"
+export OCPPGW_CORE_COUNT="${OCPPGW_CORE_COUNT:-1}"
+ADMIN_BASE="${OCPPGW_ADMIN_BASE_PORT:-$((OCPPGW_WS_PORT + 1020))}"
+
+RUN_DIR="${OCPPGW_RUN_DIR:-}"
+own_run_dir=0
+if [ -z "$RUN_DIR" ]; then
+  RUN_DIR="$(mktemp -d /tmp/ocppgw-run.XXXXXX)"
+  own_run_dir=1
+fi
+mkdir -p "$RUN_DIR/ipc" "$RUN_DIR/log"
+export OCPPGW_IPC_DIR="$RUN_DIR/ipc"
+
+pids=()      # started services, in start order
+names=()
+
+say() { echo "ocppgw: $*"; }
+
+stop_all() {
+  trap - INT TERM EXIT
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    # wait for this stage before stopping the one behind it (drain order)
+    for _ in $(seq 1 100); do
+      kill -0 "${pids[$i]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+  if [ $own_run_dir -eq 1 ]; then rm -rf "$RUN_DIR"; fi
+  say "stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() { # name, command...
+  local name="$1"; shift
+  "$@" >>"$RUN_DIR/log/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+
+wait_for() { # description, seconds, command...
+  local what="$1" secs="$2"; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "timed out waiting for $what (logs in $RUN_DIR/log)"
+      tail -n 20 "$RUN_DIR"/log/*.log >&2 || true
+      exit 1
+    fi
+    check_alive
+    sleep 0.1
+  done
+}
+
+check_alive() {
+  local i
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      say "${names[$i]} exited early; its log:"
+      tail -n 30 "$RUN_DIR/log/${names[$i]}.log" >&2 || true
+      exit 1
+    fi
+  done
+}
+
+for b in ws-edge ocpp-core kafka-bridge redis-registry kafka-dev; do
+  [ -x "$BIN/$b" ] || { say "missing $BIN/$b: run 'make' first"; exit 1; }
+done
+
+# --- Redis --------------------------------------------------------------------------------
+if [ -z "${OCPPGW_REDIS_URL:-}" ]; then
+  rport="$(free_port)"
+  mkdir -p "$RUN_DIR/redis"
+  start redis redis-server --port "$rport" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+    --save '' --appendonly no --daemonize no --protected-mode yes
+  export OCPPGW_REDIS_URL="redis://127.0.0.1:$rport"
+  wait_for "redis-server" 10 redis-cli -p "$rport" ping
+  say "private redis-server at $OCPPGW_REDIS_URL"
+fi
+
+# --- Kafka --------------------------------------------------------------------------------
+if [ -z "${OCPPGW_KAFKA_BROKERS:-}" ]; then
+  OCPPGW_BOOTSTRAP_FILE="$RUN_DIR/kafka-bootstrap" \
+  OCPPGW_CONTROL_PATH="$RUN_DIR/kafka-control" \
+    start kafka-dev "$BIN/kafka-dev"
+  wait_for "kafka-dev" 20 test -s "$RUN_DIR/kafka-bootstrap"
+  export OCPPGW_KAFKA_BROKERS="$(cat "$RUN_DIR/kafka-bootstrap")"
+  say "embedded Kafka broker (kafka-dev) at $OCPPGW_KAFKA_BROKERS (control: $RUN_DIR/kafka-control)"
+fi
+
+# --- the pod ------------------------------------------------------------------------------
+# Stages bind their own input socket; start order is registry, bridge, cores, edge so that
+# the edge accepts charge points only once everything behind it runs.
+admin() { echo $((ADMIN_BASE + $1)); }
+OCPPGW_ADMIN_PORT="$(admin 0)" start redis-registry "$BIN/redis-registry"
+OCPPGW_ADMIN_PORT="$(admin 1)" start kafka-bridge "$BIN/kafka-bridge"
+for ((i = 0; i < OCPPGW_CORE_COUNT; i++)); do
+  OCPPGW_CORE_INDEX=$i OCPPGW_ADMIN_PORT="$(admin $((2 + i)))" start "ocpp-core-$i" "$BIN/ocpp-core"
+done
+edge_admin="$(admin $((2 + OCPPGW_CORE_COUNT)))"
+OCPPGW_ADMIN_PORT="$edge_admin" start ws-edge "$BIN/ws-edge"
+
+for ((k = 0; k < 3 + OCPPGW_CORE_COUNT; k++)); do
+  wait_for "readiness on admin port $(admin $k)" 20 curl -sf "http://127.0.0.1:$(admin $k)/readyz"
+done
+
+say "pod $OCPPGW_POD_ID: ws://$OCPPGW_WS_BIND:$OCPPGW_WS_PORT/ocpp/{identity} (subprotocols ocpp2.0.1, ocpp1.6)"
+say "admin: registry :$(admin 0), bridge :$(admin 1), core :$(admin 2).., edge :$edge_admin  (/metrics /healthz /readyz)"
+say "logs: $RUN_DIR/log/"
+say "ready"
+
+# Stay in the foreground; if a service dies, stop the rest and report it.
+while true; do
+  check_alive
+  sleep 0.5
+done

@@ -1,0 +1,65 @@
+# lib.sh: helpers shared by the integration tests (sourced, not run).
+# Every test runs with `set -euo pipefail`, bounds its waits, uses loopback only and cleans up
+# on any exit through the trap it installs with itest_cleanup_on_exit.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${BUILD:-build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+BIN="$BUILD/bin"
+E2E="$ROOT/tests/e2e"
+
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: poll every 0.1 s, fail after SECONDS.
+wait_until() {
+  local secs="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
+    sleep 0.1
+  done
+}
+
+# start_pod NAME: runs scripts/run.sh for pod NAME in the background with free ports; sets
+# POD_PID, POD_OUT (its output file), WS_PORT and waits for "ocppgw: ready".
+start_pod() {
+  local name="$1"
+  WS_PORT="$(free_port)"
+  POD_OUT="$TMP/$name.out"
+  OCPPGW_POD_ID="$name" OCPPGW_WS_PORT="$WS_PORT" OCPPGW_WS_BIND=127.0.0.1 \
+    OCPPGW_ADMIN_BASE_PORT="$(free_port)" OCPPGW_RUN_DIR="$TMP/$name" OCPPGW_BIN="$BIN" \
+    setsid "$ROOT/scripts/run.sh" >"$POD_OUT" 2>&1 &
+  POD_PID=$!
+  local deadline=$((SECONDS + 40))
+  until grep -q "^ocppgw: ready" "$POD_OUT" 2>/dev/null; do
+    if ! kill -0 "$POD_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      cat "$POD_OUT" >&2
+      tail -n 20 "$TMP/$name"/log/*.log >&2 2>/dev/null || true
+      fail "pod $name did not become ready"
+    fi
+    sleep 0.2
+  done
+  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1)"
+  KAFKA="$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)"
+}
+
+# stop_pod PID: SIGTERM to run.sh; fail if it does not end within 30 s.
+stop_pod() {
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { kill -KILL -- "-$pid" 2>/dev/null; fail "pod did not stop within 30 s"; }
+    sleep 0.1
+  done
+}
+
+itest_cleanup_on_exit() {
+  TMP="$(mktemp -d /tmp/ocppgw-itest.XXXXXX)"
+  trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; sleep 0.5; for p in $(jobs -p); do kill -KILL -- "-$p" 2>/dev/null || true; done; rm -rf "$TMP"; exit $rc' EXIT
+}
