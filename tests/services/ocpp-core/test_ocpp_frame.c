@@ -1,0 +1,177 @@
+/* Unit tests for services/ocpp-core/ocpp_frame, core_event and core_actions: framing, error
+ * spelling per version, deterministic event ids, CloudEvents output. No sockets. */
+#include "core_actions.h"
+#include "core_event.h"
+#include "ocpp_frame.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ocpp_error_t parse(const char *text, ocpp_frame_t *f)
+{
+    char why[160];
+    return ocpp_frame_parse(text, strlen(text), f, why, sizeof(why));
+}
+
+START_TEST(test_call_parsed)
+{
+    ocpp_frame_t f;
+    ck_assert_int_eq(parse("[2,\"19223201\",\"BootNotification\",{\"a\":1}]", &f), OCPP_ERR_NONE);
+    ck_assert_int_eq(f.type, OCPP_CALL);
+    ck_assert_str_eq(f.message_id, "19223201");
+    ck_assert_str_eq(f.action, "BootNotification");
+    ck_assert_int_eq(json_integer_value(json_object_get(f.payload, "a")), 1);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[3,\"x\",{}]", &f), OCPP_ERR_NONE);
+    ck_assert_int_eq(f.type, OCPP_CALLRESULT);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[4,\"x\",\"NotImplemented\",\"no\",{}]", &f), OCPP_ERR_NONE);
+    ck_assert_str_eq(f.error_code, "NotImplemented");
+    ocpp_frame_clear(&f);
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+    ocpp_frame_t f;
+    ck_assert_int_eq(parse("not json", &f), OCPP_ERR_FORMAT);
+    ck_assert_str_eq(f.message_id, ""); /* nothing to answer to */
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("{\"a\":1}", &f), OCPP_ERR_FORMAT);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[2,\"id1\",\"Heartbeat\"]", &f), OCPP_ERR_FORMAT);
+    ck_assert_str_eq(f.message_id, "id1"); /* id known: a CallError can be sent */
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[2,\"id1\",\"Heartbeat\",[]]", &f), OCPP_ERR_FORMAT);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[7,\"id1\",{}]", &f), OCPP_ERR_MESSAGE_TYPE);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[2,\"0123456789012345678901234567890123456\",\"H\",{}]", &f),
+                     OCPP_ERR_FORMAT); /* 37 characters */
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":1,\"k\":2}]", &f), OCPP_ERR_FORMAT);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":\"\xff\"}]", &f), OCPP_ERR_FORMAT);
+    ocpp_frame_clear(&f);
+}
+END_TEST
+
+START_TEST(test_error_spelling)
+{
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_FORMAT, OCPP_V16), "FormationViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_FORMAT, OCPP_V201), "FormatViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_OCCURRENCE, OCPP_V16),
+                     "OccurenceConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_OCCURRENCE, OCPP_V201),
+                     "OccurrenceConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_MESSAGE_TYPE, OCPP_V201), "MessageTypeNotSupported");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_RPC_FRAMEWORK, OCPP_V201), "RpcFrameworkError");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_TYPE, OCPP_V16), "TypeConstraintViolation");
+}
+END_TEST
+
+START_TEST(test_replies)
+{
+    json_t *p = json_pack("{s:s}", "status", "Accepted");
+    char *r = ocpp_frame_callresult("m1", p);
+    ck_assert_str_eq(r, "[3,\"m1\",{\"status\":\"Accepted\"}]");
+    free(r);
+    json_decref(p);
+    r = ocpp_frame_callerror("m2", "NotImplemented", "say \"what\"");
+    ck_assert_str_eq(r, "[4,\"m2\",\"NotImplemented\",\"say \\\"what\\\"\",{}]");
+    free(r);
+}
+END_TEST
+
+START_TEST(test_event_id_is_content_derived)
+{
+    char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1], c[CORE_EVENT_ID_LEN + 1];
+    json_t *p1 = json_loads("{\"x\":1,\"y\":[1,2]}", 0, NULL);
+    json_t *p2 = json_loads("{\"y\":[1,2],\"x\":1}", 0, NULL); /* same content, other order */
+    json_t *p3 = json_loads("{\"x\":2,\"y\":[1,2]}", 0, NULL);
+    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p1, a), 0);
+    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p2, b), 0);
+    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p3, c), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_int_eq(core_event_id("CP2", "MeterValues", p1, c), 0);
+    ck_assert_str_ne(a, c);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+}
+END_TEST
+
+START_TEST(test_cloudevent)
+{
+    json_t *data = json_pack("{s:s}", "vendor", "V");
+    core_event_t ev = {.type = "device.online",
+                       .identity = "CP1",
+                       .pod = "pod-a",
+                       .version = OCPP_V16,
+                       .action = "BootNotification",
+                       .message_id = "m1",
+                       .id = "0123456789abcdef0123456789abcdef",
+                       .time_us = 1795489741315551ULL,
+                       .data = data};
+    char *text = core_event_build(&ev);
+    json_t *root = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "specversion")), "1.0");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "type")), "device.online");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "subject")), "CP1");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "source")), "/ocppgw/pod-a");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "time")), "2026-11-24T03:09:01.315Z");
+    json_t *d = json_object_get(root, "data");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "vendor")), "V");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "ocpp"), "version")),
+                     "1.6");
+    /* the caller's data is not modified */
+    ck_assert_ptr_null(json_object_get(data, "ocpp"));
+    json_decref(root);
+    json_decref(data);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_boot_answer)
+{
+    core_action_ctx_t ctx = {.heartbeat_interval_s = 120, .now_us = 1795489741315551ULL};
+    core_action_out_t out;
+    json_t *p = json_pack("{s:s,s:s}", "chargePointVendor", "V", "chargePointModel", "M");
+    core_action_handle(OCPP_V16, "BootNotification", p, &ctx, &out);
+    ck_assert_int_eq(out.err, OCPP_ERR_NONE);
+    ck_assert_str_eq(json_string_value(json_object_get(out.response, "status")), "Accepted");
+    ck_assert_int_eq(json_integer_value(json_object_get(out.response, "interval")), 120);
+    ck_assert_str_eq(out.event_type, "device.online");
+    ck_assert_str_eq(json_string_value(json_object_get(out.event_data, "model")), "M");
+    ck_assert_int_eq(out.boot_accepted, 1);
+    core_action_out_clear(&out);
+    core_action_handle(OCPP_V201, "Nope", p, &ctx, &out);
+    ck_assert_int_eq(out.err, OCPP_ERR_NOT_IMPLEMENTED);
+    ck_assert_str_eq(out.event_type, "ocpp.message");
+    core_action_out_clear(&out);
+    json_decref(p);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ocpp_frame");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_call_parsed);
+    tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_error_spelling);
+    tcase_add_test(tc, test_replies);
+    tcase_add_test(tc, test_event_id_is_content_derived);
+    tcase_add_test(tc, test_cloudevent);
+    tcase_add_test(tc, test_boot_answer);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
