@@ -139,9 +139,11 @@ lint:
 GENERATED := common/envelope.h common/envelope.c
 code:
 	python3 scripts/gen_envelope.py proto/envelope.json common/envelope.h common/envelope.c
+	@$(MAKE) --no-print-directory all
+	scripts/gen-config-doc.sh $(BIN) docs/configuration.md
 
 code-check:
-	@scripts/code-check.sh $(GENERATED)
+	@BUILD=$(BUILD) scripts/code-check.sh
 
 # libFuzzer drivers: fuzz/fuzz_<name>.c, built with clang against the same sources
 FUZZ_CC   ?= clang

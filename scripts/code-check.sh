@@ -14,5 +14,15 @@ for f in envelope.h envelope.c; do
     status=1
   fi
 done
-[ $status -eq 0 ] && echo "code-check: generated sources up to date"
+# docs/configuration.md comes from the services' configuration tables (built binaries)
+BIN="${BUILD:-build}/bin"
+if [ -x "$BIN/ws-edge" ]; then
+  scripts/gen-config-doc.sh "$BIN" "$tmp/configuration.md"
+  if ! cmp -s "$tmp/configuration.md" docs/configuration.md; then
+    echo "code-check: docs/configuration.md is stale (run: scripts/gen-config-doc.sh $BIN docs/configuration.md)"
+    diff -u docs/configuration.md "$tmp/configuration.md" | head -20
+    status=1
+  fi
+fi
+[ $status -eq 0 ] && echo "code-check: generated sources and docs up to date"
 exit $status

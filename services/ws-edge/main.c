@@ -634,6 +634,7 @@ int main(int argc, char **argv)
     log_init("ws-edge", E.cfg.pod_id);
     log_set_level_name(E.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    zsys_handler_set(NULL); /* libuv handles SIGTERM/SIGINT here, not CZMQ */
     raise_nofile();
 
     E.admin = admin_http_start(E.cfg.admin_bind, (int)E.cfg.admin_port);
