@@ -879,6 +879,118 @@ static int decode_owner(env_reader_t *r, uint32_t nfields, env_owner_t *m)
     return rc;
 }
 
+static int encode_dedup(msgpack_packer *pk, const env_dedup_t *m)
+{
+    int rc = pack_start(pk, ENV_DEDUP, 3);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->command_id);
+    if (rc == 0)
+        rc = pack_u64(pk, m->ttl_ms);
+    return rc;
+}
+
+static int decode_dedup(env_reader_t *r, uint32_t nfields, env_dedup_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_str(r, &m->command_id);
+    if (rc == 0)
+        rc = read_u64(r, &m->ttl_ms);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_dedup_result(msgpack_packer *pk, const env_dedup_result_t *m)
+{
+    int rc = pack_start(pk, ENV_DEDUP_RESULT, 4);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->command_id);
+    if (rc == 0)
+        rc = pack_bool(pk, m->first);
+    if (rc == 0)
+        rc = pack_i32(pk, m->status);
+    return rc;
+}
+
+static int decode_dedup_result(env_reader_t *r, uint32_t nfields, env_dedup_result_t *m)
+{
+    int rc = nfields < 4 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_str(r, &m->command_id);
+    if (rc == 0)
+        rc = read_bool(r, &m->first);
+    if (rc == 0)
+        rc = read_i32(r, &m->status);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_takeover(msgpack_packer *pk, const env_takeover_t *m)
+{
+    int rc = pack_start(pk, ENV_TAKEOVER, 3);
+
+    if (rc == 0)
+        rc = pack_str(pk, m->pod);
+    if (rc == 0)
+        rc = pack_u64(pk, m->epoch);
+    if (rc == 0)
+        rc = pack_bool(pk, m->active);
+    return rc;
+}
+
+static int decode_takeover(env_reader_t *r, uint32_t nfields, env_takeover_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_str(r, &m->pod);
+    if (rc == 0)
+        rc = read_u64(r, &m->epoch);
+    if (rc == 0)
+        rc = read_bool(r, &m->active);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_takeover_done(msgpack_packer *pk, const env_takeover_done_t *m)
+{
+    int rc = pack_start(pk, ENV_TAKEOVER_DONE, 2);
+
+    if (rc == 0)
+        rc = pack_str(pk, m->pod);
+    if (rc == 0)
+        rc = pack_u64(pk, m->epoch);
+    return rc;
+}
+
+static int decode_takeover_done(env_reader_t *r, uint32_t nfields, env_takeover_done_t *m)
+{
+    int rc = nfields < 2 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_str(r, &m->pod);
+    if (rc == 0)
+        rc = read_u64(r, &m->epoch);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 2); /* fields of a newer writer */
+    return rc;
+}
+
 int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
@@ -937,6 +1049,18 @@ int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
         break;
     case ENV_OWNER:
         rc = encode_owner(&pk, &env->u.owner);
+        break;
+    case ENV_DEDUP:
+        rc = encode_dedup(&pk, &env->u.dedup);
+        break;
+    case ENV_DEDUP_RESULT:
+        rc = encode_dedup_result(&pk, &env->u.dedup_result);
+        break;
+    case ENV_TAKEOVER:
+        rc = encode_takeover(&pk, &env->u.takeover);
+        break;
+    case ENV_TAKEOVER_DONE:
+        rc = encode_takeover_done(&pk, &env->u.takeover_done);
         break;
     default:
         rc = -EINVAL;
@@ -1016,6 +1140,18 @@ int envelope_decode(const uint8_t *data, size_t len, envelope_t *env)
     case ENV_OWNER:
         rc = decode_owner(&r, count - 2, &env->u.owner);
         break;
+    case ENV_DEDUP:
+        rc = decode_dedup(&r, count - 2, &env->u.dedup);
+        break;
+    case ENV_DEDUP_RESULT:
+        rc = decode_dedup_result(&r, count - 2, &env->u.dedup_result);
+        break;
+    case ENV_TAKEOVER:
+        rc = decode_takeover(&r, count - 2, &env->u.takeover);
+        break;
+    case ENV_TAKEOVER_DONE:
+        rc = decode_takeover_done(&r, count - 2, &env->u.takeover_done);
+        break;
     default:
         return -ENOMSG;
     }
@@ -1064,6 +1200,14 @@ const char *envelope_type_name(envelope_type_t type)
         return "lookup";
     case ENV_OWNER:
         return "owner";
+    case ENV_DEDUP:
+        return "dedup";
+    case ENV_DEDUP_RESULT:
+        return "dedup_result";
+    case ENV_TAKEOVER:
+        return "takeover";
+    case ENV_TAKEOVER_DONE:
+        return "takeover_done";
     default:
         return "unknown";
     }

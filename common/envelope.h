@@ -18,7 +18,7 @@
  * type id. */
 #define ENVELOPE_VERSION     1
 #define ENVELOPE_MAX_HEADERS 16
-#define ENVELOPE_TYPE_MAX    16
+#define ENVELOPE_TYPE_MAX    20
 
 /* str: UTF-8 text, a borrowed view into the received buffer (not NUL-terminated). */
 typedef struct {
@@ -61,6 +61,10 @@ typedef enum {
     ENV_SUPERSEDED = 14,
     ENV_LOOKUP = 15,
     ENV_OWNER = 16,
+    ENV_DEDUP = 17,
+    ENV_DEDUP_RESULT = 18,
+    ENV_TAKEOVER = 19,
+    ENV_TAKEOVER_DONE = 20,
 } envelope_type_t;
 
 /* ENV_HELLO (1), edge -> core: An edge announces itself and where replies for its connections
@@ -270,6 +274,51 @@ typedef struct {
     bool live;
 } env_owner_t;
 
+/* ENV_DEDUP (17), bridge -> registry: Is this the first delivery of a command? The registry
+ * answers with SET NX on dedup:{<command_id>} (TTL ttl_ms), so a replayed or re-published
+ * command reaches the charge point at most once, cluster-wide. */
+typedef struct {
+    /* echoed in DEDUP_RESULT */
+    uint64_t request_id;
+    /* command id */
+    env_str_t command_id;
+    /* how long the key is kept (at least the command's remaining lifetime) */
+    uint64_t ttl_ms;
+} env_dedup_t;
+
+/* ENV_DEDUP_RESULT (18), registry -> bridge: Answer to DEDUP. */
+typedef struct {
+    /* the DEDUP's request id */
+    uint64_t request_id;
+    /* command id */
+    env_str_t command_id;
+    /* true: first delivery, go ahead; false: seen before, do not deliver again */
+    bool first;
+    /* 0, or negative errno when Redis could not answer (retry later) */
+    int32_t status;
+} env_dedup_result_t;
+
+/* ENV_TAKEOVER (19), registry -> bridge: The registry detected a pod without a lease and won the
+ * fenced claim on its command partition (active), or lost it / the pod came back (inactive):
+ * start or stop draining that pod's records. */
+typedef struct {
+    /* the dead pod whose partition and committed offsets are taken over */
+    env_str_t pod;
+    /* fencing epoch of the takeover claim */
+    uint64_t epoch;
+    /* true: drain it now; false: stop */
+    bool active;
+} env_takeover_t;
+
+/* ENV_TAKEOVER_DONE (20), bridge -> registry: Every record addressed to the dead pod has a final
+ * result or was re-routed: the registry releases the claim and forgets the pod. */
+typedef struct {
+    /* the drained pod */
+    env_str_t pod;
+    /* the takeover epoch */
+    uint64_t epoch;
+} env_takeover_done_t;
+
 /* One message: type says which member of u holds it. Members are named like the message; a name
  * that is a C keyword gets a trailing "_" (u.register_). */
 typedef struct {
@@ -291,6 +340,10 @@ typedef struct {
         env_superseded_t superseded;
         env_lookup_t lookup;
         env_owner_t owner;
+        env_dedup_t dedup;
+        env_dedup_result_t dedup_result;
+        env_takeover_t takeover;
+        env_takeover_done_t takeover_done;
     } u;
 } envelope_t;
 
