@@ -181,6 +181,20 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                    .epoch = v->u64[1],
                                    .live = v->flag};
         break;
+    case ENV_DEDUP:
+        e->u.dedup =
+            (env_dedup_t){.request_id = v->u64[0], .command_id = v->s[0], .ttl_ms = v->u64[1]};
+        break;
+    case ENV_DEDUP_RESULT:
+        e->u.dedup_result = (env_dedup_result_t){
+            .request_id = v->u64[0], .command_id = v->s[0], .first = v->flag, .status = v->i32};
+        break;
+    case ENV_TAKEOVER:
+        e->u.takeover = (env_takeover_t){.pod = v->s[0], .epoch = v->u64[0], .active = v->flag};
+        break;
+    case ENV_TAKEOVER_DONE:
+        e->u.takeover_done = (env_takeover_done_t){.pod = v->s[0], .epoch = v->u64[0]};
+        break;
     default:
         ck_abort_msg("no fixture for type %d", (int)type);
     }
@@ -315,6 +329,26 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(owner.pod);
         EQ_INT(owner.epoch);
         EQ_INT(owner.live);
+        break;
+    case ENV_DEDUP:
+        EQ_INT(dedup.request_id);
+        EQ_STR(dedup.command_id);
+        EQ_INT(dedup.ttl_ms);
+        break;
+    case ENV_DEDUP_RESULT:
+        EQ_INT(dedup_result.request_id);
+        EQ_STR(dedup_result.command_id);
+        EQ_INT(dedup_result.first);
+        EQ_INT(dedup_result.status);
+        break;
+    case ENV_TAKEOVER:
+        EQ_STR(takeover.pod);
+        EQ_INT(takeover.epoch);
+        EQ_INT(takeover.active);
+        break;
+    case ENV_TAKEOVER_DONE:
+        EQ_STR(takeover_done.pod);
+        EQ_INT(takeover_done.epoch);
         break;
     default:
         ck_abort_msg("unexpected type %d", (int)a->type);
@@ -739,16 +773,17 @@ END_TEST
 
 START_TEST(test_names)
 {
-    static const char *names[] = {"hello",      "connect",    "frame",    "disconnect",
-                                  "send",       "close",      "event",    "event_ack",
-                                  "result",     "command",    "register", "registered",
-                                  "unregister", "superseded", "lookup",   "owner"};
+    static const char *names[] = {"hello",      "connect",      "frame",    "disconnect",
+                                  "send",       "close",        "event",    "event_ack",
+                                  "result",     "command",      "register", "registered",
+                                  "unregister", "superseded",   "lookup",   "owner",
+                                  "dedup",      "dedup_result", "takeover", "takeover_done"};
 
-    ck_assert_int_eq(ENVELOPE_TYPE_MAX, 16);
+    ck_assert_int_eq(ENVELOPE_TYPE_MAX, (int)(sizeof(names) / sizeof(names[0])));
     for (int t = 1; t <= ENVELOPE_TYPE_MAX; t++)
         ck_assert_str_eq(envelope_type_name((envelope_type_t)t), names[t - 1]);
     ck_assert_str_eq(envelope_type_name((envelope_type_t)0), "unknown");
-    ck_assert_str_eq(envelope_type_name((envelope_type_t)17), "unknown");
+    ck_assert_str_eq(envelope_type_name((envelope_type_t)(ENVELOPE_TYPE_MAX + 1)), "unknown");
     ck_assert_str_eq(envelope_strerror(-EPROTO), "malformed");
     ck_assert_str_eq(envelope_strerror(-EPROTONOSUPPORT), "version mismatch");
     ck_assert_str_eq(envelope_strerror(-ENOMSG), "unknown type");
