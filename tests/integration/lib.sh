@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 BIN="$BUILD/bin"
-E2E="$ROOT/tests/e2e"
+export E2E="$ROOT/tests/e2e"
 
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -44,8 +44,11 @@ start_pod() {
     fi
     sleep 0.2
   done
-  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1)"
+  # a pod started with OCPPGW_REDIS_URL / OCPPGW_KAFKA_BROKERS set uses those (no private ones)
+  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1 || true)"
+  REDIS_URL="${REDIS_URL:-${OCPPGW_REDIS_URL:-}}"
   KAFKA="$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)"
+  KAFKA="${KAFKA:-${OCPPGW_KAFKA_BROKERS:-}}"
 }
 
 # stop_pod PID: SIGTERM to run.sh; fail if it does not end within 30 s.
@@ -62,4 +65,15 @@ stop_pod() {
 itest_cleanup_on_exit() {
   TMP="$(mktemp -d /tmp/ocppgw-itest.XXXXXX)"
   trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; sleep 0.5; for p in $(jobs -p); do kill -KILL -- "-$p" 2>/dev/null || true; done; rm -rf "$TMP"; exit $rc' EXIT
+}
+
+# redis_is KEY VALUE: true when GET KEY (on $REDIS_URL) equals VALUE ("" for a missing key).
+# A function, so that wait_until re-reads the key on every poll.
+redis_is() {
+  [ "$(redis-cli -u "$REDIS_URL" GET "$1")" = "$2" ]
+}
+
+# redis_set_nonempty KEY: true when KEY exists with a non-empty value.
+redis_nonempty() {
+  [ -n "$(redis-cli -u "$REDIS_URL" GET "$1")" ]
 }
