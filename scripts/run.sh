@@ -38,23 +38,35 @@ names=()
 
 say() { echo "ocppgw: $*"; }
 
+# Stops every stage, edge first. A stage that exits non-zero (a crash, a sanitizer report,
+# a stage that had to be killed) is reported with the end of its log, and run.sh then exits 1.
 stop_all() {
   trap - INT TERM EXIT
-  local i
+  local i rc failed=0
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[$i]}" 2>/dev/null || true
     # wait for this stage before stopping the one behind it (drain order)
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 150); do
       kill -0 "${pids[$i]}" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+      say "${names[$i]} did not stop within 15 s: killed"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+    fi
+    rc=0
+    wait "${pids[$i]}" 2>/dev/null || rc=$?
+    if [ $rc -ne 0 ]; then
+      say "${names[$i]} exited with status $rc; end of its log:"
+      tail -n 40 "$RUN_DIR/log/${names[$i]}.log" >&2 || true
+      failed=1
+    fi
   done
   if [ $own_run_dir -eq 1 ]; then rm -rf "$RUN_DIR"; fi
   say "stopped"
+  return $failed
 }
-trap 'stop_all; exit 0' INT TERM
+trap 'stop_all && exit 0; exit 1' INT TERM
 trap 'stop_all' EXIT
 
 free_port() {

@@ -307,7 +307,8 @@ int main(int argc, char **argv)
     }
     log_init("kafka-bridge", B.cfg.pod_id);
     log_set_level_name(B.cfg.log_level);
-    zsys_handler_set(NULL);
+    /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted: zloop returns and the
+     * shutdown below runs (flush, release, close) */
     zsys_catch_interrupts();
 
     B.admin = admin_http_start(B.cfg.admin_bind, (int)B.cfg.admin_port);

@@ -478,7 +478,8 @@ int main(int argc, char **argv)
     }
     log_init("ocpp-core", C.cfg.pod_id);
     log_set_level_name(C.cfg.log_level);
-    zsys_handler_set(NULL); /* zloop ends on SIGINT/SIGTERM through zsys_interrupted */
+    /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted: zloop returns and the
+     * shutdown below runs (flush, release, close) */
     zsys_catch_interrupts();
 
     C.admin = admin_http_start(C.cfg.admin_bind, (int)C.cfg.admin_port);

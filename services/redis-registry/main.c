@@ -484,7 +484,8 @@ int main(int argc, char **argv)
     log_init("redis-registry", R.cfg.pod_id);
     log_set_level_name(R.cfg.log_level);
     registry_parse_redis_url(R.cfg.redis_url, &R.url, err, sizeof(err));
-    zsys_handler_set(NULL);
+    /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted: zloop returns and the
+     * shutdown below runs (flush, release, close) */
     zsys_catch_interrupts();
 
     R.admin = admin_http_start(R.cfg.admin_bind, (int)R.cfg.admin_port);

@@ -51,20 +51,23 @@ start_pod() {
   KAFKA="${KAFKA:-${OCPPGW_KAFKA_BROKERS:-}}"
 }
 
-# stop_pod PID: SIGTERM to run.sh; fail if it does not end within 30 s.
+# stop_pod PID: SIGTERM to run.sh; fail if it does not end within 60 s or if any stage exited
+# non-zero (a crash or a sanitizer report under SANITIZER=...; run.sh prints which one).
 stop_pod() {
-  local pid="$1"
+  local pid="$1" rc=0
   kill -TERM "$pid" 2>/dev/null || return 0
-  local deadline=$((SECONDS + 30))
+  local deadline=$((SECONDS + 60))
   while kill -0 "$pid" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || { kill -KILL -- "-$pid" 2>/dev/null; fail "pod did not stop within 30 s"; }
+    [ $SECONDS -lt $deadline ] || { kill -KILL -- "-$pid" 2>/dev/null; fail "pod did not stop within 60 s"; }
     sleep 0.1
   done
+  wait "$pid" || rc=$?
+  [ $rc -eq 0 ] || { grep -A40 'exited with status' "$TMP"/*.out >&2 || true; fail "a stage of the pod exited with an error (run.sh status $rc)"; }
 }
 
 itest_cleanup_on_exit() {
   TMP="$(mktemp -d /tmp/ocppgw-itest.XXXXXX)"
-  trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; sleep 0.5; for p in $(jobs -p); do kill -KILL -- "-$p" 2>/dev/null || true; done; rm -rf "$TMP"; exit $rc' EXIT
+  trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; for _ in $(seq 1 100); do [ -z "$(jobs -rp)" ] && break; sleep 0.2; done; for p in $(jobs -rp); do kill -KILL -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$TMP"; exit $rc' EXIT
 }
 
 # redis_is KEY VALUE: true when GET KEY (on $REDIS_URL) equals VALUE ("" for a missing key).
