@@ -11,6 +11,7 @@
 // the sources; the Dockerfile's package lists cover the libraries the binaries link; the compose
 // health check works against a real admin port without curl.
 //
+// Unknown (misspelt) fields are caught by compiling each object as a typed TypeScript literal.
 // Then it breaks the files on purpose, one way at a time (in memory), and fails if any breakage
 // goes unnoticed, so the checks themselves cannot silently stop checking.
 // Exit 0 when everything holds; every problem is printed as "FAIL <check>: <what>".
@@ -622,6 +623,41 @@ function checkWithBinaries(M, F) {
   return failures;
 }
 
+// Unknown fields: the schemas above accept any extra property, so a misspelt field name
+// (`readOnlyRootFileSystem`) would pass and silently do nothing. TypeScript's excess-property
+// check against the same packages' type definitions catches it: each object becomes a typed
+// object literal, compiled with tsc (no output).
+function checkFields(M) {
+  const e2e = path.join(ROOT, 'tests/e2e');
+  const tsc = path.join(e2e, 'node_modules/.bin/tsc');
+  if (!fs.existsSync(tsc)) return ['fields: tests/e2e/node_modules/.bin/tsc missing (run make deps)'];
+  const dir = fs.mkdtempSync(path.join(e2e, 'node_modules', '.ocppgw-typecheck-'));
+  const lines = [];
+  const where = [];
+  M.objects.forEach(({ file, obj }, i) => {
+    const pkg = obj.apiVersion.startsWith('monitoring.coreos.com/')
+      ? `@kubernetes-models/prometheus-operator/${obj.apiVersion}` : `kubernetes-models/${obj.apiVersion}`;
+    lines.push(`import type { I${obj.kind} as T${i} } from "${pkg}/${obj.kind}";`);
+    where.push(null);
+  });
+  M.objects.forEach(({ file, obj }, i) => {
+    lines.push(`export const o${i}: T${i} = ${JSON.stringify(obj)};`);
+    where.push(`${file}: ${obj.kind}/${obj.metadata.name}`);
+  });
+  const src = path.join(dir, 'manifests.ts');
+  fs.writeFileSync(src, lines.join('\n') + '\n');
+  const r = cp.spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--moduleResolution', 'node',
+    '--module', 'commonjs', '--target', 'es2020', src], { cwd: e2e, encoding: 'utf8', timeout: 120000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (r.status === 0) return [];
+  const out = `${r.stdout || ''}${r.stderr || ''}`;
+  const failures = [];
+  for (const m of out.matchAll(/manifests\.ts\((\d+),\d+\): error TS\d+: (.*)/g)) {
+    failures.push(`fields: ${where[Number(m[1]) - 1] || 'import'}: ${m[2].slice(0, 200)}`);
+  }
+  return failures.length ? failures : [`fields: tsc failed: ${out.slice(0, 500)}`];
+}
+
 // The compose health check, run for real against ocpp-core's admin port: passes while it
 // serves, fails once it is gone. Proves it needs nothing but bash.
 function checkHealthcheck(M) {
@@ -663,6 +699,8 @@ const BREAKAGES = [
   ['core running as root', (M) => { ctr(M, 'ocpp-core').securityContext.runAsUser = 0; }],
   ['containerPort as a string (schema)', (M) => { ctr(M, 'kafka-bridge').ports[0].containerPort = '9103'; }],
   ['misspelt field value (schema enum)', (M) => { ctr(M, 'ws-edge').imagePullPolicy = 'Sometimes'; }],
+  ['misspelt field name (PodSpec)', (M) => { const p = sts(M).spec.template.spec; p.terminationGracePeriodSecond = p.terminationGracePeriodSeconds; }],
+  ['misspelt field name (ServiceMonitor)', (M) => { find(M, 'ServiceMonitor').spec.endpoints[0].intervall = '15s'; }],
   ['probe on the wrong port', (M) => { ctr(M, 'ocpp-core').livenessProbe.httpGet.port = 'admin-edge'; }],
   ['readiness probe missing', (M) => { delete ctr(M, 'redis-registry').readinessProbe; }],
   ['pod id not from the downward API', (M) => { ctr(M, 'kafka-bridge').env[0] = { name: 'OCPPGW_POD_ID', value: 'x' }; }],
@@ -709,6 +747,7 @@ function selfTest(F) {
     breakIt(M);
     let found = runChecks(M, F);
     if (what.startsWith('unknown config key') || what.startsWith('admin bound')) found = found.concat(checkWithBinaries(M, F));
+    if (what.startsWith('misspelt field name')) found = found.concat(checkFields(M));
     if (!found.length) missed.push(what);
     else console.log(`ok: breakage "${what}" caught: ${found[0]}`);
   }
@@ -724,10 +763,11 @@ function main() {
   if (F.metrics.size < 20) failures.push(`facts: only ${F.metrics.size} metrics found in the sources`);
   const M = loadFiles();
   console.log(`${M.objects.length} Kubernetes objects, ${Object.keys(M.compose.services).length} compose services, ${F.metrics.size} metrics in the sources`);
-  const base = runChecks(M, F).concat(checkWithBinaries(M, F), checkHealthcheck(M));
+  const base = runChecks(M, F).concat(checkFields(M), checkWithBinaries(M, F), checkHealthcheck(M));
   failures.push(...base);
   if (!base.length) {
     for (const name of Object.keys(CHECKS)) console.log(`ok: ${name}`);
+    console.log('ok: no unknown fields (TypeScript excess-property check)');
     console.log('ok: binaries accept the ConfigMap and the compose environment');
     console.log('ok: compose healthcheck passes against a live admin port and fails without it');
     failures.push(...selfTest(F));

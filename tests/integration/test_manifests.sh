@@ -11,8 +11,9 @@ export BUILD
 for b in ws-edge ocpp-core kafka-bridge redis-registry; do
   [ -x "$BUILD/bin/$b" ] || { echo "FAIL: $BUILD/bin/$b missing (run make first)"; exit 1; }
 done
-[ -d tests/e2e/node_modules/kubernetes-models ] && [ -d tests/e2e/node_modules/yaml ] \
-  || { echo "FAIL: tests/e2e/node_modules lacks kubernetes-models/yaml (run make deps)"; exit 1; }
+for m in kubernetes-models @kubernetes-models/prometheus-operator yaml typescript; do
+  [ -d "tests/e2e/node_modules/$m" ] || { echo "FAIL: tests/e2e/node_modules/$m missing (run make deps)"; exit 1; }
+done
 
 NODE_PATH="$PWD/tests/e2e/node_modules" timeout 240 node tests/deploy/check_manifests.js
 
