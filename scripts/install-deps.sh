@@ -42,7 +42,9 @@ fi
 # Leave the system one alone: tests and `make run` use private ports and directories.
 
 # Node clients for the end-to-end tests (independent WebSocket / OCPP peers).
-if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules ]; then
+# Re-run when package-lock.json changed since the last install (npm keeps its own copy).
+if [ -f tests/e2e/package.json ] && { [ ! -d tests/e2e/node_modules ] ||
+  [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 exit 0
