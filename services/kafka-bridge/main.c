@@ -464,7 +464,7 @@ static void cmd_dedup(cmd_t *c)
 
 static void cmd_park(cmd_t *c, int64_t now)
 {
-    if (c->state != CMD_PARKED) {
+    if (c->attempts == 0) {
         metrics_counter_add(B.m_parks, 1);
         log_info("command %s parked: %s is connected nowhere", c->rec.command_id, c->rec.cp_id);
     }
@@ -1044,7 +1044,9 @@ int main(int argc, char **argv)
     }
     log_init("kafka-bridge", B.cfg.pod_id);
     log_set_level_name(B.cfg.log_level);
-    zsys_handler_set(NULL);
+    /* SIGINT/SIGTERM end the loop through zsys_interrupted, then everything is flushed. (Not
+     * zsys_handler_set(NULL) first: that also disables zsys_catch_interrupts(), and SIGTERM
+     * would kill the process with records still queued.) */
     zsys_catch_interrupts();
 
     B.admin = admin_http_start(B.cfg.admin_bind, (int)B.cfg.admin_port);
