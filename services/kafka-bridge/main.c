@@ -452,6 +452,8 @@ static void cmd_lookup(cmd_t *c)
 
 static void cmd_dedup(cmd_t *c)
 {
+    if (c->state != CMD_DEDUP)
+        log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
     cmd_set_state(c, CMD_DEDUP);
     c->due_ms = now_ms() + B.cfg.command_registry_timeout_ms;
     metrics_counter_add(B.m_dedups, 1);
@@ -855,8 +857,10 @@ static void commands_tick(void)
         if (r->takeover && !r->stopping && r->eof && r->refs == 0 &&
             offset_track_open(&r->track) == 0) {
             log_info("pod %s drained (epoch %" PRIu64 "): TAKEOVER_DONE", r->pod, r->epoch);
+            char pod[COMMAND_POD_MAX + 1];
+            snprintf(pod, sizeof(pod), "%s", r->pod);
             envelope_t env = {.type = ENV_TAKEOVER_DONE};
-            env.u.takeover_done.pod = env_str(r->pod);
+            env.u.takeover_done.pod = env_str(pod);
             env.u.takeover_done.epoch = r->epoch;
             r->stopping = true;
             reader_destroy(r); /* commits first, so the next reader starts after the drain */

@@ -44,8 +44,9 @@ start_pod() {
     fi
     sleep 0.2
   done
-  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1)"
-  KAFKA="$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)"
+  # a pod started with OCPPGW_REDIS_URL / OCPPGW_KAFKA_BROKERS set (second pod) has no private ones
+  REDIS_URL="${OCPPGW_REDIS_URL:-$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1 || true)}"
+  KAFKA="${OCPPGW_KAFKA_BROKERS:-$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)}"
 }
 
 # stop_pod PID: SIGTERM to run.sh; fail if it does not end within 30 s.
