@@ -149,6 +149,6 @@ int main(int argc, char **argv)
                       argc > 6 ? argv[6] : "run");
     }
     if (argc == 6 && strcmp(argv[1], "takeover") == 0)
-        return takeover(argv[2], argv[3], strtoull(argv[4], NULL, 10), atoi(argv[5]) != 0);
+        return takeover(argv[2], argv[3], strtoull(argv[4], NULL, 10), strcmp(argv[5], "0") != 0);
     return usage();
 }

@@ -116,12 +116,12 @@ START_TEST(test_route_outcomes)
     command_record_t r = {
         .command_id = "c", .cp_id = "CP", .action = "reset", .expires_at_ms = T0 + 1000};
     /* another pod's record in a shared partition: skipped before anything else */
-    strcpy(r.target_pod, "pod-z");
+    snprintf(r.target_pod, sizeof(r.target_pod), "%s", "pod-z");
     ck_assert_int_eq(route(&r, "pod-a", true, "pod-a", true, T0 + 5000), ROUTE_SKIP);
     /* the pod a taken-over partition belonged to is the addressee there */
-    strcpy(r.target_pod, "pod-dead");
+    snprintf(r.target_pod, sizeof(r.target_pod), "%s", "pod-dead");
     ck_assert_int_ne(route(&r, "pod-dead", false, "", false, T0), ROUTE_SKIP);
-    strcpy(r.target_pod, "pod-a");
+    snprintf(r.target_pod, sizeof(r.target_pod), "%s", "pod-a");
     ck_assert_int_eq(route(&r, "pod-a", false, NULL, false, T0), ROUTE_LOOKUP);
     ck_assert_int_eq(route(&r, "pod-a", true, "pod-a", true, T0), ROUTE_HERE);
     ck_assert_int_eq(route(&r, "pod-a", true, "pod-b", true, T0), ROUTE_FORWARD);
