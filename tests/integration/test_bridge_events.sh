@@ -79,8 +79,8 @@ ok "request errors: $(last_line "$TMP/errs.out")"
 read -r n u <<<"$(records itest-errors errs)"
 [ "$n" -eq 1000 ] && [ "$u" -eq 1000 ] || bad "itest-errors holds $n records, $u distinct (want 1000/1000)"
 ok "retried without duplicates: 1000 records, 1000 distinct"
-curl -s "http://127.0.0.1:$APORT/metrics" | grep -q '^ocppgw_bridge_delivery_seconds_count [1-9]' ||
-  bad "delivery latency histogram is empty"
+metrics=$(curl -s "http://127.0.0.1:$APORT/metrics")
+grep -q '^ocppgw_bridge_delivery_seconds_count [1-9]' <<<"$metrics" || bad "delivery latency histogram is empty"
 
 # 3. flush on SIGTERM ------------------------------------------------------------------------
 ctl "broker-down 1"
