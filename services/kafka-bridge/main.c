@@ -1089,6 +1089,9 @@ int main(int argc, char **argv)
     B.m_inflight = metrics_gauge("bridge_commands_inflight",
                                  "commands read without a final outcome yet", NULL);
     B.m_parked = metrics_gauge("bridge_commands_parked", "commands parked now", NULL);
+    /* tokens are also the request ids of DEDUP, whose Redis value is <pod>/<request_id>: they
+     * must never repeat across restarts, or a replayed command could find "its own" key */
+    B.next_token = now_us();
     B.cmds = u64map_new(1024);
     if (!B.cmds)
         return 1;
