@@ -51,6 +51,8 @@ const config_option_t BRIDGE_CONFIG[] = {
      600000, NULL, NULL, "LOOKUP or DEDUP unanswered this long is sent again"},
     {"command_dedup_ttl_ms", CONFIG_DURATION, "24h", F(command_dedup_ttl_ms), 1000, 2592000000,
      NULL, NULL, "how long a delivered command_id is remembered cluster-wide"},
+    {"command_core_grace_ms", CONFIG_DURATION, "2m", F(command_core_grace_ms), 1000, 86400000, NULL,
+     NULL, "a command at a core without RESULT this long after its expiry is finished as timeout"},
     {"command_max_inflight", CONFIG_INT, "10000", F(command_max_inflight), 1, 10000000, NULL, NULL,
      "commands without a final result before consumption pauses"},
     {"consumer_commit_ms", CONFIG_DURATION, "1s", F(consumer_commit_ms), 100, 600000, NULL, NULL,

@@ -34,6 +34,7 @@ typedef struct {
     int64_t command_registry_timeout_ms;
     int64_t command_dedup_ttl_ms;
     int64_t command_max_inflight;
+    int64_t command_core_grace_ms;
     int64_t consumer_commit_ms;
 } bridge_config_t;
 

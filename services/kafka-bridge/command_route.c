@@ -230,6 +230,26 @@ int64_t command_park_delay_ms(int attempt, int64_t base_ms, int64_t max_ms, int6
     return d;
 }
 
+takeover_action_t command_takeover_action(const char *self_pod, const char *pod, bool active,
+                                          bool reading)
+{
+    if (!pod || !pod[0] || (self_pod && strcmp(pod, self_pod) == 0))
+        return TAKEOVER_IGNORE;
+    if (active)
+        return reading ? TAKEOVER_KEEP : TAKEOVER_START;
+    return reading ? TAKEOVER_STOP : TAKEOVER_IGNORE;
+}
+
+bool command_takeover_drained(bool eof, size_t open_records, size_t live_commands)
+{
+    return eof && open_records == 0 && live_commands == 0;
+}
+
+int64_t command_core_deadline_ms(int64_t now_ms, int64_t expires_at_ms, int64_t grace_ms)
+{
+    return (expires_at_ms > now_ms ? expires_at_ms : now_ms) + grace_ms;
+}
+
 static char *dump(json_t *obj, size_t *outlen)
 {
     char *s = json_dumps(obj, JSON_COMPACT);

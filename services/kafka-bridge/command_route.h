@@ -84,6 +84,28 @@ char *command_result_json(const char *command_id, const char *cp_id, const char 
                           const char *reason, int64_t received_ms, int64_t finished_ms,
                           const char *pod, size_t *outlen);
 
+/* What a TAKEOVER {pod, active} asks of this bridge (self_pod), given whether it already reads
+ * that pod's partition for a takeover (reading): start a reader, keep the running one (a
+ * repeated claim: only the epoch changes), stop it (claim lost or the pod is back), or nothing
+ * (our own pod, an empty name, a stop for a reader we do not have). */
+typedef enum {
+    TAKEOVER_IGNORE,
+    TAKEOVER_START,
+    TAKEOVER_KEEP,
+    TAKEOVER_STOP
+} takeover_action_t;
+takeover_action_t command_takeover_action(const char *self_pod, const char *pod, bool active,
+                                          bool reading);
+
+/* A taken-over partition is drained when its reader reached the end (eof since the last record)
+ * and no record read from it is without its final outcome (open_records: offsets not final;
+ * live_commands: commands still held, e.g. at a core). */
+bool command_takeover_drained(bool eof, size_t open_records, size_t live_commands);
+
+/* When a command handed to a core without a RESULT is finished as timeout by the bridge: the
+ * core owns the charge point's timeout, this is the backstop for a core that died with it. */
+int64_t command_core_deadline_ms(int64_t now_ms, int64_t expires_at_ms, int64_t grace_ms);
+
 /* Offsets of one partition still in flight, in the order they were read. */
 typedef struct {
     int64_t *offs; /* ascending */

@@ -559,6 +559,8 @@ static void on_dedup_result(const env_dedup_result_t *m)
         return;
     }
     cmd_set_state(c, CMD_AT_CORE);
+    c->due_ms =
+        command_core_deadline_ms(now_ms(), c->rec.expires_at_ms, B.cfg.command_core_grace_ms);
     log_info("command %s handed to core %u for %s", c->rec.command_id, core, c->rec.cp_id);
 }
 
@@ -785,23 +787,30 @@ static void on_takeover(const env_takeover_t *m)
 {
     char pod[COMMAND_POD_MAX + 1];
     env_str_copy(m->pod, pod, sizeof(pod));
-    if (!pod[0] || strcmp(pod, B.cfg.pod_id) == 0 || !B.partitions) {
-        log_warn("TAKEOVER of pod '%s' ignored", pod);
-        return;
-    }
     reader_t *r = reader_find(pod, true);
-    if (m->active) {
-        if (r && !r->stopping) {
-            r->epoch = m->epoch;
-            return;
+    if (r && r->stopping)
+        r = NULL; /* on its way out: a new claim gets a new reader */
+    switch (command_takeover_action(B.cfg.pod_id, pod, m->active, r != NULL)) {
+    case TAKEOVER_IGNORE:
+        log_info("TAKEOVER of pod '%s' (active %d) ignored", pod, (int)m->active);
+        break;
+    case TAKEOVER_KEEP:
+        r->epoch = m->epoch;
+        break;
+    case TAKEOVER_START:
+        if (!B.partitions) {
+            log_warn("TAKEOVER of pod %s before the partition count is known: ignored", pod);
+            break;
         }
         if (reader_new(pod, m->epoch, true)) {
             metrics_counter_add(B.m_takeovers, 1);
             log_info("orphan takeover of pod %s (epoch %" PRIu64 ")", pod, m->epoch);
         }
-    } else if (r && !r->stopping) {
+        break;
+    case TAKEOVER_STOP:
         log_info("orphan takeover of pod %s ends: claim lost or pod back", pod);
         reader_stop(r);
+        break;
     }
 }
 
@@ -812,11 +821,11 @@ static void commands_tick(void)
     /* collect first: acting on one command may serve delivery reports that finish others */
     size_t n = 0;
     for (cmd_t *c = B.cmd_head; c; c = c->next)
-        n += c->due_ms <= now && c->state != CMD_AT_CORE;
+        n += c->due_ms <= now;
     uint64_t *due = n ? malloc(n * sizeof(*due)) : NULL;
     size_t k = 0;
     for (cmd_t *c = B.cmd_head; c && due && k < n; c = c->next)
-        if (c->due_ms <= now && c->state != CMD_AT_CORE)
+        if (c->due_ms <= now)
             due[k++] = c->token;
     for (size_t i = 0; i < k; i++) {
         cmd_t *c = u64map_get(B.cmds, due[i]);
@@ -840,7 +849,12 @@ static void commands_tick(void)
                 cmd_output(c);
             break;
         case CMD_AT_CORE:
-            break; /* core owns the timeout of a command it sends */
+            /* core owns the charge point's timeout; this is the backstop for a core that died
+             * with the command (its DEDUP key is taken, so nobody else would answer it) */
+            metrics_count("bridge_core_timeouts_total",
+                          "commands finished as timeout because core never answered", NULL, NULL);
+            cmd_finish(c, "timeout", "no result from ocpp-core", false);
+            break;
         }
     }
     free(due);
@@ -854,8 +868,8 @@ static void commands_tick(void)
             rd_kafka_position(r->rk, l) == 0 && l->elems[0].offset >= 0)
             metrics_gauge_set(r->m_lag, hi - l->elems[0].offset);
         rd_kafka_topic_partition_list_destroy(l);
-        if (r->takeover && !r->stopping && r->eof && r->refs == 0 &&
-            offset_track_open(&r->track) == 0) {
+        if (r->takeover && !r->stopping &&
+            command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
             log_info("pod %s drained (epoch %" PRIu64 "): TAKEOVER_DONE", r->pod, r->epoch);
             char pod[COMMAND_POD_MAX + 1];
             snprintf(pod, sizeof(pod), "%s", r->pod);

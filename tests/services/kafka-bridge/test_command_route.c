@@ -233,6 +233,27 @@ START_TEST(test_offset_track)
 }
 END_TEST
 
+START_TEST(test_takeover_decisions)
+{
+    ck_assert_int_eq(command_takeover_action("pod-a", "pod-c", true, false), TAKEOVER_START);
+    ck_assert_int_eq(command_takeover_action("pod-a", "pod-c", true, true), TAKEOVER_KEEP);
+    ck_assert_int_eq(command_takeover_action("pod-a", "pod-c", false, true), TAKEOVER_STOP);
+    ck_assert_int_eq(command_takeover_action("pod-a", "pod-c", false, false), TAKEOVER_IGNORE);
+    /* never our own partition (we read it anyway), never a nameless pod */
+    ck_assert_int_eq(command_takeover_action("pod-a", "pod-a", true, false), TAKEOVER_IGNORE);
+    ck_assert_int_eq(command_takeover_action("pod-a", "", true, false), TAKEOVER_IGNORE);
+    ck_assert_int_eq(command_takeover_action("pod-a", NULL, true, false), TAKEOVER_IGNORE);
+    /* drained: at the end and nothing open, parked or at a core */
+    ck_assert(command_takeover_drained(true, 0, 0));
+    ck_assert(!command_takeover_drained(false, 0, 0)); /* not at the end yet */
+    ck_assert(!command_takeover_drained(true, 1, 1));  /* a parked record */
+    ck_assert(!command_takeover_drained(true, 0, 1));  /* a command still held */
+    /* core backstop: after the expiry (or now, if already past) plus the grace */
+    ck_assert_int_eq(command_core_deadline_ms(T0, T0 + 5000, 1000), T0 + 6000);
+    ck_assert_int_eq(command_core_deadline_ms(T0, T0 - 5000, 1000), T0 + 1000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("command_route");
@@ -245,6 +266,7 @@ int main(void)
     tcase_add_test(tc, test_forward_json);
     tcase_add_test(tc, test_result_json);
     tcase_add_test(tc, test_offset_track);
+    tcase_add_test(tc, test_takeover_decisions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
