@@ -6,7 +6,9 @@
 #   1. broker down: no event is acknowledged as persisted while the broker is down; after
 #      broker-up every event is acknowledged persisted, and the topic holds each exactly once.
 #   2. request errors (Produce fails with a retriable error 5 times): all events persisted,
-#      each exactly once (idempotent producer retries without duplicates).
+#      each exactly once (idempotent producer retries without duplicates). A permanent error
+#      (INVALID_MSG): the events of that batch are acked as NOT persisted, the others as
+#      persisted, and the topic holds exactly the ones acked persisted; counted by error code.
 #   3. SIGTERM with events queued while the broker is down then up: the bridge flushes before
 #      exit (every acknowledged event is in the topic).
 # Env: BUILD. Exit 0 on success.
@@ -81,6 +83,20 @@ read -r n u <<<"$(records itest-errors errs)"
 ok "retried without duplicates: 1000 records, 1000 distinct"
 metrics=$(curl -s "http://127.0.0.1:$APORT/metrics")
 grep -q '^ocppgw_bridge_delivery_seconds_count [1-9]' <<<"$metrics" || bad "delivery latency histogram is empty"
+
+# 2b. a permanent error: reported as not persisted, never as persisted ------------------------
+ctl "request-errors Produce 1 INVALID_MSG"
+"$BIN/bridge-load" events "$IPC" 300 itest-perm 60 perm >"$TMP/perm.out" || true
+line=$(last_line "$TMP/perm.out")
+okn=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$line")
+errn=$(sed -n 's/.* err=\([0-9]*\) .*/\1/p' <<<"$line")
+[ "$errn" -gt 0 ] && [ $((okn + errn)) -eq 300 ] || bad "permanent error not reported: $line"
+read -r n u <<<"$(records itest-perm perm)"
+[ "$n" -eq "$okn" ] && [ "$u" -eq "$okn" ] || bad "itest-perm holds $n records ($u distinct) but $okn were acked persisted"
+metrics=$(curl -s "http://127.0.0.1:$APORT/metrics")
+grep -q '^ocppgw_bridge_delivery_errors_total{error="INVALID_MSG"} [1-9]' <<<"$metrics" ||
+  bad "delivery errors by code not counted"
+ok "permanent error: $errn acked as not persisted, $okn persisted and exactly those in the topic"
 
 # 3. flush on SIGTERM ------------------------------------------------------------------------
 ctl "broker-down 1"
