@@ -742,16 +742,17 @@ static reader_t *reader_new(const char *pod, uint64_t epoch, bool takeover)
     return r;
 }
 
-/* Commits what was stored and closes the consumer. Commands still waiting for the registry or
- * parked are let go without storing their offsets: whoever reads the partition next (the pod
- * itself after a restart or return, or a taker-over) reads them again. */
+/* Stops reading. Commands waiting for a LOOKUP or parked are let go without storing their
+ * offsets: whoever reads the partition next (the pod itself after a restart or return, or a
+ * taker-over) reads them again. A command whose DEDUP was sent is kept until it is final: the
+ * registry may have taken its key for us, and a re-read copy would then be refused as a
+ * duplicate. The reader is destroyed (committing what was stored) once nothing refers to it. */
 static void reader_stop(reader_t *r)
 {
     r->stopping = true;
     for (cmd_t *c = B.cmd_head, *n; c; c = n) {
         n = c->next;
-        if (c->reader == r &&
-            (c->state == CMD_LOOKUP || c->state == CMD_PARKED || c->state == CMD_DEDUP))
+        if (c->reader == r && (c->state == CMD_LOOKUP || c->state == CMD_PARKED))
             cmd_unlink(c);
     }
 }
