@@ -36,7 +36,8 @@ int command_parse_rfc3339(const char *s, int64_t *ms)
         digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
         digits(s + 17, 2, &sec))
         return -EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    /* before 1970 is no deadline a command can have (and keeps the arithmetic non-negative) */
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -EINVAL;
     const char *p = s + 19;
     int frac_ms = 0;
@@ -144,8 +145,9 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
     }
     json_t *v = json_object_get(root, "hops");
     if (v && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            say(why, whylen, "hops is not a non-negative integer");
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > COMMAND_HOPS_MAX) {
+            say(why, whylen, "hops is not an integer 0..1000");
             goto out;
         }
         out->hops = json_integer_value(v);
@@ -167,8 +169,9 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
             goto out;
         }
     } else if (ttl && !json_is_null(ttl)) {
-        if (!json_is_integer(ttl) || json_integer_value(ttl) <= 0) {
-            say(why, whylen, "ttl_ms is not a positive integer");
+        if (!json_is_integer(ttl) || json_integer_value(ttl) <= 0 ||
+            json_integer_value(ttl) > COMMAND_TTL_MAX_MS) {
+            say(why, whylen, "ttl_ms is not an integer 1..31536000000 (365 days)");
             goto out;
         }
         out->expires_at_ms = record_ts_ms + json_integer_value(ttl);

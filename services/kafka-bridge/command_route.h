@@ -18,6 +18,8 @@
 #define COMMAND_CP_MAX     128
 #define COMMAND_POD_MAX    128
 #define COMMAND_ACTION_MAX 64
+#define COMMAND_HOPS_MAX   1000
+#define COMMAND_TTL_MAX_MS 31536000000LL /* 365 days */
 
 typedef struct {
     char command_id[COMMAND_ID_MAX + 1];
@@ -38,7 +40,7 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
                          command_record_t *out, char *why, size_t whylen);
 
 /* RFC 3339 date-time ("2026-11-24T03:00:00Z", "...T03:00:00.250+01:00") to ms since the epoch.
- * 0 or -EINVAL. */
+ * 0 or -EINVAL (also for years before 1970). */
 int command_parse_rfc3339(const char *s, int64_t *ms);
 /* ms since the epoch to "YYYY-MM-DDTHH:MM:SS.mmmZ"; out needs 25 bytes. */
 void command_format_rfc3339(int64_t ms, char *out, size_t outlen);
