@@ -24,6 +24,18 @@ typedef struct {
     char *results_topic;
     int64_t flush_timeout_ms;
     int64_t zmq_hwm;
+    char *commands_topic;
+    char *dlq_topic;
+    bool commands_enabled;
+    int64_t command_default_ttl_ms;
+    int64_t command_max_hops;
+    int64_t command_park_backoff_ms;
+    int64_t command_park_backoff_max_ms;
+    int64_t command_registry_timeout_ms;
+    int64_t command_dedup_ttl_ms;
+    int64_t command_max_inflight;
+    int64_t command_core_grace_ms;
+    int64_t consumer_commit_ms;
 } bridge_config_t;
 
 extern const config_option_t BRIDGE_CONFIG[];

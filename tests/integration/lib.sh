@@ -15,6 +15,28 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# free_port_block N: first of N consecutive free loopback ports, below the kernel's ephemeral
+# range (32768+), so that outgoing connections of running tests cannot take one meanwhile.
+free_port_block() {
+  python3 -c '
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(500):
+    base = random.randrange(20000, 32000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", p)); socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks: s.close()
+    print(base); break
+else:
+    sys.exit(1)' "$1"
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND...: poll every 0.1 s, fail after SECONDS.
 wait_until() {
   local secs="$1" what="$2"; shift 2
@@ -32,7 +54,7 @@ start_pod() {
   WS_PORT="$(free_port)"
   POD_OUT="$TMP/$name.out"
   OCPPGW_POD_ID="$name" OCPPGW_WS_PORT="$WS_PORT" OCPPGW_WS_BIND=127.0.0.1 \
-    OCPPGW_ADMIN_BASE_PORT="$(free_port)" OCPPGW_RUN_DIR="$TMP/$name" OCPPGW_BIN="$BIN" \
+    OCPPGW_ADMIN_BASE_PORT="$(free_port_block 16)" OCPPGW_RUN_DIR="$TMP/$name" OCPPGW_BIN="$BIN" \
     setsid "$ROOT/scripts/run.sh" >"$POD_OUT" 2>&1 &
   POD_PID=$!
   local deadline=$((SECONDS + 40))
@@ -44,11 +66,9 @@ start_pod() {
     fi
     sleep 0.2
   done
-  # a pod started with OCPPGW_REDIS_URL / OCPPGW_KAFKA_BROKERS set uses those (no private ones)
-  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1 || true)"
-  REDIS_URL="${REDIS_URL:-${OCPPGW_REDIS_URL:-}}"
-  KAFKA="$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)"
-  KAFKA="${KAFKA:-${OCPPGW_KAFKA_BROKERS:-}}"
+  # a pod started with OCPPGW_REDIS_URL / OCPPGW_KAFKA_BROKERS set (second pod) has no private ones
+  REDIS_URL="${OCPPGW_REDIS_URL:-$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1 || true)}"
+  KAFKA="${OCPPGW_KAFKA_BROKERS:-$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)}"
 }
 
 # stop_pod PID: SIGTERM to run.sh; fail if it does not end within 60 s or if any stage exited
@@ -65,9 +85,11 @@ stop_pod() {
   [ $rc -eq 0 ] || { grep -A40 'exited with status' "$TMP"/*.out >&2 || true; fail "a stage of the pod exited with an error (run.sh status $rc)"; }
 }
 
+# (|| true: set -e applies inside the trap; a job that already ended must not turn a pass into
+# exit 1)
 itest_cleanup_on_exit() {
   TMP="$(mktemp -d /tmp/ocppgw-itest.XXXXXX)"
-  trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; for _ in $(seq 1 100); do [ -z "$(jobs -rp)" ] && break; sleep 0.2; done; for p in $(jobs -rp); do kill -KILL -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$TMP"; exit $rc' EXIT
+  trap 'rc=$?; for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done; for _ in $(seq 1 100); do [ -z "$(jobs -rp)" ] && break; sleep 0.2; done; for p in $(jobs -rp); do kill -KILL -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; exit $rc' EXIT
 }
 
 # redis_is KEY VALUE: true when GET KEY (on $REDIS_URL) equals VALUE ("" for a missing key).

@@ -1,0 +1,373 @@
+/* command_route: the pure decisions of command routing. See command_route.h. */
+#include "command_route.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+static void say(char *why, size_t whylen, const char *text)
+{
+    if (why && whylen)
+        snprintf(why, whylen, "%s", text);
+}
+
+static int digits(const char *s, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+int command_parse_rfc3339(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec;
+    if (!s || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+        s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+        digits(s + 17, 2, &sec))
+        return -EINVAL;
+    /* before 1970 is no deadline a command can have (and keeps the arithmetic non-negative) */
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -EINVAL;
+    const char *p = s + 19;
+    int frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0, scale = 100;
+        while (isdigit((unsigned char)*p)) {
+            frac_ms += (*p - '0') * scale;
+            scale /= 10;
+            p++;
+            n++;
+        }
+        if (n == 0)
+            return -EINVAL;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+            return -EINVAL;
+        offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return -EINVAL;
+    }
+    if (*p)
+        return -EINVAL;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec > 59 ? 59 : sec};
+    time_t t = timegm(&tm);
+    *ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+    return 0;
+}
+
+void command_format_rfc3339(int64_t ms, char *out, size_t outlen)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* Copies a non-empty string member of at most max bytes without control characters. */
+static int get_str(json_t *obj, const char *name, char *out, size_t max, bool required)
+{
+    json_t *v = json_object_get(obj, name);
+    out[0] = '\0';
+    if (!v || json_is_null(v))
+        return required ? -ENOENT : 0;
+    if (!json_is_string(v))
+        return -EINVAL;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > max || memchr(s, '\0', n))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return -EINVAL;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int64_t default_ttl_ms,
+                         command_record_t *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        say(why, whylen, "record is not valid JSON");
+        return -EINVAL;
+    }
+    int rc = -EINVAL;
+    if (!json_is_object(root)) {
+        say(why, whylen, "record is not a JSON object");
+        goto out;
+    }
+    int r = get_str(root, "command_id", out->command_id, COMMAND_ID_MAX, true);
+    if (r < 0) {
+        out->command_id[0] = '\0';
+        say(why, whylen,
+            r == -ENOENT ? "command_id missing" : "command_id is not a string of 1..128 bytes");
+        goto out;
+    }
+    r = get_str(root, "cp_id", out->cp_id, COMMAND_CP_MAX, true);
+    if (r < 0) {
+        say(why, whylen, r == -ENOENT ? "cp_id missing" : "cp_id is not a string of 1..128 bytes");
+        goto out;
+    }
+    r = get_str(root, "action", out->action, COMMAND_ACTION_MAX, true);
+    if (r < 0) {
+        say(why, whylen, r == -ENOENT ? "action missing" : "action is not a string of 1..64 bytes");
+        goto out;
+    }
+    if (get_str(root, "target_pod", out->target_pod, COMMAND_POD_MAX, false) < 0) {
+        say(why, whylen, "target_pod is not a string of 1..128 bytes");
+        goto out;
+    }
+    json_t *v = json_object_get(root, "hops");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > COMMAND_HOPS_MAX) {
+            say(why, whylen, "hops is not an integer 0..1000");
+            goto out;
+        }
+        out->hops = json_integer_value(v);
+    }
+    v = json_object_get(root, "priority");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v)) {
+            say(why, whylen, "priority is not an integer");
+            goto out;
+        }
+        out->priority = json_integer_value(v);
+    }
+    json_t *exp = json_object_get(root, "expires_at");
+    json_t *ttl = json_object_get(root, "ttl_ms");
+    if (exp && !json_is_null(exp)) {
+        if (!json_is_string(exp) ||
+            command_parse_rfc3339(json_string_value(exp), &out->expires_at_ms) < 0) {
+            say(why, whylen, "expires_at is not an RFC 3339 date-time");
+            goto out;
+        }
+    } else if (ttl && !json_is_null(ttl)) {
+        if (!json_is_integer(ttl) || json_integer_value(ttl) <= 0 ||
+            json_integer_value(ttl) > COMMAND_TTL_MAX_MS) {
+            say(why, whylen, "ttl_ms is not an integer 1..31536000000 (365 days)");
+            goto out;
+        }
+        out->expires_at_ms = record_ts_ms + json_integer_value(ttl);
+    } else {
+        out->expires_at_ms = record_ts_ms + default_ttl_ms;
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+route_t command_route(const command_record_t *rec, const route_input_t *in)
+{
+    if (rec->target_pod[0] && strcmp(rec->target_pod, in->reader_pod) != 0)
+        return ROUTE_SKIP;
+    if (in->now_ms >= rec->expires_at_ms)
+        return ROUTE_EXPIRED;
+    if (!in->owner_known)
+        return ROUTE_LOOKUP;
+    if (!in->owner || !in->owner[0] || !in->owner_live)
+        return ROUTE_PARK;
+    if (strcmp(in->owner, in->self_pod) == 0)
+        return ROUTE_HERE;
+    return rec->hops >= in->max_hops ? ROUTE_HOPS : ROUTE_FORWARD;
+}
+
+const char *command_route_name(route_t r)
+{
+    switch (r) {
+    case ROUTE_SKIP:
+        return "skip";
+    case ROUTE_EXPIRED:
+        return "expired";
+    case ROUTE_LOOKUP:
+        return "lookup";
+    case ROUTE_HERE:
+        return "here";
+    case ROUTE_FORWARD:
+        return "forward";
+    case ROUTE_HOPS:
+        return "hop_limit";
+    case ROUTE_PARK:
+        return "park";
+    }
+    return "?";
+}
+
+int64_t command_park_delay_ms(int attempt, int64_t base_ms, int64_t max_ms, int64_t now_ms,
+                              int64_t expires_at_ms)
+{
+    int64_t d = base_ms > 0 ? base_ms : 1;
+    for (int i = 1; i < attempt && d < max_ms; i++)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    if (now_ms + d > expires_at_ms)
+        d = expires_at_ms > now_ms ? expires_at_ms - now_ms : 0;
+    return d;
+}
+
+takeover_action_t command_takeover_action(const char *self_pod, const char *pod, bool active,
+                                          bool reading)
+{
+    if (!pod || !pod[0] || (self_pod && strcmp(pod, self_pod) == 0))
+        return TAKEOVER_IGNORE;
+    if (active)
+        return reading ? TAKEOVER_KEEP : TAKEOVER_START;
+    return reading ? TAKEOVER_STOP : TAKEOVER_IGNORE;
+}
+
+bool command_takeover_drained(bool eof, size_t open_records, size_t live_commands)
+{
+    return eof && open_records == 0 && live_commands == 0;
+}
+
+int64_t command_core_deadline_ms(int64_t now_ms, int64_t expires_at_ms, int64_t grace_ms)
+{
+    return (expires_at_ms > now_ms ? expires_at_ms : now_ms) + grace_ms;
+}
+
+static char *dump(json_t *obj, size_t *outlen)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (s && outlen)
+        *outlen = strlen(s);
+    return s;
+}
+
+char *command_forward_json(const char *json, size_t len, const command_record_t *rec,
+                           const char *pod, size_t *outlen)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    char at[32];
+    command_format_rfc3339(rec->expires_at_ms, at, sizeof(at));
+    json_object_del(root, "ttl_ms");
+    if (json_object_set_new(root, "expires_at", json_string(at)) < 0 ||
+        json_object_set_new(root, "target_pod", json_string(pod)) < 0 ||
+        json_object_set_new(root, "hops", json_integer(rec->hops + 1)) < 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return dump(root, outlen);
+}
+
+char *command_result_json(const char *command_id, const char *cp_id, const char *status,
+                          const char *reason, int64_t received_ms, int64_t finished_ms,
+                          const char *pod, size_t *outlen)
+{
+    char rcv[32], fin[32];
+    command_format_rfc3339(received_ms, rcv, sizeof(rcv));
+    command_format_rfc3339(finished_ms, fin, sizeof(fin));
+    json_t *o = json_pack("{s:s, s:s?, s:s, s:s?, s:n, s:s, s:s, s:s?}", "command_id", command_id,
+                          "cp_id", cp_id && cp_id[0] ? cp_id : NULL, "status", status, "reason",
+                          reason && reason[0] ? reason : NULL, "response", "received_at", rcv,
+                          "finished_at", fin, "pod", pod);
+    if (!o)
+        return NULL;
+    return dump(o, outlen);
+}
+
+void offset_track_init(offset_track_t *t)
+{
+    memset(t, 0, sizeof(*t));
+}
+
+void offset_track_free(offset_track_t *t)
+{
+    free(t->offs);
+    free(t->done);
+    memset(t, 0, sizeof(*t));
+}
+
+int offset_track_add(offset_track_t *t, int64_t off)
+{
+    if (t->count && t->offs[(t->head + t->count - 1) % t->cap] >= off)
+        return -EINVAL;
+    if (t->count == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        int64_t *no = malloc(ncap * sizeof(*no));
+        bool *nd = malloc(ncap * sizeof(*nd));
+        if (!no || !nd) {
+            free(no);
+            free(nd);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < t->count; i++) {
+            no[i] = t->offs[(t->head + i) % t->cap];
+            nd[i] = t->done[(t->head + i) % t->cap];
+        }
+        free(t->offs);
+        free(t->done);
+        t->offs = no;
+        t->done = nd;
+        t->head = 0;
+        t->cap = ncap;
+    }
+    size_t at = (t->head + t->count) % t->cap;
+    t->offs[at] = off;
+    t->done[at] = false;
+    t->count++;
+    return 0;
+}
+
+int64_t offset_track_done(offset_track_t *t, int64_t off)
+{
+    /* binary search in the ring (ascending) */
+    size_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->offs[(t->head + mid) % t->cap] < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->count || t->offs[(t->head + lo) % t->cap] != off)
+        return -1;
+    t->done[(t->head + lo) % t->cap] = true;
+    int64_t next = -1;
+    while (t->count && t->done[t->head]) {
+        next = t->offs[t->head] + 1;
+        t->head = (t->head + 1) % t->cap;
+        t->count--;
+    }
+    return next;
+}
+
+size_t offset_track_open(const offset_track_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->count; i++)
+        n += !t->done[(t->head + i) % t->cap];
+    return n;
+}

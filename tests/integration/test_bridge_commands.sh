@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# test_bridge_commands.sh: command routing of kafka-bridge with two pods, one Redis, one
+# kafka-dev (DESIGN §5, docs/commands.md). Pods pod-a (partition 3 of 4) and pod-b (partition 2).
+# Records are written the way a backend does: key = target pod, murmur2 partitioner.
+#   here     CP connected to pod-b        -> pod-b asks DEDUP (then COMMAND to core)
+#   moved    CP connected to pod-b        -> re-published to partition 2, target_pod pod-b,
+#                                            hops 1; pod-b takes it as "here"
+#   nowhere  CP connected nowhere         -> parked; result expired + DLQ copy at expiry
+#   appears  CP shows up while parked     -> re-check finds it on pod-b: forwarded
+#   hops     hops already at the bound    -> result expired (hop limit) + DLQ copy
+#   invalid  bad JSON / missing fields    -> result invalid + DLQ copy; the partition goes on
+#   skip     record for another pod sharing pod-b's partition -> skipped
+#   restart  parked command, pod-a restarted -> read again (offset was not committed), then
+#            forwarded exactly once
+#   takeover TAKEOVER for dead pod-c (partition 0) -> pod-a drains it from group ocppgw-pod-c's
+#            committed offsets (forward + expire), TAKEOVER_DONE; a second takeover finds
+#            nothing left; active=false stops a takeover with a parked command uncommitted.
+# The registry of main does not write pod leases nor answer DEDUP/TAKEOVER yet (issue 7): the
+# test writes the lease keys pod:{<pod>} itself and sends TAKEOVER with bridge-load (the exact
+# envelope the registry will send).
+# Env: BUILD. Exit 0 on success.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+itest_cleanup_on_exit
+command -v kcat >/dev/null || fail "kcat not installed"
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+  >"$TMP/redis.log" 2>&1 &
+wait_until 10 "redis" redis-cli -p "$RPORT" ping
+OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$TMP/kafka-control "$BIN/kafka-dev" \
+  </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
+wait_until 15 "kafka-dev" test -s "$TMP/boot"
+K=$(cat "$TMP/boot")
+export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
+export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
+export OCPPGW_COMMAND_REGISTRY_TIMEOUT_MS=1000
+
+start_pod pod-a
+PA=$POD_PID
+start_pod pod-b
+PB=$POD_PID
+R() { redis-cli -p "$RPORT" "$@" >/dev/null; }
+R set 'pod:{pod-a}' 1 EX 600
+R set 'pod:{pod-b}' 1 EX 600
+
+blog() { grep -v "\"level\":\"debug\"" "$TMP/$1/log/kafka-bridge.log" || true; }
+bad() {
+  for p in pod-a pod-b; do
+    echo "--- $p bridge log:" >&2
+    grep -v '"level":"debug"' "$TMP/$p/log/kafka-bridge.log" | tail -n 40 | cut -c1-300 >&2 || true
+  done
+  fail "$*"
+}
+# put KEY JSON: one record to commands-down, partition by murmur2(KEY) like a backend
+put() { printf '%s|%s\n' "$1" "$2" | timeout 10 kcat -b "$K" -P -t commands-down -K'|' -X topic.partitioner=murmur2_random; }
+topic() { timeout 20 kcat -b "$K" -C -t "$1" "${@:2}" -o beginning -e -q -f '%h %s\n' 2>/dev/null || true; }
+count_in() { topic "$1" "${@:3}" | grep -cF -- "$2" || true; }
+has() { [ "$(count_in "$@")" -ge 1 ]; }
+in_log() { grep -qF -- "$2" "$TMP/$1/log/kafka-bridge.log"; }
+# line_of TOPIC ID: the record(s) of command ID in TOPIC (no pipe into grep -q: pipefail+SIGPIPE)
+line_of() { topic "$1" | grep -F "\"command_id\":\"$2\"" || true; }
+metric() { { curl -s -m 5 "http://127.0.0.1:$1/metrics" || true; } | sed -n "s/^ocppgw_$2 //p"; }
+admin_of() { grep -o 'bridge :[0-9]*' "$TMP/$1.out" | tail -1 | cut -d: -f2; }
+AA=$(admin_of pod-a)
+AB=$(admin_of pod-b)
+
+# here ---------------------------------------------------------------------------------------
+# (on pod-b: until the registry answers DEDUP, c-here holds back pod-b's commits, and pod-a is
+# the pod restarted below)
+R set 'conn:{CP-H}' pod-b
+put pod-b '{"command_id":"c-here","cp_id":"CP-H","action":"reset","target_pod":"pod-b","ttl_ms":60000}'
+wait_until 15 "c-here to be taken as here" in_log pod-b "command c-here for CP-H: connected here, DEDUP"
+ok "here: pod-b routes c-here to its core via DEDUP"
+
+# moved --------------------------------------------------------------------------------------
+R set 'conn:{CP-M}' pod-b
+put pod-a '{"command_id":"c-moved","cp_id":"CP-M","action":"reset","target_pod":"pod-a","ttl_ms":60000,"payload":{"type":"Soft"}}'
+wait_until 15 "c-moved on pod-b's partition" has commands-down '"command_id":"c-moved"' -p 2
+rec=$(topic commands-down -p 2 | grep -F '"command_id":"c-moved"' || true)
+case "$rec" in
+  *'target_pod=pod-b'*'"target_pod":"pod-b"'*'"hops":1'*) ;;
+  *) bad "forwarded record wrong: $rec" ;;
+esac
+grep -qF '"payload":{"type":"Soft"}' <<<"$rec" || bad "payload lost in the forward: $rec"
+wait_until 15 "pod-b to take c-moved" in_log pod-b "command c-moved for CP-M: connected here, DEDUP"
+ok "moved: re-published to partition 2 with target_pod pod-b, hops 1; pod-b takes it"
+
+# nowhere -> expired -----------------------------------------------------------------------
+put pod-a '{"command_id":"c-nowhere","cp_id":"CP-N","action":"reset","ttl_ms":2500}'
+wait_until 10 "c-nowhere parked" in_log pod-a "command c-nowhere parked"
+has command-results '"command_id":"c-nowhere"' && bad "c-nowhere finished before it expired"
+wait_until 20 "result expired for c-nowhere" has command-results '"command_id":"c-nowhere"'
+grep -qF '"status":"expired"' <<<"$(line_of command-results c-nowhere)" ||
+  bad "c-nowhere result is not expired"
+wait_until 10 "DLQ copy of c-nowhere" has commands-dlq '"command_id":"c-nowhere"'
+ok "nowhere: parked, then result expired + DLQ copy"
+
+# appears while parked -------------------------------------------------------------------------
+put pod-a '{"command_id":"c-appears","cp_id":"CP-L","action":"reset","ttl_ms":60000}'
+wait_until 10 "c-appears parked" in_log pod-a "command c-appears parked"
+R set 'conn:{CP-L}' pod-b
+wait_until 15 "c-appears forwarded" has commands-down '"command_id":"c-appears"' -p 2
+ok "appears: a parked command follows its charge point once the registry knows it"
+
+# hop bound ------------------------------------------------------------------------------------
+put pod-a '{"command_id":"c-hops","cp_id":"CP-M","action":"reset","target_pod":"pod-a","hops":3,"ttl_ms":60000}'
+wait_until 15 "result for c-hops" has command-results '"command_id":"c-hops"'
+grep -F '"status":"expired"' <<<"$(line_of command-results c-hops)" | grep -qF 'hop limit' ||
+  bad "c-hops result is not expired/hop limit"
+wait_until 10 "DLQ copy of c-hops" has commands-dlq '"command_id":"c-hops"'
+[ "$(count_in commands-down '"command_id":"c-hops"' -p 2)" -eq 0 ] || bad "c-hops forwarded beyond the bound"
+ok "hop bound: result expired (hop limit) + DLQ, not forwarded"
+
+# invalid, and the partition goes on -----------------------------------------------------------
+put pod-a '{not json'
+put pod-a '{"command_id":"c-noaction","cp_id":"CP-X"}'
+put pod-a '{"command_id":"c-after","cp_id":"CP-M","action":"reset","ttl_ms":60000}'
+wait_until 15 "result for c-noaction" has command-results '"command_id":"c-noaction"'
+grep -F '"status":"invalid"' <<<"$(line_of command-results c-noaction)" | grep -qF 'action missing' ||
+  bad "c-noaction result wrong"
+has command-results '"reason":"record is not valid JSON"' || bad "no invalid result for the bad JSON record"
+has commands-dlq '{not json' || bad "bad JSON record not copied to the DLQ"
+wait_until 15 "c-after forwarded after the invalid records" has commands-down '"command_id":"c-after"' -p 2
+ok "invalid: results invalid with reasons + DLQ copies; the next record is still routed"
+
+# skip -----------------------------------------------------------------------------------------
+before=$(metric "$AB" bridge_commands_skipped_total)
+put pod-zzz '{"command_id":"c-zzz","cp_id":"CP-M","action":"reset","target_pod":"pod-zzz"}'
+wait_until 15 "pod-b to skip c-zzz" bash -c "[ \"\$(curl -s http://127.0.0.1:$AB/metrics | sed -n 's/^ocppgw_bridge_commands_skipped_total //p')\" -gt $before ]"
+sleep 1
+has command-results '"command_id":"c-zzz"' && bad "a record for another pod got a result"
+ok "skip: pod-b leaves the record of pod-zzz (same partition) alone"
+
+# restart: a parked command is read again ------------------------------------------------------
+put pod-a '{"command_id":"c-park","cp_id":"CP-P","action":"reset","ttl_ms":120000}'
+wait_until 10 "c-park parked" in_log pod-a "command c-park parked"
+sleep 1.5 # past an auto-commit: the commit must not include the parked record
+stop_pod "$PA"
+mv "$TMP/pod-a" "$TMP/pod-a.1"
+mv "$TMP/pod-a.out" "$TMP/pod-a.1.out" # start_pod must not find the old "ready"
+start_pod pod-a
+PA=$POD_PID
+AA=$(admin_of pod-a)
+wait_until 15 "c-park read again after the restart" in_log pod-a "command c-park parked"
+in_log pod-a "command c-moved" && bad "pod-a re-read a command it had finished before the restart"
+R set 'conn:{CP-P}' pod-b
+wait_until 15 "c-park forwarded" has commands-down '"command_id":"c-park"' -p 2
+sleep 1
+[ "$(count_in commands-down '"command_id":"c-park"' -p 2)" -eq 1 ] || bad "c-park forwarded more than once"
+ok "restart: the parked command survived the restart and was forwarded once"
+
+# orphan takeover --------------------------------------------------------------------------------
+put pod-c '{"command_id":"c-orphan-1","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":60000}'
+put pod-c '{"command_id":"c-orphan-2","cp_id":"CP-N2","action":"reset","target_pod":"pod-c","ttl_ms":1500}'
+sleep 2
+"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 7 1
+wait_until 15 "c-orphan-1 forwarded by the taker" has commands-down '"command_id":"c-orphan-1"' -p 2
+wait_until 15 "c-orphan-2 expired" has command-results '"command_id":"c-orphan-2"'
+wait_until 15 "TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 7): TAKEOVER_DONE"
+n=$(metric "$AA" bridge_orphan_takeovers_total)
+[ "$n" = 1 ] || bad "takeover counted '$n' on port $AA"
+ok "takeover: pod-c's partition drained by pod-a (forward + expire), TAKEOVER_DONE"
+"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 8 1
+wait_until 15 "second TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 8): TAKEOVER_DONE"
+[ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
+ok "takeover again: resumes from pod-c's committed offsets, nothing handled twice"
+put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
+"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 9 1
+wait_until 15 "c-orphan-3 parked by the taker" in_log pod-a "command c-orphan-3 parked"
+"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 9 0
+wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c ends"
+in_log pod-a "drained (epoch 9)" && bad "a takeover with a parked command reported drained"
+"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 10 1
+wait_until 15 "c-orphan-3 read again" bash -c "[ \"\$(grep -cF 'command c-orphan-3 parked' '$TMP/pod-a/log/kafka-bridge.log')\" -ge 2 ]"
+ok "takeover stop (active=false): the parked record stays uncommitted and is read again"
+
+stop_pod "$PB"
+stop_pod "$PA"
+echo "test_bridge_commands: all passed"

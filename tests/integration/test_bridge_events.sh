@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test_bridge_events.sh: kafka-bridge's event promise against kafka-dev fault injection.
+#
+# One kafka-bridge (its own ipc dir) on a one-broker kafka-dev; bridge-load plays ocpp-core:
+# pushes EVENTs with tokens and counts the EVENT_ACKs.
+#   1. broker down: no event is acknowledged as persisted while the broker is down; after
+#      broker-up every event is acknowledged persisted, and the topic holds each exactly once.
+#   2. request errors (Produce fails with a retriable error 5 times): all events persisted,
+#      each exactly once (idempotent producer retries without duplicates). A permanent error
+#      (INVALID_MSG): the events of that batch are acked as NOT persisted, the others as
+#      persisted, and the topic holds exactly the ones acked persisted; counted by error code.
+#   3. SIGTERM with events queued while the broker is down then up: the bridge flushes before
+#      exit (every acknowledged event is in the topic).
+# Env: BUILD. Exit 0 on success.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+itest_cleanup_on_exit
+command -v kcat >/dev/null || fail "kcat not installed"
+
+CTL=$TMP/kafka-control
+OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
+  >"$TMP/kd.out" 2>"$TMP/kd.log" &
+wait_until 15 "kafka-dev bootstrap file" test -s "$TMP/boot"
+K=$(cat "$TMP/boot")
+
+IPC=$TMP/ipc
+mkdir -p "$IPC"
+APORT=$(free_port)
+OCPPGW_POD_ID=events-pod OCPPGW_IPC_DIR=$IPC OCPPGW_KAFKA_BROKERS=$K OCPPGW_ADMIN_PORT=$APORT \
+  OCPPGW_COMMANDS_ENABLED=false OCPPGW_KAFKA_LINGER_MS=5 "$BIN/kafka-bridge" 2>"$TMP/bridge.log" &
+BRIDGE=$!
+wait_until 15 "bridge ready" curl -sf "http://127.0.0.1:$APORT/readyz"
+
+bad() {
+  echo "--- bridge log:" >&2
+  grep -v '"level":"debug"' "$TMP/bridge.log" | tail -n 15 >&2 || true
+  fail "$*"
+}
+ctl() {
+  local line="control fifo: '$1': ok" before
+  before=$(grep -cF -- "$line" "$TMP/kd.log" || true)
+  timeout 5 bash -c 'printf "%s\n" "$1" > "$2"' _ "$1" "$CTL" || bad "cannot write '$1'"
+  wait_until 10 "kafka-dev to apply '$1'" bash -c '[ "$(grep -cF -- "$1" "$2" || true)" -gt "$3" ]' \
+    _ "$line" "$TMP/kd.log" "$before"
+}
+# records TOPIC RUN: number of records and of distinct seq values of run RUN in TOPIC
+records() {
+  timeout 20 kcat -b "$K" -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null |
+    grep -F "\"run\":\"$2\"" >"$TMP/rec" || true
+  echo "$(wc -l <"$TMP/rec") $(sort -u "$TMP/rec" | wc -l)"
+}
+last_line() { tail -n 1 "$1" 2>/dev/null; }
+
+# warm-up: the producer knows the broker and has its producer id
+"$BIN/bridge-load" events "$IPC" 10 itest-warm 20 warm >"$TMP/warm.out" || bad "warm-up: $(last_line "$TMP/warm.out")"
+ok "warm-up: 10 events persisted"
+
+# 1. broker down ---------------------------------------------------------------------------
+ctl "broker-down 1"
+"$BIN/bridge-load" events "$IPC" 500 itest-down 60 down >"$TMP/down.out" &
+LOAD=$!
+sleep 3
+line=$(last_line "$TMP/down.out")
+case "$line" in
+  *" ok=0 "*) ok "broker down 3 s: no event acknowledged as persisted ($line)" ;;
+  *) bad "events acknowledged while the broker was down: $line" ;;
+esac
+ctl "broker-up 1"
+wait "$LOAD" || bad "after broker-up not all events persisted: $(last_line "$TMP/down.out")"
+ok "broker up: $(last_line "$TMP/down.out")"
+read -r n u <<<"$(records itest-down down)"
+[ "$n" -eq 500 ] && [ "$u" -eq 500 ] || bad "itest-down holds $n records, $u distinct (want 500/500)"
+ok "itest-down holds every event exactly once (500)"
+
+# 2. request errors --------------------------------------------------------------------------
+ctl "request-errors Produce 5 NOT_LEADER_OR_FOLLOWER"
+"$BIN/bridge-load" events "$IPC" 1000 itest-errors 60 errs >"$TMP/errs.out" ||
+  bad "with request errors: $(last_line "$TMP/errs.out")"
+ok "request errors: $(last_line "$TMP/errs.out")"
+read -r n u <<<"$(records itest-errors errs)"
+[ "$n" -eq 1000 ] && [ "$u" -eq 1000 ] || bad "itest-errors holds $n records, $u distinct (want 1000/1000)"
+ok "retried without duplicates: 1000 records, 1000 distinct"
+metrics=$(curl -s "http://127.0.0.1:$APORT/metrics")
+grep -q '^ocppgw_bridge_delivery_seconds_count [1-9]' <<<"$metrics" || bad "delivery latency histogram is empty"
+
+# 2b. a permanent error: reported as not persisted, never as persisted ------------------------
+ctl "request-errors Produce 1 INVALID_MSG"
+"$BIN/bridge-load" events "$IPC" 300 itest-perm 60 perm >"$TMP/perm.out" || true
+line=$(last_line "$TMP/perm.out")
+okn=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$line")
+errn=$(sed -n 's/.* err=\([0-9]*\) .*/\1/p' <<<"$line")
+[ "$errn" -gt 0 ] && [ $((okn + errn)) -eq 300 ] || bad "permanent error not reported: $line"
+read -r n u <<<"$(records itest-perm perm)"
+[ "$n" -eq "$okn" ] && [ "$u" -eq "$okn" ] || bad "itest-perm holds $n records ($u distinct) but $okn were acked persisted"
+metrics=$(curl -s "http://127.0.0.1:$APORT/metrics")
+grep -q '^ocppgw_bridge_delivery_errors_total{error="INVALID_MSG"} [1-9]' <<<"$metrics" ||
+  bad "delivery errors by code not counted"
+ok "permanent error: $errn acked as not persisted, $okn persisted and exactly those in the topic"
+
+# 3. flush on SIGTERM ------------------------------------------------------------------------
+ctl "broker-down 1"
+"$BIN/bridge-load" events "$IPC" 200 itest-flush 30 flush >"$TMP/flush.out" &
+LOAD=$!
+wait_until 10 "events queued in the bridge" bash -c "tail -n 1 '$TMP/flush.out' | grep -q 'sent=200'"
+kill -TERM "$BRIDGE"
+sleep 1
+ctl "broker-up 1"
+wait_until 30 "the bridge to exit after its flush" bash -c "! kill -0 $BRIDGE 2>/dev/null"
+wait "$BRIDGE" || bad "bridge exit status $?"
+wait "$LOAD" || true
+read -r n u <<<"$(records itest-flush flush)"
+acked=$(last_line "$TMP/flush.out" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
+[ "$n" -eq 200 ] && [ "$u" -eq 200 ] || bad "after SIGTERM itest-flush holds $n records, $u distinct (want 200)"
+ok "SIGTERM while the broker was down: flushed after broker-up, 200 records ($acked acks seen)"
+grep -q '"flush incomplete' "$TMP/bridge.log" && bad "flush reported incomplete"
+echo "test_bridge_events: all passed"
