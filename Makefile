@@ -136,9 +136,13 @@ lint:
 	@scripts/lint.sh
 
 # generated sources: proto/ is the data, scripts/gen_*.py the generators
-GENERATED := common/envelope.h common/envelope.c
+GENERATED := common/envelope.h common/envelope.c services/ocpp-core/ocpp_schema_data.c \
+             tests/services/ocpp-core/ocpp_examples.json
 code:
 	python3 scripts/gen_envelope.py proto/envelope.json common/envelope.h common/envelope.c
+	python3 scripts/gen_ocpp_schema.py proto/ocpp services/ocpp-core/ocpp_schema_data.c \
+	    tests/services/ocpp-core/ocpp_examples.json
+	clang-format -i services/ocpp-core/ocpp_schema_data.c
 	@$(MAKE) --no-print-directory all
 	scripts/gen-config-doc.sh $(BIN) docs/configuration.md
 
