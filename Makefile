@@ -154,11 +154,15 @@ FUZZ_CC   ?= clang
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
+# pure ocpp-core modules the OCPP driver needs (no sockets, no main)
+FUZZ_CORE_SRC := services/ocpp-core/ocpp_frame.c services/ocpp-core/ocpp_schema.c \
+                 services/ocpp-core/ocpp_schema_data.c
 fuzz: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(FUZZ_CORE_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
-	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iservices/ocpp-core $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
+	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(FUZZ_CORE_SRC) \
+	    $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
 fuzz-run: fuzz
 	@scripts/fuzz-run.sh $(FUZZ_BIN)
 
