@@ -241,7 +241,7 @@ static void pump(core_conn_t *c)
         }
         if (!cmd)
             return;
-        json_t *arr = json_pack("[isO]", OCPP_CALL, cmd->message_id, cmd->action, cmd->payload);
+        json_t *arr = json_pack("[issO]", OCPP_CALL, cmd->message_id, cmd->action, cmd->payload);
         char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
         if (text) {

@@ -47,8 +47,8 @@ typedef struct {
     ocpp_msg_type_t type;
     char message_id[OCPP_MESSAGE_ID_MAX + 1];
     char action[OCPP_ACTION_MAX + 1]; /* CALL and SEND */
-    json_t *payload;     /* CALL / SEND / CALLRESULT payload, CALL(RESULT)ERROR details; owned */
-    char error_code[64]; /* CALLERROR and CALLRESULTERROR */
+    json_t *payload;      /* CALL / SEND / CALLRESULT payload, CALL(RESULT)ERROR details; owned */
+    char error_code[64];  /* CALLERROR and CALLRESULTERROR */
     char error_text[256]; /* their description (truncated) */
 } ocpp_frame_t;
 
