@@ -31,36 +31,50 @@ const ocpp_schema_msg_t *ocpp_schema_find(ocpp_version_t version, const char *ac
     return NULL;
 }
 
+/* The path to the value being checked, as pointers: formatted only when a check fails, so a
+ * valid message costs no string work. */
+#define MAX_DEPTH 40
+
 typedef struct {
     ocpp_verr_t *e;
-    char path[128];
-    size_t len;
+    int depth;
+    struct {
+        const char *name; /* NULL: array index */
+        size_t index;
+    } seg[MAX_DEPTH];
 } walk_t;
 
-static int push(walk_t *w, const char *seg, size_t idx)
+static void push(walk_t *w, const char *name, size_t index)
 {
-    size_t old = w->len;
-    int n = seg ? snprintf(w->path + old, sizeof(w->path) - old, "/%s", seg)
-                : snprintf(w->path + old, sizeof(w->path) - old, "/%zu", idx);
-    w->len = (n < 0 || old + (size_t)n >= sizeof(w->path)) ? sizeof(w->path) - 1 : old + (size_t)n;
-    return (int)old;
+    if (w->depth < MAX_DEPTH) {
+        w->seg[w->depth].name = name;
+        w->seg[w->depth].index = index;
+    }
+    w->depth++;
 }
 
-static void pop(walk_t *w, int old)
+static void pop(walk_t *w)
 {
-    w->len = (size_t)old;
-    w->path[old] = '\0';
+    w->depth--;
 }
 
 static int fail(walk_t *w, ocpp_error_t err, const char *rule)
 {
+    char *p = w->e->path;
+    size_t cap = sizeof(w->e->path), len = 0;
+    p[0] = '\0';
+    for (int i = 0; i < w->depth && i < MAX_DEPTH && len < cap - 1; i++) {
+        int n = w->seg[i].name ? snprintf(p + len, cap - len, "/%s", w->seg[i].name)
+                               : snprintf(p + len, cap - len, "/%zu", w->seg[i].index);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
     w->e->err = err;
-    snprintf(w->e->path, sizeof(w->e->path), "%s", w->path);
-    size_t n = strlen(w->path);
+    size_t n = strlen(p);
     if (n > 100)
         n = 100; /* keep room for the rule */
-    snprintf(w->e->why, sizeof(w->e->why), "%.*s: %s", (int)(n ? n : 7), n ? w->path : "payload",
-             rule);
+    snprintf(w->e->why, sizeof(w->e->why), "%.*s: %s", (int)(n ? n : 7), n ? p : "payload", rule);
     return -1;
 }
 
@@ -146,7 +160,7 @@ static int check_object(walk_t *w, const os_node_t *n, const json_t *v, int dept
     size_t seen = 0;
     for (uint16_t i = 0; i < n->nprops; i++) {
         const json_t *child = json_object_get(v, props[i].name);
-        int old = push(w, props[i].name, 0);
+        push(w, props[i].name, 0);
         if (!child) {
             if (props[i].required)
                 return fail(w, OCPP_ERR_OCCURRENCE, "required property missing");
@@ -155,7 +169,7 @@ static int check_object(walk_t *w, const os_node_t *n, const json_t *v, int dept
             if (check(w, &OCPP_SCHEMA_TABLES.nodes[props[i].node], child, depth + 1) < 0)
                 return -1;
         }
-        pop(w, old);
+        pop(w);
     }
     if (!n->additional && seen != json_object_size(v)) {
         const char *key;
@@ -207,10 +221,10 @@ static int check(walk_t *w, const os_node_t *n, const json_t *v, int depth)
             return fail(w, OCPP_ERR_OCCURRENCE, "too many items");
         const os_node_t *item = &OCPP_SCHEMA_TABLES.nodes[n->items];
         for (size_t i = 0; i < count; i++) {
-            int old = push(w, NULL, i);
+            push(w, NULL, i);
             if (check(w, item, json_array_get(v, i), depth + 1) < 0)
                 return -1;
-            pop(w, old);
+            pop(w);
         }
         return 0;
     }
@@ -221,8 +235,10 @@ static int check(walk_t *w, const os_node_t *n, const json_t *v, int depth)
         size_t len = json_string_length(v);
         if (n->nenum) {
             const char *const *values = OCPP_SCHEMA_TABLES.enums + n->first;
-            for (uint16_t i = 0; i < n->nenum; i++)
-                if (strlen(values[i]) == len && memcmp(values[i], s, len) == 0)
+            /* an embedded NUL never matches (and must not let the compare run past a value) */
+            for (uint16_t i = 0; i < n->nenum && strlen(s) == len; i++)
+                if (values[i][0] == s[0] && strncmp(values[i], s, len) == 0 &&
+                    values[i][len] == '\0')
                     return 0;
             return fail(w, OCPP_ERR_PROPERTY, "value not in the enumeration");
         }
