@@ -166,7 +166,7 @@ char *core_command_result(const char *command_id, const char *identity, const ch
     if (error_code)
         json_object_set_new(
             r, "error",
-            json_pack("{s:s, s:s, s:O}", "code", error_code, "description",
+            json_pack("{s:s, s:s, s:o}", "code", error_code, "description",
                       error_description ? error_description : "", "details",
                       error_details ? json_incref((json_t *)error_details) : json_object()));
     if (reason && reason[0])
