@@ -4,7 +4,10 @@
 // Boots as OCPP 1.6, stops the bridge (SIGSTOP), sends StartTransaction and checks that no
 // answer comes while the event cannot be confirmed by Kafka; resumes the bridge (SIGCONT)
 // and checks that the answer then arrives, with a transactionId. A Heartbeat (not a
-// transaction message) sent while the bridge is stopped is answered at once.
+// transaction message) sent while the bridge is stopped is answered at once. Then, with the
+// bridge stopped again, StopTransaction is not answered for a while and gets InternalError
+// once the pod's persist_timeout_ms (set by the test to a few seconds) has passed; it is never
+// acknowledged without persistence.
 'use strict';
 const WebSocket = require('ws');
 
@@ -44,6 +47,16 @@ ws.on('open', async () => {
   r = await next(15000);
   check(r && r[0] === 3 && r[1] === 's1' && Number.isInteger(r[2].transactionId),
     `StartTransaction answered after Kafka confirmed, ${Date.now() - start} ms after sending: ${JSON.stringify(r)}`);
+  process.kill(pid, 'SIGSTOP');
+  console.log('kafka-bridge stopped again');
+  const stopAt = Date.now();
+  ws.send(JSON.stringify([2, 's2', 'StopTransaction', { transactionId: r[2].transactionId, meterStop: 10, timestamp: new Date().toISOString() }]));
+  r = await next(2000);
+  check(r === null, 'StopTransaction not answered while its event cannot be persisted (2 s)');
+  r = await next(15000);
+  process.kill(pid, 'SIGCONT');
+  check(r && r[0] === 4 && r[1] === 's2' && r[2] === 'InternalError',
+    `StopTransaction refused with InternalError after persist_timeout_ms, ${Date.now() - stopAt} ms: ${JSON.stringify(r)}`);
   ws.close();
   clearTimeout(timer);
   process.exit(0);

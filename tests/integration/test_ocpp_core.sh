@@ -9,7 +9,8 @@
 #  - a raw WebSocket client gets each error code spelled as its version spells it, 2.0.1 boot
 #    gating, no answer to responses nobody asked for, and a usable connection after;
 #  - persist-before-ack: with kafka-bridge stopped (SIGSTOP) StartTransaction is not answered,
-#    and is answered once the bridge resumes and Kafka confirmed the event;
+#    and is answered once the bridge resumes and Kafka confirmed the event; StopTransaction
+#    with the bridge stopped gets InternalError after persist_timeout_ms (8 s here);
 #  - downlink commands (injected as the bridge would hand them, tools/core-inject): Reset is
 #    sent, answered and reported `accepted` on command-results; an invalid payload is
 #    reported `invalid` without reaching the charge point; an unanswered CALL ends `timeout`
@@ -23,7 +24,7 @@ command -v kcat >/dev/null || fail "kcat not installed"
 node "$E2E/examples-ajv.js" "$ROOT/tests/services/ocpp-core/ocpp_examples.json"
 ok "ajv (ocpp-rpc) agrees with every generated example"
 
-export OCPPGW_COMMAND_TIMEOUT_MS=1500
+export OCPPGW_COMMAND_TIMEOUT_MS=1500 OCPPGW_PERSIST_TIMEOUT_MS=8000
 start_pod itest-core
 ok "pod ready on ws port $WS_PORT"
 base="ws://127.0.0.1:$WS_PORT"
