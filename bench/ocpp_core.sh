@@ -23,8 +23,8 @@ if command -v valgrind >/dev/null; then
   echo "== callgrind: instructions per message (average of 1.6 and 2.0.1, n=$k)"
   cg="$(mktemp)"
   valgrind --tool=callgrind --callgrind-out-file="$cg" "$out" "$k" >/dev/null 2>&1
-  callgrind_annotate --inclusive=yes "$cg" 2>/dev/null |
-    awk -v n=$((4 * k)) '/(ocpp_frame_parse|ocpp_schema_validate|core_action_handle|core_event_id|core_event_build|ocpp_frame_callresult) \[/ {
+  callgrind_annotate --inclusive=yes --threshold=100 "$cg" 2>/dev/null |
+    awk -v n=$((4 * k)) '/(ocpp_frame_parse|ocpp_schema_validate|core_action_handle|core_event_id|core_event_build) \[/ {
       ir=$1; gsub(",", "", ir); name=$0; sub(/.*:/, "", name); sub(/ \[.*/, "", name);
       if (!(name in seen)) { seen[name]=1; printf "  %-24s %8.0f instructions\n", name, ir / n } }'
   rm -f "$cg"

@@ -173,7 +173,7 @@ static void raw_event(core_action_out_t *out, const char *type, const char *acti
     out->event_type = type;
     out->event_data = strcmp(type, "ocpp.message") == 0
                           ? json_pack("{s:s, s:O}", "action", action, "payload", payload)
-                          : json_deep_copy(payload);
+                          : json_copy((json_t *)payload); /* shallow: nothing nested is changed */
 }
 
 static void transaction_event_201(const json_t *p, const core_action_ctx_t *ctx,
