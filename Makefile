@@ -38,7 +38,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev bridge-load
+TOOLS    := kafka-dev bridge-load core-inject
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -94,6 +94,7 @@ $(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
 $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
 $(eval $(call stage_rules,tools/bridge-load,bridge-load,))
+$(eval $(call stage_rules,tools/core-inject,core-inject,))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
@@ -137,9 +138,13 @@ lint:
 	@scripts/lint.sh
 
 # generated sources: proto/ is the data, scripts/gen_*.py the generators
-GENERATED := common/envelope.h common/envelope.c
+GENERATED := common/envelope.h common/envelope.c services/ocpp-core/ocpp_schema_data.c \
+             tests/services/ocpp-core/ocpp_examples.json
 code:
 	python3 scripts/gen_envelope.py proto/envelope.json common/envelope.h common/envelope.c
+	python3 scripts/gen_ocpp_schema.py proto/ocpp services/ocpp-core/ocpp_schema_data.c \
+	    tests/services/ocpp-core/ocpp_examples.json
+	clang-format -i services/ocpp-core/ocpp_schema_data.c
 	@$(MAKE) --no-print-directory all
 	scripts/gen-config-doc.sh $(BIN) docs/configuration.md
 
@@ -151,11 +156,15 @@ FUZZ_CC   ?= clang
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
+# pure ocpp-core modules the OCPP driver needs (no sockets, no main)
+FUZZ_CORE_SRC := services/ocpp-core/ocpp_frame.c services/ocpp-core/ocpp_schema.c \
+                 services/ocpp-core/ocpp_schema_data.c
 fuzz: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(FUZZ_CORE_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
-	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iservices/ocpp-core $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
+	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(FUZZ_CORE_SRC) \
+	    $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
 fuzz-run: fuzz
 	@scripts/fuzz-run.sh $(FUZZ_BIN)
 

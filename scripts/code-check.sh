@@ -14,6 +14,18 @@ for f in envelope.h envelope.c; do
     status=1
   fi
 done
+# the OCPP schema tables and the test examples come from proto/ocpp (clang-formatted like the tree)
+python3 scripts/gen_ocpp_schema.py proto/ocpp "$tmp/ocpp_schema_data.c" "$tmp/ocpp_examples.json" 2>/dev/null
+cp .clang-format "$tmp/" 2>/dev/null || true
+clang-format -i "$tmp/ocpp_schema_data.c"
+for pair in "ocpp_schema_data.c services/ocpp-core" "ocpp_examples.json tests/services/ocpp-core"; do
+  set -- $pair
+  if ! cmp -s "$tmp/$1" "$2/$1"; then
+    echo "code-check: $2/$1 differs from what proto/ocpp generates (run: make code)"
+    diff -u "$2/$1" "$tmp/$1" | head -20
+    status=1
+  fi
+done
 # docs/configuration.md comes from the services' configuration tables (built binaries)
 BIN="${BUILD:-build}/bin"
 if [ -x "$BIN/ws-edge" ]; then

@@ -2,8 +2,10 @@
 #include "core_actions.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "core_event.h"
+#include "ocpp_schema.h"
 
 void core_action_out_clear(core_action_out_t *out)
 {
@@ -18,6 +20,88 @@ static const char *str_at(const json_t *obj, const char *a, const char *b)
     if (b)
         v = json_object_get(v, b);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int listed(const char *list, const char *tag)
+{
+    size_t n = strlen(tag);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == n && memcmp(p, tag, n) == 0)
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+const char *core_auth_status(const core_action_ctx_t *ctx, const char *id_tag)
+{
+    if (!id_tag)
+        return "Invalid";
+    switch (ctx->auth_policy) {
+    case CORE_AUTH_ALLOW_LIST:
+        return listed(ctx->auth_list, id_tag) ? "Accepted" : "Invalid";
+    case CORE_AUTH_DENY_LIST:
+        return listed(ctx->auth_list, id_tag) ? "Blocked" : "Accepted";
+    case CORE_AUTH_ACCEPT_ALL:
+        break;
+    }
+    return "Accepted";
+}
+
+#define TXID_EPOCH 1704067200LL /* 2024-01-01T00:00:00Z */
+
+static int64_t parse_time_s(const char *s)
+{
+    if (!s || !ocpp_schema_is_datetime(s, strlen(s)))
+        return -1;
+    struct tm tm = {0};
+    int off = 0;
+    tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+    tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+    tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+    tm.tm_hour = (s[11] - '0') * 10 + (s[12] - '0');
+    tm.tm_min = (s[14] - '0') * 10 + (s[15] - '0');
+    tm.tm_sec = (s[17] - '0') * 10 + (s[18] - '0');
+    const char *z = s + 19;
+    while (*z && *z != 'Z' && *z != 'z' && *z != '+' && *z != '-')
+        z++;
+    if (*z == '+' || *z == '-') {
+        off = ((z[1] - '0') * 10 + (z[2] - '0')) * 3600 + ((z[4] - '0') * 10 + (z[5] - '0')) * 60;
+        if (*z == '+')
+            off = -off;
+    }
+    return (int64_t)timegm(&tm) + off;
+}
+
+int64_t core_transaction_id(const json_t *p, uint64_t now_us)
+{
+    int64_t now = (int64_t)(now_us / 1000000u);
+    int64_t t = parse_time_s(str_at(p, "timestamp", NULL));
+    if (t < 0 || t > now + 86400 || t < now - 86400)
+        t = now; /* the charge point's clock is off: use ours */
+    json_t *c = json_object_get(p, "connectorId");
+    int64_t connector = json_is_integer(c) ? json_integer_value(c) : 0;
+    int64_t id = (t - TXID_EPOCH) * 8 + (connector & 7);
+    return id > 0 && id < 0x7fffffffLL ? id : (id & 0x7fffffffLL) | 1;
+}
+
+int core_security_event_critical(const char *type)
+{
+    static const char *const critical[] = {"FirmwareUpdated",          "SettingSystemTime",
+                                           "StartupOfTheDevice",       "ResetOrReboot",
+                                           "SecurityLogWasCleared",    "MemoryExhaustion",
+                                           "TamperDetectionActivated", "MaintenanceLoginAccepted",
+                                           "MaintenanceLoginFailed"};
+    for (size_t i = 0; type && i < sizeof(critical) / sizeof(critical[0]); i++)
+        if (strcmp(critical[i], type) == 0)
+            return 1;
+    return 0;
 }
 
 static void boot(ocpp_version_t v, const json_t *p, const core_action_ctx_t *ctx,
@@ -44,10 +128,82 @@ static void boot(ocpp_version_t v, const json_t *p, const core_action_ctx_t *ctx
     }
 }
 
+static json_t *id_info(const core_action_ctx_t *ctx, const char *tag)
+{
+    return json_pack("{s:s}", "status", core_auth_status(ctx, tag));
+}
+
+/* answers with a fixed payload (JSON text) and the raw payload as event data */
+typedef struct {
+    const char *action;
+    const char *response; /* JSON object text */
+    const char *event_type;
+} fixed_t;
+
+static const fixed_t FIXED[] = {
+    /* both versions */
+    {"StatusNotification", "{}", "connector.status_changed"},
+    {"FirmwareStatusNotification", "{}", "firmware.status"},
+    {"LogStatusNotification", "{}", "log.status"},
+    {"DataTransfer", "{\"status\":\"UnknownVendorId\"}", "data.transfer"},
+    {"SignCertificate", "{\"status\":\"Rejected\"}", "ocpp.message"},
+    /* 1.6 */
+    {"DiagnosticsStatusNotification", "{}", "ocpp.message"},
+    {"SignedFirmwareStatusNotification", "{}", "firmware.status"},
+    /* 2.0.1 */
+    {"ClearedChargingLimit", "{}", "ocpp.message"},
+    {"Get15118EVCertificate", "{\"status\":\"Failed\",\"exiResponse\":\"\"}", "ocpp.message"},
+    {"GetCertificateStatus", "{\"status\":\"Failed\"}", "ocpp.message"},
+    {"NotifyChargingLimit", "{}", "ocpp.message"},
+    {"NotifyCustomerInformation", "{}", "ocpp.message"},
+    {"NotifyDisplayMessages", "{}", "ocpp.message"},
+    {"NotifyEVChargingNeeds", "{\"status\":\"Rejected\"}", "ocpp.message"},
+    {"NotifyEVChargingSchedule", "{\"status\":\"Accepted\"}", "ocpp.message"},
+    {"NotifyEvent", "{}", "device.event"},
+    {"NotifyMonitoringReport", "{}", "ocpp.message"},
+    {"NotifyReport", "{}", "device.report"},
+    {"PublishFirmwareStatusNotification", "{}", "firmware.status"},
+    {"ReportChargingProfiles", "{}", "ocpp.message"},
+    {"ReservationStatusUpdate", "{}", "ocpp.message"},
+};
+
+static void raw_event(core_action_out_t *out, const char *type, const char *action,
+                      const json_t *payload)
+{
+    out->event_type = type;
+    out->event_data = strcmp(type, "ocpp.message") == 0
+                          ? json_pack("{s:s, s:O}", "action", action, "payload", payload)
+                          : json_copy((json_t *)payload); /* shallow: nothing nested is changed */
+}
+
+static void transaction_event_201(const json_t *p, const core_action_ctx_t *ctx,
+                                  core_action_out_t *out)
+{
+    const char *tag = str_at(p, "idToken", "idToken");
+    out->response = tag ? json_pack("{s:o}", "idTokenInfo", id_info(ctx, tag)) : json_object();
+    const char *kind = str_at(p, "eventType", NULL);
+    raw_event(out,
+              !kind                          ? "transaction.updated"
+              : strcmp(kind, "Started") == 0 ? "transaction.started"
+              : strcmp(kind, "Ended") == 0   ? "transaction.ended"
+                                             : "transaction.updated",
+              "TransactionEvent", p);
+    out->persist = 1;
+}
+
 void core_action_handle(ocpp_version_t version, const char *action, const json_t *payload,
                         const core_action_ctx_t *ctx, core_action_out_t *out)
 {
     memset(out, 0, sizeof(*out));
+    int v16 = version == OCPP_V16;
+    const ocpp_schema_msg_t *msg = ocpp_schema_find(version, action);
+    if (!msg || (msg->direction != OS_FROM_CP && msg->direction != OS_BOTH)) {
+        out->err = OCPP_ERR_NOT_IMPLEMENTED;
+        out->err_text =
+            msg ? "action is not sent by a charge point" : "action not implemented by this gateway";
+        raw_event(out, "ocpp.message", action, payload);
+        return;
+    }
     if (strcmp(action, "BootNotification") == 0) {
         boot(version, payload, ctx, out);
     } else if (strcmp(action, "Heartbeat") == 0) {
@@ -55,23 +211,45 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
         core_event_format_time(ctx->now_us, now);
         out->response = json_pack("{s:s}", "currentTime", now);
         out->event_type = "heartbeat";
-    } else if (strcmp(action, "StatusNotification") == 0) {
-        out->response = json_object();
-        out->event_type = "connector.status_changed";
-        out->event_data = json_deep_copy(payload);
     } else if (strcmp(action, "MeterValues") == 0) {
         out->response = json_object();
-        out->event_type = "meter.values";
-        out->event_data = json_deep_copy(payload);
+        raw_event(out, "meter.values", action, payload);
+        /* 1.6: MeterValues of a transaction are transaction messages */
+        out->persist = v16 && json_object_get(payload, "transactionId") != NULL;
     } else if (strcmp(action, "Authorize") == 0) {
-        out->response = json_pack("{s:{s:s}}", version == OCPP_V16 ? "idTagInfo" : "idTokenInfo",
-                                  "status", "Accepted");
-        out->event_type = "authorization.requested";
-        out->event_data = json_deep_copy(payload);
+        const char *tag =
+            v16 ? str_at(payload, "idTag", NULL) : str_at(payload, "idToken", "idToken");
+        out->response = json_pack("{s:o}", v16 ? "idTagInfo" : "idTokenInfo", id_info(ctx, tag));
+        raw_event(out, "authorization.requested", action, payload);
+    } else if (strcmp(action, "StartTransaction") == 0) {
+        out->response =
+            json_pack("{s:o, s:I}", "idTagInfo", id_info(ctx, str_at(payload, "idTag", NULL)),
+                      "transactionId", (json_int_t)core_transaction_id(payload, ctx->now_us));
+        raw_event(out, "transaction.started", action, payload);
+        json_object_set(out->event_data, "transactionId",
+                        json_object_get(out->response, "transactionId"));
+        out->persist = 1;
+    } else if (strcmp(action, "StopTransaction") == 0) {
+        const char *tag = str_at(payload, "idTag", NULL);
+        out->response = tag ? json_pack("{s:o}", "idTagInfo", id_info(ctx, tag)) : json_object();
+        raw_event(out, "transaction.ended", action, payload);
+        out->persist = 1;
+    } else if (strcmp(action, "TransactionEvent") == 0) {
+        transaction_event_201(payload, ctx, out);
+    } else if (strcmp(action, "SecurityEventNotification") == 0) {
+        out->response = json_object();
+        raw_event(out, "security.event", action, payload);
+        out->persist = core_security_event_critical(str_at(payload, "type", NULL));
     } else {
+        for (size_t i = 0; i < sizeof(FIXED) / sizeof(FIXED[0]); i++) {
+            if (strcmp(FIXED[i].action, action) == 0) {
+                out->response = json_loads(FIXED[i].response, 0, NULL);
+                raw_event(out, FIXED[i].event_type, action, payload);
+                return;
+            }
+        }
         out->err = OCPP_ERR_NOT_IMPLEMENTED;
         out->err_text = "action not implemented by this gateway";
-        out->event_type = "ocpp.message";
-        out->event_data = json_pack("{s:s, s:O}", "action", action, "payload", payload);
+        raw_event(out, "ocpp.message", action, payload);
     }
 }

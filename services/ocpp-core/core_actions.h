@@ -1,9 +1,12 @@
 /* core_actions: what the gateway answers to a charge point's CALL, and which unified event
  * it yields. Pure: payload in, response and event out; no sockets, no state.
  *
- * This is the walking-skeleton set (boot, heartbeat, status, meter values, authorize and
- * the plain notifications); schema validation and the complete unified model come from the
- * generated code of the ocpp-core and unified-model work. */
+ * Every CALL a charge point can send in 1.6 (with the security extension) and 2.0.1 gets a
+ * response that validates against the response schema of that version (the unit tests check
+ * each one against the generated validator). Authorize, StartTransaction, StopTransaction and
+ * TransactionEvent apply the authorization policy. Transaction messages and critical security
+ * events are flagged `persist`: the caller answers them only once the event is in Kafka.
+ * Event data is the raw payload for now; the unified model is later work (issue 5). */
 #ifndef CORE_ACTIONS_H
 #define CORE_ACTIONS_H
 
@@ -13,9 +16,17 @@
 
 #include "ocpp_frame.h"
 
+typedef enum {
+    CORE_AUTH_ACCEPT_ALL = 0,
+    CORE_AUTH_ALLOW_LIST, /* only listed id tags are Accepted, others Invalid */
+    CORE_AUTH_DENY_LIST,  /* listed id tags are Blocked, others Accepted */
+} core_auth_policy_t;
+
 typedef struct {
     int64_t heartbeat_interval_s; /* BootNotification interval */
     uint64_t now_us;
+    core_auth_policy_t auth_policy;
+    const char *auth_list; /* comma-separated id tags (allow or deny list), may be NULL */
 } core_action_ctx_t;
 
 typedef struct {
@@ -25,11 +36,24 @@ typedef struct {
     const char *event_type; /* unified event type (static string) */
     json_t *event_data;     /* unified event data (owned), NULL for none */
     int boot_accepted;      /* 1 when this answer accepts a BootNotification */
+    int persist;            /* 1: answer only after the event is persisted (DESIGN §3) */
 } core_action_out_t;
 
 /* Fills out. Unknown actions: err = OCPP_ERR_NOT_IMPLEMENTED and event ocpp.message. */
 void core_action_handle(ocpp_version_t version, const char *action, const json_t *payload,
                         const core_action_ctx_t *ctx, core_action_out_t *out);
 void core_action_out_clear(core_action_out_t *out);
+
+/* "Accepted", "Invalid" or "Blocked" for an id tag under the policy. */
+const char *core_auth_status(const core_action_ctx_t *ctx, const char *id_tag);
+
+/* OCPP 1.6 transactionId for a StartTransaction (docs/ocpp-core.md): seconds since
+ * 2024-01-01 of the charge point's timestamp (the gateway's clock when that is implausible)
+ * times 8, plus the connector id modulo 8. Deterministic, so a resent StartTransaction gets
+ * the same id on any pod; positive and below 2^31 until 2032. */
+int64_t core_transaction_id(const json_t *start_payload, uint64_t now_us);
+
+/* 1 when a SecurityEventNotification of this type is critical (OCPP 2.0.1 appendix). */
+int core_security_event_critical(const char *type);
 
 #endif

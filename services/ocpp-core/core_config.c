@@ -27,5 +27,19 @@ const config_option_t CORE_CONFIG[] = {
      "ZeroMQ high-water mark of the core's sockets (messages)"},
     {"send_timeout_ms", CONFIG_DURATION, "1s", F(send_timeout_ms), 1, 60000, NULL, NULL,
      "how long core blocks on a full downstream stage before counting a drop"},
+    {"auth_policy", CONFIG_ENUM, "accept-all", F(auth_policy), 0, 0,
+     "accept-all|allow-list|deny-list", NULL,
+     "answer to Authorize/StartTransaction/TransactionEvent id tags: accept all, accept only "
+     "auth_list (others Invalid), or block auth_list (others Accepted)"},
+    {"auth_list", CONFIG_STRING, "", F(auth_list), 0, 0, NULL, NULL,
+     "comma-separated id tags of the allow or deny list"},
+    {"command_timeout_ms", CONFIG_DURATION, "30s", F(command_timeout_ms), 1, 3600000, NULL, NULL,
+     "how long a downlink CALL waits for the charge point's response (result timeout)"},
+    {"command_queue_max", CONFIG_INT, "16", F(command_queue_max), 1, 10000, NULL, NULL,
+     "commands queued per charge point behind the one in flight (more: result rejected)"},
+    {"persist_timeout_ms", CONFIG_DURATION, "0", F(persist_timeout_ms), 0, 3600000, NULL, NULL,
+     "answer a transaction message or critical security event with InternalError when Kafka has "
+     "not confirmed its event within this time (0: wait for the confirmation; never answer "
+     "before it)"},
 };
 const size_t CORE_CONFIG_COUNT = sizeof(CORE_CONFIG) / sizeof(CORE_CONFIG[0]);

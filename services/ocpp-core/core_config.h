@@ -20,6 +20,11 @@ typedef struct {
     char *events_topic;
     int64_t zmq_hwm;
     int64_t send_timeout_ms;
+    char *auth_policy;
+    char *auth_list;
+    int64_t command_timeout_ms;
+    int64_t command_queue_max;
+    int64_t persist_timeout_ms;
 } core_config_t;
 
 extern const config_option_t CORE_CONFIG[];

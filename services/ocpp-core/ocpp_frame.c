@@ -24,40 +24,49 @@ ocpp_error_t ocpp_frame_parse(const char *data, size_t len, ocpp_frame_t *out, c
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(why, whylen, "not JSON: %s", jerr.text);
-        return OCPP_ERR_FORMAT;
+        return OCPP_ERR_RPC_FRAMEWORK;
     }
     ocpp_error_t err = OCPP_ERR_NONE;
     if (!json_is_array(root) || json_array_size(root) < 3) {
-        err = fail(OCPP_ERR_FORMAT, why, whylen, "not an OCPP-J array");
+        err = fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen, "not an OCPP-J array");
         goto out;
     }
     json_t *jtype = json_array_get(root, 0);
     json_t *jid = json_array_get(root, 1);
     if (json_is_string(jid)) {
         if (json_string_length(jid) > OCPP_MESSAGE_ID_MAX || json_string_length(jid) == 0) {
-            err = fail(OCPP_ERR_FORMAT, why, whylen, "message id must be 1 to 36 characters");
+            err =
+                fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen, "message id must be 1 to 36 characters");
             goto out;
         }
         memcpy(out->message_id, json_string_value(jid), json_string_length(jid) + 1);
     } else {
-        err = fail(OCPP_ERR_FORMAT, why, whylen, "message id is not a string");
+        err = fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen, "message id is not a string");
         goto out;
     }
     if (!json_is_integer(jtype)) {
-        err = fail(OCPP_ERR_FORMAT, why, whylen, "message type is not an integer");
+        err = fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen, "message type is not an integer");
         goto out;
     }
     json_int_t type = json_integer_value(jtype);
     size_t n = json_array_size(root);
-    if (type == OCPP_CALL) {
+    if (type >= OCPP_CALL && type <= OCPP_SEND)
+        out->type = (ocpp_msg_type_t)type;
+    if (type == OCPP_CALL || type == OCPP_SEND) {
         json_t *action = json_array_get(root, 2);
         json_t *payload = json_array_get(root, 3);
-        if (n != 4 || !json_is_string(action) || !json_is_object(payload)) {
-            err = fail(OCPP_ERR_FORMAT, why, whylen, "CALL must be [2, id, action, {payload}]");
+        if (n != 4 || !json_is_string(action)) {
+            err = fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen,
+                       type == OCPP_CALL ? "CALL must be [2, id, action, {payload}]"
+                                         : "SEND must be [6, id, action, {payload}]");
+            goto out;
+        }
+        if (!json_is_object(payload)) {
+            err = fail(OCPP_ERR_FORMAT, why, whylen, "payload is not a JSON object");
             goto out;
         }
         if (json_string_length(action) == 0 || json_string_length(action) > OCPP_ACTION_MAX) {
-            err = fail(OCPP_ERR_FORMAT, why, whylen, "action name length out of range");
+            err = fail(OCPP_ERR_RPC_FRAMEWORK, why, whylen, "action name length out of range");
             goto out;
         }
         memcpy(out->action, json_string_value(action), json_string_length(action) + 1);
@@ -69,16 +78,17 @@ ocpp_error_t ocpp_frame_parse(const char *data, size_t len, ocpp_frame_t *out, c
             goto out;
         }
         out->payload = json_incref(payload);
-    } else if (type == OCPP_CALLERROR) {
+    } else if (type == OCPP_CALLERROR || type == OCPP_CALLRESULTERROR) {
         json_t *code = json_array_get(root, 2);
         json_t *desc = json_array_get(root, 3);
         json_t *details = json_array_get(root, 4);
         if (n != 5 || !json_is_string(code) || !json_is_string(desc) || !json_is_object(details)) {
             err = fail(OCPP_ERR_FORMAT, why, whylen,
-                       "CALLERROR must be [4, id, code, description, {details}]");
+                       "CALLERROR must be [4 or 5, id, code, description, {details}]");
             goto out;
         }
         snprintf(out->error_code, sizeof(out->error_code), "%s", json_string_value(code));
+        snprintf(out->error_text, sizeof(out->error_text), "%s", json_string_value(desc));
         out->payload = json_incref(details);
     } else {
         err = fail(OCPP_ERR_MESSAGE_TYPE, why, whylen, "unknown message type");
@@ -98,8 +108,8 @@ const char *ocpp_error_code(ocpp_error_t err, ocpp_version_t version)
         return "";
     case OCPP_ERR_FORMAT:
         return v16 ? "FormationViolation" : "FormatViolation";
-    case OCPP_ERR_RPC_FRAMEWORK:
-        return v16 ? "GenericError" : "RpcFrameworkError";
+    case OCPP_ERR_RPC_FRAMEWORK: /* 1.6 has no RpcFrameworkError: "not conform the PDU" */
+        return v16 ? "FormationViolation" : "RpcFrameworkError";
     case OCPP_ERR_MESSAGE_TYPE:
         return v16 ? "FormationViolation" : "MessageTypeNotSupported";
     case OCPP_ERR_NOT_IMPLEMENTED:

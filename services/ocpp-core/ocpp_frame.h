@@ -22,13 +22,15 @@ typedef enum {
     OCPP_CALL = 2,
     OCPP_CALLRESULT = 3,
     OCPP_CALLERROR = 4,
+    OCPP_CALLRESULTERROR = 5, /* OCPP 2.1 only */
+    OCPP_SEND = 6,            /* OCPP 2.1 only */
 } ocpp_msg_type_t;
 
 /* Version-independent error kinds; ocpp_error_code() spells them per version. */
 typedef enum {
     OCPP_ERR_NONE = 0,
     OCPP_ERR_FORMAT,          /* FormationViolation / FormatViolation */
-    OCPP_ERR_RPC_FRAMEWORK,   /* 2.0.1 RpcFrameworkError; 1.6 has none: GenericError */
+    OCPP_ERR_RPC_FRAMEWORK,   /* 2.0.1 RpcFrameworkError; 1.6 has none: FormationViolation */
     OCPP_ERR_MESSAGE_TYPE,    /* 2.0.1 MessageTypeNotSupported; 1.6: FormationViolation */
     OCPP_ERR_NOT_IMPLEMENTED, /* NotImplemented */
     OCPP_ERR_NOT_SUPPORTED,   /* NotSupported */
@@ -44,14 +46,18 @@ typedef enum {
 typedef struct {
     ocpp_msg_type_t type;
     char message_id[OCPP_MESSAGE_ID_MAX + 1];
-    char action[OCPP_ACTION_MAX + 1]; /* CALL only */
-    json_t *payload;                  /* CALL / CALLRESULT payload, CALLERROR details; owned */
-    char error_code[64];              /* CALLERROR only */
+    char action[OCPP_ACTION_MAX + 1]; /* CALL and SEND */
+    json_t *payload;      /* CALL / SEND / CALLRESULT payload, CALL(RESULT)ERROR details; owned */
+    char error_code[64];  /* CALLERROR and CALLRESULTERROR */
+    char error_text[256]; /* their description (truncated) */
 } ocpp_frame_t;
 
 /* Parse data[0..len). On success 0 and *out filled (release with ocpp_frame_clear).
  * On failure the error kind and a description; out->message_id is set when it could be read,
- * so the caller can answer with a CALLERROR (empty id: no answer is possible). */
+ * so the caller can answer with a CALLERROR (empty id: no answer is possible), and out->type
+ * when the message type could be read (0 otherwise): a malformed CALLRESULT or CALLERROR is
+ * never answered. CALLRESULTERROR and SEND parse in any version; callers refuse them unless
+ * ocpp2.1 was negotiated. */
 ocpp_error_t ocpp_frame_parse(const char *data, size_t len, ocpp_frame_t *out, char *why,
                               size_t whylen);
 void ocpp_frame_clear(ocpp_frame_t *frame);

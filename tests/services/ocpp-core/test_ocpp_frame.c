@@ -35,12 +35,12 @@ END_TEST
 START_TEST(test_malformed)
 {
     ocpp_frame_t f;
-    ck_assert_int_eq(parse("not json", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(parse("not json", &f), OCPP_ERR_RPC_FRAMEWORK);
     ck_assert_str_eq(f.message_id, ""); /* nothing to answer to */
     ocpp_frame_clear(&f);
-    ck_assert_int_eq(parse("{\"a\":1}", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(parse("{\"a\":1}", &f), OCPP_ERR_RPC_FRAMEWORK);
     ocpp_frame_clear(&f);
-    ck_assert_int_eq(parse("[2,\"id1\",\"Heartbeat\"]", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(parse("[2,\"id1\",\"Heartbeat\"]", &f), OCPP_ERR_RPC_FRAMEWORK);
     ck_assert_str_eq(f.message_id, "id1"); /* id known: a CallError can be sent */
     ocpp_frame_clear(&f);
     ck_assert_int_eq(parse("[2,\"id1\",\"Heartbeat\",[]]", &f), OCPP_ERR_FORMAT);
@@ -48,11 +48,24 @@ START_TEST(test_malformed)
     ck_assert_int_eq(parse("[7,\"id1\",{}]", &f), OCPP_ERR_MESSAGE_TYPE);
     ocpp_frame_clear(&f);
     ck_assert_int_eq(parse("[2,\"0123456789012345678901234567890123456\",\"H\",{}]", &f),
-                     OCPP_ERR_FORMAT); /* 37 characters */
+                     OCPP_ERR_RPC_FRAMEWORK); /* 37 characters */
     ocpp_frame_clear(&f);
-    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":1,\"k\":2}]", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":1,\"k\":2}]", &f), OCPP_ERR_RPC_FRAMEWORK);
     ocpp_frame_clear(&f);
-    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":\"\xff\"}]", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(parse("[2,\"a\",\"H\",{\"k\":\"\xff\"}]", &f), OCPP_ERR_RPC_FRAMEWORK);
+    /* a malformed response says what it was, so it is never answered */
+    ck_assert_int_eq(parse("[3,\"r1\",[]]", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(f.type, OCPP_CALLRESULT);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[4,\"r1\",\"X\"]", &f), OCPP_ERR_FORMAT);
+    ck_assert_int_eq(f.type, OCPP_CALLERROR);
+    ocpp_frame_clear(&f);
+    /* 2.1 frames parse (callers refuse them unless ocpp2.1 was negotiated) */
+    ck_assert_int_eq(parse("[6,\"s1\",\"NotifyPeriodicEventStream\",{}]", &f), OCPP_ERR_NONE);
+    ck_assert_int_eq(f.type, OCPP_SEND);
+    ocpp_frame_clear(&f);
+    ck_assert_int_eq(parse("[5,\"s1\",\"FormatViolation\",\"bad\",{}]", &f), OCPP_ERR_NONE);
+    ck_assert_int_eq(f.type, OCPP_CALLRESULTERROR);
     ocpp_frame_clear(&f);
 }
 END_TEST
@@ -68,6 +81,12 @@ START_TEST(test_error_spelling)
     ck_assert_str_eq(ocpp_error_code(OCPP_ERR_MESSAGE_TYPE, OCPP_V201), "MessageTypeNotSupported");
     ck_assert_str_eq(ocpp_error_code(OCPP_ERR_RPC_FRAMEWORK, OCPP_V201), "RpcFrameworkError");
     ck_assert_str_eq(ocpp_error_code(OCPP_ERR_TYPE, OCPP_V16), "TypeConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_RPC_FRAMEWORK, OCPP_V16), "FormationViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_MESSAGE_TYPE, OCPP_V16), "FormationViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_PROPERTY, OCPP_V16), "PropertyConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_PROPERTY, OCPP_V201), "PropertyConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_SECURITY, OCPP_V201), "SecurityError");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_NOT_IMPLEMENTED, OCPP_V16), "NotImplemented");
 }
 END_TEST
 

@@ -1,0 +1,88 @@
+/* core_session: the per-connection OCPP state machine, pure (no sockets, no clock: callers
+ * pass the time). One instance per charge-point connection.
+ *
+ * Uplink (charge point -> gateway): BootNotification gating (2.0.1: before the boot was
+ * accepted, here or on any pod as the registry reports, every CALL other than
+ * BootNotification is refused with SecurityError) and the one outstanding CALL whose answer
+ * waits for persistence. A charge point sends a new CALL only after its previous one was
+ * answered or timed out (OCPP-J 4.1.1), so a new CALL while one waits means the charge point
+ * gave up on the old one: the old answer is abandoned (never sent) and the new CALL is served.
+ *
+ * Downlink (gateway -> charge point): commands wait in a bounded queue (higher priority
+ * first, then arrival order); one CALL is in flight at a time with a generated unique message
+ * id; the CALLRESULT/CALLERROR is matched by id; the in-flight CALL times out at its deadline;
+ * queued commands expire at theirs. A response that matches nothing is late or unknown: the
+ * caller logs and drops it. */
+#ifndef CORE_SESSION_H
+#define CORE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ocpp_frame.h"
+
+typedef struct core_session_s core_session_t;
+
+typedef struct {
+    uint64_t token;      /* bridge token of the Kafka record */
+    char command_id[80]; /* command id */
+    char action[OCPP_ACTION_MAX + 1];
+    json_t *payload;                          /* CALL payload (owned by the command) */
+    int priority;                             /* higher first */
+    uint64_t expires_us;                      /* 0: never */
+    char message_id[OCPP_MESSAGE_ID_MAX + 1]; /* set when sent */
+    uint64_t deadline_us;                     /* response deadline once sent */
+} core_command_t;
+
+void core_command_free(core_command_t **cmd);
+
+/* seed makes message ids unique across connections and restarts (e.g. time and conn id) */
+core_session_t *core_session_new(ocpp_version_t version, size_t queue_max, uint64_t seed);
+void core_session_destroy(core_session_t **self);
+
+ocpp_version_t core_session_version(const core_session_t *self);
+int core_session_booted(const core_session_t *self);
+void core_session_set_booted(core_session_t *self);
+
+typedef enum {
+    CORE_CALL_SERVE = 0, /* handle it */
+    CORE_CALL_NOT_BOOTED /* answer SecurityError (2.0.1 gating) */
+} core_call_verdict_t;
+
+/* A CALL arrived. Abandons the answer still waiting for persistence, if any (*abandoned
+ * gets its message id, else ""). */
+core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
+                                         char abandoned[OCPP_MESSAGE_ID_MAX + 1]);
+
+/* The answer to message_id waits for persistence of the event with this token. */
+void core_session_hold(core_session_t *self, const char *message_id, uint64_t token,
+                       uint64_t deadline_us);
+/* The event of token was persisted (or failed): 1 when the held answer is still wanted
+ * (same token), and the hold is released; 0 when it was abandoned. */
+int core_session_release(core_session_t *self, uint64_t token);
+/* token of the held answer whose deadline passed (0: none); the hold is released */
+uint64_t core_session_hold_expired(core_session_t *self, uint64_t now_us);
+
+/* Queue a command (ownership passes on success). -ENOSPC when the queue is full. */
+int core_session_enqueue(core_session_t *self, core_command_t *cmd);
+/* The next command to send, or NULL (one in flight, or none queued). It gets a fresh message
+ * id and its deadline (now + timeout); the session keeps it as the in-flight CALL. Commands
+ * whose expiry passed are returned through *expired one per call instead (send nothing then). */
+core_command_t *core_session_next(core_session_t *self, uint64_t now_us, uint64_t timeout_us,
+                                  core_command_t **expired);
+/* The in-flight command answered by message_id (ownership to the caller), or NULL when the
+ * response matches nothing (late or unknown). */
+core_command_t *core_session_on_response(core_session_t *self, const char *message_id);
+/* The in-flight command if its deadline passed (ownership to the caller), else NULL. */
+core_command_t *core_session_timed_out(core_session_t *self, uint64_t now_us);
+/* Every command, queued and in flight, for a final result when the connection ends. */
+core_command_t *core_session_take_any(core_session_t *self);
+
+size_t core_session_queued(const core_session_t *self);
+int core_session_busy(const core_session_t *self); /* a downlink CALL is in flight */
+/* earliest deadline of anything pending (0: none), to schedule the next check */
+uint64_t core_session_next_deadline(const core_session_t *self);
+
+#endif

@@ -1,0 +1,364 @@
+/* Unit tests for services/ocpp-core/core_session, core_command and core_actions: the
+ * outstanding-CALL rule, 2.0.1 boot gating, the held (persist-before-ack) answer, the bounded
+ * prioritised downlink queue, message ids, response matching, timeouts, late responses,
+ * command records and results, and a schema-valid gateway answer to every CALL a charge point
+ * can send in 1.6 and 2.0.1 (checked with the generated validator). No sockets, no clock. */
+#include "core_actions.h"
+#include "core_command.h"
+#include "core_session.h"
+#include "ocpp_schema.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000000ULL
+
+static core_command_t *cmd_new(const char *id, const char *action, int priority,
+                               uint64_t expires_us)
+{
+    core_command_t *c = calloc(1, sizeof(*c));
+    snprintf(c->command_id, sizeof(c->command_id), "%s", id);
+    snprintf(c->action, sizeof(c->action), "%s", action);
+    c->payload = json_object();
+    c->priority = priority;
+    c->expires_us = expires_us;
+    return c;
+}
+
+START_TEST(test_gating_201)
+{
+    char abandoned[OCPP_MESSAGE_ID_MAX + 1];
+    core_session_t *s = core_session_new(OCPP_V201, 4, 1);
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_NOT_BOOTED);
+    ck_assert_int_eq(core_session_on_call(s, "StatusNotification", abandoned),
+                     CORE_CALL_NOT_BOOTED);
+    ck_assert_int_eq(core_session_on_call(s, "BootNotification", abandoned), CORE_CALL_SERVE);
+    core_session_set_booted(s); /* accepted here, or reported by the registry */
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_SERVE);
+    core_session_destroy(&s);
+    ck_assert_ptr_null(s);
+    /* 1.6 does not require the gating */
+    s = core_session_new(OCPP_V16, 4, 1);
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_SERVE);
+    core_session_destroy(&s);
+}
+END_TEST
+
+START_TEST(test_held_answer)
+{
+    char abandoned[OCPP_MESSAGE_ID_MAX + 1];
+    core_session_t *s = core_session_new(OCPP_V16, 4, 1);
+    core_session_on_call(s, "StartTransaction", abandoned);
+    ck_assert_str_eq(abandoned, "");
+    core_session_hold(s, "m1", 77, 0);
+    ck_assert_int_eq(core_session_release(s, 78), 0); /* another token */
+    ck_assert_int_eq(core_session_release(s, 77), 1); /* persisted: answer it */
+    ck_assert_int_eq(core_session_release(s, 77), 0); /* only once */
+    /* the charge point gives up and sends a new CALL: the old answer is abandoned */
+    core_session_hold(s, "m2", 79, 0);
+    core_session_on_call(s, "StartTransaction", abandoned);
+    ck_assert_str_eq(abandoned, "m2");
+    ck_assert_int_eq(core_session_release(s, 79), 0); /* a late ack sends nothing */
+    /* bounded wait */
+    core_session_hold(s, "m3", 80, 10 * SEC);
+    ck_assert_uint_eq(core_session_next_deadline(s), 10 * SEC);
+    ck_assert_uint_eq(core_session_hold_expired(s, 9 * SEC), 0);
+    ck_assert_uint_eq(core_session_hold_expired(s, 10 * SEC), 80);
+    ck_assert_int_eq(core_session_release(s, 80), 0);
+    /* unbounded (persist_timeout_ms 0) never expires */
+    core_session_hold(s, "m4", 81, 0);
+    ck_assert_uint_eq(core_session_hold_expired(s, 1000000 * SEC), 0);
+    core_session_destroy(&s);
+}
+END_TEST
+
+START_TEST(test_one_outstanding_call_and_priority)
+{
+    core_session_t *s = core_session_new(OCPP_V201, 3, 0xabc);
+    core_command_t *expired, *sent;
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("low", "Reset", 0, 0)), 0);
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("high", "Reset", 5, 0)), 0);
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("low2", "Reset", 0, 0)), 0);
+    core_command_t *full = cmd_new("over", "Reset", 9, 0);
+    ck_assert_int_eq(core_session_enqueue(s, full), -ENOSPC); /* bounded */
+    core_command_free(&full);
+    sent = core_session_next(s, 1 * SEC, 30 * SEC, &expired);
+    ck_assert_ptr_null(expired);
+    ck_assert_str_eq(sent->command_id, "high"); /* priority first */
+    ck_assert_uint_eq(sent->deadline_us, 31 * SEC);
+    char first_id[OCPP_MESSAGE_ID_MAX + 1];
+    snprintf(first_id, sizeof(first_id), "%s", sent->message_id);
+    ck_assert_int_le((int)strlen(first_id), OCPP_MESSAGE_ID_MAX);
+    /* one outstanding CALL: nothing else goes out until it is answered */
+    ck_assert_ptr_null(core_session_next(s, 2 * SEC, 30 * SEC, &expired));
+    ck_assert_int_eq(core_session_busy(s), 1);
+    /* a response with another id is late or unknown: dropped, the CALL stays in flight */
+    ck_assert_ptr_null(core_session_on_response(s, "not-ours"));
+    core_command_t *done = core_session_on_response(s, first_id);
+    ck_assert_ptr_eq(done, sent);
+    core_command_free(&done);
+    ck_assert_ptr_null(core_session_on_response(s, first_id)); /* twice: late */
+    sent = core_session_next(s, 3 * SEC, 30 * SEC, &expired);
+    ck_assert_str_eq(sent->command_id, "low");    /* then arrival order */
+    ck_assert_str_ne(sent->message_id, first_id); /* unique ids */
+    /* timeout */
+    ck_assert_ptr_null(core_session_timed_out(s, 32 * SEC));
+    done = core_session_timed_out(s, 33 * SEC);
+    ck_assert_ptr_eq(done, sent);
+    char timed_out_id[OCPP_MESSAGE_ID_MAX + 1];
+    snprintf(timed_out_id, sizeof(timed_out_id), "%s", done->message_id);
+    core_command_free(&done);
+    ck_assert_ptr_null(core_session_on_response(s, timed_out_id)); /* late response: dropped */
+    sent = core_session_next(s, 34 * SEC, 30 * SEC, &expired);
+    ck_assert_str_eq(sent->command_id, "low2");
+    ck_assert_uint_eq(core_session_queued(s), 0);
+    core_session_destroy(&s); /* frees the in-flight command */
+}
+END_TEST
+
+START_TEST(test_queue_expiry_and_release)
+{
+    core_session_t *s = core_session_new(OCPP_V16, 4, 7);
+    core_command_t *expired, *sent;
+    core_session_enqueue(s, cmd_new("a", "Reset", 0, 0));
+    core_session_enqueue(s, cmd_new("b", "Reset", 0, 5 * SEC));
+    sent = core_session_next(s, 1 * SEC, 30 * SEC, &expired);
+    ck_assert_str_eq(sent->command_id, "a");
+    ck_assert_uint_eq(core_session_next_deadline(s), 5 * SEC);
+    ck_assert_ptr_null(core_session_next(s, 6 * SEC, 30 * SEC, &expired));
+    ck_assert_ptr_nonnull(expired);
+    ck_assert_str_eq(expired->command_id, "b");
+    core_command_free(&expired);
+    /* on disconnect everything comes back for a final result */
+    core_session_enqueue(s, cmd_new("c", "Reset", 0, 0));
+    core_command_t *x = core_session_take_any(s);
+    ck_assert_str_eq(x->command_id, "a");
+    core_command_free(&x);
+    x = core_session_take_any(s);
+    ck_assert_str_eq(x->command_id, "c");
+    core_command_free(&x);
+    ck_assert_ptr_null(core_session_take_any(s));
+    core_session_destroy(&s);
+}
+END_TEST
+
+START_TEST(test_message_ids_unique_across_sessions)
+{
+    core_session_t *a = core_session_new(OCPP_V16, 2, 1), *b = core_session_new(OCPP_V16, 2, 2);
+    core_command_t *e;
+    core_session_enqueue(a, cmd_new("x", "Reset", 0, 0));
+    core_session_enqueue(b, cmd_new("y", "Reset", 0, 0));
+    core_command_t *ca = core_session_next(a, 1, 1, &e), *cb = core_session_next(b, 1, 1, &e);
+    ck_assert_str_ne(ca->message_id, cb->message_id);
+    core_session_destroy(&a);
+    core_session_destroy(&b);
+}
+END_TEST
+
+static const char *parse_status(const char *record, ocpp_version_t v, core_command_t **cmd)
+{
+    const char *status = "ok";
+    char why[200];
+    if (core_command_parse((const uint8_t *)record, strlen(record), v, 100 * SEC, cmd, &status, why,
+                           sizeof(why)) == 0)
+        return "ok";
+    return status;
+}
+
+START_TEST(test_command_records)
+{
+    core_command_t *cmd = NULL;
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"Reset\",\"payload\":"
+                                  "{\"type\":\"Hard\"},\"priority\":3,\"ttl_ms\":5000}",
+                                  OCPP_V16, &cmd),
+                     "ok");
+    ck_assert_str_eq(cmd->action, "Reset");
+    ck_assert_int_eq(cmd->priority, 3);
+    ck_assert_uint_eq(cmd->expires_us, 105 * SEC);
+    core_command_free(&cmd);
+    /* the 2.0.1 Reset payload differs: validated against the charge point's version */
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"Reset\",\"payload\":"
+                                  "{\"type\":\"Hard\"}}",
+                                  OCPP_V201, &cmd),
+                     "invalid");
+    ck_assert_str_eq(
+        parse_status("{\"command_id\":\"c1\",\"action\":\"Reset\",\"payload\":"
+                     "{\"type\":\"Immediate\"},\"expires_at\":\"2030-01-01T00:00:00Z\"}",
+                     OCPP_V201, &cmd),
+        "ok");
+    ck_assert_uint_eq(cmd->expires_us, 1893456000ULL * SEC);
+    core_command_free(&cmd);
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"reset\"}", OCPP_V201, &cmd),
+                     "unsupported");
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"BootNotification\","
+                                  "\"payload\":{}}",
+                                  OCPP_V201, &cmd),
+                     "invalid"); /* sent by charge points */
+    ck_assert_str_eq(parse_status("{\"action\":\"Reset\"}", OCPP_V16, &cmd), "invalid");
+    ck_assert_str_eq(parse_status("[1,2]", OCPP_V16, &cmd), "invalid");
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c\",\"action\":\"Nope\"}", OCPP_V16, &cmd),
+                     "invalid");
+    ck_assert_str_eq(
+        parse_status("{\"command_id\":\"c\",\"action\":\"ClearCache\"}", OCPP_V16, &cmd),
+        "ok"); /* payload defaults to {} */
+    core_command_free(&cmd);
+}
+END_TEST
+
+START_TEST(test_command_results)
+{
+    core_command_t *cmd = cmd_new("c9", "Reset", 0, 0);
+    char why[200];
+    json_t *ok = json_loads("{\"status\":\"Accepted\"}", 0, NULL);
+    json_t *no = json_loads("{\"status\":\"Rejected\"}", 0, NULL);
+    json_t *bad = json_loads("{\"status\":\"Maybe\"}", 0, NULL);
+    ck_assert_str_eq(core_command_classify(OCPP_V16, cmd, ok, why, sizeof(why)), "accepted");
+    ck_assert_str_eq(core_command_classify(OCPP_V16, cmd, no, why, sizeof(why)), "rejected");
+    ck_assert_str_eq(core_command_classify(OCPP_V16, cmd, bad, why, sizeof(why)), "ocpp_error");
+    ck_assert_ptr_nonnull(strstr(why, "/status"));
+    char *text = core_command_result("c9", "CP1", "accepted", "Reset", "gw-1", ok, NULL, NULL, NULL,
+                                     NULL, 1735787045678000ULL);
+    ck_assert_str_eq(text, "{\"action\":\"Reset\",\"at\":\"2025-01-02T03:04:05.678Z\","
+                           "\"command_id\":\"c9\",\"cp_id\":\"CP1\",\"message_id\":\"gw-1\","
+                           "\"response\":{\"status\":\"Accepted\"},\"status\":\"accepted\"}");
+    free(text);
+    text = core_command_result("c9", "CP1", "ocpp_error", "Reset", "gw-1", NULL, "NotSupported",
+                               "no", NULL, NULL, 0);
+    json_t *r = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+                     "NotSupported");
+    json_decref(r);
+    free(text);
+    json_decref(ok);
+    json_decref(no);
+    json_decref(bad);
+    core_command_free(&cmd);
+}
+END_TEST
+
+/* every CALL a charge point can send gets a schema-valid answer, for the minimal and the
+ * complete example payloads of the generated examples */
+START_TEST(test_every_cp_call_answered_validly)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file("tests/services/ocpp-core/ocpp_examples.json", 0, &jerr);
+    ck_assert_ptr_nonnull(doc);
+    core_action_ctx_t ctx = {.heartbeat_interval_s = 60, .now_us = 1735787045678000ULL};
+    int answered = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
+        const char *why = json_string_value(json_object_get(c, "why"));
+        if (!json_is_null(json_object_get(c, "error")) ||
+            strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
+            continue;
+        int counted = strcmp(why, "minimal") == 0 || strcmp(why, "all fields") == 0;
+        ocpp_version_t v = strcmp(json_string_value(json_object_get(c, "version")), "1.6") == 0
+                               ? OCPP_V16
+                               : OCPP_V201;
+        const char *action = json_string_value(json_object_get(c, "action"));
+        const ocpp_schema_msg_t *m = ocpp_schema_find(v, action);
+        core_action_out_t out;
+        core_action_handle(v, action, json_object_get(c, "payload"), &ctx, &out);
+        if (m->direction == OS_FROM_CSMS) {
+            ck_assert_int_eq(out.err, OCPP_ERR_NOT_IMPLEMENTED); /* not ours to receive */
+        } else {
+            ck_assert_msg(out.err == OCPP_ERR_NONE, "%s %s not answered", action,
+                          json_string_value(json_object_get(c, "why")));
+            ocpp_verr_t e;
+            ck_assert_msg(ocpp_schema_validate(m, 1, out.response, &e) == 0,
+                          "answer to %s (%s) breaks the schema: %s", action,
+                          json_string_value(json_object_get(c, "why")), e.why);
+            ck_assert_ptr_nonnull(out.event_type);
+            answered += counted;
+        }
+        core_action_out_clear(&out);
+    }
+    ck_assert_int_eq(answered, 2 * (14 + 25)); /* minimal + complete, 1.6 and 2.0.1 */
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(test_persist_flags_and_auth)
+{
+    core_action_ctx_t ctx = {.heartbeat_interval_s = 60,
+                             .now_us = 1735787045678000ULL,
+                             .auth_policy = CORE_AUTH_DENY_LIST,
+                             .auth_list = "BAD1, BAD2"};
+    core_action_out_t out;
+    json_t *p = json_loads("{\"connectorId\":2,\"idTag\":\"BAD2\",\"meterStart\":0,"
+                           "\"timestamp\":\"2025-01-02T03:04:05Z\"}",
+                           0, NULL);
+    core_action_handle(OCPP_V16, "StartTransaction", p, &ctx, &out);
+    ck_assert_int_eq(out.persist, 1);
+    ck_assert_str_eq(out.event_type, "transaction.started");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(out.response, "idTagInfo"), "status")),
+        "Blocked");
+    /* transactionId: (2025-01-02T03:04:05Z - 2024-01-01) * 8 + connector 2 */
+    ck_assert_int_eq(json_integer_value(json_object_get(out.response, "transactionId")),
+                     (1735787045LL - 1704067200LL) * 8 + 2);
+    core_action_out_clear(&out);
+    /* a resend on another pod gets the same id */
+    ck_assert_int_eq(core_transaction_id(p, 1735787999000000ULL),
+                     (1735787045LL - 1704067200LL) * 8 + 2);
+    json_decref(p);
+    /* implausible charge-point clock: the gateway's time is used */
+    p = json_loads("{\"connectorId\":1,\"timestamp\":\"1970-01-01T00:00:00Z\"}", 0, NULL);
+    ck_assert_int_eq(core_transaction_id(p, 1735787045000000ULL),
+                     (1735787045LL - 1704067200LL) * 8 + 1);
+    json_decref(p);
+
+    ctx.auth_policy = CORE_AUTH_ALLOW_LIST;
+    ck_assert_str_eq(core_auth_status(&ctx, "BAD1"), "Accepted");
+    ck_assert_str_eq(core_auth_status(&ctx, "OTHER"), "Invalid");
+    ctx.auth_policy = CORE_AUTH_ACCEPT_ALL;
+    ck_assert_str_eq(core_auth_status(&ctx, "OTHER"), "Accepted");
+
+    p = json_loads("{\"type\":\"StartupOfTheDevice\",\"timestamp\":\"2025-01-02T03:04:05Z\"}", 0,
+                   NULL);
+    core_action_handle(OCPP_V201, "SecurityEventNotification", p, &ctx, &out);
+    ck_assert_int_eq(out.persist, 1); /* critical */
+    core_action_out_clear(&out);
+    json_object_set_new(p, "type", json_string("InvalidMessages"));
+    core_action_handle(OCPP_V201, "SecurityEventNotification", p, &ctx, &out);
+    ck_assert_int_eq(out.persist, 0); /* not critical */
+    core_action_out_clear(&out);
+    json_decref(p);
+    p = json_loads("{\"connectorId\":1,\"meterValue\":[]}", 0, NULL);
+    core_action_handle(OCPP_V16, "MeterValues", p, &ctx, &out);
+    ck_assert_int_eq(out.persist, 0); /* no transaction */
+    core_action_out_clear(&out);
+    json_object_set_new(p, "transactionId", json_integer(5));
+    core_action_handle(OCPP_V16, "MeterValues", p, &ctx, &out);
+    ck_assert_int_eq(out.persist, 1);
+    core_action_out_clear(&out);
+    json_decref(p);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core_session");
+    TCase *t = tcase_create("core");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, test_gating_201);
+    tcase_add_test(t, test_held_answer);
+    tcase_add_test(t, test_one_outstanding_call_and_priority);
+    tcase_add_test(t, test_queue_expiry_and_release);
+    tcase_add_test(t, test_message_ids_unique_across_sessions);
+    tcase_add_test(t, test_command_records);
+    tcase_add_test(t, test_command_results);
+    tcase_add_test(t, test_every_cp_call_answered_validly);
+    tcase_add_test(t, test_persist_flags_and_auth);
+    suite_add_tcase(s, t);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
