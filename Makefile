@@ -38,7 +38,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev
+TOOLS    := kafka-dev registry-driver
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -93,6 +93,7 @@ $(eval $(call stage_rules,services/ocpp-core,ocpp-core,$(CORE_PKGS)))
 $(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
 $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
+$(eval $(call stage_rules,tools/registry-driver,registry-driver,))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
