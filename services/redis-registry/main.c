@@ -67,8 +67,9 @@ typedef struct {
 
 typedef struct {
     char pod[64];
-    uint64_t epoch; /* held takeover epoch, 0: none */
-    bool seen;      /* still listed as dead in this round */
+    uint64_t epoch;         /* held takeover epoch, 0: none */
+    uint64_t dead_since_us; /* when we first saw it without a lease */
+    bool seen;              /* still listed as dead in this round */
 } takeover_t;
 
 enum {
@@ -1027,17 +1028,25 @@ static void sweep_pod(const char *pod)
         log_info("swept %zu stale mappings of pod %s", swept, pod);
 }
 
-static void takeover_try(const char *pod)
+static takeover_t *dead_pod_seen(const char *pod)
 {
     takeover_t *t = zhashx_lookup(R.takeovers, pod);
     if (!t) {
         t = calloc(1, sizeof(*t));
         if (!t)
-            return;
+            return NULL;
         snprintf(t->pod, sizeof(t->pod), "%s", pod);
+        t->dead_since_us = now_us();
         zhashx_insert(R.takeovers, t->pod, t);
+        log_info("pod %s has no lease", pod);
     }
     t->seen = true;
+    return t;
+}
+
+static void takeover_try(takeover_t *t)
+{
+    const char *pod = t->pod;
     char kt[128], ke[140], kl[128], kd[140], ttl[24];
     registry_key_takeover(pod, kt, sizeof(kt));
     registry_key_takeover_epoch(pod, ke, sizeof(ke));
@@ -1130,13 +1139,15 @@ static void check_dead_pods(void)
             redis_drop(R.redis->errstr);
         freeReplyObject(r);
     }
+    uint64_t now = now_us();
     for (size_t i = 0; i < n && R.redis; i++) {
-        if (!dead[i])
+        takeover_t *t = dead[i] ? dead_pod_seen(pods->element[i]->str) : NULL;
+        if (!t)
             continue;
-        if (sweeper)
-            sweep_pod(pods->element[i]->str);
+        if (sweeper && now - t->dead_since_us >= (uint64_t)R.cfg.sweep_grace_ms * 1000u)
+            sweep_pod(t->pod);
         if (R.redis)
-            takeover_try(pods->element[i]->str);
+            takeover_try(t);
     }
     free(dead);
     freeReplyObject(pods);

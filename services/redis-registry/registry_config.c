@@ -43,6 +43,9 @@ const config_option_t REGISTRY_CONFIG[] = {
      "lookups and de-dup checks beyond it are answered -EBUSY at once"},
     {"sweep_batch", CONFIG_INT, "500", F(sweep_batch), 1, 100000, NULL, NULL,
      "stale mappings of a dead pod checked per sweep round (one round per lease refresh)"},
+    {"sweep_grace_ms", CONFIG_DURATION, "2s", F(sweep_grace_ms), 0, 600000, NULL, NULL,
+     "how long a pod's lease must have been missing (as seen by the sweeper) before its "
+     "mappings are swept; until then lookups report them stale"},
     {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,
      "topic of the device.disconnected events the sweeper emits"},
 };

@@ -24,6 +24,7 @@ typedef struct {
     char *sentinel_master;
     int64_t queue_limit;
     int64_t sweep_batch;
+    int64_t sweep_grace_ms;
     char *events_topic;
 } registry_config_t;
 

@@ -41,6 +41,18 @@ start_registry() {
 
 reg_pid() { eval "echo \$REG_PID_${1//-/_}"; }
 
+# kill_registry POD: SIGKILL (a pod dying without a goodbye), reaped quietly.
+kill_registry() {
+  local pid; pid="$(reg_pid "$1")"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+# admin_url POD: base URL of the registry's /metrics, /readyz.
+admin_url() {
+  echo "http://127.0.0.1:$(grep -o 'listening on 127.0.0.1:[0-9]*' "$TMP/$1.log" | head -1 | cut -d: -f2)"
+}
+
 # drv POD COMMAND...: one command line to POD's driver.
 drv() {
   local pod="$1"; shift
@@ -55,6 +67,8 @@ expect_line() {
     grep -Eq "$re" "$TMP/$pod.drv"
   grep -E "$re" "$TMP/$pod.drv" | tail -n 1
 }
+
+not() { ! "$@"; }
 
 count_lines() { grep -Ec "$2" "$TMP/$1.drv" || true; }
 
