@@ -478,6 +478,15 @@ static long long reply_int(const redisReply *r, size_t i)
     return e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
 }
 
+/* Errors after which this connection is useless: the script cache is gone (Redis restarted) or
+ * the server was demoted to a replica (Sentinel failover). Reconnect, rediscover, reload. */
+static bool reply_needs_reconnect(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR &&
+           (strncmp(r->str, "NOSCRIPT", 8) == 0 || strncmp(r->str, "READONLY", 8) == 0 ||
+            strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0);
+}
+
 static void send_registered(const reg_t *g, int status, const char *prev, const char *boot)
 {
     envelope_t env = {.type = ENV_REGISTERED};
@@ -672,8 +681,8 @@ static int flush_once(size_t max)
             metrics_counter_add(R.m_errors, 1);
             log_write(LOG_ERROR, g->identity, NULL, "claim failed: %s",
                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
-                broken = true; /* Redis restarted between batches: reconnect and reload */
+            if (reply_needs_reconnect(r))
+                broken = true; /* restarted or demoted between batches: reconnect, reload */
             else
                 queue_claim(g); /* retried with the next batch */
         }
@@ -684,7 +693,8 @@ static int flush_once(size_t max)
     free(batch);
     for (i = 0; i < nrel && !broken; i++) {
         redisReply *r = NULL;
-        if (redisGetReply(R.redis, (void **)&r) != REDIS_OK) {
+        if (redisGetReply(R.redis, (void **)&r) != REDIS_OK || reply_needs_reconnect(r)) {
+            freeReplyObject(r); /* the release stays queued */
             broken = true;
             break;
         }
@@ -709,6 +719,11 @@ static int flush_once(size_t max)
     for (i = 0; i < ndedup && !broken; i++) {
         redisReply *r = NULL;
         if (redisGetReply(R.redis, (void **)&r) != REDIS_OK) {
+            broken = true;
+            break;
+        }
+        if (reply_needs_reconnect(r)) { /* stays queued, in doubt: retried with its value */
+            freeReplyObject(r);
             broken = true;
             break;
         }
@@ -957,10 +972,13 @@ static void refresh_lease(void)
             return;
         }
     }
-    if (r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer == 0)
+    bool demoted = reply_needs_reconnect(r[1]);
+    if (!demoted && r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer == 0)
         requeue_all("our lease had expired");
     for (int i = 0; i < 4; i++)
         freeReplyObject(r[i]);
+    if (demoted)
+        redis_drop("lease refresh refused (server is not a writable primary)");
 }
 
 static void emit_disconnected(const char *identity, const char *dead_pod, uint64_t epoch)

@@ -16,10 +16,10 @@ itest_cleanup_on_exit
 start_redis
 CORES=2 start_registry pod-a OCPPGW_QUEUE_LIMIT=100
 drv pod-a burst 200 L
-line="$(expect_line 20 pod-a '^burst 200 ')"
+line="$(expect_line 20 pod-a '^burst L 200 ')"
 [ "$(rcli EXISTS 'conn:{L0}' 'conn:{L199}')" = 2 ] || fail "burst not in Redis"
 old_epoch="$(rcli HGET 'conn:{L7}:meta' epoch)"
-ok "200 registrations in Redis (${line#burst 200 } ms)"
+ok "200 registrations in Redis (${line##* } ms)"
 
 kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 drv pod-a lookup 1 L7

@@ -8,7 +8,8 @@
  *   in:  register CORE IDENTITY CONN [BOOT] | unregister CORE IDENTITY CONN EPOCH
  *        lookup REQ IDENTITY | dedup REQ COMMAND_ID TTL_MS | takeover_done POD EPOCH
  *        burst N PREFIX   (N REGISTERs of PREFIX0..PREFIXn-1; waits for their REGISTERED, prints
- *                          "burst N MS" with the wall time, or "burst-timeout N GOT" after 120 s)
+ *                          "burst PREFIX N MS" with the wall time, or "burst-timeout PREFIX N GOT"
+ *                          after 120 s)
  *   out: registered CORE IDENTITY CONN EPOCH STATUS PREV BOOT
  *        superseded CORE IDENTITY CONN EPOCH BY_POD
  *        owner REQ IDENTITY POD EPOCH LIVE STATUS | dedup_result REQ COMMAND_ID FIRST STATUS
@@ -181,9 +182,9 @@ static void burst(size_t n, const char *prefix)
         drain_all();
     }
     if (D.burst_got < n)
-        printf("burst-timeout %zu %zu\n", n, D.burst_got);
+        printf("burst-timeout %s %zu %zu\n", prefix, n, D.burst_got);
     else
-        printf("burst %zu %" PRIu64 "\n", n, now_ms() - D.burst_t0);
+        printf("burst %s %zu %" PRIu64 "\n", prefix, n, now_ms() - D.burst_t0);
     fflush(stdout);
     D.burst_total = 0;
 }
