@@ -46,6 +46,7 @@ typedef struct {
     uint64_t since_us;
     uint64_t epoch; /* 0 until the first claim answered: then re-assertions are CAS on it */
     bool queued;    /* a claim or re-assertion for it is waiting in R.claims */
+    bool answer;    /* core asked (REGISTER): answer REGISTERED even if nothing changed */
 } reg_t;
 
 typedef struct {
@@ -393,6 +394,25 @@ static void on_superseded_message(const char *payload, size_t len)
     send_superseded(g, m.epoch, m.by_pod, "pubsub");
 }
 
+/* Handles every complete message hiredis already holds for the subscriber. */
+static void sub_drain(void)
+{
+    while (R.sub) {
+        redisReply *r = NULL;
+        if (redisGetReplyFromReader(R.sub, (void **)&r) != REDIS_OK) {
+            sub_drop("protocol error");
+            return;
+        }
+        if (!r)
+            break;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
+            on_superseded_message(r->element[2]->str, r->element[2]->len);
+        freeReplyObject(r);
+    }
+}
+
 static int on_sub_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
@@ -404,20 +424,7 @@ static int on_sub_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         sub_drop(R.sub->errstr[0] ? R.sub->errstr : "read failed");
         return 0;
     }
-    for (;;) {
-        redisReply *r = NULL;
-        if (redisGetReplyFromReader(R.sub, (void **)&r) != REDIS_OK) {
-            sub_drop("protocol error");
-            return 0;
-        }
-        if (!r)
-            break;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
-            on_superseded_message(r->element[2]->str, r->element[2]->len);
-        freeReplyObject(r);
-    }
+    sub_drain();
     return 0;
 }
 
@@ -454,6 +461,7 @@ static void sub_ensure(void)
     }
     R.sub_backoff_ms = 100;
     log_info("subscribed to %s", channel);
+    sub_drain(); /* anything that arrived with the SUBSCRIBE answer */
     /* messages published while we were not subscribed are gone: verify instead */
     requeue_all("subscribed to superseded notifications");
 }
@@ -487,8 +495,9 @@ static bool reply_needs_reconnect(const redisReply *r)
             strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0);
 }
 
-static void send_registered(const reg_t *g, int status, const char *prev, const char *boot)
+static void send_registered(reg_t *g, int status, const char *prev, const char *boot)
 {
+    g->answer = false;
     envelope_t env = {.type = ENV_REGISTERED};
     env.u.registered.identity = env_str(g->identity);
     env.u.registered.conn_id = g->conn_id;
@@ -526,6 +535,8 @@ static void reassert_done(reg_t *g, const redisReply *r)
                   g->epoch, epoch);
         metrics_counter_add(R.m_claims, 1);
         g->epoch = epoch;
+    } else if (!g->answer) {
+        return; /* verified unchanged: nothing to tell core */
     }
     send_registered(g, 0, "", g->boot);
 }
@@ -749,7 +760,9 @@ static int flush_once(size_t max)
 
 static void flush(void)
 {
-    while (queue_depth() > 0) {
+    /* bounded: an item that keeps failing (an error reply) waits for the next tick instead of
+     * spinning here */
+    for (size_t pass = queue_depth() / 8192 + 1; pass > 0 && queue_depth() > 0; pass--) {
         if (redis_ensure() < 0) {
             answer_unavailable();
             break;
@@ -788,6 +801,7 @@ static void on_register(const env_register_t *m)
     env_str_copy(m->ocpp_version, g->version, sizeof(g->version));
     env_str_copy(m->boot_state, g->boot, sizeof(g->boot));
     g->since_us = m->since_us;
+    g->answer = true;
     queue_claim(g);
     metrics_gauge_set(R.m_regs, (int64_t)zhashx_size(R.regs));
 }
@@ -1157,12 +1171,11 @@ static void check_dead_pods(void)
             redis_drop(R.redis->errstr);
         freeReplyObject(r);
     }
-    uint64_t now = now_us();
     for (size_t i = 0; i < n && R.redis; i++) {
         takeover_t *t = dead[i] ? dead_pod_seen(pods->element[i]->str) : NULL;
         if (!t)
             continue;
-        if (sweeper && now - t->dead_since_us >= (uint64_t)R.cfg.sweep_grace_ms * 1000u)
+        if (sweeper && now_us() >= t->dead_since_us + (uint64_t)R.cfg.sweep_grace_ms * 1000u)
             sweep_pod(t->pod);
         if (R.redis)
             takeover_try(t);

@@ -76,14 +76,21 @@ ok "its later release did not touch pod-b's mapping"
 
 # 4. de-dup: the first delivery wins once, cluster-wide; a replay on either pod is refused
 drv pod-a dedup 1 cmd-1 60000
+expect_line 5 pod-a '^dedup_result 1 cmd-1 1 0$' >/dev/null
 drv pod-b dedup 2 cmd-1 60000
 drv pod-a dedup 3 cmd-1 60000
-expect_line 5 pod-a '^dedup_result 1 cmd-1 1 0$' >/dev/null
 expect_line 5 pod-b '^dedup_result 2 cmd-1 0 0$' >/dev/null
 expect_line 5 pod-a '^dedup_result 3 cmd-1 0 0$' >/dev/null
+# racing: the same new command on both pods at once, exactly one is first
+drv pod-a dedup 4 cmd-2 60000
+drv pod-b dedup 5 cmd-2 60000
+expect_line 5 pod-a '^dedup_result 4 cmd-2 ' >/dev/null
+expect_line 5 pod-b '^dedup_result 5 cmd-2 ' >/dev/null
+firsts="$(cat "$TMP/pod-a.drv" "$TMP/pod-b.drv" | grep -c '^dedup_result [45] cmd-2 1 0$' || true)"
+[ "$firsts" = 1 ] || fail "cmd-2 first $firsts times"
 ttl="$(rcli PTTL 'dedup:{cmd-1}')"
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 60000 ] || fail "dedup key TTL $ttl"
-ok "dedup: cmd-1 first once (pod-a), replays refused on both pods, key expires"
+ok "dedup: cmd-1 first once (pod-a), replays refused on both pods, key expires; a race on cmd-2 has one winner"
 
 m="$(curl -sf "$(admin_url pod-a)/metrics")"
 echo "$m" | grep -q '^ocppgw_registry_superseded_total{via="pubsub"} 1' || fail "superseded metric: $(echo "$m" | grep superseded)"

@@ -21,7 +21,8 @@ start_registry pod-b OCPPGW_SWEEP_GRACE_MS=3s
 start_registry pod-c OCPPGW_SWEEP_GRACE_MS=3s
 
 for i in $(seq 0 19); do drv pod-a register 0 "S$i" "$((100 + i))" accepted; done
-wait_until 5 "20 registrations" test "$(count_lines pod-a '^registered 0 S[0-9]+ ')" = 20
+registered_s() { [ "$(grep -E '^registered 0 S[0-9]+ ' "$TMP/pod-a.drv" | cut -d' ' -f3 | sort -u | wc -l)" = 20 ]; }
+wait_until 10 "20 registrations" registered_s
 [ "$(rcli SCARD 'pod:{pod-a}:conns')" = 20 ] || fail "pod-a's set does not hold 20"
 drv pod-b lookup 1 S1
 expect_line 5 pod-b '^owner 1 S1 pod-a [0-9]+ 1 0$' >/dev/null
