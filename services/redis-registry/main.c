@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -1215,6 +1216,12 @@ static void *string_dup(const void *item)
     return strdup(item);
 }
 
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    zsys_interrupted = 1;
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -1245,8 +1252,13 @@ int main(int argc, char **argv)
         R.nsentinels = 0; /* validated by the config table already */
     snprintf(R.primary_host, sizeof(R.primary_host), "%s", R.url.host);
     R.primary_port = R.url.port;
+    /* SIGTERM/SIGINT end the loop (zloop checks zsys_interrupted) so that the stop path below
+     * flushes and deletes the lease: the other pods then take over at once */
     zsys_handler_set(NULL);
-    zsys_catch_interrupts();
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 
     R.admin = admin_http_start(R.cfg.admin_bind, (int)R.cfg.admin_port);
     if (!R.admin)

@@ -97,3 +97,11 @@ echo "$m" | grep -q '^ocppgw_registry_superseded_total{via="pubsub"} 1' || fail 
 echo "$m" | grep -q '^ocppgw_registry_superseded_total{via="reassert"} 1' || fail "superseded metric (reassert)"
 echo "$m" | grep -q '^ocppgw_registry_redis_batch_seconds_count [1-9]' || fail "round-trip histogram empty"
 ok "metrics count superseded by pub/sub and by re-assertion, and the Redis round trips"
+
+# SIGTERM: the registry stops cleanly and deletes its lease at once (no waiting for the TTL)
+pid="$(reg_pid pod-b)"
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 0 ] || fail "registry exited with $rc on SIGTERM"
+[ "$(rcli EXISTS 'pod:{pod-b}')" = 0 ] || fail "pod-b's lease still there after SIGTERM"
+ok "SIGTERM: pod-b's registry exited 0 and deleted its lease"
