@@ -44,7 +44,9 @@ start_pod() {
     fi
     sleep 0.2
   done
-  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1)"
+  # a shared OCPPGW_REDIS_URL is not printed by run.sh (grep finds nothing: not an error)
+  REDIS_URL="$(grep -o 'redis://[0-9.:]*' "$POD_OUT" | head -1 || true)"
+  REDIS_URL="${REDIS_URL:-${OCPPGW_REDIS_URL:-}}"
   KAFKA="$(cat "$TMP/$name/kafka-bootstrap" 2>/dev/null || true)"
 }
 
