@@ -38,7 +38,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev bridge-load core-inject
+TOOLS    := kafka-dev bridge-load core-inject registry-driver
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -95,6 +95,7 @@ $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
 $(eval $(call stage_rules,tools/bridge-load,bridge-load,))
 $(eval $(call stage_rules,tools/core-inject,core-inject,))
+$(eval $(call stage_rules,tools/registry-driver,registry-driver,))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))

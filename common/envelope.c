@@ -845,7 +845,7 @@ static int decode_lookup(env_reader_t *r, uint32_t nfields, env_lookup_t *m)
 
 static int encode_owner(msgpack_packer *pk, const env_owner_t *m)
 {
-    int rc = pack_start(pk, ENV_OWNER, 5);
+    int rc = pack_start(pk, ENV_OWNER, 6);
 
     if (rc == 0)
         rc = pack_u64(pk, m->request_id);
@@ -857,12 +857,14 @@ static int encode_owner(msgpack_packer *pk, const env_owner_t *m)
         rc = pack_u64(pk, m->epoch);
     if (rc == 0)
         rc = pack_bool(pk, m->live);
+    if (rc == 0)
+        rc = pack_i32(pk, m->status);
     return rc;
 }
 
 static int decode_owner(env_reader_t *r, uint32_t nfields, env_owner_t *m)
 {
-    int rc = nfields < 5 ? -EPROTO : 0;
+    int rc = nfields < 6 ? -EPROTO : 0;
 
     if (rc == 0)
         rc = read_u64(r, &m->request_id);
@@ -875,7 +877,9 @@ static int decode_owner(env_reader_t *r, uint32_t nfields, env_owner_t *m)
     if (rc == 0)
         rc = read_bool(r, &m->live);
     if (rc == 0)
-        rc = skip_values(r, nfields - 5); /* fields of a newer writer */
+        rc = read_i32(r, &m->status);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
 
@@ -991,6 +995,38 @@ static int decode_takeover_done(env_reader_t *r, uint32_t nfields, env_takeover_
     return rc;
 }
 
+static int encode_registry_busy(msgpack_packer *pk, const env_registry_busy_t *m)
+{
+    int rc = pack_start(pk, ENV_REGISTRY_BUSY, 4);
+
+    if (rc == 0)
+        rc = pack_bool(pk, m->busy);
+    if (rc == 0)
+        rc = pack_u32(pk, m->queued);
+    if (rc == 0)
+        rc = pack_u32(pk, m->limit);
+    if (rc == 0)
+        rc = pack_bool(pk, m->redis_up);
+    return rc;
+}
+
+static int decode_registry_busy(env_reader_t *r, uint32_t nfields, env_registry_busy_t *m)
+{
+    int rc = nfields < 4 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_bool(r, &m->busy);
+    if (rc == 0)
+        rc = read_u32(r, &m->queued);
+    if (rc == 0)
+        rc = read_u32(r, &m->limit);
+    if (rc == 0)
+        rc = read_bool(r, &m->redis_up);
+    if (rc == 0)
+        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+    return rc;
+}
+
 int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
@@ -1061,6 +1097,9 @@ int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
         break;
     case ENV_TAKEOVER_DONE:
         rc = encode_takeover_done(&pk, &env->u.takeover_done);
+        break;
+    case ENV_REGISTRY_BUSY:
+        rc = encode_registry_busy(&pk, &env->u.registry_busy);
         break;
     default:
         rc = -EINVAL;
@@ -1152,6 +1191,9 @@ int envelope_decode(const uint8_t *data, size_t len, envelope_t *env)
     case ENV_TAKEOVER_DONE:
         rc = decode_takeover_done(&r, count - 2, &env->u.takeover_done);
         break;
+    case ENV_REGISTRY_BUSY:
+        rc = decode_registry_busy(&r, count - 2, &env->u.registry_busy);
+        break;
     default:
         return -ENOMSG;
     }
@@ -1208,6 +1250,8 @@ const char *envelope_type_name(envelope_type_t type)
         return "takeover";
     case ENV_TAKEOVER_DONE:
         return "takeover_done";
+    case ENV_REGISTRY_BUSY:
+        return "registry_busy";
     default:
         return "unknown";
     }

@@ -18,7 +18,7 @@
  * type id. */
 #define ENVELOPE_VERSION     1
 #define ENVELOPE_MAX_HEADERS 16
-#define ENVELOPE_TYPE_MAX    20
+#define ENVELOPE_TYPE_MAX    32
 
 /* str: UTF-8 text, a borrowed view into the received buffer (not NUL-terminated). */
 typedef struct {
@@ -65,6 +65,7 @@ typedef enum {
     ENV_DEDUP_RESULT = 18,
     ENV_TAKEOVER = 19,
     ENV_TAKEOVER_DONE = 20,
+    ENV_REGISTRY_BUSY = 32,
 } envelope_type_t;
 
 /* ENV_HELLO (1), edge -> core: An edge announces itself and where replies for its connections
@@ -272,6 +273,9 @@ typedef struct {
     uint64_t epoch;
     /* the owning pod holds a lease (false: the mapping is stale) */
     bool live;
+    /* 0: answered from Redis; negative errno: Redis could not answer (-EAGAIN: unavailable,
+     * retry later; -EBUSY: registry queue full), pod empty */
+    int32_t status;
 } env_owner_t;
 
 /* ENV_DEDUP (17), bridge -> registry: Is this the first delivery of a command? The registry
@@ -319,6 +323,22 @@ typedef struct {
     uint64_t epoch;
 } env_takeover_done_t;
 
+/* ENV_REGISTRY_BUSY (32), registry -> core: Backpressure: the registry's queue of work waiting
+ * for Redis crossed its limit (busy) or drained below half of it (not busy). Sent to every core
+ * on each change of state and repeated every few seconds while busy; while busy the core should
+ * tell its edges to slow down accepting new connections (connections already accepted keep
+ * working). */
+typedef struct {
+    /* true: queue at or above its limit; false: below half of it again */
+    bool busy;
+    /* items waiting for Redis (claims, releases, lookups, de-dup checks) */
+    uint32_t queued;
+    /* the configured limit (queue_limit) */
+    uint32_t limit;
+    /* false while Redis is unreachable (the usual reason for a growing queue) */
+    bool redis_up;
+} env_registry_busy_t;
+
 /* One message: type says which member of u holds it. Members are named like the message; a name
  * that is a C keyword gets a trailing "_" (u.register_). */
 typedef struct {
@@ -344,6 +364,7 @@ typedef struct {
         env_dedup_result_t dedup_result;
         env_takeover_t takeover;
         env_takeover_done_t takeover_done;
+        env_registry_busy_t registry_busy;
     } u;
 } envelope_t;
 

@@ -32,6 +32,22 @@ const config_option_t REGISTRY_CONFIG[] = {
      "how often the pod refreshes its lease"},
     {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
      "ZeroMQ high-water mark (messages)"},
+    {"sentinel_addrs", CONFIG_STRING, "", F(sentinel_addrs), 0, 0, NULL,
+     registry_validate_addr_list,
+     "Redis Sentinels host:port,host:port; when set, the primary of sentinel_master is asked "
+     "there on every (re)connect and redis_url only supplies password and database"},
+    {"sentinel_master", CONFIG_STRING, "mymaster", F(sentinel_master), 0, 0, NULL, NULL,
+     "name of the primary the Sentinels watch"},
+    {"queue_limit", CONFIG_INT, "50000", F(queue_limit), 2, 10000000, NULL, NULL,
+     "work waiting for Redis at which cores are told REGISTRY_BUSY (cleared below half); "
+     "lookups and de-dup checks beyond it are answered -EBUSY at once"},
+    {"sweep_batch", CONFIG_INT, "500", F(sweep_batch), 1, 100000, NULL, NULL,
+     "stale mappings of a dead pod checked per sweep round (one round per lease refresh)"},
+    {"sweep_grace_ms", CONFIG_DURATION, "2s", F(sweep_grace_ms), 0, 600000, NULL, NULL,
+     "how long a pod's lease must have been missing (as seen by the sweeper) before its "
+     "mappings are swept; until then lookups report them stale"},
+    {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,
+     "topic of the device.disconnected events the sweeper emits"},
 };
 const size_t REGISTRY_CONFIG_COUNT = sizeof(REGISTRY_CONFIG) / sizeof(REGISTRY_CONFIG[0]);
 
@@ -93,4 +109,65 @@ int registry_validate_redis_url(const char *value, char *why, size_t whylen)
 {
     registry_redis_url_t u;
     return registry_parse_redis_url(value, &u, why, whylen);
+}
+
+int registry_parse_addr_list(const char *list, registry_addr_t *out, int max, char *why,
+                             size_t whylen)
+{
+    int n = 0;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) {
+            snprintf(why, whylen, "empty address in list");
+            return -EINVAL;
+        }
+        if (n >= max) {
+            snprintf(why, whylen, "more than %d addresses", max);
+            return -EINVAL;
+        }
+        const char *colon = memchr(p, ':', len);
+        size_t hlen = colon ? (size_t)(colon - p) : len;
+        if (hlen == 0 || hlen >= sizeof(out[n].host)) {
+            snprintf(why, whylen, "missing or oversized host");
+            return -EINVAL;
+        }
+        memcpy(out[n].host, p, hlen);
+        out[n].host[hlen] = '\0';
+        out[n].port = 26379;
+        if (colon) {
+            long port = 0;
+            size_t plen = len - hlen - 1;
+            for (size_t i = 0; i < plen; i++) {
+                char c = colon[1 + i];
+                if (c < '0' || c > '9' || port > 65535) {
+                    port = -1;
+                    break;
+                }
+                port = port * 10 + (c - '0');
+            }
+            if (plen == 0 || port < 1 || port > 65535) {
+                snprintf(why, whylen, "port must be 1..65535");
+                return -EINVAL;
+            }
+            out[n].port = (int)port;
+        }
+        n++;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                snprintf(why, whylen, "empty address in list");
+                return -EINVAL;
+            }
+        }
+    }
+    return n;
+}
+
+int registry_validate_addr_list(const char *value, char *why, size_t whylen)
+{
+    registry_addr_t a[REGISTRY_MAX_SENTINELS];
+    int n = registry_parse_addr_list(value, a, REGISTRY_MAX_SENTINELS, why, whylen);
+    return n < 0 ? n : 0;
 }

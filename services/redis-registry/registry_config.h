@@ -20,6 +20,12 @@ typedef struct {
     int64_t lease_ttl_ms;
     int64_t lease_refresh_ms;
     int64_t zmq_hwm;
+    char *sentinel_addrs;
+    char *sentinel_master;
+    int64_t queue_limit;
+    int64_t sweep_batch;
+    int64_t sweep_grace_ms;
+    char *events_topic;
 } registry_config_t;
 
 extern const config_option_t REGISTRY_CONFIG[];
@@ -34,5 +40,16 @@ typedef struct {
 } registry_redis_url_t;
 int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *why, size_t whylen);
 int registry_validate_redis_url(const char *value, char *why, size_t whylen);
+
+/* "host:port,host:port" (Sentinel addresses; the port defaults to 26379) -> up to max entries.
+ * Returns the number of entries (0 for an empty list) or -EINVAL (why filled). */
+#define REGISTRY_MAX_SENTINELS 8
+typedef struct {
+    char host[256];
+    int port;
+} registry_addr_t;
+int registry_parse_addr_list(const char *list, registry_addr_t *out, int max, char *why,
+                             size_t whylen);
+int registry_validate_addr_list(const char *value, char *why, size_t whylen);
 
 #endif

@@ -3,29 +3,73 @@
 
 #include <stdio.h>
 
+/* A missing epoch counter (Redis restarted empty) restarts from Redis' clock in milliseconds:
+ * far above any epoch handed out before, so "newer claim = higher epoch" survives data loss.
+ * (13 digits: exact in Lua's doubles and printed without an exponent.) */
+#define NEXT_EPOCH                                                                                 \
+    "local function next_epoch(k, floor)\n"                                                        \
+    "  if redis.call('EXISTS', k) == 0 then\n"                                                     \
+    "    local t = redis.call('TIME')\n"                                                           \
+    "    local base = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                 \
+    "    if base < floor then base = floor end\n"                                                  \
+    "    redis.call('SET', k, string.format('%d', base))\n"                                        \
+    "  end\n"                                                                                      \
+    "  return redis.call('INCR', k)\n"                                                             \
+    "end\n"
+
+#define WRITE_OWNER                                                                                \
+    "local function write_owner(epoch)\n"                                                          \
+    "  redis.call('SET', KEYS[1], ARGV[1])\n"                                                      \
+    "  redis.call('HSET', KEYS[3], 'pod', ARGV[1], 'epoch', epoch, 'edge', ARGV[E],\n"             \
+    "             'conn', ARGV[E + 1], 'since', ARGV[E + 2], 'version', ARGV[E + 3])\n"            \
+    "  if ARGV[E + 4] == 'accepted' or ARGV[E + 4] == 'pending' then\n"                            \
+    "    redis.call('HSET', KEYS[3], 'boot', ARGV[E + 4])\n"                                       \
+    "  end\n"                                                                                      \
+    "  redis.call('SADD', 'pod:{' .. ARGV[1] .. '}:conns', ARGV[E + 5])\n"                         \
+    "end\n"
+
 const char REGISTRY_CLAIM_LUA[] =
-    "local epoch = redis.call('INCR', KEYS[2])\n"
+    "local E = 2\n" NEXT_EPOCH WRITE_OWNER "local epoch = next_epoch(KEYS[2], 0)\n"
     "local prev = redis.call('GET', KEYS[1]) or ''\n"
     "local meta = redis.call('HMGET', KEYS[3], 'boot', 'conn')\n"
-    "redis.call('SET', KEYS[1], ARGV[1])\n"
-    "redis.call('HSET', KEYS[3], 'pod', ARGV[1], 'epoch', epoch, 'edge', ARGV[2],\n"
-    "           'conn', ARGV[3], 'since', ARGV[4], 'version', ARGV[5])\n"
-    "if ARGV[6] == 'accepted' or ARGV[6] == 'pending' then\n"
-    "  redis.call('HSET', KEYS[3], 'boot', ARGV[6])\n"
-    "end\n"
+    "write_owner(epoch)\n"
     "if prev ~= '' and prev ~= ARGV[1] then\n"
+    "  redis.call('SREM', 'pod:{' .. prev .. '}:conns', ARGV[7])\n"
     "  redis.call('PUBLISH', 'ocppgw:superseded:' .. prev,\n"
-    "             KEYS[1] .. ' ' .. (meta[2] or '') .. ' ' .. epoch .. ' ' .. ARGV[1])\n"
+    "             epoch .. ' ' .. (meta[2] or '0') .. ' ' .. ARGV[1] .. ' ' .. ARGV[7])\n"
     "end\n"
     "return {epoch, prev, meta[1] or '', meta[2] or ''}\n";
 
-const char REGISTRY_RELEASE_LUA[] = "if redis.call('HGET', KEYS[2], 'epoch') == ARGV[1] then\n"
-                                    "  redis.call('DEL', KEYS[1])\n"
-                                    "  redis.call('HSET', KEYS[2], 'pod', '')\n"
-                                    "  redis.call('HDEL', KEYS[2], 'conn', 'edge')\n"
-                                    "  return 1\n"
-                                    "end\n"
-                                    "return 0\n";
+const char REGISTRY_REASSERT_LUA[] =
+    "local E = 3\n" NEXT_EPOCH WRITE_OWNER "local held = tonumber(ARGV[2])\n"
+    "local cur = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "local owner = redis.call('GET', KEYS[1]) or ''\n"
+    "if cur == held and owner == ARGV[1] then\n"
+    "  if ARGV[7] == 'accepted' or ARGV[7] == 'pending' then\n"
+    "    redis.call('HSET', KEYS[3], 'boot', ARGV[7])\n"
+    "  end\n"
+    "  redis.call('SADD', 'pod:{' .. ARGV[1] .. '}:conns', ARGV[8])\n"
+    "  return {held, 'held', ''}\n"
+    "end\n"
+    "if (cur == 0 and (owner == '' or owner == ARGV[1])) or (cur == held and owner == '') then\n"
+    "  local epoch = next_epoch(KEYS[2], held)\n"
+    "  write_owner(epoch)\n"
+    "  return {epoch, 'claimed', ''}\n"
+    "end\n"
+    "return {cur, 'superseded', owner}\n";
+
+const char REGISTRY_RELEASE_LUA[] =
+    "if redis.call('GET', KEYS[2]) == ARGV[1] and redis.call('GET', KEYS[1]) == ARGV[2] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('HSET', KEYS[3], 'pod', '')\n"
+    "  redis.call('HDEL', KEYS[3], 'conn', 'edge')\n"
+    "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
+    "  return 1\n"
+    "end\n"
+    "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
+    "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
+    "end\n"
+    "return 0\n";
 
 /* The lease key is outside KEYS (it depends on the value read): fine on a single Redis or
  * Sentinel; a Redis Cluster deployment would read it in a second step. */
@@ -35,6 +79,58 @@ const char REGISTRY_LOOKUP_LUA[] =
     "local epoch = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')\n"
     "local live = redis.call('EXISTS', ARGV[1] .. '{' .. pod .. '}')\n"
     "return {pod, epoch, live}\n";
+
+const char REGISTRY_SWEEP_LUA[] =
+    "if redis.call('EXISTS', KEYS[4]) == 1 then return {-1, 0} end\n"
+    "redis.call('SREM', KEYS[3], ARGV[2])\n"
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end\n"
+    "local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[2], 'pod', '')\n"
+    "redis.call('HDEL', KEYS[2], 'conn', 'edge')\n"
+    "return {1, tonumber(epoch)}\n";
+
+const char REGISTRY_LOCK_LUA[] = "local cur = redis.call('GET', KEYS[1])\n"
+                                 "if cur == ARGV[1] then\n"
+                                 "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                                 "  return 1\n"
+                                 "end\n"
+                                 "if cur then return 0 end\n"
+                                 "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                 "return 1\n";
+
+const char REGISTRY_TAKEOVER_LUA[] =
+    NEXT_EPOCH "local cur = redis.call('GET', KEYS[1])\n"
+               "local pre = ARGV[1] .. ' '\n"
+               "local mine = cur and string.sub(cur, 1, #pre) == pre\n"
+               "local held = mine and tonumber(string.sub(cur, #pre + 1)) or 0\n"
+               "if ARGV[3] == 'release' then\n"
+               "  if mine then redis.call('DEL', KEYS[1]) end\n"
+               "  return {held, 'released'}\n"
+               "end\n"
+               "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+               "  if mine then redis.call('DEL', KEYS[1]) end\n"
+               "  return {held, 'alive'}\n"
+               "end\n"
+               "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
+               "  if mine then redis.call('DEL', KEYS[1]) end\n"
+               "  return {held, 'done'}\n"
+               "end\n"
+               "if mine then\n"
+               "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+               "  return {held, 'held'}\n"
+               "end\n"
+               "if cur then return {0, 'other'} end\n"
+               "local epoch = next_epoch(KEYS[2], 0)\n"
+               "redis.call('SET', KEYS[1], pre .. epoch, 'PX', ARGV[2])\n"
+               "return {epoch, 'won'}\n";
+
+const char REGISTRY_TAKEOVER_DONE_LUA[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] .. ' ' .. ARGV[2] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('SET', KEYS[2], ARGV[2])\n"
+    "if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[3]) end\n"
+    "return 1\n";
 
 static int fit(int n, size_t outlen)
 {
@@ -59,4 +155,34 @@ int registry_key_meta(const char *identity, char *out, size_t outlen)
 int registry_key_lease(const char *pod, char *out, size_t outlen)
 {
     return fit(snprintf(out, outlen, "pod:{%s}", pod), outlen);
+}
+
+int registry_key_pod_conns(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "pod:{%s}:conns", pod), outlen);
+}
+
+int registry_key_takeover(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "takeover:{%s}", pod), outlen);
+}
+
+int registry_key_takeover_epoch(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "takeover:{%s}:epoch", pod), outlen);
+}
+
+int registry_key_takeover_done(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "takeover:{%s}:done", pod), outlen);
+}
+
+int registry_key_dedup(const char *command_id, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "dedup:{%s}", command_id), outlen);
+}
+
+int registry_channel_superseded(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, REGISTRY_SUPERSEDED_PREFIX "%s", pod), outlen);
 }

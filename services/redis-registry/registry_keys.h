@@ -1,28 +1,79 @@
 /* registry_keys: Redis key names and Lua scripts of the connection map (DESIGN §6).
  *
- * conn:{<identity>}        -> owning pod id, a plain string (GET it to route a command)
- * conn:{<identity>}:epoch  -> fencing counter, INCR on every claim
- * conn:{<identity>}:meta   -> hash: pod, epoch, edge, conn, since, version, boot
- * pod:{<pod>}              -> the pod's lease (expires unless refreshed)
- * The braces are Redis Cluster hash tags: every key of one charge point lives in one slot. */
+ * conn:{<identity>}          -> owning pod id, a plain string (GET it to route a command)
+ * conn:{<identity>}:epoch    -> fencing counter, INCR on every claim; when missing (Redis lost
+ *                               its data) it restarts from Redis' clock in milliseconds, so an
+ *                               epoch never goes backwards across a restart
+ * conn:{<identity>}:meta     -> hash: pod, epoch, edge, conn, since, version, boot
+ * pod:{<pod>}                -> the pod's lease (expires unless refreshed)
+ * pod:{<pod>}:conns          -> set of identities the pod claimed (what the sweeper checks
+ *                               when the lease is gone: O(that pod's mappings), never a SCAN)
+ * ocppgw:pods                -> set of known pods (SADD on every lease refresh)
+ * ocppgw:sweeper             -> lock: the one registry that sweeps stale mappings right now
+ * takeover:{<pod>}           -> "<taker> <epoch>": fenced claim on a dead pod's partition
+ * takeover:{<pod>}:epoch     -> INCR counter of those claims
+ * takeover:{<pod>}:done      -> the partition was drained (TAKEOVER_DONE); deleted when the
+ *                               pod refreshes its lease again
+ * dedup:{<command_id>}       -> SET NX with a TTL: first delivery of a command
+ * channel ocppgw:superseded:<pod> -> "<epoch> <old conn id> <new pod> <identity>"
+ *
+ * The braces are Redis Cluster hash tags: every key of one charge point lives in one slot. The
+ * scripts that also touch pod keys (claim, release, sweep, lookup) would need splitting for a
+ * Cluster; hiredis 0.14 has no Cluster support, so that is out of scope (docs/registry.md). */
 #ifndef REGISTRY_KEYS_H
 #define REGISTRY_KEYS_H
 
 #include <stddef.h>
 
-/* KEYS: conn, epoch, meta. ARGV: pod, edge, conn id, since_us, version, boot state.
+#define REGISTRY_PODS_KEY          "ocppgw:pods"
+#define REGISTRY_SWEEPER_KEY       "ocppgw:sweeper"
+#define REGISTRY_SUPERSEDED_PREFIX "ocppgw:superseded:"
+
+/* Fresh claim (a new connection). KEYS: conn, epoch, meta. ARGV: pod, edge, conn id, since_us,
+ * version, boot state, identity. Takes a new epoch, sets the owner, moves the identity to this
+ * pod's set and PUBLISHes to the previous pod's channel when another pod held it.
  * Returns {epoch, previous pod or "", previous boot state or "", previous conn id or ""}. */
 extern const char REGISTRY_CLAIM_LUA[];
-/* KEYS: conn, meta. ARGV: epoch, pod. Deletes the mapping only if the epoch still matches.
- * Returns 1 released, 0 not the owner any more. */
+/* Re-assertion of a claim this pod already held (BootNotification, Redis reconnect, lease lost,
+ * pub/sub resubscribed). KEYS: conn, epoch, meta. ARGV: pod, held epoch, edge, conn id, since_us,
+ * version, boot state, identity. Claim-if-unchanged-or-missing:
+ *   counter == held and owner == pod  -> refresh metadata      {held, "held", ""}
+ *   counter missing (Redis lost data), or counter == held and
+ *   no owner (swept while we were away) -> fresh epoch        {epoch, "claimed", ""}
+ *   anything else (a newer claim exists) -> nothing written   {counter, "superseded", owner} */
+extern const char REGISTRY_REASSERT_LUA[];
+/* KEYS: conn, epoch, meta. ARGV: epoch, pod, identity. Deletes the mapping only if the epoch
+ * counter and the owner still match. Returns 1 released, 0 not the owner any more. */
 extern const char REGISTRY_RELEASE_LUA[];
 /* KEYS: conn, meta. ARGV: lease key prefix. Returns {pod or "", epoch, live 0/1}. */
 extern const char REGISTRY_LOOKUP_LUA[];
+/* KEYS: conn, meta, pod:{p}:conns, pod:{p}. ARGV: dead pod, identity. If the pod still has no
+ * lease: removes the identity from its set and, if the mapping still names that pod, deletes it.
+ * Returns {1, epoch} when this call removed the mapping (exactly one caller ever sees 1), {0, 0}
+ * otherwise, {-1, 0} when the pod's lease is back (nothing touched). */
+extern const char REGISTRY_SWEEP_LUA[];
+/* KEYS: lock. ARGV: pod, ttl_ms. Takes or extends the lock. Returns 1 held by us, 0 by another. */
+extern const char REGISTRY_LOCK_LUA[];
+/* KEYS: takeover:{p}, takeover:{p}:epoch, pod:{p}, takeover:{p}:done. ARGV: our pod, ttl_ms,
+ * mode "try" or "release". Returns {epoch, state} with state "won" (new claim), "held" (ours,
+ * extended), "other" (another pod holds it), "alive" (the pod has a lease again; our claim, if
+ * any, is dropped), "done" (already drained) or "released". */
+extern const char REGISTRY_TAKEOVER_LUA[];
+/* KEYS: takeover:{p}, takeover:{p}:done, pod:{p}:conns, pods set. ARGV: our pod, epoch, dead pod.
+ * TAKEOVER_DONE: drops our claim if it is still ours with that epoch, marks the partition drained
+ * and forgets the pod once it has no mapping left. Returns 1 if the claim was ours, else 0. */
+extern const char REGISTRY_TAKEOVER_DONE_LUA[];
 
 /* Key builders: write into out (NUL-terminated); return the length or -1 if it does not fit. */
 int registry_key_conn(const char *identity, char *out, size_t outlen);
 int registry_key_epoch(const char *identity, char *out, size_t outlen);
 int registry_key_meta(const char *identity, char *out, size_t outlen);
 int registry_key_lease(const char *pod, char *out, size_t outlen);
+int registry_key_pod_conns(const char *pod, char *out, size_t outlen);
+int registry_key_takeover(const char *pod, char *out, size_t outlen);
+int registry_key_takeover_epoch(const char *pod, char *out, size_t outlen);
+int registry_key_takeover_done(const char *pod, char *out, size_t outlen);
+int registry_key_dedup(const char *command_id, char *out, size_t outlen);
+int registry_channel_superseded(const char *pod, char *out, size_t outlen);
 
 #endif

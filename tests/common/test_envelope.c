@@ -179,7 +179,8 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                    .identity = v->s[0],
                                    .pod = v->s[1],
                                    .epoch = v->u64[1],
-                                   .live = v->flag};
+                                   .live = v->flag,
+                                   .status = v->i32};
         break;
     case ENV_DEDUP:
         e->u.dedup =
@@ -194,6 +195,10 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
         break;
     case ENV_TAKEOVER_DONE:
         e->u.takeover_done = (env_takeover_done_t){.pod = v->s[0], .epoch = v->u64[0]};
+        break;
+    case ENV_REGISTRY_BUSY:
+        e->u.registry_busy = (env_registry_busy_t){
+            .busy = v->flag, .queued = v->u32[0], .limit = v->u32[1], .redis_up = !v->flag};
         break;
     default:
         ck_abort_msg("no fixture for type %d", (int)type);
@@ -329,6 +334,7 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(owner.pod);
         EQ_INT(owner.epoch);
         EQ_INT(owner.live);
+        EQ_INT(owner.status);
         break;
     case ENV_DEDUP:
         EQ_INT(dedup.request_id);
@@ -349,6 +355,12 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
     case ENV_TAKEOVER_DONE:
         EQ_STR(takeover_done.pod);
         EQ_INT(takeover_done.epoch);
+        break;
+    case ENV_REGISTRY_BUSY:
+        EQ_INT(registry_busy.busy);
+        EQ_INT(registry_busy.queued);
+        EQ_INT(registry_busy.limit);
+        EQ_INT(registry_busy.redis_up);
         break;
     default:
         ck_abort_msg("unexpected type %d", (int)a->type);
@@ -383,12 +395,22 @@ static void encode_fixture(envelope_type_t type, int variant, envelope_t *e, msg
 /* ---------------------------------------------------------------------------------------------
  * round trips */
 
+/* Message ids are reserved in ranges per stage (proto/envelope.json), so 1..ENVELOPE_TYPE_MAX
+ * has gaps. */
+static bool type_defined(envelope_type_t type)
+{
+    return strcmp(envelope_type_name(type), "unknown") != 0;
+}
+
 START_TEST(test_round_trip_every_type)
 {
     int variant = _i % VARIANTS;
     envelope_type_t type = (envelope_type_t)(1 + _i / VARIANTS);
     envelope_t in, out;
     msgpack_sbuffer buf;
+
+    if (!type_defined(type))
+        return; /* an id reserved for another stage, no message yet */
 
     encode_fixture(type, variant, &in, &buf);
     ck_assert_int_eq(envelope_decode((const uint8_t *)buf.data, buf.size, &out), 0);
@@ -445,8 +467,8 @@ START_TEST(test_golden_bytes)
                                     'i',  'p',  'c',  ':',  '/', '/', 'x'};
     static const uint8_t event[] = {0x98, 0x01, 0x07, 0x03, 0x00, 0xa1, 't',  0xa1, 'k',
                                     0x91, 0x92, 0xa1, 'a',  0xa1, 'b',  0xc4, 0x01, 'v'};
-    static const uint8_t owner[] = {0x97, 0x01, 0x10, 0xcd, 0x01, 0x00,
-                                    0xa2, 'C',  'P',  0xa0, 0x05, 0xc2};
+    static const uint8_t owner[] = {0x98, 0x01, 0x10, 0xcd, 0x01, 0x00, 0xa2,
+                                    'C',  'P',  0xa0, 0x05, 0xc2, 0xf5};
     envelope_t e;
     msgpack_sbuffer buf;
 
@@ -481,6 +503,7 @@ START_TEST(test_golden_bytes)
     ck_assert_uint_eq(e.u.owner.pod.len, 0);
     ck_assert_uint_eq(e.u.owner.epoch, 5);
     ck_assert(!e.u.owner.live);
+    ck_assert_int_eq(e.u.owner.status, -11);
     msgpack_sbuffer_clear(&buf);
     ck_assert_int_eq(envelope_encode(&e, &buf), 0);
     ck_assert_mem_eq(buf.data, owner, sizeof(owner));
@@ -497,6 +520,9 @@ START_TEST(test_every_truncation_rejected)
     envelope_type_t type = (envelope_type_t)(1 + _i / VARIANTS);
     envelope_t in, out;
     msgpack_sbuffer buf;
+
+    if (!type_defined(type))
+        return; /* an id reserved for another stage, no message yet */
 
     encode_fixture(type, variant, &in, &buf);
     for (size_t n = 0; n < buf.size; n++) {
@@ -518,6 +544,9 @@ START_TEST(test_mutations_are_safe)
     envelope_t in, out, again;
     msgpack_sbuffer buf, re;
     unsigned seed = 1234u + (unsigned)_i;
+
+    if (!type_defined(type))
+        return; /* an id reserved for another stage, no message yet */
 
     encode_fixture(type, 0, &in, &buf);
     msgpack_sbuffer_init(&re);
@@ -630,9 +659,9 @@ START_TEST(test_field_types_enforced)
                      0);
     ck_assert_int_eq(e.u.event_ack.status, INT32_MIN);
     /* owner: live is bool, not 0/1 */
-    ck_assert_int_eq(DECODE(0x97, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0xc3), 0);
-    ck_assert_int_eq(DECODE(0x97, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0x01), -EPROTO);
-    ck_assert_int_eq(DECODE(0x97, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0xc0), -EPROTO);
+    ck_assert_int_eq(DECODE(0x98, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0xc3, 0x00), 0);
+    ck_assert_int_eq(DECODE(0x98, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0x01, 0x00), -EPROTO);
+    ck_assert_int_eq(DECODE(0x98, 0x01, 0x10, 0x01, 0xa0, 0xa0, 0x01, 0xc0, 0x00), -EPROTO);
 }
 END_TEST
 
@@ -773,15 +802,17 @@ END_TEST
 
 START_TEST(test_names)
 {
-    static const char *names[] = {"hello",      "connect",      "frame",    "disconnect",
-                                  "send",       "close",        "event",    "event_ack",
-                                  "result",     "command",      "register", "registered",
-                                  "unregister", "superseded",   "lookup",   "owner",
-                                  "dedup",      "dedup_result", "takeover", "takeover_done"};
+    static const char *names[] = {
+        [1] = "hello",         [2] = "connect",       [3] = "frame",     [4] = "disconnect",
+        [5] = "send",          [6] = "close",         [7] = "event",     [8] = "event_ack",
+        [9] = "result",        [10] = "command",      [11] = "register", [12] = "registered",
+        [13] = "unregister",   [14] = "superseded",   [15] = "lookup",   [16] = "owner",
+        [17] = "dedup",        [18] = "dedup_result", [19] = "takeover", [20] = "takeover_done",
+        [32] = "registry_busy"};
 
-    ck_assert_int_eq(ENVELOPE_TYPE_MAX, (int)(sizeof(names) / sizeof(names[0])));
+    ck_assert_int_eq(ENVELOPE_TYPE_MAX, (int)(sizeof(names) / sizeof(names[0])) - 1);
     for (int t = 1; t <= ENVELOPE_TYPE_MAX; t++)
-        ck_assert_str_eq(envelope_type_name((envelope_type_t)t), names[t - 1]);
+        ck_assert_str_eq(envelope_type_name((envelope_type_t)t), names[t] ? names[t] : "unknown");
     ck_assert_str_eq(envelope_type_name((envelope_type_t)0), "unknown");
     ck_assert_str_eq(envelope_type_name((envelope_type_t)(ENVELOPE_TYPE_MAX + 1)), "unknown");
     ck_assert_str_eq(envelope_strerror(-EPROTO), "malformed");

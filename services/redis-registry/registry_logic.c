@@ -1,0 +1,160 @@
+/* registry_logic: pure decisions of redis-registry. See registry_logic.h. */
+#include "registry_logic.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int parse_u64(const char *p, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -EINVAL;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int registry_superseded_parse(const char *payload, size_t len, registry_superseded_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *end = payload + len;
+    const char *s1 = memchr(payload, ' ', len);
+    if (!s1 || parse_u64(payload, (size_t)(s1 - payload), &out->epoch) < 0 || out->epoch == 0)
+        return -EINVAL;
+    const char *s2 = memchr(s1 + 1, ' ', (size_t)(end - s1 - 1));
+    if (!s2 || parse_u64(s1 + 1, (size_t)(s2 - s1 - 1), &out->conn_id) < 0)
+        return -EINVAL;
+    const char *last = end;
+    while (last > s2 && last[-1] != ' ')
+        last--;
+    if (last <= s2 + 1) /* no room for a pod between the second and the last space */
+        return -EINVAL;
+    size_t pod_len = (size_t)(last - 1 - (s2 + 1));
+    size_t id_len = (size_t)(end - last);
+    if (pod_len == 0 || pod_len >= sizeof(out->by_pod) || id_len == 0 ||
+        id_len >= sizeof(out->identity))
+        return -EINVAL;
+    memcpy(out->by_pod, s2 + 1, pod_len);
+    memcpy(out->identity, last, id_len);
+    if (memchr(out->identity, '\0', id_len) || memchr(out->by_pod, '\0', pod_len))
+        return -EINVAL;
+    return 0;
+}
+
+int registry_takeover_step(uint64_t *held, const char *state, uint64_t epoch, uint64_t *stop_epoch)
+{
+    bool ours = (strcmp(state, "won") == 0 || strcmp(state, "held") == 0) && epoch != 0;
+    int actions = 0;
+    if (ours && *held == epoch)
+        return 0;
+    if (*held != 0) {
+        *stop_epoch = *held;
+        actions |= REGISTRY_TAKEOVER_STOP;
+        *held = 0;
+    }
+    if (ours) {
+        *held = epoch;
+        actions |= REGISTRY_TAKEOVER_START;
+    }
+    return actions;
+}
+
+bool registry_busy_update(bool *busy, size_t queued, size_t limit)
+{
+    bool next = *busy ? queued >= limit / 2 : queued >= limit;
+    if (next == *busy)
+        return false;
+    *busy = next;
+    return true;
+}
+
+/* Appends s as a JSON string (quotes included) to buf at *pos; false if it does not fit. */
+static bool json_string(char *buf, size_t cap, size_t *pos, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (*pos + 1 >= cap)
+        return false;
+    buf[(*pos)++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[7];
+        size_t n;
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            n = 2;
+        } else if (*p < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        } else {
+            esc[0] = (char)*p;
+            n = 1;
+        }
+        if (*pos + n + 1 >= cap)
+            return false;
+        memcpy(buf + *pos, esc, n);
+        *pos += n;
+    }
+    buf[(*pos)++] = '"';
+    buf[*pos] = '\0';
+    return true;
+}
+
+static bool json_raw(char *buf, size_t cap, size_t *pos, const char *s)
+{
+    size_t n = strlen(s);
+    if (*pos + n + 1 > cap)
+        return false;
+    memcpy(buf + *pos, s, n + 1);
+    *pos += n;
+    return true;
+}
+
+char *registry_event_disconnected(const char *identity, const char *dead_pod, const char *by_pod,
+                                  uint64_t epoch, uint64_t time_us)
+{
+    char id[128], source[160], when[40], epoch_text[24];
+    snprintf(id, sizeof(id), "swept/%s/%" PRIu64, identity, epoch);
+    snprintf(source, sizeof(source), "/ocppgw/%s", by_pod);
+    time_t secs = (time_t)(time_us / 1000000u);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof(when) - n, ".%03uZ", (unsigned)((time_us / 1000u) % 1000u));
+    snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, epoch);
+
+    size_t cap = 512 + 6 * (strlen(identity) * 2 + strlen(dead_pod) + 2 * strlen(by_pod));
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    size_t pos = 0;
+    bool ok = json_raw(buf, cap, &pos, "{\"specversion\":\"1.0\",\"id\":") &&
+              json_string(buf, cap, &pos, id) && json_raw(buf, cap, &pos, ",\"source\":") &&
+              json_string(buf, cap, &pos, source) &&
+              json_raw(buf, cap, &pos, ",\"type\":\"device.disconnected\",\"subject\":") &&
+              json_string(buf, cap, &pos, identity) && json_raw(buf, cap, &pos, ",\"time\":") &&
+              json_string(buf, cap, &pos, when) &&
+              json_raw(buf, cap, &pos,
+                       ",\"datacontenttype\":\"application/json\",\"data\":{\"close_code\":1006,"
+                       "\"reason\":\"pod lease expired\",\"pod\":") &&
+              json_string(buf, cap, &pos, dead_pod) && json_raw(buf, cap, &pos, ",\"epoch\":") &&
+              json_raw(buf, cap, &pos, epoch_text) && json_raw(buf, cap, &pos, ",\"swept_by\":") &&
+              json_string(buf, cap, &pos, by_pod) && json_raw(buf, cap, &pos, "}}");
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

@@ -1,0 +1,183 @@
+/* Unit tests for services/redis-registry/registry_logic: the superseded notification parser, the
+ * takeover state machine, the backpressure hysteresis and the device.disconnected event; plus
+ * the Sentinel address list of registry_config and the key names of registry_keys. */
+#include "registry_config.h"
+#include "registry_keys.h"
+#include "registry_logic.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(const char *s, registry_superseded_t *m)
+{
+    return registry_superseded_parse(s, strlen(s), m);
+}
+
+START_TEST(test_superseded_parse)
+{
+    registry_superseded_t m;
+    ck_assert_int_eq(parse("1795490527808 11 pod-b CP1", &m), 0);
+    ck_assert_uint_eq(m.epoch, 1795490527808u);
+    ck_assert_uint_eq(m.conn_id, 11);
+    ck_assert_str_eq(m.by_pod, "pod-b");
+    ck_assert_str_eq(m.identity, "CP1");
+    /* a pod id with a space: everything between the second and the last space */
+    ck_assert_int_eq(parse("5 0 pod b CP-2", &m), 0);
+    ck_assert_str_eq(m.by_pod, "pod b");
+    ck_assert_str_eq(m.identity, "CP-2");
+    ck_assert_uint_eq(m.conn_id, 0);
+}
+END_TEST
+
+START_TEST(test_superseded_parse_rejects)
+{
+    registry_superseded_t m;
+    const char *bad[] = {"",
+                         "5",
+                         "5 1",
+                         "5 1 pod",                        /* no identity */
+                         "5 1  CP1",                       /* empty pod */
+                         "0 1 pod CP1",                    /* epoch 0 is never handed out */
+                         "x 1 pod CP1",                    /* not a number */
+                         "5 -1 pod CP1",                   /* negative */
+                         "5 1 pod CP1 ",                   /* empty identity */
+                         "99999999999999999999 1 pod CP1", /* overflows u64 */
+                         "5 1 pod 0123456789012345678901234567890123456789012345678"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(parse(bad[i], &m) == -EINVAL, "accepted '%s'", bad[i]);
+    /* an embedded NUL is refused, not truncated */
+    ck_assert_int_eq(registry_superseded_parse("5 1 pod C\0P", 11, &m), -EINVAL);
+    /* the longest identity (48) fits */
+    ck_assert_int_eq(parse("5 1 pod 012345678901234567890123456789012345678901234567", &m), 0);
+}
+END_TEST
+
+START_TEST(test_takeover_step)
+{
+    uint64_t held = 0, stop = 0;
+    /* nothing held, someone else holds it or the pod is alive: nothing to say */
+    ck_assert_int_eq(registry_takeover_step(&held, "other", 0, &stop), 0);
+    ck_assert_int_eq(registry_takeover_step(&held, "alive", 0, &stop), 0);
+    /* won: start */
+    ck_assert_int_eq(registry_takeover_step(&held, "won", 7, &stop), REGISTRY_TAKEOVER_START);
+    ck_assert_uint_eq(held, 7);
+    /* refreshed: nothing new */
+    ck_assert_int_eq(registry_takeover_step(&held, "held", 7, &stop), 0);
+    /* the pod came back: stop epoch 7 */
+    ck_assert_int_eq(registry_takeover_step(&held, "alive", 7, &stop), REGISTRY_TAKEOVER_STOP);
+    ck_assert_uint_eq(stop, 7);
+    ck_assert_uint_eq(held, 0);
+    /* won again later with a new epoch, then lost to another pod (our claim expired) */
+    ck_assert_int_eq(registry_takeover_step(&held, "won", 9, &stop), REGISTRY_TAKEOVER_START);
+    ck_assert_int_eq(registry_takeover_step(&held, "other", 0, &stop), REGISTRY_TAKEOVER_STOP);
+    ck_assert_uint_eq(stop, 9);
+    /* held under a different epoch than we knew: stop the old, start the new */
+    held = 3;
+    ck_assert_int_eq(registry_takeover_step(&held, "held", 4, &stop),
+                     REGISTRY_TAKEOVER_STOP | REGISTRY_TAKEOVER_START);
+    ck_assert_uint_eq(stop, 3);
+    ck_assert_uint_eq(held, 4);
+    /* an unknown state or a zero epoch is never taken as ours */
+    ck_assert_int_eq(registry_takeover_step(&held, "garbage", 4, &stop), REGISTRY_TAKEOVER_STOP);
+    ck_assert_int_eq(registry_takeover_step(&held, "won", 0, &stop), 0);
+    ck_assert_uint_eq(held, 0);
+}
+END_TEST
+
+START_TEST(test_busy_hysteresis)
+{
+    bool busy = false;
+    ck_assert(!registry_busy_update(&busy, 99, 100));
+    ck_assert(registry_busy_update(&busy, 100, 100));
+    ck_assert(busy);
+    ck_assert(!registry_busy_update(&busy, 60, 100)); /* still above half */
+    ck_assert(!registry_busy_update(&busy, 50, 100));
+    ck_assert(registry_busy_update(&busy, 49, 100));
+    ck_assert(!busy);
+    ck_assert(!registry_busy_update(&busy, 0, 100));
+}
+END_TEST
+
+START_TEST(test_event_disconnected)
+{
+    /* 2026-11-24T03:00:00.123Z */
+    char *ev = registry_event_disconnected("CP-7", "pod-a", "pod-b", 42, 1795489200123456u);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_str_eq(
+        ev, "{\"specversion\":\"1.0\",\"id\":\"swept/CP-7/42\",\"source\":\"/ocppgw/pod-b\","
+            "\"type\":\"device.disconnected\",\"subject\":\"CP-7\","
+            "\"time\":\"2026-11-24T03:00:00.123Z\",\"datacontenttype\":"
+            "\"application/json\",\"data\":{\"close_code\":1006,\"reason\":"
+            "\"pod lease expired\",\"pod\":\"pod-a\",\"epoch\":42,"
+            "\"swept_by\":\"pod-b\"}}");
+    free(ev);
+    /* a pod id with quotes, backslashes and control characters is escaped */
+    ev = registry_event_disconnected("X", "a\"b\\c\n", "p", 1, 0);
+    ck_assert_ptr_nonnull(strstr(ev, "\"pod\":\"a\\\"b\\\\c\\u000a\""));
+    free(ev);
+}
+END_TEST
+
+START_TEST(test_addr_list)
+{
+    registry_addr_t a[REGISTRY_MAX_SENTINELS];
+    char why[128];
+    ck_assert_int_eq(registry_parse_addr_list("", a, REGISTRY_MAX_SENTINELS, why, sizeof(why)), 0);
+    ck_assert_int_eq(
+        registry_parse_addr_list("s1:26380,s2", a, REGISTRY_MAX_SENTINELS, why, sizeof(why)), 2);
+    ck_assert_str_eq(a[0].host, "s1");
+    ck_assert_int_eq(a[0].port, 26380);
+    ck_assert_str_eq(a[1].host, "s2");
+    ck_assert_int_eq(a[1].port, 26379);
+    const char *bad[] = {",", "a,", ",a", "a:", ":1", "a:0", "a:65536", "a:1x", "a,,b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(registry_parse_addr_list(bad[i], a, REGISTRY_MAX_SENTINELS, why,
+                                               sizeof(why)) == -EINVAL,
+                      "accepted '%s'", bad[i]);
+    ck_assert_int_eq(registry_parse_addr_list("a,b,c", a, 2, why, sizeof(why)), -EINVAL);
+    ck_assert_int_eq(registry_validate_addr_list("h:1", why, sizeof(why)), 0);
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+    char k[64];
+    registry_key_pod_conns("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "pod:{pod-a}:conns");
+    registry_key_takeover("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "takeover:{pod-a}");
+    registry_key_takeover_epoch("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "takeover:{pod-a}:epoch");
+    registry_key_takeover_done("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "takeover:{pod-a}:done");
+    registry_key_dedup("cmd-1", k, sizeof(k));
+    ck_assert_str_eq(k, "dedup:{cmd-1}");
+    ck_assert_int_eq(registry_channel_superseded("pod-a", k, sizeof(k)), 23);
+    ck_assert_str_eq(k, "ocppgw:superseded:pod-a");
+    ck_assert_int_eq(
+        registry_key_dedup("a-very-long-command-id-that-will-not-fit-in-64-bytes-at-all-xyz", k,
+                           sizeof(k)),
+        -1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("registry_logic");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_superseded_parse);
+    tcase_add_test(tc, test_superseded_parse_rejects);
+    tcase_add_test(tc, test_takeover_step);
+    tcase_add_test(tc, test_busy_hysteresis);
+    tcase_add_test(tc, test_event_disconnected);
+    tcase_add_test(tc, test_addr_list);
+    tcase_add_test(tc, test_keys);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
