@@ -2,7 +2,7 @@
 # test_registry_burst.sh: 10,000 connection claims in one burst through a real redis-registry and
 # a real redis-server complete, every one of them lands in Redis, and the registry pipelines
 # them (far fewer Redis round trips than claims). The time is reported, not asserted beyond a
-# generous bound (shared machine): the figures live in bench/README.md (bench/registry_burst.sh).
+# generous bound (shared machine): the figures live in bench/README.md (bench/bench_registry_burst.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# ocpp_core.sh: micro-benchmark of ocpp-core's per-message work on a typical MeterValues
+# bench_ocpp_core.sh: micro-benchmark of ocpp-core's per-message work on a typical MeterValues
 # (bench/ocpp_core_bench.c): wall-clock ns per stage, best of 5 short runs, then callgrind
 # instruction counts (repeatable on a noisy shared machine) when valgrind is installed.
-#   bench/ocpp_core.sh [iterations]      figures: bench/ocpp_core.md
+#   bench/bench_ocpp_core.sh [iterations]      figures: bench/ocpp_core.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
