@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void edge_bucket_init(edge_bucket_t *b, double burst, uint32_t now_ms)
 {
     b->tokens = (float)burst;

@@ -36,7 +36,11 @@ size_t edge_wheel_size(const edge_wheel_t *self);
 size_t edge_wheel_advance(edge_wheel_t *self, uint64_t now,
                           void (*fn)(edge_wheel_node_t *node, void *arg), void *arg);
 
-typedef enum { EDGE_LIVE_WAIT, EDGE_LIVE_PING, EDGE_LIVE_HANGUP } edge_live_action_t;
+typedef enum {
+    EDGE_LIVE_WAIT,
+    EDGE_LIVE_PING,
+    EDGE_LIVE_HANGUP
+} edge_live_action_t;
 
 /* Connection liveness at tick `now`: last_rx is the tick of the last frame or pong received,
  * last_ping the tick of the last ping sent (0: none). Silent for `timeout` ticks: hang up.

@@ -22,8 +22,10 @@
 #include "channel.h"
 #include "config.h"
 #include "edge_config.h"
+#include "edge_limits.h"
 #include "edge_path.h"
 #include "edge_subprotocol.h"
+#include "edge_wheel.h"
 #include "envelope.h"
 #include "hash.h"
 #include "log.h"
@@ -39,7 +41,8 @@ typedef struct out_msg {
 
 /* Per-connection state, allocated by lws as the session user data. */
 typedef struct {
-    uint64_t conn_id; /* 0 until established */
+    edge_wheel_node_t live; /* liveness deadline in the edge's timing wheel */
+    uint64_t conn_id;       /* 0 until established */
     struct lws *wsi;
     uint32_t core;
     const char *subprotocol;
@@ -53,7 +56,14 @@ typedef struct {
     char close_reason[64];
     void *pending_frame; /* an encoded FRAME that core could not take yet (flow control) */
     size_t pending_len;
+    edge_bucket_t rate; /* message rate of this connection */
+    uint32_t last_rx;   /* wheel tick of the last frame or pong received */
+    uint32_t last_ping; /* wheel tick of the last ping sent (0: none) */
+    bool ping_due;      /* a ping waits for the writable callback */
+    bool token_held;    /* pending_frame already took its rate token */
 } edge_conn_t;
+
+#define CONN_OF(node) ((edge_conn_t *)((char *)(node)-offsetof(edge_conn_t, live)))
 
 static struct {
     edge_config_t cfg;
@@ -63,6 +73,8 @@ static struct {
     uv_timer_t hello_timer;
     uv_timer_t resume_timer;
     uv_timer_t stop_timer;
+    uv_timer_t live_timer;  /* 1 s: advances the liveness wheel */
+    uv_timer_t drain_timer; /* staggered close after SIGTERM */
     uv_idle_t drain_idle;
     uv_signal_t sigterm, sigint;
     zsock_t *pull;
@@ -74,6 +86,16 @@ static struct {
     uint64_t next_conn_id;
     admin_http_t *admin;
     bool stopping;
+    edge_wheel_t *wheel; /* liveness deadlines, one tick per second */
+    uint64_t tick;
+    uint32_t ping_ticks, idle_ticks;
+    edge_iprate_t *iprate;
+    u64map_t *handshakes; /* wsi -> accept time (us), until established or gone */
+    uint64_t *drain_ids;  /* connections open when the drain started */
+    size_t drain_total, drain_done;
+    uint64_t drain_start_ms;
+    metrics_histogram_t *m_handshake;
+    metrics_counter_t *m_rate_limited, *m_pings, *m_ping_timeouts;
     metrics_gauge_t *m_conns;
     metrics_counter_t *m_accepted, *m_frames_in, *m_frames_out, *m_bytes_in, *m_bytes_out, *m_stale,
         *m_paused;
@@ -160,6 +182,10 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
         return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "max_connections", "edge is full");
     if (E.stopping)
         return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining", "edge is draining");
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (!edge_iprate_allow(E.iprate, peer, (uint32_t)uv_now(&E.loop)))
+        return refuse(wsi, 429, "ip_rate", "too many connections from this address");
 
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     if (n <= 0)
@@ -202,6 +228,10 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
         return;
     }
     c->subprotocol = lws_get_protocol(wsi)->name;
+    void *t0 = u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
+    if (t0)
+        metrics_histogram_observe(E.m_handshake,
+                                  (double)(now_us() - (uint64_t)(uintptr_t)t0) / 1e6);
     c->conn_id = ++E.next_conn_id;
     c->core = hash_core_index(c->identity, strlen(c->identity), (uint32_t)E.cfg.core_count);
     u64map_put(E.conns, c->conn_id, c);
@@ -224,6 +254,9 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
         conn_close(c, (enum lws_close_status)1013 /* try again later */, "gateway busy");
         return;
     }
+    c->last_rx = (uint32_t)E.tick;
+    edge_bucket_init(&c->rate, (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    edge_wheel_schedule(E.wheel, &c->live, E.tick + E.ping_ticks);
     log_write(LOG_INFO, c->identity, NULL, "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s",
               c->conn_id, c->subprotocol, peer);
 }
@@ -247,6 +280,7 @@ static void conn_closed(edge_conn_t *c)
                   "did not take it within 1 s",
                   c->conn_id);
     count_close(code);
+    edge_wheel_cancel(E.wheel, &c->live);
     u64map_remove(E.conns, c->conn_id);
     if (u64map_remove(E.paused, c->conn_id)) {
         free(c->pending_frame);
@@ -273,7 +307,19 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
     env.u.frame.at_us = now_us();
     metrics_counter_add(E.m_frames_in, 1);
     metrics_counter_add(E.m_bytes_in, len);
-    int rc = send_to_core(c->core, &env);
+    msgpack_sbuffer_clear(&E.scratch);
+    if (envelope_encode(&env, &E.scratch) != 0) {
+        log_write(LOG_ERROR, c->identity, NULL, "FRAME could not be encoded");
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
+        return;
+    }
+    c->token_held = edge_bucket_take(&c->rate, (double)E.cfg.message_rate,
+                                     (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    int rc = -EAGAIN;
+    if (c->token_held)
+        rc = channel_send(E.core_push[c->core], E.scratch.data, E.scratch.size);
+    else
+        metrics_counter_add(E.m_rate_limited, 1);
     if (rc == 0)
         return;
     if (rc != -EAGAIN) {
@@ -281,7 +327,8 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
         conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
         return;
     }
-    /* flow control: keep the encoded frame, stop reading this connection until core drains */
+    /* over its message rate, or core is full: keep the encoded frame and stop reading this
+     * connection until a token is there and core takes it (nothing is dropped) */
     c->pending_frame = malloc(E.scratch.size);
     if (!c->pending_frame) {
         conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
@@ -291,7 +338,8 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
     c->pending_len = E.scratch.size;
     u64map_put(E.paused, c->conn_id, c);
     lws_rx_flow_control(c->wsi, 0);
-    metrics_counter_add(E.m_paused, 1);
+    if (c->token_held)
+        metrics_counter_add(E.m_paused, 1);
     if (!uv_is_active((uv_handle_t *)&E.resume_timer))
         uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
 }
@@ -303,7 +351,11 @@ static void try_resume(uint64_t key, void *value, void *arg)
     int *still_paused = arg;
     if (!c->pending_frame)
         return;
-    if (channel_send(E.core_push[c->core], c->pending_frame, c->pending_len) == 0) {
+    if (!c->token_held)
+        c->token_held = edge_bucket_take(&c->rate, (double)E.cfg.message_rate,
+                                         (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    if (c->token_held &&
+        channel_send(E.core_push[c->core], c->pending_frame, c->pending_len) == 0) {
         free(c->pending_frame);
         c->pending_frame = NULL;
         lws_rx_flow_control(c->wsi, 1);
@@ -326,6 +378,7 @@ static void on_resume_timer(uv_timer_t *t)
 
 static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t len)
 {
+    c->last_rx = (uint32_t)E.tick;
     if (c->close_code || c->pending_frame)
         return 0;
     if (lws_frame_is_binary(wsi)) {
@@ -367,6 +420,18 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
 
 static int conn_writeable(edge_conn_t *c, struct lws *wsi)
 {
+    if (c->close_code == 1006) /* hung up: no close frame to a silent peer */
+        return -1;
+    if (c->ping_due && !c->close_code) {
+        unsigned char ping[LWS_PRE + 1];
+        c->ping_due = false;
+        if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+            return -1;
+        metrics_counter_add(E.m_pings, 1);
+        if (c->out_head)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (c->close_code && !c->out_head) {
         lws_close_reason(wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -504,6 +569,12 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     edge_conn_t *c = user;
     switch (reason) {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)now_us());
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
+        break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_HTTP:
@@ -515,6 +586,9 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         break;
     case LWS_CALLBACK_RECEIVE:
         return conn_receive(c, wsi, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        c->last_rx = (uint32_t)E.tick;
+        break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -543,8 +617,9 @@ static void protocols_init(const char *enabled)
     for (size_t i = 0; i < EDGE_SUBPROTOCOL_COUNT; i++) {
         const char *name = EDGE_SUBPROTOCOLS[i];
         if (edge_subprotocol_choose(name, strlen(name), enabled))
-            protocols[n++] =
-                (struct lws_protocols){name, edge_callback, sizeof(edge_conn_t), 0, 0, NULL, 0};
+            protocols[n++] = (struct lws_protocols){
+                name, edge_callback, sizeof(edge_conn_t), (size_t)E.cfg.rx_buffer_bytes, 0, NULL,
+                0};
     }
     memset(&protocols[n], 0, sizeof(protocols[n]));
 }
@@ -569,16 +644,41 @@ static void on_hello_timer(uv_timer_t *t)
     drain_core();
 }
 
-static void close_all(uint64_t key, void *value, void *arg)
+static void collect_id(uint64_t key, void *value, void *arg)
 {
-    (void)key;
+    (void)value;
     (void)arg;
-    conn_close(value, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    E.drain_ids[E.drain_total++] = key;
 }
 
 static void on_stop_timer(uv_timer_t *t)
 {
     uv_stop(t->loop);
+}
+
+/* Every 100 ms: close the share of the connections due by now (1001), so that charge points
+ * reconnect to the other pods spread over the window; stop once none is left. */
+static void on_drain_timer(uv_timer_t *t)
+{
+    uint64_t elapsed = uv_now(&E.loop) - E.drain_start_ms;
+    size_t quota = edge_drain_quota(E.drain_total, (uint64_t)E.cfg.drain_window_ms, elapsed);
+    for (; E.drain_done < quota; E.drain_done++) {
+        edge_conn_t *c = u64map_get(E.conns, E.drain_ids[E.drain_done]);
+        if (c)
+            conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    }
+    if (E.drain_done == E.drain_total && u64map_size(E.conns) == 0) {
+        log_info("drain complete: %zu connections closed in %" PRIu64 " ms", E.drain_total,
+                 elapsed);
+        uv_timer_stop(t);
+        uv_stop(&E.loop);
+    }
+}
+
+static int on_listen_closed(void)
+{
+    log_info("listen socket closed");
+    return 0;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -588,12 +688,64 @@ static void on_signal(uv_signal_t *s, int signum)
         uv_stop(&E.loop);
         return;
     }
-    log_info("signal %d: closing %zu connections and stopping", signum, u64map_size(E.conns));
     E.stopping = true;
     admin_http_set_ready(E.admin, false, "draining");
-    u64map_foreach(E.conns, close_all, NULL);
-    /* give the close frames a moment to leave, then stop the loop */
-    uv_timer_start(&E.stop_timer, on_stop_timer, 1500, 0);
+    /* stop accepting: the listen socket closes, so with SO_REUSEPORT new connections go to
+     * the other edges; upgrades already in progress are refused with 503 */
+    lws_context_deprecate(E.lws, on_listen_closed);
+    E.drain_ids = malloc((u64map_size(E.conns) + 1) * sizeof(*E.drain_ids));
+    E.drain_total = 0;
+    if (E.drain_ids)
+        u64map_foreach(E.conns, collect_id, NULL);
+    E.drain_done = 0;
+    E.drain_start_ms = uv_now(&E.loop);
+    log_info("signal %d: draining %zu connections over %" PRId64 " ms", signum, E.drain_total,
+             E.cfg.drain_window_ms);
+    uv_timer_start(&E.drain_timer, on_drain_timer, 0, 100);
+    /* whatever happens, stop a few seconds after the window */
+    uv_timer_start(&E.stop_timer, on_stop_timer, (uint64_t)E.cfg.drain_window_ms + 3000, 0);
+}
+
+/* ---- liveness -------------------------------------------------------------------------- */
+
+static void hang_up(edge_conn_t *c)
+{
+    metrics_counter_add(E.m_ping_timeouts, 1);
+    log_write(LOG_INFO, c->identity, NULL,
+              "no traffic or pong for %u s, hanging up conn_id=%" PRIu64, E.idle_ticks, c->conn_id);
+    c->close_code = 1006;
+    snprintf(c->close_reason, sizeof(c->close_reason), "ping timeout");
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void on_live_due(edge_wheel_node_t *node, void *arg)
+{
+    (void)arg;
+    edge_conn_t *c = CONN_OF(node);
+    if (!c->conn_id || c->close_code)
+        return;
+    uint64_t next;
+    switch (
+        edge_liveness_check(E.tick, c->last_rx, c->last_ping, E.ping_ticks, E.idle_ticks, &next)) {
+    case EDGE_LIVE_HANGUP:
+        hang_up(c);
+        return;
+    case EDGE_LIVE_PING:
+        c->ping_due = true;
+        c->last_ping = (uint32_t)E.tick;
+        lws_callback_on_writable(c->wsi);
+        break;
+    case EDGE_LIVE_WAIT:
+        break;
+    }
+    edge_wheel_schedule(E.wheel, node, next);
+}
+
+static void on_live_timer(uv_timer_t *t)
+{
+    (void)t;
+    E.tick++;
+    edge_wheel_advance(E.wheel, E.tick, on_live_due, NULL);
 }
 
 static void raise_nofile(void)
@@ -650,9 +802,29 @@ int main(int argc, char **argv)
                                 "SEND/CLOSE for a connection that is gone (dropped)", NULL);
     E.m_paused = metrics_counter("edge_flow_control_pauses_total",
                                  "times a connection stopped reading because core was full", NULL);
+    E.m_rate_limited = metrics_counter(
+        "edge_rate_limited_total",
+        "messages held back (reading paused) because the connection exceeded its rate", NULL);
+    E.m_pings = metrics_counter("edge_pings_total", "pings sent to silent connections", NULL);
+    E.m_ping_timeouts =
+        metrics_counter("edge_ping_timeouts_total",
+                        "connections hung up after no traffic or pong in the window", NULL);
+    E.m_handshake = metrics_histogram("edge_handshake_seconds",
+                                      "time from TCP accept to an established WebSocket", NULL,
+                                      METRICS_LATENCY_SECONDS, METRICS_LATENCY_SECONDS_N);
 
     E.conns = u64map_new(1024);
     E.paused = u64map_new(64);
+    E.handshakes = u64map_new(256);
+    E.ping_ticks = (uint32_t)(E.cfg.ping_interval_ms + 999) / 1000;
+    E.idle_ticks = (uint32_t)(E.cfg.idle_timeout_ms + 999) / 1000;
+    E.tick = 1; /* last_ping 0 means "never pinged" */
+    E.wheel =
+        edge_wheel_new((E.ping_ticks > E.idle_ticks ? E.ping_ticks : E.idle_ticks) + 2, E.tick);
+    E.iprate =
+        edge_iprate_new(65536, (double)E.cfg.ip_connect_rate, (double)E.cfg.ip_connect_burst);
+    if (!E.conns || !E.paused || !E.handshakes || !E.wheel || !E.iprate)
+        return 1;
     E.next_conn_id = now_us(); /* ids never repeat across restarts of this edge */
     msgpack_sbuffer_init(&E.scratch);
 
@@ -701,6 +873,9 @@ int main(int argc, char **argv)
     uv_timer_init(&E.loop, &E.hello_timer);
     uv_timer_init(&E.loop, &E.resume_timer);
     uv_timer_init(&E.loop, &E.stop_timer);
+    uv_timer_init(&E.loop, &E.live_timer);
+    uv_timer_init(&E.loop, &E.drain_timer);
+    uv_timer_start(&E.live_timer, on_live_timer, 1000, 1000);
     uv_idle_init(&E.loop, &E.drain_idle);
     uv_timer_start(&E.hello_timer, on_hello_timer, 0, 1000);
     uv_signal_init(&E.loop, &E.sigterm);
@@ -723,6 +898,8 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&E.hello_timer, NULL);
     uv_close((uv_handle_t *)&E.resume_timer, NULL);
     uv_close((uv_handle_t *)&E.stop_timer, NULL);
+    uv_close((uv_handle_t *)&E.live_timer, NULL);
+    uv_close((uv_handle_t *)&E.drain_timer, NULL);
     uv_close((uv_handle_t *)&E.drain_idle, NULL);
     uv_close((uv_handle_t *)&E.sigterm, NULL);
     uv_close((uv_handle_t *)&E.sigint, NULL);
@@ -736,6 +913,10 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&E.scratch);
     u64map_destroy(&E.conns);
     u64map_destroy(&E.paused);
+    u64map_destroy(&E.handshakes);
+    edge_wheel_destroy(&E.wheel);
+    edge_iprate_destroy(&E.iprate);
+    free(E.drain_ids);
     admin_http_stop(&E.admin);
     metrics_shutdown();
     config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);

@@ -64,7 +64,7 @@ START_TEST(test_wheel_cancel_reschedule_horizon)
     edge_wheel_schedule(w, &b.node, 3);
     edge_wheel_schedule(w, &c.node, 1000); /* beyond the horizon: filed at now + 7 */
     edge_wheel_cancel(w, &b.node);
-    edge_wheel_cancel(w, &b.node); /* safe twice */
+    edge_wheel_cancel(w, &b.node);      /* safe twice */
     edge_wheel_schedule(w, &a.node, 5); /* moves */
     edge_wheel_schedule(w, &b.node, 0); /* in the past: next tick */
     int count = 0;
