@@ -25,6 +25,7 @@ typedef struct {
     int64_t send_queue_bytes;
     int64_t zmq_hwm;
     int64_t handshake_timeout_ms;
+    int64_t max_header_bytes;
     int64_t rx_buffer_bytes;
     int64_t ping_interval_ms;
     int64_t idle_timeout_ms;

@@ -25,6 +25,7 @@
 #include "edge_limits.h"
 #include "edge_path.h"
 #include "edge_subprotocol.h"
+#include "edge_utf8.h"
 #include "edge_wheel.h"
 #include "envelope.h"
 #include "hash.h"
@@ -86,6 +87,7 @@ static struct {
     uint64_t next_conn_id;
     admin_http_t *admin;
     bool stopping;
+    bool kick_lws; /* an lws timer was set outside lws callbacks */
     edge_wheel_t *wheel; /* liveness deadlines, one tick per second */
     uint64_t tick;
     uint32_t ping_ticks, idle_ticks;
@@ -391,6 +393,10 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
             conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
             return 0;
         }
+        if (!edge_utf8_valid(in, len)) {
+            conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
+            return 0;
+        }
         conn_message(c, in, len);
         return 0;
     }
@@ -410,7 +416,10 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (final) {
-        conn_message(c, c->rx, c->rx_len);
+        if (edge_utf8_valid(c->rx, c->rx_len))
+            conn_message(c, c->rx, c->rx_len);
+        else
+            conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
         free(c->rx);
         c->rx = NULL;
         c->rx_len = 0;
@@ -425,7 +434,8 @@ static int conn_writeable(edge_conn_t *c, struct lws *wsi)
     if (c->ping_due && !c->close_code) {
         unsigned char ping[LWS_PRE + 1];
         c->ping_due = false;
-        if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+        ping[LWS_PRE] = 'p';
+        if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
             return -1;
         metrics_counter_add(E.m_pings, 1);
         if (c->out_head)
@@ -433,9 +443,10 @@ static int conn_writeable(edge_conn_t *c, struct lws *wsi)
         return 0;
     }
     if (c->close_code && !c->out_head) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+        /* returning -1 from a writable callback makes lws 4.1 drop the socket without the
+         * close frame; from LWS_CALLBACK_TIMER it sends the frame and waits for the ack */
+        lws_set_timer_usecs(wsi, 1);
+        return 0;
     }
     out_msg_t *m = c->out_head;
     if (!m)
@@ -586,6 +597,12 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         break;
     case LWS_CALLBACK_RECEIVE:
         return conn_receive(c, wsi, in, len);
+    case LWS_CALLBACK_TIMER: /* armed by conn_writeable or hang_up: close with the code */
+        if (c->close_code == 1006)
+            return -1;
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
     case LWS_CALLBACK_RECEIVE_PONG:
         c->last_rx = (uint32_t)E.tick;
         break;
@@ -715,7 +732,8 @@ static void hang_up(edge_conn_t *c)
               "no traffic or pong for %u s, hanging up conn_id=%" PRIu64, E.idle_ticks, c->conn_id);
     c->close_code = 1006;
     snprintf(c->close_reason, sizeof(c->close_reason), "ping timeout");
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_set_timer_usecs(c->wsi, 1); /* LWS_CALLBACK_TIMER drops it, no close frame */
+    E.kick_lws = true;
 }
 
 static void on_live_due(edge_wheel_node_t *node, void *arg)
@@ -746,6 +764,12 @@ static void on_live_timer(uv_timer_t *t)
     (void)t;
     E.tick++;
     edge_wheel_advance(E.wheel, E.tick, on_live_due, NULL);
+    if (E.kick_lws) {
+        /* lws (libuv) re-arms its own timer only while servicing an event: a timer set from
+         * outside its callbacks waits for the next event unless lws is woken up */
+        E.kick_lws = false;
+        lws_cancel_service(E.lws);
+    }
 }
 
 static void raise_nofile(void)
@@ -853,13 +877,15 @@ int main(int argc, char **argv)
     info.iface = E.cfg.ws_bind;
     protocols_init(E.cfg.subprotocols);
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
     info.timeout_secs = (unsigned int)((E.cfg.handshake_timeout_ms + 999) / 1000);
+    /* a request trickled in slowly holds a header buffer: the same bound applies */
+    info.timeout_secs_ah_idle = info.timeout_secs;
     info.pt_serv_buf_size = 4096;
-    info.max_http_header_data = 2048;
+    info.max_http_header_data = (unsigned short)E.cfg.max_header_bytes;
     info.ka_time = 0;
     E.lws = lws_create_context(&info);
     if (!E.lws) {
