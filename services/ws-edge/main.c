@@ -87,7 +87,7 @@ static struct {
     uint64_t next_conn_id;
     admin_http_t *admin;
     bool stopping;
-    bool kick_lws; /* an lws timer was set outside lws callbacks */
+    bool kick_lws;       /* an lws timer was set outside lws callbacks */
     edge_wheel_t *wheel; /* liveness deadlines, one tick per second */
     uint64_t tick;
     uint32_t ping_ticks, idle_ticks;
@@ -217,6 +217,28 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
 
 /* ---- connection life ------------------------------------------------------------------- */
 
+static void on_resume_timer(uv_timer_t *t);
+
+/* The envelope in E.scratch could not go to core yet (core full, or the connection over its
+ * message rate): keep it and stop reading this connection until it leaves (nothing is
+ * dropped, and nothing overtakes it). */
+static void conn_hold(edge_conn_t *c)
+{
+    c->pending_frame = malloc(E.scratch.size);
+    if (!c->pending_frame) {
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    memcpy(c->pending_frame, E.scratch.data, E.scratch.size);
+    c->pending_len = E.scratch.size;
+    u64map_put(E.paused, c->conn_id, c);
+    lws_rx_flow_control(c->wsi, 0);
+    if (c->token_held)
+        metrics_counter_add(E.m_paused, 1);
+    if (!uv_is_active((uv_handle_t *)&E.resume_timer))
+        uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
+}
+
 static void conn_established(struct lws *wsi, edge_conn_t *c)
 {
     char uri[512];
@@ -250,15 +272,19 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
     env.u.connect.peer = env_str(peer);
     env.u.connect.security_profile = 0;
     env.u.connect.at_us = now_us();
-    if (send_to_core(c->core, &env) < 0) {
-        /* core cannot take a CONNECT: do not hold a connection core knows nothing about */
-        log_write(LOG_WARN, c->identity, NULL, "core busy, refusing connection");
-        conn_close(c, (enum lws_close_status)1013 /* try again later */, "gateway busy");
-        return;
-    }
     c->last_rx = (uint32_t)E.tick;
     edge_bucket_init(&c->rate, (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
     edge_wheel_schedule(E.wheel, &c->live, E.tick + E.ping_ticks);
+    int rc = send_to_core(c->core, &env);
+    if (rc == -EAGAIN) {
+        /* core is full: the CONNECT waits, and so does everything read after it */
+        c->token_held = true;
+        conn_hold(c);
+    } else if (rc < 0) {
+        log_write(LOG_ERROR, c->identity, NULL, "CONNECT not handed to core: %s", strerror(-rc));
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
+        return;
+    }
     log_write(LOG_INFO, c->identity, NULL, "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s",
               c->conn_id, c->subprotocol, peer);
 }
@@ -297,8 +323,6 @@ static void conn_closed(edge_conn_t *c)
     c->conn_id = 0;
 }
 
-static void on_resume_timer(uv_timer_t *t);
-
 /* A complete message: hand it to core, or hold it and pause reading when core is full. */
 static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
 {
@@ -329,21 +353,7 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
         conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
         return;
     }
-    /* over its message rate, or core is full: keep the encoded frame and stop reading this
-     * connection until a token is there and core takes it (nothing is dropped) */
-    c->pending_frame = malloc(E.scratch.size);
-    if (!c->pending_frame) {
-        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        return;
-    }
-    memcpy(c->pending_frame, E.scratch.data, E.scratch.size);
-    c->pending_len = E.scratch.size;
-    u64map_put(E.paused, c->conn_id, c);
-    lws_rx_flow_control(c->wsi, 0);
-    if (c->token_held)
-        metrics_counter_add(E.m_paused, 1);
-    if (!uv_is_active((uv_handle_t *)&E.resume_timer))
-        uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
+    conn_hold(c);
 }
 
 static void try_resume(uint64_t key, void *value, void *arg)
