@@ -42,7 +42,7 @@ const config_option_t EDGE_CONFIG[] = {
      NULL, "time allowed from TCP accept to a complete upgrade (whole seconds, rounded up)"},
     {"max_header_bytes", CONFIG_INT, "2048", F(max_header_bytes), 256, 65535, NULL, NULL,
      "room for the upgrade request's URL and headers; a larger request is refused"},
-    {"rx_buffer_bytes", CONFIG_INT, "1024", F(rx_buffer_bytes), 128, 1048576, NULL, NULL,
+    {"rx_buffer_bytes", CONFIG_INT, "512", F(rx_buffer_bytes), 128, 1048576, NULL, NULL,
      "per-connection receive buffer of libwebsockets; longer messages arrive in pieces"},
     {"ping_interval_ms", CONFIG_DURATION, "30s", F(ping_interval_ms), 1000, 3600000, NULL, NULL,
      "a connection silent this long is pinged (whole seconds)"},

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -74,6 +77,10 @@ static struct {
     uv_timer_t hello_timer;
     uv_timer_t resume_timer;
     uv_timer_t stop_timer;
+    int listen_fd; /* -1 once closed */
+    uv_poll_t listen_poll;
+    uv_timer_t accept_timer; /* resumes accepting after running out of descriptors */
+    struct lws_vhost *vhost;
     uv_timer_t live_timer;  /* 1 s: advances the liveness wheel */
     uv_timer_t drain_timer; /* staggered close after SIGTERM */
     uv_idle_t drain_idle;
@@ -590,9 +597,6 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     edge_conn_t *c = user;
     switch (reason) {
-    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)now_us());
-        break;
     case LWS_CALLBACK_WSI_DESTROY:
         u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
         break;
@@ -702,10 +706,83 @@ static void on_drain_timer(uv_timer_t *t)
     }
 }
 
-static int on_listen_closed(void)
+/* ---- listener --------------------------------------------------------------------------- */
+
+/* The edge owns its listening socket (SO_REUSEPORT, so several edges share the port: lws 4.1
+ * sets SO_REUSEPORT only when it runs several service threads) and hands every accepted
+ * socket to lws (lws_adopt_socket_vhost). Closing it on SIGTERM stops accepting while the
+ * other edges keep the port. */
+static int listen_open(const char *addr, int port)
 {
-    log_info("listen socket closed");
-    return 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        log_error("ws_bind %s is not an IPv4 address", addr);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        log_error("cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_accept_retry(uv_timer_t *t);
+
+static void on_accept(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    int adopted = 0;
+    /* level-triggered: a capped batch, the rest on the next loop iteration */
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(E.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: pause accepting for a moment instead of spinning */
+                metrics_count("edge_accept_errors_total", "accept() failures, by errno", "errno",
+                              strerror(errno));
+                uv_poll_stop(p);
+                uv_timer_start(&E.accept_timer, on_accept_retry, 100, 0);
+            }
+            break;
+        }
+        struct lws *wsi = lws_adopt_socket_vhost(E.vhost, fd); /* closes fd on failure */
+        if (!wsi) {
+            metrics_count("edge_accept_errors_total", "accept() failures, by errno", "errno",
+                          "adopt failed");
+            continue;
+        }
+        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)now_us());
+        adopted++;
+    }
+    /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
+    if (adopted)
+        lws_cancel_service(E.lws);
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    (void)t;
+    if (E.listen_fd >= 0)
+        uv_poll_start(&E.listen_poll, UV_READABLE, on_accept);
+}
+
+static void listen_close(void)
+{
+    if (E.listen_fd < 0)
+        return;
+    uv_poll_stop(&E.listen_poll);
+    uv_timer_stop(&E.accept_timer);
+    uv_close((uv_handle_t *)&E.listen_poll, NULL);
+    close(E.listen_fd);
+    E.listen_fd = -1;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -719,7 +796,7 @@ static void on_signal(uv_signal_t *s, int signum)
     admin_http_set_ready(E.admin, false, "draining");
     /* stop accepting: the listen socket closes, so with SO_REUSEPORT new connections go to
      * the other edges; upgrades already in progress are refused with 503 */
-    lws_context_deprecate(E.lws, on_listen_closed);
+    listen_close();
     E.drain_ids = malloc((u64map_size(E.conns) + 1) * sizeof(*E.drain_ids));
     E.drain_total = 0;
     if (E.drain_ids)
@@ -883,12 +960,10 @@ int main(int argc, char **argv)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     void *foreign[] = {&E.loop};
-    info.port = (int)E.cfg.ws_port;
-    info.iface = E.cfg.ws_bind;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the edge accepts (listen_open) */
     protocols_init(E.cfg.subprotocols);
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE |
-                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
     info.timeout_secs = (unsigned int)((E.cfg.handshake_timeout_ms + 999) / 1000);
@@ -898,11 +973,17 @@ int main(int argc, char **argv)
     info.max_http_header_data = (unsigned short)E.cfg.max_header_bytes;
     info.ka_time = 0;
     E.lws = lws_create_context(&info);
-    if (!E.lws) {
-        log_error("could not create the WebSocket listener on %s:%" PRId64, E.cfg.ws_bind,
-                  E.cfg.ws_port);
+    E.vhost = E.lws ? lws_get_vhost_by_name(E.lws, "default") : NULL;
+    if (!E.vhost) {
+        log_error("could not create the libwebsockets context");
         return 1;
     }
+    E.listen_fd = listen_open(E.cfg.ws_bind, (int)E.cfg.ws_port);
+    if (E.listen_fd < 0)
+        return 1;
+    uv_poll_init(&E.loop, &E.listen_poll, E.listen_fd);
+    uv_poll_start(&E.listen_poll, UV_READABLE, on_accept);
+    uv_timer_init(&E.loop, &E.accept_timer);
 
     uv_poll_init(&E.loop, &E.zmq_poll, channel_fd(E.pull));
     uv_poll_start(&E.zmq_poll, UV_READABLE, on_zmq_readable);
@@ -929,6 +1010,8 @@ int main(int argc, char **argv)
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
     log_info("stopping");
+    listen_close();
+    uv_close((uv_handle_t *)&E.accept_timer, NULL);
     lws_context_destroy(E.lws);
     uv_close((uv_handle_t *)&E.zmq_poll, NULL);
     uv_close((uv_handle_t *)&E.hello_timer, NULL);

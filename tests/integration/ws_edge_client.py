@@ -291,10 +291,10 @@ def scenario_ping():
 
 
 def scenario_flood():
-    """Sends N padded CALLs at once, then expects N answers (the shell stalls core meanwhile)."""
+    """Sends N padded CALLs at once, then expects N answers, whatever they are (the shell
+    stalls core meanwhile: the connection is not even booted when they are sent)."""
     n, pad = int(ARGS[0]), int(ARGS[1])
     c = Conn("/ocpp/CPFLOOD")
-    c.call("boot", "BootNotification", BOOT16)
     for i in range(n):
         c.text([2, f"h{i}", "Heartbeat", {"pad": "x" * pad}])
     print("sent", flush=True)

@@ -1,0 +1,116 @@
+/* lws_echo: "the limit" reference of PERFORMANCE.md: a bare libwebsockets echo server on
+ * the same event library as ws-edge (libuv, epoll), with no OCPP, no ZeroMQ, no Kafka.
+ * Same lws settings that matter for memory as the edge: the receive buffer size and no
+ * per-connection validity timer. Accepts any path, subprotocol ocpp1.6 (or none).
+ *
+ *   lws_echo PORT [RX_BUFFER_BYTES]      (SIGTERM/SIGINT stop it)
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+typedef struct {
+    unsigned char *msg; /* one message waiting to be echoed */
+    size_t len;
+} echo_session_t;
+
+static int echo_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    echo_session_t *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_RECEIVE:
+        if (s->msg)
+            return 0; /* one in flight; the benchmark is idle anyway */
+        s->msg = malloc(LWS_PRE + len);
+        if (!s->msg)
+            return -1;
+        memcpy(s->msg + LWS_PRE, in, len);
+        s->len = len;
+        lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (s->msg) {
+            int n = lws_write(wsi, s->msg + LWS_PRE, s->len, LWS_WRITE_TEXT);
+            free(s->msg);
+            s->msg = NULL;
+            if (n < 0)
+                return -1;
+        }
+        break;
+    case LWS_CALLBACK_CLOSED:
+        free(s->msg);
+        s->msg = NULL;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static struct lws_protocols protocols[] = {
+    {"ocpp1.6", echo_callback, sizeof(echo_session_t), 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static const lws_retry_bo_t NO_VALIDITY = {.secs_since_valid_ping = 0,
+                                           .secs_since_valid_hangup = 0};
+
+static int arg_int(const char *s)
+{
+    return (int)strtol(s, NULL, 10);
+}
+
+static uv_loop_t loop;
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    uv_stop(s->loop);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    if (argc > 2)
+        protocols[0].rx_buffer_size = (size_t)arg_int(argv[2]);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    lws_set_log_level(LLL_ERR, NULL);
+    uv_loop_init(&loop);
+    void *foreign[] = {&loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = arg_int(argv[1]);
+    info.iface = "127.0.0.1";
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE; /* several share the port, as the edges */
+    info.foreign_loops = foreign;
+    info.retry_and_idle_policy = &NO_VALIDITY;
+    info.pt_serv_buf_size = 4096;
+    struct lws_context *ctx = lws_create_context(&info);
+    if (!ctx)
+        return 1;
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sigint);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    lws_context_destroy(ctx);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
