@@ -1,11 +1,17 @@
 /* lws_echo: "the limit" reference of PERFORMANCE.md: a bare libwebsockets echo server on
  * the same event library as ws-edge (libuv, epoll), with no OCPP, no ZeroMQ, no Kafka.
  * Same lws settings that matter for memory as the edge: the receive buffer size and no
- * per-connection validity timer. Accepts any path, subprotocol ocpp1.6 (or none).
+ * per-connection validity timer; the same listener too (its own SO_REUSEPORT socket, accepted
+ * sockets adopted by lws), so several processes share the port as the edges do.
+ * Accepts any path, subprotocol ocpp1.6 (or none).
  *
  *   lws_echo PORT [RX_BUFFER_BYTES]      (SIGTERM/SIGINT stop it)
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -66,6 +72,26 @@ static int arg_int(const char *s)
 }
 
 static uv_loop_t loop;
+static struct lws_context *ctx;
+static struct lws_vhost *vhost;
+static int listen_fd = -1;
+
+static void on_accept(uv_poll_t *p, int status, int events)
+{
+    (void)p;
+    (void)status;
+    (void)events;
+    int n = 0;
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (lws_adopt_socket_vhost(vhost, fd))
+            n++;
+    }
+    if (n)
+        lws_cancel_service(ctx);
+}
 
 static void on_signal(uv_signal_t *s, int signum)
 {
@@ -90,23 +116,35 @@ int main(int argc, char **argv)
     void *foreign[] = {&loop};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.port = arg_int(argv[1]);
-    info.iface = "127.0.0.1";
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE; /* several share the port, as the edges */
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
     info.pt_serv_buf_size = 4096;
-    struct lws_context *ctx = lws_create_context(&info);
-    if (!ctx)
+    ctx = lws_create_context(&info);
+    vhost = ctx ? lws_get_vhost_by_name(ctx, "default") : NULL;
+    if (!vhost)
         return 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)arg_int(argv[1]))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listen_fd, SOMAXCONN) < 0)
+        return 1;
+    uv_poll_t listen_poll;
+    uv_poll_init(&loop, &listen_poll, listen_fd);
+    uv_poll_start(&listen_poll, UV_READABLE, on_accept);
     uv_signal_t sigterm, sigint;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&listen_poll, NULL);
+    close(listen_fd);
     lws_context_destroy(ctx);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);

@@ -33,6 +33,7 @@ PROCS="${BENCH_EDGES:-$(((N + per_proc - 1) / per_proc + 1))}" # +1: SO_REUSEPOR
 LOADGENS=$(((N + per_proc - 1) / per_proc))
 echo "bench: $N idle connections: $PROCS server processes, $LOADGENS loadgen processes" \
   "x $INFLIGHT handshakes in flight, hold ${HOLD}s, pipeline=$PIPELINE"
+echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 echo "bench: limits: nofile $(ulimit -n) (fs.nr_open $(cat /proc/sys/fs/nr_open))," \
   "somaxconn $(cat /proc/sys/net/core/somaxconn)," \
   "tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)," \
@@ -78,6 +79,7 @@ run_load() {
     timeout $((HOLD + 400)) "$BUILD/bench/loadgen" -p "$port" -n "$n" -c "$INFLIGHT" -s 1 -b "$i" \
       -x "/ocpp/bench${i}x" -t "$HOLD" >"$RUN/$name.$i.load" 2>&1 &
     lgs+=($!)
+    pids+=($!) # stopped on exit too
   done
   local deadline=$((SECONDS + 300))
   for ((i = 0; i < LOADGENS; i++)); do
@@ -88,6 +90,7 @@ run_load() {
     done
   done
   cpu1="$(sum_cpu_ticks "${servers[@]}")"
+  echo "bench: $name ramp done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   sleep 2 # let the servers settle
   rss1="$(sum_rss_kib "${servers[@]}")"
   for p in "${lgs[@]}"; do wait "$p" || true; done
@@ -103,11 +106,11 @@ for line in sys.stdin:
     m = re.match(r"hold: (\d+) still open after \d+ s, (\d+) closed", line)
     if m:
         still += int(m[1]); closed += int(m[2])
-per = (rss1 - rss0) * 1024 / n
+per = (rss1 - rss0) * 1024 / max(opened, 1)  # per connection actually held
 print(f"{name:9s} ramp: {opened} of {n} open in {ramp:.2f} s = {opened / ramp:.0f} connections/s; "
       f"{refused} refused, {failed} failed")
 print(f"{name:9s} hold: {still} still open at the end of the hold, {closed} closed by the server")
-print(f"{name:9s} RSS: {rss0} KiB -> {rss1} KiB = {per:.0f} bytes ({per / 1024:.2f} KiB) per connection; "
+print(f"{name:9s} RSS: {rss0} KiB -> {rss1} KiB = {per:.0f} bytes ({per / 1024:.2f} KiB) per open connection; "
       f"server CPU during the ramp {cpu:.2f} s ({cpu * 1e6 / max(opened, 1):.0f} us per connection)")
 ' "$name" "$N" "$rss0" "$rss1" "$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)"
 }
@@ -147,4 +150,6 @@ for ((i = 0; i < PROCS; i++)); do
   pids+=($!)
 done
 wait_ok 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+sleep 1
+for p in "${pids[@]}"; do kill -0 "$p" || { echo "bench: lws_echo $p is not running"; exit 1; }; done
 run_load lws-echo "$port" "${pids[@]}"

@@ -310,6 +310,41 @@ def scenario_flood():
     ok(f"all {n} CALLs answered after the stall, none lost")
 
 
+def scenario_slow_reader():
+    """Sends N CALLs and reads nothing (small receive buffer): the edge must close with 1008
+    once its send queue for this connection is full; the close arrives after the answers."""
+    n = int(ARGS[0])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind((SRC, 0))
+    s.settimeout(10)
+    s.connect(("127.0.0.1", PORT))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /ocpp/CPSLOW HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode())
+    status, rest = read_http_head(s)
+    if status != 101:
+        fail(f"slow reader upgrade answered {status}")
+    c = Conn.__new__(Conn)
+    c.s, c.buf, c.pong, c.pings, c.closed = s, rest, True, 0, None
+    for i in range(n):
+        c.text([2, f"s{i}", "Heartbeat", {}])
+    time.sleep(3)  # the edge queues what the socket does not take, then gives up
+    answers = 0
+    deadline = time.time() + 30
+    while c.closed is None and time.time() < deadline:
+        try:
+            op, _ = c.frame(max(0.01, deadline - time.time()))
+        except EOFError:
+            fail(f"EOF without a close frame after {answers} answers")
+        if op != 8:
+            answers += 1
+    if c.closed is None or c.closed[0] != 1008:
+        fail(f"slow reader: closed {c.closed} after {answers} answers, expected 1008")
+    ok(f"slow reader closed with 1008 {c.closed[1]!r} after {answers} of {n} answers")
+
+
 def scenario_hold():
     """Opens N connections from SRC, prints 'held', then records every close: code and time."""
     n, src, secs = int(ARGS[0]), ARGS[1], float(ARGS[2])
