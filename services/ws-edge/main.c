@@ -158,14 +158,23 @@ static void free_out_queue(edge_conn_t *c)
     c->out_bytes = 0;
 }
 
-/* Ask lws to close the connection with a code on its next writable callback. */
+/* Close the connection with a code: the close frame leaves after what is queued. */
 static void conn_close(edge_conn_t *c, uint16_t code, const char *reason)
 {
     if (c->close_code)
         return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-    lws_callback_on_writable(c->wsi);
+    if (c->out_head) {
+        /* let the queue drain first (a reply before a CLOSE), but not forever */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 10);
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    /* close now through LWS_CALLBACK_TIMER (see conn_writeable); this may run outside lws
+     * callbacks, where lws (libuv) arms its timer only when woken up */
+    lws_set_timer_usecs(c->wsi, 1);
+    lws_cancel_service(E.lws);
 }
 
 /* ---- upgrade checks -------------------------------------------------------------------- */

@@ -91,6 +91,13 @@ class Conn:
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.s.sendall(hdr + mask + body)
 
+    def send_quietly(self, opcode, payload, fin=True):
+        """send() that tolerates the server closing meanwhile (what it sent stays readable)."""
+        try:
+            self.send(opcode, payload, fin)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def text(self, obj):
         self.send(1, json.dumps(obj).encode())
 
@@ -215,13 +222,13 @@ def scenario_messages():
     if r[0] != 3:
         fail(f"fragmented boot answered {r}")
     ok("a message in 3 fragments is reassembled and answered")
-    # fragmented beyond max_message_bytes: 1009
-    c.send(1, b"[" + b" " * 40000, fin=False)
-    c.send(0, b" " * 40000, fin=False)
+    # fragmented beyond max_message_bytes: 1009 (the edge may close while we still send)
+    c.send_quietly(1, b"[" + b" " * 40000, fin=False)
+    c.send_quietly(0, b" " * 40000, fin=False)
     c.expect_close(1009)
     ok("a fragmented message beyond max_message_bytes closes with 1009")
     c = Conn("/ocpp/CPBIG1")
-    c.send(1, b"[" + b" " * 70000 + b"]")
+    c.send_quietly(1, b"[" + b" " * 70000 + b"]")
     c.expect_close(1009)
     ok("a single frame beyond max_message_bytes closes with 1009")
     c = Conn("/ocpp/CPBIN")
@@ -328,21 +335,32 @@ def scenario_slow_reader():
         fail(f"slow reader upgrade answered {status}")
     c = Conn.__new__(Conn)
     c.s, c.buf, c.pong, c.pings, c.closed = s, rest, True, 0, None
-    for i in range(n):
-        c.text([2, f"s{i}", "Heartbeat", {}])
-    time.sleep(3)  # the edge queues what the socket does not take, then gives up
+    sent = 0
+    try:
+        for i in range(n):
+            c.text([2, f"s{i}", "Heartbeat", {}])
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the edge gave up on us while we were still sending
+    time.sleep(1)
     answers = 0
     deadline = time.time() + 30
-    while c.closed is None and time.time() < deadline:
+    how = None
+    while how is None and time.time() < deadline:
         try:
             op, _ = c.frame(max(0.01, deadline - time.time()))
-        except EOFError:
-            fail(f"EOF without a close frame after {answers} answers")
-        if op != 8:
+        except (EOFError, ConnectionResetError):
+            how = "dropped (the close frame could not be written to a full socket)"
+            break
+        if op == 8:
+            if c.closed[0] != 1008:
+                fail(f"slow reader closed with {c.closed}, expected 1008")
+            how = f"closed with 1008 {c.closed[1]!r}"
+        else:
             answers += 1
-    if c.closed is None or c.closed[0] != 1008:
-        fail(f"slow reader: closed {c.closed} after {answers} answers, expected 1008")
-    ok(f"slow reader closed with 1008 {c.closed[1]!r} after {answers} of {n} answers")
+    if how is None:
+        fail(f"slow reader still connected after {answers} answers")
+    ok(f"slow reader {how} after reading {answers} answers to {sent} CALLs")
 
 
 def scenario_hold():
