@@ -119,6 +119,7 @@ print(f"{name:9s} RSS: {rss0} KiB -> {rss1} KiB = {per:.0f} bytes ({per / 1024:.
 port="$(free_port)"
 export OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_IP_CONNECT_RATE=0
 edge_pids=()
+edge_admins=()
 if [ "$PIPELINE" = full ]; then
   OCPPGW_EDGE_COUNT="$PROCS" OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_port)" \
     OCPPGW_RUN_DIR="$RUN/pod" OCPPGW_BIN="$BIN" setsid "$here/scripts/run.sh" >"$RUN/pod.out" 2>&1 &
@@ -133,6 +134,7 @@ else
   pids+=($!)
   for ((i = 0; i < PROCS; i++)); do
     admin="$(free_port)"
+    edge_admins+=("$admin")
     OCPPGW_EDGE_ID="edge-$i" OCPPGW_WS_PORT="$port" OCPPGW_WS_BIND=127.0.0.1 \
       OCPPGW_ADMIN_PORT="$admin" "$BIN/ws-edge" >"$RUN/edge-$i.log" 2>&1 &
     pids+=($!)
@@ -141,6 +143,9 @@ else
   done
 fi
 run_load ws-edge "$port" "${edge_pids[@]}"
+for a in "${edge_admins[@]}"; do curl -sf "http://127.0.0.1:$a/metrics"; done |
+  awk '/^ocppgw_edge_(handshakes_failed_total|upgrades_refused_total|accept_errors_total)/ {s[$1] += $2}
+       END {for (k in s) printf "ws-edge   %s %d (all edges)\n", k, s[k]}'
 stop_started
 
 # --- the limit: bare lws echo on the same event library ------------------------------------

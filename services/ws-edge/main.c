@@ -104,7 +104,7 @@ static struct {
     size_t drain_total, drain_done;
     uint64_t drain_start_ms;
     metrics_histogram_t *m_handshake;
-    metrics_counter_t *m_rate_limited, *m_pings, *m_ping_timeouts;
+    metrics_counter_t *m_rate_limited, *m_pings, *m_ping_timeouts, *m_hs_failed;
     metrics_gauge_t *m_conns;
     metrics_counter_t *m_accepted, *m_frames_in, *m_frames_out, *m_bytes_in, *m_bytes_out, *m_stale,
         *m_paused;
@@ -607,7 +607,8 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     edge_conn_t *c = user;
     switch (reason) {
     case LWS_CALLBACK_WSI_DESTROY:
-        u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
+        if (u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi))
+            metrics_counter_add(E.m_hs_failed, 1); /* never became a WebSocket */
         break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
@@ -925,6 +926,10 @@ int main(int argc, char **argv)
     E.m_rate_limited = metrics_counter(
         "edge_rate_limited_total",
         "messages held back (reading paused) because the connection exceeded its rate", NULL);
+    E.m_hs_failed = metrics_counter(
+        "edge_handshakes_failed_total",
+        "accepted TCP connections that never became WebSockets (refused, timed out, dropped)",
+        NULL);
     E.m_pings = metrics_counter("edge_pings_total", "pings sent to silent connections", NULL);
     E.m_ping_timeouts =
         metrics_counter("edge_ping_timeouts_total",
