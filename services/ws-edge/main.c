@@ -839,6 +839,10 @@ static void on_live_due(edge_wheel_node_t *node, void *arg)
     edge_conn_t *c = CONN_OF(node);
     if (!c->conn_id || c->close_code)
         return;
+    if (c->pending_frame) { /* the edge is not reading it (flow control): not its silence */
+        edge_wheel_schedule(E.wheel, node, E.tick + E.ping_ticks);
+        return;
+    }
     uint64_t next;
     switch (
         edge_liveness_check(E.tick, c->last_rx, c->last_ping, E.ping_ticks, E.idle_ticks, &next)) {
