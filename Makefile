@@ -169,8 +169,17 @@ $(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(FUZZ_CORE_SRC)
 fuzz-run: fuzz
 	@scripts/fuzz-run.sh $(FUZZ_BIN)
 
-bench: all
-	@scripts/bench.sh
+# benchmark tools (bench/), built only by `make bench`
+BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo
+$(BUILD)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+$(BUILD)/bench/lws_echo: bench/lws_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(EDGE_PKGS)) -o $@ $< $(call pkg_libs,$(EDGE_PKGS))
+
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

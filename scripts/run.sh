@@ -22,6 +22,7 @@ export OCPPGW_POD_ID="${OCPPGW_POD_ID:-$(hostname)}"
 export OCPPGW_WS_PORT="${OCPPGW_WS_PORT:-8080}"
 export OCPPGW_WS_BIND="${OCPPGW_WS_BIND:-127.0.0.1}"
 export OCPPGW_CORE_COUNT="${OCPPGW_CORE_COUNT:-1}"
+EDGE_COUNT="${OCPPGW_EDGE_COUNT:-1}" # ws-edge processes sharing the port (SO_REUSEPORT)
 ADMIN_BASE="${OCPPGW_ADMIN_BASE_PORT:-$((OCPPGW_WS_PORT + 1020))}"
 
 RUN_DIR="${OCPPGW_RUN_DIR:-}"
@@ -46,12 +47,12 @@ stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[$i]}" 2>/dev/null || true
     # wait for this stage before stopping the one behind it (drain order)
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 200); do # 20 s: the edge drains over drain_window_ms
       kill -0 "${pids[$i]}" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "${pids[$i]}" 2>/dev/null; then
-      say "${names[$i]} did not stop within 15 s: killed"
+      say "${names[$i]} did not stop within 20 s: killed"
       kill -KILL "${pids[$i]}" 2>/dev/null || true
     fi
     rc=0
@@ -140,9 +141,16 @@ for ((i = 0; i < OCPPGW_CORE_COUNT; i++)); do
   OCPPGW_CORE_INDEX=$i OCPPGW_ADMIN_PORT="$(admin $((2 + i)))" start "ocpp-core-$i" "$BIN/ocpp-core"
 done
 edge_admin="$(admin $((2 + OCPPGW_CORE_COUNT)))"
-OCPPGW_ADMIN_PORT="$edge_admin" start ws-edge "$BIN/ws-edge"
+if [ "$EDGE_COUNT" -le 1 ]; then
+  OCPPGW_ADMIN_PORT="$edge_admin" start ws-edge "$BIN/ws-edge"
+else
+  for ((i = 0; i < EDGE_COUNT; i++)); do
+    OCPPGW_EDGE_ID="edge-$i" OCPPGW_ADMIN_PORT="$(admin $((2 + OCPPGW_CORE_COUNT + i)))" \
+      start "ws-edge-$i" "$BIN/ws-edge"
+  done
+fi
 
-for ((k = 0; k < 3 + OCPPGW_CORE_COUNT; k++)); do
+for ((k = 0; k < 2 + OCPPGW_CORE_COUNT + EDGE_COUNT; k++)); do
   wait_for "readiness on admin port $(admin $k)" 20 curl -sf "http://127.0.0.1:$(admin $k)/readyz"
 done
 

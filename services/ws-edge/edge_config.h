@@ -25,6 +25,15 @@ typedef struct {
     int64_t send_queue_bytes;
     int64_t zmq_hwm;
     int64_t handshake_timeout_ms;
+    int64_t max_header_bytes;
+    int64_t rx_buffer_bytes;
+    int64_t ping_interval_ms;
+    int64_t idle_timeout_ms;
+    int64_t message_rate;
+    int64_t message_burst;
+    int64_t ip_connect_rate;
+    int64_t ip_connect_burst;
+    int64_t drain_window_ms;
 } edge_config_t;
 
 extern const config_option_t EDGE_CONFIG[];

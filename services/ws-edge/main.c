@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,8 +25,11 @@
 #include "channel.h"
 #include "config.h"
 #include "edge_config.h"
+#include "edge_limits.h"
 #include "edge_path.h"
 #include "edge_subprotocol.h"
+#include "edge_utf8.h"
+#include "edge_wheel.h"
 #include "envelope.h"
 #include "hash.h"
 #include "log.h"
@@ -39,7 +45,8 @@ typedef struct out_msg {
 
 /* Per-connection state, allocated by lws as the session user data. */
 typedef struct {
-    uint64_t conn_id; /* 0 until established */
+    edge_wheel_node_t live; /* liveness deadline in the edge's timing wheel */
+    uint64_t conn_id;       /* 0 until established */
     struct lws *wsi;
     uint32_t core;
     const char *subprotocol;
@@ -53,7 +60,14 @@ typedef struct {
     char close_reason[64];
     void *pending_frame; /* an encoded FRAME that core could not take yet (flow control) */
     size_t pending_len;
+    edge_bucket_t rate; /* message rate of this connection */
+    uint32_t last_rx;   /* wheel tick of the last frame or pong received */
+    uint32_t last_ping; /* wheel tick of the last ping sent (0: none) */
+    bool ping_due;      /* a ping waits for the writable callback */
+    bool token_held;    /* pending_frame already took its rate token */
 } edge_conn_t;
+
+#define CONN_OF(node) ((edge_conn_t *)((char *)(node)-offsetof(edge_conn_t, live)))
 
 static struct {
     edge_config_t cfg;
@@ -63,6 +77,12 @@ static struct {
     uv_timer_t hello_timer;
     uv_timer_t resume_timer;
     uv_timer_t stop_timer;
+    int listen_fd; /* -1 once closed */
+    uv_poll_t listen_poll;
+    uv_timer_t accept_timer; /* resumes accepting after running out of descriptors */
+    struct lws_vhost *vhost;
+    uv_timer_t live_timer;  /* 1 s: advances the liveness wheel */
+    uv_timer_t drain_timer; /* staggered close after SIGTERM */
     uv_idle_t drain_idle;
     uv_signal_t sigterm, sigint;
     zsock_t *pull;
@@ -74,6 +94,17 @@ static struct {
     uint64_t next_conn_id;
     admin_http_t *admin;
     bool stopping;
+    bool kick_lws;       /* an lws timer was set outside lws callbacks */
+    edge_wheel_t *wheel; /* liveness deadlines, one tick per second */
+    uint64_t tick;
+    uint32_t ping_ticks, idle_ticks;
+    edge_iprate_t *iprate;
+    u64map_t *handshakes; /* wsi -> accept time (us), until established or gone */
+    uint64_t *drain_ids;  /* connections open when the drain started */
+    size_t drain_total, drain_done;
+    uint64_t drain_start_ms;
+    metrics_histogram_t *m_handshake;
+    metrics_counter_t *m_rate_limited, *m_pings, *m_ping_timeouts, *m_hs_failed;
     metrics_gauge_t *m_conns;
     metrics_counter_t *m_accepted, *m_frames_in, *m_frames_out, *m_bytes_in, *m_bytes_out, *m_stale,
         *m_paused;
@@ -127,14 +158,23 @@ static void free_out_queue(edge_conn_t *c)
     c->out_bytes = 0;
 }
 
-/* Ask lws to close the connection with a code on its next writable callback. */
+/* Close the connection with a code: the close frame leaves after what is queued. */
 static void conn_close(edge_conn_t *c, uint16_t code, const char *reason)
 {
     if (c->close_code)
         return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-    lws_callback_on_writable(c->wsi);
+    if (c->out_head) {
+        /* let the queue drain first (a reply before a CLOSE), but not forever */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 10);
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    /* close now through LWS_CALLBACK_TIMER (see conn_writeable); this may run outside lws
+     * callbacks, where lws (libuv) arms its timer only when woken up */
+    lws_set_timer_usecs(c->wsi, 1);
+    lws_cancel_service(E.lws);
 }
 
 /* ---- upgrade checks -------------------------------------------------------------------- */
@@ -160,6 +200,10 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
         return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "max_connections", "edge is full");
     if (E.stopping)
         return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining", "edge is draining");
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (!edge_iprate_allow(E.iprate, peer, (uint32_t)uv_now(&E.loop)))
+        return refuse(wsi, 429, "ip_rate", "too many connections from this address");
 
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     if (n <= 0)
@@ -189,6 +233,28 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
 
 /* ---- connection life ------------------------------------------------------------------- */
 
+static void on_resume_timer(uv_timer_t *t);
+
+/* The envelope in E.scratch could not go to core yet (core full, or the connection over its
+ * message rate): keep it and stop reading this connection until it leaves (nothing is
+ * dropped, and nothing overtakes it). */
+static void conn_hold(edge_conn_t *c)
+{
+    c->pending_frame = malloc(E.scratch.size);
+    if (!c->pending_frame) {
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    memcpy(c->pending_frame, E.scratch.data, E.scratch.size);
+    c->pending_len = E.scratch.size;
+    u64map_put(E.paused, c->conn_id, c);
+    lws_rx_flow_control(c->wsi, 0);
+    if (c->token_held)
+        metrics_counter_add(E.m_paused, 1);
+    if (!uv_is_active((uv_handle_t *)&E.resume_timer))
+        uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
+}
+
 static void conn_established(struct lws *wsi, edge_conn_t *c)
 {
     char uri[512];
@@ -202,6 +268,10 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
         return;
     }
     c->subprotocol = lws_get_protocol(wsi)->name;
+    void *t0 = u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
+    if (t0)
+        metrics_histogram_observe(E.m_handshake,
+                                  (double)(now_us() - (uint64_t)(uintptr_t)t0) / 1e6);
     c->conn_id = ++E.next_conn_id;
     c->core = hash_core_index(c->identity, strlen(c->identity), (uint32_t)E.cfg.core_count);
     u64map_put(E.conns, c->conn_id, c);
@@ -218,10 +288,17 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
     env.u.connect.peer = env_str(peer);
     env.u.connect.security_profile = 0;
     env.u.connect.at_us = now_us();
-    if (send_to_core(c->core, &env) < 0) {
-        /* core cannot take a CONNECT: do not hold a connection core knows nothing about */
-        log_write(LOG_WARN, c->identity, NULL, "core busy, refusing connection");
-        conn_close(c, (enum lws_close_status)1013 /* try again later */, "gateway busy");
+    c->last_rx = (uint32_t)E.tick;
+    edge_bucket_init(&c->rate, (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    edge_wheel_schedule(E.wheel, &c->live, E.tick + E.ping_ticks);
+    int rc = send_to_core(c->core, &env);
+    if (rc == -EAGAIN) {
+        /* core is full: the CONNECT waits, and so does everything read after it */
+        c->token_held = true;
+        conn_hold(c);
+    } else if (rc < 0) {
+        log_write(LOG_ERROR, c->identity, NULL, "CONNECT not handed to core: %s", strerror(-rc));
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
         return;
     }
     log_write(LOG_INFO, c->identity, NULL, "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s",
@@ -247,6 +324,7 @@ static void conn_closed(edge_conn_t *c)
                   "did not take it within 1 s",
                   c->conn_id);
     count_close(code);
+    edge_wheel_cancel(E.wheel, &c->live);
     u64map_remove(E.conns, c->conn_id);
     if (u64map_remove(E.paused, c->conn_id)) {
         free(c->pending_frame);
@@ -261,8 +339,6 @@ static void conn_closed(edge_conn_t *c)
     c->conn_id = 0;
 }
 
-static void on_resume_timer(uv_timer_t *t);
-
 /* A complete message: hand it to core, or hold it and pause reading when core is full. */
 static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
 {
@@ -273,7 +349,19 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
     env.u.frame.at_us = now_us();
     metrics_counter_add(E.m_frames_in, 1);
     metrics_counter_add(E.m_bytes_in, len);
-    int rc = send_to_core(c->core, &env);
+    msgpack_sbuffer_clear(&E.scratch);
+    if (envelope_encode(&env, &E.scratch) != 0) {
+        log_write(LOG_ERROR, c->identity, NULL, "FRAME could not be encoded");
+        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
+        return;
+    }
+    c->token_held = edge_bucket_take(&c->rate, (double)E.cfg.message_rate,
+                                     (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    int rc = -EAGAIN;
+    if (c->token_held)
+        rc = channel_send(E.core_push[c->core], E.scratch.data, E.scratch.size);
+    else
+        metrics_counter_add(E.m_rate_limited, 1);
     if (rc == 0)
         return;
     if (rc != -EAGAIN) {
@@ -281,19 +369,7 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
         conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
         return;
     }
-    /* flow control: keep the encoded frame, stop reading this connection until core drains */
-    c->pending_frame = malloc(E.scratch.size);
-    if (!c->pending_frame) {
-        conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        return;
-    }
-    memcpy(c->pending_frame, E.scratch.data, E.scratch.size);
-    c->pending_len = E.scratch.size;
-    u64map_put(E.paused, c->conn_id, c);
-    lws_rx_flow_control(c->wsi, 0);
-    metrics_counter_add(E.m_paused, 1);
-    if (!uv_is_active((uv_handle_t *)&E.resume_timer))
-        uv_timer_start(&E.resume_timer, on_resume_timer, 5, 5);
+    conn_hold(c);
 }
 
 static void try_resume(uint64_t key, void *value, void *arg)
@@ -303,7 +379,11 @@ static void try_resume(uint64_t key, void *value, void *arg)
     int *still_paused = arg;
     if (!c->pending_frame)
         return;
-    if (channel_send(E.core_push[c->core], c->pending_frame, c->pending_len) == 0) {
+    if (!c->token_held)
+        c->token_held = edge_bucket_take(&c->rate, (double)E.cfg.message_rate,
+                                         (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
+    if (c->token_held &&
+        channel_send(E.core_push[c->core], c->pending_frame, c->pending_len) == 0) {
         free(c->pending_frame);
         c->pending_frame = NULL;
         lws_rx_flow_control(c->wsi, 1);
@@ -326,6 +406,7 @@ static void on_resume_timer(uv_timer_t *t)
 
 static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t len)
 {
+    c->last_rx = (uint32_t)E.tick;
     if (c->close_code || c->pending_frame)
         return 0;
     if (lws_frame_is_binary(wsi)) {
@@ -336,6 +417,10 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
     if (first && final && !c->rx) {
         if (len > (size_t)E.cfg.max_message_bytes) {
             conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+            return 0;
+        }
+        if (!edge_utf8_valid(in, len)) {
+            conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
             return 0;
         }
         conn_message(c, in, len);
@@ -357,7 +442,10 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (final) {
-        conn_message(c, c->rx, c->rx_len);
+        if (edge_utf8_valid(c->rx, c->rx_len))
+            conn_message(c, c->rx, c->rx_len);
+        else
+            conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
         free(c->rx);
         c->rx = NULL;
         c->rx_len = 0;
@@ -367,10 +455,24 @@ static int conn_receive(edge_conn_t *c, struct lws *wsi, const void *in, size_t 
 
 static int conn_writeable(edge_conn_t *c, struct lws *wsi)
 {
-    if (c->close_code && !c->out_head) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+    if (c->close_code == 1006) /* hung up: no close frame to a silent peer */
         return -1;
+    if (c->ping_due && !c->close_code) {
+        unsigned char ping[LWS_PRE + 1];
+        c->ping_due = false;
+        ping[LWS_PRE] = 'p';
+        if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+            return -1;
+        metrics_counter_add(E.m_pings, 1);
+        if (c->out_head)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (c->close_code && !c->out_head) {
+        /* returning -1 from a writable callback makes lws 4.1 drop the socket without the
+         * close frame; from LWS_CALLBACK_TIMER it sends the frame and waits for the ack */
+        lws_set_timer_usecs(wsi, 1);
+        return 0;
     }
     out_msg_t *m = c->out_head;
     if (!m)
@@ -504,6 +606,10 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     edge_conn_t *c = user;
     switch (reason) {
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi))
+            metrics_counter_add(E.m_hs_failed, 1); /* never became a WebSocket */
+        break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_HTTP:
@@ -515,6 +621,15 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         break;
     case LWS_CALLBACK_RECEIVE:
         return conn_receive(c, wsi, in, len);
+    case LWS_CALLBACK_TIMER: /* armed by conn_writeable or hang_up: close with the code */
+        if (c->close_code == 1006)
+            return -1;
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        c->last_rx = (uint32_t)E.tick;
+        break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -543,8 +658,9 @@ static void protocols_init(const char *enabled)
     for (size_t i = 0; i < EDGE_SUBPROTOCOL_COUNT; i++) {
         const char *name = EDGE_SUBPROTOCOLS[i];
         if (edge_subprotocol_choose(name, strlen(name), enabled))
-            protocols[n++] =
-                (struct lws_protocols){name, edge_callback, sizeof(edge_conn_t), 0, 0, NULL, 0};
+            protocols[n++] = (struct lws_protocols){
+                name, edge_callback, sizeof(edge_conn_t), (size_t)E.cfg.rx_buffer_bytes, 0, NULL,
+                0};
     }
     memset(&protocols[n], 0, sizeof(protocols[n]));
 }
@@ -569,16 +685,114 @@ static void on_hello_timer(uv_timer_t *t)
     drain_core();
 }
 
-static void close_all(uint64_t key, void *value, void *arg)
+static void collect_id(uint64_t key, void *value, void *arg)
 {
-    (void)key;
+    (void)value;
     (void)arg;
-    conn_close(value, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    E.drain_ids[E.drain_total++] = key;
 }
 
 static void on_stop_timer(uv_timer_t *t)
 {
     uv_stop(t->loop);
+}
+
+/* Every 100 ms: close the share of the connections due by now (1001), so that charge points
+ * reconnect to the other pods spread over the window; stop once none is left. */
+static void on_drain_timer(uv_timer_t *t)
+{
+    uint64_t elapsed = uv_now(&E.loop) - E.drain_start_ms;
+    size_t quota = edge_drain_quota(E.drain_total, (uint64_t)E.cfg.drain_window_ms, elapsed);
+    for (; E.drain_done < quota; E.drain_done++) {
+        edge_conn_t *c = u64map_get(E.conns, E.drain_ids[E.drain_done]);
+        if (c)
+            conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+    }
+    if (E.drain_done == E.drain_total && u64map_size(E.conns) == 0) {
+        log_info("drain complete: %zu connections closed in %" PRIu64 " ms", E.drain_total,
+                 elapsed);
+        uv_timer_stop(t);
+        uv_stop(&E.loop);
+    }
+}
+
+/* ---- listener --------------------------------------------------------------------------- */
+
+/* The edge owns its listening socket (SO_REUSEPORT, so several edges share the port: lws 4.1
+ * sets SO_REUSEPORT only when it runs several service threads) and hands every accepted
+ * socket to lws (lws_adopt_socket_vhost). Closing it on SIGTERM stops accepting while the
+ * other edges keep the port. */
+static int listen_open(const char *addr, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        log_error("ws_bind %s is not an IPv4 address", addr);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        log_error("cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_accept_retry(uv_timer_t *t);
+
+static void on_accept(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    int adopted = 0;
+    /* level-triggered: a capped batch, the rest on the next loop iteration */
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(E.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: pause accepting for a moment instead of spinning */
+                metrics_count("edge_accept_errors_total", "accept() failures, by errno", "errno",
+                              strerror(errno));
+                uv_poll_stop(p);
+                uv_timer_start(&E.accept_timer, on_accept_retry, 100, 0);
+            }
+            break;
+        }
+        struct lws *wsi = lws_adopt_socket_vhost(E.vhost, fd); /* closes fd on failure */
+        if (!wsi) {
+            metrics_count("edge_accept_errors_total", "accept() failures, by errno", "errno",
+                          "adopt failed");
+            continue;
+        }
+        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)now_us());
+        adopted++;
+    }
+    /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
+    if (adopted)
+        lws_cancel_service(E.lws);
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    (void)t;
+    if (E.listen_fd >= 0)
+        uv_poll_start(&E.listen_poll, UV_READABLE, on_accept);
+}
+
+static void listen_close(void)
+{
+    if (E.listen_fd < 0)
+        return;
+    uv_poll_stop(&E.listen_poll);
+    uv_timer_stop(&E.accept_timer);
+    uv_close((uv_handle_t *)&E.listen_poll, NULL);
+    close(E.listen_fd);
+    E.listen_fd = -1;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -588,12 +802,75 @@ static void on_signal(uv_signal_t *s, int signum)
         uv_stop(&E.loop);
         return;
     }
-    log_info("signal %d: closing %zu connections and stopping", signum, u64map_size(E.conns));
     E.stopping = true;
     admin_http_set_ready(E.admin, false, "draining");
-    u64map_foreach(E.conns, close_all, NULL);
-    /* give the close frames a moment to leave, then stop the loop */
-    uv_timer_start(&E.stop_timer, on_stop_timer, 1500, 0);
+    /* stop accepting: the listen socket closes, so with SO_REUSEPORT new connections go to
+     * the other edges; upgrades already in progress are refused with 503 */
+    listen_close();
+    E.drain_ids = malloc((u64map_size(E.conns) + 1) * sizeof(*E.drain_ids));
+    E.drain_total = 0;
+    if (E.drain_ids)
+        u64map_foreach(E.conns, collect_id, NULL);
+    E.drain_done = 0;
+    E.drain_start_ms = uv_now(&E.loop);
+    log_info("signal %d: draining %zu connections over %" PRId64 " ms", signum, E.drain_total,
+             E.cfg.drain_window_ms);
+    uv_timer_start(&E.drain_timer, on_drain_timer, 0, 100);
+    /* whatever happens, stop a few seconds after the window */
+    uv_timer_start(&E.stop_timer, on_stop_timer, (uint64_t)E.cfg.drain_window_ms + 3000, 0);
+}
+
+/* ---- liveness -------------------------------------------------------------------------- */
+
+static void hang_up(edge_conn_t *c)
+{
+    metrics_counter_add(E.m_ping_timeouts, 1);
+    log_write(LOG_INFO, c->identity, NULL,
+              "no traffic or pong for %u s, hanging up conn_id=%" PRIu64, E.idle_ticks, c->conn_id);
+    c->close_code = 1006;
+    snprintf(c->close_reason, sizeof(c->close_reason), "ping timeout");
+    lws_set_timer_usecs(c->wsi, 1); /* LWS_CALLBACK_TIMER drops it, no close frame */
+    E.kick_lws = true;
+}
+
+static void on_live_due(edge_wheel_node_t *node, void *arg)
+{
+    (void)arg;
+    edge_conn_t *c = CONN_OF(node);
+    if (!c->conn_id || c->close_code)
+        return;
+    if (c->pending_frame) { /* the edge is not reading it (flow control): not its silence */
+        edge_wheel_schedule(E.wheel, node, E.tick + E.ping_ticks);
+        return;
+    }
+    uint64_t next;
+    switch (
+        edge_liveness_check(E.tick, c->last_rx, c->last_ping, E.ping_ticks, E.idle_ticks, &next)) {
+    case EDGE_LIVE_HANGUP:
+        hang_up(c);
+        return;
+    case EDGE_LIVE_PING:
+        c->ping_due = true;
+        c->last_ping = (uint32_t)E.tick;
+        lws_callback_on_writable(c->wsi);
+        break;
+    case EDGE_LIVE_WAIT:
+        break;
+    }
+    edge_wheel_schedule(E.wheel, node, next);
+}
+
+static void on_live_timer(uv_timer_t *t)
+{
+    (void)t;
+    E.tick++;
+    edge_wheel_advance(E.wheel, E.tick, on_live_due, NULL);
+    if (E.kick_lws) {
+        /* lws (libuv) re-arms its own timer only while servicing an event: a timer set from
+         * outside its callbacks waits for the next event unless lws is woken up */
+        E.kick_lws = false;
+        lws_cancel_service(E.lws);
+    }
 }
 
 static void raise_nofile(void)
@@ -650,9 +927,33 @@ int main(int argc, char **argv)
                                 "SEND/CLOSE for a connection that is gone (dropped)", NULL);
     E.m_paused = metrics_counter("edge_flow_control_pauses_total",
                                  "times a connection stopped reading because core was full", NULL);
+    E.m_rate_limited = metrics_counter(
+        "edge_rate_limited_total",
+        "messages held back (reading paused) because the connection exceeded its rate", NULL);
+    E.m_hs_failed = metrics_counter(
+        "edge_handshakes_failed_total",
+        "accepted TCP connections that never became WebSockets (refused, timed out, dropped)",
+        NULL);
+    E.m_pings = metrics_counter("edge_pings_total", "pings sent to silent connections", NULL);
+    E.m_ping_timeouts =
+        metrics_counter("edge_ping_timeouts_total",
+                        "connections hung up after no traffic or pong in the window", NULL);
+    E.m_handshake = metrics_histogram("edge_handshake_seconds",
+                                      "time from TCP accept to an established WebSocket", NULL,
+                                      METRICS_LATENCY_SECONDS, METRICS_LATENCY_SECONDS_N);
 
     E.conns = u64map_new(1024);
     E.paused = u64map_new(64);
+    E.handshakes = u64map_new(256);
+    E.ping_ticks = (uint32_t)(E.cfg.ping_interval_ms + 999) / 1000;
+    E.idle_ticks = (uint32_t)(E.cfg.idle_timeout_ms + 999) / 1000;
+    E.tick = 1; /* last_ping 0 means "never pinged" */
+    E.wheel =
+        edge_wheel_new((E.ping_ticks > E.idle_ticks ? E.ping_ticks : E.idle_ticks) + 2, E.tick);
+    E.iprate =
+        edge_iprate_new(65536, (double)E.cfg.ip_connect_rate, (double)E.cfg.ip_connect_burst);
+    if (!E.conns || !E.paused || !E.handshakes || !E.wheel || !E.iprate)
+        return 1;
     E.next_conn_id = now_us(); /* ids never repeat across restarts of this edge */
     msgpack_sbuffer_init(&E.scratch);
 
@@ -677,30 +978,39 @@ int main(int argc, char **argv)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     void *foreign[] = {&E.loop};
-    info.port = (int)E.cfg.ws_port;
-    info.iface = E.cfg.ws_bind;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the edge accepts (listen_open) */
     protocols_init(E.cfg.subprotocols);
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
     info.timeout_secs = (unsigned int)((E.cfg.handshake_timeout_ms + 999) / 1000);
+    /* a request trickled in slowly holds a header buffer: the same bound applies */
+    info.timeout_secs_ah_idle = info.timeout_secs;
     info.pt_serv_buf_size = 4096;
-    info.max_http_header_data = 2048;
+    info.max_http_header_data = (unsigned short)E.cfg.max_header_bytes;
     info.ka_time = 0;
     E.lws = lws_create_context(&info);
-    if (!E.lws) {
-        log_error("could not create the WebSocket listener on %s:%" PRId64, E.cfg.ws_bind,
-                  E.cfg.ws_port);
+    E.vhost = E.lws ? lws_get_vhost_by_name(E.lws, "default") : NULL;
+    if (!E.vhost) {
+        log_error("could not create the libwebsockets context");
         return 1;
     }
+    E.listen_fd = listen_open(E.cfg.ws_bind, (int)E.cfg.ws_port);
+    if (E.listen_fd < 0)
+        return 1;
+    uv_poll_init(&E.loop, &E.listen_poll, E.listen_fd);
+    uv_poll_start(&E.listen_poll, UV_READABLE, on_accept);
+    uv_timer_init(&E.loop, &E.accept_timer);
 
     uv_poll_init(&E.loop, &E.zmq_poll, channel_fd(E.pull));
     uv_poll_start(&E.zmq_poll, UV_READABLE, on_zmq_readable);
     uv_timer_init(&E.loop, &E.hello_timer);
     uv_timer_init(&E.loop, &E.resume_timer);
     uv_timer_init(&E.loop, &E.stop_timer);
+    uv_timer_init(&E.loop, &E.live_timer);
+    uv_timer_init(&E.loop, &E.drain_timer);
+    uv_timer_start(&E.live_timer, on_live_timer, 1000, 1000);
     uv_idle_init(&E.loop, &E.drain_idle);
     uv_timer_start(&E.hello_timer, on_hello_timer, 0, 1000);
     uv_signal_init(&E.loop, &E.sigterm);
@@ -718,11 +1028,15 @@ int main(int argc, char **argv)
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
     log_info("stopping");
+    listen_close();
+    uv_close((uv_handle_t *)&E.accept_timer, NULL);
     lws_context_destroy(E.lws);
     uv_close((uv_handle_t *)&E.zmq_poll, NULL);
     uv_close((uv_handle_t *)&E.hello_timer, NULL);
     uv_close((uv_handle_t *)&E.resume_timer, NULL);
     uv_close((uv_handle_t *)&E.stop_timer, NULL);
+    uv_close((uv_handle_t *)&E.live_timer, NULL);
+    uv_close((uv_handle_t *)&E.drain_timer, NULL);
     uv_close((uv_handle_t *)&E.drain_idle, NULL);
     uv_close((uv_handle_t *)&E.sigterm, NULL);
     uv_close((uv_handle_t *)&E.sigint, NULL);
@@ -736,6 +1050,10 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&E.scratch);
     u64map_destroy(&E.conns);
     u64map_destroy(&E.paused);
+    u64map_destroy(&E.handshakes);
+    edge_wheel_destroy(&E.wheel);
+    edge_iprate_destroy(&E.iprate);
+    free(E.drain_ids);
     admin_http_stop(&E.admin);
     metrics_shutdown();
     config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);
