@@ -35,7 +35,10 @@ replica_synced() { redis-cli -p "$REPLICA" INFO replication | grep -q 'master_li
 wait_until 20 "replica in sync" replica_synced
 sentinel_knows_replica() { redis-cli -p "$SENTINEL" SENTINEL replicas mymaster | grep -q "$REPLICA"; }
 wait_until 30 "sentinel to discover the replica" sentinel_knows_replica
-redis-cli -p "$SENTINEL" SENTINEL FAILOVER mymaster | grep -q OK || fail "failover refused"
+# Sentinel refuses a failover until it has judged the replica fit (it has to see it, in sync,
+# through its own INFO polls): ask again until it agrees
+failover_accepted() { redis-cli -p "$SENTINEL" SENTINEL FAILOVER mymaster | grep -q OK; }
+wait_until 30 "sentinel to accept the failover" failover_accepted
 new_primary() { redis-cli -p "$SENTINEL" SENTINEL get-master-addr-by-name mymaster | grep -qx "$REPLICA"; }
 wait_until 30 "sentinel to promote the replica" new_primary
 ok "sentinel failover: primary is now :$REPLICA"

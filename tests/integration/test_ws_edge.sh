@@ -39,7 +39,9 @@ SRC=127.0.0.14 $CLIENT "$WS_PORT" duplicate
 SRC=127.0.0.15 $CLIENT "$WS_PORT" ping 3
 [ "$(metric edge_ping_timeouts_total)" -ge 1 ] || fail "ping timeout not counted"
 
-wait_until 10 "earlier connections gone (now: $(metric edge_connections))" test "$(metric edge_connections)" = 0
+# a function, so that wait_until reads the metric again on every poll
+edge_conns_are() { [ "$(metric edge_connections)" = "$1" ]; }
+wait_until 10 "earlier connections gone" edge_conns_are 0
 # max_connections: 30 allowed, the 31st is refused with 503 (from 127.0.0.2..4: ip burst 10)
 holders=()
 for s in 2 3 4; do
@@ -52,7 +54,7 @@ status="$($CLIENT "$WS_PORT" connect-many 1 127.0.0.5)"
 [ "$status" = "[503]" ] || fail "connection 31 answered $status, expected [503]"
 ok "connection beyond max_connections refused with 503"
 kill "${holders[@]}" 2>/dev/null || true
-wait_until 10 "held connections gone" test "$(metric edge_connections)" = 0
+wait_until 10 "held connections gone" edge_conns_are 0
 
 # per-address connection rate: burst 10 then 1/s -> 429; another address is not affected
 statuses="$($CLIENT "$WS_PORT" connect-many 14 127.0.0.6)" || fail "connect-many"
