@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define IPC_PREFIX     "ipc://"
 #define IPC_PREFIX_LEN (sizeof(IPC_PREFIX) - 1)
@@ -193,4 +194,36 @@ bool channel_readable(zsock_t *sock)
     if (sock == NULL)
         return false;
     return (zsock_events(sock) & ZMQ_POLLIN) != 0;
+}
+
+void channel_reject(const char *reason, const char *from, const envelope_t *env)
+{
+    metrics_count("envelopes_rejected_total", "envelopes refused by their receiver, by reason",
+                  "reason", reason);
+    if (env)
+        log_warn("%s envelope from %s refused: %s", envelope_type_name(env->type), from, reason);
+    else
+        log_warn("envelope from %s refused: %s", from, reason);
+}
+
+int channel_drain(zsock_t *pull, int max, const char *from, channel_handler_fn *handle, void *arg)
+{
+    int taken = 0;
+    while (taken < max) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (channel_recv(pull, &msg) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        taken++;
+        envelope_t env;
+        int rc = envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &env);
+        if (rc < 0)
+            channel_reject(envelope_strerror(rc), from, NULL);
+        else
+            handle(&env, arg);
+        zmq_msg_close(&msg);
+    }
+    return taken;
 }

@@ -61,4 +61,18 @@ int channel_fd(zsock_t *sock);
 /* True when a message can be received now (ZMQ_EVENTS has ZMQ_POLLIN). */
 bool channel_readable(zsock_t *sock);
 
+/* Handles one decoded envelope; the views in env point into the received message and are valid
+ * only during the call. */
+typedef void(channel_handler_fn)(const envelope_t *env, void *arg);
+
+/* Receives up to max messages without blocking, decodes each and hands it to handle. A message
+ * that does not decode is counted (envelopes_rejected_total{reason}) and logged with `from`
+ * (who sends on this socket), never handed on. Returns the number of messages taken: max means
+ * more may be waiting (ZMQ_FD is edge-triggered: the caller must come back). */
+int channel_drain(zsock_t *pull, int max, const char *from, channel_handler_fn *handle, void *arg);
+
+/* The one way to refuse an envelope a receiver does not take (unexpected type, bad field):
+ * counted under envelopes_rejected_total{reason} and logged with `from`. */
+void channel_reject(const char *reason, const char *from, const envelope_t *env);
+
 #endif

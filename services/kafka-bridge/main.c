@@ -916,36 +916,27 @@ static void commands_start(void)
         B.partitions = 0;
 }
 
-static void dispatch(const uint8_t *data, size_t len)
+static void dispatch(const envelope_t *env, void *arg)
 {
-    envelope_t env;
-    int rc = envelope_decode(data, len, &env);
-    if (rc < 0) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      envelope_strerror(rc));
-        log_warn("rejected envelope: %s (%zu bytes)", envelope_strerror(rc), len);
-        return;
-    }
-    switch (env.type) {
+    (void)arg;
+    switch (env->type) {
     case ENV_EVENT:
-        on_event(&env.u.event);
+        on_event(&env->u.event);
         break;
     case ENV_RESULT:
-        on_result(&env.u.result);
+        on_result(&env->u.result);
         break;
     case ENV_OWNER:
-        on_owner(&env.u.owner);
+        on_owner(&env->u.owner);
         break;
     case ENV_DEDUP_RESULT:
-        on_dedup_result(&env.u.dedup_result);
+        on_dedup_result(&env->u.dedup_result);
         break;
     case ENV_TAKEOVER:
-        on_takeover(&env.u.takeover);
+        on_takeover(&env->u.takeover);
         break;
     default:
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "unexpected type");
-        log_warn("unexpected envelope %s", envelope_type_name(env.type));
+        channel_reject("unexpected type", "the pod", env);
     }
 }
 
@@ -953,16 +944,7 @@ static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)arg;
-    for (int i = 0; i < 4096; i++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (channel_recv(sock, &msg) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        dispatch(zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
+    channel_drain(sock, 4096, "the pod", dispatch, NULL);
     rd_kafka_poll(B.rk, 0);
     return 0;
 }

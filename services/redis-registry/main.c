@@ -910,36 +910,27 @@ static void on_takeover_done(const env_takeover_done_t *m)
     zhashx_delete(R.takeovers, pod);
 }
 
-static void dispatch(const uint8_t *data, size_t len)
+static void dispatch(const envelope_t *env, void *arg)
 {
-    envelope_t env;
-    int rc = envelope_decode(data, len, &env);
-    if (rc < 0) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      envelope_strerror(rc));
-        log_warn("rejected envelope: %s (%zu bytes)", envelope_strerror(rc), len);
-        return;
-    }
-    switch (env.type) {
+    (void)arg;
+    switch (env->type) {
     case ENV_REGISTER:
-        on_register(&env.u.register_);
+        on_register(&env->u.register_);
         break;
     case ENV_UNREGISTER:
-        on_unregister(&env.u.unregister);
+        on_unregister(&env->u.unregister);
         break;
     case ENV_LOOKUP:
-        on_lookup(&env.u.lookup);
+        on_lookup(&env->u.lookup);
         break;
     case ENV_DEDUP:
-        on_dedup(&env.u.dedup);
+        on_dedup(&env->u.dedup);
         break;
     case ENV_TAKEOVER_DONE:
-        on_takeover_done(&env.u.takeover_done);
+        on_takeover_done(&env->u.takeover_done);
         break;
     default:
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "unexpected type");
-        log_warn("unexpected envelope %s", envelope_type_name(env.type));
+        channel_reject("unexpected type", "the pod", env);
     }
 }
 
@@ -947,16 +938,7 @@ static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)arg;
-    for (int i = 0; i < 4096; i++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (channel_recv(sock, &msg) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        dispatch(zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
+    channel_drain(sock, 4096, "the pod", dispatch, NULL);
     flush();
     return 0;
 }

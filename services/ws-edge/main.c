@@ -540,49 +540,31 @@ static void core_close(const env_close_t *cl)
     conn_close(c, code, reason);
 }
 
-static void handle_from_core(const uint8_t *data, size_t len)
+static void handle_from_core(const envelope_t *env, void *arg)
 {
-    envelope_t env;
-    int rc = envelope_decode(data, len, &env);
-    if (rc < 0) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      envelope_strerror(rc));
-        log_warn("rejected envelope from core: %s (%zu bytes)", envelope_strerror(rc), len);
-        return;
-    }
-    switch (env.type) {
+    (void)arg;
+    switch (env->type) {
     case ENV_SEND:
-        core_send(&env.u.send);
+        core_send(&env->u.send);
         break;
     case ENV_CLOSE:
-        core_close(&env.u.close);
+        core_close(&env->u.close);
         break;
     default:
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "unexpected type");
-        log_warn("unexpected envelope %s from core", envelope_type_name(env.type));
+        channel_reject("unexpected type", "core", env);
     }
 }
 
 /* ZMQ_FD is edge-triggered: drain while ZMQ_EVENTS says POLLIN, at most a batch per wake-up,
- * and come back on the next loop iteration through the resume timer if more is waiting. */
+ * and come back on the next loop iteration if the batch cap was reached. */
 static void on_drain_idle(uv_idle_t *idle);
 
 static void drain_core(void)
 {
-    for (int i = 0; i < 4096; i++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (channel_recv(E.pull, &msg) < 0) {
-            zmq_msg_close(&msg);
-            uv_idle_stop(&E.drain_idle);
-            return;
-        }
-        handle_from_core(zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
-    /* batch cap reached: continue on the next loop iteration, after lws had its turn */
-    uv_idle_start(&E.drain_idle, on_drain_idle);
+    if (channel_drain(E.pull, 4096, "core", handle_from_core, NULL) < 4096)
+        uv_idle_stop(&E.drain_idle);
+    else /* continue on the next loop iteration, after lws had its turn */
+        uv_idle_start(&E.drain_idle, on_drain_idle);
 }
 
 static void on_drain_idle(uv_idle_t *idle)

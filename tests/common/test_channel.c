@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static char dir[64];
 
@@ -219,6 +220,58 @@ START_TEST(test_send_envelope)
 }
 END_TEST
 
+/* handler for test_drain: records the SEND conn ids it is handed */
+static void record_send(const envelope_t *env, void *arg)
+{
+    uint64_t *seen = arg;
+    ck_assert_int_eq(env->type, ENV_SEND);
+    seen[seen[0] + 1] = env->u.send.conn_id;
+    seen[0]++;
+}
+
+START_TEST(test_drain)
+{
+    char *ep = channel_ipc_endpoint(dir, "drain2");
+    zsock_t *pull = channel_pull_bind(ep, 100);
+    zsock_t *push = channel_push_connect(ep, 100);
+    msgpack_sbuffer scratch;
+    envelope_t in = {.type = ENV_SEND};
+    uint64_t seen[8] = {0};
+    metrics_counter_t *bad =
+        metrics_counter("envelopes_rejected_total",
+                        "envelopes refused by their receiver, by reason", "reason=\"malformed\"");
+    uint64_t bad_before = metrics_counter_get(bad);
+
+    msgpack_sbuffer_init(&scratch);
+    in.u.send.data = (env_bin_t){(const uint8_t *)"x", 1};
+    in.u.send.conn_id = 7;
+    ck_assert_int_eq(channel_send_envelope(push, &in, &scratch), 0);
+    ck_assert_int_eq(channel_send(push, "\xc1", 1), 0); /* never valid msgpack */
+    in.u.send.conn_id = 8;
+    ck_assert_int_eq(channel_send_envelope(push, &in, &scratch), 0);
+
+    /* take the three in batches of at most 2, however they trickle in (bounded wait) */
+    int total = 0;
+    for (int spins = 0; total < 3 && spins < 500; spins++) {
+        int n = channel_drain(pull, 2, "test", record_send, seen);
+        ck_assert_int_le(n, 2);
+        total += n;
+        if (n == 0)
+            usleep(10000);
+    }
+    ck_assert_int_eq(total, 3);
+    ck_assert_uint_eq(seen[0], 2); /* the two envelopes, in order */
+    ck_assert_uint_eq(seen[1], 7);
+    ck_assert_uint_eq(seen[2], 8);
+    ck_assert_uint_eq(metrics_counter_get(bad), bad_before + 1); /* the foreign one, counted */
+    ck_assert_int_eq(channel_drain(pull, 10, "test", record_send, seen), 0);
+    msgpack_sbuffer_destroy(&scratch);
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+    free(ep);
+}
+END_TEST
+
 START_TEST(test_bind_in_use_and_stale)
 {
     char *ep = channel_ipc_endpoint(dir, "busy");
@@ -304,6 +357,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_readable_drain);
     tcase_add_test(tc, test_hwm_eagain_then_delivery);
     tcase_add_test(tc, test_send_envelope);
+    tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_bind_in_use_and_stale);
     tcase_add_test(tc, test_ipc_endpoint);
     suite_add_tcase(s, tc);
