@@ -21,6 +21,7 @@ CORE_PKGS     := jansson libcrypto
 BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis
 KAFKADEV_PKGS := rdkafka
+CPSIM_PKGS    := jansson libcrypto
 TEST_PKGS     := check
 
 pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
@@ -38,7 +39,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev
+TOOLS    := kafka-dev cp-sim
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -93,6 +94,7 @@ $(eval $(call stage_rules,services/ocpp-core,ocpp-core,$(CORE_PKGS)))
 $(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
 $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
+$(eval $(call stage_rules,tools/cp-sim,cp-sim,$(CPSIM_PKGS)))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
