@@ -46,6 +46,8 @@ uint64_t histo_quantile(const histo_t *h, double q)
     for (unsigned s = 0; s < HISTO_SLOTS; s++) {
         seen += h->slot[s];
         if (seen >= want) {
+            if (s == HISTO_SLOTS - 1)
+                return h->max; /* the overflow slot has no upper bound */
             uint64_t top = slot_top(s);
             return top < h->max ? top : h->max;
         }
