@@ -113,6 +113,7 @@ struct sim {
     err_kind_t errs[64];
     int nerrs;
     uint64_t last_acked_total, last_progress_ms, end_ms;
+    bool draining;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -718,7 +719,7 @@ static void on_result(sim_t *s, conn_t *c, const ocpp_frame_t *f, uint64_t now)
         c->life_at = next > now ? next : now;
     }
     pump(s, c);
-    if (s->load && c->booted == 2 && !c->call_seq && c->life_at <= now) {
+    if (s->load && !s->draining && c->booted == 2 && !c->call_seq && c->life_at <= now) {
         load_step(s, c, now);
         c->life_at = 0;
     }
@@ -1139,6 +1140,7 @@ int sim_run(sim_t *s)
         uint64_t now = now_ms();
         if (!draining && (stop_flag || (end && now >= end))) {
             draining = true;
+            s->draining = true;
             s->end_ms = now;
             drain_end = now + (uint64_t)s->cfg->drain_ms;
         }
