@@ -22,6 +22,7 @@ BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis
 KAFKADEV_PKGS := rdkafka
 CPSIM_PKGS    := jansson libcrypto
+OCPPCTL_PKGS  := hiredis rdkafka jansson
 TEST_PKGS     := check
 
 pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
@@ -39,7 +40,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev cp-sim
+TOOLS    := kafka-dev cp-sim ocppctl
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -95,6 +96,7 @@ $(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
 $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
 $(eval $(call stage_rules,tools/cp-sim,cp-sim,$(CPSIM_PKGS)))
+$(eval $(call stage_rules,tools/ocppctl,ocppctl,$(OCPPCTL_PKGS)))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
