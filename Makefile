@@ -2,6 +2,7 @@
 #
 #   make            build every service and tool into build/bin
 #   make run        install missing packages, build, start one pod (scripts/run.sh)
+#   make demo       make run + 100 simulated charge points (cp-sim) + live events (ocppctl)
 #   make check      install missing packages, build, run every test; closes with "N passed, M failed"
 #   make lint       clang-format check + banned functions
 #   make code       regenerate sources from proto/ ; make code-check fails if that changes anything
@@ -111,7 +112,7 @@ $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 
 # ---------------------------------------------------------------------------
-.PHONY: all deps run check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
 
 all: $(BINARIES)
 
@@ -121,6 +122,10 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
 
 tests: $(BINARIES) $(TEST_BINS)
 
