@@ -1038,7 +1038,7 @@ sim_t *sim_new(const sim_config_t *cfg, char *why, size_t whylen)
     }
     /* each connection needs a descriptor: raise the limit (root may raise the hard one) */
     struct rlimit rl;
-    rlim_t want = (rlim_t)s->n + 1024;
+    rlim_t want = (rlim_t)s->n + 64; /* the stations, epoll, log, stdio */
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < want) {
         struct rlimit nl = {want, rl.rlim_max > want ? rl.rlim_max : want};
