@@ -335,8 +335,10 @@ static json_t *items_result(json_t *req, const char *list, const char *status_ke
             json_object_set(r, "component", json_object_get(it, "component"));
         if (json_object_get(it, "variable"))
             json_object_set(r, "variable", json_object_get(it, "variable"));
-        if (json_object_get(it, "id"))
-            json_object_set(r, "id", json_object_get(it, "id"));
+        static const char *const echo[] = {"id", "type", "severity", "attributeType"};
+        for (size_t k = 0; k < sizeof(echo) / sizeof(echo[0]); k++)
+            if (json_object_get(it, echo[k]))
+                json_object_set(r, echo[k], json_object_get(it, echo[k]));
         if (with_value && strcmp(status, "Accepted") == 0)
             json_object_set_new(r, "attributeValue", json_string("0"));
         json_array_append_new(out, r);
