@@ -438,6 +438,10 @@ static void emit(sim_t *s, conn_t *c, ocpp_act_t act, uint64_t now)
         return;
     ocpp_msg_t m = make_msg(s, c, act, now);
     uint64_t seq = ++s->seq;
+    if (online && !c->call_seq && ob_len(c) == 0) {
+        send_call(s, c, seq, &m, false); /* the common case: no queue needed */
+        return;
+    }
     if (!ob_push(s, c, seq, &m, false)) {
         err(s, "queue_full", NULL, 0);
         return;
