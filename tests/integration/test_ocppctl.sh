@@ -6,8 +6,10 @@
 # sees new events; send refuses invalid payloads (exit 2) and unknown identities (exit 4),
 # writes the command record to the owner pod's commands-down partition (checked with kcat and an
 # independent murmur2), and --wait ends with the exit code of the result's status, or 124 when
-# no result comes (commands are not yet answered end to end on main); an unreachable Redis or
-# Kafka gives exit 3 and says which.
+# no result comes (commands are not yet answered end to end on main); --wait is checked for
+# every result status and for the resend (same command_id) after the target pod's lease expires,
+# with the test writing the results as kafka-bridge would; an unreachable Redis or Kafka gives
+# exit 3 and says which.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
@@ -106,6 +108,55 @@ assert codes.get(res["status"], 16) == int(sys.argv[2]), f"status {res['status']
 print(f"ok: send --wait printed the result ({res['status']}) and exited {sys.argv[2]}")
 PY
 fi
+
+# --wait for every result status, and the retry after the target pod dies. No bridge on this
+# branch answers commands, so the test plays it: it reads the command from commands-down with
+# kcat and writes the result to command-results (key command_id), as kafka-bridge does. The
+# charge point is mapped to "ghost-pod", a pod with a lease the test sets and no bridge, so a
+# real bridge (once merged) never answers these records itself.
+redis-cli -u "$REDIS_URL" SET 'conn:{GHOST1}' ghost-pod >/dev/null
+redis-cli -u "$REDIS_URL" SET 'pod:{ghost-pod}' '{"registrations":1}' PX 120000 >/dev/null
+answer() { # command_id status: write the final result
+  printf '%s\t{"command_id":"%s","cp_id":"GHOST1","status":"%s","response":null}\n' "$1" "$1" "$2" |
+    kcat -P -b "$KAFKA" -t command-results -K $'\t'
+}
+record_count() { [ "$(timeout 10 kcat -C -b "$KAFKA" -t commands-down -o beginning -e -q -f '%s\n' | grep -c "\"command_id\":\"$1\"")" -ge "$2" ]; }
+for pair in accepted:0 rejected:10 ocpp_error:11 timeout:12 expired:13 invalid:14 unsupported:15 weird:16; do
+  st="${pair%%:*}" want="${pair##*:}" cid="wait-$st-$RANDOM"
+  "$ctl" send GHOST1 Reset '{"type":"Soft"}' --wait --timeout 20s --command-id "$cid" >"$TMP/w.out" 2>"$TMP/w.err" &
+  sender=$!
+  wait_until 10 "command $cid on commands-down" record_count "$cid" 1
+  answer "$cid" "$st"
+  rc=0; wait "$sender" || rc=$?
+  [ $rc -eq "$want" ] || fail "result $st: exit $rc, expected $want ($(cat "$TMP/w.err"))"
+  grep -q "\"status\":\"$st\"" "$TMP/w.out" || fail "result $st not printed: $(cat "$TMP/w.out")"
+done
+ok "send --wait prints the result and exits 0/10/11/12/13/14/15/16 for accepted/rejected/ocpp_error/timeout/expired/invalid/unsupported/unknown"
+
+cid="retry-$RANDOM"
+redis-cli -u "$REDIS_URL" SET 'pod:{ghost-pod}' '{"registrations":1}' PX 3000 >/dev/null
+"$ctl" send GHOST1 Reset '{"type":"Hard"}' --wait --timeout 30s --command-id "$cid" >"$TMP/r.out" 2>"$TMP/r.err" &
+sender=$!
+wait_until 10 "command $cid on commands-down" record_count "$cid" 1
+wait_until 10 "ghost-pod lease expired" redis_is 'pod:{ghost-pod}' ""
+redis-cli -u "$REDIS_URL" SET 'conn:{GHOST1}' itest-ctl >/dev/null   # the station moved to a live pod
+wait_until 10 "command $cid resent" record_count "$cid" 2
+answer "$cid" accepted
+rc=0; wait "$sender" || rc=$?
+[ $rc -eq 0 ] || fail "retry: exit $rc ($(cat "$TMP/r.err"))"
+grep -q "pod ghost-pod died before a result; resending $cid to itest-ctl" "$TMP/r.err" || fail "retry not reported: $(cat "$TMP/r.err")"
+timeout 10 kcat -C -b "$KAFKA" -t commands-down -o beginning -e -q -f '%p\t%k\t%s\n' | grep "\"$cid\"" >"$TMP/retry.tsv"
+python3 - "$TMP/retry.tsv" <<'PY'
+import json, sys
+rows = [l.rstrip("\n").split("\t", 2) for l in open(sys.argv[1]) if l.strip()]
+assert len(rows) == 2, rows
+# two partitions: kcat's order between them is arbitrary; the expiry tells which came first
+(p1, k1, v1), (p2, k2, v2) = sorted(rows, key=lambda r: json.loads(r[2])["expires_at"])
+r1, r2 = json.loads(v1), json.loads(v2)
+assert r1["command_id"] == r2["command_id"], "the retry must keep the command_id"
+assert (k1, r1["target_pod"]) == ("ghost-pod", "ghost-pod") and (k2, r2["target_pod"]) == ("itest-ctl", "itest-ctl"), rows
+print(f"ok: retry kept command_id {r1['command_id']}: first to ghost-pod (partition {p1}), then to itest-ctl (partition {p2})")
+PY
 
 rc=0; "$ctl" --redis redis://127.0.0.1:1 status CTL000001 2>"$TMP/err" || rc=$?
 [ $rc -eq 3 ] && grep -q 'cannot reach Redis at redis://127.0.0.1:1' "$TMP/err" || fail "unreachable Redis: rc $rc $(cat "$TMP/err")"
