@@ -34,6 +34,7 @@ run() { # scenario, seconds
   local ramp; ramp="$(scen_value "$scen" ramp_rate)"
   local limit; limit="$(ulimit -Hn)"
   local procs="${PROCS:-$(( (count + limit - 2000) / (limit - 1000) ))}"
+  [ "$procs" -ge 1 ] || procs=1
   local per=$(( (count + procs - 1) / procs ))
   local hz; hz="$(getconf CLK_TCK)"
   echo "== $scen: $count stations, msg_rate ${rate:-0} (0 = closed loop), $secs s, $procs cp-sim + $procs ws_echo process(es), nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
