@@ -10,6 +10,8 @@
 # the resent 1.6 MeterValues reach Kafka (ocpp-events-up, by message id), and the report counts
 # the reconnects. Downlink replies are unit-tested (tests/tools/cp-sim/test_ocpp_msg.c): commands
 # are not delivered end to end on main yet.
+# cp-sim connects from 127.0.0.2-3: its many reconnect attempts then never take an ephemeral
+# port of 127.0.0.1 that the restarting pod's admin listeners (base+1..) are about to bind.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
@@ -19,7 +21,7 @@ start_pod itest-sim-a
 pod_a=$POD_PID
 ok "pod ready on ws port $WS_PORT"
 
-"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --count 20 --v201_percent 50 \
+"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --source_addresses 127.0.0.2-127.0.0.3 --count 20 --v201_percent 50 \
   --identity_prefix ITS --duration_ms 20s --drain_ms 5s --heartbeat_interval_ms 700ms \
   --session_every_ms 500ms --session_length_ms 4s --meter_interval_ms 150ms \
   --backoff_min_ms 300ms --backoff_range_ms 300ms --backoff_repeat_times 2 \

@@ -17,7 +17,7 @@ itest_cleanup_on_exit
 start_pod itest-ctl
 export OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA"
 ctl="$BIN/ocppctl"
-"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --count 6 --identity_prefix CTL --v201_percent 50 \
+"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --source_addresses 127.0.0.2-127.0.0.3 --count 6 --identity_prefix CTL --v201_percent 50 \
   --duration_ms 60s --heartbeat_interval_ms 1s --session_every_ms 0 --progress off >"$TMP/sim.txt" 2>&1 &
 sim=$!
 
