@@ -1,6 +1,6 @@
 /* ws_echo: the trivial WebSocket server cp-sim is benchmarked against (bench/cp-sim.sh).
  *
- *   ws_echo PORT [DOWNLINK_EVERY]
+ *   ws_echo PORT [DOWNLINK_EVERY]        (PORT 0: any free port, printed at start)
  *
  * One thread, epoll, level-triggered. Accepts any upgrade (echoes the first offered subprotocol),
  * answers every CALL with one canned CALLRESULT that satisfies what cp-sim reads (Boot status
@@ -262,6 +262,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ws_echo: cannot listen on %d: %s\n", port, strerror(errno));
         return 1;
     }
+    socklen_t alen = sizeof(a);
+    getsockname(ls, (struct sockaddr *)&a, &alen); /* PORT 0: the kernel chose one */
+    port = ntohs(a.sin_port);
     ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);

@@ -1,7 +1,7 @@
 // strict-csms.js: a CSMS that checks cp-sim against the official OCPP JSON schemas (the ones
 // ocpp-rpc ships, strict ajv validation).
 //
-//   node strict-csms.js <port> <downlink-every>
+//   node strict-csms.js <port> <downlink-every>      (port 0: any free port, printed at start)
 // Every CALL from a station is validated against <Action>.req of its subprotocol and answered
 // with a schema-valid response. After every <downlink-every>-th answer on a connection it sends
 // the next CSMS-initiated action of that version (all of them, in turn) and validates the
@@ -111,7 +111,7 @@ wss.on('connection', (ws) => {
     }
   });
 });
-wss.on('listening', () => console.log(`strict-csms listening on ${portArg}`));
+wss.on('listening', () => console.log(`strict-csms listening on ${wss.address().port}`));
 process.on('SIGTERM', () => {
   console.log(JSON.stringify({
     calls: s.calls, invalidCalls: s.invalidCalls, downlinksSent: s.downlinksSent, replies: s.replies,

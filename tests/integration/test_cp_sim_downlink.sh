@@ -13,10 +13,10 @@ itest_cleanup_on_exit
 
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/tools/cp-sim" "$ROOT/bench/ws_echo.c" \
   "$ROOT/tools/cp-sim/ws_frame.c" -lcrypto -o "$TMP/ws_echo"
-port="$(free_port)"
-"$TMP/ws_echo" "$port" 3 >"$TMP/echo.out" 2>&1 &
+"$TMP/ws_echo" 0 3 >"$TMP/echo.out" 2>&1 &   # port 0: it binds a free port and prints it
 echo_pid=$!
-wait_until 5 "ws_echo listening" grep -q listening "$TMP/echo.out"
+wait_until 10 "ws_echo listening ($(cat "$TMP/echo.out" 2>/dev/null))" grep -q listening "$TMP/echo.out"
+port="$(sed -nE 's/^ws_echo: listening on ([0-9]+)$/\1/p' "$TMP/echo.out")"
 
 "$BIN/cp-sim" --url "ws://127.0.0.1:$port/ocpp" --count 40 --v201_percent 50 --mode load \
   --msg_rate 400 --duration_ms 4s --downlink_reject UnlockConnector --log_file "$TMP/sim.log" \

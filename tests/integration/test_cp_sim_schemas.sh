@@ -10,10 +10,10 @@ source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 
 for reply in accept reject; do
-  port="$(free_port)"
-  node "$E2E/strict-csms.js" "$port" 2 >"$TMP/csms-$reply.out" 2>&1 &
+  node "$E2E/strict-csms.js" 0 2 >"$TMP/csms-$reply.out" 2>&1 &   # port 0: any free port
   csms=$!
-  wait_until 10 "strict CSMS listening" grep -q listening "$TMP/csms-$reply.out"
+  wait_until 20 "strict CSMS listening" grep -q listening "$TMP/csms-$reply.out"
+  port="$(sed -nE 's/^strict-csms listening on ([0-9]+)$/\1/p' "$TMP/csms-$reply.out")"
   "$BIN/cp-sim" --url "ws://127.0.0.1:$port/ocpp" --count 20 --v201_percent 50 --duration_ms 8s \
     --heartbeat_interval_ms 300ms --session_every_ms 300ms --session_length_ms 1s \
     --meter_interval_ms 100ms --backoff_min_ms 100ms --backoff_range_ms 100ms \
