@@ -213,6 +213,13 @@ int ocpp_frame_scan(const char *buf, size_t len, ocpp_frame_t *f)
     f->type = *p++ - '0';
     if (!(p = expect(p, e, ',')) || !(p = scan_str(p, e, &f->id, &f->id_len)))
         return -EPROTO;
+    /* message ids are echoed in replies: printable ASCII only (OCPP ids are at most 36 chars,
+     * UUIDs in practice), so a reply is always valid JSON */
+    if (f->id_len == 0 || f->id_len > 64)
+        return -EPROTO;
+    for (size_t i = 0; i < f->id_len; i++)
+        if ((unsigned char)f->id[i] < 0x20 || (unsigned char)f->id[i] > 0x7e)
+            return -EPROTO;
     if (!(p = expect(p, e, ',')))
         return -EPROTO;
     if (f->type == 2 || f->type == 4) {

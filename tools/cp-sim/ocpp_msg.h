@@ -67,7 +67,8 @@ typedef struct ocpp_frame {
     size_t payload_len;
 } ocpp_frame_t;
 
-/* Scans buf[0..len): 0 on success, -EPROTO if it is not an OCPP-J frame. */
+/* Scans buf[0..len): 0 on success, -EPROTO if it is not an OCPP-J frame (or its message id is
+ * empty, longer than 64 bytes, or not printable ASCII: cp-sim echoes ids in its replies). */
 int ocpp_frame_scan(const char *buf, size_t len, ocpp_frame_t *f);
 
 typedef enum {

@@ -152,9 +152,18 @@ START_TEST(test_frame_scan)
     ck_assert_int_eq(ocpp_frame_scan(e, strlen(e), &f), 0);
     ck_assert_int_eq(f.type, 4);
     ck_assert(memcmp(f.action, "NotImplemented", f.action_len) == 0);
-    const char *bad[] = {"",           "[]",           "[5,\"1\",{}]", "[3,1,{}]",
-                         "[3,\"1\"]",  "[3,\"1\",[]]", "{\"a\":1}",    "[2,\"1\",\"A\"]",
-                         "[3,\"1\",{}"};
+    const char *bad[] = {"",
+                         "[]",
+                         "[5,\"1\",{}]",
+                         "[3,1,{}]",
+                         "[3,\"1\"]",
+                         "[3,\"1\",[]]",
+                         "{\"a\":1}",
+                         "[2,\"1\",\"A\"]",
+                         "[3,\"1\",{}",
+                         "[3,\"\",{}]",
+                         "[3,\"a\x01\",{}]",
+                         "[3,\"\xc3\xa9\",{}]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(ocpp_frame_scan(bad[i], strlen(bad[i]), &f) == -EPROTO, "%s", bad[i]);
 }
