@@ -2,6 +2,7 @@
 #
 #   make            build every service and tool into build/bin
 #   make run        install missing packages, build, start one pod (scripts/run.sh)
+#   make demo       make run + 100 simulated charge points (cp-sim) + live events (ocppctl)
 #   make check      install missing packages, build, run every test; closes with "N passed, M failed"
 #   make lint       clang-format check + banned functions
 #   make code       regenerate sources from proto/ ; make code-check fails if that changes anything
@@ -21,6 +22,8 @@ CORE_PKGS     := jansson libcrypto
 BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis
 KAFKADEV_PKGS := rdkafka
+CPSIM_PKGS    := jansson libcrypto
+OCPPCTL_PKGS  := hiredis rdkafka jansson
 TEST_PKGS     := check
 
 pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
@@ -38,7 +41,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev bridge-load core-inject registry-driver
+TOOLS    := kafka-dev bridge-load core-inject registry-driver cp-sim ocppctl
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -96,6 +99,8 @@ $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
 $(eval $(call stage_rules,tools/bridge-load,bridge-load,))
 $(eval $(call stage_rules,tools/core-inject,core-inject,))
 $(eval $(call stage_rules,tools/registry-driver,registry-driver,))
+$(eval $(call stage_rules,tools/cp-sim,cp-sim,$(CPSIM_PKGS)))
+$(eval $(call stage_rules,tools/ocppctl,ocppctl,$(OCPPCTL_PKGS)))
 
 # unit tests of common/
 COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
@@ -110,7 +115,7 @@ $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 
 # ---------------------------------------------------------------------------
-.PHONY: all deps run check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
 
 all: $(BINARIES)
 
@@ -120,6 +125,10 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
 
 tests: $(BINARIES) $(TEST_BINS)
 

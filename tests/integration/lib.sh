@@ -51,7 +51,7 @@ wait_until() {
 # POD_PID, POD_OUT (its output file), WS_PORT and waits for "ocppgw: ready".
 start_pod() {
   local name="$1"
-  WS_PORT="$(free_port)"
+  WS_PORT="${ITEST_WS_PORT:-$(free_port)}"  # ITEST_WS_PORT: restart a pod on the same port
   POD_OUT="$TMP/$name.out"
   OCPPGW_POD_ID="$name" OCPPGW_WS_PORT="$WS_PORT" OCPPGW_WS_BIND=127.0.0.1 \
     OCPPGW_ADMIN_BASE_PORT="$(free_port_block 16)" OCPPGW_RUN_DIR="$TMP/$name" OCPPGW_BIN="$BIN" \

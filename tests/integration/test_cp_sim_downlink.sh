@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# test_cp_sim_downlink.sh: cp-sim answers CSMS-initiated calls over a real WebSocket (issue 8).
+#
+# Commands are not delivered end to end through the gateway on main yet, so the CSMS here is
+# bench/ws_echo (a real epoll WebSocket server, compiled from the repo): it answers every CALL
+# and, after every 3rd answer, sends a CSMS call (ChangeAvailability, DataTransfer,
+# TriggerMessage Heartbeat, UnlockConnector, GetLocalListVersion in turn). Checked: every call
+# gets a CALLRESULT (none lost, no CALLERROR), the stations answer positively except the actions
+# of downlink_reject, TriggerMessage makes them send a Heartbeat, and nothing is left unanswered.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+itest_cleanup_on_exit
+
+cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/tools/cp-sim" "$ROOT/bench/ws_echo.c" \
+  "$ROOT/tools/cp-sim/ws_frame.c" -lcrypto -o "$TMP/ws_echo"
+"$TMP/ws_echo" 0 3 >"$TMP/echo.out" 2>&1 &   # port 0: it binds a free port and prints it
+echo_pid=$!
+wait_until 10 "ws_echo listening ($(cat "$TMP/echo.out" 2>/dev/null))" grep -q listening "$TMP/echo.out"
+port="$(sed -nE 's/^ws_echo: listening on ([0-9]+)$/\1/p' "$TMP/echo.out")"
+
+"$BIN/cp-sim" --url "ws://127.0.0.1:$port/ocpp" --count 40 --v201_percent 50 --mode load \
+  --msg_rate 400 --duration_ms 4s --downlink_reject UnlockConnector --log_file "$TMP/sim.log" \
+  --progress off >"$TMP/report.txt"
+kill -TERM "$echo_pid"; wait "$echo_pid"
+cat "$TMP/report.txt" "$TMP/echo.out"
+
+sent="$(sed -nE 's/.*downlink calls sent ([0-9]+), replies ([0-9]+) results \+ ([0-9]+) errors/\1 \2 \3/p' "$TMP/echo.out")"
+read -r dl_sent dl_results dl_errors <<<"$sent"
+[ "$dl_sent" -ge 100 ] || fail "only $dl_sent CSMS calls sent"
+[ "$dl_results" -eq "$dl_sent" ] || fail "CSMS sent $dl_sent calls, got $dl_results CALLRESULTs"
+[ "$dl_errors" -eq 0 ] || fail "$dl_errors CALLERRORs"
+grep -q "downlink calls answered $dl_sent\$" "$TMP/report.txt" || fail "cp-sim counted a different number of CSMS calls"
+ok "$dl_sent CSMS calls, $dl_results CALLRESULTs, 0 CALLERRORs"
+
+for a in ChangeAvailability:accept DataTransfer:accept TriggerMessage:accept GetLocalListVersion:accept UnlockConnector:reject; do
+  grep -q " $a\$" "$TMP/sim.log" || fail "no $a in the log"
+done
+if grep -q ' UnlockConnector:accept$' "$TMP/sim.log"; then fail "UnlockConnector accepted despite downlink_reject"; fi
+ok "answers accept every action except UnlockConnector (downlink_reject)"
+
+python3 - "$TMP/sim.log" <<'PY'
+import sys
+lines = [l.split() for l in open(sys.argv[1])]
+trig = {i for i, l in enumerate(lines) if l[0] == 'D' and l[3] == 'TriggerMessage:accept'}
+# the station answers TriggerMessage Heartbeat with a Heartbeat it sends next
+hb_after = 0
+for i in trig:
+    ident = lines[i][2]
+    for l in lines[i + 1:]:
+        if l[2] == ident and l[0] == 'S':
+            hb_after += l[3] == 'Heartbeat'
+            break
+assert hb_after >= len(trig) // 2, f"{hb_after} of {len(trig)} triggers followed by a Heartbeat"
+sent = {l[1] for l in lines if l[0] == 'S'}
+acked = {l[1] for l in lines if l[0] == 'A'}
+assert sent == acked, f"unanswered: {sorted(sent - acked)[:5]}"
+print(f"ok: {hb_after} of {len(trig)} TriggerMessage(Heartbeat) answered by an immediate Heartbeat; all {len(sent)} CALLs answered")
+PY
