@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# bench/cp-sim.sh: how fast is the load generator itself? cp-sim against bench/ws_echo.c (a
+# bench/bench_cp_sim.sh: how fast is the load generator itself? cp-sim against bench/ws_echo.c (a
 # trivial epoll WebSocket server answering every CALL with a canned CALLRESULT), on loopback.
 #
-#   bench/cp-sim.sh max      1,000 connections, closed loop: the simulator's top message rate
-#   bench/cp-sim.sh hold     250,000 connections from 10 source addresses, paced at 100,000 msg/s
-#   bench/cp-sim.sh all      both
+#   bench/bench_cp_sim.sh max      1,000 connections, closed loop: the simulator's top message rate
+#   bench/bench_cp_sim.sh hold     250,000 connections from 10 source addresses, paced at 100,000 msg/s
+#   bench/bench_cp_sim.sh all      both
 # Environment: SECONDS_RUN (default 20 for max, 60 for hold), COUNT, RATE override the scenario;
 # PROCS splits the stations over that many cp-sim processes (and as many ws_echo processes on
 # one SO_REUSEPORT port). Default: enough processes that each stays under the descriptor limit
