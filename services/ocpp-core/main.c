@@ -676,45 +676,54 @@ static void on_superseded(const env_superseded_t *m)
     close_conn(c, 1000, "superseded by a newer connection");
 }
 
-static void dispatch(const uint8_t *data, size_t len)
+/* The registry's backpressure signal: recorded and logged. Slowing the edges' accepting while
+ * it is busy is the next step (docs/registry.md); connections already accepted keep working. */
+static void on_registry_busy(const env_registry_busy_t *m)
 {
-    envelope_t env;
-    int rc = envelope_decode(data, len, &env);
-    if (rc < 0) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      envelope_strerror(rc));
-        log_warn("rejected envelope: %s (%zu bytes)", envelope_strerror(rc), len);
-        return;
-    }
-    switch (env.type) {
+    static metrics_gauge_t *busy;
+    if (!busy)
+        busy = metrics_gauge("core_registry_busy",
+                             "1 while redis-registry reports its queue over the limit", NULL);
+    if (metrics_gauge_get(busy) != (m->busy ? 1 : 0))
+        log_write(m->busy ? LOG_WARN : LOG_INFO, NULL, NULL,
+                  "registry %s: %u queued, limit %u, redis %s", m->busy ? "busy" : "no longer busy",
+                  m->queued, m->limit, m->redis_up ? "up" : "down");
+    metrics_gauge_set(busy, m->busy ? 1 : 0);
+}
+
+static void dispatch(const envelope_t *env, void *arg)
+{
+    (void)arg;
+    switch (env->type) {
     case ENV_HELLO:
-        on_hello(&env.u.hello);
+        on_hello(&env->u.hello);
         break;
     case ENV_CONNECT:
-        on_connect(&env.u.connect);
+        on_connect(&env->u.connect);
         break;
     case ENV_FRAME:
-        on_frame(&env.u.frame);
+        on_frame(&env->u.frame);
         break;
     case ENV_DISCONNECT:
-        on_disconnect(&env.u.disconnect);
+        on_disconnect(&env->u.disconnect);
         break;
     case ENV_REGISTERED:
-        on_registered(&env.u.registered);
+        on_registered(&env->u.registered);
         break;
     case ENV_SUPERSEDED:
-        on_superseded(&env.u.superseded);
+        on_superseded(&env->u.superseded);
         break;
     case ENV_EVENT_ACK:
-        on_event_ack(&env.u.event_ack);
+        on_event_ack(&env->u.event_ack);
         break;
     case ENV_COMMAND:
-        on_command(&env.u.command);
+        on_command(&env->u.command);
+        break;
+    case ENV_REGISTRY_BUSY:
+        on_registry_busy(&env->u.registry_busy);
         break;
     default:
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "unexpected type");
-        log_warn("unexpected envelope %s", envelope_type_name(env.type));
+        channel_reject("unexpected type", "the pod", env);
     }
 }
 
@@ -722,16 +731,7 @@ static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)arg;
-    for (int i = 0; i < 1024; i++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (channel_recv(sock, &msg) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        dispatch(zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
+    channel_drain(sock, 1024, "the pod", dispatch, NULL);
     return 0;
 }
 

@@ -781,9 +781,8 @@ static void on_register(const env_register_t *m)
     char identity[49];
     env_str_copy(m->identity, identity, sizeof(identity));
     if (m->core_id >= (uint32_t)R.cfg.core_count || !identity[0]) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "bad register");
         log_warn("REGISTER from core %u for '%s' dropped", m->core_id, identity);
+        channel_reject("bad register", "core", NULL);
         return;
     }
     reg_t *g = zhashx_lookup(R.regs, identity);
@@ -852,8 +851,7 @@ static void on_dedup(const env_dedup_t *m)
     d->request_id = m->request_id;
     d->ttl_ms = m->ttl_ms;
     if (m->command_id.len == 0 || m->command_id.len >= sizeof(d->command_id)) {
-        metrics_count("envelopes_rejected_total", "envelopes that could not be decoded", "reason",
-                      "bad command id");
+        channel_reject("bad command id", "kafka-bridge", NULL);
         answer_dedup(d, false, -EINVAL);
         free(d);
         return;
