@@ -227,3 +227,50 @@ int channel_drain(zsock_t *pull, int max, const char *from, channel_handler_fn *
     }
     return taken;
 }
+
+zsock_t *channel_pull_at(const char *ipc_dir, const char *name, int hwm)
+{
+    char *ep = channel_ipc_endpoint(ipc_dir, name);
+    zsock_t *sock = ep ? channel_pull_bind(ep, hwm) : NULL;
+    if (!ep)
+        log_error("ipc endpoint for %s in %s is too long", name, ipc_dir);
+    free(ep);
+    return sock;
+}
+
+zsock_t *channel_push_to(const char *ipc_dir, const char *name, int hwm)
+{
+    char *ep = channel_ipc_endpoint(ipc_dir, name);
+    zsock_t *sock = ep ? channel_push_connect(ep, hwm) : NULL;
+    if (!ep)
+        log_error("ipc endpoint for %s in %s is too long", name, ipc_dir);
+    free(ep);
+    return sock;
+}
+
+zsock_t **channel_push_to_cores(const char *ipc_dir, int64_t count, int hwm)
+{
+    zsock_t **socks = calloc(count > 0 ? (size_t)count : 1, sizeof(*socks));
+    if (!socks)
+        return NULL;
+    for (int64_t i = 0; i < count; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "core-%lld", (long long)i);
+        socks[i] = channel_push_to(ipc_dir, name, hwm);
+        if (!socks[i]) {
+            channel_push_to_cores_destroy(&socks, i);
+            return NULL;
+        }
+    }
+    return socks;
+}
+
+void channel_push_to_cores_destroy(zsock_t ***socks_p, int64_t count)
+{
+    if (!socks_p || !*socks_p)
+        return;
+    for (int64_t i = 0; i < count; i++)
+        zsock_destroy(&(*socks_p)[i]);
+    free(*socks_p);
+    *socks_p = NULL;
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <czmq.h>
 
@@ -60,6 +61,17 @@ int channel_fd(zsock_t *sock);
 
 /* True when a message can be received now (ZMQ_EVENTS has ZMQ_POLLIN). */
 bool channel_readable(zsock_t *sock);
+
+/* The pod's ipc:// sockets by name (ipc://<ipc_dir>/<name>.sock): PULL bound here, PUSH
+ * connected there. NULL on failure (logged). */
+zsock_t *channel_pull_at(const char *ipc_dir, const char *name, int hwm);
+zsock_t *channel_push_to(const char *ipc_dir, const char *name, int hwm);
+
+/* One PUSH to each of the pod's count cores (core-0 .. core-<count-1>), as an array the caller
+ * owns; NULL on failure (nothing left open). channel_push_to_cores_destroy frees it and sets
+ * *socks_p to NULL. */
+zsock_t **channel_push_to_cores(const char *ipc_dir, int64_t count, int hwm);
+void channel_push_to_cores_destroy(zsock_t ***socks_p, int64_t count);
 
 /* Handles one decoded envelope; the views in env point into the received message and are valid
  * only during the call. */

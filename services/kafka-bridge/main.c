@@ -36,6 +36,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "u64map.h"
 
 typedef struct cmd cmd_t;
@@ -1028,23 +1029,10 @@ static rd_kafka_t *producer_new(void)
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int rc = config_load_args(BRIDGE_CONFIG, BRIDGE_CONFIG_COUNT, &B.cfg, "kafka-bridge", argc,
-                              argv, err, sizeof(err));
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "kafka-bridge: %s\n", err);
-        config_free(BRIDGE_CONFIG, BRIDGE_CONFIG_COUNT, &B.cfg);
-        return rc < 0 ? 2 : 0;
-    }
-    if (!B.cfg.pod_id[0]) {
-        char host[256] = "";
-        gethostname(host, sizeof(host) - 1);
-        free(B.cfg.pod_id);
-        B.cfg.pod_id = strdup(host);
-    }
-    log_init("kafka-bridge", B.cfg.pod_id);
-    log_set_level_name(B.cfg.log_level);
+    int rc = service_setup("kafka-bridge", BRIDGE_CONFIG, BRIDGE_CONFIG_COUNT, &B.cfg, argc, argv,
+                           &B.cfg.pod_id, &B.cfg.log_level);
+    if (rc != SERVICE_RUN)
+        return rc;
     /* SIGINT/SIGTERM end the loop through zsys_interrupted, then everything is flushed. (Not
      * zsys_handler_set(NULL) first: that also disables zsys_catch_interrupts(), and SIGTERM
      * would kill the process with records still queued.) */
@@ -1101,24 +1089,11 @@ int main(int argc, char **argv)
     B.mainq = rd_kafka_queue_get_main(B.rk);
     rd_kafka_queue_io_event_enable(B.mainq, B.wake[1], "1", 1);
 
-    char *ep = channel_ipc_endpoint(B.cfg.ipc_dir, "bridge");
-    B.pull = ep ? channel_pull_bind(ep, (int)B.cfg.zmq_hwm) : NULL;
-    free(ep);
-    ep = channel_ipc_endpoint(B.cfg.ipc_dir, "registry");
-    B.registry = ep ? channel_push_connect(ep, (int)B.cfg.zmq_hwm) : NULL;
-    free(ep);
-    if (!B.pull || !B.registry)
+    B.pull = channel_pull_at(B.cfg.ipc_dir, "bridge", (int)B.cfg.zmq_hwm);
+    B.registry = channel_push_to(B.cfg.ipc_dir, "registry", (int)B.cfg.zmq_hwm);
+    B.cores = channel_push_to_cores(B.cfg.ipc_dir, B.cfg.core_count, (int)B.cfg.zmq_hwm);
+    if (!B.pull || !B.registry || !B.cores)
         return 1;
-    B.cores = calloc((size_t)B.cfg.core_count, sizeof(*B.cores));
-    for (int64_t i = 0; i < B.cfg.core_count; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "core-%" PRId64, i);
-        ep = channel_ipc_endpoint(B.cfg.ipc_dir, name);
-        B.cores[i] = ep ? channel_push_connect(ep, (int)B.cfg.zmq_hwm) : NULL;
-        free(ep);
-        if (!B.cores[i])
-            return 1;
-    }
     msgpack_sbuffer_init(&B.scratch);
 
     zloop_t *loop = zloop_new();
@@ -1157,9 +1132,7 @@ int main(int argc, char **argv)
     rd_kafka_destroy(B.rk);
     close(B.wake[0]);
     close(B.wake[1]);
-    for (int64_t i = 0; i < B.cfg.core_count; i++)
-        zsock_destroy(&B.cores[i]);
-    free(B.cores);
+    channel_push_to_cores_destroy(&B.cores, B.cfg.core_count);
     zsock_destroy(&B.pull);
     zsock_destroy(&B.registry);
     msgpack_sbuffer_destroy(&B.scratch);

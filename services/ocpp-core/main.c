@@ -30,6 +30,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "core_session.h"
 #include "ocpp_frame.h"
 #include "ocpp_schema.h"
@@ -776,40 +777,20 @@ static void held_entry_free(uint64_t key, void *value, void *arg)
     held_free(&h);
 }
 
-static zsock_t *push_to(const char *name)
-{
-    char *ep = channel_ipc_endpoint(C.cfg.ipc_dir, name);
-    zsock_t *s = ep ? channel_push_connect(ep, (int)C.cfg.zmq_hwm) : NULL;
-    free(ep);
-    return s;
-}
-
 int main(int argc, char **argv)
 {
-    char err[512];
-    int rc = config_load_args(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg, "ocpp-core", argc, argv, err,
-                              sizeof(err));
-    if (rc == 0 && C.cfg.core_index >= C.cfg.core_count) {
-        snprintf(err, sizeof(err),
-                 "invalid value '%" PRId64 "' for core_index: expected 0 to core_count-1 (%" PRId64
-                 ")",
-                 C.cfg.core_index, C.cfg.core_count - 1);
-        rc = -EINVAL;
-    }
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "ocpp-core: %s\n", err);
+    int rc = service_setup("ocpp-core", CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg, argc, argv,
+                           &C.cfg.pod_id, &C.cfg.log_level);
+    if (rc != SERVICE_RUN)
+        return rc;
+    if (C.cfg.core_index >= C.cfg.core_count) {
+        fprintf(stderr,
+                "ocpp-core: invalid value '%" PRId64 "' for core_index: expected 0 to "
+                "core_count-1 (%" PRId64 ")\n",
+                C.cfg.core_index, C.cfg.core_count - 1);
         config_free(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg);
-        return rc < 0 ? 2 : 0;
+        return 2;
     }
-    if (!C.cfg.pod_id[0]) {
-        char host[256] = "";
-        gethostname(host, sizeof(host) - 1);
-        free(C.cfg.pod_id);
-        C.cfg.pod_id = strdup(host);
-    }
-    log_init("ocpp-core", C.cfg.pod_id);
-    log_set_level_name(C.cfg.log_level);
     /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted: zloop returns and the
      * shutdown below runs (flush, release, close) */
     zsys_catch_interrupts();
@@ -832,11 +813,9 @@ int main(int argc, char **argv)
 
     char name[64];
     snprintf(name, sizeof(name), "core-%" PRId64, C.cfg.core_index);
-    char *ep = channel_ipc_endpoint(C.cfg.ipc_dir, name);
-    C.pull = ep ? channel_pull_bind(ep, (int)C.cfg.zmq_hwm) : NULL;
-    free(ep);
-    C.bridge = push_to("bridge");
-    C.registry = push_to("registry");
+    C.pull = channel_pull_at(C.cfg.ipc_dir, name, (int)C.cfg.zmq_hwm);
+    C.bridge = channel_push_to(C.cfg.ipc_dir, "bridge", (int)C.cfg.zmq_hwm);
+    C.registry = channel_push_to(C.cfg.ipc_dir, "registry", (int)C.cfg.zmq_hwm);
     if (!C.pull || !C.bridge || !C.registry)
         return 1;
     C.edges = zhashx_new();

@@ -33,6 +33,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "registry_config.h"
 #include "registry_keys.h"
 #include "registry_logic.h"
@@ -1205,22 +1206,10 @@ static void on_stop_signal(int sig)
 int main(int argc, char **argv)
 {
     char err[512];
-    int rc = config_load_args(REGISTRY_CONFIG, REGISTRY_CONFIG_COUNT, &R.cfg, "redis-registry",
-                              argc, argv, err, sizeof(err));
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "redis-registry: %s\n", err);
-        config_free(REGISTRY_CONFIG, REGISTRY_CONFIG_COUNT, &R.cfg);
-        return rc < 0 ? 2 : 0;
-    }
-    if (!R.cfg.pod_id[0]) {
-        char host[256] = "";
-        gethostname(host, sizeof(host) - 1);
-        free(R.cfg.pod_id);
-        R.cfg.pod_id = strdup(host);
-    }
-    log_init("redis-registry", R.cfg.pod_id);
-    log_set_level_name(R.cfg.log_level);
+    int rc = service_setup("redis-registry", REGISTRY_CONFIG, REGISTRY_CONFIG_COUNT, &R.cfg, argc,
+                           argv, &R.cfg.pod_id, &R.cfg.log_level);
+    if (rc != SERVICE_RUN)
+        return rc;
     if (strlen(R.cfg.pod_id) >= 64 || strchr(R.cfg.pod_id, ' ')) {
         log_error("pod_id must be shorter than 64 bytes and contain no space");
         return 2;
@@ -1265,24 +1254,11 @@ int main(int argc, char **argv)
     R.m_rtt = metrics_histogram("registry_redis_batch_seconds", "round trip of one pipelined batch",
                                 NULL, METRICS_LATENCY_SECONDS, METRICS_LATENCY_SECONDS_N);
 
-    char *ep = channel_ipc_endpoint(R.cfg.ipc_dir, "registry");
-    R.pull = ep ? channel_pull_bind(ep, (int)R.cfg.zmq_hwm) : NULL;
-    free(ep);
-    ep = channel_ipc_endpoint(R.cfg.ipc_dir, "bridge");
-    R.bridge = ep ? channel_push_connect(ep, (int)R.cfg.zmq_hwm) : NULL;
-    free(ep);
-    if (!R.pull || !R.bridge)
+    R.pull = channel_pull_at(R.cfg.ipc_dir, "registry", (int)R.cfg.zmq_hwm);
+    R.bridge = channel_push_to(R.cfg.ipc_dir, "bridge", (int)R.cfg.zmq_hwm);
+    R.cores = channel_push_to_cores(R.cfg.ipc_dir, R.cfg.core_count, (int)R.cfg.zmq_hwm);
+    if (!R.pull || !R.bridge || !R.cores)
         return 1;
-    R.cores = calloc((size_t)R.cfg.core_count, sizeof(*R.cores));
-    for (int64_t i = 0; i < R.cfg.core_count; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "core-%" PRId64, i);
-        ep = channel_ipc_endpoint(R.cfg.ipc_dir, name);
-        R.cores[i] = ep ? channel_push_connect(ep, (int)R.cfg.zmq_hwm) : NULL;
-        free(ep);
-        if (!R.cores[i])
-            return 1;
-    }
     R.regs = zhashx_new();
     zhashx_set_destructor(R.regs, item_free);
     R.takeovers = zhashx_new();
@@ -1330,9 +1306,7 @@ int main(int argc, char **argv)
     zlistx_destroy(&R.dedups);
     zhashx_destroy(&R.regs);
     zhashx_destroy(&R.takeovers);
-    for (int64_t i = 0; i < R.cfg.core_count; i++)
-        zsock_destroy(&R.cores[i]);
-    free(R.cores);
+    channel_push_to_cores_destroy(&R.cores, R.cfg.core_count);
     zsock_destroy(&R.pull);
     zsock_destroy(&R.bridge);
     msgpack_sbuffer_destroy(&R.scratch);

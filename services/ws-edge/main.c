@@ -34,6 +34,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "u64map.h"
 
 /* A message waiting to be written to the charge point. */
@@ -875,23 +876,10 @@ static void lws_log_to_ours(int level, const char *line)
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int rc = config_load_args(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg, "ws-edge", argc, argv, err,
-                              sizeof(err));
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "ws-edge: %s\n", err);
-        config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);
-        return rc < 0 ? 2 : 0;
-    }
-    char host[256] = "";
-    if (!E.cfg.pod_id[0]) {
-        gethostname(host, sizeof(host) - 1);
-        free(E.cfg.pod_id);
-        E.cfg.pod_id = strdup(host);
-    }
-    log_init("ws-edge", E.cfg.pod_id);
-    log_set_level_name(E.cfg.log_level);
+    int rc = service_setup("ws-edge", EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg, argc, argv,
+                           &E.cfg.pod_id, &E.cfg.log_level);
+    if (rc != SERVICE_RUN)
+        return rc;
     signal(SIGPIPE, SIG_IGN);
     zsys_handler_set(NULL); /* libuv handles SIGTERM/SIGINT here, not CZMQ */
     raise_nofile();
@@ -945,15 +933,9 @@ int main(int argc, char **argv)
     E.pull = E.endpoint ? channel_pull_bind(E.endpoint, (int)E.cfg.zmq_hwm) : NULL;
     if (!E.pull)
         return 1;
-    E.core_push = calloc((size_t)E.cfg.core_count, sizeof(*E.core_push));
-    for (int64_t i = 0; i < E.cfg.core_count; i++) {
-        snprintf(name, sizeof(name), "core-%" PRId64, i);
-        char *ep = channel_ipc_endpoint(E.cfg.ipc_dir, name);
-        E.core_push[i] = ep ? channel_push_connect(ep, (int)E.cfg.zmq_hwm) : NULL;
-        free(ep);
-        if (!E.core_push[i])
-            return 1;
-    }
+    E.core_push = channel_push_to_cores(E.cfg.ipc_dir, E.cfg.core_count, (int)E.cfg.zmq_hwm);
+    if (!E.core_push)
+        return 1;
 
     uv_loop_init(&E.loop);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
@@ -1024,9 +1006,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&E.sigint, NULL);
     uv_run(&E.loop, UV_RUN_DEFAULT);
     uv_loop_close(&E.loop);
-    for (int64_t i = 0; i < E.cfg.core_count; i++)
-        zsock_destroy(&E.core_push[i]);
-    free(E.core_push);
+    channel_push_to_cores_destroy(&E.core_push, E.cfg.core_count);
     zsock_destroy(&E.pull);
     free(E.endpoint);
     msgpack_sbuffer_destroy(&E.scratch);

@@ -272,6 +272,46 @@ START_TEST(test_drain)
 }
 END_TEST
 
+START_TEST(test_pod_sockets)
+{
+    zsock_t *pulls[3];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "core-%d", i);
+        pulls[i] = channel_pull_at(dir, name, 100);
+        ck_assert_ptr_nonnull(pulls[i]);
+    }
+    zsock_t **cores = channel_push_to_cores(dir, 3, 100);
+    ck_assert_ptr_nonnull(cores);
+    for (int i = 0; i < 3; i++) {
+        char text[8];
+        snprintf(text, sizeof(text), "to %d", i);
+        ck_assert_int_eq(channel_send(cores[i], text, strlen(text)), 0);
+    }
+    for (int i = 0; i < 3; i++) { /* each core's socket got exactly its own message */
+        zmq_msg_t msg;
+        char want[8];
+        snprintf(want, sizeof(want), "to %d", i);
+        ck_assert_int_eq(recv_wait(pulls[i], &msg, 5000), 0);
+        ck_assert_uint_eq(zmq_msg_size(&msg), strlen(want));
+        ck_assert_int_eq(memcmp(zmq_msg_data(&msg), want, strlen(want)), 0);
+        zmq_msg_close(&msg);
+        ck_assert_int_eq(channel_recv(pulls[i], &msg), -EAGAIN);
+    }
+    channel_push_to_cores_destroy(&cores, 3);
+    ck_assert_ptr_null(cores);
+    channel_push_to_cores_destroy(&cores, 3); /* safe twice */
+    char longdir[200];
+    memset(longdir, 'd', sizeof(longdir) - 1);
+    longdir[0] = '/';
+    longdir[sizeof(longdir) - 1] = '\0';
+    ck_assert_ptr_null(channel_push_to_cores(longdir, 2, 100)); /* endpoint too long */
+    ck_assert_ptr_null(channel_pull_at(longdir, "x", 100));
+    for (int i = 0; i < 3; i++)
+        zsock_destroy(&pulls[i]);
+}
+END_TEST
+
 START_TEST(test_bind_in_use_and_stale)
 {
     char *ep = channel_ipc_endpoint(dir, "busy");
@@ -358,6 +398,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_hwm_eagain_then_delivery);
     tcase_add_test(tc, test_send_envelope);
     tcase_add_test(tc, test_drain);
+    tcase_add_test(tc, test_pod_sockets);
     tcase_add_test(tc, test_bind_in_use_and_stale);
     tcase_add_test(tc, test_ipc_endpoint);
     suite_add_tcase(s, tc);
