@@ -513,6 +513,7 @@ static const char *notify(const json_t *p, const char *list, const char *to, con
     json_t *items = json_object_get(d, list);
     json_object_set_new(d, to, items ? json_incref(items) : json_array());
     json_object_del(d, list);
+    json_object_del(d, "custom_data"); /* vendor extension: in raw when configured */
     if (!get(d, "to_be_continued"))
         json_object_set_new(d, "to_be_continued", json_false());
     *data = d;

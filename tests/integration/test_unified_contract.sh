@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# test_unified_contract.sh: the contract test of the unified model. Every event the conversion
+# produces in test_unified_event (all valid request examples of 1.6 and 2.0.1, the data tests,
+# the 1.6 / 2.0.1 session) is validated by ajv against proto/unified/ (the published JSON
+# Schemas), so the documents cannot drift from the code.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+out="$(mktemp /tmp/ocppgw-unified.XXXXXX)"
+trap 'rm -f "$out"' EXIT
+UNIFIED_EVENTS_OUT="$out" "$BUILD/tests/services/ocpp-core/test_unified_event" >/dev/null
+n=$(wc -l <"$out")
+[ "$n" -gt 300 ] || { echo "only $n events produced"; exit 1; }
+(cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out")
+# the validator must refuse what breaks the contract (a test that cannot fail is a defect)
+bad="$(mktemp /tmp/ocppgw-unified-bad.XXXXXX)"
+trap 'rm -f "$out" "$bad"' EXIT
+grep -m1 '"type":"meter.values"' "$out" | sed 's/"unit":"Wh"/"unit":"kWh"/' >"$bad"
+if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" >/dev/null); then
+  echo "contract accepted a kWh unit"; exit 1
+fi
+echo "contract test: $n events valid"
