@@ -429,6 +429,9 @@ static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
         send_register(c); /* re-assert with the boot state (DESIGN §6) */
     }
     int published = -1;
+    /* ocpp.message carries the payload anyway */
+    if (C.cfg.event_raw_payload && out.event_data && strcmp(out.event_type, "ocpp.message") != 0)
+        json_object_set(out.event_data, "raw", f->payload);
     if (out.event_type) {
         char id[CORE_EVENT_ID_LEN + 1];
         if (core_event_id(c->identity, f->action, f->payload, id) == 0) {
