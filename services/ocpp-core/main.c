@@ -205,10 +205,9 @@ static void send_result(const char *identity, uint64_t token, const char *comman
 static void command_result(const char *identity, const core_command_t *cmd, const char *status,
                            const json_t *response, const ocpp_frame_t *error, const char *reason)
 {
-    char *value = core_command_result(cmd->command_id, identity, status, cmd->action,
-                                      cmd->message_id, response, error ? error->error_code : NULL,
-                                      error ? error->error_text : NULL,
-                                      error ? error->payload : NULL, reason, now_us());
+    char *value = core_command_result(
+        cmd->command_id, identity, status, cmd, response, error ? error->error_code : NULL,
+        error ? error->error_text : NULL, error ? error->payload : NULL, reason, now_us());
     send_result(identity, cmd->token, cmd->command_id, status, value);
     free(value);
 }
@@ -248,6 +247,7 @@ static void pump(core_conn_t *c)
             log_write(LOG_INFO, c->identity, cmd->message_id, "CALL %s for command %s", cmd->action,
                       cmd->command_id);
             send_text(c, text);
+            cmd->sent_us = now_us();
         }
         free(text);
         return;
@@ -610,7 +610,7 @@ static void on_command(const env_command_t *m)
     if (!c) {
         char *value =
             core_command_result(command_id, identity, "rejected", NULL, NULL, NULL, NULL, NULL,
-                                NULL, "charge point not connected to this core", now_us());
+                                "charge point not connected to this core", now_us());
         send_result(identity, m->token, command_id, "rejected", value);
         free(value);
         return;
@@ -621,7 +621,7 @@ static void on_command(const env_command_t *m)
     if (core_command_parse(m->record.ptr, m->record.len, c->version, now_us(), &cmd, &status, why,
                            sizeof(why)) < 0) {
         char *value = core_command_result(command_id, identity, status, NULL, NULL, NULL, NULL,
-                                          NULL, NULL, why, now_us());
+                                          NULL, why, now_us());
         send_result(identity, m->token, command_id, status, value);
         free(value);
         return;

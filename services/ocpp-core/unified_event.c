@@ -468,13 +468,13 @@ static const char *status(ocpp_version_t v, const json_t *p, json_t **data)
 
 /* camelCase -> snake_case copy of nested 2.0.1 structures; an "evse" object becomes the
  * location model and "tbc" becomes to_be_continued */
-static json_t *snake_copy(const json_t *v)
+json_t *unified_snake(const json_t *v)
 {
     if (json_is_array(v)) {
         json_t *a = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(a, snake_copy(x));
+        json_array_foreach(v, i, x) json_array_append_new(a, unified_snake(x));
         return a;
     }
     if (!json_is_object(v))
@@ -501,7 +501,7 @@ static json_t *snake_copy(const json_t *v)
             }
         }
         name[n] = '\0';
-        json_object_set_new(o, name, snake_copy(x));
+        json_object_set_new(o, name, unified_snake(x));
     }
     return o;
 }
@@ -509,7 +509,7 @@ static json_t *snake_copy(const json_t *v)
 static const char *notify(const json_t *p, const char *list, const char *to, const char *type,
                           json_t **data)
 {
-    json_t *d = snake_copy(p);
+    json_t *d = unified_snake(p);
     json_t *items = json_object_get(d, list);
     json_object_set_new(d, to, items ? json_incref(items) : json_array());
     json_object_del(d, list);

@@ -32,6 +32,10 @@ const char *unified_event(ocpp_version_t version, const char *action, const json
  * refuses (unknown action, an action only the CSMS sends). */
 const char *unified_message(const char *action, const json_t *payload, json_t **data);
 
+/* camelCase -> snake_case deep copy of an OCPP structure (new reference); an "evse" object
+ * becomes the location model, "tbc" becomes to_be_continued. */
+json_t *unified_snake(const json_t *v);
+
 /* The unified connector status for a 1.6 or 2.0.1 status name, NULL if unknown. */
 const char *unified_status(const char *ocpp_status);
 
