@@ -155,14 +155,21 @@ const char *core_command_classify(ocpp_version_t version, const core_command_t *
     if (cmd->unified[0]) {
         json_t *u = unified_command_response(version, cmd->unified, response);
         const char *st = json_string_value(json_object_get(u, "status"));
-        const char *r = st && strcmp(st, "accepted") == 0 ? "accepted" : "rejected";
+        const char *r = st && (strcmp(st, "accepted") == 0 || strcmp(st, "scheduled") == 0 ||
+                               strcmp(st, "unlocked") == 0)
+                            ? "accepted"
+                            : "rejected";
         if (*r == 'r')
             snprintf(why, whylen, "charge point answered %s", st ? st : "(no status)");
         json_decref(u);
         return r;
     }
     const json_t *st = json_object_get(response, "status");
-    if (!st || strcmp(json_string_value(st), "Accepted") == 0)
+    /* success in OCPP words: Accepted; Scheduled (Reset, ChangeAvailability: done later);
+     * Unlocked (UnlockConnector) */
+    const char *text = json_string_value(st);
+    if (!st || strcmp(text, "Accepted") == 0 || strcmp(text, "Scheduled") == 0 ||
+        strcmp(text, "Unlocked") == 0)
         return "accepted";
     snprintf(why, whylen, "charge point answered %s", json_string_value(st));
     return "rejected";
