@@ -18,4 +18,16 @@ grep -m1 '"type":"meter.values"' "$out" | sed 's/"unit":"Wh"/"unit":"kWh"/' >"$b
 if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" >/dev/null); then
   echo "contract accepted a kWh unit"; exit 1
 fi
-echo "contract test: $n events valid"
+# commands and results: every command record the command tests use, every result they produce
+UNIFIED_COMMANDS_OUT="$out.cmd" UNIFIED_RESULTS_OUT="$out.res" \
+  "$BUILD/tests/services/ocpp-core/test_unified_command" >/dev/null
+trap 'rm -f "$out" "$bad" "$out.cmd" "$out.res"' EXIT
+[ "$(wc -l <"$out.cmd")" -ge 36 ] || { echo "too few command records"; exit 1; }
+(cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out.cmd" command.json)
+(cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out.res" result.json)
+# a payload breaking its unified schema is refused by the contract too
+grep -m1 '"action":"reset"' "$out.cmd" | sed 's/"type":"soft"/"type":"gentle"/' >"$bad"
+if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" command.json >/dev/null); then
+  echo "contract accepted reset type gentle"; exit 1
+fi
+echo "contract test: $n events, $(wc -l <"$out.cmd") commands, $(wc -l <"$out.res") results valid"
