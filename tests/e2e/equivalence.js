@@ -51,7 +51,7 @@ async function v201(cli) {
 }
 
 (async () => {
-  const cli = new RPCClient({ endpoint: base, identity, protocols: [protocol], strictMode: true, reconnect: false });
+  const cli = new RPCClient({ endpoint: `${base}/ocpp`, identity, protocols: [protocol], strictMode: true, reconnect: false });
   cli.handle(({ method, params }) => {
     console.log(`command ${method} ${JSON.stringify(params)}`);
     if (method === 'GetDiagnostics') return {};
