@@ -130,7 +130,7 @@ static void close_conn(const core_conn_t *c, uint32_t code, const char *reason)
     send_envelope(edge, "edge", &env);
 }
 
-static int publish_event(const core_conn_t *c, const core_event_t *ev, uint64_t token)
+static int publish_event(const core_conn_t *c, core_event_t *ev, uint64_t token)
 {
     char *value = core_event_build(ev);
     if (!value) {
@@ -144,7 +144,8 @@ static int publish_event(const core_conn_t *c, const core_event_t *ev, uint64_t 
     env.u.event.key = env_str(c->identity);
     env.u.event.headers.count = 2;
     env.u.event.headers.items[0] = (env_header_t){env_str("ce_type"), env_str(ev->type)};
-    env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(ev->id)};
+    env.u.event.headers.items[1] =
+        (env_header_t){env_str("ce_id"), env_str(ev->id ? ev->id : ev->content_id)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
     int rc = send_envelope(C.bridge, "bridge", &env);
     if (rc == 0)
@@ -429,23 +430,21 @@ static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
         send_register(c); /* re-assert with the boot state (DESIGN §6) */
     }
     int published = -1;
-    /* ocpp.message carries the payload anyway */
-    if (C.cfg.event_raw_payload && out.event_data && strcmp(out.event_type, "ocpp.message") != 0)
-        json_object_set(out.event_data, "raw", f->payload);
     if (out.event_type) {
-        char id[CORE_EVENT_ID_LEN + 1];
-        if (core_event_id(c->identity, f->action, f->payload, id) == 0) {
-            core_event_t ev = {.type = out.event_type,
-                               .identity = c->identity,
-                               .pod = C.cfg.pod_id,
-                               .version = c->version,
-                               .action = f->action,
-                               .message_id = f->message_id,
-                               .id = id,
-                               .time_us = at_us,
-                               .data = out.event_data};
-            published = publish_event(c, &ev, token);
-        }
+        core_event_t ev = {.type = out.event_type,
+                           .identity = c->identity,
+                           .pod = C.cfg.pod_id,
+                           .version = c->version,
+                           .action = f->action,
+                           .message_id = f->message_id,
+                           .time_us = at_us,
+                           .data = out.event_data,
+                           /* ocpp.message carries the payload anyway */
+                           .raw = C.cfg.event_raw_payload &&
+                                          strcmp(out.event_type, "ocpp.message") != 0
+                                      ? f->payload
+                                      : NULL};
+        published = publish_event(c, &ev, token);
     }
     if (token) {
         /* persist-before-ack: the answer goes out when the bridge reports the event in Kafka */

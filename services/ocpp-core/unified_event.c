@@ -21,10 +21,11 @@ static const char *str(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* v is static or comes from a parsed payload: valid UTF-8 already */
 static void put_str(json_t *o, const char *k, const char *v)
 {
     if (v)
-        json_object_set_new(o, k, json_string(v));
+        json_object_set_new_nocheck(o, k, json_string_nocheck(v));
 }
 
 /* copies a member when present (any JSON type) */
@@ -40,13 +41,15 @@ static json_t *number(double v)
 {
     if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
         return json_integer((json_int_t)v);
-    /* 9 significant decimals after scaling: kWh -> Wh must not print 12345.000000000002 */
-    char text[64];
-    snprintf(text, sizeof(text), "%.9g", v);
-    double r = strtod(text, NULL);
-    if (r == floor(r) && fabs(r) < 9007199254740992.0)
-        return json_integer((json_int_t)r);
-    return json_real(r);
+    return json_real(v);
+}
+
+/* a scaled value (kWh -> Wh, multipliers): rounded to 1e-6 of the unit, so 12.345 kWh is
+ * 12345 Wh and not 12345.000000000002 */
+static double rounded(double v)
+{
+    double r = nearbyint(v * 1e6) / 1e6;
+    return isfinite(r) ? r : v;
 }
 
 /* ---- location ---------------------------------------------------------------------- */
@@ -183,9 +186,10 @@ static double normalise(double v, const char **unit)
 static json_t *sample_new(const char *timestamp, const char *measurand, const char *context,
                           const char *phase, const char *where)
 {
-    json_t *s =
-        json_pack("{s:s*, s:s, s:s}", "timestamp", timestamp, "measurand",
-                  measurand ? measurand : ENERGY, "context", context ? context : "Sample.Periodic");
+    json_t *s = json_object();
+    put_str(s, "timestamp", timestamp);
+    put_str(s, "measurand", measurand ? measurand : ENERGY);
+    put_str(s, "context", context ? context : "Sample.Periodic");
     put_str(s, "phase", phase);
     put_str(s, "meter_location", where ? where : "Outlet");
     return s;
@@ -193,8 +197,11 @@ static json_t *sample_new(const char *timestamp, const char *measurand, const ch
 
 static void sample_value(json_t *s, double v, const char *unit)
 {
+    const char *given = unit;
     v = normalise(v, &unit);
-    json_object_set_new(s, "value", number(v));
+    if (unit != given && given && strcmp(unit, given) != 0)
+        v = rounded(v); /* converted */
+    json_object_set_new_nocheck(s, "value", number(v));
     put_str(s, "unit", unit);
 }
 
@@ -235,8 +242,8 @@ static json_t *sample_201(const char *timestamp, const json_t *sv)
         unit = default_unit(measurand ? measurand : ENERGY);
     double v = json_number_value(get(sv, "value"));
     const json_t *mult = get(uom, "multiplier");
-    if (json_is_integer(mult))
-        v *= pow(10, (double)json_integer_value(mult));
+    if (json_is_integer(mult) && json_integer_value(mult) != 0)
+        v = rounded(v * pow(10, (double)json_integer_value(mult)));
     sample_value(s, v, unit);
     const json_t *sig = get(sv, "signedMeterValue");
     if (sig)
