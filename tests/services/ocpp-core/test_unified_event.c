@@ -68,7 +68,8 @@ static void expect(const json_t *e, const char *path, const char *want_text)
     char buf[128];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-        v = json_is_array(v) ? json_array_get(v, (size_t)atoi(k)) : json_object_get(v, k);
+        v = json_is_array(v) ? json_array_get(v, (size_t)strtoul(k, NULL, 10))
+                             : json_object_get(v, k);
     json_t *want = want_text ? json_loads(want_text, JSON_DECODE_ANY, NULL) : NULL;
     char *got = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     ck_assert_msg(want ? v && json_equal(v, want) : v == NULL, "%s %s: got %s, want %s", type_of(e),
