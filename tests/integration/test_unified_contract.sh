@@ -30,4 +30,18 @@ grep -m1 '"action":"reset"' "$out.cmd" | sed 's/"type":"soft"/"type":"gentle"/' 
 if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" command.json >/dev/null); then
   echo "contract accepted reset type gentle"; exit 1
 fi
+# the AsyncAPI document names the four topics and only schemas that exist here
+python3 - "$ROOT/proto/unified" <<'PY'
+import os, re, sys, yaml
+d = sys.argv[1]
+doc = yaml.safe_load(open(os.path.join(d, "asyncapi.yaml")))
+assert doc["asyncapi"].startswith("3."), doc["asyncapi"]
+topics = sorted(c["address"] for c in doc["channels"].values())
+assert topics == ["command-results", "commands-dlq", "commands-down", "ocpp-events-up"], topics
+refs = re.findall(r"\$ref: '([^'#][^']*)'", open(os.path.join(d, "asyncapi.yaml")).read())
+assert refs, "no schema references"
+for r in refs:
+    assert os.path.exists(os.path.join(d, r)), f"asyncapi.yaml refers to missing {r}"
+print(f"asyncapi: 4 topics, schemas {', '.join(refs)}")
+PY
 echo "contract test: $n events, $(wc -l <"$out.cmd") commands, $(wc -l <"$out.res") results valid"
