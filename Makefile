@@ -168,7 +168,9 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
 # pure ocpp-core modules the OCPP driver needs (no sockets, no main)
 FUZZ_CORE_SRC := services/ocpp-core/ocpp_frame.c services/ocpp-core/ocpp_schema.c \
-                 services/ocpp-core/ocpp_schema_data.c
+                 services/ocpp-core/ocpp_schema_data.c services/ocpp-core/core_session.c \
+                 services/ocpp-core/core_command.c services/ocpp-core/core_event.c \
+                 services/ocpp-core/unified_command.c services/ocpp-core/unified_event.c
 fuzz: $(FUZZ_BIN)
 $(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(FUZZ_CORE_SRC)
 	@mkdir -p $(dir $@)

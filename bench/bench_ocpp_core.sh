@@ -24,7 +24,7 @@ if command -v valgrind >/dev/null; then
   cg="$(mktemp)"
   valgrind --tool=callgrind --callgrind-out-file="$cg" "$out" "$k" >/dev/null 2>&1
   callgrind_annotate --inclusive=yes --threshold=100 "$cg" 2>/dev/null |
-    awk -v n=$((4 * k)) '/(ocpp_frame_parse|ocpp_schema_validate|core_action_handle|core_event_id|core_event_build) \[/ {
+    awk -v n=$((4 * k)) '/(ocpp_frame_parse|ocpp_schema_validate|core_action_handle|core_event_build|unified_event) \[/ {
       ir=$1; gsub(",", "", ir); name=$0; sub(/.*:/, "", name); sub(/ \[.*/, "", name);
       if (!(name in seen)) { seen[name]=1; printf "  %-24s %8.0f instructions\n", name, ir / n } }'
   rm -f "$cg"

@@ -63,15 +63,12 @@ static void convert(ocpp_version_t v, const ocpp_frame_t *f, int with_reply)
     core_action_ctx_t ctx = {.heartbeat_interval_s = 300, .now_us = 1735787045678000ULL};
     core_action_out_t out;
     core_action_handle(v, f->action, f->payload, &ctx, &out);
-    char id[CORE_EVENT_ID_LEN + 1];
-    core_event_id("CP-0001", f->action, f->payload, id);
     core_event_t ev = {.type = out.event_type,
                        .identity = "CP-0001",
                        .pod = "pod-a",
                        .version = v,
                        .action = f->action,
                        .message_id = f->message_id,
-                       .id = id,
                        .time_us = ctx.now_us,
                        .data = out.event_data};
     char *text = core_event_build(&ev);

@@ -282,6 +282,16 @@ char *command_forward_json(const char *json, size_t len, const command_record_t 
     return dump(root, outlen);
 }
 
+void command_result_reason(const uint8_t *value, size_t len, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    json_t *r = json_loadb((const char *)value, len, 0, NULL);
+    const char *reason = json_string_value(json_object_get(r, "reason"));
+    if (reason)
+        snprintf(out, outlen, "%s", reason);
+    json_decref(r);
+}
+
 char *command_result_json(const char *command_id, const char *cp_id, const char *status,
                           const char *reason, int64_t received_ms, int64_t finished_ms,
                           const char *pod, size_t *outlen)

@@ -82,6 +82,9 @@ char *command_forward_json(const char *json, size_t len, const command_record_t 
 
 /* The result record (command-results, docs/commands.md): command_id, cp_id, status, reason,
  * response null, received_at, finished_at, pod. malloc'd, NUL-terminated; NULL on OOM. */
+/* The "reason" of a result record (core's RESULT value) into out, "" when none or unreadable. */
+void command_result_reason(const uint8_t *value, size_t len, char *out, size_t outlen);
+
 char *command_result_json(const char *command_id, const char *cp_id, const char *status,
                           const char *reason, int64_t received_ms, int64_t finished_ms,
                           const char *pod, size_t *outlen);

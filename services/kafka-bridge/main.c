@@ -353,6 +353,17 @@ static void cmd_produce_part(cmd_t *c, unsigned part, env_str_t topic, int32_t p
     produce(topic, partition, key, h, (env_bin_t){(const uint8_t *)v, len}, ack);
 }
 
+/* The DLQ copy: the record as read, with status, reason and pod headers. */
+static void cmd_produce_dlq(cmd_t *c)
+{
+    env_headers_t dh = {.count = 3};
+    dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
+    dh.items[2] = (env_header_t){env_str("pod"), env_str(B.cfg.pod_id)};
+    cmd_produce_part(c, PART_DLQ, env_str(B.cfg.dlq_topic), RD_KAFKA_PARTITION_UA,
+                     env_str(c->rec.command_id), &dh, c->value, c->len);
+}
+
 /* (Re)produces what the command still needs persisted. */
 static void cmd_output(cmd_t *c)
 {
@@ -378,6 +389,8 @@ static void cmd_output(cmd_t *c)
         if (c->need & PART_MAIN)
             cmd_produce_part(c, PART_MAIN, env_str(B.cfg.results_topic), RD_KAFKA_PARTITION_UA,
                              env_str(c->rec.command_id), &h, c->core_value, c->core_len);
+        if (c->need & PART_DLQ)
+            cmd_produce_dlq(c);
     } else {
         if (c->need & PART_MAIN) {
             size_t len = 0;
@@ -390,14 +403,8 @@ static void cmd_output(cmd_t *c)
                 c->failed = true;
             free(res);
         }
-        if (c->need & PART_DLQ) {
-            env_headers_t dh = {.count = 3};
-            dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
-            dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
-            dh.items[2] = (env_header_t){env_str("pod"), env_str(B.cfg.pod_id)};
-            cmd_produce_part(c, PART_DLQ, env_str(B.cfg.dlq_topic), RD_KAFKA_PARTITION_UA,
-                             env_str(c->rec.command_id), &dh, c->value, c->len);
-        }
+        if (c->need & PART_DLQ)
+            cmd_produce_dlq(c);
     }
     cmd_delivered(c, 0, RD_KAFKA_RESP_ERR_NO_ERROR); /* release the hold */
 }
@@ -579,6 +586,15 @@ static void on_result(const env_result_t *m)
             env_str_copy(m->status, c->status, sizeof(c->status));
             c->out = OUT_CORE_RESULT;
             c->need = PART_MAIN;
+            /* core checks action and payload against the charge point's version (it has the
+             * validators): a record it found invalid gets its DLQ copy here, like the records
+             * the bridge refuses itself (docs/unified-model.md) */
+            if (strcmp(c->status, "invalid") == 0) {
+                command_result_reason(c->core_value, c->core_len, c->reason, sizeof(c->reason));
+                c->need |= PART_DLQ;
+                metrics_count("bridge_commands_invalid_total", "command records refused, by reason",
+                              "reason", "refused by ocpp-core");
+            }
             cmd_output(c);
             return;
         }

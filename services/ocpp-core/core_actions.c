@@ -6,6 +6,7 @@
 
 #include "core_event.h"
 #include "ocpp_schema.h"
+#include "unified_event.h"
 
 void core_action_out_clear(core_action_out_t *out)
 {
@@ -104,28 +105,13 @@ int core_security_event_critical(const char *type)
     return 0;
 }
 
-static void boot(ocpp_version_t v, const json_t *p, const core_action_ctx_t *ctx,
-                 core_action_out_t *out)
+static void boot(const core_action_ctx_t *ctx, core_action_out_t *out)
 {
     char now[32];
     core_event_format_time(ctx->now_us, now);
     out->response = json_pack("{s:s, s:s, s:I}", "status", "Accepted", "currentTime", now,
                               "interval", (json_int_t)ctx->heartbeat_interval_s);
     out->boot_accepted = 1;
-    out->event_type = "device.online";
-    if (v == OCPP_V16) {
-        out->event_data = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "vendor",
-                                    str_at(p, "chargePointVendor", NULL), "model",
-                                    str_at(p, "chargePointModel", NULL), "serial_number",
-                                    str_at(p, "chargePointSerialNumber", NULL), "firmware_version",
-                                    str_at(p, "firmwareVersion", NULL), "reason", NULL);
-    } else {
-        out->event_data = json_pack(
-            "{s:s?, s:s?, s:s?, s:s?, s:s?}", "vendor", str_at(p, "chargingStation", "vendorName"),
-            "model", str_at(p, "chargingStation", "model"), "serial_number",
-            str_at(p, "chargingStation", "serialNumber"), "firmware_version",
-            str_at(p, "chargingStation", "firmwareVersion"), "reason", str_at(p, "reason", NULL));
-    }
 }
 
 static json_t *id_info(const core_action_ctx_t *ctx, const char *tag)
@@ -133,61 +119,44 @@ static json_t *id_info(const core_action_ctx_t *ctx, const char *tag)
     return json_pack("{s:s}", "status", core_auth_status(ctx, tag));
 }
 
-/* answers with a fixed payload (JSON text) and the raw payload as event data */
+/* answers with a fixed payload (JSON text) */
 typedef struct {
     const char *action;
     const char *response; /* JSON object text */
-    const char *event_type;
 } fixed_t;
 
 static const fixed_t FIXED[] = {
     /* both versions */
-    {"StatusNotification", "{}", "connector.status_changed"},
-    {"FirmwareStatusNotification", "{}", "firmware.status"},
-    {"LogStatusNotification", "{}", "log.status"},
-    {"DataTransfer", "{\"status\":\"UnknownVendorId\"}", "data.transfer"},
-    {"SignCertificate", "{\"status\":\"Rejected\"}", "ocpp.message"},
+    {"StatusNotification", "{}"},
+    {"FirmwareStatusNotification", "{}"},
+    {"LogStatusNotification", "{}"},
+    {"DataTransfer", "{\"status\":\"UnknownVendorId\"}"},
+    {"SignCertificate", "{\"status\":\"Rejected\"}"},
     /* 1.6 */
-    {"DiagnosticsStatusNotification", "{}", "ocpp.message"},
-    {"SignedFirmwareStatusNotification", "{}", "firmware.status"},
+    {"DiagnosticsStatusNotification", "{}"},
+    {"SignedFirmwareStatusNotification", "{}"},
     /* 2.0.1 */
-    {"ClearedChargingLimit", "{}", "ocpp.message"},
-    {"Get15118EVCertificate", "{\"status\":\"Failed\",\"exiResponse\":\"\"}", "ocpp.message"},
-    {"GetCertificateStatus", "{\"status\":\"Failed\"}", "ocpp.message"},
-    {"NotifyChargingLimit", "{}", "ocpp.message"},
-    {"NotifyCustomerInformation", "{}", "ocpp.message"},
-    {"NotifyDisplayMessages", "{}", "ocpp.message"},
-    {"NotifyEVChargingNeeds", "{\"status\":\"Rejected\"}", "ocpp.message"},
-    {"NotifyEVChargingSchedule", "{\"status\":\"Accepted\"}", "ocpp.message"},
-    {"NotifyEvent", "{}", "device.event"},
-    {"NotifyMonitoringReport", "{}", "ocpp.message"},
-    {"NotifyReport", "{}", "device.report"},
-    {"PublishFirmwareStatusNotification", "{}", "firmware.status"},
-    {"ReportChargingProfiles", "{}", "ocpp.message"},
-    {"ReservationStatusUpdate", "{}", "ocpp.message"},
+    {"ClearedChargingLimit", "{}"},
+    {"Get15118EVCertificate", "{\"status\":\"Failed\",\"exiResponse\":\"\"}"},
+    {"GetCertificateStatus", "{\"status\":\"Failed\"}"},
+    {"NotifyChargingLimit", "{}"},
+    {"NotifyCustomerInformation", "{}"},
+    {"NotifyDisplayMessages", "{}"},
+    {"NotifyEVChargingNeeds", "{\"status\":\"Rejected\"}"},
+    {"NotifyEVChargingSchedule", "{\"status\":\"Accepted\"}"},
+    {"NotifyEvent", "{}"},
+    {"NotifyMonitoringReport", "{}"},
+    {"NotifyReport", "{}"},
+    {"PublishFirmwareStatusNotification", "{}"},
+    {"ReportChargingProfiles", "{}"},
+    {"ReservationStatusUpdate", "{}"},
 };
-
-static void raw_event(core_action_out_t *out, const char *type, const char *action,
-                      const json_t *payload)
-{
-    out->event_type = type;
-    out->event_data = strcmp(type, "ocpp.message") == 0
-                          ? json_pack("{s:s, s:O}", "action", action, "payload", payload)
-                          : json_copy((json_t *)payload); /* shallow: nothing nested is changed */
-}
 
 static void transaction_event_201(const json_t *p, const core_action_ctx_t *ctx,
                                   core_action_out_t *out)
 {
     const char *tag = str_at(p, "idToken", "idToken");
     out->response = tag ? json_pack("{s:o}", "idTokenInfo", id_info(ctx, tag)) : json_object();
-    const char *kind = str_at(p, "eventType", NULL);
-    raw_event(out,
-              !kind                          ? "transaction.updated"
-              : strcmp(kind, "Started") == 0 ? "transaction.started"
-              : strcmp(kind, "Ended") == 0   ? "transaction.ended"
-                                             : "transaction.updated",
-              "TransactionEvent", p);
     out->persist = 1;
 }
 
@@ -196,60 +165,53 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
 {
     memset(out, 0, sizeof(*out));
     int v16 = version == OCPP_V16;
+    int64_t tx_id = 0;
     const ocpp_schema_msg_t *msg = ocpp_schema_find(version, action);
     if (!msg || (msg->direction != OS_FROM_CP && msg->direction != OS_BOTH)) {
         out->err = OCPP_ERR_NOT_IMPLEMENTED;
         out->err_text =
             msg ? "action is not sent by a charge point" : "action not implemented by this gateway";
-        raw_event(out, "ocpp.message", action, payload);
+        /* the payload still becomes an event: nothing a charge point says is dropped */
+        out->event_type = unified_message(action, payload, &out->event_data);
         return;
     }
     if (strcmp(action, "BootNotification") == 0) {
-        boot(version, payload, ctx, out);
+        boot(ctx, out);
     } else if (strcmp(action, "Heartbeat") == 0) {
         char now[32];
         core_event_format_time(ctx->now_us, now);
         out->response = json_pack("{s:s}", "currentTime", now);
-        out->event_type = "heartbeat";
     } else if (strcmp(action, "MeterValues") == 0) {
         out->response = json_object();
-        raw_event(out, "meter.values", action, payload);
         /* 1.6: MeterValues of a transaction are transaction messages */
         out->persist = v16 && json_object_get(payload, "transactionId") != NULL;
     } else if (strcmp(action, "Authorize") == 0) {
         const char *tag =
             v16 ? str_at(payload, "idTag", NULL) : str_at(payload, "idToken", "idToken");
         out->response = json_pack("{s:o}", v16 ? "idTagInfo" : "idTokenInfo", id_info(ctx, tag));
-        raw_event(out, "authorization.requested", action, payload);
     } else if (strcmp(action, "StartTransaction") == 0) {
+        tx_id = core_transaction_id(payload, ctx->now_us);
         out->response =
             json_pack("{s:o, s:I}", "idTagInfo", id_info(ctx, str_at(payload, "idTag", NULL)),
-                      "transactionId", (json_int_t)core_transaction_id(payload, ctx->now_us));
-        raw_event(out, "transaction.started", action, payload);
-        json_object_set(out->event_data, "transactionId",
-                        json_object_get(out->response, "transactionId"));
+                      "transactionId", (json_int_t)tx_id);
         out->persist = 1;
     } else if (strcmp(action, "StopTransaction") == 0) {
         const char *tag = str_at(payload, "idTag", NULL);
         out->response = tag ? json_pack("{s:o}", "idTagInfo", id_info(ctx, tag)) : json_object();
-        raw_event(out, "transaction.ended", action, payload);
         out->persist = 1;
     } else if (strcmp(action, "TransactionEvent") == 0) {
         transaction_event_201(payload, ctx, out);
     } else if (strcmp(action, "SecurityEventNotification") == 0) {
         out->response = json_object();
-        raw_event(out, "security.event", action, payload);
         out->persist = core_security_event_critical(str_at(payload, "type", NULL));
     } else {
-        for (size_t i = 0; i < sizeof(FIXED) / sizeof(FIXED[0]); i++) {
-            if (strcmp(FIXED[i].action, action) == 0) {
+        for (size_t i = 0; i < sizeof(FIXED) / sizeof(FIXED[0]) && !out->response; i++)
+            if (strcmp(FIXED[i].action, action) == 0)
                 out->response = json_loads(FIXED[i].response, 0, NULL);
-                raw_event(out, FIXED[i].event_type, action, payload);
-                return;
-            }
+        if (!out->response) {
+            out->err = OCPP_ERR_NOT_IMPLEMENTED;
+            out->err_text = "action not implemented by this gateway";
         }
-        out->err = OCPP_ERR_NOT_IMPLEMENTED;
-        out->err_text = "action not implemented by this gateway";
-        raw_event(out, "ocpp.message", action, payload);
     }
+    out->event_type = unified_event(version, action, payload, tx_id, &out->event_data);
 }

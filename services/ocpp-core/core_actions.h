@@ -6,7 +6,7 @@
  * each one against the generated validator). Authorize, StartTransaction, StopTransaction and
  * TransactionEvent apply the authorization policy. Transaction messages and critical security
  * events are flagged `persist`: the caller answers them only once the event is in Kafka.
- * Event data is the raw payload for now; the unified model is later work (issue 5). */
+ * The event type and data come from unified_event (the version-independent model). */
 #ifndef CORE_ACTIONS_H
 #define CORE_ACTIONS_H
 

@@ -8,6 +8,7 @@
 
 #include "core_event.h"
 #include "ocpp_schema.h"
+#include "unified_command.h"
 
 static int fail(const char **status, const char *st, char *why, size_t whylen, const char *text)
 {
@@ -49,6 +50,7 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
         return fail(status, "invalid", why, whylen, "record is not a JSON object");
     }
     int rc = -1;
+    json_t *converted = NULL; /* the OCPP payload of a unified action */
     const json_t *id = json_object_get(doc, "command_id");
     const json_t *action = json_object_get(doc, "action");
     json_t *payload = json_object_get(doc, "payload");
@@ -86,15 +88,21 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
         expires_us = now_us + (uint64_t)json_integer_value(ttl) * 1000u;
     }
     const char *name = json_string_value(action);
+    const char *unified = NULL;
+    if (unified_command_is_unified(name)) {
+        unified_cmd_rc_t urc = unified_command_convert(
+            version, name, payload, json_string_value(id), &name, &converted, why, whylen);
+        if (urc != UNIFIED_CMD_OK) {
+            *status = urc == UNIFIED_CMD_UNSUPPORTED ? "unsupported" : "invalid";
+            goto out;
+        }
+        unified = json_string_value(action);
+        payload = converted; /* what is validated and sent */
+    }
     const ocpp_schema_msg_t *msg = ocpp_schema_find(version, name);
     if (!msg) {
-        if (strchr(name, '_') || (name[0] >= 'a' && name[0] <= 'z'))
-            fail(status, "unsupported", why, whylen,
-                 "unified actions are not converted yet; send a native OCPP action");
-        else {
-            snprintf(why, whylen, "OCPP %s has no action %s", ocpp_version_name(version), name);
-            *status = "invalid";
-        }
+        snprintf(why, whylen, "OCPP %s has no action %s", ocpp_version_name(version), name);
+        *status = "invalid";
         goto out;
     }
     if (msg->direction != OS_FROM_CSMS && msg->direction != OS_BOTH) {
@@ -105,8 +113,9 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
     json_t *empty = payload ? NULL : json_object();
     ocpp_verr_t e;
     if (ocpp_schema_validate(msg, 0, payload ? payload : empty, &e) < 0) {
-        snprintf(why, whylen, "payload breaks the %s %s schema: %s", ocpp_version_name(version),
-                 name, e.why);
+        snprintf(why, whylen, "%s breaks the %s %s schema: %s",
+                 unified ? "converted payload" : "payload", ocpp_version_name(version), name,
+                 e.why);
         *status = "invalid";
         json_decref(empty);
         goto out;
@@ -120,11 +129,15 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
     snprintf(cmd->command_id, sizeof(cmd->command_id), "%s", json_string_value(id));
     snprintf(cmd->action, sizeof(cmd->action), "%s", name);
     cmd->payload = payload ? json_incref(payload) : empty;
+    snprintf(cmd->unified, sizeof(cmd->unified), "%s", unified ? unified : "");
+    cmd->received_us = now_us;
+    cmd->version = version;
     cmd->priority = prio ? (int)json_integer_value(prio) : 0;
     cmd->expires_us = expires_us;
     *out = cmd;
     rc = 0;
 out:
+    json_decref(converted);
     json_decref(doc);
     return rc;
 }
@@ -139,17 +152,42 @@ const char *core_command_classify(ocpp_version_t version, const core_command_t *
         snprintf(why, whylen, "response breaks the schema: %s", msg ? e.why : "unknown action");
         return "ocpp_error";
     }
+    if (cmd->unified[0]) {
+        json_t *u = unified_command_response(version, cmd->unified, response);
+        const char *st = json_string_value(json_object_get(u, "status"));
+        const char *r = st && (strcmp(st, "accepted") == 0 || strcmp(st, "scheduled") == 0 ||
+                               strcmp(st, "unlocked") == 0)
+                            ? "accepted"
+                            : "rejected";
+        if (*r == 'r')
+            snprintf(why, whylen, "charge point answered %s", st ? st : "(no status)");
+        json_decref(u);
+        return r;
+    }
     const json_t *st = json_object_get(response, "status");
-    if (!st || strcmp(json_string_value(st), "Accepted") == 0)
+    /* success in OCPP words: Accepted; Scheduled (Reset, ChangeAvailability: done later);
+     * Unlocked (UnlockConnector) */
+    const char *text = json_string_value(st);
+    if (!st || strcmp(text, "Accepted") == 0 || strcmp(text, "Scheduled") == 0 ||
+        strcmp(text, "Unlocked") == 0)
         return "accepted";
     snprintf(why, whylen, "charge point answered %s", json_string_value(st));
     return "rejected";
 }
 
+static void put_time(json_t *r, const char *k, uint64_t us)
+{
+    char text[32];
+    if (!us)
+        return;
+    core_event_format_time(us, text);
+    json_object_set_new(r, k, json_string(text));
+}
+
 char *core_command_result(const char *command_id, const char *identity, const char *status,
-                          const char *action, const char *message_id, const json_t *response,
-                          const char *error_code, const char *error_description,
-                          const json_t *error_details, const char *reason, uint64_t now_us)
+                          const core_command_t *cmd, const json_t *response, const char *error_code,
+                          const char *error_description, const json_t *error_details,
+                          const char *reason, uint64_t now_us)
 {
     char at[32];
     core_event_format_time(now_us, at);
@@ -157,12 +195,24 @@ char *core_command_result(const char *command_id, const char *identity, const ch
                           "status", status, "at", at);
     if (!r)
         return NULL;
-    if (action)
-        json_object_set_new(r, "action", json_string(action));
-    if (message_id && message_id[0])
-        json_object_set_new(r, "message_id", json_string(message_id));
-    if (response)
+    if (cmd) {
+        json_object_set_new(r, "action", json_string(cmd->action));
+        if (cmd->unified[0])
+            json_object_set_new(r, "unified_action", json_string(cmd->unified));
+        if (cmd->message_id[0])
+            json_object_set_new(r, "message_id", json_string(cmd->message_id));
+        put_time(r, "received_at", cmd->received_us);
+        put_time(r, "sent_at", cmd->sent_us);
+        if (response || error_code)
+            put_time(r, "answered_at", now_us);
+        json_object_set_new(r, "ocpp_version", json_string(ocpp_version_name(cmd->version)));
+    }
+    if (response) {
         json_object_set(r, "response", (json_t *)response);
+        if (cmd && cmd->unified[0])
+            json_object_set_new(r, "response_unified",
+                                unified_command_response(cmd->version, cmd->unified, response));
+    }
     if (error_code)
         json_object_set_new(
             r, "error",

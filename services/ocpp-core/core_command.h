@@ -1,11 +1,11 @@
 /* core_command: downlink command records (DESIGN §5) in and final results out. Pure.
  *
  * A record is JSON: {command_id, action, payload, priority?, expires_at? | ttl_ms?, ...}.
- * `action` is a native OCPP action that the CSMS sends in the charge point's version; its
- * payload is validated against that version's request schema. Unified actions
- * (start_transaction, reset, ...) are converted by the unified-model work (issue 5); until
- * then they get the result `unsupported`. A response is validated against the response
- * schema before it becomes a result. */
+ * `action` is a native OCPP action that the CSMS sends in the charge point's version, or a
+ * unified action (start_transaction, reset, ...) that unified_command converts for that
+ * version (`unsupported` when it has no equivalent). Either way the OCPP payload is validated
+ * against that version's request schema. A response is validated against the response schema
+ * before it becomes a result. */
 #ifndef CORE_COMMAND_H
 #define CORE_COMMAND_H
 
@@ -27,12 +27,14 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
 const char *core_command_classify(ocpp_version_t version, const core_command_t *cmd,
                                   const json_t *response, char *why, size_t whylen);
 
-/* The result record (JSON text, malloc'd): command_id, cp_id, status, action, message_id,
- * response (CALLRESULT payload) or error {code, description, details}, reason, at. NULL on
- * OOM. Any of action, message_id, response, error_code, reason may be NULL. */
+/* The result record (JSON text, malloc'd; proto/unified/result.json): command_id, cp_id,
+ * status, at, and from cmd (may be NULL: a record that never became a command) action,
+ * unified_action, message_id, ocpp_version, received_at, sent_at, answered_at; response
+ * (the CALLRESULT payload) and response_unified, or error {code, description, details};
+ * reason. NULL on OOM. response, error_code, reason may be NULL. */
 char *core_command_result(const char *command_id, const char *identity, const char *status,
-                          const char *action, const char *message_id, const json_t *response,
-                          const char *error_code, const char *error_description,
-                          const json_t *error_details, const char *reason, uint64_t now_us);
+                          const core_command_t *cmd, const json_t *response, const char *error_code,
+                          const char *error_description, const json_t *error_details,
+                          const char *reason, uint64_t now_us);
 
 #endif

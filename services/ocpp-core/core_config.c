@@ -41,5 +41,7 @@ const config_option_t CORE_CONFIG[] = {
      "answer a transaction message or critical security event with InternalError when Kafka has "
      "not confirmed its event within this time (0: wait for the confirmation; never answer "
      "before it)"},
+    {"event_raw_payload", CONFIG_BOOL, "false", F(event_raw_payload), 0, 0, NULL, NULL,
+     "add the OCPP payload as received to the data of every unified event (member raw)"},
 };
 const size_t CORE_CONFIG_COUNT = sizeof(CORE_CONFIG) / sizeof(CORE_CONFIG[0]);

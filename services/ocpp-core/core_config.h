@@ -25,6 +25,7 @@ typedef struct {
     int64_t command_timeout_ms;
     int64_t command_queue_max;
     int64_t persist_timeout_ms;
+    bool event_raw_payload;
 } core_config_t;
 
 extern const config_option_t CORE_CONFIG[];

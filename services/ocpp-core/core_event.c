@@ -34,18 +34,6 @@ void core_event_id_parts(const char *const *parts, size_t n, char out[CORE_EVENT
     hex_prefix(digest, out);
 }
 
-int core_event_id(const char *identity, const char *action, const json_t *payload,
-                  char out[CORE_EVENT_ID_LEN + 1])
-{
-    char *canonical = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    if (!canonical)
-        return -ENOMEM;
-    const char *parts[] = {identity, action, canonical};
-    core_event_id_parts(parts, 3, out);
-    free(canonical);
-    return 0;
-}
-
 void core_event_format_time(uint64_t time_us, char out[32])
 {
     time_t secs = (time_t)(time_us / 1000000u);
@@ -55,31 +43,83 @@ void core_event_format_time(uint64_t time_us, char out[32])
     snprintf(out + n, 32 - n, ".%03uZ", (unsigned)((time_us / 1000u) % 1000u));
 }
 
-char *core_event_build(const core_event_t *ev)
+/* appends s as a JSON string literal */
+static void put_json_string(FILE *f, const char *s)
 {
-    char time_text[32];
-    core_event_format_time(ev->time_us, time_text);
-    char source[160];
-    snprintf(source, sizeof(source), "/ocppgw/%s", ev->pod);
+    static const char hex[] = "0123456789abcdef";
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f), fputc(*p, f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u00%c%c", hex[*p >> 4], hex[*p & 15]);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
 
-    json_t *data = ev->data ? json_copy(ev->data) : json_object();
+char *core_event_build(core_event_t *ev)
+{
+    /* the data, serialised once: the text is both hashed (content id) and sent */
+    char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
     if (!data)
         return NULL;
-    if (ev->version) {
-        json_t *ocpp = json_pack("{s:s, s:s?, s:s?}", "version", ocpp_version_name(ev->version),
-                                 "action", ev->action, "message_id", ev->message_id);
-        if (!ocpp || json_object_set_new(data, "ocpp", ocpp) < 0) {
-            json_decref(data);
-            return NULL;
-        }
+    const char *id = ev->id;
+    if (!id) {
+        const char *parts[] = {ev->identity, ev->action, data};
+        core_event_id_parts(parts, 3, ev->content_id);
+        id = ev->content_id;
     }
-    json_t *root =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id", ev->id,
-                  "source", source, "type", ev->type, "subject", ev->identity, "time", time_text,
-                  "datacontenttype", "application/json", "data", data);
-    if (!root)
+    char time_text[32];
+    core_event_format_time(ev->time_us, time_text);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        free(data);
         return NULL;
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    return text;
+    }
+    fputs("{\"specversion\":\"1.0\",\"id\":", f);
+    put_json_string(f, id);
+    char source[160];
+    snprintf(source, sizeof(source), "/ocppgw/%s", ev->pod);
+    fputs(",\"source\":", f);
+    put_json_string(f, source);
+    fputs(",\"type\":", f);
+    put_json_string(f, ev->type);
+    fputs(",\"subject\":", f);
+    put_json_string(f, ev->identity);
+    fprintf(f, ",\"time\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":", time_text);
+    size_t dlen = strlen(data);
+    int empty = dlen <= 2;
+    if (!ev->version && !ev->raw) {
+        fputs(data, f);
+    } else {
+        fwrite(data, 1, dlen - 1, f); /* without the closing brace */
+        if (ev->version) {
+            fputs(empty ? "" : ",", f);
+            fprintf(f, "\"ocpp\":{\"version\":\"%s\",\"action\":", ocpp_version_name(ev->version));
+            put_json_string(f, ev->action);
+            fputs(",\"message_id\":", f);
+            put_json_string(f, ev->message_id);
+            fputc('}', f);
+            empty = 0;
+        }
+        if (ev->raw) {
+            char *raw = json_dumps(ev->raw, JSON_COMPACT);
+            if (raw) {
+                fprintf(f, "%s\"raw\":%s", empty ? "" : ",", raw);
+                free(raw);
+            }
+        }
+        fputc('}', f);
+    }
+    fputc('}', f);
+    free(data);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }

@@ -34,6 +34,10 @@ typedef struct {
     uint64_t expires_us;                      /* 0: never */
     char message_id[OCPP_MESSAGE_ID_MAX + 1]; /* set when sent */
     uint64_t deadline_us;                     /* response deadline once sent */
+    char unified[32];                         /* unified action, "" for a native one */
+    uint64_t received_us;                     /* when core received the record */
+    uint64_t sent_us;                         /* when the CALL went to the charge point */
+    ocpp_version_t version;                   /* of the charge point it is for */
 } core_command_t;
 
 void core_command_free(core_command_t **cmd);

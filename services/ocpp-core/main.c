@@ -131,7 +131,7 @@ static void close_conn(const core_conn_t *c, uint32_t code, const char *reason)
     send_envelope(edge, "edge", &env);
 }
 
-static int publish_event(const core_conn_t *c, const core_event_t *ev, uint64_t token)
+static int publish_event(const core_conn_t *c, core_event_t *ev, uint64_t token)
 {
     char *value = core_event_build(ev);
     if (!value) {
@@ -145,7 +145,8 @@ static int publish_event(const core_conn_t *c, const core_event_t *ev, uint64_t 
     env.u.event.key = env_str(c->identity);
     env.u.event.headers.count = 2;
     env.u.event.headers.items[0] = (env_header_t){env_str("ce_type"), env_str(ev->type)};
-    env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(ev->id)};
+    env.u.event.headers.items[1] =
+        (env_header_t){env_str("ce_id"), env_str(ev->id ? ev->id : ev->content_id)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
     int rc = send_envelope(C.bridge, "bridge", &env);
     if (rc == 0)
@@ -206,10 +207,9 @@ static void send_result(const char *identity, uint64_t token, const char *comman
 static void command_result(const char *identity, const core_command_t *cmd, const char *status,
                            const json_t *response, const ocpp_frame_t *error, const char *reason)
 {
-    char *value = core_command_result(cmd->command_id, identity, status, cmd->action,
-                                      cmd->message_id, response, error ? error->error_code : NULL,
-                                      error ? error->error_text : NULL,
-                                      error ? error->payload : NULL, reason, now_us());
+    char *value = core_command_result(
+        cmd->command_id, identity, status, cmd, response, error ? error->error_code : NULL,
+        error ? error->error_text : NULL, error ? error->payload : NULL, reason, now_us());
     send_result(identity, cmd->token, cmd->command_id, status, value);
     free(value);
 }
@@ -249,6 +249,7 @@ static void pump(core_conn_t *c)
             log_write(LOG_INFO, c->identity, cmd->message_id, "CALL %s for command %s", cmd->action,
                       cmd->command_id);
             send_text(c, text);
+            cmd->sent_us = now_us();
         }
         free(text);
         return;
@@ -431,19 +432,20 @@ static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
     }
     int published = -1;
     if (out.event_type) {
-        char id[CORE_EVENT_ID_LEN + 1];
-        if (core_event_id(c->identity, f->action, f->payload, id) == 0) {
-            core_event_t ev = {.type = out.event_type,
-                               .identity = c->identity,
-                               .pod = C.cfg.pod_id,
-                               .version = c->version,
-                               .action = f->action,
-                               .message_id = f->message_id,
-                               .id = id,
-                               .time_us = at_us,
-                               .data = out.event_data};
-            published = publish_event(c, &ev, token);
-        }
+        core_event_t ev = {.type = out.event_type,
+                           .identity = c->identity,
+                           .pod = C.cfg.pod_id,
+                           .version = c->version,
+                           .action = f->action,
+                           .message_id = f->message_id,
+                           .time_us = at_us,
+                           .data = out.event_data,
+                           /* ocpp.message carries the payload anyway */
+                           .raw = C.cfg.event_raw_payload &&
+                                          strcmp(out.event_type, "ocpp.message") != 0
+                                      ? f->payload
+                                      : NULL};
+        published = publish_event(c, &ev, token);
     }
     if (token) {
         /* persist-before-ack: the answer goes out when the bridge reports the event in Kafka */
@@ -608,7 +610,7 @@ static void on_command(const env_command_t *m)
     if (!c) {
         char *value =
             core_command_result(command_id, identity, "rejected", NULL, NULL, NULL, NULL, NULL,
-                                NULL, "charge point not connected to this core", now_us());
+                                "charge point not connected to this core", now_us());
         send_result(identity, m->token, command_id, "rejected", value);
         free(value);
         return;
@@ -619,7 +621,7 @@ static void on_command(const env_command_t *m)
     if (core_command_parse(m->record.ptr, m->record.len, c->version, now_us(), &cmd, &status, why,
                            sizeof(why)) < 0) {
         char *value = core_command_result(command_id, identity, status, NULL, NULL, NULL, NULL,
-                                          NULL, NULL, why, now_us());
+                                          NULL, why, now_us());
         send_result(identity, m->token, command_id, status, value);
         free(value);
         return;

@@ -25,6 +25,7 @@ node "$E2E/examples-ajv.js" "$ROOT/tests/services/ocpp-core/ocpp_examples.json"
 ok "ajv (ocpp-rpc) agrees with every generated example"
 
 export OCPPGW_COMMAND_TIMEOUT_MS=1500 OCPPGW_PERSIST_TIMEOUT_MS=8000
+export OCPPGW_EVENT_RAW_PAYLOAD=true # unified events also carry the payload as received
 start_pod itest-core
 ok "pod ready on ws port $WS_PORT"
 base="ws://127.0.0.1:$WS_PORT"
@@ -99,16 +100,26 @@ timeout 20 kcat -C -b "$KAFKA" -t ocpp-events-up -o beginning -e -q -f '%k\t%s\n
 python3 - "$TMP/events.tsv" <<'PY'
 import json, sys
 types = {}
+raw = 0
 for line in open(sys.argv[1]):
     if line.strip():
         k, v = line.rstrip("\n").split("\t", 1)
-        types.setdefault(k, []).append(json.loads(v)["type"])
-for cp, want in (("CP16", ["transaction.started", "meter.values", "transaction.ended", "security.event"]),
+        ev = json.loads(v)
+        types.setdefault(k, []).append(ev["type"])
+        if ev["type"] == "transaction.started" and k == "CP16":
+            assert ev["data"]["raw"]["connectorId"] == ev["data"]["location"]["evse_id"], ev
+            raw += 1
+assert raw, "no 1.6 transaction.started with its raw payload"
+for cp, want in (("CP16", ["transaction.started", "transaction.updated", "meter.values", "transaction.ended", "security.event"]),
                  ("CP201", ["transaction.started", "transaction.updated", "transaction.ended", "meter.values"]),
                  ("TX16", ["transaction.started"])):
     for t in want:
         assert t in types.get(cp, []), f"{cp}: {t} missing in {types.get(cp)}"
     print(f"ok: {cp}: {', '.join(sorted(set(types[cp])))}")
 PY
+# contract test on what the real pipeline produced: every record validates against proto/unified
+cut -f2- "$TMP/events.tsv" >"$TMP/events.ndjson"
+(cd "$E2E" && node contract.js "$ROOT/proto/unified" "$TMP/events.ndjson") || fail "events break the contract"
+ok "every event on ocpp-events-up matches proto/unified"
 stop_pod "$POD_PID"
 ok "pod stopped"

@@ -213,6 +213,21 @@ START_TEST(test_result_json)
 }
 END_TEST
 
+/* the reason of core's result: the header of the DLQ copy of a record core found invalid */
+START_TEST(test_result_reason)
+{
+    char why[160];
+    const char *r = "{\"command_id\":\"c\",\"status\":\"invalid\",\"reason\":\"unknown unified "
+                    "action fly_away\"}";
+    command_result_reason((const uint8_t *)r, strlen(r), why, sizeof(why));
+    ck_assert_str_eq(why, "unknown unified action fly_away");
+    command_result_reason((const uint8_t *)"{\"status\":\"invalid\"}", 20, why, sizeof(why));
+    ck_assert_str_eq(why, "");
+    command_result_reason((const uint8_t *)"not json", 8, why, sizeof(why));
+    ck_assert_str_eq(why, "");
+}
+END_TEST
+
 START_TEST(test_offset_track)
 {
     offset_track_t t;
@@ -273,6 +288,7 @@ int main(void)
     tcase_add_test(tc, test_park_delay);
     tcase_add_test(tc, test_forward_json);
     tcase_add_test(tc, test_result_json);
+    tcase_add_test(tc, test_result_reason);
     tcase_add_test(tc, test_offset_track);
     tcase_add_test(tc, test_takeover_decisions);
     suite_add_tcase(s, tc);

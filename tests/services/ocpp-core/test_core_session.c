@@ -191,8 +191,23 @@ START_TEST(test_command_records)
         "ok");
     ck_assert_uint_eq(cmd->expires_us, 1893456000ULL * SEC);
     core_command_free(&cmd);
-    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"reset\"}", OCPP_V201, &cmd),
+    /* unified actions: converted (unified_command), refused when no equivalent or unknown */
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"reset\","
+                                  "\"payload\":{\"type\":\"hard\"}}",
+                                  OCPP_V201, &cmd),
+                     "ok");
+    ck_assert_str_eq(cmd->action, "Reset");
+    ck_assert_str_eq(cmd->unified, "reset");
+    ck_assert_str_eq(json_string_value(json_object_get(cmd->payload, "type")), "Immediate");
+    core_command_free(&cmd);
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"reset\","
+                                  "\"payload\":{\"type\":\"hard\",\"evse_id\":2}}",
+                                  OCPP_V16, &cmd),
                      "unsupported");
+    ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"reset\"}", OCPP_V201, &cmd),
+                     "invalid"); /* type is required */
+    ck_assert_str_eq(
+        parse_status("{\"command_id\":\"c1\",\"action\":\"fly_away\"}", OCPP_V16, &cmd), "invalid");
     ck_assert_str_eq(parse_status("{\"command_id\":\"c1\",\"action\":\"BootNotification\","
                                   "\"payload\":{}}",
                                   OCPP_V201, &cmd),
@@ -219,14 +234,21 @@ START_TEST(test_command_results)
     ck_assert_str_eq(core_command_classify(OCPP_V16, cmd, no, why, sizeof(why)), "rejected");
     ck_assert_str_eq(core_command_classify(OCPP_V16, cmd, bad, why, sizeof(why)), "ocpp_error");
     ck_assert_ptr_nonnull(strstr(why, "/status"));
-    char *text = core_command_result("c9", "CP1", "accepted", "Reset", "gw-1", ok, NULL, NULL, NULL,
-                                     NULL, 1735787045678000ULL);
-    ck_assert_str_eq(text, "{\"action\":\"Reset\",\"at\":\"2025-01-02T03:04:05.678Z\","
+    snprintf(cmd->message_id, sizeof(cmd->message_id), "gw-1");
+    cmd->version = OCPP_V16;
+    cmd->received_us = 1735787040000000ULL;
+    cmd->sent_us = 1735787041000000ULL;
+    char *text = core_command_result("c9", "CP1", "accepted", cmd, ok, NULL, NULL, NULL, NULL,
+                                     1735787045678000ULL);
+    ck_assert_str_eq(text, "{\"action\":\"Reset\",\"answered_at\":\"2025-01-02T03:04:05.678Z\","
+                           "\"at\":\"2025-01-02T03:04:05.678Z\","
                            "\"command_id\":\"c9\",\"cp_id\":\"CP1\",\"message_id\":\"gw-1\","
-                           "\"response\":{\"status\":\"Accepted\"},\"status\":\"accepted\"}");
+                           "\"ocpp_version\":\"1.6\",\"received_at\":\"2025-01-02T03:04:00.000Z\","
+                           "\"response\":{\"status\":\"Accepted\"},"
+                           "\"sent_at\":\"2025-01-02T03:04:01.000Z\",\"status\":\"accepted\"}");
     free(text);
-    text = core_command_result("c9", "CP1", "ocpp_error", "Reset", "gw-1", NULL, "NotSupported",
-                               "no", NULL, NULL, 0);
+    text = core_command_result("c9", "CP1", "ocpp_error", cmd, NULL, "NotSupported", "no", NULL,
+                               NULL, 0);
     json_t *r = json_loads(text, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
                      "NotSupported");

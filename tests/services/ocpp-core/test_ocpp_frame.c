@@ -103,23 +103,38 @@ START_TEST(test_replies)
 }
 END_TEST
 
+/* the id is a digest of identity, action and the data (sorted): never of the message id */
+static void built_id(const char *identity, const char *data_text, const char *message_id,
+                     char out[CORE_EVENT_ID_LEN + 1])
+{
+    json_t *d = json_loads(data_text, 0, NULL);
+    core_event_t ev = {.type = "meter.values",
+                       .identity = identity,
+                       .pod = "pod-a",
+                       .version = OCPP_V16,
+                       .action = "MeterValues",
+                       .message_id = message_id,
+                       .data = d};
+    char *text = core_event_build(&ev);
+    json_t *root = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "id")), ev.content_id);
+    snprintf(out, CORE_EVENT_ID_LEN + 1, "%s", ev.content_id);
+    json_decref(root);
+    free(text);
+    json_decref(d);
+}
+
 START_TEST(test_event_id_is_content_derived)
 {
     char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1], c[CORE_EVENT_ID_LEN + 1];
-    json_t *p1 = json_loads("{\"x\":1,\"y\":[1,2]}", 0, NULL);
-    json_t *p2 = json_loads("{\"y\":[1,2],\"x\":1}", 0, NULL); /* same content, other order */
-    json_t *p3 = json_loads("{\"x\":2,\"y\":[1,2]}", 0, NULL);
-    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p1, a), 0);
-    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p2, b), 0);
-    ck_assert_int_eq(core_event_id("CP1", "MeterValues", p3, c), 0);
+    built_id("CP1", "{\"x\":1,\"y\":[1,2]}", "m1", a);
+    built_id("CP1", "{\"y\":[1,2],\"x\":1}", "m2", b); /* same content, other order, resent */
     ck_assert_str_eq(a, b);
+    built_id("CP1", "{\"x\":2,\"y\":[1,2]}", "m1", c);
     ck_assert_str_ne(a, c);
     ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
-    ck_assert_int_eq(core_event_id("CP2", "MeterValues", p1, c), 0);
+    built_id("CP2", "{\"x\":1,\"y\":[1,2]}", "m1", c);
     ck_assert_str_ne(a, c);
-    json_decref(p1);
-    json_decref(p2);
-    json_decref(p3);
 }
 END_TEST
 
@@ -149,6 +164,25 @@ START_TEST(test_cloudevent)
                      "1.6");
     /* the caller's data is not modified */
     ck_assert_ptr_null(json_object_get(data, "ocpp"));
+    json_decref(root);
+    free(text);
+    /* strings are escaped; raw is appended; empty data */
+    json_t *raw = json_pack("{s:i}", "connectorId", 1);
+    json_t *empty = json_object();
+    ev.identity = "C\"P\\1\n";
+    ev.action = "Boot\"";
+    ev.data = empty;
+    ev.raw = raw;
+    text = core_event_build(&ev);
+    root = json_loads(text, 0, NULL);
+    ck_assert_msg(root != NULL, "not JSON: %s", text);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "subject")), "C\"P\\1\n");
+    d = json_object_get(root, "data");
+    ck_assert(json_equal(json_object_get(d, "raw"), raw));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "ocpp"), "action")),
+                     "Boot\"");
+    json_decref(raw);
+    json_decref(empty);
     json_decref(root);
     json_decref(data);
     free(text);
