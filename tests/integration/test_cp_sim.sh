@@ -93,7 +93,9 @@ for line in open(sys.argv[1]):
     if not line.strip():
         continue
     ev = json.loads(line)
-    if ev["type"] == "meter.values":
+    # a MeterValues inside a transaction is transaction.updated in the unified model; the
+    # OCPP action and message id are on every event
+    if ev["data"].get("ocpp", {}).get("action") == "MeterValues":
         ids.add(ev["data"]["ocpp"]["message_id"])
 want = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 missing = [w for w in want if w not in ids]
