@@ -11,6 +11,25 @@
 
 #define SERVICE_RUN (-1)
 
+/* The configuration keys every stage of a pod has, defined once: the rows open each stage's
+ * table. type: the stage's config struct, with fields pod_id, ipc_dir, log_level, admin_bind
+ * (char *) and core_count, admin_port (int64_t); default_admin_port: as text. */
+/* clang-format off */
+#define SERVICE_POD_OPTIONS(type, default_admin_port)                                            \
+    {"pod_id", CONFIG_STRING, "", offsetof(type, pod_id), 0, 0, NULL, NULL,                     \
+     "pod this process belongs to (default: host name)"},                                        \
+    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", offsetof(type, ipc_dir), 0, 0, NULL, NULL,         \
+     "directory of the pod's ipc:// sockets"},                                                   \
+    {"core_count", CONFIG_INT, "1", offsetof(type, core_count), 1, 64, NULL, NULL,               \
+     "number of ocpp-core processes in the pod"},                                                \
+    {"log_level", CONFIG_ENUM, "info", offsetof(type, log_level), 0, 0, "debug|info|warn|error", \
+     NULL, "log threshold"},                                                                     \
+    {"admin_bind", CONFIG_STRING, "127.0.0.1", offsetof(type, admin_bind), 0, 0, NULL, NULL,     \
+     "address of the /metrics, /healthz, /readyz listener"},                                     \
+    {"admin_port", CONFIG_INT, default_admin_port, offsetof(type, admin_port), 0, 65535, NULL,   \
+     NULL, "port of the admin listener (0: ephemeral)"}
+/* clang-format on */
+
 /* pod_id and log_level point at the string fields of cfg that hold them. Returns SERVICE_RUN
  * when the service should run; otherwise the exit code: 0 after --help or --print-config, 2
  * after an invalid setting (the message, naming the key, the value and what is allowed, is on

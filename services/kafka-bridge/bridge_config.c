@@ -2,21 +2,12 @@
  * file (sections `common` and `kafka-bridge`) or by OCPPGW_<KEY>. */
 #include "bridge_config.h"
 
+#include "service.h"
+
 #define F(field) offsetof(bridge_config_t, field)
 
 const config_option_t BRIDGE_CONFIG[] = {
-    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
-     "pod this process belongs to (default: host name)"},
-    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
-     "number of ocpp-core processes in the pod"},
-    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
-     "directory of the pod's ipc:// sockets"},
-    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
-     "log threshold"},
-    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
-     "address of the /metrics, /healthz, /readyz listener"},
-    {"admin_port", CONFIG_INT, "9103", F(admin_port), 0, 65535, NULL, NULL,
-     "port of the admin listener (0: ephemeral)"},
+    SERVICE_POD_OPTIONS(bridge_config_t, "9103"),
     {"kafka_brokers", CONFIG_STRING, "127.0.0.1:9092", F(kafka_brokers), 0, 0, NULL, NULL,
      "Kafka bootstrap servers (host:port,...)"},
     {"kafka_linger_ms", CONFIG_INT, "10", F(kafka_linger_ms), 0, 5000, NULL, NULL,

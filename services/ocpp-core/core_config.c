@@ -2,23 +2,14 @@
  * (sections `common` and `ocpp-core`) or by the environment variable OCPPGW_<KEY>. */
 #include "core_config.h"
 
+#include "service.h"
+
 #define F(field) offsetof(core_config_t, field)
 
 const config_option_t CORE_CONFIG[] = {
-    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
-     "pod this process belongs to (default: host name)"},
+    SERVICE_POD_OPTIONS(core_config_t, "9102"),
     {"core_index", CONFIG_INT, "0", F(core_index), 0, 63, NULL, NULL,
      "index of this core process within the pod (0 .. core_count-1)"},
-    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
-     "number of ocpp-core processes in the pod"},
-    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
-     "directory of the pod's ipc:// sockets"},
-    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
-     "log threshold"},
-    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
-     "address of the /metrics, /healthz, /readyz listener"},
-    {"admin_port", CONFIG_INT, "9102", F(admin_port), 0, 65535, NULL, NULL,
-     "port of the admin listener (0: ephemeral)"},
     {"heartbeat_interval_s", CONFIG_INT, "300", F(heartbeat_interval_s), 1, 86400, NULL, NULL,
      "heartbeat interval returned in BootNotification responses (seconds)"},
     {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,

@@ -2,6 +2,8 @@
  * YAML file (sections `common` and `redis-registry`) or by OCPPGW_<KEY>. */
 #include "registry_config.h"
 
+#include "service.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +12,7 @@
 #define F(field) offsetof(registry_config_t, field)
 
 const config_option_t REGISTRY_CONFIG[] = {
-    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
-     "pod this process belongs to (default: host name)"},
-    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
-     "number of ocpp-core processes in the pod"},
-    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
-     "directory of the pod's ipc:// sockets"},
-    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
-     "log threshold"},
-    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
-     "address of the /metrics, /healthz, /readyz listener"},
-    {"admin_port", CONFIG_INT, "9104", F(admin_port), 0, 65535, NULL, NULL,
-     "port of the admin listener (0: ephemeral)"},
+    SERVICE_POD_OPTIONS(registry_config_t, "9104"),
     {"redis_url", CONFIG_STRING, "redis://127.0.0.1:6379", F(redis_url), 0, 0, NULL,
      registry_validate_redis_url, "redis://[:password@]host[:port][/db]"},
     {"redis_timeout_ms", CONFIG_DURATION, "1s", F(redis_timeout_ms), 10, 60000, NULL, NULL,

@@ -5,24 +5,14 @@
 #include <stddef.h>
 
 #include "edge_subprotocol.h"
+#include "service.h"
 
 #define F(field) offsetof(edge_config_t, field)
 
 const config_option_t EDGE_CONFIG[] = {
-    {"pod_id", CONFIG_STRING, "", F(pod_id), 0, 0, NULL, NULL,
-     "pod this process belongs to (default: host name)"},
+    SERVICE_POD_OPTIONS(edge_config_t, "9101"),
     {"edge_id", CONFIG_STRING, "edge-0", F(edge_id), 0, 0, NULL, NULL,
      "id of this edge process, unique within the pod"},
-    {"ipc_dir", CONFIG_STRING, "/tmp/ocppgw", F(ipc_dir), 0, 0, NULL, NULL,
-     "directory of the pod's ipc:// sockets"},
-    {"core_count", CONFIG_INT, "1", F(core_count), 1, 64, NULL, NULL,
-     "number of ocpp-core processes in the pod"},
-    {"log_level", CONFIG_ENUM, "info", F(log_level), 0, 0, "debug|info|warn|error", NULL,
-     "log threshold"},
-    {"admin_bind", CONFIG_STRING, "127.0.0.1", F(admin_bind), 0, 0, NULL, NULL,
-     "address of the /metrics, /healthz, /readyz listener"},
-    {"admin_port", CONFIG_INT, "9101", F(admin_port), 0, 65535, NULL, NULL,
-     "port of the admin listener (0: ephemeral)"},
     {"ws_bind", CONFIG_STRING, "0.0.0.0", F(ws_bind), 0, 0, NULL, NULL,
      "address charge points connect to"},
     {"ws_port", CONFIG_INT, "8080", F(ws_port), 1, 65535, NULL, NULL, "WebSocket port"},
