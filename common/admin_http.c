@@ -7,6 +7,7 @@
  * are plain functions over the request bytes; only the loop touches sockets.
  */
 #include "admin_http.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,9 +84,7 @@ typedef struct {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(clock_mono_us() / 1000u);
 }
 
 static const char *status_text(int status)

@@ -196,6 +196,29 @@ bool channel_readable(zsock_t *sock)
     return (zsock_events(sock) & ZMQ_POLLIN) != 0;
 }
 
+int channel_send_counted(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch,
+                         const char *to, int timeout_ms)
+{
+    msgpack_sbuffer_clear(scratch);
+    int rc = envelope_encode(env, scratch);
+    if (rc == 0)
+        rc = channel_send_wait(push, scratch->data, scratch->size, timeout_ms);
+    if (rc < 0) {
+        char labels[128], esc[64];
+        metrics_label_escape(to, esc, sizeof(esc));
+        snprintf(labels, sizeof(labels), "to=\"%s\",type=\"%s\"", esc,
+                 envelope_type_name(env->type));
+        metrics_counter_add(metrics_counter("envelopes_dropped_total",
+                                            "envelopes a stage could not hand on (receiver full "
+                                            "or gone), by receiver and type",
+                                            labels),
+                            1);
+        log_error("%s envelope to %s dropped: %s", envelope_type_name(env->type), to,
+                  rc == -EAGAIN ? "receiver full" : strerror(-rc));
+    }
+    return rc;
+}
+
 void channel_reject(const char *reason, const char *from, const envelope_t *env)
 {
     metrics_count("envelopes_rejected_total", "envelopes refused by their receiver, by reason",

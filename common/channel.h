@@ -43,6 +43,13 @@ int channel_send(zsock_t *push, const void *data, size_t len);
  * channel_send(). 0, an envelope_encode() error or a channel_send() error. */
 int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch);
 
+/* The one "send or count the drop" path of every stage: env is encoded into scratch and sent,
+ * waiting up to timeout_ms for room (0: not at all). When it cannot be handed on it is counted
+ * in envelopes_dropped_total{to,type} and logged, naming `to` (the receiving stage). 0, or the
+ * negative error (-EAGAIN: the receiver stayed full). */
+int channel_send_counted(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch,
+                         const char *to, int timeout_ms);
+
 /* channel_send() that waits up to timeout_ms (0: not at all, < 0: for ever) for room.
  * 0, -EAGAIN when the time ran out, or another channel_send() error. */
 int channel_send_wait(zsock_t *push, const void *data, size_t len, int timeout_ms);

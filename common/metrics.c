@@ -168,6 +168,9 @@ static metrics_family_t *family_get(const char *name, const char *help, metrics_
         if (family->type != type || family->collect) {
             misuse("metric registered again with another type", name);
         }
+        if (help && strcmp(family->help, help) != 0) {
+            misuse("metric registered again with another help text", name);
+        }
         return family;
     }
     if (s_registry.nfamilies == s_registry.cap) {
@@ -408,6 +411,68 @@ void metrics_count(const char *name, const char *help, const char *label_name,
     labels[at + 1] = '\0';
     metrics_counter_add(metrics_counter(name, help, labels), 1);
     free(labels);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * A stage's metrics table */
+
+static void def_check(const metrics_def_t *def, metrics_kind_t kind)
+{
+    if (!def || def->kind != kind) {
+        misuse("metrics table row used as another kind", def ? def->name : "(null)");
+    }
+}
+
+metrics_counter_t *metrics_def_counter(const metrics_def_t *def, const char *labels)
+{
+    def_check(def, METRICS_COUNTER);
+    return metrics_counter(def->name, def->help, labels);
+}
+
+metrics_gauge_t *metrics_def_gauge(const metrics_def_t *def, const char *labels)
+{
+    def_check(def, METRICS_GAUGE);
+    return metrics_gauge(def->name, def->help, labels);
+}
+
+metrics_histogram_t *metrics_def_histogram(const metrics_def_t *def, const char *labels)
+{
+    def_check(def, METRICS_HISTOGRAM);
+    return metrics_histogram(def->name, def->help, labels, METRICS_LATENCY_SECONDS,
+                             METRICS_LATENCY_SECONDS_N);
+}
+
+void metrics_def_count(const metrics_def_t *def, const char *label_value)
+{
+    def_check(def, METRICS_COUNTER);
+    metrics_count(def->name, def->help, label_value ? def->label : NULL, label_value);
+}
+
+void metrics_define(const metrics_def_t *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const metrics_def_t *def = &defs[i];
+        if (def->label) { /* the family exists, its series come with their label values */
+            pthread_mutex_lock(&s_registry.lock);
+            family_get(def->name, def->help,
+                       def->kind == METRICS_COUNTER ? METRICS_TYPE_COUNTER
+                       : def->kind == METRICS_GAUGE ? METRICS_TYPE_GAUGE
+                                                    : METRICS_TYPE_HISTOGRAM);
+            pthread_mutex_unlock(&s_registry.lock);
+            continue;
+        }
+        switch (def->kind) {
+        case METRICS_COUNTER:
+            metrics_def_counter(def, NULL);
+            break;
+        case METRICS_GAUGE:
+            metrics_def_gauge(def, NULL);
+            break;
+        case METRICS_HISTOGRAM:
+            metrics_def_histogram(def, NULL);
+            break;
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ typedef struct metrics_gauge metrics_gauge_t;
 typedef struct metrics_histogram metrics_histogram_t;
 
 /* Get-or-create by (name, labels). The returned object lives until metrics_shutdown(). Never
-   NULL: allocation failure aborts. Reusing a name with a different type, an invalid name or
-   unsorted histogram bounds is a programmer error and aborts. The first help text and, for a
-   histogram series, the first bounds win. */
+   NULL: allocation failure aborts. help NULL looks a family up whatever its help; reusing a
+   name with a different type or another (non-NULL) help text, an invalid name or unsorted histogram
+   bounds is a programmer error and aborts. For a histogram series, the first bounds win. */
 metrics_counter_t *metrics_counter(const char *name, const char *help, const char *labels);
 metrics_gauge_t *metrics_gauge(const char *name, const char *help, const char *labels);
 /* bounds ascending; the +Inf bucket is implicit */
@@ -55,6 +55,39 @@ char *metrics_render(void);
 /* Frees every metric (tests, clean exit). Cached pointers become invalid; no other thread may
    use the registry meanwhile. The registry can be used again afterwards. */
 void metrics_shutdown(void);
+
+/* ---- a stage's metrics table ------------------------------------------------------------
+ * Every metric family a stage exports is declared once, in one table of that stage (name, kind,
+ * help, label): one name, one meaning. The stage registers the table at start-up, so every
+ * family is in /metrics from the first scrape (a family without labels at 0), and takes its
+ * series from the rows. */
+
+typedef enum {
+    METRICS_COUNTER,
+    METRICS_GAUGE,
+    METRICS_HISTOGRAM /* buckets METRICS_LATENCY_SECONDS */
+} metrics_kind_t;
+
+typedef struct {
+    const char *name;
+    metrics_kind_t kind;
+    const char *help;
+    const char *label; /* name of the label metrics_def_count() sets, NULL: none */
+} metrics_def_t;
+
+/* Registers every row of a table. A name registered again with another kind or help text is a
+ * programmer error and aborts. */
+void metrics_define(const metrics_def_t *defs, size_t n);
+
+/* The series of a row with labels, a preformatted (escaped) label list or NULL for none;
+ * get-or-create like metrics_counter(). The kind must match the row's (abort otherwise). */
+metrics_counter_t *metrics_def_counter(const metrics_def_t *def, const char *labels);
+metrics_gauge_t *metrics_def_gauge(const metrics_def_t *def, const char *labels);
+metrics_histogram_t *metrics_def_histogram(const metrics_def_t *def, const char *labels);
+
+/* +1 on the series whose one label (def->label) has this value (escaped here; NULL: the series
+ * without labels). Takes the registry mutex: for rare events, not the hot path. */
+void metrics_def_count(const metrics_def_t *def, const char *label_value);
 
 /* Latency buckets in seconds, 0.0005 .. 10 */
 extern const double METRICS_LATENCY_SECONDS[];

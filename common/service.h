@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <czmq.h>
+
 #include "config.h"
 
 #define SERVICE_RUN (-1)
@@ -30,11 +32,32 @@
      NULL, "port of the admin listener (0: ephemeral)"}
 /* clang-format on */
 
-/* pod_id and log_level point at the string fields of cfg that hold them. Returns SERVICE_RUN
+/* pod_id and log_level point at the string fields of cfg that hold them. It also installs the
+ * signal scheme below (before any thread exists, so every thread inherits it). Returns SERVICE_RUN
  * when the service should run; otherwise the exit code: 0 after --help or --print-config, 2
  * after an invalid setting (the message, naming the key, the value and what is allowed, is on
  * stderr). The configuration is freed on every path that does not run. */
 int service_setup(const char *service, const config_option_t *table, size_t n, void *cfg, int argc,
                   char **argv, char **pod_id, char **log_level);
+
+/* Signals, one scheme for every stage: SIGTERM, SIGINT and SIGHUP are blocked in every thread
+ * and read from a signalfd by the stage's own loop (never in a handler); SIGPIPE is ignored.
+ * SIGTERM and SIGINT ask for a clean stop (drain, flush, release); SIGHUP asks to reload what can
+ * be reloaded. service_signal_fd() is the descriptor to wait on (-1 before service_setup);
+ * service_signal_next() takes one pending signal without blocking: its number, or 0. */
+int service_signal_fd(void);
+int service_signal_next(void);
+
+/* What a signal asks of a stage. */
+typedef enum {
+    SERVICE_SIGNAL_NONE = 0,
+    SERVICE_SIGNAL_STOP,  /* SIGTERM, SIGINT */
+    SERVICE_SIGNAL_RELOAD /* SIGHUP */
+} service_signal_t;
+service_signal_t service_signal_kind(int signo);
+
+/* For the stages on a CZMQ zloop: SIGTERM/SIGINT end zloop_start(); SIGHUP calls on_reload(arg)
+ * when it is not NULL (otherwise it is logged and ignored). 0 or -1. */
+int service_zloop_signals(zloop_t *loop, void (*on_reload)(void *arg), void *arg);
 
 #endif

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -30,6 +29,7 @@
 #include "admin_http.h"
 #include "bridge_config.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "command_route.h"
 #include "envelope.h"
@@ -130,13 +130,6 @@ static struct {
     metrics_gauge_t *m_inflight, *m_parked;
 } B;
 
-static uint64_t now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
 static void send_ack(uint32_t core_id, uint64_t token, int32_t status, const char *error)
 {
     if (core_id >= (uint32_t)B.cfg.core_count)
@@ -145,14 +138,8 @@ static void send_ack(uint32_t core_id, uint64_t token, int32_t status, const cha
     env.u.event_ack.token = token;
     env.u.event_ack.status = status;
     env.u.event_ack.error = env_str(error);
-    msgpack_sbuffer_clear(&B.scratch);
-    if (envelope_encode(&env, &B.scratch) < 0 ||
-        channel_send_wait(B.cores[core_id], B.scratch.data, B.scratch.size, 1000) < 0) {
-        /* core will time the event out and treat it as not persisted: safe, but say it */
-        metrics_count("bridge_acks_dropped_total", "EVENT_ACKs core did not take within 1 s", NULL,
-                      NULL);
-        log_error("EVENT_ACK for token %" PRIu64 " dropped: core %u full", token, core_id);
-    }
+    /* dropped: core times the event out and treats it as not persisted (safe, and counted) */
+    channel_send_counted(B.cores[core_id], &env, &B.scratch, "core", 1000);
 }
 
 static void cmd_delivered(cmd_t *c, unsigned part, rd_kafka_resp_err_t err);
@@ -180,7 +167,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         return;
     }
     if (ack) {
-        metrics_histogram_observe(B.m_latency, (double)(now_us() - ack->queued_us) / 1e6);
+        metrics_histogram_observe(B.m_latency, (double)(clock_now_us() - ack->queued_us) / 1e6);
         send_ack(ack->core_id, ack->token, msg->err ? (int32_t)msg->err : 0,
                  msg->err ? rd_kafka_err2str(msg->err) : "");
         free(ack);
@@ -261,7 +248,7 @@ static void on_event(const env_event_t *m)
             send_ack(m->core_id, m->token, -ENOMEM, "out of memory");
             return;
         }
-        *ack = (ack_t){m->core_id, m->token, now_us(), NULL, 0};
+        *ack = (ack_t){m->core_id, m->token, clock_now_us(), NULL, 0};
     }
     produce(m->topic, RD_KAFKA_PARTITION_UA, m->key, &m->headers, m->value, ack);
 }
@@ -269,21 +256,11 @@ static void on_event(const env_event_t *m)
 /* ---------------------------------------------------------------------------------------
  * Commands */
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(now_us() / 1000u);
-}
-
 static void send_registry(const envelope_t *env)
 {
-    msgpack_sbuffer_clear(&B.scratch);
-    if (envelope_encode(env, &B.scratch) < 0 ||
-        channel_send(B.registry, B.scratch.data, B.scratch.size) < 0) {
-        /* not lost: the command is asked about again after command_registry_timeout_ms */
-        metrics_count("bridge_registry_send_failures_total",
-                      "LOOKUP/DEDUP/TAKEOVER_DONE the registry did not take (retried)", "type",
-                      envelope_type_name(env->type));
-    }
+    /* not lost when dropped: the command is asked about again after
+     * command_registry_timeout_ms */
+    channel_send_counted(B.registry, env, &B.scratch, "registry", 0);
 }
 
 static void store_offset(reader_t *r, int64_t next)
@@ -348,7 +325,7 @@ static void cmd_produce_part(cmd_t *c, unsigned part, env_str_t topic, int32_t p
     }
     ack->cmd = c;
     ack->part = part;
-    ack->queued_us = now_us();
+    ack->queued_us = clock_now_us();
     c->pending++;
     produce(topic, partition, key, h, (env_bin_t){(const uint8_t *)v, len}, ack);
 }
@@ -395,7 +372,7 @@ static void cmd_output(cmd_t *c)
         if (c->need & PART_MAIN) {
             size_t len = 0;
             char *res = command_result_json(c->rec.command_id, c->rec.cp_id, c->status, c->reason,
-                                            c->received_ms, now_ms(), B.cfg.pod_id, &len);
+                                            c->received_ms, clock_now_ms(), B.cfg.pod_id, &len);
             if (res)
                 cmd_produce_part(c, PART_MAIN, env_str(B.cfg.results_topic), RD_KAFKA_PARTITION_UA,
                                  env_str(c->rec.command_id), &h, res, len);
@@ -432,7 +409,7 @@ static void cmd_delivered(cmd_t *c, unsigned part, rd_kafka_resp_err_t err)
     /* not persisted: never report it as done; try again later */
     metrics_count("bridge_command_output_retries_total",
                   "command results/forwards/DLQ copies produced again after a failure", NULL, NULL);
-    c->due_ms = now_ms() + B.cfg.command_park_backoff_ms;
+    c->due_ms = clock_now_ms() + B.cfg.command_park_backoff_ms;
 }
 
 /* Final result status with reason (and a DLQ copy when dlq). */
@@ -450,7 +427,7 @@ static void cmd_finish(cmd_t *c, const char *status, const char *reason, bool dl
 static void cmd_lookup(cmd_t *c)
 {
     cmd_set_state(c, CMD_LOOKUP);
-    c->due_ms = now_ms() + B.cfg.command_registry_timeout_ms;
+    c->due_ms = clock_now_ms() + B.cfg.command_registry_timeout_ms;
     metrics_counter_add(B.m_lookups, 1);
     envelope_t env = {.type = ENV_LOOKUP};
     env.u.lookup.request_id = c->token;
@@ -463,7 +440,7 @@ static void cmd_dedup(cmd_t *c)
     if (c->state != CMD_DEDUP)
         log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
     cmd_set_state(c, CMD_DEDUP);
-    c->due_ms = now_ms() + B.cfg.command_registry_timeout_ms;
+    c->due_ms = clock_now_ms() + B.cfg.command_registry_timeout_ms;
     metrics_counter_add(B.m_dedups, 1);
     envelope_t env = {.type = ENV_DEDUP};
     env.u.dedup.request_id = c->token;
@@ -488,7 +465,7 @@ static void cmd_park(cmd_t *c, int64_t now)
 /* Runs the routing decision with what is known and carries it out. */
 static void cmd_route(cmd_t *c, bool owner_known, const char *owner, bool live)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_now_ms();
     route_input_t in = {.self_pod = B.cfg.pod_id,
                         .reader_pod = c->reader->pod,
                         .now_ms = now,
@@ -544,7 +521,7 @@ static void on_dedup_result(const env_dedup_result_t *m)
         return;
     if (m->status != 0) {
         /* registry cannot tell (Redis down): do not risk a second delivery; ask again later */
-        c->due_ms = now_ms() + B.cfg.command_park_backoff_ms;
+        c->due_ms = clock_now_ms() + B.cfg.command_park_backoff_ms;
         return;
     }
     if (!m->first) {
@@ -568,7 +545,7 @@ static void on_dedup_result(const env_dedup_result_t *m)
     }
     cmd_set_state(c, CMD_AT_CORE);
     c->due_ms =
-        command_core_deadline_ms(now_ms(), c->rec.expires_at_ms, B.cfg.command_core_grace_ms);
+        command_core_deadline_ms(clock_now_ms(), c->rec.expires_at_ms, B.cfg.command_core_grace_ms);
     log_info("command %s handed to core %u for %s", c->rec.command_id, core, c->rec.cp_id);
 }
 
@@ -642,8 +619,8 @@ static void on_record(reader_t *r, const rd_kafka_message_t *msg)
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
     *c = (cmd_t){.reader = r,
                  .offset = msg->offset,
-                 .record_ts_ms = ts > 0 ? ts : now_ms(),
-                 .received_ms = now_ms(),
+                 .record_ts_ms = ts > 0 ? ts : clock_now_ms(),
+                 .received_ms = clock_now_ms(),
                  .token = ++B.next_token,
                  .value = value,
                  .len = msg->len,
@@ -835,7 +812,7 @@ static void on_takeover(const env_takeover_t *m)
 /* Periodic work: due commands, drained takeovers, lag. */
 static void commands_tick(void)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_now_ms();
     /* collect first: acting on one command may serve delivery reports that finish others */
     size_t n = 0;
     for (cmd_t *c = B.cmd_head; c; c = c->next)
@@ -1049,10 +1026,6 @@ int main(int argc, char **argv)
                            &B.cfg.pod_id, &B.cfg.log_level);
     if (rc != SERVICE_RUN)
         return rc;
-    /* SIGINT/SIGTERM end the loop through zsys_interrupted, then everything is flushed. (Not
-     * zsys_handler_set(NULL) first: that also disables zsys_catch_interrupts(), and SIGTERM
-     * would kill the process with records still queued.) */
-    zsys_catch_interrupts();
 
     B.admin = admin_http_start(B.cfg.admin_bind, (int)B.cfg.admin_port);
     if (!B.admin)
@@ -1092,7 +1065,7 @@ int main(int argc, char **argv)
     B.m_parked = metrics_gauge("bridge_commands_parked", "commands parked now", NULL);
     /* tokens are also the request ids of DEDUP, whose Redis value is <pod>/<request_id>: they
      * must never repeat across restarts, or a replayed command could find "its own" key */
-    B.next_token = now_us();
+    B.next_token = clock_now_us();
     B.cmds = u64map_new(1024);
     if (!B.cmds)
         return 1;
@@ -1113,6 +1086,7 @@ int main(int argc, char **argv)
     msgpack_sbuffer_init(&B.scratch);
 
     zloop_t *loop = zloop_new();
+    service_zloop_signals(loop, NULL, NULL); /* SIGTERM: the loop ends, then the flush below */
     zloop_reader(loop, B.pull, on_input, NULL);
     zmq_pollitem_t wake = {NULL, B.wake[0], ZMQ_POLLIN, 0};
     zloop_poller(loop, &wake, on_kafka_wake, NULL);

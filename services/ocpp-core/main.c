@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -21,6 +20,7 @@
 
 #include "admin_http.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "core_actions.h"
 #include "core_command.h"
@@ -28,6 +28,7 @@
 #include "core_event.h"
 #include "envelope.h"
 #include "hash.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
@@ -40,7 +41,7 @@ typedef struct {
     uint64_t key;
     char edge_id[64];
     uint64_t conn_id;
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     ocpp_version_t version;
     uint64_t epoch;
     char boot_state[16];
@@ -72,13 +73,6 @@ static struct {
     core_auth_policy_t auth_policy;
 } C;
 
-static uint64_t now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
 static uint64_t conn_key(env_str_t edge_id, uint64_t conn_id)
 {
     uint64_t h = hash_murmur2(edge_id.ptr, edge_id.len);
@@ -88,17 +82,7 @@ static uint64_t conn_key(env_str_t edge_id, uint64_t conn_id)
 /* Block up to send_timeout_ms on a full stage (flow control), then count the drop. */
 static int send_envelope(zsock_t *sock, const char *stage, const envelope_t *env)
 {
-    msgpack_sbuffer_clear(&C.scratch);
-    int rc = envelope_encode(env, &C.scratch);
-    if (rc == 0)
-        rc = channel_send_wait(sock, C.scratch.data, C.scratch.size, (int)C.cfg.send_timeout_ms);
-    if (rc < 0) {
-        metrics_count("core_envelopes_dropped_total",
-                      "envelopes core could not hand on within send_timeout_ms", "stage", stage);
-        log_error("%s envelope to %s dropped: %s", envelope_type_name(env->type), stage,
-                  rc == -EAGAIN ? "stage full" : strerror(-rc));
-    }
-    return rc;
+    return channel_send_counted(sock, env, &C.scratch, stage, (int)C.cfg.send_timeout_ms);
 }
 
 static zsock_t *edge_socket(const char *edge_id)
@@ -209,7 +193,7 @@ static void command_result(const char *identity, const core_command_t *cmd, cons
 {
     char *value = core_command_result(
         cmd->command_id, identity, status, cmd, response, error ? error->error_code : NULL,
-        error ? error->error_text : NULL, error ? error->payload : NULL, reason, now_us());
+        error ? error->error_text : NULL, error ? error->payload : NULL, reason, clock_now_us());
     send_result(identity, cmd->token, cmd->command_id, status, value);
     free(value);
 }
@@ -232,8 +216,8 @@ static void pump(core_conn_t *c)
 {
     for (;;) {
         core_command_t *expired = NULL;
-        core_command_t *cmd =
-            core_session_next(c->s, now_us(), (uint64_t)C.cfg.command_timeout_ms * 1000u, &expired);
+        core_command_t *cmd = core_session_next(
+            c->s, clock_now_us(), (uint64_t)C.cfg.command_timeout_ms * 1000u, &expired);
         if (expired) {
             command_result(c->identity, expired, "expired", NULL, NULL,
                            "expired while queued for the charge point");
@@ -249,7 +233,7 @@ static void pump(core_conn_t *c)
             log_write(LOG_INFO, c->identity, cmd->message_id, "CALL %s for command %s", cmd->action,
                       cmd->command_id);
             send_text(c, text);
-            cmd->sent_us = now_us();
+            cmd->sent_us = clock_now_us();
         }
         free(text);
         return;
@@ -293,8 +277,8 @@ static void on_connect(const env_connect_t *m)
     /* message ids of downlink CALLs: unique by (pod, core, connection, time) */
     char seed_text[160];
     snprintf(seed_text, sizeof(seed_text), "%s/%" PRId64 "/%s/%" PRIu64 "/%" PRIu64, C.cfg.pod_id,
-             C.cfg.core_index, c->edge_id, c->conn_id, now_us());
-    uint64_t seed = ((uint64_t)hash_murmur2(seed_text, strlen(seed_text)) << 32) ^ now_us();
+             C.cfg.core_index, c->edge_id, c->conn_id, clock_now_us());
+    uint64_t seed = ((uint64_t)hash_murmur2(seed_text, strlen(seed_text)) << 32) ^ clock_now_us();
     c->s = core_session_new(c->version, (size_t)C.cfg.command_queue_max, seed);
     if (!c->s) {
         close_conn(c, 1011, "out of memory");
@@ -347,7 +331,7 @@ static void on_disconnect(const env_disconnect_t *m)
     char reason[128];
     env_str_copy(m->reason, reason, sizeof(reason));
     json_t *data = json_pack("{s:i, s:s}", "close_code", (int)m->code, "reason", reason);
-    transport_event(c, "device.disconnected", data, now_us());
+    transport_event(c, "device.disconnected", data, clock_now_us());
     json_decref(data);
     conn_release(c, "connection closed");
 }
@@ -403,7 +387,7 @@ static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
         return;
     }
     core_action_ctx_t ctx = {.heartbeat_interval_s = C.cfg.heartbeat_interval_s,
-                             .now_us = now_us(),
+                             .now_us = clock_now_us(),
                              .auth_policy = C.auth_policy,
                              .auth_list = C.cfg.auth_list};
     core_action_out_t out;
@@ -462,7 +446,7 @@ static void on_call(core_conn_t *c, const ocpp_frame_t *f, uint64_t at_us)
             u64map_put(C.held, token, h);
             metrics_gauge_set(C.m_held, (int64_t)u64map_size(C.held));
             uint64_t bound = (uint64_t)C.cfg.persist_timeout_ms * 1000u;
-            core_session_hold(c->s, f->message_id, token, bound ? now_us() + bound : 0);
+            core_session_hold(c->s, f->message_id, token, bound ? clock_now_us() + bound : 0);
         }
     }
     core_action_out_clear(&out);
@@ -512,8 +496,9 @@ static void on_frame(const env_frame_t *m)
         if (f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR ||
             f.type == OCPP_CALLRESULTERROR || f.type == OCPP_SEND) {
             /* never answer a response (or a SEND) with a CALLERROR: count and log only */
-            metrics_count("core_ocpp_errors_total", "malformed OCPP messages, by code", "code",
-                          ocpp_error_code(err, c->version));
+            metrics_count("core_responses_malformed_total",
+                          "malformed CALLRESULT/CALLERROR/SEND frames dropped unanswered, by code",
+                          "code", ocpp_error_code(err, c->version));
             log_write(LOG_WARN, c->identity, f.message_id, "malformed response dropped: %s", why);
         } else {
             reply_error(c, f.message_id, err, why);
@@ -547,7 +532,7 @@ static void on_frame(const env_frame_t *m)
 
 static void on_registered(const env_registered_t *m)
 {
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     core_conn_t *c = zhashx_lookup(C.identities, identity);
     if (!c || c->conn_id != m->conn_id)
@@ -603,14 +588,14 @@ static void on_event_ack(const env_event_ack_t *m)
 /* A command from Kafka for a charge point on this core. */
 static void on_command(const env_command_t *m)
 {
-    char identity[49], command_id[80];
+    char identity[IDENTITY_MAX + 1], command_id[80];
     env_str_copy(m->identity, identity, sizeof(identity));
     env_str_copy(m->command_id, command_id, sizeof(command_id));
     core_conn_t *c = zhashx_lookup(C.identities, identity);
     if (!c) {
         char *value =
             core_command_result(command_id, identity, "rejected", NULL, NULL, NULL, NULL, NULL,
-                                "charge point not connected to this core", now_us());
+                                "charge point not connected to this core", clock_now_us());
         send_result(identity, m->token, command_id, "rejected", value);
         free(value);
         return;
@@ -618,10 +603,10 @@ static void on_command(const env_command_t *m)
     core_command_t *cmd;
     const char *status;
     char why[200];
-    if (core_command_parse(m->record.ptr, m->record.len, c->version, now_us(), &cmd, &status, why,
-                           sizeof(why)) < 0) {
+    if (core_command_parse(m->record.ptr, m->record.len, c->version, clock_now_us(), &cmd, &status,
+                           why, sizeof(why)) < 0) {
         char *value = core_command_result(command_id, identity, status, NULL, NULL, NULL, NULL,
-                                          NULL, why, now_us());
+                                          NULL, why, clock_now_us());
         send_result(identity, m->token, command_id, status, value);
         free(value);
         return;
@@ -665,7 +650,7 @@ static void check_deadlines(uint64_t key, void *value, void *arg)
 
 static void on_superseded(const env_superseded_t *m)
 {
-    char identity[49], by[64];
+    char identity[IDENTITY_MAX + 1], by[64];
     env_str_copy(m->identity, identity, sizeof(identity));
     env_str_copy(m->by_pod, by, sizeof(by));
     core_conn_t *c = zhashx_lookup(C.identities, identity);
@@ -752,7 +737,7 @@ static int on_deadline_tick(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     (void)arg;
-    uint64_t now = now_us();
+    uint64_t now = clock_now_us();
     u64map_foreach(C.conns, check_deadlines, &now);
     return 0;
 }
@@ -793,9 +778,6 @@ int main(int argc, char **argv)
         config_free(CORE_CONFIG, CORE_CONFIG_COUNT, &C.cfg);
         return 2;
     }
-    /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted: zloop returns and the
-     * shutdown below runs (flush, release, close) */
-    zsys_catch_interrupts();
 
     C.admin = admin_http_start(C.cfg.admin_bind, (int)C.cfg.admin_port);
     if (!C.admin)
@@ -811,7 +793,7 @@ int main(int argc, char **argv)
                     : strcmp(C.cfg.auth_policy, "deny-list") == 0 ? CORE_AUTH_DENY_LIST
                                                                   : CORE_AUTH_ACCEPT_ALL;
     /* tokens unique across restarts of this core: late acks of a former run match nothing */
-    C.next_token = now_us() << 8;
+    C.next_token = clock_now_us() << 8;
 
     char name[64];
     snprintf(name, sizeof(name), "core-%" PRId64, C.cfg.core_index);
@@ -828,6 +810,7 @@ int main(int argc, char **argv)
     msgpack_sbuffer_init(&C.scratch);
 
     zloop_t *loop = zloop_new();
+    service_zloop_signals(loop, NULL, NULL);
     zloop_reader(loop, C.pull, on_input, NULL);
     zloop_timer(loop, 1000, 0, on_tick, NULL);
     zloop_timer(loop, 100, 0, on_deadline_tick, NULL);

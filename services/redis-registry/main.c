@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -28,9 +27,11 @@
 
 #include "admin_http.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "envelope.h"
 #include "hash.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
@@ -39,7 +40,7 @@
 #include "registry_logic.h"
 
 typedef struct {
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     uint32_t core;
     uint64_t conn_id;
     char edge[64];
@@ -52,13 +53,13 @@ typedef struct {
 } reg_t;
 
 typedef struct {
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     uint64_t epoch;
 } release_t;
 
 typedef struct {
     uint64_t request_id;
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
 } lookup_t;
 
 typedef struct {
@@ -124,22 +125,9 @@ static struct {
     metrics_histogram_t *m_rtt;
 } R;
 
-static uint64_t now_us(void)
+static void send_to(zsock_t *sock, const char *to, const envelope_t *env)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
-static void send_to(zsock_t *sock, const envelope_t *env)
-{
-    msgpack_sbuffer_clear(&R.scratch);
-    if (envelope_encode(env, &R.scratch) < 0 ||
-        channel_send_wait(sock, R.scratch.data, R.scratch.size, 1000) < 0) {
-        metrics_count("registry_envelopes_dropped_total", "envelopes not handed on within 1 s",
-                      "type", envelope_type_name(env->type));
-        log_error("%s envelope dropped: receiver full", envelope_type_name(env->type));
-    }
+    channel_send_counted(sock, env, &R.scratch, to, 1000);
 }
 
 static size_t queue_depth(void)
@@ -154,7 +142,7 @@ static void update_busy(void)
     size_t depth = queue_depth();
     metrics_gauge_set(R.m_queue, (int64_t)depth);
     bool changed = registry_busy_update(&R.busy, depth, (size_t)R.cfg.queue_limit);
-    uint64_t now = now_us();
+    uint64_t now = clock_now_us();
     if (!changed && !(R.busy && now - R.busy_told_us > 5000000u))
         return;
     R.busy_told_us = now;
@@ -168,7 +156,7 @@ static void update_busy(void)
     env.u.registry_busy.limit = (uint32_t)R.cfg.queue_limit;
     env.u.registry_busy.redis_up = R.redis != NULL;
     for (int64_t i = 0; i < R.cfg.core_count; i++)
-        send_to(R.cores[i], &env);
+        send_to(R.cores[i], "core", &env);
 }
 
 static void queue_claim(reg_t *g)
@@ -203,7 +191,7 @@ static void send_superseded(reg_t *g, uint64_t epoch, const char *by_pod, const 
     env.u.superseded.conn_id = g->conn_id;
     env.u.superseded.epoch = epoch;
     env.u.superseded.by_pod = env_str(by_pod);
-    send_to(R.cores[g->core], &env);
+    send_to(R.cores[g->core], "core", &env);
     zhashx_delete(R.regs, g->identity); /* no longer ours: never re-asserted again */
     metrics_gauge_set(R.m_regs, (int64_t)zhashx_size(R.regs));
 }
@@ -212,7 +200,7 @@ static void send_superseded(reg_t *g, uint64_t epoch, const char *by_pod, const 
 
 static void set_degraded(bool down)
 {
-    uint64_t now = now_us();
+    uint64_t now = clock_now_us();
     if (down && !R.down_since_us) {
         R.down_since_us = now;
         metrics_gauge_set(R.m_up, 0);
@@ -352,7 +340,7 @@ static int redis_ensure(void)
 {
     if (R.redis)
         return 0;
-    uint64_t now = now_us();
+    uint64_t now = clock_now_us();
     if (now < R.next_connect_us)
         return -EAGAIN;
     const char *fail = NULL;
@@ -434,7 +422,7 @@ static void sub_ensure(void)
 {
     if (R.sub || !R.redis)
         return;
-    uint64_t now = now_us();
+    uint64_t now = clock_now_us();
     if (now < R.next_sub_us)
         return;
     const char *fail = NULL;
@@ -507,7 +495,7 @@ static void send_registered(reg_t *g, int status, const char *prev, const char *
     env.u.registered.status = status;
     env.u.registered.previous_pod = env_str(prev);
     env.u.registered.boot_state = env_str(boot);
-    send_to(R.cores[g->core], &env);
+    send_to(R.cores[g->core], "core", &env);
 }
 
 static void claim_done(reg_t *g, const redisReply *r)
@@ -572,7 +560,7 @@ static void answer_lookup(const lookup_t *lk, const redisReply *r, int status)
     env.u.owner.epoch = status == 0 ? (uint64_t)reply_int(r, 1) : 0;
     env.u.owner.live = status == 0 && reply_int(r, 2) == 1;
     env.u.owner.status = status;
-    send_to(R.bridge, &env);
+    send_to(R.bridge, "bridge", &env);
     metrics_count("registry_lookups_total", "owner lookups answered", "status",
                   status == 0        ? "ok"
                   : status == -EBUSY ? "busy"
@@ -586,7 +574,7 @@ static void answer_dedup(const dedup_t *d, bool first, int status)
     env.u.dedup_result.command_id = env_str(d->command_id);
     env.u.dedup_result.first = first;
     env.u.dedup_result.status = status;
-    send_to(R.bridge, &env);
+    send_to(R.bridge, "bridge", &env);
     if (status == 0)
         metrics_counter_add(first ? R.m_dedup_first : R.m_dedup_dup, 1);
     else
@@ -677,7 +665,7 @@ static int flush_once(size_t max)
                            d->ttl_ms ? d->ttl_ms : 1);
         d->sent = true;
     }
-    uint64_t t0 = now_us();
+    uint64_t t0 = clock_now_us();
 
     bool broken = false;
     for (i = 0; i < nb; i++) {
@@ -756,7 +744,7 @@ static int flush_once(size_t max)
         redis_drop(R.redis && R.redis->err ? R.redis->errstr : "script cache lost");
         return -1;
     }
-    metrics_histogram_observe(R.m_rtt, (double)(now_us() - t0) / 1e6);
+    metrics_histogram_observe(R.m_rtt, (double)(clock_now_us() - t0) / 1e6);
     return (int)total;
 }
 
@@ -779,7 +767,7 @@ static void flush(void)
 
 static void on_register(const env_register_t *m)
 {
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     if (m->core_id >= (uint32_t)R.cfg.core_count || !identity[0]) {
         log_warn("REGISTER from core %u for '%s' dropped", m->core_id, identity);
@@ -809,7 +797,7 @@ static void on_register(const env_register_t *m)
 
 static void on_unregister(const env_unregister_t *m)
 {
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     reg_t *g = zhashx_lookup(R.regs, identity);
     uint64_t epoch = m->epoch;
@@ -876,7 +864,7 @@ static void send_takeover(const char *pod, uint64_t epoch, bool active)
     env.u.takeover.pod = env_str(pod);
     env.u.takeover.epoch = epoch;
     env.u.takeover.active = active;
-    send_to(R.bridge, &env);
+    send_to(R.bridge, "bridge", &env);
 }
 
 static void on_takeover_done(const env_takeover_done_t *m)
@@ -954,7 +942,7 @@ static void refresh_lease(void)
     registry_key_lease(R.cfg.pod_id, key, sizeof(key));
     registry_key_takeover_done(R.cfg.pod_id, done, sizeof(done));
     snprintf(info, sizeof(info), "{\"registrations\":%zu,\"refreshed_us\":%" PRIu64 "}",
-             zhashx_size(R.regs), now_us());
+             zhashx_size(R.regs), clock_now_us());
     redisAppendCommand(R.redis, "EXISTS %s", key);
     redisAppendCommand(R.redis, "SET %s %s PX %" PRId64, key, info, R.cfg.lease_ttl_ms);
     redisAppendCommand(R.redis, "SADD %s %s", REGISTRY_PODS_KEY, R.cfg.pod_id);
@@ -979,7 +967,7 @@ static void refresh_lease(void)
 
 static void emit_disconnected(const char *identity, const char *dead_pod, uint64_t epoch)
 {
-    char *value = registry_event_disconnected(identity, dead_pod, R.cfg.pod_id, epoch, now_us());
+    char *value = registry_event_disconnected(identity, dead_pod, R.cfg.pod_id, epoch, clock_now_us());
     if (!value)
         return;
     char id[128];
@@ -994,7 +982,7 @@ static void emit_disconnected(const char *identity, const char *dead_pod, uint64
         (env_header_t){env_str("ce_type"), env_str("device.disconnected")};
     env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(id)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
-    send_to(R.bridge, &env);
+    send_to(R.bridge, "bridge", &env);
     free(value);
 }
 
@@ -1050,7 +1038,7 @@ static takeover_t *dead_pod_seen(const char *pod)
         if (!t)
             return NULL;
         snprintf(t->pod, sizeof(t->pod), "%s", pod);
-        t->dead_since_us = now_us();
+        t->dead_since_us = clock_now_us();
         zhashx_insert(R.takeovers, t->pod, t);
         log_info("pod %s has no lease", pod);
     }
@@ -1157,7 +1145,7 @@ static void check_dead_pods(void)
         takeover_t *t = dead[i] ? dead_pod_seen(pods->element[i]->str) : NULL;
         if (!t)
             continue;
-        if (sweeper && now_us() >= t->dead_since_us + (uint64_t)R.cfg.sweep_grace_ms * 1000u)
+        if (sweeper && clock_now_us() >= t->dead_since_us + (uint64_t)R.cfg.sweep_grace_ms * 1000u)
             sweep_pod(t->pod);
         if (R.redis)
             takeover_try(t);
@@ -1175,7 +1163,7 @@ static int on_tick(zloop_t *loop, int timer_id, void *arg)
     (void)arg;
     admin_http_heartbeat(R.admin);
     if (R.down_since_us) { /* degraded time, counted while it lasts */
-        uint64_t now = now_us();
+        uint64_t now = clock_now_us();
         metrics_counter_add(R.m_degraded_ms, (now - R.down_since_us) / 1000u);
         R.down_since_us = now;
     }
@@ -1197,12 +1185,6 @@ static void *string_dup(const void *item)
     return strdup(item);
 }
 
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    zsys_interrupted = 1;
-}
-
 int main(int argc, char **argv)
 {
     char err[512];
@@ -1221,13 +1203,6 @@ int main(int argc, char **argv)
         R.nsentinels = 0; /* validated by the config table already */
     snprintf(R.primary_host, sizeof(R.primary_host), "%s", R.url.host);
     R.primary_port = R.url.port;
-    /* SIGTERM/SIGINT end the loop (zloop checks zsys_interrupted) so that the stop path below
-     * flushes and deletes the lease: the other pods then take over at once */
-    zsys_handler_set(NULL);
-    struct sigaction sa = {.sa_handler = on_stop_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
 
     R.admin = admin_http_start(R.cfg.admin_bind, (int)R.cfg.admin_port);
     if (!R.admin)
@@ -1277,6 +1252,9 @@ int main(int argc, char **argv)
     metrics_gauge_set(R.m_up, 0);
 
     R.loop = zloop_new();
+    /* SIGTERM ends the loop; the stop path below flushes and deletes the lease, so the other
+     * pods take over at once */
+    service_zloop_signals(R.loop, NULL, NULL);
     zloop_reader(R.loop, R.pull, on_input, NULL);
     zloop_timer(R.loop, (size_t)R.cfg.lease_refresh_ms, 0, on_tick, NULL);
     if (redis_ensure() == 0) {

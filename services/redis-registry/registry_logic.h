@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "identity.h"
+
 /* What REGISTRY_CLAIM_LUA publishes on ocppgw:superseded:<old pod>:
  * "<new epoch> <old conn id> <new pod> <identity>" (identities never contain spaces; a pod id
  * may, it is everything between the second and the last space). */
@@ -15,7 +17,7 @@ typedef struct {
     uint64_t epoch;
     uint64_t conn_id;
     char by_pod[64];
-    char identity[49];
+    char identity[IDENTITY_MAX + 1];
 } registry_superseded_t;
 
 /* 0, or -EINVAL for anything malformed (out is then unspecified). */

@@ -3,13 +3,6 @@
 
 #include <string.h>
 
-int edge_identity_char_ok(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("*-_=+|@.", c) != NULL;
-}
-
 static int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -40,7 +33,7 @@ static size_t match_prefix(const char *path, size_t len, const char *prefixes)
 }
 
 edge_path_result_t edge_path_parse(const char *path, size_t len, const char *prefixes, bool decode,
-                                   char identity[EDGE_IDENTITY_MAX + 1])
+                                   char identity[IDENTITY_MAX + 1])
 {
     identity[0] = '\0';
     const char *q = memchr(path, '?', len);
@@ -63,7 +56,7 @@ edge_path_result_t edge_path_parse(const char *path, size_t len, const char *pre
             c = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (!edge_identity_char_ok(c) || out >= EDGE_IDENTITY_MAX)
+        if (!identity_char_ok(c) || out >= IDENTITY_MAX)
             return EDGE_PATH_BAD_IDENTITY;
         identity[out++] = (char)c;
     }

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define EDGE_IDENTITY_MAX 48
+#include "identity.h"
 
 typedef enum {
     EDGE_PATH_OK = 0,
@@ -22,12 +22,9 @@ typedef enum {
  * ignored. decode: percent-decode the identity (false when the HTTP layer already did, so a
  * path is never decoded twice). identity receives the identity, NUL-terminated. */
 edge_path_result_t edge_path_parse(const char *path, size_t len, const char *prefixes, bool decode,
-                                   char identity[EDGE_IDENTITY_MAX + 1]);
+                                   char identity[IDENTITY_MAX + 1]);
 
 /* short, stable reason name for metrics and logs: "bad_prefix", "bad_encoding", ... */
 const char *edge_path_result_name(edge_path_result_t r);
-
-/* 1 if c may appear in an identity */
-int edge_identity_char_ok(unsigned char c);
 
 #endif

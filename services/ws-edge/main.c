@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -23,6 +22,7 @@
 
 #include "admin_http.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "edge_config.h"
 #include "edge_limits.h"
@@ -51,7 +51,7 @@ typedef struct {
     struct lws *wsi;
     uint32_t core;
     const char *subprotocol;
-    char identity[EDGE_IDENTITY_MAX + 1];
+    char identity[IDENTITY_MAX + 1];
     out_msg_t *out_head, *out_tail;
     size_t out_bytes;
     unsigned char *rx; /* reassembly of a fragmented message */
@@ -85,7 +85,7 @@ static struct {
     uv_timer_t live_timer;  /* 1 s: advances the liveness wheel */
     uv_timer_t drain_timer; /* staggered close after SIGTERM */
     uv_idle_t drain_idle;
-    uv_signal_t sigterm, sigint;
+    uv_poll_t signals; /* the signalfd of service.h */
     zsock_t *pull;
     zsock_t **core_push;
     char *endpoint;
@@ -110,13 +110,6 @@ static struct {
     metrics_counter_t *m_accepted, *m_frames_in, *m_frames_out, *m_bytes_in, *m_bytes_out, *m_stale,
         *m_paused;
 } E;
-
-static uint64_t now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
 
 static void count_refusal(const char *reason)
 {
@@ -193,7 +186,7 @@ static int refuse(struct lws *wsi, unsigned int status, const char *reason, cons
 static int confirm_upgrade(struct lws *wsi, const char *upgrade_to)
 {
     char uri[512];
-    char identity[EDGE_IDENTITY_MAX + 1];
+    char identity[IDENTITY_MAX + 1];
 
     if (!upgrade_to || strcasecmp(upgrade_to, "websocket") != 0)
         return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "bad_upgrade", "not a websocket upgrade");
@@ -272,7 +265,7 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
     void *t0 = u64map_remove(E.handshakes, (uint64_t)(uintptr_t)wsi);
     if (t0)
         metrics_histogram_observe(E.m_handshake,
-                                  (double)(now_us() - (uint64_t)(uintptr_t)t0) / 1e6);
+                                  (double)(clock_now_us() - (uint64_t)(uintptr_t)t0) / 1e6);
     c->conn_id = ++E.next_conn_id;
     c->core = hash_core_index(c->identity, strlen(c->identity), (uint32_t)E.cfg.core_count);
     u64map_put(E.conns, c->conn_id, c);
@@ -288,7 +281,7 @@ static void conn_established(struct lws *wsi, edge_conn_t *c)
     env.u.connect.subprotocol = env_str(c->subprotocol);
     env.u.connect.peer = env_str(peer);
     env.u.connect.security_profile = 0;
-    env.u.connect.at_us = now_us();
+    env.u.connect.at_us = clock_now_us();
     c->last_rx = (uint32_t)E.tick;
     edge_bucket_init(&c->rate, (double)E.cfg.message_burst, (uint32_t)uv_now(&E.loop));
     edge_wheel_schedule(E.wheel, &c->live, E.tick + E.ping_ticks);
@@ -347,7 +340,7 @@ static void conn_message(edge_conn_t *c, const unsigned char *data, size_t len)
     env.u.frame.edge_id = env_str(E.cfg.edge_id);
     env.u.frame.conn_id = c->conn_id;
     env.u.frame.data = (env_bin_t){data, len};
-    env.u.frame.at_us = now_us();
+    env.u.frame.at_us = clock_now_us();
     metrics_counter_add(E.m_frames_in, 1);
     metrics_counter_add(E.m_bytes_in, len);
     msgpack_sbuffer_clear(&E.scratch);
@@ -752,7 +745,7 @@ static void on_accept(uv_poll_t *p, int status, int events)
                           "adopt failed");
             continue;
         }
-        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)now_us());
+        u64map_put(E.handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)clock_now_us());
         adopted++;
     }
     /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
@@ -778,9 +771,8 @@ static void listen_close(void)
     E.listen_fd = -1;
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void on_stop(int signum)
 {
-    (void)s;
     if (E.stopping) {
         uv_stop(&E.loop);
         return;
@@ -801,6 +793,18 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&E.drain_timer, on_drain_timer, 0, 100);
     /* whatever happens, stop a few seconds after the window */
     uv_timer_start(&E.stop_timer, on_stop_timer, (uint64_t)E.cfg.drain_window_ms + 3000, 0);
+}
+
+/* The process's signals arrive on the signalfd of service.h (one scheme for every stage). */
+static void on_signal_fd(uv_poll_t *p, int status, int events)
+{
+    (void)p;
+    (void)status;
+    (void)events;
+    int signo;
+    while ((signo = service_signal_next()) != 0)
+        if (service_signal_kind(signo) == SERVICE_SIGNAL_STOP)
+            on_stop(signo);
 }
 
 /* ---- liveness -------------------------------------------------------------------------- */
@@ -880,8 +884,6 @@ int main(int argc, char **argv)
                            &E.cfg.pod_id, &E.cfg.log_level);
     if (rc != SERVICE_RUN)
         return rc;
-    signal(SIGPIPE, SIG_IGN);
-    zsys_handler_set(NULL); /* libuv handles SIGTERM/SIGINT here, not CZMQ */
     raise_nofile();
 
     E.admin = admin_http_start(E.cfg.admin_bind, (int)E.cfg.admin_port);
@@ -924,7 +926,7 @@ int main(int argc, char **argv)
         edge_iprate_new(65536, (double)E.cfg.ip_connect_rate, (double)E.cfg.ip_connect_burst);
     if (!E.conns || !E.paused || !E.handshakes || !E.wheel || !E.iprate)
         return 1;
-    E.next_conn_id = now_us(); /* ids never repeat across restarts of this edge */
+    E.next_conn_id = clock_now_us(); /* ids never repeat across restarts of this edge */
     msgpack_sbuffer_init(&E.scratch);
 
     char name[128];
@@ -977,10 +979,8 @@ int main(int argc, char **argv)
     uv_timer_start(&E.live_timer, on_live_timer, 1000, 1000);
     uv_idle_init(&E.loop, &E.drain_idle);
     uv_timer_start(&E.hello_timer, on_hello_timer, 0, 1000);
-    uv_signal_init(&E.loop, &E.sigterm);
-    uv_signal_init(&E.loop, &E.sigint);
-    uv_signal_start(&E.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&E.sigint, on_signal, SIGINT);
+    uv_poll_init(&E.loop, &E.signals, service_signal_fd());
+    uv_poll_start(&E.signals, UV_READABLE, on_signal_fd);
 
     send_hello();
     admin_http_set_ready(E.admin, true, NULL);
@@ -1002,8 +1002,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&E.live_timer, NULL);
     uv_close((uv_handle_t *)&E.drain_timer, NULL);
     uv_close((uv_handle_t *)&E.drain_idle, NULL);
-    uv_close((uv_handle_t *)&E.sigterm, NULL);
-    uv_close((uv_handle_t *)&E.sigint, NULL);
+    uv_close((uv_handle_t *)&E.signals, NULL);
     uv_run(&E.loop, UV_RUN_DEFAULT);
     uv_loop_close(&E.loop);
     channel_push_to_cores_destroy(&E.core_push, E.cfg.core_count);

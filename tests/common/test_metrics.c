@@ -87,18 +87,17 @@ END_TEST
 START_TEST(test_get_or_create_identity)
 {
     metrics_counter_t *a = metrics_counter("test_ident_total", "First help.", NULL);
-    ck_assert_ptr_eq(metrics_counter("test_ident_total", "Other help.", NULL), a);
-    ck_assert_ptr_eq(metrics_counter("test_ident_total", NULL, ""), a);
-    metrics_counter_t *b = metrics_counter("test_ident_total", NULL, "k=\"v\"");
+    ck_assert_ptr_eq(metrics_counter("test_ident_total", "First help.", ""), a);
+    metrics_counter_t *b = metrics_counter("test_ident_total", "First help.", "k=\"v\"");
     ck_assert_ptr_ne(a, b);
-    ck_assert_ptr_eq(metrics_counter("test_ident_total", NULL, "k=\"v\""), b);
+    ck_assert_ptr_eq(metrics_counter("test_ident_total", "First help.", "k=\"v\""), b);
     metrics_gauge_t *g = metrics_gauge("test_ident_gauge", "G.", NULL);
     ck_assert_ptr_eq(metrics_gauge("test_ident_gauge", "G.", NULL), g);
     metrics_histogram_t *h = metrics_histogram("test_ident_hist", "H.", NULL, NULL, 0);
     ck_assert_ptr_eq(metrics_histogram("test_ident_hist", "H.", NULL, NULL, 0), h);
 
     metrics_counter_add(a, 1);
-    metrics_counter_add(metrics_counter("test_ident_total", NULL, NULL), 1);
+    metrics_counter_add(metrics_counter("test_ident_total", "First help.", NULL), 1);
     ck_assert_uint_eq(metrics_counter_get(a), 2);
     char *text = metrics_render();
     ck_assert_ptr_nonnull(text);
@@ -407,6 +406,47 @@ START_TEST(test_render_while_updating)
 }
 END_TEST
 
+/* one name, one meaning: a second help text for a name is a programmer error */
+START_TEST(test_help_mismatch_aborts)
+{
+    metrics_counter("test_help_total", "One meaning.", NULL);
+    metrics_counter("test_help_total", "Another meaning.", NULL);
+}
+END_TEST
+
+/* a stage's table: every family is exported from the start, one without labels at 0 */
+START_TEST(test_table_defines_families)
+{
+    static const metrics_def_t defs[] = {
+        {"test_tbl_calls_total", METRICS_COUNTER, "Calls.", NULL},
+        {"test_tbl_errors_total", METRICS_COUNTER, "Errors by code.", "code"},
+        {"test_tbl_open", METRICS_GAUGE, "Open things.", NULL},
+        {"test_tbl_seconds", METRICS_HISTOGRAM, "Latency.", NULL},
+    };
+    metrics_define(defs, sizeof(defs) / sizeof(defs[0]));
+    metrics_define(defs, sizeof(defs) / sizeof(defs[0])); /* idempotent */
+    char *text = metrics_render();
+    ck_assert_ptr_nonnull(strstr(text, "ocppgw_test_tbl_calls_total 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE ocppgw_test_tbl_errors_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(text, "ocppgw_test_tbl_open 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "ocppgw_test_tbl_seconds_count 0\n"));
+    free(text);
+    metrics_def_count(&defs[1], "FormatViolation");
+    metrics_def_count(&defs[1], "FormatViolation");
+    metrics_counter_add(metrics_def_counter(&defs[0], NULL), 3);
+    ck_assert_uint_eq(
+        metrics_counter_get(metrics_def_counter(&defs[1], "code=\"FormatViolation\"")), 2);
+    ck_assert_uint_eq(metrics_counter_get(metrics_def_counter(&defs[0], NULL)), 3);
+}
+END_TEST
+
+START_TEST(test_table_kind_mismatch_aborts)
+{
+    static const metrics_def_t def = {"test_tbl_kind_total", METRICS_COUNTER, "K.", NULL};
+    metrics_def_gauge(&def, NULL);
+}
+END_TEST
+
 static Suite *metrics_suite(bool forking)
 {
     Suite *s = suite_create("metrics");
@@ -427,9 +467,12 @@ static Suite *metrics_suite(bool forking)
     tcase_add_test(tc, test_shutdown_then_reuse);
     tcase_add_test(tc, test_concurrent_updates_exact);
     tcase_add_test(tc, test_render_while_updating);
+    tcase_add_test(tc, test_table_defines_families);
     /* an abort can only be observed from a forked child */
     if (forking) {
         tcase_add_test_raise_signal(tc, test_type_mismatch_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_help_mismatch_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_table_kind_mismatch_aborts, SIGABRT);
     }
     suite_add_tcase(s, tc);
     return s;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "histo.h"
 #include "ocpp_msg.h"
 #include "ws_frame.h"
@@ -123,16 +124,9 @@ void sim_stop(void)
     stop_flag = 1;
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static uint64_t now_ms(void)
 {
-    return mono_us() / 1000u;
+    return clock_mono_us() / 1000u;
 }
 
 static uint32_t rnd(sim_t *s)
@@ -389,7 +383,7 @@ static bool send_call(sim_t *s, conn_t *c, uint64_t seq, const ocpp_msg_t *m, bo
         return false;
     c->call_seq = seq;
     c->call = *m;
-    c->call_sent_us = mono_us();
+    c->call_sent_us = clock_mono_us();
     c->net_at = c->call_sent_us / 1000 + (uint64_t)s->cfg->call_timeout_ms;
     s->sent[c->version][m->act]++;
     if (resend)
@@ -670,7 +664,7 @@ static void on_result(sim_t *s, conn_t *c, const ocpp_frame_t *f, uint64_t now)
     }
     ocpp_act_t act = c->call.act;
     s->acked[c->version][act]++;
-    histo_record(&s->lat[c->version][act], mono_us() - c->call_sent_us);
+    histo_record(&s->lat[c->version][act], clock_mono_us() - c->call_sent_us);
     c->call_seq = 0;
     c->net_at = 0;
     if (f->type == 4) {

@@ -20,6 +20,7 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "hash.h"
 
@@ -35,13 +36,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int usage(void)
@@ -357,17 +351,17 @@ static int cmd_send(int argc, char **argv)
     /* start reading results before writing, so the result cannot be missed */
     int nres = 0;
     rd_kafka_t *results = wait ? consumer_on(TOPIC_RESULTS, true, &nres) : NULL;
-    char *record = ctl_command_record(command_id, identity, pod, action, payload, ttl, now_ms());
+    char *record = ctl_command_record(command_id, identity, pod, action, payload, ttl, ((uint64_t)clock_now_ms()));
     produce_command(record, pod);
     printf("%s\n", command_id);
     fflush(stdout);
     int rcode = CTL_OK;
     if (wait) {
-        uint64_t deadline = now_ms() + (uint64_t)timeout;
-        uint64_t next_check = now_ms() + 1000;
+        uint64_t deadline = ((uint64_t)clock_now_ms()) + (uint64_t)timeout;
+        uint64_t next_check = ((uint64_t)clock_now_ms()) + 1000;
         int retries = 0;
         rcode = CTL_NO_RESULT;
-        while (!interrupted && now_ms() < deadline) {
+        while (!interrupted && ((uint64_t)clock_now_ms()) < deadline) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(results, 200);
             if (m && !m->err) {
                 char status[64];
@@ -380,8 +374,8 @@ static int cmd_send(int argc, char **argv)
             }
             if (m)
                 rd_kafka_message_destroy(m);
-            if (now_ms() >= next_check) {
-                next_check = now_ms() + 1000;
+            if (((uint64_t)clock_now_ms()) >= next_check) {
+                next_check = ((uint64_t)clock_now_ms()) + 1000;
                 /* the target pod died before a result: resend to the new owner, same id */
                 if (!lease_live(rc, pod) && retries < 5) {
                     char now_pod[256];
@@ -393,7 +387,7 @@ static int cmd_send(int argc, char **argv)
                         snprintf(pod, sizeof(pod), "%s", now_pod);
                         free(record);
                         record = ctl_command_record(command_id, identity, pod, action, payload, ttl,
-                                                    now_ms());
+                                                    ((uint64_t)clock_now_ms()));
                         produce_command(record, pod);
                         retries++;
                     }

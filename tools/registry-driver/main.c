@@ -28,6 +28,7 @@
 #include "channel.h"
 #include "envelope.h"
 #include "hash.h"
+#include "identity.h"
 
 static struct {
     int ncores;
@@ -168,7 +169,7 @@ static void burst(size_t n, const char *prefix)
     D.burst_got = 0;
     D.burst_t0 = now_ms();
     for (size_t i = 0; i < n; i++) {
-        char id[49];
+        char id[IDENTITY_MAX + 1];
         snprintf(id, sizeof(id), "%s%zu", prefix, i);
         send_register(hash_core_index(id, strlen(id), (uint32_t)D.ncores), id, 1000000 + i, "none");
         if (i % 256 == 0)

@@ -13,7 +13,7 @@ static edge_path_result_t parse(const char *path, bool decode, char *id)
 
 START_TEST(test_valid_identities)
 {
-    char id[EDGE_IDENTITY_MAX + 1];
+    char id[IDENTITY_MAX + 1];
     ck_assert_int_eq(parse("/ocpp/CP1", true, id), EDGE_PATH_OK);
     ck_assert_str_eq(id, "CP1");
     ck_assert_int_eq(parse("/ws/a*b-c_d=e+f|g@h.i", true, id), EDGE_PATH_OK);
@@ -34,7 +34,7 @@ END_TEST
 
 START_TEST(test_refusals)
 {
-    char id[EDGE_IDENTITY_MAX + 1];
+    char id[IDENTITY_MAX + 1];
     ck_assert_int_eq(parse("/other/CP1", true, id), EDGE_PATH_BAD_PREFIX);
     ck_assert_int_eq(parse("/ocpp", true, id), EDGE_PATH_BAD_PREFIX);
     ck_assert_int_eq(parse("/ocpp/", true, id), EDGE_PATH_BAD_IDENTITY);
