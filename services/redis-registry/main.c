@@ -967,7 +967,8 @@ static void refresh_lease(void)
 
 static void emit_disconnected(const char *identity, const char *dead_pod, uint64_t epoch)
 {
-    char *value = registry_event_disconnected(identity, dead_pod, R.cfg.pod_id, epoch, clock_now_us());
+    char *value =
+        registry_event_disconnected(identity, dead_pod, R.cfg.pod_id, epoch, clock_now_us());
     if (!value)
         return;
     char id[128];

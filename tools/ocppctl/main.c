@@ -351,7 +351,8 @@ static int cmd_send(int argc, char **argv)
     /* start reading results before writing, so the result cannot be missed */
     int nres = 0;
     rd_kafka_t *results = wait ? consumer_on(TOPIC_RESULTS, true, &nres) : NULL;
-    char *record = ctl_command_record(command_id, identity, pod, action, payload, ttl, ((uint64_t)clock_now_ms()));
+    char *record = ctl_command_record(command_id, identity, pod, action, payload, ttl,
+                                      ((uint64_t)clock_now_ms()));
     produce_command(record, pod);
     printf("%s\n", command_id);
     fflush(stdout);
