@@ -7,6 +7,7 @@
 #   make lint       clang-format check + banned functions
 #   make code       regenerate sources from proto/ ; make code-check fails if that changes anything
 #   make fuzz       build the libFuzzer drivers (clang) ; FUZZ_SECONDS=N make fuzz-run runs each
+#                   (FUZZ=name runs only fuzz_<name>)
 #   SANITIZER=address,undefined make check   the same tests under sanitizers
 #
 # Each stage links only its own third-party library (DESIGN §1): see the *_PKGS below.
@@ -161,24 +162,34 @@ code:
 code-check:
 	@BUILD=$(BUILD) scripts/code-check.sh
 
-# libFuzzer drivers: fuzz/fuzz_<name>.c, built with clang against the same sources
+# libFuzzer drivers: fuzz/fuzz_<stage>_<what>.c, built with clang against common/ and the pure
+# modules of its stage: every .c of the stage's directory but main.c and the I/O shells *_io.c
+# (docs/engines.md). <stage>: common, edge, core, bridge, registry, cpsim.
 FUZZ_CC   ?= clang
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
-# pure ocpp-core modules the OCPP driver needs (no sockets, no main)
-FUZZ_CORE_SRC := services/ocpp-core/ocpp_frame.c services/ocpp-core/ocpp_schema.c \
-                 services/ocpp-core/ocpp_schema_data.c services/ocpp-core/core_session.c \
-                 services/ocpp-core/core_command.c services/ocpp-core/core_event.c \
-                 services/ocpp-core/unified_command.c services/ocpp-core/unified_event.c
-fuzz: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(FUZZ_CORE_SRC)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Iservices/ocpp-core $(call pkg_cflags,$(COMMON_PKGS) $(CORE_PKGS)) -o $@ $< \
-	    $(filter-out common/admin_http.c,$(COMMON_SRC)) $(FUZZ_CORE_SRC) \
-	    $(call pkg_libs,$(COMMON_PKGS) $(CORE_PKGS)) $(LDLIBS_BASE)
+FUZZ_COMMON_SRC := $(filter-out common/admin_http.c,$(COMMON_SRC))
+fuzz_pure = $(if $(1),$(sort $(filter-out $(1)/main.c %_io.c,$(wildcard $(1)/*.c))))
+
+define fuzz_stage
+# $(1) = prefix, $(2) = directory of its pure modules ("" for common/ only), $(3) = packages
+$(BUILD)/fuzz/fuzz_$(1)_%: fuzz/fuzz_$(1)_%.c $(FUZZ_COMMON_SRC) $$(call fuzz_pure,$(2))
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) $(if $(2),-I$(2)) $$(call pkg_cflags,$(COMMON_PKGS) $(3)) -o $$@ $$< \
+	    $$(FUZZ_COMMON_SRC) $$(call fuzz_pure,$(2)) $$(call pkg_libs,$(COMMON_PKGS) $(3)) $$(LDLIBS_BASE)
+endef
+$(eval $(call fuzz_stage,common,,))
+$(eval $(call fuzz_stage,edge,services/ws-edge,$(EDGE_PKGS)))
+$(eval $(call fuzz_stage,core,services/ocpp-core,$(CORE_PKGS)))
+$(eval $(call fuzz_stage,bridge,services/kafka-bridge,$(BRIDGE_PKGS)))
+$(eval $(call fuzz_stage,registry,services/redis-registry,$(REGISTRY_PKGS)))
+$(eval $(call fuzz_stage,cpsim,tools/cp-sim,$(CPSIM_PKGS)))
+
+FUZZ_PICK := $(if $(FUZZ),$(BUILD)/fuzz/fuzz_$(FUZZ),$(FUZZ_BIN))
+fuzz: $(FUZZ_PICK)
 fuzz-run: fuzz
-	@scripts/fuzz-run.sh $(FUZZ_BIN)
+	@scripts/fuzz-run.sh $(FUZZ_PICK)
 
 # benchmark tools (bench/), built only by `make bench`
 BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo

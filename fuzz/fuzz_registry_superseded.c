@@ -4,7 +4,7 @@
  * parses has a non-zero epoch and NUL-terminated pod and identity without spaces in the
  * identity. Seeds: fuzz/corpus/registry_superseded/. The module is compiled in directly: the
  * fuzz rule links common/ only. */
-#include "services/redis-registry/registry_logic.c"
+#include "registry_logic.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,57 @@
+/* fuzz_command_record.c: libFuzzer driver for kafka-bridge's command record checks, the parser of
+ * every record a backend writes to commands-down (services/kafka-bridge/command_route.c, built
+ * into this driver). Any input must parse or be refused with a reason, without a crash, a leak or
+ * a read outside the input. What parses must route to some decision, and its forwarded copy must
+ * parse again with the same command_id, cp_id and action, target_pod set, hops + 1 and the same
+ * absolute expiry; a result record must be built for it. Seeds: fuzz/corpus/command_record/. */
+#include "command_route.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const int64_t ts = 1795000000000LL;
+    command_record_t r, f;
+    char why[128] = "";
+    if (command_record_parse((const char *)data, size, ts, 60000, &r, why, sizeof(why)) != 0) {
+        if (!why[0])
+            abort(); /* a refusal always says why */
+        return 0;
+    }
+    if (!r.command_id[0] || !r.cp_id[0] || !r.action[0])
+        abort();
+    route_input_t in = {.self_pod = "pod-a",
+                        .reader_pod = "pod-a",
+                        .now_ms = ts,
+                        .max_hops = 3,
+                        .owner_known = true,
+                        .owner = "pod-b",
+                        .owner_live = true};
+    route_t d = command_route(&r, &in);
+    if (strcmp(command_route_name(d), "?") == 0)
+        abort();
+    size_t len = 0;
+    char *fwd = command_forward_json((const char *)data, size, &r, "pod-b", &len);
+    if (fwd) {
+        if (command_record_parse(fwd, len, ts + 12345, 1, &f, why, sizeof(why)) != 0)
+            abort();
+        if (strcmp(f.command_id, r.command_id) || strcmp(f.cp_id, r.cp_id) ||
+            strcmp(f.action, r.action) || strcmp(f.target_pod, "pod-b") || f.hops != r.hops + 1)
+            abort();
+        /* expiry kept to the millisecond when it is representable as a date */
+        if (r.expires_at_ms >= 0 && r.expires_at_ms < 253402300800000LL &&
+            f.expires_at_ms != r.expires_at_ms)
+            abort();
+        free(fwd);
+    }
+    char *res =
+        command_result_json(r.command_id, r.cp_id, "expired", "hop limit", ts, ts, "pod-a", &len);
+    if (!res)
+        abort();
+    free(res);
+    return 0;
+}
