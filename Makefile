@@ -52,7 +52,17 @@ COMMON_LIB := $(BUILD)/libcommon.a
 
 $(O)/common/%.o: common/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call pkg_cflags,$(COMMON_PKGS)) -c $< -o $@
+	$(CC) $(CFLAGS) -I$(BUILD)/gen $(call pkg_cflags,$(COMMON_PKGS)) -c $< -o $@
+
+# version.h: the version and git revision for ocppgw_build_info, rewritten only when they change
+VERSION  := 0.6.0-dev
+REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define OCPPGW_VERSION "%s"\n#define OCPPGW_REVISION "%s"\n' '$(VERSION)' '$(REVISION)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(O)/common/service.o: $(BUILD)/gen/version.h
+FORCE:
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -116,7 +126,7 @@ $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 
 # ---------------------------------------------------------------------------
-.PHONY: all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: FORCE all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
 
 all: $(BINARIES)
 
@@ -168,13 +178,14 @@ code-check:
 FUZZ_CC   ?= clang
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. -Icommon \
+              -I$(BUILD)/gen
 FUZZ_COMMON_SRC := $(filter-out common/admin_http.c,$(COMMON_SRC))
 fuzz_pure = $(if $(1),$(sort $(filter-out $(1)/main.c %_io.c,$(wildcard $(1)/*.c))))
 
 define fuzz_stage
 # $(1) = prefix, $(2) = directory of its pure modules ("" for common/ only), $(3) = packages
-$(BUILD)/fuzz/fuzz_$(1)_%: fuzz/fuzz_$(1)_%.c $(FUZZ_COMMON_SRC) $$(call fuzz_pure,$(2))
+$(BUILD)/fuzz/fuzz_$(1)_%: fuzz/fuzz_$(1)_%.c $(FUZZ_COMMON_SRC) $$(call fuzz_pure,$(2)) $(BUILD)/gen/version.h
 	@mkdir -p $$(dir $$@)
 	$$(FUZZ_CC) $$(FUZZ_FLAGS) $(if $(2),-I$(2)) $$(call pkg_cflags,$(COMMON_PKGS) $(3)) -o $$@ $$< \
 	    $$(FUZZ_COMMON_SRC) $$(call fuzz_pure,$(2)) $$(call pkg_libs,$(COMMON_PKGS) $(3)) $$(LDLIBS_BASE)

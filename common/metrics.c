@@ -61,6 +61,7 @@ typedef struct {
     char *help;
     metrics_type_t type;
     double (*collect)(void); /* set for process metrics: value read at render, no series */
+    bool unprefixed;         /* the standard process_* names, exported without "ocppgw_" */
     metrics_series_t *series;
     size_t nseries;
     size_t cap;
@@ -413,6 +414,16 @@ void metrics_count(const char *name, const char *help, const char *label_name,
     free(labels);
 }
 
+void metrics_build_info(const char *version, const char *revision)
+{
+    char labels[256], v[96], r[96];
+    metrics_label_escape(version ? version : "unknown", v, sizeof(v));
+    metrics_label_escape(revision ? revision : "unknown", r, sizeof(r));
+    snprintf(labels, sizeof(labels), "version=\"%s\",revision=\"%s\"", v, r);
+    metrics_gauge_set(
+        metrics_gauge("build_info", "Which build of the gateway runs (always 1).", labels), 1);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * A stage's metrics table */
 
@@ -512,6 +523,74 @@ static double process_cpu_seconds_total(void)
            (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
 }
 
+/* Fields of /proc/self/stat after the command name: field 3 (state) is index 0. */
+static unsigned long long proc_stat_field(int index)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p) {
+        return 0;
+    }
+    p++;
+    for (int i = 0; i <= index && *p; i++) {
+        while (*p == ' ') {
+            p++;
+        }
+        if (i == index) {
+            return strtoull(p, NULL, 10);
+        }
+        while (*p && *p != ' ') {
+            p++;
+        }
+    }
+    return 0;
+}
+
+static double process_start_time_seconds(void)
+{
+    /* starttime (field 22) is in clock ticks since boot; btime in /proc/stat is the boot time */
+    static double cached;
+    if (cached > 0) {
+        return cached;
+    }
+    FILE *f = fopen("/proc/stat", "re");
+    unsigned long long btime = 0;
+    char line[256];
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "btime ", 6) == 0) {
+            btime = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    long ticks = sysconf(_SC_CLK_TCK);
+    cached = (double)btime + (double)proc_stat_field(19) / (double)(ticks > 0 ? ticks : 100);
+    return cached;
+}
+
+static double process_virtual_memory_bytes(void)
+{
+    return (double)proc_stat_field(20); /* vsize, bytes */
+}
+
+static double process_max_fds(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
+}
+
 static double process_open_fds(void)
 {
     DIR *dir = opendir("/proc/self/fd");
@@ -538,6 +617,7 @@ static void register_collected(const char *name, const char *help, metrics_type_
     }
     metrics_family_t *family = family_get(name, help, type);
     family->collect = collect;
+    family->unprefixed = true;
 }
 
 static void register_process_metrics(void)
@@ -552,6 +632,13 @@ static void register_process_metrics(void)
                        METRICS_TYPE_COUNTER, process_cpu_seconds_total);
     register_collected("process_open_fds", "Number of open file descriptors.", METRICS_TYPE_GAUGE,
                        process_open_fds);
+    register_collected("process_max_fds", "Maximum number of open file descriptors.",
+                       METRICS_TYPE_GAUGE, process_max_fds);
+    register_collected("process_start_time_seconds",
+                       "Start time of the process since unix epoch in seconds.", METRICS_TYPE_GAUGE,
+                       process_start_time_seconds);
+    register_collected("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                       METRICS_TYPE_GAUGE, process_virtual_memory_bytes);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -642,9 +729,15 @@ static void format_double(double v, char *out, size_t outlen)
     }
 }
 
+static const char *family_prefix(const metrics_family_t *family)
+{
+    return family->unprefixed ? "" : METRICS_PREFIX;
+}
+
 static void render_help(text_t *text, const metrics_family_t *family)
 {
-    text_printf(text, "# HELP " METRICS_PREFIX "%s%s", family->name, *family->help ? " " : "");
+    text_printf(text, "# HELP %s%s%s", family_prefix(family), family->name,
+                *family->help ? " " : "");
     /* HELP escapes backslash and newline only */
     for (const char *p = family->help; *p; p++) {
         if (*p == '\\') {
@@ -655,7 +748,8 @@ static void render_help(text_t *text, const metrics_family_t *family)
             text_append(text, p, 1);
         }
     }
-    text_printf(text, "\n# TYPE " METRICS_PREFIX "%s %s\n", family->name, type_name(family->type));
+    text_printf(text, "\n# TYPE %s%s %s\n", family_prefix(family), family->name,
+                type_name(family->type));
 }
 
 static void render_histogram(text_t *text, const char *name, const char *labels,
@@ -689,7 +783,7 @@ static void render_family(text_t *text, const metrics_family_t *family)
     if (family->collect) {
         char num[64];
         format_double(family->collect(), num, sizeof(num));
-        text_printf(text, METRICS_PREFIX "%s %s\n", family->name, num);
+        text_printf(text, "%s%s %s\n", family_prefix(family), family->name, num);
         return;
     }
     for (size_t i = 0; i < family->nseries; i++) {

@@ -49,7 +49,9 @@ size_t metrics_label_escape(const char *in, char *out, size_t outlen);
 
 /* The whole exposition; the caller frees it. NULL only if memory runs out. Families are sorted by
    name, each with one # HELP and one # TYPE line; series are sorted by labels. The first call
-   also registers the process metrics (resident memory, CPU seconds, open fds from /proc/self). */
+   also registers the standard process metrics, exported without the prefix as every Prometheus
+   tool expects them: process_cpu_seconds_total, process_resident_memory_bytes,
+   process_virtual_memory_bytes, process_start_time_seconds, process_open_fds, process_max_fds. */
 char *metrics_render(void);
 
 /* Frees every metric (tests, clean exit). Cached pointers become invalid; no other thread may
@@ -88,6 +90,9 @@ metrics_histogram_t *metrics_def_histogram(const metrics_def_t *def, const char 
 /* +1 on the series whose one label (def->label) has this value (escaped here; NULL: the series
  * without labels). Takes the registry mutex: for rare events, not the hot path. */
 void metrics_def_count(const metrics_def_t *def, const char *label_value);
+
+/* ocppgw_build_info{version,revision} 1: which build runs (Prometheus convention). */
+void metrics_build_info(const char *version, const char *revision);
 
 /* Latency buckets in seconds, 0.0005 .. 10 */
 extern const double METRICS_LATENCY_SECONDS[];

@@ -12,6 +12,8 @@
 #include <czmq.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "version.h"
 
 static int s_signal_fd = -1;
 
@@ -124,6 +126,7 @@ int service_setup(const char *service, const config_option_t *table, size_t n, v
     }
     log_init(service, *pod_id);
     log_set_level_name(*log_level);
+    metrics_build_info(OCPPGW_VERSION, OCPPGW_REVISION);
     int src = signals_install();
     if (src < 0) {
         fprintf(stderr, "%s: cannot set up signals: %s\n", service, strerror(-src));

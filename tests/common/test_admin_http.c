@@ -177,7 +177,7 @@ START_TEST(test_metrics_endpoint)
     ck_assert_ptr_nonnull(strstr(r.raw, "\r\nContent-Type: text/plain; version=0.0.4"));
     ck_assert_ptr_nonnull(strstr(r.body, "# TYPE ocppgw_test_admin_widgets_total counter\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "\nocppgw_test_admin_widgets_total 7\n"));
-    ck_assert_ptr_nonnull(strstr(r.body, "\nocppgw_process_open_fds "));
+    ck_assert_ptr_nonnull(strstr(r.body, "\nprocess_open_fds "));
     reply_free(&r);
 
     /* the admin requests are counted by path: the first scrape shows in the second */

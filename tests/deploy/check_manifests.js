@@ -54,7 +54,9 @@ function configKeys() {
   return keys;
 }
 
-// metric names registered in services/, common/ and tools/ (without the ocppgw_ prefix)
+// metric names registered in services/, common/ and tools/ (without the ocppgw_ prefix), from
+// direct registrations and from the rows of the stages' metrics tables (metrics_def_t); the
+// standard process metrics (register_collected) are exported unprefixed and kept in .unprefixed
 function sourceMetrics() {
   const metrics = new Map();
   const files = [];
@@ -67,14 +69,20 @@ function sourceMetrics() {
   };
   ['services', 'common', 'tools'].forEach(walk);
   const re = /\b(metrics_counter|metrics_gauge|metrics_histogram|metrics_count|register_collected)\s*\(\s*"([a-z_][a-z0-9_]*)"\s*,([^;]*)/gs;
+  const row = /\{\s*"([a-z_][a-z0-9_]*)"\s*,\s*METRICS_(COUNTER|GAUGE|HISTOGRAM)\b/g;
+  metrics.unprefixed = new Set();
   for (const f of files) {
     const src = read(f);
     for (const m of src.matchAll(re)) {
       let type = { metrics_counter: 'counter', metrics_count: 'counter', metrics_gauge: 'gauge',
         metrics_histogram: 'histogram' }[m[1]];
-      if (m[1] === 'register_collected') type = /METRICS_TYPE_GAUGE/.test(m[3]) ? 'gauge' : 'counter';
+      if (m[1] === 'register_collected') {
+        metrics.unprefixed.add(m[2]);
+        continue;
+      }
       metrics.set(m[2], type);
     }
+    for (const m of src.matchAll(row)) metrics.set(m[1], m[2].toLowerCase());
   }
   return metrics;
 }
@@ -220,11 +228,14 @@ function checkExprMetrics(err, where, expr, metrics) {
   }
   const bare = expr.replace(/"[^"]*"/g, '').match(/\b[a-z_][a-z0-9_]*(?=\s*[{[])/g) || [];
   for (const b of bare) {
-    if (!b.startsWith('ocppgw_') && !EXTERNAL_METRICS.has(b) && !/^(by|without|on|ignoring)$/.test(b)) {
+    if (!b.startsWith('ocppgw_') && !EXTERNAL_METRICS.has(b) && !metrics.unprefixed.has(b) &&
+        !/^(by|without|on|ignoring)$/.test(b)) {
       err(`${where}: metric ${b} is neither the gateway's nor an allowed external one`);
     }
   }
-  if (!names.length && !bare.some((b) => EXTERNAL_METRICS.has(b))) err(`${where}: uses no metric`);
+  if (!names.length && !bare.some((b) => EXTERNAL_METRICS.has(b) || metrics.unprefixed.has(b))) {
+    err(`${where}: uses no metric`);
+  }
 }
 
 // ------------------------------------------------------------------------------------------
