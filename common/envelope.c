@@ -353,12 +353,14 @@ static int pack_start(msgpack_packer *pk, envelope_type_t type, uint32_t nfields
 
 static int encode_hello(msgpack_packer *pk, const env_hello_t *m)
 {
-    int rc = pack_start(pk, ENV_HELLO, 2);
+    int rc = pack_start(pk, ENV_HELLO, 3);
 
     if (rc == 0)
         rc = pack_str(pk, m->edge_id);
     if (rc == 0)
         rc = pack_str(pk, m->endpoint);
+    if (rc == 0)
+        rc = pack_u64(pk, m->instance);
     return rc;
 }
 
@@ -370,14 +372,16 @@ static int decode_hello(env_reader_t *r, uint32_t nfields, env_hello_t *m)
         rc = read_str(r, &m->edge_id);
     if (rc == 0)
         rc = read_str(r, &m->endpoint);
-    if (rc == 0)
-        rc = skip_values(r, nfields - 2); /* fields of a newer writer */
+    if (rc == 0 && nfields > 2)
+        rc = read_u64(r, &m->instance);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
     return rc;
 }
 
 static int encode_connect(msgpack_packer *pk, const env_connect_t *m)
 {
-    int rc = pack_start(pk, ENV_CONNECT, 7);
+    int rc = pack_start(pk, ENV_CONNECT, 10);
 
     if (rc == 0)
         rc = pack_str(pk, m->edge_id);
@@ -393,6 +397,12 @@ static int encode_connect(msgpack_packer *pk, const env_connect_t *m)
         rc = pack_u32(pk, m->security_profile);
     if (rc == 0)
         rc = pack_u64(pk, m->at_us);
+    if (rc == 0)
+        rc = pack_bool(pk, m->resumed);
+    if (rc == 0)
+        rc = pack_str(pk, m->boot_state);
+    if (rc == 0)
+        rc = pack_str(pk, m->auth);
     return rc;
 }
 
@@ -414,14 +424,20 @@ static int decode_connect(env_reader_t *r, uint32_t nfields, env_connect_t *m)
         rc = read_u32(r, &m->security_profile);
     if (rc == 0)
         rc = read_u64(r, &m->at_us);
-    if (rc == 0)
-        rc = skip_values(r, nfields - 7); /* fields of a newer writer */
+    if (rc == 0 && nfields > 7)
+        rc = read_bool(r, &m->resumed);
+    if (rc == 0 && nfields > 8)
+        rc = read_str(r, &m->boot_state);
+    if (rc == 0 && nfields > 9)
+        rc = read_str(r, &m->auth);
+    if (rc == 0 && nfields > 10)
+        rc = skip_values(r, nfields - 10); /* fields of a newer writer */
     return rc;
 }
 
 static int encode_frame(msgpack_packer *pk, const env_frame_t *m)
 {
-    int rc = pack_start(pk, ENV_FRAME, 4);
+    int rc = pack_start(pk, ENV_FRAME, 7);
 
     if (rc == 0)
         rc = pack_str(pk, m->edge_id);
@@ -431,6 +447,12 @@ static int encode_frame(msgpack_packer *pk, const env_frame_t *m)
         rc = pack_bin(pk, m->data);
     if (rc == 0)
         rc = pack_u64(pk, m->at_us);
+    if (rc == 0)
+        rc = pack_str(pk, m->identity);
+    if (rc == 0)
+        rc = pack_str(pk, m->subprotocol);
+    if (rc == 0)
+        rc = pack_str(pk, m->boot_state);
     return rc;
 }
 
@@ -446,8 +468,14 @@ static int decode_frame(env_reader_t *r, uint32_t nfields, env_frame_t *m)
         rc = read_bin(r, &m->data);
     if (rc == 0)
         rc = read_u64(r, &m->at_us);
-    if (rc == 0)
-        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+    if (rc == 0 && nfields > 4)
+        rc = read_str(r, &m->identity);
+    if (rc == 0 && nfields > 5)
+        rc = read_str(r, &m->subprotocol);
+    if (rc == 0 && nfields > 6)
+        rc = read_str(r, &m->boot_state);
+    if (rc == 0 && nfields > 7)
+        rc = skip_values(r, nfields - 7); /* fields of a newer writer */
     return rc;
 }
 
@@ -478,7 +506,7 @@ static int decode_disconnect(env_reader_t *r, uint32_t nfields, env_disconnect_t
         rc = read_u32(r, &m->code);
     if (rc == 0)
         rc = read_str(r, &m->reason);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
@@ -502,7 +530,7 @@ static int decode_send(env_reader_t *r, uint32_t nfields, env_send_t *m)
         rc = read_u64(r, &m->conn_id);
     if (rc == 0)
         rc = read_bin(r, &m->data);
-    if (rc == 0)
+    if (rc == 0 && nfields > 2)
         rc = skip_values(r, nfields - 2); /* fields of a newer writer */
     return rc;
 }
@@ -530,7 +558,7 @@ static int decode_close(env_reader_t *r, uint32_t nfields, env_close_t *m)
         rc = read_u32(r, &m->code);
     if (rc == 0)
         rc = read_str(r, &m->reason);
-    if (rc == 0)
+    if (rc == 0 && nfields > 3)
         rc = skip_values(r, nfields - 3); /* fields of a newer writer */
     return rc;
 }
@@ -570,7 +598,7 @@ static int decode_event(env_reader_t *r, uint32_t nfields, env_event_t *m)
         rc = read_headers(r, &m->headers);
     if (rc == 0)
         rc = read_bin(r, &m->value);
-    if (rc == 0)
+    if (rc == 0 && nfields > 6)
         rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
@@ -598,7 +626,7 @@ static int decode_event_ack(env_reader_t *r, uint32_t nfields, env_event_ack_t *
         rc = read_i32(r, &m->status);
     if (rc == 0)
         rc = read_str(r, &m->error);
-    if (rc == 0)
+    if (rc == 0 && nfields > 3)
         rc = skip_values(r, nfields - 3); /* fields of a newer writer */
     return rc;
 }
@@ -634,7 +662,7 @@ static int decode_result(env_reader_t *r, uint32_t nfields, env_result_t *m)
         rc = read_str(r, &m->status);
     if (rc == 0)
         rc = read_bin(r, &m->value);
-    if (rc == 0)
+    if (rc == 0 && nfields > 5)
         rc = skip_values(r, nfields - 5); /* fields of a newer writer */
     return rc;
 }
@@ -666,14 +694,14 @@ static int decode_command(env_reader_t *r, uint32_t nfields, env_command_t *m)
         rc = read_str(r, &m->command_id);
     if (rc == 0)
         rc = read_bin(r, &m->record);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
 
 static int encode_register(msgpack_packer *pk, const env_register_t *m)
 {
-    int rc = pack_start(pk, ENV_REGISTER, 7);
+    int rc = pack_start(pk, ENV_REGISTER, 9);
 
     if (rc == 0)
         rc = pack_u32(pk, m->core_id);
@@ -689,6 +717,10 @@ static int encode_register(msgpack_packer *pk, const env_register_t *m)
         rc = pack_str(pk, m->boot_state);
     if (rc == 0)
         rc = pack_u64(pk, m->since_us);
+    if (rc == 0)
+        rc = pack_u64(pk, m->epoch);
+    if (rc == 0)
+        rc = pack_bool(pk, m->authenticated);
     return rc;
 }
 
@@ -710,8 +742,12 @@ static int decode_register(env_reader_t *r, uint32_t nfields, env_register_t *m)
         rc = read_str(r, &m->boot_state);
     if (rc == 0)
         rc = read_u64(r, &m->since_us);
-    if (rc == 0)
-        rc = skip_values(r, nfields - 7); /* fields of a newer writer */
+    if (rc == 0 && nfields > 7)
+        rc = read_u64(r, &m->epoch);
+    if (rc == 0 && nfields > 8)
+        rc = read_bool(r, &m->authenticated);
+    if (rc == 0 && nfields > 9)
+        rc = skip_values(r, nfields - 9); /* fields of a newer writer */
     return rc;
 }
 
@@ -750,7 +786,7 @@ static int decode_registered(env_reader_t *r, uint32_t nfields, env_registered_t
         rc = read_str(r, &m->previous_pod);
     if (rc == 0)
         rc = read_str(r, &m->boot_state);
-    if (rc == 0)
+    if (rc == 0 && nfields > 6)
         rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
@@ -782,7 +818,7 @@ static int decode_unregister(env_reader_t *r, uint32_t nfields, env_unregister_t
         rc = read_u64(r, &m->conn_id);
     if (rc == 0)
         rc = read_u64(r, &m->epoch);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
@@ -814,7 +850,7 @@ static int decode_superseded(env_reader_t *r, uint32_t nfields, env_superseded_t
         rc = read_u64(r, &m->epoch);
     if (rc == 0)
         rc = read_str(r, &m->by_pod);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
@@ -838,7 +874,7 @@ static int decode_lookup(env_reader_t *r, uint32_t nfields, env_lookup_t *m)
         rc = read_u64(r, &m->request_id);
     if (rc == 0)
         rc = read_str(r, &m->identity);
-    if (rc == 0)
+    if (rc == 0 && nfields > 2)
         rc = skip_values(r, nfields - 2); /* fields of a newer writer */
     return rc;
 }
@@ -878,7 +914,7 @@ static int decode_owner(env_reader_t *r, uint32_t nfields, env_owner_t *m)
         rc = read_bool(r, &m->live);
     if (rc == 0)
         rc = read_i32(r, &m->status);
-    if (rc == 0)
+    if (rc == 0 && nfields > 6)
         rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
@@ -906,7 +942,7 @@ static int decode_dedup(env_reader_t *r, uint32_t nfields, env_dedup_t *m)
         rc = read_str(r, &m->command_id);
     if (rc == 0)
         rc = read_u64(r, &m->ttl_ms);
-    if (rc == 0)
+    if (rc == 0 && nfields > 3)
         rc = skip_values(r, nfields - 3); /* fields of a newer writer */
     return rc;
 }
@@ -938,7 +974,7 @@ static int decode_dedup_result(env_reader_t *r, uint32_t nfields, env_dedup_resu
         rc = read_bool(r, &m->first);
     if (rc == 0)
         rc = read_i32(r, &m->status);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
@@ -966,7 +1002,7 @@ static int decode_takeover(env_reader_t *r, uint32_t nfields, env_takeover_t *m)
         rc = read_u64(r, &m->epoch);
     if (rc == 0)
         rc = read_bool(r, &m->active);
-    if (rc == 0)
+    if (rc == 0 && nfields > 3)
         rc = skip_values(r, nfields - 3); /* fields of a newer writer */
     return rc;
 }
@@ -990,8 +1026,208 @@ static int decode_takeover_done(env_reader_t *r, uint32_t nfields, env_takeover_
         rc = read_str(r, &m->pod);
     if (rc == 0)
         rc = read_u64(r, &m->epoch);
-    if (rc == 0)
+    if (rc == 0 && nfields > 2)
         rc = skip_values(r, nfields - 2); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_announce(msgpack_packer *pk, const env_announce_t *m)
+{
+    int rc = pack_start(pk, ENV_ANNOUNCE, 3);
+
+    if (rc == 0)
+        rc = pack_str(pk, m->stage);
+    if (rc == 0)
+        rc = pack_u32(pk, m->index);
+    if (rc == 0)
+        rc = pack_u64(pk, m->instance);
+    return rc;
+}
+
+static int decode_announce(env_reader_t *r, uint32_t nfields, env_announce_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_str(r, &m->stage);
+    if (rc == 0)
+        rc = read_u32(r, &m->index);
+    if (rc == 0)
+        rc = read_u64(r, &m->instance);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_conn_state(msgpack_packer *pk, const env_conn_state_t *m)
+{
+    int rc = pack_start(pk, ENV_CONN_STATE, 2);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->conn_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->boot_state);
+    return rc;
+}
+
+static int decode_conn_state(env_reader_t *r, uint32_t nfields, env_conn_state_t *m)
+{
+    int rc = nfields < 2 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->conn_id);
+    if (rc == 0)
+        rc = read_str(r, &m->boot_state);
+    if (rc == 0 && nfields > 2)
+        rc = skip_values(r, nfields - 2); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_cred(msgpack_packer *pk, const env_cred_t *m)
+{
+    int rc = pack_start(pk, ENV_CRED, 3);
+
+    if (rc == 0)
+        rc = pack_str(pk, m->identity);
+    if (rc == 0)
+        rc = pack_bin(pk, m->record);
+    if (rc == 0)
+        rc = pack_u64(pk, m->generation);
+    return rc;
+}
+
+static int decode_cred(env_reader_t *r, uint32_t nfields, env_cred_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_str(r, &m->identity);
+    if (rc == 0)
+        rc = read_bin(r, &m->record);
+    if (rc == 0)
+        rc = read_u64(r, &m->generation);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_cred_sync(msgpack_packer *pk, const env_cred_sync_t *m)
+{
+    int rc = pack_start(pk, ENV_CRED_SYNC, 3);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->generation);
+    if (rc == 0)
+        rc = pack_u64(pk, m->count);
+    if (rc == 0)
+        rc = pack_bool(pk, m->done);
+    return rc;
+}
+
+static int decode_cred_sync(env_reader_t *r, uint32_t nfields, env_cred_sync_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->generation);
+    if (rc == 0)
+        rc = read_u64(r, &m->count);
+    if (rc == 0)
+        rc = read_bool(r, &m->done);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_cred_used(msgpack_packer *pk, const env_cred_used_t *m)
+{
+    int rc = pack_start(pk, ENV_CRED_USED, 2);
+
+    if (rc == 0)
+        rc = pack_str(pk, m->identity);
+    if (rc == 0)
+        rc = pack_str(pk, m->fingerprint);
+    return rc;
+}
+
+static int decode_cred_used(env_reader_t *r, uint32_t nfields, env_cred_used_t *m)
+{
+    int rc = nfields < 2 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_str(r, &m->identity);
+    if (rc == 0)
+        rc = read_str(r, &m->fingerprint);
+    if (rc == 0 && nfields > 2)
+        rc = skip_values(r, nfields - 2); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_tag_lookup(msgpack_packer *pk, const env_tag_lookup_t *m)
+{
+    int rc = pack_start(pk, ENV_TAG_LOOKUP, 3);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_u32(pk, m->core_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->id_tag);
+    return rc;
+}
+
+static int decode_tag_lookup(env_reader_t *r, uint32_t nfields, env_tag_lookup_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_u32(r, &m->core_id);
+    if (rc == 0)
+        rc = read_str(r, &m->id_tag);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_tag_info(msgpack_packer *pk, const env_tag_info_t *m)
+{
+    int rc = pack_start(pk, ENV_TAG_INFO, 6);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->id_tag);
+    if (rc == 0)
+        rc = pack_bool(pk, m->found);
+    if (rc == 0)
+        rc = pack_str(pk, m->status);
+    if (rc == 0)
+        rc = pack_u64(pk, m->expires_at_ms);
+    if (rc == 0)
+        rc = pack_i32(pk, m->error);
+    return rc;
+}
+
+static int decode_tag_info(env_reader_t *r, uint32_t nfields, env_tag_info_t *m)
+{
+    int rc = nfields < 6 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_str(r, &m->id_tag);
+    if (rc == 0)
+        rc = read_bool(r, &m->found);
+    if (rc == 0)
+        rc = read_str(r, &m->status);
+    if (rc == 0)
+        rc = read_u64(r, &m->expires_at_ms);
+    if (rc == 0)
+        rc = read_i32(r, &m->error);
+    if (rc == 0 && nfields > 6)
+        rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
 
@@ -1022,7 +1258,7 @@ static int decode_registry_busy(env_reader_t *r, uint32_t nfields, env_registry_
         rc = read_u32(r, &m->limit);
     if (rc == 0)
         rc = read_bool(r, &m->redis_up);
-    if (rc == 0)
+    if (rc == 0 && nfields > 4)
         rc = skip_values(r, nfields - 4); /* fields of a newer writer */
     return rc;
 }
@@ -1097,6 +1333,27 @@ int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
         break;
     case ENV_TAKEOVER_DONE:
         rc = encode_takeover_done(&pk, &env->u.takeover_done);
+        break;
+    case ENV_ANNOUNCE:
+        rc = encode_announce(&pk, &env->u.announce);
+        break;
+    case ENV_CONN_STATE:
+        rc = encode_conn_state(&pk, &env->u.conn_state);
+        break;
+    case ENV_CRED:
+        rc = encode_cred(&pk, &env->u.cred);
+        break;
+    case ENV_CRED_SYNC:
+        rc = encode_cred_sync(&pk, &env->u.cred_sync);
+        break;
+    case ENV_CRED_USED:
+        rc = encode_cred_used(&pk, &env->u.cred_used);
+        break;
+    case ENV_TAG_LOOKUP:
+        rc = encode_tag_lookup(&pk, &env->u.tag_lookup);
+        break;
+    case ENV_TAG_INFO:
+        rc = encode_tag_info(&pk, &env->u.tag_info);
         break;
     case ENV_REGISTRY_BUSY:
         rc = encode_registry_busy(&pk, &env->u.registry_busy);
@@ -1191,6 +1448,27 @@ int envelope_decode(const uint8_t *data, size_t len, envelope_t *env)
     case ENV_TAKEOVER_DONE:
         rc = decode_takeover_done(&r, count - 2, &env->u.takeover_done);
         break;
+    case ENV_ANNOUNCE:
+        rc = decode_announce(&r, count - 2, &env->u.announce);
+        break;
+    case ENV_CONN_STATE:
+        rc = decode_conn_state(&r, count - 2, &env->u.conn_state);
+        break;
+    case ENV_CRED:
+        rc = decode_cred(&r, count - 2, &env->u.cred);
+        break;
+    case ENV_CRED_SYNC:
+        rc = decode_cred_sync(&r, count - 2, &env->u.cred_sync);
+        break;
+    case ENV_CRED_USED:
+        rc = decode_cred_used(&r, count - 2, &env->u.cred_used);
+        break;
+    case ENV_TAG_LOOKUP:
+        rc = decode_tag_lookup(&r, count - 2, &env->u.tag_lookup);
+        break;
+    case ENV_TAG_INFO:
+        rc = decode_tag_info(&r, count - 2, &env->u.tag_info);
+        break;
     case ENV_REGISTRY_BUSY:
         rc = decode_registry_busy(&r, count - 2, &env->u.registry_busy);
         break;
@@ -1250,6 +1528,20 @@ const char *envelope_type_name(envelope_type_t type)
         return "takeover";
     case ENV_TAKEOVER_DONE:
         return "takeover_done";
+    case ENV_ANNOUNCE:
+        return "announce";
+    case ENV_CONN_STATE:
+        return "conn_state";
+    case ENV_CRED:
+        return "cred";
+    case ENV_CRED_SYNC:
+        return "cred_sync";
+    case ENV_CRED_USED:
+        return "cred_used";
+    case ENV_TAG_LOOKUP:
+        return "tag_lookup";
+    case ENV_TAG_INFO:
+        return "tag_info";
     case ENV_REGISTRY_BUSY:
         return "registry_busy";
     default:

@@ -3,7 +3,9 @@
  * msgpack encoder, zero-copy decoder and string helpers. Wire format: one msgpack array
  * [version, type, field1, field2, ...], fields in the order of the model. A message of another
  * version or of an unknown type is rejected; fields appended at the end of a message by a newer
- * writer are ignored, so appending a field is compatible and anything else needs a new version. */
+ * writer are ignored, and fields the model marks optional (appended later) are zero when an
+ * older writer left them out, so appending an optional field is compatible both ways; anything
+ * else needs a new version. */
 #ifndef OCPPGW_ENVELOPE_H
 #define OCPPGW_ENVELOPE_H
 
@@ -65,16 +67,28 @@ typedef enum {
     ENV_DEDUP_RESULT = 18,
     ENV_TAKEOVER = 19,
     ENV_TAKEOVER_DONE = 20,
+    ENV_ANNOUNCE = 21,
+    ENV_CONN_STATE = 22,
+    ENV_CRED = 23,
+    ENV_CRED_SYNC = 24,
+    ENV_CRED_USED = 25,
+    ENV_TAG_LOOKUP = 26,
+    ENV_TAG_INFO = 27,
     ENV_REGISTRY_BUSY = 32,
 } envelope_type_t;
 
-/* ENV_HELLO (1), edge -> core: An edge announces itself and where replies for its connections
- * go. Sent at start and every few seconds, so a restarted core learns its edges again. */
+/* ENV_HELLO (1), edge -> core, registry: An edge announces itself and where envelopes for it go.
+ * Sent at start and every few seconds to every core and to the registry, so a restarted peer
+ * learns the edge again; a new instance means the edge restarted and every connection of its
+ * former instance is gone. */
 typedef struct {
     /* unique id of the edge process within the pod */
     env_str_t edge_id;
     /* ZeroMQ endpoint of the edge's PULL socket */
     env_str_t endpoint;
+    /* process instance of the edge, random at each start (0: unknown, an older edge) (optional:
+     * zero from an older writer) */
+    uint64_t instance;
 } env_hello_t;
 
 /* ENV_CONNECT (2), edge -> core: A WebSocket upgrade was accepted. */
@@ -93,6 +107,16 @@ typedef struct {
     uint32_t security_profile;
     /* wall-clock time of the upgrade, microseconds since the epoch */
     uint64_t at_us;
+    /* true when the edge re-announces a connection that has been open since at_us, because the
+     * core that held it restarted (ANNOUNCE with a new instance) (optional: zero from an older
+     * writer) */
+    bool resumed;
+    /* boot state the core last reported for the connection (CONN_STATE): none, pending,
+     * accepted; empty when unknown (optional: zero from an older writer) */
+    env_str_t boot_state;
+    /* how the connection authenticated: none, basic, basic-previous (the previous password of a
+     * rotation), mtls (optional: zero from an older writer) */
+    env_str_t auth;
 } env_connect_t;
 
 /* ENV_FRAME (3), edge -> core: One complete text message from the charge point. */
@@ -105,6 +129,14 @@ typedef struct {
     env_bin_t data;
     /* wall-clock time the message was complete, microseconds */
     uint64_t at_us;
+    /* charge-point identity, so a core that does not know the connection (it restarted) recovers
+     * it from the frame itself (optional: zero from an older writer) */
+    env_str_t identity;
+    /* negotiated subprotocol of the connection (optional: zero from an older writer) */
+    env_str_t subprotocol;
+    /* boot state the core last reported for the connection (CONN_STATE), empty when unknown
+     * (optional: zero from an older writer) */
+    env_str_t boot_state;
 } env_frame_t;
 
 /* ENV_DISCONNECT (4), edge -> core: The connection is gone. */
@@ -209,6 +241,12 @@ typedef struct {
     env_str_t boot_state;
     /* connection time, microseconds since the epoch */
     uint64_t since_us;
+    /* epoch the connection already holds: re-registered after the registry restarted,
+     * re-asserted with compare-and-set; 0 for a new claim (optional: zero from an older writer) */
+    uint64_t epoch;
+    /* the connection passed its station's security profile; an unauthenticated claim never
+     * supersedes an authenticated mapping (optional: zero from an older writer) */
+    bool authenticated;
 } env_register_t;
 
 /* ENV_REGISTERED (12), registry -> core: Outcome of a REGISTER. */
@@ -323,6 +361,92 @@ typedef struct {
     uint64_t epoch;
 } env_takeover_done_t;
 
+/* ENV_ANNOUNCE (21), core, bridge, registry -> their peers: A process announces its instance to
+ * a peer it sends to, at start and every few seconds (cores to edges, the bridge and the
+ * registry; the registry to cores and the bridge; the bridge to cores and the registry). A new
+ * instance means the peer restarted and lost its state: the receiver reconciles (an edge
+ * re-announces the connections of that core, a core re-registers its connections with a new
+ * registry, the registry releases registrations a restarted core does not confirm, the bridge
+ * finishes commands a restarted core held, the registry repeats active takeovers to a restarted
+ * bridge). */
+typedef struct {
+    /* core, bridge or registry */
+    env_str_t stage;
+    /* core index (0 for the other stages) */
+    uint32_t index;
+    /* process instance, random at each start */
+    uint64_t instance;
+} env_announce_t;
+
+/* ENV_CONN_STATE (22), core -> edge: What the edge must remember of a connection to re-announce
+ * it to a restarted core (the edge never parses OCPP). */
+typedef struct {
+    /* connection id */
+    uint64_t conn_id;
+    /* none, pending or accepted */
+    env_str_t boot_state;
+} env_conn_state_t;
+
+/* ENV_CRED (23), registry -> edge: One charge point's credential record, as stored in Redis, for
+ * the edge's handshake cache: sent during a full sync and on every change. An empty record means
+ * the credential was deleted. */
+typedef struct {
+    /* charge-point identity */
+    env_str_t identity;
+    /* the credential record (JSON, docs/security.md); empty: deleted */
+    env_bin_t record;
+    /* sync generation this record belongs to */
+    uint64_t generation;
+} env_cred_t;
+
+/* ENV_CRED_SYNC (24), registry -> edge: Frames a full sync of the credential records: done=false
+ * starts generation, done=true ends it (the edge then drops records of older generations and may
+ * become ready). */
+typedef struct {
+    /* sync generation */
+    uint64_t generation;
+    /* records sent in this generation (with done=true) */
+    uint64_t count;
+    /* false: sync starts; true: sync complete */
+    bool done;
+} env_cred_sync_t;
+
+/* ENV_CRED_USED (25), edge -> registry: A station authenticated with its current password while
+ * a previous one is still accepted (a rotation): the registry drops the previous one. */
+typedef struct {
+    /* charge-point identity */
+    env_str_t identity;
+    /* fingerprint of the current password's record that matched */
+    env_str_t fingerprint;
+} env_cred_used_t;
+
+/* ENV_TAG_LOOKUP (26), core -> registry: Authorization of an id token by the backend's policy in
+ * Redis (the core caches answers). */
+typedef struct {
+    /* echoed in TAG_INFO */
+    uint64_t request_id;
+    /* core to answer */
+    uint32_t core_id;
+    /* id token as the charge point sent it */
+    env_str_t id_tag;
+} env_tag_lookup_t;
+
+/* ENV_TAG_INFO (27), registry -> core: Answer to TAG_LOOKUP. */
+typedef struct {
+    /* the TAG_LOOKUP's request id */
+    uint64_t request_id;
+    /* id token */
+    env_str_t id_tag;
+    /* a record exists for the token */
+    bool found;
+    /* Accepted, Blocked, Expired, Invalid (as stored; empty when not found) */
+    env_str_t status;
+    /* expiry of the token, ms since the epoch (0: none) */
+    uint64_t expires_at_ms;
+    /* 0: answered from Redis; negative errno: could not ask Redis (-EAGAIN) */
+    int32_t error;
+} env_tag_info_t;
+
 /* ENV_REGISTRY_BUSY (32), registry -> core: Backpressure: the registry's queue of work waiting
  * for Redis crossed its limit (busy) or drained below half of it (not busy). Sent to every core
  * on each change of state and repeated every few seconds while busy; while busy the core should
@@ -364,6 +488,13 @@ typedef struct {
         env_dedup_result_t dedup_result;
         env_takeover_t takeover;
         env_takeover_done_t takeover_done;
+        env_announce_t announce;
+        env_conn_state_t conn_state;
+        env_cred_t cred;
+        env_cred_sync_t cred_sync;
+        env_cred_used_t cred_used;
+        env_tag_lookup_t tag_lookup;
+        env_tag_info_t tag_info;
         env_registry_busy_t registry_busy;
     } u;
 } envelope_t;
@@ -377,8 +508,9 @@ int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf);
  * outlive them. Nothing is allocated. 0 on success; -EPROTO for malformed or truncated input, a
  * field of the wrong type or range, too few fields or bytes after the array; -EPROTONOSUPPORT
  * when the version differs; -ENOMSG for an unknown type id; -EINVAL for NULL arguments. Fields
- * appended by a newer writer are skipped. str fields take only msgpack str (UTF-8 is not checked
- * here), bin fields take bin or str. On error env is zeroed. Safe on any input. */
+ * appended by a newer writer are skipped; optional fields an older writer left out are zero. str
+ * fields take only msgpack str (UTF-8 is not checked here), bin fields take bin or str. On error
+ * env is zeroed. Safe on any input. */
 int envelope_decode(const uint8_t *data, size_t len, envelope_t *env);
 
 /* "hello", "connect", ... or "unknown". */

@@ -86,10 +86,20 @@ def load_model(path):
         if not isinstance(fields, list) or not fields:
             die("message %s: fields must be a non-empty list" % name)
         fnames = set()
+        optional_seen = False
         for f in fields:
-            if not isinstance(f, list) or len(f) != 3 or not all(isinstance(x, str) for x in f):
-                die("message %s: a field is not [name, type, doc]: %r" % (name, f))
-            fname, ftype, _ = f
+            if (
+                not isinstance(f, list)
+                or len(f) not in (3, 4)
+                or not all(isinstance(x, str) for x in f)
+                or (len(f) == 4 and f[3] != "optional")
+            ):
+                die("message %s: a field is not [name, type, doc] or [.., \"optional\"]: %r" % (name, f))
+            if len(f) == 4:
+                optional_seen = True
+            elif optional_seen:
+                die("message %s: required field %s after an optional one" % (name, f[0]))
+            fname, ftype = f[0], f[1]
             if not IDENT.match(fname) or fname in C_KEYWORDS:
                 die("message %s: field name %r is not a C identifier" % (name, fname))
             if fname in fnames:
@@ -156,8 +166,9 @@ def gen_header(model):
         "their msgpack encoder, zero-copy decoder and string helpers. Wire format: one msgpack "
         "array [version, type, field1, field2, ...], fields in the order of the model. A "
         "message of another version or of an unknown type is rejected; fields appended at the "
-        "end of a message by a newer writer are ignored, so appending a field is compatible and "
-        "anything else needs a new version."
+        "end of a message by a newer writer are ignored, and fields the model marks optional "
+        "(appended later) are zero when an older writer left them out, so appending an optional "
+        "field is compatible both ways; anything else needs a new version."
     )
     out += [
         "#ifndef OCPPGW_ENVELOPE_H",
@@ -211,8 +222,9 @@ def gen_header(model):
             "%s (%d), %s: %s" % (upper(m["name"]), m["id"], m["direction"], m["doc"])
         )
         out += ["typedef struct {"]
-        for fname, ftype, fdoc in m["fields"]:
-            out += c_comment(fdoc, 4)
+        for f in m["fields"]:
+            fname, ftype, fdoc = f[0], f[1], f[2]
+            out += c_comment(fdoc + (" (optional: zero from an older writer)" if len(f) == 4 else ""), 4)
             out += ["    %s %s;" % (C_TYPES[ftype][0], fname)]
         out += ["} env_%s_t;" % m["name"], ""]
     out += c_comment(
@@ -233,7 +245,8 @@ def gen_header(model):
         "must outlive them. Nothing is allocated. 0 on success; -EPROTO for malformed or "
         "truncated input, a field of the wrong type or range, too few fields or bytes after the "
         "array; -EPROTONOSUPPORT when the version differs; -ENOMSG for an unknown type id; "
-        "-EINVAL for NULL arguments. Fields appended by a newer writer are skipped. str fields "
+        "-EINVAL for NULL arguments. Fields appended by a newer writer are skipped; optional "
+        "fields an older writer left out are zero. str fields "
         "take only msgpack str (UTF-8 is not checked here), bin fields take bin or str. On error "
         "env is zeroed. Safe on any input."
     )
@@ -717,20 +730,27 @@ def gen_source(model):
             "    int rc = pack_start(pk, %s, %d);" % (upper(name), n),
             "",
         ]
-        for fname, ftype, _ in fields:
+        for f in fields:
+            fname, ftype = f[0], f[1]
             arg = ("&m->" if ftype == "headers" else "m->") + fname
             body += ["    if (rc == 0)", "        rc = %s(pk, %s);" % (C_TYPES[ftype][1], arg)]
         body += ["    return rc;", "}", ""]
+        required = sum(1 for f in fields if len(f) == 3)
         body += [
             "static int decode_%s(env_reader_t *r, uint32_t nfields, env_%s_t *m)" % (name, name),
             "{",
-            "    int rc = nfields < %d ? -EPROTO : 0;" % n,
+            "    int rc = nfields < %d ? -EPROTO : 0;" % required,
             "",
         ]
-        for fname, ftype, _ in fields:
-            body += ["    if (rc == 0)", "        rc = %s(r, &m->%s);" % (C_TYPES[ftype][2], fname)]
+        for i, f in enumerate(fields):
+            fname, ftype = f[0], f[1]
+            if len(f) == 3:
+                body += ["    if (rc == 0)"]
+            else:  # an older writer leaves it out: it stays zero
+                body += ["    if (rc == 0 && nfields > %d)" % i]
+            body += ["        rc = %s(r, &m->%s);" % (C_TYPES[ftype][2], fname)]
         body += [
-            "    if (rc == 0)",
+            "    if (rc == 0 && nfields > %d)" % n,
             "        rc = skip_values(r, nfields - %d); /* fields of a newer writer */" % n,
             "    return rc;",
             "}",

@@ -99,7 +99,7 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
     e->type = type;
     switch (type) {
     case ENV_HELLO:
-        e->u.hello = (env_hello_t){.edge_id = v->s[0], .endpoint = v->s[1]};
+        e->u.hello = (env_hello_t){.edge_id = v->s[0], .endpoint = v->s[1], .instance = v->u64[2]};
         break;
     case ENV_CONNECT:
         e->u.connect = (env_connect_t){.edge_id = v->s[0],
@@ -108,11 +108,19 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                        .subprotocol = v->s[2],
                                        .peer = v->s[3],
                                        .security_profile = v->u32[0],
-                                       .at_us = v->u64[1]};
+                                       .at_us = v->u64[1],
+                                       .resumed = v->flag,
+                                       .boot_state = v->s[4],
+                                       .auth = v->s[5]};
         break;
     case ENV_FRAME:
-        e->u.frame = (env_frame_t){
-            .edge_id = v->s[0], .conn_id = v->u64[0], .data = v->b, .at_us = v->u64[1]};
+        e->u.frame = (env_frame_t){.edge_id = v->s[0],
+                                   .conn_id = v->u64[0],
+                                   .data = v->b,
+                                   .at_us = v->u64[1],
+                                   .identity = v->s[1],
+                                   .subprotocol = v->s[2],
+                                   .boot_state = v->s[3]};
         break;
     case ENV_DISCONNECT:
         e->u.disconnect = (env_disconnect_t){
@@ -153,7 +161,9 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                           .edge_id = v->s[1],
                                           .ocpp_version = v->s[2],
                                           .boot_state = v->s[3],
-                                          .since_us = v->u64[1]};
+                                          .since_us = v->u64[1],
+                                          .epoch = v->u64[2],
+                                          .authenticated = v->flag};
         break;
     case ENV_REGISTERED:
         e->u.registered = (env_registered_t){.identity = v->s[0],
@@ -200,6 +210,35 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
         e->u.registry_busy = (env_registry_busy_t){
             .busy = v->flag, .queued = v->u32[0], .limit = v->u32[1], .redis_up = !v->flag};
         break;
+    case ENV_ANNOUNCE:
+        e->u.announce =
+            (env_announce_t){.stage = v->s[0], .index = v->u32[0], .instance = v->u64[0]};
+        break;
+    case ENV_CONN_STATE:
+        e->u.conn_state = (env_conn_state_t){.conn_id = v->u64[0], .boot_state = v->s[0]};
+        break;
+    case ENV_CRED:
+        e->u.cred = (env_cred_t){.identity = v->s[0], .record = v->b, .generation = v->u64[0]};
+        break;
+    case ENV_CRED_SYNC:
+        e->u.cred_sync =
+            (env_cred_sync_t){.generation = v->u64[0], .count = v->u64[1], .done = v->flag};
+        break;
+    case ENV_CRED_USED:
+        e->u.cred_used = (env_cred_used_t){.identity = v->s[0], .fingerprint = v->s[1]};
+        break;
+    case ENV_TAG_LOOKUP:
+        e->u.tag_lookup =
+            (env_tag_lookup_t){.request_id = v->u64[0], .core_id = v->u32[0], .id_tag = v->s[0]};
+        break;
+    case ENV_TAG_INFO:
+        e->u.tag_info = (env_tag_info_t){.request_id = v->u64[0],
+                                         .id_tag = v->s[0],
+                                         .found = v->flag,
+                                         .status = v->s[1],
+                                         .expires_at_ms = v->u64[1],
+                                         .error = v->i32};
+        break;
     default:
         ck_abort_msg("no fixture for type %d", (int)type);
     }
@@ -238,6 +277,7 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
     case ENV_HELLO:
         EQ_STR(hello.edge_id);
         EQ_STR(hello.endpoint);
+        EQ_INT(hello.instance);
         break;
     case ENV_CONNECT:
         EQ_STR(connect.edge_id);
@@ -247,12 +287,18 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(connect.peer);
         EQ_INT(connect.security_profile);
         EQ_INT(connect.at_us);
+        EQ_INT(connect.resumed);
+        EQ_STR(connect.boot_state);
+        EQ_STR(connect.auth);
         break;
     case ENV_FRAME:
         EQ_STR(frame.edge_id);
         EQ_INT(frame.conn_id);
         EQ_BIN(frame.data);
         EQ_INT(frame.at_us);
+        EQ_STR(frame.identity);
+        EQ_STR(frame.subprotocol);
+        EQ_STR(frame.boot_state);
         break;
     case ENV_DISCONNECT:
         EQ_STR(disconnect.edge_id);
@@ -303,6 +349,8 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(register_.ocpp_version);
         EQ_STR(register_.boot_state);
         EQ_INT(register_.since_us);
+        EQ_INT(register_.epoch);
+        EQ_INT(register_.authenticated);
         break;
     case ENV_REGISTERED:
         EQ_STR(registered.identity);
@@ -361,6 +409,42 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_INT(registry_busy.queued);
         EQ_INT(registry_busy.limit);
         EQ_INT(registry_busy.redis_up);
+        break;
+    case ENV_ANNOUNCE:
+        EQ_STR(announce.stage);
+        EQ_INT(announce.index);
+        EQ_INT(announce.instance);
+        break;
+    case ENV_CONN_STATE:
+        EQ_INT(conn_state.conn_id);
+        EQ_STR(conn_state.boot_state);
+        break;
+    case ENV_CRED:
+        EQ_STR(cred.identity);
+        EQ_BIN(cred.record);
+        EQ_INT(cred.generation);
+        break;
+    case ENV_CRED_SYNC:
+        EQ_INT(cred_sync.generation);
+        EQ_INT(cred_sync.count);
+        EQ_INT(cred_sync.done);
+        break;
+    case ENV_CRED_USED:
+        EQ_STR(cred_used.identity);
+        EQ_STR(cred_used.fingerprint);
+        break;
+    case ENV_TAG_LOOKUP:
+        EQ_INT(tag_lookup.request_id);
+        EQ_INT(tag_lookup.core_id);
+        EQ_STR(tag_lookup.id_tag);
+        break;
+    case ENV_TAG_INFO:
+        EQ_INT(tag_info.request_id);
+        EQ_STR(tag_info.id_tag);
+        EQ_INT(tag_info.found);
+        EQ_STR(tag_info.status);
+        EQ_INT(tag_info.expires_at_ms);
+        EQ_INT(tag_info.error);
         break;
     default:
         ck_abort_msg("unexpected type %d", (int)a->type);
@@ -463,8 +547,9 @@ END_TEST
 /* The wire format itself, byte for byte, as other languages would write it. */
 START_TEST(test_golden_bytes)
 {
-    static const uint8_t hello[] = {0x94, 0x01, 0x01, 0xa2, 'e', '1', 0xa7,
-                                    'i',  'p',  'c',  ':',  '/', '/', 'x'};
+    /* hello with its optional instance 5; written always with every field */
+    static const uint8_t hello[] = {0x95, 0x01, 0x01, 0xa2, 'e', '1', 0xa7, 'i',
+                                    'p',  'c',  ':',  '/',  '/', 'x', 0x05};
     static const uint8_t event[] = {0x98, 0x01, 0x07, 0x03, 0x00, 0xa1, 't',  0xa1, 'k',
                                     0x91, 0x92, 0xa1, 'a',  0xa1, 'b',  0xc4, 0x01, 'v'};
     static const uint8_t owner[] = {0x98, 0x01, 0x10, 0xcd, 0x01, 0x00, 0xa2,
@@ -476,6 +561,7 @@ START_TEST(test_golden_bytes)
     ck_assert_int_eq(e.type, ENV_HELLO);
     ck_assert(env_str_eq(e.u.hello.edge_id, "e1"));
     ck_assert(env_str_eq(e.u.hello.endpoint, "ipc://x"));
+    ck_assert_uint_eq(e.u.hello.instance, 5);
     msgpack_sbuffer_init(&buf);
     ck_assert_int_eq(envelope_encode(&e, &buf), 0);
     ck_assert_uint_eq(buf.size, sizeof(hello));
@@ -604,9 +690,9 @@ START_TEST(test_foreign_msgpack_rejected)
     ck_assert_int_eq(DECODE(0x94, 0x01, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 'x', 0xa0), -EPROTO);
     /* deep nesting in a skipped field: no recursion, so no stack to exhaust */
     {
-        uint8_t deep[5 + 100000];
-        memcpy(deep, (uint8_t[]){0x95, 0x01, 0x01, 0xa0, 0xa0}, 5);
-        memset(deep + 5, 0x91, sizeof(deep) - 6);
+        uint8_t deep[6 + 100000];
+        memcpy(deep, (uint8_t[]){0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00}, 6);
+        memset(deep + 6, 0x91, sizeof(deep) - 7);
         deep[sizeof(deep) - 1] = 0xc0;
         ck_assert_int_eq(decode_bytes(deep, sizeof(deep)), 0);
         ck_assert_int_eq(decode_bytes(deep, sizeof(deep) - 1), -EPROTO);
@@ -735,23 +821,29 @@ START_TEST(test_trailing_fields_and_bytes)
 {
     envelope_t e;
 
-    /* hello + three fields of a newer writer: an int, a map holding an array, a bin */
-    static const uint8_t newer[] = {0x97, 0x01, 0x01, 0xa1, 'e',  0xa1, 'x',  0x2a, 0x81,
+    /* hello (with its optional instance) + three fields of a newer writer: an int, a map
+     * holding an array, a bin */
+    static const uint8_t newer[] = {0x98, 0x01, 0x01, 0xa1, 'e',  0xa1, 'x',  0x07, 0x2a, 0x81,
                                     0xa1, 'k',  0x93, 0x01, 0xc0, 0xc3, 0xc4, 0x01, 0x00};
     ck_assert_int_eq(decode_copy(newer, sizeof(newer), &e), 0);
     ck_assert_int_eq(envelope_decode(newer, sizeof(newer), &e), 0); /* views into newer */
     ck_assert_int_eq(e.type, ENV_HELLO);
     ck_assert(env_str_eq(e.u.hello.edge_id, "e"));
     ck_assert(env_str_eq(e.u.hello.endpoint, "x"));
+    ck_assert_uint_eq(e.u.hello.instance, 7);
+    /* an older writer without the optional instance: it reads as 0 */
+    ck_assert_int_eq(DECODE(0x94, 0x01, 0x01, 0xa0, 0xa0), 0);
+    /* the optional field, when present, must have its type */
+    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xa1, 'x'), -EPROTO);
     /* an unknown field that is itself malformed or cut */
     ck_assert_int_eq(decode_copy(newer, sizeof(newer) - 1, &e), -EPROTO);
-    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xc1), -EPROTO);
-    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xc7, 0x02, 0x01, 0xaa), -EPROTO);
-    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xc7, 0x01, 0x01, 0xaa), 0);
-    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xd8, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                            11, 12, 13, 14, 15, 16),
+    ck_assert_int_eq(DECODE(0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00, 0xc1), -EPROTO);
+    ck_assert_int_eq(DECODE(0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00, 0xc7, 0x02, 0x01, 0xaa), -EPROTO);
+    ck_assert_int_eq(DECODE(0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00, 0xc7, 0x01, 0x01, 0xaa), 0);
+    ck_assert_int_eq(DECODE(0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00, 0xd8, 0x01, 1, 2, 3, 4, 5, 6, 7, 8,
+                            9, 10, 11, 12, 13, 14, 15, 16),
                      0);
-    ck_assert_int_eq(DECODE(0x95, 0x01, 0x01, 0xa0, 0xa0, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0), 0);
+    ck_assert_int_eq(DECODE(0x96, 0x01, 0x01, 0xa0, 0xa0, 0x00, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0), 0);
     /* bytes after the array */
     ck_assert_int_eq(DECODE(0x94, 0x01, 0x01, 0xa0, 0xa0, 0xc0), -EPROTO);
     ck_assert_int_eq(DECODE(0x94, 0x01, 0x01, 0xa0, 0xa0, 0x94, 0x01, 0x01, 0xa0, 0xa0), -EPROTO);
@@ -803,12 +895,13 @@ END_TEST
 START_TEST(test_names)
 {
     static const char *names[] = {
-        [1] = "hello",         [2] = "connect",       [3] = "frame",     [4] = "disconnect",
-        [5] = "send",          [6] = "close",         [7] = "event",     [8] = "event_ack",
-        [9] = "result",        [10] = "command",      [11] = "register", [12] = "registered",
-        [13] = "unregister",   [14] = "superseded",   [15] = "lookup",   [16] = "owner",
-        [17] = "dedup",        [18] = "dedup_result", [19] = "takeover", [20] = "takeover_done",
-        [32] = "registry_busy"};
+        [1] = "hello",       [2] = "connect",       [3] = "frame",     [4] = "disconnect",
+        [5] = "send",        [6] = "close",         [7] = "event",     [8] = "event_ack",
+        [9] = "result",      [10] = "command",      [11] = "register", [12] = "registered",
+        [13] = "unregister", [14] = "superseded",   [15] = "lookup",   [16] = "owner",
+        [17] = "dedup",      [18] = "dedup_result", [19] = "takeover", [20] = "takeover_done",
+        [21] = "announce",   [22] = "conn_state",   [23] = "cred",     [24] = "cred_sync",
+        [25] = "cred_used",  [26] = "tag_lookup",   [27] = "tag_info", [32] = "registry_busy"};
 
     ck_assert_int_eq(ENVELOPE_TYPE_MAX, (int)(sizeof(names) / sizeof(names[0])) - 1);
     for (int t = 1; t <= ENVELOPE_TYPE_MAX; t++)
