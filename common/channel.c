@@ -196,6 +196,19 @@ bool channel_readable(zsock_t *sock)
     return (zsock_events(sock) & ZMQ_POLLIN) != 0;
 }
 
+void channel_count_drop(const char *to, envelope_type_t type, const char *why)
+{
+    char labels[128], esc[64];
+    metrics_label_escape(to, esc, sizeof(esc));
+    snprintf(labels, sizeof(labels), "to=\"%s\",type=\"%s\"", esc, envelope_type_name(type));
+    metrics_counter_add(metrics_counter("envelopes_dropped_total",
+                                        "envelopes a stage could not hand on (receiver full or "
+                                        "gone), by receiver and type",
+                                        labels),
+                        1);
+    log_error("%s envelope to %s dropped: %s", envelope_type_name(type), to, why);
+}
+
 int channel_send_counted(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch,
                          const char *to, int timeout_ms)
 {
@@ -203,19 +216,8 @@ int channel_send_counted(zsock_t *push, const envelope_t *env, msgpack_sbuffer *
     int rc = envelope_encode(env, scratch);
     if (rc == 0)
         rc = channel_send_wait(push, scratch->data, scratch->size, timeout_ms);
-    if (rc < 0) {
-        char labels[128], esc[64];
-        metrics_label_escape(to, esc, sizeof(esc));
-        snprintf(labels, sizeof(labels), "to=\"%s\",type=\"%s\"", esc,
-                 envelope_type_name(env->type));
-        metrics_counter_add(metrics_counter("envelopes_dropped_total",
-                                            "envelopes a stage could not hand on (receiver full "
-                                            "or gone), by receiver and type",
-                                            labels),
-                            1);
-        log_error("%s envelope to %s dropped: %s", envelope_type_name(env->type), to,
-                  rc == -EAGAIN ? "receiver full" : strerror(-rc));
-    }
+    if (rc < 0)
+        channel_count_drop(to, env->type, rc == -EAGAIN ? "receiver full" : strerror(-rc));
     return rc;
 }
 

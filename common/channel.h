@@ -50,6 +50,10 @@ int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer 
 int channel_send_counted(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch,
                          const char *to, int timeout_ms);
 
+/* Counts one envelope of type that could not be handed to `to` in envelopes_dropped_total{to,type}
+ * and logs why: the one place every stage counts a drop between stages. */
+void channel_count_drop(const char *to, envelope_type_t type, const char *why);
+
 /* channel_send() that waits up to timeout_ms (0: not at all, < 0: for ever) for room.
  * 0, -EAGAIN when the time ran out, or another channel_send() error. */
 int channel_send_wait(zsock_t *push, const void *data, size_t len, int timeout_ms);

@@ -169,7 +169,10 @@ static metrics_family_t *family_get(const char *name, const char *help, metrics_
         if (family->type != type || family->collect) {
             misuse("metric registered again with another type", name);
         }
-        if (help && strcmp(family->help, help) != 0) {
+        if (help && !family->help[0] && help[0]) { /* created by a lookup without help */
+            free(family->help);
+            family->help = xstrdup(help);
+        } else if (help && strcmp(family->help, help) != 0) {
             misuse("metric registered again with another help text", name);
         }
         return family;

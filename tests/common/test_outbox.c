@@ -1,0 +1,208 @@
+/* Unit tests for common/outbox: a PUSH socket whose peer is not there yet (ZeroMQ queues up to
+ * its high-water mark, then refuses), the outbox's order, bound and policies, and the flush once
+ * the peer binds. Sockets live in a private temporary directory that every test removes. */
+#include "outbox.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "metrics.h"
+
+static char dir[64];
+static char *endpoint;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/ocppgw-outbox-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    endpoint = channel_ipc_endpoint(dir, "peer");
+    log_set_fd(-1); /* drops are logged on purpose */
+}
+
+static void teardown(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/peer.sock", dir);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+    free(endpoint);
+    metrics_shutdown();
+}
+
+/* an outbox to the endpoint whose socket holds at most hwm messages */
+static outbox_t *outbox_to_peer(int hwm, size_t max_bytes)
+{
+    zsock_t *push = channel_push_connect(endpoint, hwm);
+    ck_assert_ptr_nonnull(push);
+    outbox_t *o = outbox_new(&push, "peer", max_bytes);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_null(push); /* ownership taken */
+    return o;
+}
+
+/* tokens 1000 + t: every encoding has the same size */
+static envelope_t ack(uint64_t t)
+{
+    envelope_t env = {.type = ENV_EVENT_ACK};
+    env.u.event_ack.token = 1000 + t;
+    env.u.event_ack.error = env_str("");
+    return env;
+}
+
+static size_t ack_size(void)
+{
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    envelope_t env = ack(1);
+    ck_assert_int_eq(envelope_encode(&env, &b), 0);
+    size_t n = b.size;
+    msgpack_sbuffer_destroy(&b);
+    return n;
+}
+
+static uint64_t dropped(void)
+{
+    return metrics_counter_get(
+        metrics_counter("envelopes_dropped_total", NULL, "to=\"peer\",type=\"event_ack\""));
+}
+
+/* receives everything the peer gets within a moment: the tokens, in order */
+static size_t drain(zsock_t *pull, uint64_t *tokens, size_t max)
+{
+    size_t n = 0;
+    for (int idle = 0; idle < 20 && n < max;) {
+        zmq_msg_t msg;
+        if (channel_recv(pull, &msg) < 0) {
+            usleep(5000);
+            idle++;
+            continue;
+        }
+        envelope_t env;
+        ck_assert_int_eq(envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &env), 0);
+        tokens[n++] = env.u.event_ack.token - 1000;
+        zmq_msg_close(&msg);
+        idle = 0;
+    }
+    return n;
+}
+
+START_TEST(test_sends_at_once_when_room)
+{
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    outbox_t *o = outbox_to_peer(100, 1000);
+    for (uint64_t t = 1; t <= 5; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+    }
+    ck_assert_uint_eq(outbox_queued(o), 0);
+    uint64_t got[8];
+    ck_assert_uint_eq(drain(pull, got, 8), 5);
+    for (uint64_t t = 1; t <= 5; t++)
+        ck_assert_uint_eq(got[t - 1], t);
+    outbox_destroy(&o);
+    outbox_destroy(&o); /* safe twice */
+    zsock_destroy(&pull);
+}
+END_TEST
+
+START_TEST(test_full_peer_queues_in_order_then_flushes)
+{
+    size_t one = ack_size();
+    outbox_t *o = outbox_to_peer(2, 3 * one); /* ZeroMQ takes a few, the outbox 3 */
+    uint64_t t = 0;
+    int rc = 0;
+    while (rc == 0 && t < 100) {
+        envelope_t env = ack(++t);
+        rc = outbox_send(o, &env, OUTBOX_TRY);
+    }
+    /* TRY: refused when full, the caller decides, nothing counted */
+    ck_assert_int_eq(rc, -ENOBUFS);
+    uint64_t accepted = --t;
+    ck_assert_uint_eq(outbox_queued(o), 3);
+    ck_assert_uint_le(outbox_queued_bytes(o), 3 * one);
+    ck_assert(!outbox_has_room(o, one));
+    envelope_t env = ack(++t);
+    uint64_t before = dropped();
+    /* DROP: counted */
+    ck_assert_int_eq(outbox_send(o, &env, OUTBOX_DROP), -ENOBUFS);
+    ck_assert_uint_eq(dropped(), before + 1);
+    /* MUST: queued beyond the bound */
+    ck_assert_int_eq(outbox_send(o, &env, OUTBOX_MUST), 0);
+    size_t queued = outbox_queued(o);
+
+    /* the peer comes: a flush sends everything, in order, nothing twice */
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    uint64_t got[16];
+    size_t n = 0;
+    for (int i = 0; i < 200 && n < 2 + queued; i++) {
+        outbox_flush(o);
+        n += drain(pull, got + n, 16 - n);
+    }
+    ck_assert_uint_eq(outbox_queued(o), 0);
+    ck_assert_uint_eq(outbox_queued_bytes(o), 0);
+    ck_assert_uint_eq(n, accepted + 1);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(got[i], i + 1);
+    outbox_destroy(&o);
+    zsock_destroy(&pull);
+}
+END_TEST
+
+START_TEST(test_must_has_a_hard_cap)
+{
+    size_t one = ack_size();
+    outbox_t *o = outbox_to_peer(1, one);
+    int queued = 0, refused = 0;
+    for (uint64_t t = 1; t <= 20; t++) {
+        envelope_t env = ack(t);
+        if (outbox_send(o, &env, OUTBOX_MUST) == 0)
+            queued++;
+        else
+            refused++;
+    }
+    /* one in ZeroMQ, OUTBOX_MUST_FACTOR in the outbox */
+    ck_assert_int_le(queued, 1 + OUTBOX_MUST_FACTOR + 1);
+    ck_assert_int_gt(refused, 0);
+    ck_assert_uint_le(outbox_queued_bytes(o), OUTBOX_MUST_FACTOR * one);
+    outbox_destroy(&o); /* drops and counts what is left */
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+    ck_assert_ptr_null(outbox_new(NULL, "x", 10));
+    zsock_t *none = NULL;
+    ck_assert_ptr_null(outbox_new(&none, "x", 10));
+    envelope_t env = ack(1);
+    ck_assert_int_eq(outbox_send(NULL, &env, OUTBOX_TRY), -EINVAL);
+    ck_assert_uint_eq(outbox_flush(NULL), 0);
+    outbox_t *o = outbox_to_peer(10, 100);
+    envelope_t bad = {.type = (envelope_type_t)999};
+    ck_assert_int_lt(outbox_send(o, &bad, OUTBOX_MUST), 0);
+    outbox_destroy(&o);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("outbox");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_sends_at_once_when_room);
+    tcase_add_test(tc, test_full_peer_queues_in_order_then_flushes);
+    tcase_add_test(tc, test_must_has_a_hard_cap);
+    tcase_add_test(tc, test_bad_arguments);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
