@@ -1,10 +1,11 @@
-/* registry-driver: stands in for a pod's cores and kafka-bridge in front of a real
+/* registry.c: `envelope-tool registry`, a pod's cores and kafka-bridge in front of a real
  * redis-registry, for the integration tests and the burst benchmark (tests/integration/
- * test_registry_*.sh, bench/registry_burst.sh).
+ * test_registry_*.sh through registry_lib.sh, bench/bench_registry_burst.sh).
  *
+ *   envelope-tool registry IPC_DIR CORE_COUNT
  * It binds the PULL sockets the registry pushes to (<ipc>/core-<i>, <ipc>/bridge), connects to
- * <ipc>/registry, reads commands from stdin, one per line, and prints every envelope it receives
- * as one line on stdout:
+ * <ipc>/registry, prints "driver ready", then reads commands from stdin, one per line, and prints
+ * every envelope it receives as one line on stdout:
  *   in:  register CORE IDENTITY CONN [BOOT] | unregister CORE IDENTITY CONN EPOCH
  *        lookup REQ IDENTITY | dedup REQ COMMAND_ID TTL_MS | takeover_done POD EPOCH
  *        burst N PREFIX   (N REGISTERs of PREFIX0..PREFIXn-1; waits for their REGISTERED, prints
@@ -14,41 +15,38 @@
  *        superseded CORE IDENTITY CONN EPOCH BY_POD
  *        owner REQ IDENTITY POD EPOCH LIVE STATUS | dedup_result REQ COMMAND_ID FIRST STATUS
  *        takeover POD EPOCH ACTIVE | event TOPIC KEY VALUE | busy CORE BUSY QUEUED LIMIT REDIS_UP
- * Empty strings print as "-". Usage: registry-driver IPC_DIR CORE_COUNT */
+ *        other CORE TYPE | bad-command NAME (a line it could not read)
+ * CORE is -1 for what came on the bridge's socket. Empty strings print as "-". It ends at the
+ * end of stdin. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <czmq.h>
-
-#include "channel.h"
-#include "envelope.h"
+#include "clock.h"
+#include "envelope_tool.h"
 #include "hash.h"
 #include "identity.h"
 
+#define MAX_CORES 64
+
+typedef struct {
+    zsock_t *sock;
+    int core; /* -1: the bridge's socket */
+} inbox_t;
+
 static struct {
     int ncores;
-    zsock_t **cores;
-    zsock_t *bridge;
+    inbox_t in[MAX_CORES + 1]; /* the cores', then the bridge's */
     zsock_t *registry;
     msgpack_sbuffer scratch;
     char line[8192];
     size_t used;
     char prefix[40];
     size_t burst_total, burst_got;
-    uint64_t burst_t0;
 } D;
-
-static uint64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 static const char *text(env_str_t s, char *buf, size_t len)
 {
@@ -56,8 +54,9 @@ static const char *text(env_str_t s, char *buf, size_t len)
     return buf[0] ? buf : "-";
 }
 
-static void print_envelope(int core, const envelope_t *e)
+static void print_envelope(const envelope_t *e, void *arg)
 {
+    int core = ((const inbox_t *)arg)->core;
     char a[256], b[256];
     switch (e->type) {
     case ENV_REGISTERED: {
@@ -115,30 +114,11 @@ static void print_envelope(int core, const envelope_t *e)
     }
 }
 
-static void drain(zsock_t *sock, int core)
-{
-    for (;;) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (channel_recv(sock, &msg) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        envelope_t env;
-        if (envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &env) == 0)
-            print_envelope(core, &env);
-        else
-            printf("undecodable %d\n", core);
-        zmq_msg_close(&msg);
-    }
-    fflush(stdout);
-}
-
 static void drain_all(void)
 {
-    for (int i = 0; i < D.ncores; i++)
-        drain(D.cores[i], i);
-    drain(D.bridge, -1);
+    for (int i = 0; i <= D.ncores; i++)
+        tool_drain(D.in[i].sock, "redis-registry", print_envelope, &D.in[i]);
+    fflush(stdout);
 }
 
 static void send_env(const envelope_t *env)
@@ -158,39 +138,45 @@ static void send_register(uint32_t core, const char *identity, uint64_t conn, co
     env.u.register_.edge_id = env_str("edge-0");
     env.u.register_.ocpp_version = env_str("ocpp1.6");
     env.u.register_.boot_state = env_str(boot);
-    env.u.register_.since_us = now_ms() * 1000u;
+    env.u.register_.since_us = clock_now_us();
     send_env(&env);
 }
 
-static void burst(size_t n, const char *prefix)
+static void wait_inputs(int timeout_ms)
+{
+    zmq_pollitem_t items[MAX_CORES + 1];
+    for (int i = 0; i <= D.ncores; i++)
+        items[i] = (zmq_pollitem_t){zsock_resolve(D.in[i].sock), 0, ZMQ_POLLIN, 0};
+    zmq_poll(items, D.ncores + 1, timeout_ms);
+}
+
+static void burst(uint64_t n, const char *prefix)
 {
     snprintf(D.prefix, sizeof(D.prefix), "%s", prefix);
     D.burst_total = n;
     D.burst_got = 0;
-    D.burst_t0 = now_ms();
-    for (size_t i = 0; i < n; i++) {
+    uint64_t t0 = clock_mono_us();
+    for (uint64_t i = 0; i < n; i++) {
         char id[IDENTITY_MAX + 1];
-        snprintf(id, sizeof(id), "%s%zu", prefix, i);
+        snprintf(id, sizeof(id), "%s%" PRIu64, prefix, i);
         send_register(hash_core_index(id, strlen(id), (uint32_t)D.ncores), id, 1000000 + i, "none");
         if (i % 256 == 0)
             drain_all();
     }
-    while (D.burst_got < n && now_ms() - D.burst_t0 < 120000) {
-        zmq_pollitem_t items[65];
-        for (int i = 0; i < D.ncores; i++)
-            items[i] = (zmq_pollitem_t){zsock_resolve(D.cores[i]), 0, ZMQ_POLLIN, 0};
-        zmq_poll(items, D.ncores, 100);
+    while (D.burst_got < n && clock_mono_us() - t0 < 120000000u) {
+        wait_inputs(100);
         drain_all();
     }
     if (D.burst_got < n)
-        printf("burst-timeout %s %zu %zu\n", prefix, n, D.burst_got);
+        printf("burst-timeout %s %" PRIu64 " %zu\n", prefix, n, D.burst_got);
     else
-        printf("burst %s %zu %" PRIu64 "\n", prefix, n, now_ms() - D.burst_t0);
+        printf("burst %s %" PRIu64 " %" PRIu64 "\n", prefix, n, (clock_mono_us() - t0) / 1000u);
     fflush(stdout);
     D.burst_total = 0;
 }
 
-static void command(char *line)
+/* One command line; false when it does not read (wrong name, count or number). */
+static bool command(char *line)
 {
     char *argv[8] = {0};
     int argc = 0;
@@ -198,109 +184,116 @@ static void command(char *line)
          tok = strtok_r(NULL, " \t", &save))
         argv[argc++] = tok;
     if (argc == 0)
-        return;
+        return true;
+    const char *name = argv[0];
+    uint64_t x = 0, y = 0, z = 0;
     envelope_t env = {0};
-    if (strcmp(argv[0], "register") == 0 && argc >= 4) {
-        send_register((uint32_t)strtoul(argv[1], NULL, 10), argv[2], strtoull(argv[3], NULL, 10),
-                      argc > 4 ? argv[4] : "none");
-    } else if (strcmp(argv[0], "unregister") == 0 && argc == 5) {
+    if (strcmp(name, "register") == 0 && (argc == 4 || argc == 5)) {
+        if (tool_parse_u64(argv[1], "CORE", &x) < 0 || tool_parse_u64(argv[3], "CONN", &y) < 0)
+            return false;
+        send_register((uint32_t)x, argv[2], y, argc > 4 ? argv[4] : "none");
+    } else if (strcmp(name, "unregister") == 0 && argc == 5) {
+        if (tool_parse_u64(argv[1], "CORE", &x) < 0 || tool_parse_u64(argv[3], "CONN", &y) < 0 ||
+            tool_parse_u64(argv[4], "EPOCH", &z) < 0)
+            return false;
         env.type = ENV_UNREGISTER;
-        env.u.unregister.core_id = (uint32_t)strtoul(argv[1], NULL, 10);
-        env.u.unregister.identity = env_str(argv[2]);
-        env.u.unregister.conn_id = strtoull(argv[3], NULL, 10);
-        env.u.unregister.epoch = strtoull(argv[4], NULL, 10);
+        env.u.unregister = (env_unregister_t){
+            .core_id = (uint32_t)x, .identity = env_str(argv[2]), .conn_id = y, .epoch = z};
         send_env(&env);
-    } else if (strcmp(argv[0], "lookup") == 0 && argc == 3) {
+    } else if (strcmp(name, "lookup") == 0 && argc == 3) {
+        if (tool_parse_u64(argv[1], "REQ", &x) < 0)
+            return false;
         env.type = ENV_LOOKUP;
-        env.u.lookup.request_id = strtoull(argv[1], NULL, 10);
-        env.u.lookup.identity = env_str(argv[2]);
+        env.u.lookup = (env_lookup_t){.request_id = x, .identity = env_str(argv[2])};
         send_env(&env);
-    } else if (strcmp(argv[0], "dedup") == 0 && argc == 4) {
+    } else if (strcmp(name, "dedup") == 0 && argc == 4) {
+        if (tool_parse_u64(argv[1], "REQ", &x) < 0 || tool_parse_u64(argv[3], "TTL_MS", &y) < 0)
+            return false;
         env.type = ENV_DEDUP;
-        env.u.dedup.request_id = strtoull(argv[1], NULL, 10);
-        env.u.dedup.command_id = env_str(argv[2]);
-        env.u.dedup.ttl_ms = strtoull(argv[3], NULL, 10);
+        env.u.dedup = (env_dedup_t){.request_id = x, .command_id = env_str(argv[2]), .ttl_ms = y};
         send_env(&env);
-    } else if (strcmp(argv[0], "takeover_done") == 0 && argc == 3) {
+    } else if (strcmp(name, "takeover_done") == 0 && argc == 3) {
+        if (tool_parse_u64(argv[2], "EPOCH", &x) < 0)
+            return false;
         env.type = ENV_TAKEOVER_DONE;
-        env.u.takeover_done.pod = env_str(argv[1]);
-        env.u.takeover_done.epoch = strtoull(argv[2], NULL, 10);
+        env.u.takeover_done = (env_takeover_done_t){.pod = env_str(argv[1]), .epoch = x};
         send_env(&env);
-    } else if (strcmp(argv[0], "burst") == 0 && argc == 3) {
-        burst(strtoul(argv[1], NULL, 10), argv[2]);
+    } else if (strcmp(name, "burst") == 0 && argc == 3) {
+        if (tool_parse_u64(argv[1], "N", &x) < 0)
+            return false;
+        burst(x, argv[2]);
     } else {
-        printf("bad-command %s\n", argv[0]);
-        fflush(stdout);
+        return false;
     }
+    return true;
 }
 
-int main(int argc, char **argv)
+/* Reads what stdin has and runs every complete line; false at its end. */
+static bool read_commands(void)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: registry-driver IPC_DIR CORE_COUNT\n");
-        return 2;
+    ssize_t got = read(0, D.line + D.used, sizeof(D.line) - 1 - D.used);
+    if (got <= 0)
+        return false;
+    D.used += (size_t)got;
+    char *nl;
+    while ((nl = memchr(D.line, '\n', D.used))) {
+        *nl = '\0';
+        size_t len = (size_t)(nl - D.line) + 1;
+        char name[32];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(D.line, " \t"), D.line);
+        if (!command(D.line)) {
+            printf("bad-command %s\n", name);
+            fflush(stdout);
+        }
+        memmove(D.line, D.line + len, D.used - len);
+        D.used -= len;
     }
-    long ncores = strtol(argv[2], NULL, 10);
-    D.ncores = ncores > 0 && ncores <= 64 ? (int)ncores : 1;
-    zsys_handler_set(NULL);
-    D.cores = calloc((size_t)D.ncores, sizeof(*D.cores));
+    if (D.used == sizeof(D.line) - 1)
+        D.used = 0; /* overlong line: dropped */
+    return true;
+}
+
+int tool_registry(int argc, char **argv)
+{
+    uint64_t ncores = 0;
+    if (tool_parse_u64(argv[1], "CORE_COUNT", &ncores) < 0)
+        return 2;
+    D.ncores = ncores > 0 && ncores <= MAX_CORES ? (int)ncores : 1;
     for (int i = 0; i < D.ncores; i++) {
         char name[32];
         snprintf(name, sizeof(name), "core-%d", i);
-        char *ep = channel_ipc_endpoint(argv[1], name);
-        D.cores[i] = ep ? channel_pull_bind(ep, 100000) : NULL;
-        free(ep);
-        if (!D.cores[i])
-            return 1;
+        D.in[i] = (inbox_t){channel_pull_at(argv[0], name, 100000), i};
     }
-    char *ep = channel_ipc_endpoint(argv[1], "bridge");
-    D.bridge = ep ? channel_pull_bind(ep, 100000) : NULL;
-    free(ep);
-    ep = channel_ipc_endpoint(argv[1], "registry");
-    D.registry = ep ? channel_push_connect(ep, 100000) : NULL;
-    free(ep);
-    if (!D.bridge || !D.registry)
-        return 1;
+    D.in[D.ncores] = (inbox_t){channel_pull_at(argv[0], "bridge", 100000), -1};
+    D.registry = channel_push_to(argv[0], "registry", 100000);
     msgpack_sbuffer_init(&D.scratch);
+    int rc = 1;
+    for (int i = 0; i <= D.ncores; i++)
+        if (!D.in[i].sock)
+            goto out;
+    if (!D.registry)
+        goto out;
     printf("driver ready\n");
     fflush(stdout);
 
-    bool eof = false;
-    while (!eof) {
-        zmq_pollitem_t items[66];
-        int n = 0;
-        items[n++] = (zmq_pollitem_t){NULL, 0, ZMQ_POLLIN, 0};
-        for (int i = 0; i < D.ncores; i++)
-            items[n++] = (zmq_pollitem_t){zsock_resolve(D.cores[i]), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){zsock_resolve(D.bridge), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, n, 200) < 0 && errno != EINTR)
+    bool more = true;
+    while (more) {
+        zmq_pollitem_t items[MAX_CORES + 2];
+        items[0] = (zmq_pollitem_t){NULL, 0, ZMQ_POLLIN, 0};
+        for (int i = 0; i <= D.ncores; i++)
+            items[1 + i] = (zmq_pollitem_t){zsock_resolve(D.in[i].sock), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, D.ncores + 2, 200) < 0 && errno != EINTR)
             break;
         drain_all();
-        if (items[0].revents & ZMQ_POLLIN) {
-            ssize_t got = read(0, D.line + D.used, sizeof(D.line) - 1 - D.used);
-            if (got <= 0) {
-                eof = true;
-            } else {
-                D.used += (size_t)got;
-                char *nl;
-                while ((nl = memchr(D.line, '\n', D.used))) {
-                    *nl = '\0';
-                    size_t len = (size_t)(nl - D.line) + 1;
-                    command(D.line);
-                    memmove(D.line, D.line + len, D.used - len);
-                    D.used -= len;
-                }
-                if (D.used == sizeof(D.line) - 1)
-                    D.used = 0; /* overlong line: dropped */
-            }
-        }
+        if (items[0].revents & ZMQ_POLLIN)
+            more = read_commands();
     }
     drain_all();
-    for (int i = 0; i < D.ncores; i++)
-        zsock_destroy(&D.cores[i]);
-    free(D.cores);
-    zsock_destroy(&D.bridge);
+    rc = 0;
+out:
+    for (int i = 0; i <= D.ncores; i++)
+        zsock_destroy(&D.in[i].sock);
     zsock_destroy(&D.registry);
     msgpack_sbuffer_destroy(&D.scratch);
-    return 0;
+    return rc;
 }
