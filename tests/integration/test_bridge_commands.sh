@@ -15,9 +15,11 @@
 #   takeover TAKEOVER for dead pod-c (partition 0) -> pod-a drains it from group ocppgw-pod-c's
 #            committed offsets (forward + expire), TAKEOVER_DONE; a second takeover finds
 #            nothing left; active=false stops a takeover with a parked command uncommitted.
-# The registry of main does not write pod leases nor answer DEDUP/TAKEOVER yet (issue 7): the
-# test writes the lease keys pod:{<pod>} itself and sends TAKEOVER with envelope-tool (the exact
-# envelope the registry will send).
+# The pods run the real redis-registry (DEDUP, leases), but the test writes the ownership keys
+# conn:{<cp>} and the lease keys pod:{<pod>} itself so that each case starts from a known map,
+# and plays the registry's TAKEOVER for pod-c, a pod that never ran, with `envelope-tool
+# takeover` (the exact envelope the registry sends; test_bridge_failover.sh has a real registry
+# take over a real dead pod).
 # Env: BUILD. Exit 0 on success.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh

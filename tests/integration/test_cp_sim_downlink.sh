@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test_cp_sim_downlink.sh: cp-sim answers CSMS-initiated calls over a real WebSocket (issue 8).
 #
-# Commands are not delivered end to end through the gateway on main yet, so the CSMS here is
-# ws_echo (tests/tools/ws_echo/, a real epoll WebSocket server built by `make tests`): it
-# answers every CALL
-# and, after every 3rd answer, sends a CSMS call (ChangeAvailability, DataTransfer,
+# The CSMS here is ws_echo (tests/tools/ws_echo/, a real epoll WebSocket server built by
+# `make tests`) rather than the gateway, so that hundreds of CSMS calls of several actions come
+# at a steady rate (test_commands_e2e.sh sends commands through the gateway): it answers every
+# CALL and, after every 3rd answer, sends a CSMS call (ChangeAvailability, DataTransfer,
 # TriggerMessage Heartbeat, UnlockConnector, GetLocalListVersion in turn). Checked: every call
 # gets a CALLRESULT (none lost, no CALLERROR), the stations answer positively except the actions
 # of downlink_reject, TriggerMessage makes them send a Heartbeat, and nothing is left unanswered.
