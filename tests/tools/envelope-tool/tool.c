@@ -7,6 +7,9 @@
 #include "envelope_tool.h"
 #include "log.h"
 
+/* Envelopes taken per channel_drain() call: a full batch means more may be waiting. */
+#define DRAIN_BATCH 256
+
 int tool_parse_u64(const char *arg, const char *what, uint64_t *out)
 {
     char *end = NULL;
@@ -39,9 +42,6 @@ int tool_send_one(const char *ipc_dir, const char *to, const envelope_t *env)
 
 void tool_drain(zsock_t *pull, const char *from, channel_handler_fn *handle, void *arg)
 {
-    enum {
-        BATCH = 256
-    };
-    while (channel_drain(pull, BATCH, from, handle, arg) == BATCH)
+    while (channel_drain(pull, DRAIN_BATCH, from, handle, arg) == DRAIN_BATCH)
         ;
 }
