@@ -285,7 +285,9 @@ int tool_registry(int argc, char **argv)
         if (zmq_poll(items, D.ncores + 2, 200) < 0 && errno != EINTR)
             break;
         drain_all();
-        if (items[0].revents & ZMQ_POLLIN)
+        /* a pipe whose writer closed polls as POLLHUP (ZMQ_POLLERR) without POLLIN: read it too,
+         * or the loop would spin at its end instead of seeing it */
+        if (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
             more = read_commands();
     }
     drain_all();
