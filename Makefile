@@ -1,6 +1,7 @@
 # Makefile: the one build of the OCPP gateway.
 #
 #   make            build every service and tool into build/bin
+#   make tests      also the unit tests and the test doubles of tests/tools/ (build/tests)
 #   make run        install missing packages, build, start one pod (scripts/run.sh)
 #   make demo       make run + 100 simulated charge points (cp-sim) + live events (ocppctl)
 #   make check      install missing packages, build, run every test; closes with "N passed, M failed"
@@ -8,6 +9,7 @@
 #   make code       regenerate sources from proto/ ; make code-check fails if that changes anything
 #   make fuzz       build the libFuzzer drivers (clang) ; FUZZ_SECONDS=N make fuzz-run runs each
 #                   (FUZZ=name runs only fuzz_<name>)
+#   make bench      build the benchmark programs (bench/) and the test doubles, run bench/bench_*.sh
 #   SANITIZER=address,undefined make check   the same tests under sanitizers
 #
 # Each stage links only its own third-party library (DESIGN §1): see the *_PKGS below.
@@ -42,7 +44,7 @@ LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 
 SERVICES := ws-edge ocpp-core kafka-bridge redis-registry
-TOOLS    := kafka-dev bridge-load core-inject registry-driver cp-sim ocppctl
+TOOLS    := kafka-dev cp-sim ocppctl
 
 # ---------------------------------------------------------------------------
 # common/: one static library that every stage links
@@ -107,9 +109,6 @@ $(eval $(call stage_rules,services/ocpp-core,ocpp-core,$(CORE_PKGS)))
 $(eval $(call stage_rules,services/kafka-bridge,kafka-bridge,$(BRIDGE_PKGS)))
 $(eval $(call stage_rules,services/redis-registry,redis-registry,$(REGISTRY_PKGS)))
 $(eval $(call stage_rules,tools/kafka-dev,kafka-dev,$(KAFKADEV_PKGS)))
-$(eval $(call stage_rules,tools/bridge-load,bridge-load,))
-$(eval $(call stage_rules,tools/core-inject,core-inject,))
-$(eval $(call stage_rules,tools/registry-driver,registry-driver,))
 $(eval $(call stage_rules,tools/cp-sim,cp-sim,$(CPSIM_PKGS)))
 $(eval $(call stage_rules,tools/ocppctl,ocppctl,$(OCPPCTL_PKGS)))
 
@@ -125,8 +124,30 @@ $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 
+# test doubles (tests/tools/<name>/ without test_*.c): the peers integration tests and benchmarks
+# run instead of a real stage or CSMS. Built by `make tests` and `make bench` into
+# $(BUILD)/tests/bin, never by `make all` (so never into an image).
+TEST_TOOL_DIR := $(BUILD)/tests/bin
+TEST_TOOLS    := $(TEST_TOOL_DIR)/envelope-tool $(TEST_TOOL_DIR)/ws_echo
+
+$(O)/tests/tools/%.o: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TOOL_INC) $(call pkg_cflags,$(COMMON_PKGS)) -c $< -o $@
+
+# envelope-tool: one stage's peers over envelopes (common/ only)
+ENVTOOL_OBJ := $(patsubst %.c,$(O)/%.o,$(sort $(wildcard tests/tools/envelope-tool/*.c)))
+$(TEST_TOOL_DIR)/envelope-tool: $(ENVTOOL_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(ENVTOOL_OBJ) $(COMMON_LIB) $(COMMON_LDLIBS)
+
+# ws_echo: a trivial epoll WebSocket server / CSMS, on cp-sim's frame codec
+$(O)/tests/tools/ws_echo/%.o: TOOL_INC := -Itools/cp-sim
+$(TEST_TOOL_DIR)/ws_echo: $(O)/tests/tools/ws_echo/ws_echo.o $(O)/tools/cp-sim/ws_frame.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,libcrypto)
+
 # ---------------------------------------------------------------------------
-.PHONY: FORCE all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: FORCE all deps run demo tests check unit integration lint code code-check fuzz fuzz-run bench clean
 
 all: $(BINARIES)
 
@@ -141,7 +162,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
-tests: $(BINARIES) $(TEST_BINS)
+tests: $(BINARIES) $(TEST_BINS) $(TEST_TOOLS)
 
 check: deps
 	@$(MAKE) --no-print-directory tests
@@ -202,8 +223,8 @@ fuzz: $(FUZZ_PICK)
 fuzz-run: fuzz
 	@scripts/fuzz-run.sh $(FUZZ_PICK)
 
-# benchmark tools (bench/), built only by `make bench`
-BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo
+# benchmark tools (bench/), built only by `make bench` (which also needs the test doubles)
+BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo $(BUILD)/bench/ocpp_core_bench
 $(BUILD)/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
@@ -211,7 +232,13 @@ $(BUILD)/bench/lws_echo: bench/lws_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(EDGE_PKGS)) -o $@ $< $(call pkg_libs,$(EDGE_PKGS))
 
-bench: all $(BENCH_BIN)
+# ocpp-core's per-message work, linked against its modules like its unit tests
+$(BUILD)/bench/ocpp_core_bench: bench/ocpp_core_bench.c $(ocpp-core_MODOBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/ocpp-core $(ocpp-core_CFLAGS) $(call pkg_cflags,$(COMMON_PKGS)) \
+	    $(LDFLAGS) -o $@ $< $(ocpp-core_MODOBJ) $(COMMON_LIB) $(ocpp-core_LDLIBS) $(COMMON_LDLIBS)
+
+bench: all $(BENCH_BIN) $(TEST_TOOLS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 clean:

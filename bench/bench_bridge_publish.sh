@@ -2,8 +2,8 @@
 # bench_bridge_publish.sh: publish throughput of kafka-bridge to kafka-dev, acks=all.
 #
 # One kafka-dev (BENCH_BROKERS brokers, default 1), one kafka-bridge with its default producer
-# settings (idempotent, acks=all, linger 10 ms, lz4, batch 10000) and commands off; bridge-load
-# plays core 0: pushes BENCH_EVENTS EVENTs (default 100000, ~40-byte JSON values, 100 keys) with
+# settings (idempotent, acks=all, linger 10 ms, lz4, batch 10000) and commands off;
+# `envelope-tool events` (tests/tools/envelope-tool/, built by make bench) plays core 0: pushes BENCH_EVENTS EVENTs (default 100000, ~40-byte JSON values, 100 keys) with
 # ack tokens and waits for every EVENT_ACK. Prints events/s counted from the first send to the
 # last ack (persisted, acks=all), and the bridge process's CPU time per event (utime + stime
 # from /proc, all its threads incl. librdkafka's). Short by design: a shared 2-core machine.
@@ -14,6 +14,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 BIN="$BUILD/bin"
+TBIN="$BUILD/tests/bin" # the test doubles (tests/tools/)
 N="${BENCH_EVENTS:-100000}"
 RUNS="${BENCH_RUNS:-3}"
 TMP="$(mktemp -d /tmp/ocppgw-bench.XXXXXX)"
@@ -35,12 +36,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APORT/readyz" >/dev/null && break; sleep 0.1; done
 
-"$BIN/bridge-load" events "$TMP/ipc" 1000 bench-warm 30 warm >/dev/null
+"$TBIN/envelope-tool" events "$TMP/ipc" 1000 bench-warm 30 warm >/dev/null
 echo "kafka-bridge publish, acks=all, ${BENCH_BROKERS:-1} broker(s), $N events per run"
 rc=0
 for r in $(seq "$RUNS"); do
   t0=$(cpu_ticks "$BRIDGE")
-  if ! "$BIN/bridge-load" events "$TMP/ipc" "$N" bench-events 120 "run$r" >"$TMP/run$r.out"; then
+  if ! "$TBIN/envelope-tool" events "$TMP/ipc" "$N" bench-events 120 "run$r" >"$TMP/run$r.out"; then
     rc=1
   fi
   t1=$(cpu_ticks "$BRIDGE")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/bench_cp_sim.sh: how fast is the load generator itself? cp-sim against bench/ws_echo.c (a
-# trivial epoll WebSocket server answering every CALL with a canned CALLRESULT), on loopback.
+# bench/bench_cp_sim.sh: how fast is the load generator itself? cp-sim against ws_echo
+# (tests/tools/ws_echo/ws_echo.c, a trivial epoll WebSocket server answering every CALL with a
+# canned CALLRESULT), on loopback.
 #
 #   bench/bench_cp_sim.sh max      1,000 connections, closed loop: the simulator's top message rate
 #   bench/bench_cp_sim.sh hold     250,000 connections from 10 source addresses, paced at 100,000 msg/s
@@ -14,10 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
-mkdir -p "$BUILD/bench"
-cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Itools/cp-sim bench/ws_echo.c \
-  tools/cp-sim/ws_frame.c -lcrypto -o "$BUILD/bench/ws_echo"
-make --no-print-directory "$BUILD/bin/cp-sim" >/dev/null
+ws_echo="$BUILD/tests/bin/ws_echo" # a test double, built by make tests and make bench
+make --no-print-directory BUILD="$BUILD" "$BUILD/bin/cp-sim" "$ws_echo" >/dev/null
 port="${PORT:-9300}"
 tmp="$(mktemp -d)"
 echo_pids=()
@@ -40,7 +39,7 @@ run() { # scenario, seconds
   echo "== $scen: $count stations, msg_rate ${rate:-0} (0 = closed loop), $secs s, $procs cp-sim + $procs ws_echo process(es), nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo_pids=()
   for ((i = 0; i < procs; i++)); do
-    "$BUILD/bench/ws_echo" "$port" >"$tmp/echo.$i" 2>&1 &
+    "$ws_echo" "$port" >"$tmp/echo.$i" 2>&1 &
     echo_pids+=($!)
   done
   sleep 0.5

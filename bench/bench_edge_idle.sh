@@ -6,7 +6,7 @@
 # cost in the edge) or the whole pod through run.sh (BENCH_PIPELINE=full), holds BENCH_CONNS
 # idle WebSocket connections with bench/loadgen and reports the ramp rate and the edges' RSS
 # per connection (sum of VmRSS deltas / connections). Then the same load against "the limit"
-# (bench/lws_echo: bare lws echo on libuv, PERFORMANCE.md), as many processes as edges.
+# (bench/lws_echo: bare lws echo on libuv, docs/PERFORMANCE.md), as many processes as edges.
 #
 # Several processes on each side because a process may hold at most RLIMIT_NOFILE
 # descriptors, and the hard limit cannot be raised without CAP_SYS_RESOURCE (20,000 on the

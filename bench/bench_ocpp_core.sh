@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
 # bench_ocpp_core.sh: micro-benchmark of ocpp-core's per-message work on a typical MeterValues
-# (bench/ocpp_core_bench.c): wall-clock ns per stage, best of 5 short runs, then callgrind
-# instruction counts (repeatable on a noisy shared machine) when valgrind is installed.
+# (bench/ocpp_core_bench.c, built by the Makefile): wall-clock ns per stage, best of 5 short
+# runs, then callgrind instruction counts (repeatable on a noisy shared machine) when valgrind
+# is installed.
 #   bench/bench_ocpp_core.sh [iterations]      figures: bench/ocpp_core.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 n="${1:-100000}"
-make -s "$BUILD/bin/ocpp-core" >/dev/null
 out="$BUILD/bench/ocpp_core_bench"
-mkdir -p "$(dirname "$out")"
-objs=$(ls "$BUILD"/obj/services/ocpp-core/*.o | grep -v '/main.o$')
-cc -O2 -g -std=c11 -D_GNU_SOURCE -Iservices/ocpp-core -Icommon $(pkg-config --cflags jansson) \
-  -o "$out" bench/ocpp_core_bench.c $objs "$BUILD/libcommon.a" \
-  $(pkg-config --libs jansson libcrypto libczmq libzmq msgpack yaml-0.1) -lpthread -lm
+make -s BUILD="$BUILD" "$out" >/dev/null # the Makefile links it against the ocpp-core modules
 echo "== wall clock, $n iterations, 5 runs (nice 10)"
 for i in 1 2 3 4 5; do nice -n 10 "$out" "$n"; done
 if command -v valgrind >/dev/null; then

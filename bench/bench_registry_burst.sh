@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench_registry_burst.sh: how long a burst of N connection claims takes through a real
 # redis-registry against a real redis-server, and what it costs Redis (issue 7).
-# A registry-driver stands in for the pod's cores: it pushes N REGISTER envelopes as fast as
-# the registry takes them and stops the clock when the N-th REGISTERED came back. Each claim is
-# one EVALSHA of the claim script (INCR epoch, SET owner, HSET meta, SADD pod set), pipelined:
-# every batch the registry drains from its socket is one round trip.
+# `envelope-tool registry` (through tests/integration/registry_lib.sh) stands in for the pod's
+# cores: it pushes N REGISTER envelopes as fast as the registry takes them and stops the clock
+# when the N-th REGISTERED came back. Each claim is one EVALSHA of the claim script (INCR epoch,
+# SET owner, HSET meta, SADD pod set), pipelined: every batch the registry drains from its
+# socket is one round trip.
 #   bench/bench_registry_burst.sh [N=10000] [ROUNDS=3]
 # Prints per round: wall time, claims/s, Redis CPU seconds used, pipelined round trips.
 set -euo pipefail

@@ -1,4 +1,4 @@
-/* lws_echo: "the limit" reference of PERFORMANCE.md: a bare libwebsockets echo server on
+/* lws_echo: "the limit" reference of docs/PERFORMANCE.md: a bare libwebsockets echo server on
  * the same event library as ws-edge (libuv, epoll), with no OCPP, no ZeroMQ, no Kafka.
  * Same lws settings that matter for memory as the edge: the receive buffer size and no
  * per-connection validity timer; the same listener too (its own SO_REUSEPORT socket, accepted

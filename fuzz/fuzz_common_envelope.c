@@ -1,8 +1,8 @@
-/* fuzz_envelope.c: libFuzzer driver for envelope_decode(), the parser of every message that
+/* fuzz_common_envelope.c: libFuzzer driver for envelope_decode(), the parser of every message that
  * crosses a process boundary. Any input must decode or be refused without a crash, a leak or a
  * read outside the input; what decodes must re-encode, decode again to the same message, and
  * re-encode to the same bytes (the encoder is deterministic, so equal bytes mean equal fields).
- * Seeds: fuzz/corpus/envelope/, one valid encoding per message type. */
+ * Seeds: fuzz/corpus/common_envelope/, one valid encoding per message type. */
 #include "envelope.h"
 
 #include <stdint.h>

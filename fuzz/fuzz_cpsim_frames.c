@@ -1,4 +1,4 @@
-/* fuzz_cp_sim.c: libFuzzer driver for what cp-sim reads from the server it is pointed at: the
+/* fuzz_cpsim_frames.c: libFuzzer driver for what cp-sim reads from the server it is pointed at: the
  * 101 answer (ws_parse_response), a byte stream of frames (ws_frame_decode, cut anywhere), and
  * OCPP-J frames (ocpp_frame_scan, ocpp_result_fields, ocpp_downlink_reply for both versions,
  * accepting and rejecting). No input may crash, leak or read outside the buffer; a decoded frame

@@ -8,8 +8,9 @@ required, enums, string lengths, numeric bounds, multipleOf, formats, nested obj
 arrays, additionalProperties); `ocpp_schema.c` walks them, so no per-message check is written
 by hand. Identical nodes are stored once. OUT_EXAMPLES_JSON holds, for every message of 1.6
 and 2.0.1 in both directions, valid examples and single-fault invalid examples with the error
-kind that the OCPP-J rules prescribe (docs/ocpp-validation.md), derived here from the schemas
-independently of the C code: the unit test fails if a table or the walker is wrong.
+kind that the OCPP-J rules prescribe (docs/ocpp-core.md, "Validation errors -> OCPP error
+codes"), derived here from the schemas independently of the C code: the unit test fails if a
+table or the walker is wrong.
 The output is deterministic (sorted, no timestamps)."""
 import json
 import os
@@ -218,7 +219,8 @@ def write_c(path, tables, messages):
 
 
 # ---- examples ---------------------------------------------------------------------------
-# Error kinds as docs/ocpp-validation.md maps them (spelled per version by ocpp_error_code).
+# Error kinds as docs/ocpp-core.md ("Validation errors -> OCPP error codes") maps them (spelled
+# per version by ocpp_error_code).
 TYPE, OCCURRENCE, PROPERTY, FORMAT = "type", "occurrence", "property", "format"
 
 

@@ -1,5 +1,5 @@
 /* ocpp_schema: walks the generated schema tables. See ocpp_schema.h and
- * docs/ocpp-validation.md for the error mapping. */
+ * docs/ocpp-core.md ("Validation errors -> OCPP error codes") for the error mapping. */
 #include "ocpp_schema.h"
 
 #include <math.h>

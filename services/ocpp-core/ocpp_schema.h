@@ -4,7 +4,7 @@
  * tables (ocpp_schema_data.c, generated); this module walks them. It checks types, required
  * properties, additionalProperties, enums, string lengths in code points, numeric bounds,
  * multipleOf, array sizes and the date-time / uri formats, and maps the first violation to
- * the OCPP-J error kind (docs/ocpp-validation.md). Pure: no state, no allocation. */
+ * the OCPP-J error kind (docs/ocpp-core.md, "Validation errors"). Pure: no state, no allocation. */
 #ifndef OCPP_SCHEMA_H
 #define OCPP_SCHEMA_H
 

@@ -2,7 +2,7 @@
  * message type, the wire format itself, and rejection of truncated, foreign and hostile input.
  *
  * With ENVELOPE_SEED_DIR set, the test also writes one valid encoding per message type there
- * (<name>.msgpack): that is how fuzz/corpus/envelope/ was made. */
+ * (<name>.msgpack): that is how fuzz/corpus/common_envelope/ was made. */
 #include "envelope.h"
 
 #include <check.h>

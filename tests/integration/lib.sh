@@ -6,6 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 BIN="$BUILD/bin"
+TBIN="$BUILD/tests/bin" # the test doubles of tests/tools/ (envelope-tool, ws_echo): make tests
 export E2E="$ROOT/tests/e2e"
 
 ok() { echo "ok: $*"; }

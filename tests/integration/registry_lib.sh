@@ -1,7 +1,8 @@
 # registry_lib.sh: helpers of the redis-registry integration tests (sourced after lib.sh).
-# A "pod" here is one real redis-registry process plus a registry-driver that stands in for the
-# pod's cores and kafka-bridge (tools/registry-driver): commands go to the driver through a FIFO,
-# every envelope the registry sends comes back as one line in $TMP/<pod>.drv.
+# A "pod" here is one real redis-registry process plus a driver that stands in for the pod's cores
+# and kafka-bridge (`envelope-tool registry`, tests/tools/envelope-tool/registry.c): commands go
+# to the driver through a FIFO, every envelope the registry sends comes back as one line in
+# $TMP/<pod>.drv.
 
 # start_redis: a private redis-server on a free port without persistence; sets REDIS_PORT, REDIS_PID.
 start_redis() {
@@ -19,14 +20,14 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 # re-run the query each time).
 key_is() { [ "$(rcli "$2" "$1")" = "$3" ]; }
 
-# start_registry POD [VAR=value...]: registry-driver + redis-registry for POD (1 core unless
+# start_registry POD [VAR=value...]: driver + redis-registry for POD (1 core unless
 # CORES is set). Extra arguments are environment settings for the registry.
 start_registry() {
   local pod="$1"; shift
   local dir="$TMP/$pod"
   mkdir -p "$dir"
   rm -f "$dir/in"; mkfifo "$dir/in"
-  "$BIN/registry-driver" "$dir" "${CORES:-1}" <"$dir/in" >"$TMP/$pod.drv" 2>&1 &
+  "$TBIN/envelope-tool" registry "$dir" "${CORES:-1}" <"$dir/in" >"$TMP/$pod.drv" 2>&1 &
   eval "DRV_PID_${pod//-/_}=$!"
   exec {fd}>"$dir/in"
   eval "DRV_FD_${pod//-/_}=$fd"

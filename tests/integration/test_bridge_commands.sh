@@ -15,9 +15,11 @@
 #   takeover TAKEOVER for dead pod-c (partition 0) -> pod-a drains it from group ocppgw-pod-c's
 #            committed offsets (forward + expire), TAKEOVER_DONE; a second takeover finds
 #            nothing left; active=false stops a takeover with a parked command uncommitted.
-# The registry of main does not write pod leases nor answer DEDUP/TAKEOVER yet (issue 7): the
-# test writes the lease keys pod:{<pod>} itself and sends TAKEOVER with bridge-load (the exact
-# envelope the registry will send).
+# The pods run the real redis-registry (DEDUP, leases), but the test writes the ownership keys
+# conn:{<cp>} and the lease keys pod:{<pod>} itself so that each case starts from a known map,
+# and plays the registry's TAKEOVER for pod-c, a pod that never ran, with `envelope-tool
+# takeover` (the exact envelope the registry sends; test_bridge_failover.sh has a real registry
+# take over a real dead pod).
 # Env: BUILD. Exit 0 on success.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
@@ -155,24 +157,24 @@ ok "restart: the parked command survived the restart and was forwarded once"
 put pod-c '{"command_id":"c-orphan-1","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":60000}'
 put pod-c '{"command_id":"c-orphan-2","cp_id":"CP-N2","action":"reset","target_pod":"pod-c","ttl_ms":1500}'
 sleep 2
-"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 7 1
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 7 1
 wait_until 15 "c-orphan-1 forwarded by the taker" has commands-down '"command_id":"c-orphan-1"' -p 2
 wait_until 15 "c-orphan-2 expired" has command-results '"command_id":"c-orphan-2"'
 wait_until 15 "TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 7): TAKEOVER_DONE"
 n=$(metric "$AA" bridge_orphan_takeovers_total)
 [ "$n" = 1 ] || bad "takeover counted '$n' on port $AA"
 ok "takeover: pod-c's partition drained by pod-a (forward + expire), TAKEOVER_DONE"
-"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 8 1
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 1
 wait_until 15 "second TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 8): TAKEOVER_DONE"
 [ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
 ok "takeover again: resumes from pod-c's committed offsets, nothing handled twice"
 put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
-"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 9 1
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 1
 wait_until 15 "c-orphan-3 parked by the taker" in_log pod-a "command c-orphan-3 parked"
-"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 9 0
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 0
 wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c ends"
 in_log pod-a "drained (epoch 9)" && bad "a takeover with a parked command reported drained"
-"$BIN/bridge-load" takeover "$TMP/pod-a/ipc" pod-c 10 1
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 10 1
 wait_until 15 "c-orphan-3 read again" bash -c "[ \"\$(grep -cF 'command c-orphan-3 parked' '$TMP/pod-a/log/kafka-bridge.log')\" -ge 2 ]"
 ok "takeover stop (active=false): the parked record stays uncommitted and is read again"
 

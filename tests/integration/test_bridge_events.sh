@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_bridge_events.sh: kafka-bridge's event promise against kafka-dev fault injection.
 #
-# One kafka-bridge (its own ipc dir) on a one-broker kafka-dev; bridge-load plays ocpp-core:
-# pushes EVENTs with tokens and counts the EVENT_ACKs.
+# One kafka-bridge (its own ipc dir) on a one-broker kafka-dev; `envelope-tool events` plays
+# ocpp-core: pushes EVENTs with tokens and counts the EVENT_ACKs.
 #   1. broker down: no event is acknowledged as persisted while the broker is down; after
 #      broker-up every event is acknowledged persisted, and the topic holds each exactly once.
 #   2. request errors (Produce fails with a retriable error 5 times): all events persisted,
@@ -53,12 +53,12 @@ records() {
 last_line() { tail -n 1 "$1" 2>/dev/null; }
 
 # warm-up: the producer knows the broker and has its producer id
-"$BIN/bridge-load" events "$IPC" 10 itest-warm 20 warm >"$TMP/warm.out" || bad "warm-up: $(last_line "$TMP/warm.out")"
+"$TBIN/envelope-tool" events "$IPC" 10 itest-warm 20 warm >"$TMP/warm.out" || bad "warm-up: $(last_line "$TMP/warm.out")"
 ok "warm-up: 10 events persisted"
 
 # 1. broker down ---------------------------------------------------------------------------
 ctl "broker-down 1"
-"$BIN/bridge-load" events "$IPC" 500 itest-down 60 down >"$TMP/down.out" &
+"$TBIN/envelope-tool" events "$IPC" 500 itest-down 60 down >"$TMP/down.out" &
 LOAD=$!
 sleep 3
 line=$(last_line "$TMP/down.out")
@@ -75,7 +75,7 @@ ok "itest-down holds every event exactly once (500)"
 
 # 2. request errors --------------------------------------------------------------------------
 ctl "request-errors Produce 5 NOT_LEADER_OR_FOLLOWER"
-"$BIN/bridge-load" events "$IPC" 1000 itest-errors 60 errs >"$TMP/errs.out" ||
+"$TBIN/envelope-tool" events "$IPC" 1000 itest-errors 60 errs >"$TMP/errs.out" ||
   bad "with request errors: $(last_line "$TMP/errs.out")"
 ok "request errors: $(last_line "$TMP/errs.out")"
 read -r n u <<<"$(records itest-errors errs)"
@@ -86,7 +86,7 @@ grep -q '^ocppgw_bridge_delivery_seconds_count [1-9]' <<<"$metrics" || bad "deli
 
 # 2b. a permanent error: reported as not persisted, never as persisted ------------------------
 ctl "request-errors Produce 1 INVALID_MSG"
-"$BIN/bridge-load" events "$IPC" 300 itest-perm 60 perm >"$TMP/perm.out" || true
+"$TBIN/envelope-tool" events "$IPC" 300 itest-perm 60 perm >"$TMP/perm.out" || true
 line=$(last_line "$TMP/perm.out")
 okn=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$line")
 errn=$(sed -n 's/.* err=\([0-9]*\) .*/\1/p' <<<"$line")
@@ -100,7 +100,7 @@ ok "permanent error: $errn acked as not persisted, $okn persisted and exactly th
 
 # 3. flush on SIGTERM ------------------------------------------------------------------------
 ctl "broker-down 1"
-"$BIN/bridge-load" events "$IPC" 200 itest-flush 30 flush >"$TMP/flush.out" &
+"$TBIN/envelope-tool" events "$IPC" 200 itest-flush 30 flush >"$TMP/flush.out" &
 LOAD=$!
 wait_until 10 "events queued in the bridge" bash -c "tail -n 1 '$TMP/flush.out' | grep -q 'sent=200'"
 kill -TERM "$BRIDGE"

@@ -8,8 +8,8 @@
 # Checked: both versions boot (registry meta), every station is connected at the end, cp-sim's
 # log shows every CALL it sent answered and every offline-queued message resent and answered,
 # the resent 1.6 MeterValues reach Kafka (ocpp-events-up, by message id), and the report counts
-# the reconnects. Downlink replies are unit-tested (tests/tools/cp-sim/test_ocpp_msg.c): commands
-# are not delivered end to end on main yet.
+# the reconnects. Downlink replies are covered elsewhere: tests/tools/cp-sim/test_ocpp_msg.c,
+# test_cp_sim_downlink.sh (against ws_echo) and test_commands_e2e.sh (through the gateway).
 # cp-sim connects from 127.0.0.2-3: its many reconnect attempts then never take an ephemeral
 # port of 127.0.0.1 that the restarting pod's admin listeners (base+1..) are about to bind.
 set -euo pipefail

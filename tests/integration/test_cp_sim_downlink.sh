@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_cp_sim_downlink.sh: cp-sim answers CSMS-initiated calls over a real WebSocket (issue 8).
 #
-# Commands are not delivered end to end through the gateway on main yet, so the CSMS here is
-# bench/ws_echo (a real epoll WebSocket server, compiled from the repo): it answers every CALL
-# and, after every 3rd answer, sends a CSMS call (ChangeAvailability, DataTransfer,
+# The CSMS here is ws_echo (tests/tools/ws_echo/, a real epoll WebSocket server built by
+# `make tests`) rather than the gateway, so that hundreds of CSMS calls of several actions come
+# at a steady rate (test_commands_e2e.sh sends commands through the gateway): it answers every
+# CALL and, after every 3rd answer, sends a CSMS call (ChangeAvailability, DataTransfer,
 # TriggerMessage Heartbeat, UnlockConnector, GetLocalListVersion in turn). Checked: every call
 # gets a CALLRESULT (none lost, no CALLERROR), the stations answer positively except the actions
 # of downlink_reject, TriggerMessage makes them send a Heartbeat, and nothing is left unanswered.
@@ -11,9 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/tools/cp-sim" "$ROOT/bench/ws_echo.c" \
-  "$ROOT/tools/cp-sim/ws_frame.c" -lcrypto -o "$TMP/ws_echo"
-"$TMP/ws_echo" 0 3 >"$TMP/echo.out" 2>&1 &   # port 0: it binds a free port and prints it
+"$TBIN/ws_echo" 0 3 >"$TMP/echo.out" 2>&1 &   # port 0: it binds a free port and prints it
 echo_pid=$!
 wait_until 10 "ws_echo listening ($(cat "$TMP/echo.out" 2>/dev/null))" grep -q listening "$TMP/echo.out"
 port="$(sed -nE 's/^ws_echo: listening on ([0-9]+)$/\1/p' "$TMP/echo.out")"

@@ -11,8 +11,8 @@
 #  - persist-before-ack: with kafka-bridge stopped (SIGSTOP) StartTransaction is not answered,
 #    and is answered once the bridge resumes and Kafka confirmed the event; StopTransaction
 #    with the bridge stopped gets InternalError after persist_timeout_ms (8 s here);
-#  - downlink commands (injected as the bridge would hand them, tools/core-inject): Reset is
-#    sent, answered and reported `accepted` on command-results; an invalid payload is
+#  - downlink commands (handed to the core as the bridge would, by `envelope-tool command`):
+#    Reset is sent, answered and reported `accepted` on command-results; an invalid payload is
 #    reported `invalid` without reaching the charge point; an unanswered CALL ends `timeout`
 #    and a late response is dropped and counted;
 #  - the generated examples agree with ocpp-rpc's ajv validator.
@@ -29,7 +29,6 @@ export OCPPGW_EVENT_RAW_PAYLOAD=true # unified events also carry the payload as 
 start_pod itest-core
 ok "pod ready on ws port $WS_PORT"
 base="ws://127.0.0.1:$WS_PORT"
-core_ep="ipc://$TMP/itest-core/ipc/core-0.sock"
 
 for pair in "ERR16 ocpp1.6" "ERR201 ocpp2.0.1"; do
   set -- $pair
@@ -53,7 +52,7 @@ wait_until 15 "1.6 strict session" grep -q '^session done' "$TMP/CP16.out"
 sed 's/^/  1.6: /' "$TMP/CP16.out"
 ok "ocpp-rpc strict mode found every response valid (1.6 and 2.0.1)"
 
-inject() { "$BIN/core-inject" "$core_ep" "$@"; }
+inject() { "$TBIN/envelope-tool" command "$TMP/itest-core/ipc" "$@"; }
 inject CP16 cmd-reset '{"command_id":"cmd-reset","action":"Reset","payload":{"type":"Soft"}}' 11
 inject CP16 cmd-bad '{"command_id":"cmd-bad","action":"Reset","payload":{"type":"Bogus"}}' 12
 inject CP16 cmd-silent '{"command_id":"cmd-silent","action":"GetConfiguration","payload":{}}' 13

@@ -5,11 +5,12 @@
 # state, and exits 4 for an unknown identity; events filters by identity and type and --follow
 # sees new events; send refuses invalid payloads (exit 2) and unknown identities (exit 4),
 # writes the command record to the owner pod's commands-down partition (checked with kcat and an
-# independent murmur2), and --wait ends with the exit code of the result's status, or 124 when
-# no result comes (commands are not yet answered end to end on main); --wait is checked for
-# every result status and for the resend (same command_id) after the target pod's lease expires,
-# with the test writing the results as kafka-bridge would; an unreachable Redis or Kafka gives
-# exit 3 and says which.
+# independent murmur2), and --wait ends with the exit code of the result's status (the pod's
+# bridge and core answer a command to a connected station), or 124 when no result comes; --wait
+# is checked for every result status, with the test writing the results for a pod without a
+# bridge ("ghost-pod") as kafka-bridge would, and for the resend (same command_id) after the
+# target pod's lease expires, answered by the real pod; an unreachable Redis or Kafka gives exit
+# 3 and says which.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
@@ -96,7 +97,7 @@ PY
 rc=0; "$ctl" send CTL000004 Reset '{"type":"Soft"}' --wait --timeout 6s >"$TMP/wait.out" 2>"$TMP/err" || rc=$?
 if [ $rc -eq 124 ]; then
   grep -q 'no result for' "$TMP/err" || fail "--wait 124 without saying so"
-  ok "send --wait: no final result within 6 s (the command chain is not on this branch yet): exit 124"
+  ok "send --wait: no final result within 6 s: exit 124"
 else
   python3 - "$TMP/wait.out" "$rc" <<'PY'
 import json, sys
@@ -109,11 +110,11 @@ print(f"ok: send --wait printed the result ({res['status']}) and exited {sys.arg
 PY
 fi
 
-# --wait for every result status, and the retry after the target pod dies. No bridge on this
-# branch answers commands, so the test plays it: it reads the command from commands-down with
-# kcat and writes the result to command-results (key command_id), as kafka-bridge does. The
-# charge point is mapped to "ghost-pod", a pod with a lease the test sets and no bridge, so a
-# real bridge (once merged) never answers these records itself.
+# --wait for every result status, and the retry after the target pod dies. To produce each
+# status on demand the test plays the bridge: it reads the command from commands-down with kcat
+# and writes the result to command-results (key command_id), as kafka-bridge does. The charge
+# point is mapped to "ghost-pod", a pod with a lease the test sets and no bridge, so the real
+# pod's bridge never answers these records itself.
 redis-cli -u "$REDIS_URL" SET 'conn:{GHOST1}' ghost-pod >/dev/null
 redis-cli -u "$REDIS_URL" SET 'pod:{ghost-pod}' '{"registrations":1}' PX 120000 >/dev/null
 answer() { # command_id status: write the final result

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_registry_fencing.sh: the connection map's fencing with a real redis-server and two real
-# redis-registry processes (issue 7). Each "pod" is a registry plus registry-driver standing in
+# redis-registry processes (issue 7). Each "pod" is a registry plus the driver standing in
 # for its cores and bridge (tests/integration/registry_lib.sh).
 #  1. two pods claim the same identity, in both orders: the later claim wins with a higher
 #     epoch, the earlier pod is told SUPERSEDED (pub/sub) for the right connection;

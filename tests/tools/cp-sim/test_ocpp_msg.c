@@ -3,8 +3,9 @@
  * the fields the schemas require; frames are cut correctly; every CSMS-initiated action of OCPP
  * 1.6 and 2.0.1 gets a CALLRESULT with the configured positive or negative status, per-item
  * results echo the request, the effects (session, reset, trigger) are right, and what a version
- * does not define gets NotImplemented. The downlink replies are tested here, without the
- * gateway, because commands are not yet delivered end to end on main. */
+ * does not define gets NotImplemented. The downlink replies are tested here without a server,
+ * for every action; tests/integration/test_cp_sim_downlink.sh and test_commands_e2e.sh send
+ * some of them over a real WebSocket. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>

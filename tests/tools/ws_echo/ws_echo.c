@@ -1,4 +1,6 @@
-/* ws_echo: the trivial WebSocket server cp-sim is benchmarked against (bench/cp-sim.sh).
+/* ws_echo: the trivial WebSocket server cp-sim is benchmarked against (bench/bench_cp_sim.sh),
+ * and the CSMS of tests/integration/test_cp_sim_downlink.sh. A test double: built by
+ * `make tests` and `make bench` into $(BUILD)/tests/bin, never shipped.
  *
  *   ws_echo PORT [DOWNLINK_EVERY]        (PORT 0: any free port, printed at start)
  *
