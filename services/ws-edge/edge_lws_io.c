@@ -233,23 +233,23 @@ static int conn_event(edge_lws_t *self, struct lws *wsi, enum lws_callback_reaso
 static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
-    edge_lws_t *self = self_of(wsi);
-    int rc = 0;
     switch (reason) {
     case LWS_CALLBACK_WSI_DESTROY:
-        if (u64map_remove(self->handshakes, (uint64_t)(uintptr_t)wsi))
-            metrics_counter_add(self->m_hs_failed, 1); /* never became a WebSocket */
-        break;
+        if (u64map_remove(self_of(wsi)->handshakes, (uint64_t)(uintptr_t)wsi))
+            metrics_counter_add(self_of(wsi)->m_hs_failed, 1); /* never became a WebSocket */
+        return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return admit(self, wsi, false, in);
+        return admit(self_of(wsi), wsi, false, in);
     case LWS_CALLBACK_HTTP:
-        return admit(self, wsi, true, NULL);
+        return admit(self_of(wsi), wsi, true, NULL);
     default:
-        if (user)
-            rc = conn_event(self, wsi, reason, user, in, len);
         break;
     }
-    /* a close armed from within lws callbacks is serviced anyway; waking lws keeps it prompt
+    if (!user) /* not a connection (context, vhost and protocol events) */
+        return 0;
+    edge_lws_t *self = self_of(wsi);
+    int rc = conn_event(self, wsi, reason, user, in, len);
+    /* a close armed within lws callbacks is serviced anyway; waking lws keeps it prompt
      * wherever the engine decided it */
     edge_lws_kick(self);
     return rc;
