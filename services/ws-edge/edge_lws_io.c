@@ -407,6 +407,7 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     protocols_init(self);
     info.protocols = self->protocols;
     info.user = self;
+    info.pcontext = &self->lws; /* lws sets it NULL once the context is freed */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
@@ -450,7 +451,6 @@ void edge_lws_stop(edge_lws_t *self)
         uv_close((uv_handle_t *)&self->accept_timer, NULL);
     if (self->lws)
         lws_context_destroy(self->lws);
-    self->lws = NULL;
 }
 
 void edge_lws_destroy(edge_lws_t **self_p)
@@ -458,7 +458,7 @@ void edge_lws_destroy(edge_lws_t **self_p)
     if (!self_p || !*self_p)
         return;
     edge_lws_t *self = *self_p;
-    edge_lws_stop(self);
+    edge_lws_stop(self); /* a second lws_context_destroy() completes it on a foreign loop */
     u64map_destroy(&self->handshakes);
     edge_iprate_destroy(&self->iprate);
     free(self);

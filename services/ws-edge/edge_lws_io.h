@@ -32,7 +32,8 @@ void edge_lws_stop_accepting(edge_lws_t *self);
  * it is woken up, so wake it if the engine closed a connection. */
 void edge_lws_kick(edge_lws_t *self);
 /* Closes the listener and destroys the context (every open connection reports closed to the
- * engine); the loop must then run once to finish closing its handles before _destroy. */
+ * engine); the loop must then run once to finish closing its handles before _destroy, which
+ * calls lws_context_destroy() again: on a foreign loop lws 4.1 frees the context only then. */
 void edge_lws_stop(edge_lws_t *self);
 void edge_lws_destroy(edge_lws_t **self_p);
 

@@ -269,8 +269,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
         close_handle(handles[i]);
     uv_run(&E.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&E.loop);
-    edge_lws_destroy(&E.lws);
+    edge_lws_destroy(&E.lws); /* lws 4.1 frees a context on a foreign loop only now */
+    if (uv_loop_close(&E.loop) < 0)
+        log_warn("event loop closed with handles still open");
     edge_conns_destroy(&E.conns);
     channel_push_to_cores_destroy(&E.core_push, E.cfg.core_count);
     zsock_destroy(&E.pull);
