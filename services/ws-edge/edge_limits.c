@@ -19,6 +19,10 @@ bool edge_bucket_take(edge_bucket_t *b, double rate_per_s, double burst, uint32_
         double t = b->tokens + rate_per_s * (double)elapsed / 1000.0;
         b->tokens = (float)(t > burst ? burst : t);
         b->last_ms = now_ms;
+    } else if (elapsed < 0) {
+        /* the clock stepped back (the caller's clock is the wall clock): refill from now on,
+         * instead of refilling nothing until it caught up again */
+        b->last_ms = now_ms;
     }
     if (b->tokens >= 1.0f) {
         b->tokens -= 1.0f;

@@ -19,7 +19,8 @@ typedef struct {
 void edge_bucket_init(edge_bucket_t *b, double burst, uint32_t now_ms);
 
 /* Refills at rate_per_s up to burst, then takes one token: true if there was one. A rate of 0
- * disables the limit (always true). Time going backwards refills nothing. */
+ * disables the limit (always true). Time going backwards refills nothing, and the refill goes on
+ * from the earlier time (a step back of the clock does not stall the bucket). */
 bool edge_bucket_take(edge_bucket_t *b, double rate_per_s, double burst, uint32_t now_ms);
 
 typedef struct edge_iprate edge_iprate_t;

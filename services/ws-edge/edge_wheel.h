@@ -1,6 +1,6 @@
 /* edge_wheel: a timing wheel of coarse buckets for the edge's per-connection deadlines.
  *
- * PERFORMANCE.md trap 2: one lws timer per connection is a sorted list with linear insertion.
+ * docs/PERFORMANCE.md trap 2: one lws timer per connection is a sorted list with linear insertion.
  * Here a connection is an intrusive node filed in the slot of its due tick; scheduling and
  * cancelling are O(1), and each tick only visits the nodes due then. Deadlines further than
  * the wheel's horizon are filed at the horizon: callers re-check the real deadline when a

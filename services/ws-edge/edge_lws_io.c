@@ -1,0 +1,466 @@
+/* edge_lws_io: ws-edge's libwebsockets wiring. See edge_lws_io.h; the rules are in the engine
+ * (edge_conn.c) and in edge_admission.c, this file only translates. lws 4.1 traps it works
+ * around are documented where they are handled (docs/PERFORMANCE.md, docs/ws-edge.md). */
+#include "edge_lws_io.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "clock.h"
+#include "edge_admission.h"
+#include "edge_limits.h"
+#include "edge_metrics.h"
+#include "edge_path.h"
+#include "edge_subprotocol.h"
+#include "log.h"
+#include "u64map.h"
+
+struct edge_lws {
+    const edge_config_t *cfg;
+    uv_loop_t *loop;
+    edge_conns_t *conns;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    /* protocols[0] serves plain HTTP requests on the port; then one entry per ENABLED
+     * subprotocol, newest first, all with one callback; a zeroed entry ends the list */
+    struct lws_protocols protocols[2 + 3];
+    int listen_fd; /* -1 once closed */
+    uv_poll_t listen_poll;
+    uv_timer_t accept_timer; /* resumes accepting after running out of descriptors */
+    bool draining;
+    bool kick; /* an lws timer was set: wake lws when outside its callbacks */
+    edge_iprate_t *iprate;
+    u64map_t *handshakes; /* wsi -> accept time (us), until established or gone */
+    metrics_histogram_t *m_handshake;
+    metrics_counter_t *m_hs_failed;
+};
+
+static edge_lws_t *self_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- the engine's connection effects ------------------------------------------------------ */
+
+static void op_read_enable(void *arg, void *io, bool on)
+{
+    (void)arg;
+    lws_rx_flow_control(io, on ? 1 : 0);
+}
+
+static void op_want_write(void *arg, void *io)
+{
+    (void)arg;
+    lws_callback_on_writable(io);
+}
+
+static int op_write_text(void *arg, void *io, unsigned char *data, size_t len)
+{
+    (void)arg;
+    int n = lws_write(io, data, len, LWS_WRITE_TEXT);
+    return n < (int)len ? -1 : 0;
+}
+
+/* lws 4.1 does not report an empty pong, so pings carry one byte */
+static int op_write_ping(void *arg, void *io)
+{
+    (void)arg;
+    unsigned char ping[LWS_PRE + 1];
+    ping[LWS_PRE] = 'p';
+    return lws_write(io, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0 ? -1 : 0;
+}
+
+/* Returning -1 from a writable callback makes lws 4.1 drop the socket without the close frame;
+ * from LWS_CALLBACK_TIMER (after lws_close_reason) it sends the frame and waits for the
+ * peer's. So closing arms a 1 us timer. */
+static void op_close_now(void *arg, void *io)
+{
+    (void)arg;
+    lws_set_timer_usecs(io, 1);
+    self_of(io)->kick = true;
+}
+
+static void op_close_deadline(void *arg, void *io, unsigned int seconds)
+{
+    (void)arg;
+    lws_set_timeout(io, PENDING_TIMEOUT_USER_OK, (int)seconds);
+}
+
+void edge_lws_conn_ops(edge_conns_ops_t *ops)
+{
+    ops->read_enable = op_read_enable;
+    ops->want_write = op_want_write;
+    ops->write_text = op_write_text;
+    ops->write_ping = op_write_ping;
+    ops->close_now = op_close_now;
+    ops->close_deadline = op_close_deadline;
+}
+
+size_t edge_lws_write_headroom(void)
+{
+    return LWS_PRE;
+}
+
+void edge_lws_kick(edge_lws_t *self)
+{
+    if (!self || !self->kick || !self->lws)
+        return;
+    self->kick = false;
+    lws_cancel_service(self->lws);
+}
+
+/* ---- upgrade admission ------------------------------------------------------------------- */
+
+/* Gathers the facts of a request for edge_admission_decide() and answers a refusal. upgrade_to:
+ * the Upgrade header (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE), or NULL with plain set for a plain
+ * HTTP request. Returns what the lws callback returns. */
+static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgrade_to)
+{
+    char peer[64] = "", uri[512], offered[256];
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    int olen = lws_hdr_copy(wsi, offered, sizeof(offered), WSI_TOKEN_PROTOCOL);
+    edge_upgrade_t req = {
+        .upgrade = !plain,
+        .upgrade_to = upgrade_to,
+        .open_connections = edge_conns_count(self->conns),
+        .max_connections = (size_t)self->cfg->max_connections,
+        .draining = self->draining,
+        .peer = peer,
+        .path = n > 0 ? uri : NULL,
+        .path_len = n > 0 ? (size_t)n : 0,
+        .offered = olen > 0 ? offered : NULL,
+        .offered_len = olen > 0 ? (size_t)olen : 0,
+        .path_prefixes = self->cfg->path_prefixes,
+        .enabled = self->cfg->subprotocols,
+    };
+    edge_admission_t adm;
+    if (edge_admission_decide(&req, self->iprate, (uint32_t)uv_now(self->loop), &adm) == 0) {
+        /* lws 4.1 binds the first protocol of the client's list that the vhost knows, and its
+         * header storage is private, so "newest enabled" holds when the client lists newest
+         * first (the usual case). The vhost only knows enabled versions, so whatever lws binds
+         * is enabled and offered; the connection reports what lws bound. */
+        return 0;
+    }
+    metrics_def_count(&EDGE_METRICS[EDGE_M_REFUSED], adm.reason);
+    if (plain) { /* not an upgrade at all: answered, not logged */
+        lws_return_http_status(wsi, adm.status, adm.detail);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    log_warn("upgrade refused: %s (%s) from %s", adm.reason, adm.detail, peer);
+    lws_return_http_status(wsi, adm.status, adm.reason);
+    return 1;
+}
+
+/* ---- connection events -------------------------------------------------------------------- */
+
+static void established(edge_lws_t *self, struct lws *wsi, edge_conn_t *c)
+{
+    char uri[512], identity[IDENTITY_MAX + 1], peer[64] = "";
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    bool ok = n > 0 && edge_path_parse(uri, (size_t)n, self->cfg->path_prefixes, false, identity) ==
+                           EDGE_PATH_OK;
+    uint64_t now_us = clock_now_us();
+    void *t0 = ok ? u64map_remove(self->handshakes, (uint64_t)(uintptr_t)wsi) : NULL;
+    if (t0)
+        metrics_histogram_observe(self->m_handshake,
+                                  (double)(now_us - (uint64_t)(uintptr_t)t0) / 1e6);
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    edge_conn_established(self->conns, c, wsi, ok ? identity : NULL, lws_get_protocol(wsi)->name,
+                          peer, now_us);
+}
+
+static unsigned int rx_flags(struct lws *wsi)
+{
+    return (lws_is_first_fragment(wsi) ? EDGE_RX_FIRST : 0u) |
+           (lws_is_final_fragment(wsi) ? EDGE_RX_FINAL : 0u) |
+           (lws_frame_is_binary(wsi) ? EDGE_RX_BINARY : 0u);
+}
+
+/* LWS_CALLBACK_TIMER, armed by op_close_now: the close frame with the engine's code, or none
+ * for a hang-up; -1 makes lws close. */
+static int close_due(struct lws *wsi, const edge_conn_t *c)
+{
+    uint16_t code = edge_conn_close_code(c);
+    if (code != EDGE_CLOSE_HANGUP) {
+        const char *reason = edge_conn_close_reason(c);
+        lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    }
+    return -1;
+}
+
+static int conn_event(edge_lws_t *self, struct lws *wsi, enum lws_callback_reasons reason,
+                      edge_conn_t *c, void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        established(self, wsi, c);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        edge_conn_receive(self->conns, c, in, len, rx_flags(wsi), clock_now_us());
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        edge_conn_pong(self->conns, c);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return edge_conn_writable(self->conns, c);
+    case LWS_CALLBACK_TIMER:
+        return close_due(wsi, c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2)
+            edge_conn_peer_close(
+                self->conns, c,
+                (uint16_t)(((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1]));
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        edge_conn_closed(self->conns, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (u64map_remove(self_of(wsi)->handshakes, (uint64_t)(uintptr_t)wsi))
+            metrics_counter_add(self_of(wsi)->m_hs_failed, 1); /* never became a WebSocket */
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return admit(self_of(wsi), wsi, false, in);
+    case LWS_CALLBACK_HTTP:
+        return admit(self_of(wsi), wsi, true, NULL);
+    default:
+        break;
+    }
+    if (!user) /* not a connection (context, vhost and protocol events) */
+        return 0;
+    edge_lws_t *self = self_of(wsi);
+    int rc = conn_event(self, wsi, reason, user, in, len);
+    /* a close armed within lws callbacks is serviced anyway; waking lws keeps it prompt
+     * wherever the engine decided it */
+    edge_lws_kick(self);
+    return rc;
+}
+
+static void protocols_init(edge_lws_t *self)
+{
+    size_t n = 0;
+    size_t user = edge_conn_size();
+    self->protocols[n++] =
+        (struct lws_protocols){"http-refuse", edge_callback, user, 0, 0, NULL, 0};
+    for (size_t i = 0; i < EDGE_SUBPROTOCOL_COUNT; i++) {
+        const char *name = EDGE_SUBPROTOCOLS[i];
+        if (edge_subprotocol_choose(name, strlen(name), self->cfg->subprotocols))
+            self->protocols[n++] = (struct lws_protocols){
+                name, edge_callback, user, (size_t)self->cfg->rx_buffer_bytes, 0, NULL, 0};
+    }
+    memset(&self->protocols[n], 0, sizeof(self->protocols[n]));
+}
+
+/* ---- listener ----------------------------------------------------------------------------- */
+
+/* The edge owns its listening socket (SO_REUSEPORT, so several edges share the port: lws 4.1
+ * sets SO_REUSEPORT only when it runs several service threads) and hands every accepted
+ * socket to lws (lws_adopt_socket_vhost). Closing it on SIGTERM stops accepting while the
+ * other edges keep the port. */
+static int listen_open(const char *addr, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        log_error("ws_bind %s is not an IPv4 address", addr);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        log_error("cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_accept_retry(uv_timer_t *t);
+
+static void on_accept(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    edge_lws_t *self = p->data;
+    int adopted = 0;
+    /* level-triggered: a capped batch, the rest on the next loop iteration */
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(self->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: pause accepting for a moment instead of spinning */
+                metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], strerror(errno));
+                uv_poll_stop(p);
+                uv_timer_start(&self->accept_timer, on_accept_retry, 100, 0);
+            }
+            break;
+        }
+        struct lws *wsi = lws_adopt_socket_vhost(self->vhost, fd); /* closes fd on failure */
+        if (!wsi) {
+            metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], "adopt failed");
+            continue;
+        }
+        u64map_put(self->handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)clock_now_us());
+        adopted++;
+    }
+    /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
+    if (adopted)
+        lws_cancel_service(self->lws);
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    edge_lws_t *self = t->data;
+    if (self->listen_fd >= 0)
+        uv_poll_start(&self->listen_poll, UV_READABLE, on_accept);
+}
+
+static void listen_close(edge_lws_t *self)
+{
+    if (self->listen_fd < 0)
+        return;
+    uv_poll_stop(&self->listen_poll);
+    uv_timer_stop(&self->accept_timer);
+    uv_close((uv_handle_t *)&self->listen_poll, NULL);
+    close(self->listen_fd);
+    self->listen_fd = -1;
+}
+
+void edge_lws_stop_accepting(edge_lws_t *self)
+{
+    self->draining = true;
+    listen_close(self);
+}
+
+/* ---- context ------------------------------------------------------------------------------ */
+
+/* The context sizes its tables from RLIMIT_NOFILE when it is created (docs/PERFORMANCE.md). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("could not raise RLIMIT_NOFILE: %s", strerror(errno));
+    }
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    log_write(level == LLL_ERR ? LOG_ERROR : LOG_WARN, NULL, NULL, "lws: %.*s", (int)n, line);
+}
+
+/* No per-connection validity timer (docs/PERFORMANCE.md trap 2): liveness is the engine's. */
+static const lws_retry_bo_t NO_VALIDITY = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
+};
+
+edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t *conns)
+{
+    edge_lws_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    self->loop = loop;
+    self->conns = conns;
+    self->listen_fd = -1;
+    self->handshakes = u64map_new(256);
+    self->iprate =
+        edge_iprate_new(65536, (double)cfg->ip_connect_rate, (double)cfg->ip_connect_burst);
+    self->m_handshake = metrics_def_histogram(&EDGE_METRICS[EDGE_M_HANDSHAKE_SECONDS], NULL);
+    self->m_hs_failed = metrics_def_counter(&EDGE_METRICS[EDGE_M_HANDSHAKES_FAILED], NULL);
+    if (!self->handshakes || !self->iprate)
+        goto out_free;
+
+    raise_nofile();
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *foreign[] = {loop};
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the edge accepts (listen_open) */
+    protocols_init(self);
+    info.protocols = self->protocols;
+    info.user = self;
+    info.pcontext = &self->lws; /* lws sets it NULL once the context is freed */
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.retry_and_idle_policy = &NO_VALIDITY;
+    info.timeout_secs = (unsigned int)((cfg->handshake_timeout_ms + 999) / 1000);
+    /* a request trickled in slowly holds a header buffer: the same bound applies */
+    info.timeout_secs_ah_idle = info.timeout_secs;
+    info.pt_serv_buf_size = 4096;
+    info.max_http_header_data = (unsigned short)cfg->max_header_bytes;
+    info.ka_time = 0;
+    self->lws = lws_create_context(&info);
+    self->vhost = self->lws ? lws_get_vhost_by_name(self->lws, "default") : NULL;
+    if (!self->vhost) {
+        log_error("could not create the libwebsockets context");
+        goto out_free;
+    }
+    self->listen_fd = listen_open(cfg->ws_bind, (int)cfg->ws_port);
+    if (self->listen_fd < 0)
+        goto out_free;
+    uv_timer_init(loop, &self->accept_timer);
+    self->accept_timer.data = self;
+    uv_poll_init(loop, &self->listen_poll, self->listen_fd);
+    self->listen_poll.data = self;
+    uv_poll_start(&self->listen_poll, UV_READABLE, on_accept);
+    return self;
+
+out_free:
+    if (self->lws)
+        lws_context_destroy(self->lws);
+    u64map_destroy(&self->handshakes);
+    edge_iprate_destroy(&self->iprate);
+    free(self);
+    return NULL;
+}
+
+void edge_lws_stop(edge_lws_t *self)
+{
+    if (!self)
+        return;
+    listen_close(self);
+    if (!uv_is_closing((uv_handle_t *)&self->accept_timer))
+        uv_close((uv_handle_t *)&self->accept_timer, NULL);
+    if (self->lws)
+        lws_context_destroy(self->lws);
+}
+
+void edge_lws_destroy(edge_lws_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    edge_lws_t *self = *self_p;
+    edge_lws_stop(self); /* a second lws_context_destroy() completes it on a foreign loop */
+    u64map_destroy(&self->handshakes);
+    edge_iprate_destroy(&self->iprate);
+    free(self);
+    *self_p = NULL;
+}

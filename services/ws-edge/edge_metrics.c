@@ -1,0 +1,48 @@
+/* edge_metrics: the metrics table of ws-edge. See edge_metrics.h; the names are referred to by
+ * the dashboards and alert rules under k8s/ (tests/integration/test_manifests.sh checks them). */
+#include "edge_metrics.h"
+
+const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
+    [EDGE_M_CONNECTIONS] = {"edge_connections", METRICS_GAUGE, "open WebSocket connections", NULL},
+    [EDGE_M_ACCEPTED] = {"edge_connections_accepted_total", METRICS_COUNTER, "upgrades accepted",
+                         NULL},
+    [EDGE_M_REFUSED] = {"edge_upgrades_refused_total", METRICS_COUNTER,
+                        "WebSocket upgrades refused, by reason", "reason"},
+    [EDGE_M_CLOSED] = {"edge_connections_closed_total", METRICS_COUNTER,
+                       "connections closed, by close code", "code"},
+    [EDGE_M_FRAMES_IN] = {"edge_frames_in_total", METRICS_COUNTER, "messages from charge points",
+                          NULL},
+    [EDGE_M_FRAMES_OUT] = {"edge_frames_out_total", METRICS_COUNTER, "messages to charge points",
+                           NULL},
+    [EDGE_M_BYTES_IN] = {"edge_bytes_in_total", METRICS_COUNTER, "message bytes from charge points",
+                         NULL},
+    [EDGE_M_BYTES_OUT] = {"edge_bytes_out_total", METRICS_COUNTER, "message bytes to charge points",
+                          NULL},
+    [EDGE_M_SEND_QUEUE_DROPS] = {"edge_send_queue_drops_total", METRICS_COUNTER,
+                                 "connections closed as slow readers", "reason"},
+    [EDGE_M_FLOW_PAUSES] = {"edge_flow_control_pauses_total", METRICS_COUNTER,
+                            "times a connection stopped reading because core was full", NULL},
+    [EDGE_M_RATE_LIMITED] = {"edge_rate_limited_total", METRICS_COUNTER,
+                             "messages held back (reading paused) because the connection exceeded "
+                             "its rate",
+                             NULL},
+    [EDGE_M_PINGS] = {"edge_pings_total", METRICS_COUNTER, "pings sent to silent connections",
+                      NULL},
+    [EDGE_M_PING_TIMEOUTS] = {"edge_ping_timeouts_total", METRICS_COUNTER,
+                              "connections hung up after no traffic or pong in the window", NULL},
+    [EDGE_M_STALE] = {"edge_stale_conn_total", METRICS_COUNTER,
+                      "SEND/CLOSE for a connection that is gone (dropped)", NULL},
+    [EDGE_M_ACCEPT_ERRORS] = {"edge_accept_errors_total", METRICS_COUNTER,
+                              "accept() failures, by errno", "errno"},
+    [EDGE_M_HANDSHAKES_FAILED] = {"edge_handshakes_failed_total", METRICS_COUNTER,
+                                  "accepted TCP connections that never became WebSockets "
+                                  "(refused, timed out, dropped)",
+                                  NULL},
+    [EDGE_M_HANDSHAKE_SECONDS] = {"edge_handshake_seconds", METRICS_HISTOGRAM,
+                                  "time from TCP accept to an established WebSocket", NULL},
+};
+
+void edge_metrics_define(void)
+{
+    metrics_define(EDGE_METRICS, EDGE_M_COUNT);
+}

@@ -1,0 +1,36 @@
+/* edge_metrics: every metric family ws-edge exports, declared once (docs/engines.md).
+ *
+ * One row per family (name, kind, help, label); the stage registers the table at start-up and
+ * takes its series from the rows, so no metric name appears anywhere else in the stage. */
+#ifndef EDGE_METRICS_H
+#define EDGE_METRICS_H
+
+#include "metrics.h"
+
+typedef enum {
+    EDGE_M_CONNECTIONS,      /* gauge */
+    EDGE_M_ACCEPTED,         /* upgrades accepted */
+    EDGE_M_REFUSED,          /* {reason} */
+    EDGE_M_CLOSED,           /* {code} */
+    EDGE_M_FRAMES_IN,        /* messages from charge points */
+    EDGE_M_FRAMES_OUT,       /* messages to charge points */
+    EDGE_M_BYTES_IN,         /* */
+    EDGE_M_BYTES_OUT,        /* */
+    EDGE_M_SEND_QUEUE_DROPS, /* {reason} */
+    EDGE_M_FLOW_PAUSES,      /* core full */
+    EDGE_M_RATE_LIMITED,     /* message rate */
+    EDGE_M_PINGS,            /* */
+    EDGE_M_PING_TIMEOUTS,    /* */
+    EDGE_M_STALE,            /* SEND/CLOSE for a connection that is gone */
+    EDGE_M_ACCEPT_ERRORS,    /* {errno} */
+    EDGE_M_HANDSHAKES_FAILED,
+    EDGE_M_HANDSHAKE_SECONDS, /* histogram */
+    EDGE_M_COUNT
+} edge_metric_t;
+
+extern const metrics_def_t EDGE_METRICS[EDGE_M_COUNT];
+
+/* Registers the table (every family in /metrics from the first scrape). */
+void edge_metrics_define(void);
+
+#endif

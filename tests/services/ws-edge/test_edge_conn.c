@@ -1,0 +1,662 @@
+/* Unit tests for services/ws-edge/edge_conn: the connection engine driven by event sequences,
+ * with ops that record every effect (no socket, no lws, no ZeroMQ). */
+#include "edge_conn.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_metrics.h"
+#include "log.h"
+#include "metrics.h"
+
+enum {
+    OP_CORE,       /* to_core accepted an envelope */
+    OP_CORE_FULL,  /* to_core answered -EAGAIN or an error */
+    OP_DISCONNECT, /* to_core_counted */
+    OP_WANT_RETRY, /* */
+    OP_READ,       /* read_enable (on) */
+    OP_WANT_WRITE, /* */
+    OP_TEXT,       /* write_text */
+    OP_PING,       /* write_ping */
+    OP_CLOSE_NOW,  /* */
+    OP_DEADLINE,   /* close_deadline */
+};
+
+typedef struct {
+    int kind;
+    int conn; /* fake connection index (io) */
+    int type; /* envelope type handed to core */
+    uint64_t conn_id;
+    uint32_t code; /* DISCONNECT code */
+    bool on;
+    size_t len;
+    char data[512];
+} op_t;
+
+#define HEADROOM 16
+#define NCONN    4
+
+static op_t rec[4096];
+static size_t nrec;
+static int core_rc;  /* what to_core answers next (0, -EAGAIN, -EIO) */
+static int write_rc; /* what write_text / write_ping answer */
+static edge_config_t cfg;
+static edge_conns_t *E;
+static edge_conn_t *C[NCONN];
+
+static int io_index(void *io)
+{
+    return (int)(intptr_t)io - 1;
+}
+
+static void *io_of(int i)
+{
+    return (void *)(intptr_t)(i + 1);
+}
+
+static op_t *record(int kind, void *io)
+{
+    ck_assert_uint_lt(nrec, sizeof(rec) / sizeof(rec[0]));
+    op_t *o = &rec[nrec++];
+    memset(o, 0, sizeof(*o));
+    o->kind = kind;
+    o->conn = io ? io_index(io) : -1;
+    return o;
+}
+
+static int op_to_core(void *arg, uint32_t core, const void *data, size_t len)
+{
+    (void)arg;
+    (void)core;
+    envelope_t env;
+    ck_assert_int_eq(envelope_decode(data, len, &env), 0);
+    op_t *o = record(core_rc == 0 ? OP_CORE : OP_CORE_FULL, NULL);
+    o->type = env.type;
+    if (env.type == ENV_CONNECT) {
+        o->conn_id = env.u.connect.conn_id;
+        o->len = env_str_copy(env.u.connect.identity, o->data, sizeof(o->data));
+    } else if (env.type == ENV_FRAME) {
+        o->conn_id = env.u.frame.conn_id;
+        o->len = env.u.frame.data.len;
+        ck_assert_uint_lt(o->len, sizeof(o->data));
+        memcpy(o->data, env.u.frame.data.ptr, o->len);
+    }
+    return core_rc;
+}
+
+static int op_to_core_counted(void *arg, uint32_t core, const envelope_t *env, int wait_ms)
+{
+    (void)arg;
+    (void)core;
+    ck_assert_int_eq(env->type, ENV_DISCONNECT);
+    ck_assert_int_eq(wait_ms, EDGE_DISCONNECT_WAIT_MS);
+    op_t *o = record(OP_DISCONNECT, NULL);
+    o->conn_id = env->u.disconnect.conn_id;
+    o->code = env->u.disconnect.code;
+    o->len = env_str_copy(env->u.disconnect.reason, o->data, sizeof(o->data));
+    return 0;
+}
+
+static void op_want_retry(void *arg)
+{
+    (void)arg;
+    record(OP_WANT_RETRY, NULL);
+}
+
+static void op_read_enable(void *arg, void *io, bool on)
+{
+    (void)arg;
+    record(OP_READ, io)->on = on;
+}
+
+static void op_want_write(void *arg, void *io)
+{
+    (void)arg;
+    record(OP_WANT_WRITE, io);
+}
+
+static int op_write_text(void *arg, void *io, unsigned char *data, size_t len)
+{
+    (void)arg;
+    memset(data - HEADROOM, 0xAA, HEADROOM); /* the headroom is the writer's (ASan checks it) */
+    op_t *o = record(OP_TEXT, io);
+    ck_assert_uint_lt(len, sizeof(o->data));
+    memcpy(o->data, data, len);
+    o->len = len;
+    return write_rc;
+}
+
+static int op_write_ping(void *arg, void *io)
+{
+    (void)arg;
+    record(OP_PING, io);
+    return write_rc;
+}
+
+static void op_close_now(void *arg, void *io)
+{
+    (void)arg;
+    record(OP_CLOSE_NOW, io);
+}
+
+static void op_close_deadline(void *arg, void *io, unsigned int seconds)
+{
+    (void)arg;
+    record(OP_DEADLINE, io)->code = seconds;
+}
+
+static const edge_conns_ops_t OPS = {op_to_core,     op_to_core_counted, op_want_retry,
+                                     op_read_enable, op_want_write,      op_write_text,
+                                     op_write_ping,  op_close_now,       op_close_deadline};
+
+static void setup(void)
+{
+    log_set_fd(-1);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.edge_id = "edge-t";
+    cfg.core_count = 2;
+    cfg.max_message_bytes = 16;
+    cfg.send_queue_bytes = 20;
+    cfg.message_rate = 0;
+    cfg.message_burst = 100;
+    cfg.ping_interval_ms = 2000;
+    cfg.idle_timeout_ms = 5000;
+    nrec = 0;
+    core_rc = 0;
+    write_rc = 0;
+    E = edge_conns_new(&cfg, HEADROOM, 1000000, &OPS, NULL);
+    ck_assert_ptr_nonnull(E);
+    for (int i = 0; i < NCONN; i++)
+        C[i] = calloc(1, edge_conn_size());
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < NCONN; i++) {
+        edge_conn_closed(E, C[i]);
+        free(C[i]);
+    }
+    edge_conns_destroy(&E);
+    edge_conns_destroy(&E); /* safe twice */
+    metrics_shutdown();
+}
+
+/* re-creates the engine after a change of cfg */
+static void restart(void)
+{
+    edge_conns_destroy(&E);
+    E = edge_conns_new(&cfg, HEADROOM, 1000000, &OPS, NULL);
+    ck_assert_ptr_nonnull(E);
+}
+
+static uint64_t counter(edge_metric_t m)
+{
+    return metrics_counter_get(metrics_def_counter(&EDGE_METRICS[m], NULL));
+}
+
+static uint64_t counter_label(edge_metric_t m, const char *labels)
+{
+    return metrics_counter_get(metrics_def_counter(&EDGE_METRICS[m], labels));
+}
+
+static void open_conn(int i, const char *identity)
+{
+    edge_conn_established(E, C[i], io_of(i), identity, "ocpp1.6", "127.0.0.1", 1000000);
+}
+
+static void rx(int i, const char *s, unsigned int flags)
+{
+    edge_conn_receive(E, C[i], s, strlen(s), flags, 2000000);
+}
+
+#define WHOLE (EDGE_RX_FIRST | EDGE_RX_FINAL)
+
+static void send_from_core(uint64_t conn_id, const char *s)
+{
+    envelope_t env = {.type = ENV_SEND};
+    env.u.send.conn_id = conn_id;
+    env.u.send.data = (env_bin_t){(const uint8_t *)s, strlen(s)};
+    ck_assert_int_eq(edge_conns_from_core(E, &env), 0);
+}
+
+static void close_from_core(uint64_t conn_id, uint32_t code, const char *reason)
+{
+    envelope_t env = {.type = ENV_CLOSE};
+    env.u.close.conn_id = conn_id;
+    env.u.close.code = code;
+    env.u.close.reason = env_str(reason);
+    ck_assert_int_eq(edge_conns_from_core(E, &env), 0);
+}
+
+static size_t count_ops(int kind, int conn)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nrec; i++)
+        if (rec[i].kind == kind && (conn < 0 || rec[i].conn == conn))
+            n++;
+    return n;
+}
+
+static const op_t *last_op(int kind)
+{
+    for (size_t i = nrec; i-- > 0;)
+        if (rec[i].kind == kind)
+            return &rec[i];
+    return NULL;
+}
+
+/* the FRAMEs core took, in order, as "a|b|c" */
+static const char *frames_to_core(uint64_t conn_id)
+{
+    static char out[2048];
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < nrec; i++)
+        if (rec[i].kind == OP_CORE && rec[i].type == ENV_FRAME && rec[i].conn_id == conn_id)
+            at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%.*s", at ? "|" : "",
+                                   (int)rec[i].len, rec[i].data);
+    ck_assert_uint_lt(at, sizeof(out));
+    return out;
+}
+
+/* ---- life ------------------------------------------------------------------------------ */
+
+START_TEST(test_connect_frame_disconnect)
+{
+    open_conn(0, "CP1");
+    ck_assert_uint_eq(edge_conns_count(E), 1);
+    uint64_t id = edge_conn_id(C[0]);
+    ck_assert_uint_eq(id, 1000001); /* ids start at the clock given to the engine */
+    ck_assert_int_eq(rec[0].kind, OP_CORE);
+    ck_assert_int_eq(rec[0].type, ENV_CONNECT);
+    ck_assert_str_eq(rec[0].data, "CP1");
+    rx(0, "[2,\"1\",\"HB\",{}]", WHOLE);
+    ck_assert_str_eq(frames_to_core(id), "[2,\"1\",\"HB\",{}]");
+    ck_assert_uint_eq(counter(EDGE_M_FRAMES_IN), 1);
+    edge_conn_peer_close(E, C[0], 1000);
+    edge_conn_closed(E, C[0]);
+    const op_t *d = last_op(OP_DISCONNECT);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(d->conn_id, id);
+    ck_assert_uint_eq(d->code, 1000); /* the peer's code */
+    ck_assert_uint_eq(edge_conns_count(E), 0);
+    ck_assert_uint_eq(counter_label(EDGE_M_CLOSED, "code=\"1000\""), 1);
+    /* a connection that simply drops reports 1006 */
+    open_conn(1, "CP2");
+    edge_conn_closed(E, C[1]);
+    ck_assert_uint_eq(last_op(OP_DISCONNECT)->code, 1006);
+    ck_assert_uint_eq(edge_conn_id(C[1]), 0); /* the storage is IDLE again */
+}
+END_TEST
+
+START_TEST(test_bad_identity_never_reaches_core)
+{
+    edge_conn_established(E, C[0], io_of(0), NULL, "ocpp1.6", "127.0.0.1", 1);
+    ck_assert_int_eq(rec[0].kind, OP_CLOSE_NOW);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1008);
+    ck_assert_uint_eq(edge_conns_count(E), 0);
+    edge_conn_closed(E, C[0]);
+    ck_assert_uint_eq(count_ops(OP_CORE, -1) + count_ops(OP_DISCONNECT, -1), 0);
+}
+END_TEST
+
+/* ---- to the charge point ---------------------------------------------------------------- */
+
+START_TEST(test_slow_reader)
+{
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    nrec = 0;
+    send_from_core(id, "0123456789"); /* 10 of 20 bytes */
+    send_from_core(id, "abcdefghij"); /* 20: exactly the limit is fine */
+    ck_assert_uint_eq(edge_conn_queued_bytes(C[0]), 20);
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, 0), 2);
+    send_from_core(id, "x");                            /* 21: a slow reader */
+    ck_assert_uint_eq(edge_conn_queued_bytes(C[0]), 0); /* the queue is freed */
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1008);
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_CLOSE_NOW); /* nothing left to flush: close now */
+    ck_assert_uint_eq(counter_label(EDGE_M_SEND_QUEUE_DROPS, "reason=\"send_queue_full\""), 1);
+    /* nothing else is written: the writable callback only asks for the close again */
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), 0);
+    ck_assert_uint_eq(count_ops(OP_TEXT, -1), 0);
+    /* later SENDs for it are dropped and counted */
+    send_from_core(id, "late");
+    send_from_core(id, "later");
+    ck_assert_uint_eq(counter(EDGE_M_STALE), 2);
+    ck_assert_uint_eq(edge_conn_queued_bytes(C[0]), 0);
+    edge_conn_closed(E, C[0]);
+    ck_assert_uint_eq(last_op(OP_DISCONNECT)->code, 1008);
+    ck_assert_str_eq(last_op(OP_DISCONNECT)->data, "slow reader");
+    send_from_core(id, "gone");
+    ck_assert_uint_eq(counter(EDGE_M_STALE), 3);
+}
+END_TEST
+
+START_TEST(test_reply_before_close)
+{
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    nrec = 0;
+    send_from_core(id, "reply");
+    close_from_core(id, 4000, "superseded");
+    /* the close waits for the queue, with a deadline */
+    ck_assert_uint_eq(count_ops(OP_CLOSE_NOW, -1), 0);
+    ck_assert_uint_eq(last_op(OP_DEADLINE)->code, EDGE_CLOSE_FLUSH_S);
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), 0);
+    ck_assert_int_eq(rec[nrec - 2].kind, OP_TEXT);
+    ck_assert_str_eq(rec[nrec - 2].data, "reply");
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_WANT_WRITE); /* once more, for the close */
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), 0);
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_CLOSE_NOW);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 4000);
+    ck_assert_str_eq(edge_conn_close_reason(C[0]), "superseded");
+    /* a second close does not replace the first */
+    close_from_core(id, 1000, "other");
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 4000);
+    /* a code that is no close code becomes 1000 */
+    open_conn(1, "CP2");
+    close_from_core(edge_conn_id(C[1]), 99, "bad code");
+    ck_assert_uint_eq(edge_conn_close_code(C[1]), 1000);
+    /* unknown connection: counted */
+    close_from_core(424242, 1000, "x");
+    ck_assert_uint_eq(counter(EDGE_M_STALE), 1);
+    envelope_t hello = {.type = ENV_HELLO};
+    ck_assert_int_eq(edge_conns_from_core(E, &hello), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_write_failure_drops)
+{
+    open_conn(0, "CP1");
+    send_from_core(edge_conn_id(C[0]), "a");
+    write_rc = -1;
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), -1);
+    /* nothing queued: a spurious writable callback writes nothing */
+    open_conn(1, "CP2");
+    size_t before = nrec;
+    ck_assert_int_eq(edge_conn_writable(E, C[1]), 0);
+    ck_assert_uint_eq(nrec, before);
+}
+END_TEST
+
+/* ---- from the charge point: reassembly and checks --------------------------------------- */
+
+START_TEST(test_reassembly_up_to_the_limit)
+{
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    rx(0, "01234", EDGE_RX_FIRST);
+    ck_assert_uint_eq(edge_conn_rx_bytes(C[0]), 5);
+    rx(0, "56789", 0);
+    rx(0, "abcdef", EDGE_RX_FINAL); /* 16 bytes: exactly max_message_bytes */
+    ck_assert_str_eq(frames_to_core(id), "0123456789abcdef");
+    ck_assert_uint_eq(edge_conn_rx_bytes(C[0]), 0);
+    ck_assert(edge_conn_is_open(C[0]));
+    /* one byte more: 1009, buffer freed */
+    rx(0, "0123456789", EDGE_RX_FIRST);
+    rx(0, "abcdefg", EDGE_RX_FINAL);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1009);
+    ck_assert_uint_eq(edge_conn_rx_bytes(C[0]), 0);
+    ck_assert_str_eq(frames_to_core(id), "0123456789abcdef");
+    /* a frame after the close is ignored */
+    rx(0, "late", WHOLE);
+    ck_assert_str_eq(frames_to_core(id), "0123456789abcdef");
+}
+END_TEST
+
+START_TEST(test_single_frame_over_limit)
+{
+    open_conn(0, "CP1");
+    rx(0, "0123456789abcdef", WHOLE); /* 16: fine */
+    rx(0, "0123456789abcdefg", WHOLE);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1009);
+    ck_assert_str_eq(frames_to_core(edge_conn_id(C[0])), "0123456789abcdef");
+    edge_conn_closed(E, C[0]);
+    ck_assert_uint_eq(counter_label(EDGE_M_CLOSED, "code=\"1009\""), 1);
+}
+END_TEST
+
+START_TEST(test_binary_and_utf8)
+{
+    open_conn(0, "CP1");
+    rx(0, "bin", WHOLE | EDGE_RX_BINARY);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1003);
+    /* a character split across fragments is fine */
+    open_conn(1, "CP2");
+    rx(1, "\xc3", EDGE_RX_FIRST);
+    rx(1, "\xa9t\xc3", 0);
+    rx(1, "\xa9", EDGE_RX_FINAL);
+    ck_assert_str_eq(frames_to_core(edge_conn_id(C[1])), "\xc3\xa9t\xc3\xa9");
+    /* a character broken across fragments: 1007, nothing handed on */
+    rx(1, "ok\xc3", EDGE_RX_FIRST);
+    rx(1, "(", EDGE_RX_FINAL);
+    ck_assert_uint_eq(edge_conn_close_code(C[1]), 1007);
+    ck_assert_uint_eq(edge_conn_rx_bytes(C[1]), 0);
+    ck_assert_str_eq(frames_to_core(edge_conn_id(C[1])), "\xc3\xa9t\xc3\xa9");
+    /* invalid in one piece */
+    open_conn(2, "CP3");
+    rx(2, "\xed\xa0\x80", WHOLE); /* a surrogate */
+    ck_assert_uint_eq(edge_conn_close_code(C[2]), 1007);
+}
+END_TEST
+
+/* ---- flow control ----------------------------------------------------------------------- */
+
+START_TEST(test_core_full_holds_and_keeps_order)
+{
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    nrec = 0;
+    core_rc = -EAGAIN;
+    rx(0, "m1", WHOLE);
+    ck_assert(edge_conn_is_held(C[0]));
+    ck_assert_int_eq(rec[nrec - 2].kind, OP_READ);
+    ck_assert(!rec[nrec - 2].on); /* reading paused */
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_WANT_RETRY);
+    ck_assert_uint_eq(counter(EDGE_M_FLOW_PAUSES), 1);
+    /* still full: still held */
+    ck_assert_uint_eq(edge_conns_retry(E, 2000000), 1);
+    core_rc = 0;
+    ck_assert_uint_eq(edge_conns_retry(E, 2005000), 0);
+    ck_assert(!edge_conn_is_held(C[0]));
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_READ);
+    ck_assert(rec[nrec - 1].on); /* resumed */
+    rx(0, "m2", WHOLE);
+    ck_assert_str_eq(frames_to_core(id), "m1|m2"); /* handed once each, in order */
+    ck_assert_uint_eq(edge_conns_retry(E, 2010000), 0);
+    ck_assert_str_eq(frames_to_core(id), "m1|m2");
+    /* another core error than full: 1011 */
+    core_rc = -EIO;
+    rx(0, "m3", WHOLE);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1011);
+}
+END_TEST
+
+START_TEST(test_connect_held_nothing_overtakes)
+{
+    core_rc = -EAGAIN;
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    ck_assert(edge_conn_is_held(C[0]));
+    ck_assert_uint_eq(counter(EDGE_M_FLOW_PAUSES), 1);
+    /* lws delivers nothing while reading is paused; a piece that came anyway is not handed on
+     * before the CONNECT */
+    rx(0, "early", WHOLE);
+    ck_assert_uint_eq(count_ops(OP_CORE, -1), 0);
+    core_rc = 0;
+    ck_assert_uint_eq(edge_conns_retry(E, 3000000), 0);
+    rx(0, "m1", WHOLE);
+    size_t first = nrec;
+    for (size_t i = 0; i < nrec; i++)
+        if (rec[i].kind == OP_CORE) {
+            first = i;
+            break;
+        }
+    ck_assert_uint_lt(first, nrec);
+    ck_assert_int_eq(rec[first].type, ENV_CONNECT);
+    ck_assert_uint_eq(rec[first].conn_id, id);
+    ck_assert_str_eq(frames_to_core(id), "m1");
+    /* a connection that goes away while it holds an envelope frees it (ASan) */
+    core_rc = -EAGAIN;
+    rx(0, "m2", WHOLE);
+    ck_assert(edge_conn_is_held(C[0]));
+    edge_conn_closed(E, C[0]);
+    core_rc = 0;
+    ck_assert_uint_eq(edge_conns_retry(E, 4000000), 0);
+    ck_assert_str_eq(frames_to_core(id), "m1");
+}
+END_TEST
+
+START_TEST(test_rate_limit_holds_not_drops)
+{
+    cfg.message_rate = 1;
+    cfg.message_burst = 2;
+    restart();
+    open_conn(0, "CP1");
+    uint64_t id = edge_conn_id(C[0]);
+    edge_conn_receive(E, C[0], "a", 1, WHOLE, 1000000);
+    edge_conn_receive(E, C[0], "b", 1, WHOLE, 1000000);
+    edge_conn_receive(E, C[0], "c", 1, WHOLE, 1000000); /* over the burst: held */
+    ck_assert(edge_conn_is_held(C[0]));
+    ck_assert_uint_eq(counter(EDGE_M_RATE_LIMITED), 1);
+    ck_assert_uint_eq(counter(EDGE_M_FLOW_PAUSES), 0);  /* core was not full */
+    ck_assert_uint_eq(edge_conns_retry(E, 1500000), 1); /* half a token */
+    ck_assert_str_eq(frames_to_core(id), "a|b");
+    ck_assert_uint_eq(edge_conns_retry(E, 2000000), 0); /* one second later */
+    ck_assert_str_eq(frames_to_core(id), "a|b|c");
+    ck_assert(!edge_conn_is_held(C[0]));
+    /* the token a held frame took is kept while core is full */
+    edge_conn_receive(E, C[0], "d", 1, WHOLE, 4000000);
+    core_rc = -EAGAIN;
+    edge_conn_receive(E, C[0], "e", 1, WHOLE, 4000000);
+    ck_assert_uint_eq(counter(EDGE_M_FLOW_PAUSES), 1);
+    core_rc = 0;
+    ck_assert_uint_eq(edge_conns_retry(E, 4000000), 0);
+    ck_assert_str_eq(frames_to_core(id), "a|b|c|d|e");
+}
+END_TEST
+
+/* ---- liveness ----------------------------------------------------------------------------- */
+
+START_TEST(test_liveness_ping_pong_hangup)
+{
+    /* ping after 2 silent ticks, hang up after 5 */
+    open_conn(0, "CP1");
+    open_conn(1, "CP2");
+    nrec = 0;
+    edge_conns_tick(E); /* 1 silent tick */
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, -1), 0);
+    edge_conns_tick(E); /* 2: ping both */
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, 0), 1);
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, 1), 1);
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), 0);
+    ck_assert_int_eq(rec[nrec - 1].kind, OP_PING);
+    ck_assert_uint_eq(counter(EDGE_M_PINGS), 1);
+    /* conn 0 answers, conn 1 stays silent */
+    edge_conn_pong(E, C[0]);
+    for (int i = 0; i < 3; i++)
+        edge_conns_tick(E); /* tick 5 of silence for conn 1 */
+    ck_assert_uint_eq(edge_conn_close_code(C[1]), EDGE_CLOSE_HANGUP);
+    ck_assert_int_eq(last_op(OP_CLOSE_NOW)->conn, 1);
+    ck_assert_uint_eq(counter(EDGE_M_PING_TIMEOUTS), 1);
+    ck_assert(edge_conn_is_open(C[0]));
+    /* a hang-up sends no close frame: the writable callback drops the socket */
+    ck_assert_int_eq(edge_conn_writable(E, C[1]), -1);
+    edge_conn_closed(E, C[1]);
+    ck_assert_uint_eq(last_op(OP_DISCONNECT)->code, EDGE_CLOSE_HANGUP);
+    ck_assert_str_eq(last_op(OP_DISCONNECT)->data, "ping timeout");
+    /* conn 0 goes silent after its pong and is hung up 5 ticks later */
+    for (int i = 0; i < 5 && edge_conn_is_open(C[0]); i++)
+        edge_conns_tick(E);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), EDGE_CLOSE_HANGUP);
+}
+END_TEST
+
+START_TEST(test_paused_not_hung_up)
+{
+    open_conn(0, "CP1");
+    core_rc = -EAGAIN;
+    rx(0, "m1", WHOLE);
+    ck_assert(edge_conn_is_held(C[0]));
+    for (int i = 0; i < 20; i++)
+        edge_conns_tick(E);
+    ck_assert(edge_conn_is_open(C[0]));                 /* its silence is the edge's doing */
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, -1), 0); /* not even pinged */
+    core_rc = 0;
+    ck_assert_uint_eq(edge_conns_retry(E, 2000000), 0);
+    /* judged again once reading resumed (its last frame is old now) */
+    for (int i = 0; i < 8 && edge_conn_is_open(C[0]); i++)
+        edge_conns_tick(E);
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), EDGE_CLOSE_HANGUP);
+}
+END_TEST
+
+START_TEST(test_traffic_keeps_alive)
+{
+    open_conn(0, "CP1");
+    for (int i = 0; i < 30; i++) {
+        rx(0, "x", WHOLE);
+        edge_conns_tick(E);
+    }
+    ck_assert(edge_conn_is_open(C[0]));
+    ck_assert_uint_eq(count_ops(OP_WANT_WRITE, -1), 0); /* no ping for a talking connection */
+}
+END_TEST
+
+/* ---- drain ---------------------------------------------------------------------------------- */
+
+START_TEST(test_drain_staggered)
+{
+    for (int i = 0; i < NCONN; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "CP%d", i);
+        open_conn(i, id);
+    }
+    send_from_core(edge_conn_id(C[0]), "last words");
+    ck_assert_int_eq(edge_conns_drain_begin(E), 0);
+    ck_assert(!edge_conns_drain_step(E, 1000, 0));
+    ck_assert_uint_eq(count_ops(OP_CLOSE_NOW, -1) + count_ops(OP_DEADLINE, -1), 0);
+    ck_assert(!edge_conns_drain_step(E, 1000, 500)); /* half of them */
+    int closing = 0;
+    for (int i = 0; i < NCONN; i++)
+        closing += !edge_conn_is_open(C[i]);
+    ck_assert_int_eq(closing, NCONN / 2);
+    ck_assert(!edge_conns_drain_step(E, 1000, 1000)); /* all asked, none gone yet */
+    for (int i = 0; i < NCONN; i++) {
+        ck_assert_uint_eq(edge_conn_close_code(C[i]), 1001);
+        edge_conn_closed(E, C[i]);
+    }
+    ck_assert(edge_conns_drain_step(E, 1000, 1100));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("edge_conn");
+    TCase *tc = tcase_create("engine");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_connect_frame_disconnect);
+    tcase_add_test(tc, test_bad_identity_never_reaches_core);
+    tcase_add_test(tc, test_slow_reader);
+    tcase_add_test(tc, test_reply_before_close);
+    tcase_add_test(tc, test_write_failure_drops);
+    tcase_add_test(tc, test_reassembly_up_to_the_limit);
+    tcase_add_test(tc, test_single_frame_over_limit);
+    tcase_add_test(tc, test_binary_and_utf8);
+    tcase_add_test(tc, test_core_full_holds_and_keeps_order);
+    tcase_add_test(tc, test_connect_held_nothing_overtakes);
+    tcase_add_test(tc, test_rate_limit_holds_not_drops);
+    tcase_add_test(tc, test_liveness_ping_pong_hangup);
+    tcase_add_test(tc, test_paused_not_hung_up);
+    tcase_add_test(tc, test_traffic_keeps_alive);
+    tcase_add_test(tc, test_drain_staggered);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
