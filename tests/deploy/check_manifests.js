@@ -577,7 +577,9 @@ const CHECKS = {
       else if (!run.packages.has(pkg) && !BASE_PACKAGES.has(pkg)) err(`${stage} links ${lib} (${pkg}), which the runtime stage does not install`);
     }
     // libwebsockets loads its libuv event-loop plugin at run time (not a NEEDED entry)
-    if (/LWS_SERVER_OPTION_LIBUV/.test(read('services/ws-edge/main.c')) && !run.packages.has('libwebsockets-evlib-uv')) {
+    const edgeSrc = fs.readdirSync(path.join(ROOT, 'services/ws-edge')).filter((f) => f.endsWith('.c'))
+      .map((f) => read(`services/ws-edge/${f}`)).join('\n');
+    if (/LWS_SERVER_OPTION_LIBUV/.test(edgeSrc) && !run.packages.has('libwebsockets-evlib-uv')) {
       err('ws-edge uses the libuv event loop: runtime stage needs libwebsockets-evlib-uv');
     }
   },
