@@ -83,7 +83,9 @@ static uint64_t conn_key(env_str_t edge_id, uint64_t conn_id)
 static conn_t *conn_find(const core_conn_t *self, env_str_t edge_id, uint64_t conn_id)
 {
     conn_t *c = u64map_get(self->conns, conn_key(edge_id, conn_id));
-    if (!c || c->conn_id != conn_id || !env_str_eq(edge_id, c->edge_id))
+    char edge[EDGE_ID_MAX + 1]; /* compared as stored: cut to EDGE_ID_MAX */
+    env_str_copy(edge_id, edge, sizeof(edge));
+    if (!c || c->conn_id != conn_id || strcmp(edge, c->edge_id) != 0)
         return NULL;
     return c;
 }
@@ -285,7 +287,7 @@ static void conn_unlink(core_conn_t *self, conn_t *c)
     metrics_gauge_set(self->m_conns, (int64_t)u64map_size(self->conns));
 }
 
-static conn_t *conn_new(core_conn_t *self, const env_connect_t *m, uint64_t now)
+static conn_t *conn_new(const env_connect_t *m)
 {
     conn_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -309,7 +311,7 @@ static uint64_t message_id_seed(const core_conn_t *self, const conn_t *c, uint64
 
 static void on_connect(core_conn_t *self, const env_connect_t *m, uint64_t now)
 {
-    conn_t *c = conn_new(self, m, now);
+    conn_t *c = conn_new(m);
     if (!c)
         return;
     if (ocpp_version_from_subprotocol(m->subprotocol.ptr, m->subprotocol.len, &c->version) < 0) {
