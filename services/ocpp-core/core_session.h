@@ -1,12 +1,14 @@
 /* core_session: the per-connection OCPP state machine, pure (no sockets, no clock: callers
- * pass the time). One instance per charge-point connection.
+ * pass the time). One instance per charge-point connection, owned by the engine core_conn; it
+ * is the one place that connection's boot state and held answer are kept.
  *
  * Uplink (charge point -> gateway): BootNotification gating (2.0.1: before the boot was
  * accepted, here or on any pod as the registry reports, every CALL other than
  * BootNotification is refused with SecurityError) and the one outstanding CALL whose answer
- * waits for persistence. A charge point sends a new CALL only after its previous one was
- * answered or timed out (OCPP-J 4.1.1), so a new CALL while one waits means the charge point
- * gave up on the old one: the old answer is abandoned (never sent) and the new CALL is served.
+ * (the CALLRESULT text) waits for persistence. A charge point sends a new CALL only after its
+ * previous one was answered or timed out (OCPP-J 4.1.1), so a new CALL while one waits means the
+ * charge point gave up on the old one: the old answer is abandoned (never sent) and the new CALL is
+ * served.
  *
  * Downlink (gateway -> charge point): commands wait in a bounded queue (higher priority
  * first, then arrival order); one CALL is in flight at a time with a generated unique message
