@@ -10,10 +10,7 @@
 struct core_session_s {
     ocpp_version_t version;
     int booted;
-    /* uplink: the answer waiting for persistence */
-    char held_id[OCPP_MESSAGE_ID_MAX + 1];
-    uint64_t held_token;
-    uint64_t held_deadline_us;
+    core_held_t held; /* uplink: the answer waiting for persistence */
     /* downlink */
     core_command_t **queue; /* sorted: priority desc, then arrival */
     size_t queued, queue_max;
@@ -55,6 +52,7 @@ void core_session_destroy(core_session_t **self)
     for (size_t i = 0; i < s->queued; i++)
         core_command_free(&s->queue[i]);
     core_command_free(&s->in_flight);
+    core_held_clear(&s->held);
     free(s->queue);
     free(s);
     *self = NULL;
@@ -75,45 +73,66 @@ void core_session_set_booted(core_session_t *self)
     self->booted = 1;
 }
 
-core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
-                                         char abandoned[OCPP_MESSAGE_ID_MAX + 1])
+void core_held_clear(core_held_t *h)
 {
-    abandoned[0] = '\0';
-    if (self->held_token) {
-        memcpy(abandoned, self->held_id, sizeof(self->held_id));
-        self->held_token = 0;
-        self->held_id[0] = '\0';
-    }
+    free(h->text);
+    memset(h, 0, sizeof(*h));
+}
+
+/* moves the held answer out (or an empty one) and leaves nothing held */
+static void held_move(core_session_t *self, core_held_t *out)
+{
+    *out = self->held;
+    memset(&self->held, 0, sizeof(self->held));
+}
+
+core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
+                                         core_held_t *abandoned)
+{
+    held_move(self, abandoned);
     if (self->version != OCPP_V16 && !self->booted && strcmp(action, "BootNotification") != 0)
         return CORE_CALL_NOT_BOOTED;
     return CORE_CALL_SERVE;
 }
 
 void core_session_hold(core_session_t *self, const char *message_id, uint64_t token,
-                       uint64_t deadline_us)
+                       uint64_t deadline_us, char **text)
 {
-    snprintf(self->held_id, sizeof(self->held_id), "%s", message_id);
-    self->held_token = token;
-    self->held_deadline_us = deadline_us;
+    core_held_clear(&self->held);
+    snprintf(self->held.message_id, sizeof(self->held.message_id), "%s", message_id);
+    self->held.token = token;
+    self->held.deadline_us = deadline_us;
+    self->held.text = *text;
+    *text = NULL;
 }
 
-int core_session_release(core_session_t *self, uint64_t token)
+uint64_t core_session_held_token(const core_session_t *self)
 {
-    if (!token || self->held_token != token)
+    return self->held.token;
+}
+
+int core_session_release(core_session_t *self, uint64_t token, core_held_t *out)
+{
+    if (!token || self->held.token != token)
         return 0;
-    self->held_token = 0;
-    self->held_id[0] = '\0';
+    held_move(self, out);
     return 1;
 }
 
-uint64_t core_session_hold_expired(core_session_t *self, uint64_t now_us)
+int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t *out)
 {
-    if (!self->held_token || !self->held_deadline_us || now_us < self->held_deadline_us)
+    if (!self->held.token || !self->held.deadline_us || now_us < self->held.deadline_us)
         return 0;
-    uint64_t token = self->held_token;
-    self->held_token = 0;
-    self->held_id[0] = '\0';
-    return token;
+    held_move(self, out);
+    return 1;
+}
+
+int core_session_take_held(core_session_t *self, core_held_t *out)
+{
+    if (!self->held.token)
+        return 0;
+    held_move(self, out);
+    return 1;
 }
 
 int core_session_enqueue(core_session_t *self, core_command_t *cmd)
@@ -204,8 +223,8 @@ uint64_t core_session_next_deadline(const core_session_t *self)
         if ((x) && (!d || (x) < d))                                                                \
             d = (x);                                                                               \
     } while (0)
-    if (self->held_token)
-        EARLIER(self->held_deadline_us);
+    if (self->held.token)
+        EARLIER(self->held.deadline_us);
     if (self->in_flight)
         EARLIER(self->in_flight->deadline_us);
     for (size_t i = 0; i < self->queued; i++)

@@ -1,12 +1,14 @@
 /* core_session: the per-connection OCPP state machine, pure (no sockets, no clock: callers
- * pass the time). One instance per charge-point connection.
+ * pass the time). One instance per charge-point connection, owned by the engine core_conn; it
+ * is the one place that connection's boot state and held answer are kept.
  *
  * Uplink (charge point -> gateway): BootNotification gating (2.0.1: before the boot was
  * accepted, here or on any pod as the registry reports, every CALL other than
  * BootNotification is refused with SecurityError) and the one outstanding CALL whose answer
- * waits for persistence. A charge point sends a new CALL only after its previous one was
- * answered or timed out (OCPP-J 4.1.1), so a new CALL while one waits means the charge point
- * gave up on the old one: the old answer is abandoned (never sent) and the new CALL is served.
+ * (the CALLRESULT text) waits for persistence. A charge point sends a new CALL only after its
+ * previous one was answered or timed out (OCPP-J 4.1.1), so a new CALL while one waits means the
+ * charge point gave up on the old one: the old answer is abandoned (never sent) and the new CALL is
+ * served.
  *
  * Downlink (gateway -> charge point): commands wait in a bounded queue (higher priority
  * first, then arrival order); one CALL is in flight at a time with a generated unique message
@@ -55,19 +57,36 @@ typedef enum {
     CORE_CALL_NOT_BOOTED /* answer SecurityError (2.0.1 gating) */
 } core_call_verdict_t;
 
-/* A CALL arrived. Abandons the answer still waiting for persistence, if any (*abandoned
- * gets its message id, else ""). */
-core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
-                                         char abandoned[OCPP_MESSAGE_ID_MAX + 1]);
+/* The answer held for persistence (persist-before-ack, DESIGN §3): the CALLRESULT text for
+ * message_id, sent once the event with token is in Kafka. It lives only in the session. */
+typedef struct {
+    char message_id[OCPP_MESSAGE_ID_MAX + 1];
+    uint64_t token;       /* bridge ack token of the event; 0: nothing held */
+    uint64_t deadline_us; /* InternalError at this time (0: wait for Kafka as long as it takes) */
+    char *text;           /* the CALLRESULT (owned) */
+} core_held_t;
 
-/* The answer to message_id waits for persistence of the event with this token. */
+/* Frees the text and empties h. */
+void core_held_clear(core_held_t *h);
+
+/* A CALL arrived. Abandons the answer still waiting for persistence, if any: it moves into
+ * *abandoned (token 0 when there was none; the caller clears it). */
+core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
+                                         core_held_t *abandoned);
+
+/* The answer to message_id waits for persistence of the event with this token; the session
+ * takes *text (set to NULL). A hold still in place is abandoned first (freed). */
 void core_session_hold(core_session_t *self, const char *message_id, uint64_t token,
-                       uint64_t deadline_us);
-/* The event of token was persisted (or failed): 1 when the held answer is still wanted
- * (same token), and the hold is released; 0 when it was abandoned. */
-int core_session_release(core_session_t *self, uint64_t token);
-/* token of the held answer whose deadline passed (0: none); the hold is released */
-uint64_t core_session_hold_expired(core_session_t *self, uint64_t now_us);
+                       uint64_t deadline_us, char **text);
+/* token of the held answer (0: none) */
+uint64_t core_session_held_token(const core_session_t *self);
+/* The event of token was persisted (or failed): 1 with the held answer moved into *out when it
+ * is still wanted (same token); 0 when it was abandoned, expired or never held. */
+int core_session_release(core_session_t *self, uint64_t token, core_held_t *out);
+/* 1 with the held answer moved into *out when its deadline passed, else 0. */
+int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t *out);
+/* 1 with the held answer moved into *out (the connection ends), 0 when nothing is held. */
+int core_session_take_held(core_session_t *self, core_held_t *out);
 
 /* Queue a command (ownership passes on success). -ENOSPC when the queue is full. */
 int core_session_enqueue(core_session_t *self, core_command_t *cmd);

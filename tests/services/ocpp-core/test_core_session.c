@@ -30,48 +30,74 @@ static core_command_t *cmd_new(const char *id, const char *action, int priority,
 
 START_TEST(test_gating_201)
 {
-    char abandoned[OCPP_MESSAGE_ID_MAX + 1];
+    core_held_t abandoned;
     core_session_t *s = core_session_new(OCPP_V201, 4, 1);
-    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_NOT_BOOTED);
-    ck_assert_int_eq(core_session_on_call(s, "StatusNotification", abandoned),
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", &abandoned), CORE_CALL_NOT_BOOTED);
+    ck_assert_int_eq(core_session_on_call(s, "StatusNotification", &abandoned),
                      CORE_CALL_NOT_BOOTED);
-    ck_assert_int_eq(core_session_on_call(s, "BootNotification", abandoned), CORE_CALL_SERVE);
+    ck_assert_int_eq(core_session_on_call(s, "BootNotification", &abandoned), CORE_CALL_SERVE);
     core_session_set_booted(s); /* accepted here, or reported by the registry */
-    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_SERVE);
+    ck_assert_int_eq(core_session_booted(s), 1);
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", &abandoned), CORE_CALL_SERVE);
     core_session_destroy(&s);
     ck_assert_ptr_null(s);
     /* 1.6 does not require the gating */
     s = core_session_new(OCPP_V16, 4, 1);
-    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", abandoned), CORE_CALL_SERVE);
+    ck_assert_int_eq(core_session_on_call(s, "Heartbeat", &abandoned), CORE_CALL_SERVE);
     core_session_destroy(&s);
 }
 END_TEST
 
+static void hold(core_session_t *s, const char *message_id, uint64_t token, uint64_t deadline)
+{
+    char *text = strdup(message_id); /* stands for the CALLRESULT */
+    core_session_hold(s, message_id, token, deadline, &text);
+    ck_assert_ptr_null(text); /* the session owns it */
+}
+
 START_TEST(test_held_answer)
 {
-    char abandoned[OCPP_MESSAGE_ID_MAX + 1];
+    core_held_t h;
     core_session_t *s = core_session_new(OCPP_V16, 4, 1);
-    core_session_on_call(s, "StartTransaction", abandoned);
-    ck_assert_str_eq(abandoned, "");
-    core_session_hold(s, "m1", 77, 0);
-    ck_assert_int_eq(core_session_release(s, 78), 0); /* another token */
-    ck_assert_int_eq(core_session_release(s, 77), 1); /* persisted: answer it */
-    ck_assert_int_eq(core_session_release(s, 77), 0); /* only once */
+    core_session_on_call(s, "StartTransaction", &h);
+    ck_assert_uint_eq(h.token, 0);
+    ck_assert_ptr_null(h.text);
+    hold(s, "m1", 77, 0);
+    ck_assert_uint_eq(core_session_held_token(s), 77);
+    ck_assert_int_eq(core_session_release(s, 78, &h), 0); /* another token */
+    ck_assert_int_eq(core_session_release(s, 77, &h), 1); /* persisted: answer it */
+    ck_assert_str_eq(h.message_id, "m1");
+    ck_assert_str_eq(h.text, "m1");
+    core_held_clear(&h);
+    ck_assert_ptr_null(h.text);
+    ck_assert_int_eq(core_session_release(s, 77, &h), 0); /* only once */
+    ck_assert_uint_eq(core_session_held_token(s), 0);
     /* the charge point gives up and sends a new CALL: the old answer is abandoned */
-    core_session_hold(s, "m2", 79, 0);
-    core_session_on_call(s, "StartTransaction", abandoned);
-    ck_assert_str_eq(abandoned, "m2");
-    ck_assert_int_eq(core_session_release(s, 79), 0); /* a late ack sends nothing */
+    hold(s, "m2", 79, 0);
+    core_session_on_call(s, "StartTransaction", &h);
+    ck_assert_str_eq(h.message_id, "m2");
+    ck_assert_uint_eq(h.token, 79);
+    core_held_clear(&h);
+    ck_assert_int_eq(core_session_release(s, 79, &h), 0); /* a late ack sends nothing */
     /* bounded wait */
-    core_session_hold(s, "m3", 80, 10 * SEC);
+    hold(s, "m3", 80, 10 * SEC);
     ck_assert_uint_eq(core_session_next_deadline(s), 10 * SEC);
-    ck_assert_uint_eq(core_session_hold_expired(s, 9 * SEC), 0);
-    ck_assert_uint_eq(core_session_hold_expired(s, 10 * SEC), 80);
-    ck_assert_int_eq(core_session_release(s, 80), 0);
+    ck_assert_int_eq(core_session_hold_expired(s, 9 * SEC, &h), 0);
+    ck_assert_int_eq(core_session_hold_expired(s, 10 * SEC, &h), 1);
+    ck_assert_uint_eq(h.token, 80);
+    core_held_clear(&h);
+    ck_assert_int_eq(core_session_release(s, 80, &h), 0);
     /* unbounded (persist_timeout_ms 0) never expires */
-    core_session_hold(s, "m4", 81, 0);
-    ck_assert_uint_eq(core_session_hold_expired(s, 1000000 * SEC), 0);
-    core_session_destroy(&s);
+    hold(s, "m4", 81, 0);
+    ck_assert_int_eq(core_session_hold_expired(s, 1000000 * SEC, &h), 0);
+    /* a new hold replaces (frees) the old one; the connection ends: taken back for cleanup */
+    hold(s, "m5", 82, 0);
+    ck_assert_int_eq(core_session_take_held(s, &h), 1);
+    ck_assert_uint_eq(h.token, 82);
+    core_held_clear(&h);
+    ck_assert_int_eq(core_session_take_held(s, &h), 0);
+    hold(s, "m6", 83, 0);
+    core_session_destroy(&s); /* frees what is still held */
 }
 END_TEST
 
