@@ -164,6 +164,18 @@ python3 "$ROOT/tests/integration/prometheus_check.py" "$PROM" "$ROOT/k8s/dashboa
 curl -sf "$PROM/api/v1/query" --data-urlencode 'query=ocppgw_bridge_consumer_lag' |
   python3 -c "import json,sys; r=json.load(sys.stdin)['data']['result']; assert r and all(s['metric']['pod'] in ('$POD','$POD_B') and 'exported_pod' in s['metric'] for s in r), r; print('ok: ocppgw_bridge_consumer_lag keeps its own pod label as exported_pod:', r[0]['metric'])"
 
+# the HPA's metric as prometheus-adapter asks for it (k8s/prometheus-adapter/rules.yaml: its
+# seriesQuery, then its metricsQuery with the label matchers and grouping the adapter fills in)
+adapter_pods() {
+  curl -sf "$PROM/api/v1/query" --data-urlencode "query=$1" |
+    python3 -c 'import json,sys; print(" ".join(sorted(r["metric"].get("pod","?") for r in json.load(sys.stdin)["data"]["result"])))'
+}
+[ "$(adapter_pods 'ocppgw_edge_connections{namespace!="",pod!=""}')" = "$POD $POD_B" ] ||
+  fail "the adapter's seriesQuery does not find both pods"
+[ "$(adapter_pods "sum(ocppgw_edge_connections{namespace=\"ocppgw\",pod=~\"$POD|$POD_B\"}) by (pod)")" = "$POD $POD_B" ] ||
+  fail "the adapter's metricsQuery does not give one value per pod"
+ok "the prometheus-adapter rule's queries give ocppgw_edge_connections per pod"
+
 scrape_stages "$TMP/scrape"
 if [ -n "${ITEST_KEEP:-}" ]; then cp -r "$TMP/scrape" "$ITEST_KEEP"; fi # the scrapes, for a look
 lint_metrics "$TMP"/scrape/*.prom
