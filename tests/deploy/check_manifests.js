@@ -1052,4 +1052,5 @@ function main() {
   process.exit(failures.length ? 1 : 0);
 }
 
-main();
+module.exports = { sourceMetrics };
+if (require.main === module) main();
