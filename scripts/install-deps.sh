@@ -2,14 +2,16 @@
 # install-deps.sh: install the Debian 12 packages the gateway builds, runs and tests with.
 # Idempotent: it asks dpkg first and calls apt-get only for what is missing (as root, or
 # through sudo). Nothing is downloaded from anywhere but Debian's archive and, for the
-# end-to-end test clients, the npm registry (tests/e2e/package-lock.json).
+# end-to-end test clients, the npm registry (tests/e2e/package-lock.json). prometheus brings
+# promtool and a Prometheus server for the monitoring tests (test_alerts.sh, test_prometheus.sh,
+# test_metrics_lint.sh); the package's own service is not used (tests run private instances).
 set -euo pipefail
 
 PACKAGES=(
   build-essential pkg-config python3 git
   libzmq3-dev libczmq-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
   librdkafka-dev libhiredis-dev libmsgpack-dev libyaml-dev libjansson-dev libssl-dev check
-  redis-server redis-tools kcat haproxy
+  redis-server redis-tools kcat haproxy prometheus
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   nodejs npm curl procps iproute2
 )

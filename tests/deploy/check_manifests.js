@@ -9,7 +9,12 @@
 // docs/configuration.md; the ConfigMap's file and the compose environment are accepted by the real
 // binaries (--print-config); every metric in the alert rules, the dashboard and the HPA exists in
 // the sources; the Dockerfile's package lists cover the libraries the binaries link; the compose
-// health check works against a real admin port without curl.
+// health check works against a real admin port without curl; docker-compose.yml (two pods, HAProxy,
+// three KRaft nodes, Redis, Prometheus, Grafana, cp-sim) validates against the compose
+// specification's JSON schema and is wired as docs/deployment.md says; the topics Job and compose's
+// kafka-init run the same script with the documented counts; the Prometheus adapter's rule serves
+// the HPA's metric; docs/operations.md documents every metric of the sources and has a runbook
+// entry for every alert; compose's rules file is the PrometheusRule's groups.
 //
 // Unknown (misspelt) fields are caught by compiling each object as a typed TypeScript literal.
 // Then it breaks the files on purpose, one way at a time (in memory), and fails if any breakage
@@ -30,6 +35,13 @@ const SIDECAR_ORDER = ['redis-registry', 'kafka-bridge', 'ocpp-core']; // start 
 const UID = 10001;
 const IPC_DIR = '/run/ocppgw';
 const TOPICS = ['ocpp-events-up', 'commands-down', 'command-results', 'commands-dlq'];
+// documented defaults of k8s/topics/create-topics.sh (docs/operations.md#kafka-topics)
+const TOPIC_ENV = { COMMANDS_PARTITIONS: '128', EVENTS_PARTITIONS: '64', RESULTS_PARTITIONS: '16', DLQ_PARTITIONS: '4',
+  REPLICATION_FACTOR: '3', MIN_INSYNC_REPLICAS: '2' };
+const TOPICS_SCRIPT = 'topics/create-topics.sh';
+// docker compose: the two pods, their services named <pod>-<stage>
+const COMPOSE_PODS = ['pod-a', 'pod-b'];
+const { extractRules } = require('./extract_rules');
 // metrics that are not the gateway's own, allowed in rules and dashboards
 const EXTERNAL_METRICS = new Set(['up', 'kube_pod_container_status_restarts_total']);
 // libraries of debian:bookworm-slim itself (priority required), not installed by the Dockerfile
@@ -145,7 +157,49 @@ function loadFiles() {
     dashboard: JSON.parse(read('k8s/dashboards/ocppgw.json')),
     compose: YAML.parse(read('docker-compose.yml'), { merge: true }),
     dockerfile: read('Dockerfile'),
+    haproxy: read('compose/haproxy/haproxy.cfg'),
+    cpSim: YAML.parse(read('compose/cp-sim.yaml')),
+    promConfig: YAML.parse(read('compose/prometheus/prometheus.yml')),
+    composeRules: read('compose/prometheus/ocppgw-rules.yml'),
+    adapter: YAML.parse(read('k8s/prometheus-adapter/rules.yaml')),
+    operations: read('docs/operations.md'),
+    grafana: {
+      datasources: YAML.parse(read('compose/grafana/provisioning/datasources/prometheus.yaml')),
+      dashboards: YAML.parse(read('compose/grafana/provisioning/dashboards/ocppgw.yaml')),
+    },
   };
+}
+
+// renames decided but not made yet (tests/deploy/pending_renames.tsv): exported name -> new name
+function pendingRenames() {
+  const m = new Map();
+  for (const line of read('tests/deploy/pending_renames.tsv').split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue;
+    const [oldName, newName] = line.split('\t');
+    m.set(oldName, newName);
+  }
+  return m;
+}
+
+// the compose specification's JSON schema, as shipped by dclint (npm), compiled once
+let composeValidator;
+function composeSchema() {
+  if (!composeValidator) {
+    const Ajv = require('ajv');
+    const dir = path.dirname(require.resolve('dclint/package.json'));
+    const schema = JSON.parse(fs.readFileSync(path.join(dir, 'schemas/compose.schema.json'), 'utf8'));
+    delete schema.$schema; // draft-07 under an https URL ajv does not know; the vocabulary is ajv's default
+    composeValidator = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  }
+  return composeValidator;
+}
+
+// ${VAR:-default} -> default, everywhere in a parsed compose file (what compose does without VAR)
+function interpolateAll(x) {
+  if (typeof x === 'string') return interpolate(x);
+  if (Array.isArray(x)) return x.map(interpolateAll);
+  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, interpolateAll(v)]));
+  return x;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -485,66 +539,231 @@ const CHECKS = {
   },
 
   'compose'(M, F, err) {
+    const list = (x) => (Array.isArray(x) ? x : []);
     const c = M.compose;
     const svcs = c.services || {};
-    for (const s of ['kafka', 'kafka-init', 'redis', ...STAGES, 'simulator']) {
+    const kafkas = Object.keys(svcs).filter((n) => /^kafka-\d+$/.test(n));
+    for (const s of ['kafka-init', 'redis', 'haproxy', 'prometheus', 'grafana', 'cp-sim']) {
       if (!svcs[s]) err(`service ${s} missing`);
     }
     for (const [name, s] of Object.entries(svcs)) {
-      for (const dep of Object.keys(s.depends_on || {})) if (!svcs[dep]) err(`${name}: depends_on unknown ${dep}`);
+      const deps = Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on || {});
+      for (const dep of deps) if (!svcs[dep]) err(`${name}: depends_on unknown ${dep}`);
       for (const v of s.volumes || []) {
         const src = String(v).split(':')[0];
-        if (!src.startsWith('.') && !src.startsWith('/') && !(c.volumes || {}).hasOwnProperty(src)) err(`${name}: volume ${src} not declared`);
+        if (src.startsWith('.')) {
+          if (!fs.existsSync(path.join(ROOT, src))) err(`${name}: mounts ${src}, which does not exist`);
+        } else if (!src.startsWith('/') && !(c.volumes || {}).hasOwnProperty(src)) err(`${name}: volume ${src} not declared`);
       }
     }
-    const podIds = new Set();
-    for (const n of STAGES) {
-      const s = svcs[n];
-      if (!s) continue;
-      const env = s.environment || {};
-      if (!Array.isArray(s.command) || s.command[0] !== n) err(`${n}: command must be ["${n}"]`);
-      if (String(s.user).split(':')[0] !== String(UID)) err(`${n}: user must be ${UID}`);
-      if (s.read_only !== true) err(`${n}: read_only must be true`);
-      if (s.image !== svcs['ws-edge'].image) err(`${n}: all stages must use one image`);
-      for (const k of Object.keys(env)) {
-        if (k.startsWith('OCPPGW_') && ![...F.keys[n].values()].some((o) => o.env === k)) err(`${n}: env ${k} is not a key of ${n}`);
+    // two pods of four stages: one pod id and one ipc volume per pod, none shared between pods
+    const podIds = new Map();
+    const ipcVolumes = new Map();
+    for (const pod of COMPOSE_PODS) {
+      for (const n of STAGES) {
+        const sn = `${pod}-${n}`;
+        const s = svcs[sn];
+        if (!s) { err(`service ${sn} missing`); continue; }
+        const env = s.environment || {};
+        if (!Array.isArray(s.command) || s.command[0] !== n) err(`${sn}: command must be ["${n}"]`);
+        if (String(s.user).split(':')[0] !== String(UID)) err(`${sn}: user must be ${UID}`);
+        if (s.read_only !== true) err(`${sn}: read_only must be true`);
+        if (!(s.cap_drop || []).includes('ALL')) err(`${sn}: cap_drop ALL missing`);
+        if (s.image !== (svcs[`${COMPOSE_PODS[0]}-ws-edge`] || {}).image) err(`${sn}: all stages must use one image`);
+        for (const k of Object.keys(env)) {
+          if (k.startsWith('OCPPGW_') && ![...F.keys[n].values()].some((o) => o.env === k)) err(`${sn}: env ${k} is not a key of ${n}`);
+        }
+        const ipcDir = env.OCPPGW_IPC_DIR || F.keys[n].get('ipc_dir').def;
+        const ipc = (s.volumes || []).map(String).find((v) => v.split(':')[1] === ipcDir);
+        if (!ipc) err(`${sn}: no volume mounted at its ipc_dir ${ipcDir}`);
+        else ipcVolumes.set(sn, ipc.split(':')[0]);
+        podIds.set(sn, env.OCPPGW_POD_ID);
+        const port = env.OCPPGW_ADMIN_PORT || F.keys[n].get('admin_port').def;
+        if (env.OCPPGW_ADMIN_BIND !== '0.0.0.0') err(`${sn}: admin_bind must be 0.0.0.0 (HAProxy's checks, Prometheus)`);
+        const test = ((s.healthcheck || {}).test || []).join(' ');
+        if (!test.includes('/healthz') || !test.includes(`/${port} `)) err(`${sn}: healthcheck must GET /healthz on admin port ${port}`);
+        if (/\bcurl\b|\bwget\b/.test(test)) err(`${sn}: healthcheck uses a tool the image does not have`);
       }
-      const ipcDir = env.OCPPGW_IPC_DIR || F.keys[n].get('ipc_dir').def;
-      if (!(s.volumes || []).some((v) => v.startsWith('ipc:') && v.split(':')[1] === ipcDir)) err(`${n}: shared volume ipc not mounted at ${ipcDir}`);
-      podIds.add(env.OCPPGW_POD_ID);
-      const port = env.OCPPGW_ADMIN_PORT || F.keys[n].get('admin_port').def;
-      const test = ((s.healthcheck || {}).test || []).join(' ');
-      if (!test.includes('/healthz') || !test.includes(`/${port} `)) err(`${n}: healthcheck must GET /healthz on admin port ${port}`);
-      if (/\bcurl\b|\bwget\b/.test(test)) err(`${n}: healthcheck uses a tool the image does not have`);
+      const ids = new Set(STAGES.map((n) => podIds.get(`${pod}-${n}`)));
+      const vols = new Set(STAGES.map((n) => ipcVolumes.get(`${pod}-${n}`)));
+      if (ids.size !== 1 || ids.has(undefined)) err(`${pod}: its four stages must share one OCPPGW_POD_ID, have ${[...ids]}`);
+      if (vols.size !== 1 || vols.has(undefined)) err(`${pod}: its four stages must share one ipc volume, have ${[...vols]}`);
+      const dep = (a, b) => svcs[`${pod}-${a}`] && Object.keys(svcs[`${pod}-${a}`].depends_on || {}).includes(`${pod}-${b}`);
+      if (!dep('ws-edge', 'ocpp-core') || !dep('ocpp-core', 'kafka-bridge') || !dep('kafka-bridge', 'redis-registry')) {
+        err(`${pod}: depends_on must chain ws-edge -> ocpp-core -> kafka-bridge -> redis-registry`);
+      }
+      const bridge = svcs[`${pod}-kafka-bridge`] || {};
+      if (((bridge.depends_on || {})['kafka-init'] || {}).condition !== 'service_completed_successfully') {
+        err(`${pod}-kafka-bridge must wait for kafka-init to complete`);
+      }
+      const brokers = ((bridge.environment || {}).OCPPGW_KAFKA_BROKERS || '').split(',');
+      if (brokers.sort().join() !== kafkas.map((k) => `${k}:9092`).sort().join()) err(`${pod}-kafka-bridge brokers ${brokers} are not the Kafka nodes ${kafkas}`);
+      const url = (((svcs[`${pod}-redis-registry`] || {}).environment || {}).OCPPGW_REDIS_URL || '');
+      if (!/@redis:6379/.test(url)) err(`${pod}-redis-registry must use the redis service`);
+      if (list((svcs[`${pod}-ws-edge`] || {}).ports).some((p) => /:8080$/.test(String(p)))) {
+        err(`${pod}-ws-edge publishes 8080: charge points must come through HAProxy`);
+      }
     }
-    if (podIds.size !== 1 || podIds.has(undefined)) err(`the four stages must share one OCPPGW_POD_ID, have ${[...podIds]}`);
-    const edge = svcs['ws-edge'] || {};
-    if (!(edge.ports || []).some((p) => /(^|:)8080:8080$/.test(String(p)))) err('ws-edge must publish 8080');
-    // depends_on chain = start order; compose stops in reverse, the drain order
-    const dep = (a, b) => svcs[a] && Object.keys(svcs[a].depends_on || {}).includes(b);
-    if (!dep('ws-edge', 'ocpp-core') || !dep('ocpp-core', 'kafka-bridge') || !dep('kafka-bridge', 'redis-registry')) {
-      err('depends_on must chain ws-edge -> ocpp-core -> kafka-bridge -> redis-registry');
+    if (new Set([...podIds.values()]).size !== COMPOSE_PODS.length) err('the two pods must have different pod ids');
+    if (new Set([...ipcVolumes.values()]).size !== COMPOSE_PODS.length) err('the two pods must not share an ipc volume');
+    const hostPorts = Object.values(svcs).flatMap((s) => list(s.ports).map((p) => String(p).split(':').slice(0, -1).join(':')));
+    const dupPorts = hostPorts.filter((p, i) => hostPorts.indexOf(p) !== i);
+    if (dupPorts.length) err(`host ports published twice: ${dupPorts}`);
+
+    // Kafka: three KRaft nodes, one quorum; kafka-init runs the topics Job's script with RF 3, min ISR 2
+    if (kafkas.length !== 3) err(`expected three Kafka nodes, found ${kafkas.length}`);
+    for (const k of kafkas) {
+      const e = svcs[k].environment || {};
+      if (!/^apache\/kafka:3\./.test(String(svcs[k].image))) err(`${k} must be apache/kafka 3.x`);
+      if (!String(e.KAFKA_PROCESS_ROLES || '').includes('controller')) err(`${k} must run in KRaft mode`);
+      if (!String(e.KAFKA_ADVERTISED_LISTENERS || '').includes(`PLAINTEXT://${k}:9092`)) err(`${k} must advertise ${k}:9092`);
+      const voters = String(e.KAFKA_CONTROLLER_QUORUM_VOTERS || '').split(',');
+      if (voters.length !== kafkas.length || !voters.includes(`${e.KAFKA_NODE_ID}@${k}:9093`)) err(`${k}: quorum voters ${voters} do not list every node`);
+      if (String(e.KAFKA_AUTO_CREATE_TOPICS_ENABLE) !== 'false') err(`${k}: topics must not be created automatically`);
     }
-    const brokers = ((svcs['kafka-bridge'] || {}).environment || {}).OCPPGW_KAFKA_BROKERS || '';
-    const adv = String(((svcs.kafka || {}).environment || {}).KAFKA_ADVERTISED_LISTENERS || '');
-    if (!brokers || !adv.includes(brokers)) err(`kafka-bridge brokers ${brokers} are not kafka's advertised listener`);
-    if (!/^kafka:apache\/kafka:3\./.test(`kafka:${(svcs.kafka || {}).image}`)) err('kafka must be apache/kafka 3.x');
-    if (!String(((svcs.kafka || {}).environment || {}).KAFKA_PROCESS_ROLES || '').includes('controller')) err('kafka must run in KRaft mode');
-    const init = JSON.stringify((svcs['kafka-init'] || {}).command || '');
-    for (const t of TOPICS) if (!init.includes(t)) err(`kafka-init does not create ${t}`);
-    if (!JSON.stringify(svcs['kafka-init'] || {}).includes('OCPPGW_COMMANDS_PARTITIONS:-12')) err('commands-down partitions must default to 12 (OCPPGW_COMMANDS_PARTITIONS)');
-    if (!dep('kafka-bridge', 'kafka-init') || svcs['kafka-bridge'].depends_on['kafka-init'].condition !== 'service_completed_successfully') {
-      err('kafka-bridge must wait for kafka-init to complete');
-    }
+    const init = svcs['kafka-init'] || {};
+    const ie = interpolateAll(init.environment || {});
+    if (!(init.volumes || []).some((v) => String(v).startsWith(`./k8s/${TOPICS_SCRIPT}:`))) err(`kafka-init must mount k8s/${TOPICS_SCRIPT}`);
+    if (!JSON.stringify(init.command || '').includes('create-topics.sh')) err('kafka-init must run create-topics.sh');
+    for (const [k, v] of Object.entries(TOPIC_ENV)) if (String(ie[k]) !== v) err(`kafka-init: ${k} is ${ie[k]}, documented ${v}`);
+    if ((ie.BOOTSTRAP_SERVERS || '').split(',').sort().join() !== kafkas.map((k) => `${k}:9092`).sort().join()) err('kafka-init must bootstrap from every Kafka node');
     if (!/^redis:7/.test(String((svcs.redis || {}).image))) err('redis must be Redis 7');
-    const url = (((svcs['redis-registry'] || {}).environment || {}).OCPPGW_REDIS_URL || '');
-    if (!/@redis:6379/.test(url)) err('redis-registry must use the redis service');
-    const sim = svcs.simulator || {};
-    if (!/stand-in/.test(JSON.stringify(sim.labels || {}))) err('simulator must be labelled as the stand-in for cp-sim');
-    const simCmd = JSON.stringify(sim.command || '');
-    const script = (simCmd.match(/node ([\w./-]+\.js)/) || [])[1];
-    if (!script || !fs.existsSync(path.join(ROOT, 'tests/e2e', script))) err(`simulator script ${script} not found in tests/e2e`);
-    if (!/ws-edge:8080/.test(simCmd)) err('simulator must connect to ws-edge:8080');
+
+    // HAProxy: TCP, both edges, health check GET /readyz on each edge's admin port
+    const hp = svcs.haproxy || {};
+    if (!list(hp.ports).some((p) => /(^|:)8080:8080$/.test(String(p)))) err('haproxy must publish 8080');
+    const cfg = M.haproxy.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+    if (!cfg.includes('mode tcp')) err('haproxy.cfg: mode tcp missing');
+    if (!cfg.some((l) => /^http-check send .*uri \/readyz\b/.test(l)) || !cfg.includes('option httpchk')) err('haproxy.cfg: the health check must GET /readyz');
+    for (const pod of COMPOSE_PODS) {
+      const edge = svcs[`${pod}-ws-edge`] || {};
+      const env = edge.environment || {};
+      const port = env.OCPPGW_ADMIN_PORT || F.keys['ws-edge'].get('admin_port').def;
+      const ws = env.OCPPGW_WS_PORT || F.keys['ws-edge'].get('ws_port').def;
+      if (!cfg.some((l) => new RegExp(`^server \\S+ ${pod}-ws-edge:${ws} check port ${port}\\b`).test(l))) {
+        err(`haproxy.cfg: no checked server ${pod}-ws-edge:${ws} with check port ${port}`);
+      }
+      if (!Object.keys(hp.depends_on || {}).includes(`${pod}-ws-edge`)) err(`haproxy must depend on ${pod}-ws-edge`);
+    }
+
+    // cp-sim: 100 stations through HAProxy
+    const sim = svcs['cp-sim'] || {};
+    if (sim.network_mode !== 'service:haproxy') err('cp-sim must share HAProxy\'s network namespace');
+    const cfgArg = (sim.command || [])[(sim.command || []).indexOf('--config') + 1];
+    if (!(sim.volumes || []).map(String).includes(`./compose/cp-sim.yaml:${cfgArg}:ro`)) err('cp-sim must run with compose/cp-sim.yaml');
+    const simCfg = (M.cpSim || {})['cp-sim'] || {};
+    if (Number(simCfg.count) !== 100) err(`cp-sim must simulate 100 stations, compose/cp-sim.yaml says ${simCfg.count}`);
+    if (!/^ws:\/\/127\.0\.0\.1:8080\//.test(String(simCfg.url))) err(`cp-sim url ${simCfg.url} is not HAProxy's frontend`);
+    if (!sim.build || sim.build.target !== 'build') err('cp-sim must run from the Dockerfile\'s build stage');
+  },
+
+  'compose-schema'(M, F, err) {
+    const validate = composeSchema();
+    if (!validate(interpolateAll(M.compose))) { // YAML merge keys resolved, as compose does before validating
+      for (const e of validate.errors.slice(0, 10)) err(`docker-compose.yml${e.instancePath}: ${e.message} ${JSON.stringify(e.params)}`);
+    }
+  },
+
+  'compose-monitoring'(M, F, err) {
+    const svcs = M.compose.services || {};
+    const job = (M.promConfig.scrape_configs || []).find((j) => j.job_name === 'ocppgw-pods');
+    if (!job) return err('compose prometheus.yml: no job ocppgw-pods (the ServiceMonitor\'s job name)');
+    const targets = (job.static_configs || []).flatMap((sc) => (sc.targets || []).map((t) => ({ t, l: sc.labels || {} })));
+    for (const pod of COMPOSE_PODS) {
+      for (const n of STAGES) {
+        const s = svcs[`${pod}-${n}`];
+        if (!s) continue;
+        const env = s.environment || {};
+        const want = `${pod}-${n}:${env.OCPPGW_ADMIN_PORT || F.keys[n].get('admin_port').def}`;
+        const t = targets.find((x) => x.t === want);
+        if (!t) { err(`compose prometheus.yml does not scrape ${want}`); continue; }
+        if (t.l.pod !== env.OCPPGW_POD_ID || t.l.container !== n || !t.l.namespace) {
+          err(`compose prometheus.yml: ${want} must carry pod=${env.OCPPGW_POD_ID}, container=${n} and a namespace`);
+        }
+      }
+    }
+    if (!(M.promConfig.rule_files || []).some((f) => f.endsWith('ocppgw-rules.yml'))) err('compose prometheus.yml does not load ocppgw-rules.yml');
+    if (M.composeRules !== extractRules()) err('compose/prometheus/ocppgw-rules.yml differs from k8s/prometheusrule.yaml: node tests/deploy/extract_rules.js compose/prometheus/ocppgw-rules.yml');
+    const prom = svcs.prometheus || {};
+    for (const f of ['prometheus.yml', 'ocppgw-rules.yml']) {
+      if (!(prom.volumes || []).some((v) => String(v).startsWith(`./compose/prometheus/${f}:`))) err(`prometheus must mount compose/prometheus/${f}`);
+    }
+    const g = svcs.grafana || {};
+    const provider = ((M.grafana.dashboards.providers || [])[0] || {}).options || {};
+    if (!(g.volumes || []).some((v) => String(v).startsWith('./k8s/dashboards/ocppgw.json:' + provider.path + '/'))) {
+      err(`grafana must mount k8s/dashboards/ocppgw.json under its provider path ${provider.path}`);
+    }
+    const ds = (M.grafana.datasources.datasources || [])[0] || {};
+    if (ds.type !== 'prometheus' || ds.url !== 'http://prometheus:9090' || ds.isDefault !== true) err('grafana: the default data source must be the prometheus service');
+  },
+
+  'topics-job'(M, F, err) {
+    const job = find(M, 'Job', 'ocppgw-topics');
+    if (!job) return err('no Job ocppgw-topics');
+    const spec = job.spec.template.spec;
+    const c = (spec.containers || [])[0] || {};
+    const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.value]));
+    for (const [k, v] of Object.entries(TOPIC_ENV)) if (env[k] !== v) err(`topics Job: ${k} is ${env[k]}, documented ${v}`);
+    const cfg = configFile(M);
+    const brokers = cfg && cfg['kafka-bridge'] && cfg['kafka-bridge'].kafka_brokers;
+    if (env.BOOTSTRAP_SERVERS !== brokers) err(`topics Job: BOOTSTRAP_SERVERS ${env.BOOTSTRAP_SERVERS} is not the bridge's kafka_brokers ${brokers}`);
+    if (!/^apache\/kafka:3\./.test(String(c.image))) err('topics Job must run apache/kafka 3.x (its kafka-topics.sh)');
+    const mount = (c.volumeMounts || []).find((m) => JSON.stringify(c.command || []).includes(`${m.mountPath}/create-topics.sh`));
+    const vol = mount && (spec.volumes || []).find((v) => v.name === mount.name);
+    const gen = vol && vol.configMap && (M.kust.configMapGenerator || []).find((g) => g.name === vol.configMap.name);
+    if (!gen || !(gen.files || []).includes(TOPICS_SCRIPT)) err(`topics Job must run k8s/${TOPICS_SCRIPT} from a generated ConfigMap`);
+    if (spec.automountServiceAccountToken !== false) err('topics Job: automountServiceAccountToken must be false');
+    const psc = spec.securityContext || {};
+    const sc = c.securityContext || {};
+    if (psc.runAsNonRoot !== true || !psc.seccompProfile || psc.seccompProfile.type !== 'RuntimeDefault') err('topics Job: pod must be non-root with RuntimeDefault seccomp');
+    if (sc.allowPrivilegeEscalation !== false || !(sc.capabilities && (sc.capabilities.drop || []).includes('ALL')) || sc.readOnlyRootFilesystem !== true) {
+      err('topics Job: container must drop ALL capabilities, forbid privilege escalation, read-only root');
+    }
+    if (!['OnFailure', 'Never'].includes(spec.restartPolicy)) err('topics Job: restartPolicy must be OnFailure or Never');
+    if (!(job.spec.backoffLimit >= 1) || !(job.spec.activeDeadlineSeconds > 0)) err('topics Job: backoffLimit and activeDeadlineSeconds must bound it');
+    const script = read(`k8s/${TOPICS_SCRIPT}`);
+    for (const t of TOPICS) if (!new RegExp(`^create ${t} `, 'm').test(script)) err(`create-topics.sh does not create ${t}`);
+    if (!script.includes('--if-not-exists')) err('create-topics.sh must create with --if-not-exists (idempotent)');
+  },
+
+  'hpa-adapter'(M, F, err) {
+    const hpa = find(M, 'HorizontalPodAutoscaler');
+    const names = ((hpa && hpa.spec.metrics) || []).filter((m) => m.type === 'Pods').map((m) => m.pods.metric.name);
+    const rules = M.adapter.rules || [];
+    for (const n of names) {
+      const r = rules.find((x) => x.name && new RegExp(x.name.matches).test(n) && (x.name.as || n) === n);
+      if (!r) { err(`prometheus-adapter rules serve no metric ${n} (the HPA's)`); continue; }
+      if (!String(r.seriesQuery).startsWith(`${n}{`)) err(`prometheus-adapter rule for ${n}: seriesQuery ${r.seriesQuery} selects another metric`);
+      const o = (r.resources || {}).overrides || {};
+      if (!o.namespace || o.namespace.resource !== 'namespace' || !o.pod || o.pod.resource !== 'pod') err(`prometheus-adapter rule for ${n}: namespace and pod must map to their resources`);
+      if (!/<<\.GroupBy>>/.test(r.metricsQuery || '') || !/<<\.LabelMatchers>>/.test(r.metricsQuery || '')) err(`prometheus-adapter rule for ${n}: metricsQuery must use LabelMatchers and GroupBy`);
+    }
+  },
+
+  'operations-doc'(M, F, err) {
+    const doc = M.operations;
+    const pending = pendingRenames();
+    const documented = new Map();
+    for (const m of doc.matchAll(/^\|\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\s*\|\s*(counter|gauge|histogram)\s*\|/gm)) documented.set(m[1], m[2]);
+    const source = new Map([...F.metrics].map(([k, v]) => [`ocppgw_${k}`, v]));
+    for (const u of F.metrics.unprefixed) source.set(u, u.endsWith('_total') ? 'counter' : 'gauge');
+    for (const [name, type] of source) {
+      const d = pending.get(name) || name;
+      if (!documented.has(d)) err(`docs/operations.md: metric ${d} is not documented`);
+      else if (documented.get(d) !== type) err(`docs/operations.md: ${d} documented as a ${documented.get(d)}, the code has a ${type}`);
+    }
+    const renamedTo = new Set(pending.values());
+    for (const d of documented.keys()) {
+      if (!source.has(d) && !renamedTo.has(d)) err(`docs/operations.md documents ${d}, which no source registers`);
+    }
+    const rules = find(M, 'PrometheusRule');
+    for (const g of (rules ? rules.spec.groups : [])) {
+      for (const r of g.rules) {
+        if (!r.alert) continue;
+        if (!new RegExp(`^### ${r.alert}$`, 'm').test(doc)) err(`docs/operations.md: no runbook entry "### ${r.alert}"`);
+        if ((r.annotations || {}).runbook_url !== `docs/operations.md#${r.alert.toLowerCase()}`) err(`alert ${r.alert}: runbook_url must be docs/operations.md#${r.alert.toLowerCase()}`);
+      }
+    }
   },
 
   'dockerfile'(M, F, err) {
@@ -640,13 +859,15 @@ function checkWithBinaries(M, F) {
       if (!r.out.split('\n').includes(want)) fail(`k8s ${c.name}: expected "${want}" in --print-config`);
     }
   }
-  for (const n of STAGES) {
-    const s = (M.compose.services || {})[n];
-    if (!s) continue;
-    const env = {};
-    for (const [k, v] of Object.entries(s.environment || {})) env[k] = interpolate(v);
-    const r = printConfig(n, env);
-    if (!r.ok) fail(`compose ${n} rejects its environment: ${r.out}`);
+  for (const pod of COMPOSE_PODS) {
+    for (const n of STAGES) {
+      const s = (M.compose.services || {})[`${pod}-${n}`];
+      if (!s) continue;
+      const env = {};
+      for (const [k, v] of Object.entries(s.environment || {})) env[k] = interpolate(v);
+      const r = printConfig(n, env);
+      if (!r.ok) fail(`compose ${pod}-${n} rejects its environment: ${r.out}`);
+    }
   }
   return failures;
 }
@@ -691,7 +912,7 @@ function checkFields(M) {
 function checkHealthcheck(M) {
   const failures = [];
   const fail = (m) => failures.push(`healthcheck: ${m}`);
-  const s = M.compose.services['ocpp-core'];
+  const s = M.compose.services[`${COMPOSE_PODS[0]}-ocpp-core`];
   const test = s.healthcheck.test;
   if (test[0] !== 'CMD' || test[1] !== 'bash' || test[2] !== '-c') return [`healthcheck: expected ["CMD", "bash", "-c", ...]`];
   const port = s.environment.OCPPGW_ADMIN_PORT;
@@ -761,11 +982,35 @@ const BREAKAGES = [
   ['runtime stage without the libuv evlib', (M) => { M.dockerfile = M.dockerfile.replace(/libwebsockets-evlib-uv libuv1 librdkafka1/, 'libuv1 librdkafka1'); }],
   ['build stage without librdkafka-dev', (M) => { M.dockerfile = M.dockerfile.replace('librdkafka-dev ', ''); }],
   ['image runs as root', (M) => { M.dockerfile = M.dockerfile.replace('USER 10001:10001', ''); }],
-  ['compose env key unknown to the stage', (M) => { M.compose.services['kafka-bridge'].environment.OCPPGW_WS_PORT = '8080'; }],
-  ['compose stage writable', (M) => { M.compose.services['redis-registry'].read_only = false; }],
-  ['compose healthcheck with curl', (M) => { M.compose.services['ws-edge'].healthcheck.test = ['CMD', 'curl', '-f', 'http://127.0.0.1:9101/healthz']; }],
-  ['compose pod ids differ', (M) => { M.compose.services['ocpp-core'].environment.OCPPGW_POD_ID = 'other'; }],
-  ['compose topic missing', (M) => { M.compose.services['kafka-init'].command = [M.compose.services['kafka-init'].command[0].replace(/commands-dlq/g, 'dlq')]; }],
+  ['compose env key unknown to the stage', (M) => { M.compose.services['pod-a-kafka-bridge'].environment.OCPPGW_WS_PORT = '8080'; }],
+  ['compose stage writable', (M) => { M.compose.services['pod-b-redis-registry'].read_only = false; }],
+  ['compose healthcheck with curl', (M) => { M.compose.services['pod-a-ws-edge'].healthcheck.test = ['CMD', 'curl', '-f', 'http://127.0.0.1:9101/healthz']; }],
+  ['compose pod ids differ inside a pod', (M) => { M.compose.services['pod-b-ocpp-core'].environment.OCPPGW_POD_ID = 'other'; }],
+  ['compose pods share an ipc volume', (M) => { for (const n of STAGES) M.compose.services[`pod-b-${n}`].volumes = ['ipc-a:/run/ocppgw']; }],
+  ['compose edge published past HAProxy', (M) => { M.compose.services['pod-a-ws-edge'].ports.push('8081:8080'); }],
+  ['compose misspelt field (schema)', (M) => { M.compose.services.redis.helthcheck = M.compose.services.redis.healthcheck; }],
+  ['compose wrong type (schema)', (M) => { M.compose.services.haproxy.ports = '8080:8080'; }],
+  ['compose kafka-init with replication 1', (M) => { M.compose.services['kafka-init'].environment.REPLICATION_FACTOR = 1; }],
+  ['compose two Kafka nodes', (M) => { delete M.compose.services['kafka-3']; }],
+  ['haproxy checks /healthz, not /readyz', (M) => { M.haproxy = M.haproxy.replace('uri /readyz', 'uri /healthz'); }],
+  ['haproxy without pod-b', (M) => { M.haproxy = M.haproxy.replace(/^ +server pod-b .*$/m, ''); }],
+  ['haproxy in http mode', (M) => { M.haproxy = M.haproxy.replace('mode tcp', 'mode http'); }],
+  ['cp-sim with 10 stations', (M) => { M.cpSim['cp-sim'].count = 10; }],
+  ['cp-sim on its own network', (M) => { delete M.compose.services['cp-sim'].network_mode; }],
+  ['prometheus misses a target', (M) => { M.promConfig.scrape_configs[0].static_configs.pop(); }],
+  ['prometheus target with the wrong pod label', (M) => { M.promConfig.scrape_configs[0].static_configs[0].labels.pod = 'compose-pod-b'; }],
+  ['compose rules out of date', (M) => { M.composeRules = M.composeRules.replace('for: 2m', 'for: 3m'); }],
+  ['grafana without the dashboard', (M) => { M.compose.services.grafana.volumes.splice(1, 1); }],
+  ['topics Job with 12 partitions for commands-down', (M) => { find(M, 'Job').spec.template.spec.containers[0].env.find((e) => e.name === 'COMMANDS_PARTITIONS').value = '12'; }],
+  ['topics Job without min.insync.replicas', (M) => { const c = find(M, 'Job').spec.template.spec.containers[0]; c.env = c.env.filter((e) => e.name !== 'MIN_INSYNC_REPLICAS'); }],
+  ['topics Job on other brokers than the bridge', (M) => { find(M, 'Job').spec.template.spec.containers[0].env[0].value = 'kafka:9092'; }],
+  ['topics Job script not generated', (M) => { M.kust.configMapGenerator = M.kust.configMapGenerator.filter((g) => g.name !== 'ocppgw-topics-script'); }],
+  ['topics Job as root', (M) => { find(M, 'Job').spec.template.spec.securityContext.runAsUser = 0; find(M, 'Job').spec.template.spec.securityContext.runAsNonRoot = false; }],
+  ['topics Job misspelt field (schema)', (M) => { find(M, 'Job').spec.backofLimit = 3; }],
+  ['adapter rule for another metric', (M) => { M.adapter.rules[0].name.matches = '^ocppgw_core_connections$'; M.adapter.rules[0].name.as = 'ocppgw_core_connections'; }],
+  ['metric missing from docs/operations.md', (M) => { M.operations = M.operations.replace(/^\| `ocppgw_edge_pings_total`.*$/m, ''); }],
+  ['docs/operations.md documents a metric that does not exist', (M) => { M.operations += '\n| `ocppgw_edge_sockets` | gauge | – | x | y |\n'; }],
+  ['alert without a runbook entry', (M) => { M.operations = M.operations.replace('### OcppgwRedisErrors', '### Redis errors'); }],
 ];
 
 function selfTest(F) {
@@ -775,7 +1020,7 @@ function selfTest(F) {
     breakIt(M);
     let found = runChecks(M, F);
     if (what.startsWith('unknown config key') || what.startsWith('admin bound')) found = found.concat(checkWithBinaries(M, F));
-    if (what.startsWith('misspelt field name')) found = found.concat(checkFields(M));
+    if (what.startsWith('misspelt field name') || what === 'topics Job misspelt field (schema)') found = found.concat(checkFields(M));
     if (!found.length && what === 'runtime stage without libzmq5' && F.linked.some((l) => l.sanitizer)) {
       console.log(`note: breakage "${what}" not checkable on a sanitizer build`);
       continue;
@@ -809,4 +1054,5 @@ function main() {
   process.exit(failures.length ? 1 : 0);
 }
 
-main();
+module.exports = { sourceMetrics };
+if (require.main === module) main();
