@@ -50,6 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
+/* FLOW_TRACE=1 in the environment prints every event and effect (to read a finding) */
+static bool trace;
+#define TRACE(...)                                                                                 \
+    do {                                                                                           \
+        if (trace)                                                                                 \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+    } while (0)
+
 typedef struct {
     uint32_t reader; /* index in G.readers */
     int64_t offset;
@@ -169,6 +177,16 @@ static void q_remember(fq_t *q, int *n, fq_t e)
         q[(*n)++] = e;
 }
 
+/* An answer answers every copy of its question. */
+static void q_drop_id(fq_t *q, int *n, uint64_t id)
+{
+    for (int i = 0; i < *n;)
+        if (q[i].id == id)
+            q_take(q, n, i);
+        else
+            i++;
+}
+
 static void q_drop_rec(fq_t *q, int *n, int rec)
 {
     for (int i = 0; i < *n;)
@@ -202,6 +220,8 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
     }
     char key[COMMAND_ID_MAX + COMMAND_POD_MAX + 1];
     env_str_copy(rec->key, key, sizeof(key));
+    TRACE("  produce %s key %s cookie %llu%s\n", rec->topic, key, (unsigned long long)cookie,
+          G.fail_produce ? " (refused)" : "");
     int r = -1;
     kind_t kind;
     if (strcmp(rec->topic, "commands-down") == 0) {
@@ -248,6 +268,10 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
 static int op_send_registry(void *arg, const envelope_t *env)
 {
     (void)arg;
+    TRACE("  registry %s %llu\n", envelope_type_name(env->type),
+          (unsigned long long)(env->type == ENV_LOOKUP  ? env->u.lookup.request_id
+                               : env->type == ENV_DEDUP ? env->u.dedup.request_id
+                                                        : env->u.takeover_done.epoch));
     if (env->type == ENV_LOOKUP) {
         q_add(G.lookups, &G.nlookups, env->u.lookup.request_id, -1);
     } else if (env->type == ENV_DEDUP) {
@@ -281,6 +305,8 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
 {
     (void)arg;
     CHECK(env->type == ENV_COMMAND && index < 2);
+    TRACE("  core COMMAND %llu%s\n", (unsigned long long)env->u.command.token,
+          G.fail_core ? " (refused)" : "");
     char id[COMMAND_ID_MAX + 1];
     env_str_copy(env->u.command.command_id, id, sizeof(id));
     int r = rec_by_key(id);
@@ -300,6 +326,7 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
 static void op_store_offset(void *arg, uint32_t reader, int64_t next)
 {
     (void)arg;
+    TRACE("  store reader %u next %lld\n", reader, (long long)next);
     freader_t *fr = reader_by_id(reader);
     CHECK(fr && !fr->destroyed);
     CHECK(next >= fr->stored && next <= fr->last_offset + 1);
@@ -372,6 +399,7 @@ static void deliver_at(int i, bool ok)
 {
     fcookie_t c = G.out[i];
     G.out[i] = G.out[--G.nout];
+    TRACE("delivery %llu %s\n", (unsigned long long)c.cookie, ok ? "ok" : "failed");
     if (ok) {
         frec_t *r = &G.recs[c.rec];
         if (c.kind == K_DLQ)
@@ -469,6 +497,8 @@ static void ev_record(void)
     fr->records++;
     if (fr->paused)
         fr->prefetch_left--;
+    TRACE("record %s on reader %u @%lld: %.*s\n", r->key, fr->id, (long long)offset, (int)len,
+          value);
     command_flow_on_record(G.flow, fr->id, offset, ts, value, len, now_us());
 }
 
@@ -480,6 +510,7 @@ static void ev_owner(void)
     uint64_t id = 0xdead0000u + pick; /* nobody asked */
     if (kind % 6 == 5 && G.nold_lookups) {
         id = G.old_lookups[pick % G.nold_lookups].id; /* a late copy */
+        q_drop_id(G.lookups, &G.nlookups, id);
     } else if (G.nlookups && kind % 6 != 5) {
         id = q_take(G.lookups, &G.nlookups, pick % G.nlookups).id;
         q_remember(G.old_lookups, &G.nold_lookups, (fq_t){id, -1});
@@ -503,11 +534,17 @@ static void ev_owner(void)
         env.u.owner.live = kind & 0x80;
         break;
     }
+    TRACE("OWNER %llu pod '%.*s' live %d\n", (unsigned long long)id, (int)env.u.owner.pod.len,
+          env.u.owner.pod.ptr, env.u.owner.live);
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
 }
 
 static void dedup_answer(fq_t q, int kind)
 {
+    TRACE("DEDUP_RESULT %llu %s\n", (unsigned long long)q.id,
+          kind == 2   ? "error"
+          : kind == 0 ? "first"
+                      : "duplicate");
     envelope_t env = {.type = ENV_DEDUP_RESULT};
     env.u.dedup_result.request_id = q.id;
     if (kind == 2) {
@@ -524,7 +561,9 @@ static void ev_dedup(void)
 {
     uint8_t pick = byte(), kind = byte();
     if ((kind & 0x80) && G.nold_dedups) { /* a late copy */
-        dedup_answer(G.old_dedups[pick % G.nold_dedups], kind % 3);
+        fq_t q = G.old_dedups[pick % G.nold_dedups];
+        q_drop_id(G.dedups, &G.ndedups, q.id);
+        dedup_answer(q, kind % 3);
     } else if (G.ndedups) {
         fq_t q = q_take(G.dedups, &G.ndedups, pick % G.ndedups);
         q_remember(G.old_dedups, &G.nold_dedups, q);
@@ -542,6 +581,7 @@ static void core_answer(uint64_t token, const char *id, const char *status)
     char value[256];
     snprintf(value, sizeof(value), "{\"command_id\":\"%s\",\"status\":\"%s\",\"reason\":\"r\"}", id,
              status);
+    TRACE("RESULT %llu %s %s\n", (unsigned long long)token, id, status);
     envelope_t env = {.type = ENV_RESULT};
     env.u.result.token = token;
     env.u.result.command_id = env_str(id);
@@ -578,6 +618,7 @@ static void ev_takeover(void)
     env.u.takeover.pod = env_str(PODS[pick % 5]);
     env.u.takeover.epoch = epoch;
     env.u.takeover.active = !(pick & 0x80);
+    TRACE("TAKEOVER %s epoch %u active %d\n", PODS[pick % 5], epoch, env.u.takeover.active);
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
 }
 
@@ -588,11 +629,13 @@ static void ev_eof(void)
     if (!fr || fr->stopped || fr->destroyed)
         return;
     fr->eof_after_last = true;
+    TRACE("eof reader %u\n", fr->id);
     command_flow_on_eof(G.flow, fr->id);
 }
 
 static void tick(void)
 {
+    TRACE("tick %llu\n", (unsigned long long)G.now_ms);
     uint64_t next = command_flow_tick(G.flow, now_us());
     CHECK(next == 0 || next >= now_us());
 }
@@ -606,6 +649,19 @@ static void ev_tick(void)
 }
 
 /* ---- endings --------------------------------------------------------------------------- */
+
+/* DEDUPs answered first, cores accepted, every record delivered. */
+static void answer_all(void)
+{
+    while (G.ndedups)
+        dedup_answer(q_take(G.dedups, &G.ndedups, 0), 0);
+    while (G.ncores) {
+        fq_t q = q_take(G.cores, &G.ncores, 0);
+        core_answer(q.id, G.recs[q.rec].key, "accepted");
+    }
+    while (G.nout)
+        deliver_at(0, true);
+}
 
 /* Every question answered and every record delivered, in far-future ticks, until nothing is
  * left: then every record has exactly one final outcome. */
@@ -627,14 +683,7 @@ static void drain(void)
             env.u.owner.live = true;
             command_flow_on_envelope(G.flow, &env, now_us());
         }
-        while (G.ndedups)
-            dedup_answer(q_take(G.dedups, &G.ndedups, 0), 0);
-        while (G.ncores) {
-            fq_t q = q_take(G.cores, &G.ncores, 0);
-            core_answer(q.id, G.recs[q.rec].key, "accepted");
-        }
-        while (G.nout)
-            deliver_at(0, true);
+        answer_all();
         G.now_ms += 3600000;
         tick();
         bool takeovers_left = false;
@@ -671,6 +720,7 @@ static void drain(void)
  * had a DEDUP or core question open are kept and finished; LOOKUP / PARKED ones are let go. */
 static void stop(void)
 {
+    TRACE("stop\n");
     G.stopping = true;
     G.fail_produce = G.fail_core = G.reenter = false;
     for (int i = 0; i < G.ndedups; i++)
@@ -682,14 +732,7 @@ static void stop(void)
         CHECK(G.readers[i].stopped || G.readers[i].destroyed);
     for (int round = 0; round < 4; round++) {
         G.nlookups = 0; /* answers for commands let go: ignored */
-        while (G.ndedups)
-            dedup_answer(q_take(G.dedups, &G.ndedups, 0), 0);
-        while (G.ncores) {
-            fq_t q = q_take(G.cores, &G.ncores, 0);
-            core_answer(q.id, G.recs[q.rec].key, "accepted");
-        }
-        while (G.nout)
-            deliver_at(0, true);
+        answer_all();
     }
     command_flow_close(G.flow);
     CHECK(command_flow_inflight(G.flow) == 0);
@@ -706,7 +749,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
     if (!once) {
-        log_set_level(LOG_ERROR);
+        trace = getenv("FLOW_TRACE") != NULL;
+        log_set_level(trace ? LOG_DEBUG : LOG_ERROR);
         once = true;
     }
     memset(&G, 0, sizeof(G));

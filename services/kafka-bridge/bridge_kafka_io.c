@@ -231,6 +231,15 @@ static reader_t *reader_get(bridge_kafka_t *k, uint32_t id)
     return NULL;
 }
 
+/* A list of one partition of the commands topic (offset: RD_KAFKA_OFFSET_INVALID for none). */
+static rd_kafka_topic_partition_list_t *one_partition(const bridge_kafka_t *k, int32_t partition,
+                                                      int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, partition)->offset = offset;
+    return l;
+}
+
 static rd_kafka_t *consumer_new(bridge_kafka_t *k, const char *group)
 {
     char num[COMMAND_POD_MAX + 32];
@@ -279,9 +288,7 @@ static int op_reader_start(void *arg, uint32_t id, const char *pod, int32_t part
     rd_kafka_poll_set_consumer(rk);
     r->q = rd_kafka_queue_get_consumer(rk);
     rd_kafka_queue_io_event_enable(r->q, k->wake[1], "1", 1);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, partition)->offset =
-        RD_KAFKA_OFFSET_STORED;
+    rd_kafka_topic_partition_list_t *l = one_partition(k, partition, RD_KAFKA_OFFSET_STORED);
     rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (aerr)
@@ -304,8 +311,7 @@ static void op_reader_pause(void *arg, uint32_t id, bool paused)
     reader_t *r = reader_get(k, id);
     if (!r)
         return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, r->partition);
+    rd_kafka_topic_partition_list_t *l = one_partition(k, r->partition, RD_KAFKA_OFFSET_INVALID);
     if (paused)
         rd_kafka_pause_partitions(r->rk, l);
     else
@@ -326,8 +332,7 @@ static void op_store_offset(void *arg, uint32_t id, int64_t next)
     reader_t *r = reader_get(k, id);
     if (!r)
         return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, r->partition)->offset = next;
+    rd_kafka_topic_partition_list_t *l = one_partition(k, r->partition, next);
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(r->rk, l);
     if (err)
         log_warn("offset %" PRId64 " of %s[%d] not stored: %s", next, k->cfg->commands_topic,
@@ -532,8 +537,8 @@ void bridge_kafka_gauges(bridge_kafka_t *k)
     metrics_gauge_set(k->m_queue, rd_kafka_outq_len(k->rk));
     for (reader_t *r = k->readers; r; r = r->next) {
         int64_t lo = 0, hi = 0;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, r->partition);
+        rd_kafka_topic_partition_list_t *l =
+            one_partition(k, r->partition, RD_KAFKA_OFFSET_INVALID);
         if (rd_kafka_get_watermark_offsets(r->rk, k->cfg->commands_topic, r->partition, &lo, &hi) ==
                 0 &&
             rd_kafka_position(r->rk, l) == 0 && l->elems[0].offset >= 0)

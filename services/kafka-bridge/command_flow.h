@@ -103,7 +103,8 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
 void command_flow_destroy(command_flow_t **self_p);
 
 /* The commands topic has `partitions` partitions: start reading the pod's own one. 0, -EALREADY,
- * -ECANCELED after stop, -EINVAL, or the reader_start error (the shell tries again later). */
+ * -ECANCELED after stop, -EINVAL, or -EIO when the reader did not start (the shell tries again
+ * later). */
 int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us);
 
 /* A record of `reader` at `offset` (ascending per reader), with its Kafka timestamp (<= 0: none,

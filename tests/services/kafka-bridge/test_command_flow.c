@@ -384,16 +384,24 @@ static void deliver(uint64_t cookie, int err, int64_t now_ms)
     command_flow_on_delivery(F, cookie, err, US(now_ms));
 }
 
-/* Drives a record read on the own reader to the core: LOOKUP, OWNER here, DEDUP, first. Returns
- * the token of its COMMAND. */
+/* Drives a record read on reader to its DEDUP: LOOKUP, OWNER here, DEDUP. Returns its token. */
+static uint64_t to_dedup(uint32_t reader, int64_t offset, const char *id)
+{
+    char cp[64];
+    snprintf(cp, sizeof(cp), "CP-%s", id);
+    record_on(reader, offset, cmd_json(id, NULL), T0_MS);
+    uint64_t t = take_lookup(cp);
+    owner(t, "pod-a", true, T0_MS);
+    take_dedup(t, id);
+    return t;
+}
+
+/* ... and on to the core: DEDUP says first. Returns the token of its COMMAND. */
 static uint64_t to_core(int64_t offset, const char *id)
 {
     char cp[64];
     snprintf(cp, sizeof(cp), "CP-%s", id);
-    record_on(OWN, offset, cmd_json(id, NULL), T0_MS);
-    uint64_t t = take_lookup(cp);
-    owner(t, "pod-a", true, T0_MS);
-    take_dedup(t, id);
+    uint64_t t = to_dedup(OWN, offset, id);
     dedup_result(t, true, 0, T0_MS);
     op_t *o = take(OP_CORE);
     ck_assert_uint_eq(o->request_id, t);
@@ -603,10 +611,7 @@ START_TEST(test_takeover_stopped)
     uint32_t rd = take(OP_START)->reader;
     record_on(rd, 0, cmd_json("c-9", NULL), T0_MS);
     uint64_t t9 = take_lookup("CP-c-9");
-    record_on(rd, 1, cmd_json("c-10", NULL), T0_MS);
-    uint64_t t10 = take_lookup("CP-c-10");
-    owner(t10, "pod-a", true, T0_MS);
-    take_dedup(t10, "c-10");
+    uint64_t t10 = to_dedup(rd, 1, "c-10");
     ck_assert_uint_eq(command_flow_inflight(F), 2);
     takeover("pod-c", 3, false);
     ck_assert_uint_eq(take(OP_STOP)->reader, rd);
@@ -682,10 +687,7 @@ END_TEST
 START_TEST(test_duplicate)
 {
     skip_start();
-    record_on(OWN, 9, cmd_json("c-15", NULL), T0_MS);
-    uint64_t t = take_lookup("CP-c-15");
-    owner(t, "pod-a", true, T0_MS);
-    take_dedup(t, "c-15");
+    uint64_t t = to_dedup(OWN, 9, "c-15");
     dedup_result(t, false, 0, T0_MS);
     take_store(OWN, 10);
     none();
@@ -698,10 +700,7 @@ END_TEST
 START_TEST(test_dedup_unavailable)
 {
     skip_start();
-    record_on(OWN, 0, cmd_json("c-16", NULL), T0_MS);
-    uint64_t t = take_lookup("CP-c-16");
-    owner(t, "pod-a", true, T0_MS);
-    take_dedup(t, "c-16");
+    uint64_t t = to_dedup(OWN, 0, "c-16");
     dedup_result(t, false, -EIO, T0_MS + 10); /* Redis down: neither first nor duplicate */
     ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 509)), US(T0_MS + 510));
     none();
@@ -809,12 +808,9 @@ END_TEST
 START_TEST(test_stop)
 {
     skip_start();
-    uint64_t t0 = to_core(0, "s0");                 /* AT_CORE */
-    record_on(OWN, 1, cmd_json("s1", NULL), T0_MS); /* DEDUP */
-    uint64_t t1 = take_lookup("CP-s1");
-    owner(t1, "pod-a", true, T0_MS);
-    take_dedup(t1, "s1");
-    uint64_t t2 = to_core(2, "s2"); /* OUTPUT, delivery outstanding */
+    uint64_t t0 = to_core(0, "s0");       /* AT_CORE */
+    uint64_t t1 = to_dedup(OWN, 1, "s1"); /* DEDUP */
+    uint64_t t2 = to_core(2, "s2");       /* OUTPUT, delivery outstanding */
     uint64_t r2 = core_answers(t2, "s2", "accepted");
     record_on(OWN, 3, cmd_json("s3", NULL), T0_MS); /* LOOKUP */
     uint64_t t3 = take_lookup("CP-s3");
@@ -1012,10 +1008,7 @@ END_TEST
 START_TEST(test_core_refuses)
 {
     skip_start();
-    record_on(OWN, 0, cmd_json("c-19", NULL), T0_MS);
-    uint64_t t = take_lookup("CP-c-19");
-    owner(t, "pod-a", true, T0_MS);
-    take_dedup(t, "c-19");
+    uint64_t t = to_dedup(OWN, 0, "c-19");
     core_rc = -EAGAIN;
     dedup_result(t, true, 0, T0_MS);
     take(OP_CORE);
