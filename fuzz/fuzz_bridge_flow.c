@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_INFLIGHT 6
 #define PREFETCH     3 /* records a reader still hands over after it was paused */
 #define MAX_RECORDS  200
-#define MAX_READERS  32
+#define MAX_READERS  64
 #define MAX_PENDING  512
 #define DEFAULT_TTL  600000
 
@@ -618,6 +618,8 @@ static void ev_takeover(void)
     env.u.takeover.pod = env_str(PODS[pick % 5]);
     env.u.takeover.epoch = epoch;
     env.u.takeover.active = !(pick & 0x80);
+    if (env.u.takeover.active && G.nreaders >= MAX_READERS)
+        return; /* the driver keeps every reader it saw: room for this many claims */
     TRACE("TAKEOVER %s epoch %u active %d\n", PODS[pick % 5], epoch, env.u.takeover.active);
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
 }
