@@ -269,33 +269,40 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
     free(fwd);
 }
 
+/* The result on command-results: core's record as it is, or one the bridge writes. */
+static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    env_headers_t h = {.count = 1};
+    h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    if (c->out == OUT_CORE_RESULT) {
+        cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
+                         c->rec.command_id, &h, c->core_value, c->core_len);
+        return;
+    }
+    size_t len = 0;
+    char *res = command_result_json(c->rec.command_id, c->rec.cp_id, c->status, c->reason,
+                                    c->received_ms, now, f->pod_id, &len);
+    if (res) /* else the part stays needed: tried again later */
+        cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
+                         c->rec.command_id, &h, res, len);
+    free(res);
+}
+
 static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now);
 
-/* (Re)produces what the command still needs persisted. May free c. */
+/* (Re)produces what the command still needs persisted. Each part is marked outstanding before
+ * it is produced, and the command is held for the whole call, so reports served meanwhile never
+ * finish it under our feet. May free c. */
 static void cmd_output(command_flow_t *f, cmd_t *c, int64_t now)
 {
     cmd_set_state(f, c, CMD_OUTPUT);
     c->holding = true;
-    env_headers_t h = {.count = 1};
-    h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
-    if (c->out == OUT_FORWARD) {
+    if (c->out == OUT_FORWARD)
         cmd_produce_forward(f, c);
-    } else {
-        if ((c->need & PART_MAIN) && c->out == OUT_CORE_RESULT) {
-            cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
-                             c->rec.command_id, &h, c->core_value, c->core_len);
-        } else if (c->need & PART_MAIN) {
-            size_t len = 0;
-            char *res = command_result_json(c->rec.command_id, c->rec.cp_id, c->status, c->reason,
-                                            c->received_ms, now, f->pod_id, &len);
-            if (res)
-                cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
-                                 c->rec.command_id, &h, res, len);
-            free(res);
-        }
-        if (c->need & PART_DLQ)
-            cmd_produce_dlq(f, c);
-    }
+    else if (c->need & PART_MAIN)
+        cmd_produce_result(f, c, now);
+    if (c->out != OUT_FORWARD && (c->need & PART_DLQ))
+        cmd_produce_dlq(f, c);
     c->holding = false;
     cmd_settle(f, c, now);
 }
