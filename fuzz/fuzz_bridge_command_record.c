@@ -1,9 +1,11 @@
-/* fuzz_command_record.c: libFuzzer driver for kafka-bridge's command record checks, the parser of
- * every record a backend writes to commands-down (services/kafka-bridge/command_route.c, built
- * into this driver). Any input must parse or be refused with a reason, without a crash, a leak or
- * a read outside the input. What parses must route to some decision, and its forwarded copy must
- * parse again with the same command_id, cp_id and action, target_pod set, hops + 1 and the same
- * absolute expiry; a result record must be built for it. Seeds: fuzz/corpus/command_record/. */
+/* fuzz_bridge_command_record.c: libFuzzer driver for kafka-bridge's command record checks, the
+ * parser of every record a backend writes to commands-down (services/kafka-bridge/
+ * command_record.c, with command_route.c for the decision). Any input must parse or be refused
+ * with a reason, without a crash, a leak or a read outside the input. What parses must route to
+ * some decision, and its forwarded copy must parse again with the same command_id, cp_id and
+ * action, target_pod set, hops + 1 and the same absolute expiry; a result record must be built
+ * for it. Seeds: fuzz/corpus/bridge_command_record/. */
+#include "command_record.h"
 #include "command_route.h"
 
 #include <stdint.h>

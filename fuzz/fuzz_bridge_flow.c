@@ -1,0 +1,833 @@
+/* fuzz_bridge_flow.c: libFuzzer driver for kafka-bridge's command lifecycle engine
+ * (services/kafka-bridge/command_flow.c). The input is decoded as a sequence of events: records
+ * read (values from a small dictionary of valid and invalid commands, or raw bytes), OWNER answers
+ * (here, another pod live or without lease, nowhere, unknown request ids), DEDUP results (first,
+ * duplicate, error), RESULTs from core (for a command at core, or for a token of an earlier
+ * bridge), delivery reports (success or failure) for outstanding cookies, also served inside a
+ * produce call as the shell does on a full queue, produce and core-send failures, TAKEOVER start
+ * and stop, end of partition, ticks of a fake clock advancing by random amounts, and stop.
+ *
+ * The recording ops check, and abort on a violation:
+ * - at most one final result (or forward) delivered per record, at most one DLQ copy;
+ * - a stored offset never passes a record without its final outcome persisted (or skipped, or a
+ *   duplicate), never goes back, never passes what was read;
+ * - TAKEOVER_DONE only for a drained reader (end reached, every record final), once;
+ * - a COMMAND only after a DEDUP said first, once per record;
+ * - memory bounded: commands in flight <= command_max_inflight + the records read while paused,
+ *   and every reader paused whenever the engine is full;
+ * - no delivery report for a cookie the engine did not produce, and none for a refused produce,
+ *   is needed: after a final drain (far-future ticks, every produce delivered, every question
+ *   answered) every record read has exactly one final outcome and every takeover is done; after
+ *   a stop, every command that had a DEDUP or core question open is still finished.
+ * Seeds: fuzz/corpus/bridge_flow/. */
+#include "command_flow.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command_record.h"
+#include "hash.h"
+#include "log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define T0_MS        1795000000000LL
+#define PARTITIONS   4
+#define MAX_INFLIGHT 6
+#define PREFETCH     3 /* records a reader still hands over after it was paused */
+#define MAX_RECORDS  200
+#define MAX_READERS  64
+#define MAX_PENDING  512
+#define DEFAULT_TTL  600000
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_bridge_flow: violated: %s (line %d)\n", #cond, __LINE__);        \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* FLOW_TRACE=1 in the environment prints every event and effect (to read a finding) */
+static bool trace;
+#define TRACE(...)                                                                                 \
+    do {                                                                                           \
+        if (trace)                                                                                 \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+    } while (0)
+
+typedef struct {
+    uint32_t reader; /* index in G.readers */
+    int64_t offset;
+    char key[COMMAND_ID_MAX + 1]; /* the key its result / DLQ copy carries */
+    bool skip;                    /* addressed to another pod: no output */
+    bool dup_told, first_told, core_sent, must_finish;
+    uint64_t token; /* from its COMMAND */
+    int results, forwards, dlqs, dlqs_produced;
+} frec_t;
+
+typedef struct {
+    uint32_t id;
+    char pod[16];
+    bool takeover, paused, stopped, destroyed, eof_after_last, done_sent;
+    int prefetch_left;
+    int64_t stored, last_offset;
+    int records;
+} freader_t;
+
+typedef enum {
+    K_RESULT,
+    K_DLQ,
+    K_FORWARD
+} kind_t;
+
+typedef struct {
+    uint64_t cookie;
+    int rec;
+    kind_t kind;
+} fcookie_t;
+
+typedef struct {
+    uint64_t id;
+    int rec; /* core: the record; lookup/dedup: -1 */
+} fq_t;
+
+static struct {
+    const uint8_t *p;
+    size_t left;
+    command_flow_t *flow;
+    uint64_t now_ms;
+    frec_t recs[MAX_RECORDS];
+    int nrecs;
+    freader_t readers[MAX_READERS];
+    int nreaders;
+    fcookie_t out[MAX_PENDING];
+    int nout;
+    fq_t lookups[MAX_PENDING], dedups[MAX_PENDING], cores[MAX_PENDING];
+    int nlookups, ndedups, ncores;
+    /* questions answered already: the registry answers every copy of a question re-sent */
+    fq_t old_lookups[MAX_PENDING], old_dedups[MAX_PENDING];
+    int nold_lookups, nold_dedups;
+    int64_t next_offset;
+    int relays;
+    bool fail_produce, fail_core, reenter, stopping;
+    uint8_t reenter_pick;
+} G;
+
+static uint8_t byte(void)
+{
+    if (!G.left)
+        return 0;
+    G.left--;
+    return *G.p++;
+}
+
+/* ---- bookkeeping ----------------------------------------------------------------------- */
+
+static freader_t *reader_by_id(uint32_t id)
+{
+    for (int i = 0; i < G.nreaders; i++)
+        if (G.readers[i].id == id)
+            return &G.readers[i];
+    return NULL;
+}
+
+static int rec_by_key(const char *key)
+{
+    for (int i = 0; i < G.nrecs; i++)
+        if (strcmp(G.recs[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+static int outputs(const frec_t *r)
+{
+    return r->results + r->forwards;
+}
+
+/* Its final outcome is persisted, or it needs none. */
+static bool final(const frec_t *r)
+{
+    if (r->skip || (r->dup_told && !r->core_sent))
+        return true;
+    return outputs(r) == 1 && (r->dlqs_produced == 0 || r->dlqs == 1);
+}
+
+static void q_add(fq_t *q, int *n, uint64_t id, int rec)
+{
+    for (int i = 0; i < *n; i++)
+        if (q[i].id == id)
+            return; /* asked again: one question */
+    CHECK(*n < MAX_PENDING);
+    q[(*n)++] = (fq_t){id, rec};
+}
+
+static fq_t q_take(fq_t *q, int *n, int i)
+{
+    fq_t e = q[i];
+    q[i] = q[--*n];
+    return e;
+}
+
+static void q_remember(fq_t *q, int *n, fq_t e)
+{
+    if (*n < MAX_PENDING)
+        q[(*n)++] = e;
+}
+
+/* An answer answers every copy of its question. */
+static void q_drop_id(fq_t *q, int *n, uint64_t id)
+{
+    for (int i = 0; i < *n;)
+        if (q[i].id == id)
+            q_take(q, n, i);
+        else
+            i++;
+}
+
+static void q_drop_rec(fq_t *q, int *n, int rec)
+{
+    for (int i = 0; i < *n;)
+        if (q[i].rec == rec)
+            q_take(q, n, i);
+        else
+            i++;
+}
+
+static void check_memory(void)
+{
+    size_t inflight = command_flow_inflight(G.flow);
+    CHECK(inflight <= (size_t)(MAX_INFLIGHT + PREFETCH * G.nreaders));
+    if (inflight >= MAX_INFLIGHT)
+        for (int i = 0; i < G.nreaders; i++) {
+            const freader_t *r = &G.readers[i];
+            CHECK(r->paused || r->stopped || r->destroyed);
+        }
+}
+
+/* ---- recording ops with the invariants ------------------------------------------------- */
+
+static void deliver_at(int i, bool ok);
+
+static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cookie)
+{
+    (void)arg;
+    if (G.reenter && G.nout) { /* the shell serves reports while the queue is full */
+        G.reenter = false;
+        deliver_at(G.reenter_pick % G.nout, G.reenter_pick & 0x80);
+    }
+    char key[COMMAND_ID_MAX + COMMAND_POD_MAX + 1];
+    env_str_copy(rec->key, key, sizeof(key));
+    TRACE("  produce %s key %s cookie %llu%s\n", rec->topic, key, (unsigned long long)cookie,
+          G.fail_produce ? " (refused)" : "");
+    int r = -1;
+    kind_t kind;
+    if (strcmp(rec->topic, "commands-down") == 0) {
+        command_record_t f;
+        char why[128];
+        CHECK(command_record_parse((const char *)rec->value.ptr, rec->value.len, 1, 1, &f, why,
+                                   sizeof(why)) == 0);
+        CHECK(strcmp(f.target_pod, key) == 0);
+        CHECK(rec->partition == hash_kafka_partition(key, strlen(key), PARTITIONS));
+        r = rec_by_key(f.command_id);
+        CHECK(r >= 0);
+        kind = K_FORWARD;
+    } else {
+        CHECK(strcmp(rec->topic, "command-results") == 0 ||
+              strcmp(rec->topic, "commands-dlq") == 0);
+        kind = strcmp(rec->topic, "commands-dlq") == 0 ? K_DLQ : K_RESULT;
+        r = rec_by_key(key);
+        if (strncmp(key, "relay-", 6) == 0) { /* a RESULT for an earlier bridge's token */
+            CHECK(kind == K_RESULT && cookie == 0 && r < 0);
+            return 0;
+        }
+        CHECK(r >= 0);
+        if (kind == K_DLQ)
+            G.recs[r].dlqs_produced++;
+    }
+    frec_t *fr = &G.recs[r];
+    CHECK(cookie != 0);
+    /* nothing more once a final outcome is persisted (but a DLQ copy not persisted yet) */
+    CHECK(kind == K_DLQ ? fr->dlqs == 0 : outputs(fr) == 0);
+    CHECK(!fr->skip);
+    if (kind == K_RESULT) /* finished (core answered or the backstop): core asks no more */
+        q_drop_rec(G.cores, &G.ncores, r);
+    for (int i = 0; i < G.nout; i++)
+        CHECK(G.out[i].cookie != cookie); /* one outstanding record per cookie */
+    if (G.fail_produce) {
+        G.fail_produce = false;
+        return -5; /* refused: no report will come */
+    }
+    CHECK(G.nout < MAX_PENDING);
+    G.out[G.nout++] = (fcookie_t){cookie, r, kind};
+    return 0;
+}
+
+static int op_send_registry(void *arg, const envelope_t *env)
+{
+    (void)arg;
+    TRACE("  registry %s %llu\n", envelope_type_name(env->type),
+          (unsigned long long)(env->type == ENV_LOOKUP  ? env->u.lookup.request_id
+                               : env->type == ENV_DEDUP ? env->u.dedup.request_id
+                                                        : env->u.takeover_done.epoch));
+    if (env->type == ENV_LOOKUP) {
+        q_add(G.lookups, &G.nlookups, env->u.lookup.request_id, -1);
+    } else if (env->type == ENV_DEDUP) {
+        char id[COMMAND_ID_MAX + 1];
+        env_str_copy(env->u.dedup.command_id, id, sizeof(id));
+        int r = rec_by_key(id);
+        CHECK(r >= 0);
+        q_add(G.dedups, &G.ndedups, env->u.dedup.request_id, r);
+    } else {
+        CHECK(env->type == ENV_TAKEOVER_DONE);
+        char pod[16];
+        env_str_copy(env->u.takeover_done.pod, pod, sizeof(pod));
+        freader_t *fr = NULL;
+        for (int i = 0; i < G.nreaders; i++) {
+            freader_t *x = &G.readers[i];
+            if (x->takeover && x->destroyed && !x->stopped && !x->done_sent &&
+                strcmp(x->pod, pod) == 0)
+                fr = x;
+        }
+        CHECK(fr); /* destroyed (committed) first, once */
+        CHECK(fr->eof_after_last);
+        for (int i = 0; i < G.nrecs; i++)
+            if (&G.readers[G.recs[i].reader] == fr)
+                CHECK(final(&G.recs[i]));
+        fr->done_sent = true;
+    }
+    return 0;
+}
+
+static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
+{
+    (void)arg;
+    CHECK(env->type == ENV_COMMAND && index < 2);
+    TRACE("  core COMMAND %llu%s\n", (unsigned long long)env->u.command.token,
+          G.fail_core ? " (refused)" : "");
+    char id[COMMAND_ID_MAX + 1];
+    env_str_copy(env->u.command.command_id, id, sizeof(id));
+    int r = rec_by_key(id);
+    CHECK(r >= 0);
+    CHECK(G.recs[r].first_told); /* only after DEDUP said first */
+    CHECK(!G.recs[r].core_sent); /* never delivered twice */
+    G.recs[r].core_sent = true;
+    G.recs[r].token = env->u.command.token;
+    if (G.fail_core) {
+        G.fail_core = false;
+        return -11;
+    }
+    q_add(G.cores, &G.ncores, env->u.command.token, r);
+    return 0;
+}
+
+static void op_store_offset(void *arg, uint32_t reader, int64_t next)
+{
+    (void)arg;
+    TRACE("  store reader %u next %lld\n", reader, (long long)next);
+    freader_t *fr = reader_by_id(reader);
+    CHECK(fr && !fr->destroyed);
+    CHECK(next >= fr->stored && next <= fr->last_offset + 1);
+    for (int i = 0; i < G.nrecs; i++)
+        if (&G.readers[G.recs[i].reader] == fr && G.recs[i].offset < next)
+            CHECK(final(&G.recs[i]));
+    fr->stored = next;
+}
+
+static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t partition,
+                           bool takeover)
+{
+    (void)arg;
+    CHECK(!reader_by_id(reader)); /* ids are never reused */
+    CHECK(partition == hash_kafka_partition(pod, strlen(pod), PARTITIONS));
+    CHECK(G.nreaders < MAX_READERS);
+    freader_t *fr = &G.readers[G.nreaders++];
+    memset(fr, 0, sizeof(*fr));
+    fr->id = reader;
+    snprintf(fr->pod, sizeof(fr->pod), "%s", pod);
+    fr->takeover = takeover;
+    fr->last_offset = -1;
+    return 0;
+}
+
+static void op_reader_pause(void *arg, uint32_t reader, bool paused)
+{
+    (void)arg;
+    freader_t *fr = reader_by_id(reader);
+    CHECK(fr && !fr->destroyed && !fr->stopped && fr->paused != paused);
+    fr->paused = paused;
+    fr->prefetch_left = PREFETCH;
+}
+
+static void op_reader_stop(void *arg, uint32_t reader)
+{
+    (void)arg;
+    freader_t *fr = reader_by_id(reader);
+    CHECK(fr && !fr->destroyed && !fr->stopped);
+    fr->stopped = true;
+}
+
+static void op_reader_destroy(void *arg, uint32_t reader)
+{
+    (void)arg;
+    freader_t *fr = reader_by_id(reader);
+    CHECK(fr && !fr->destroyed);
+    fr->destroyed = true;
+}
+
+static const command_flow_ops_t OPS = {
+    .produce = op_produce,
+    .send_registry = op_send_registry,
+    .send_core = op_send_core,
+    .store_offset = op_store_offset,
+    .reader_start = op_reader_start,
+    .reader_pause = op_reader_pause,
+    .reader_stop = op_reader_stop,
+    .reader_destroy = op_reader_destroy,
+};
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+static uint64_t now_us(void)
+{
+    return G.now_ms * 1000;
+}
+
+static void deliver_at(int i, bool ok)
+{
+    fcookie_t c = G.out[i];
+    G.out[i] = G.out[--G.nout];
+    TRACE("delivery %llu %s\n", (unsigned long long)c.cookie, ok ? "ok" : "failed");
+    if (ok) {
+        frec_t *r = &G.recs[c.rec];
+        if (c.kind == K_DLQ)
+            r->dlqs++;
+        else if (c.kind == K_FORWARD)
+            r->forwards++;
+        else
+            r->results++;
+        CHECK(outputs(r) <= 1 && r->dlqs <= 1); /* one final outcome */
+    }
+    command_flow_on_delivery(G.flow, c.cookie, ok ? 0 : -1, now_us());
+}
+
+static const char *const VALUES[] = {
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-1\",\"action\":\"reset\"}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-2\",\"action\":\"reset\",\"ttl_ms\":1000}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-3\",\"action\":\"reset\",\"target_pod\":\"%\"}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-4\",\"action\":\"reset\",\"target_pod\":\"pod-x\"}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-5\",\"action\":\"reset\","
+    "\"expires_at\":\"2000-01-01T00:00:00Z\"}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-6\",\"action\":\"reset\",\"hops\":3}",
+    "{\"command_id\":\"@\",\"action\":\"reset\"}",
+    "{not json",
+    "[1,2]",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-7\",\"action\":\"reset\",\"ttl_ms\":0}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-8\",\"action\":\"reset\",\"hops\":2,\"ttl_ms\":60000}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-9\",\"action\":\"reset\","
+    "\"expires_at\":\"2099-01-01T00:00:00Z\"}",
+    "{\"command_id\":\"@\",\"cp_id\":\"CP-1\",\"action\":\"reset\",\"ttl_ms\":5000,"
+    "\"target_pod\":\"%\"}",
+    "",
+};
+#define NVALUES (sizeof(VALUES) / sizeof(VALUES[0]))
+
+/* The template with @ = a command id unique to this record, % = the reader's pod. */
+static size_t expand(const char *tpl, const char *id, const char *pod, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *s = tpl; *s && n + 40 < outlen; s++) {
+        const char *put = *s == '@' ? id : *s == '%' ? pod : NULL;
+        if (put) {
+            size_t k = strlen(put);
+            memcpy(out + n, put, k);
+            n += k;
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void ev_record(void)
+{
+    uint8_t pick = byte(), kind = byte(), age = byte();
+    freader_t *fr = G.nreaders ? &G.readers[pick % G.nreaders] : NULL;
+    if (!fr || fr->stopped || fr->destroyed || G.nrecs >= MAX_RECORDS || G.stopping)
+        return;
+    if (fr->paused && fr->prefetch_left == 0)
+        return; /* a paused partition hands over nothing more */
+    char value[512], id[16];
+    size_t len;
+    snprintf(id, sizeof(id), "f%d", G.nrecs);
+    if (kind % (NVALUES + 1) == NVALUES) { /* raw bytes */
+        len = byte() % 64;
+        for (size_t i = 0; i < len; i++)
+            value[i] = (char)byte();
+    } else {
+        len = expand(VALUES[kind % (NVALUES + 1)], id, fr->pod, value, sizeof(value));
+    }
+    int64_t ts = (int64_t)G.now_ms - (int64_t)age * 1000;
+    int64_t offset = G.next_offset;
+    /* what the engine will key its output by */
+    command_record_t rec;
+    char why[128];
+    bool ok = command_record_parse(value, len, ts, DEFAULT_TTL, &rec, why, sizeof(why)) == 0;
+    frec_t *r = &G.recs[G.nrecs];
+    memset(r, 0, sizeof(*r));
+    int32_t partition = hash_kafka_partition(fr->pod, strlen(fr->pod), PARTITIONS);
+    if (rec.command_id[0]) {
+        if (rec_by_key(rec.command_id) >= 0 || strncmp(rec.command_id, "relay-", 6) == 0)
+            return; /* raw bytes that name an id already used: keys must tell records apart */
+        snprintf(r->key, sizeof(r->key), "%s", rec.command_id);
+    } else {
+        snprintf(r->key, sizeof(r->key), "commands-down[%d]@%lld", (int)partition,
+                 (long long)offset);
+    }
+    r->reader = (uint32_t)(fr - G.readers);
+    r->offset = offset;
+    r->skip = ok && rec.target_pod[0] && strcmp(rec.target_pod, fr->pod) != 0;
+    G.nrecs++;
+    G.next_offset += 1 + age % 3;
+    fr->last_offset = offset;
+    fr->eof_after_last = false;
+    fr->records++;
+    if (fr->paused)
+        fr->prefetch_left--;
+    TRACE("record %s on reader %u @%lld: %.*s\n", r->key, fr->id, (long long)offset, (int)len,
+          value);
+    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, now_us());
+}
+
+static const char *const PODS[] = {"pod-b", "pod-c", "pod-d", "pod-a", ""};
+
+static void ev_owner(void)
+{
+    uint8_t pick = byte(), kind = byte();
+    uint64_t id = 0xdead0000u + pick; /* nobody asked */
+    if (kind % 6 == 5 && G.nold_lookups) {
+        id = G.old_lookups[pick % G.nold_lookups].id; /* a late copy */
+        q_drop_id(G.lookups, &G.nlookups, id);
+    } else if (G.nlookups && kind % 6 != 5) {
+        id = q_take(G.lookups, &G.nlookups, pick % G.nlookups).id;
+        q_remember(G.old_lookups, &G.nold_lookups, (fq_t){id, -1});
+    }
+    envelope_t env = {.type = ENV_OWNER};
+    env.u.owner.request_id = id;
+    switch (kind % 5) {
+    case 0:
+        env.u.owner.pod = env_str("pod-a");
+        env.u.owner.live = true;
+        break;
+    case 1:
+        env.u.owner.pod = env_str(PODS[(kind >> 4) % 3]);
+        env.u.owner.live = true;
+        break;
+    case 2:
+        env.u.owner.pod = env_str("pod-b");
+        break;
+    default:
+        env.u.owner.pod = env_str("");
+        env.u.owner.live = kind & 0x80;
+        break;
+    }
+    TRACE("OWNER %llu pod '%.*s' live %d\n", (unsigned long long)id, (int)env.u.owner.pod.len,
+          env.u.owner.pod.ptr, env.u.owner.live);
+    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+}
+
+static void dedup_answer(fq_t q, int kind)
+{
+    TRACE("DEDUP_RESULT %llu %s\n", (unsigned long long)q.id,
+          kind == 2   ? "error"
+          : kind == 0 ? "first"
+                      : "duplicate");
+    envelope_t env = {.type = ENV_DEDUP_RESULT};
+    env.u.dedup_result.request_id = q.id;
+    if (kind == 2) {
+        env.u.dedup_result.status = -5;
+    } else {
+        env.u.dedup_result.first = kind == 0;
+        if (q.rec >= 0)
+            *(kind == 0 ? &G.recs[q.rec].first_told : &G.recs[q.rec].dup_told) = true;
+    }
+    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+}
+
+static void ev_dedup(void)
+{
+    uint8_t pick = byte(), kind = byte();
+    if ((kind & 0x80) && G.nold_dedups) { /* a late copy */
+        fq_t q = G.old_dedups[pick % G.nold_dedups];
+        q_drop_id(G.dedups, &G.ndedups, q.id);
+        dedup_answer(q, kind % 3);
+    } else if (G.ndedups) {
+        fq_t q = q_take(G.dedups, &G.ndedups, pick % G.ndedups);
+        q_remember(G.old_dedups, &G.nold_dedups, q);
+        dedup_answer(q, kind % 3);
+    } else {
+        dedup_answer((fq_t){0xbeef0000u + pick, -1}, kind % 3); /* nobody asked */
+    }
+}
+
+static const char *const STATUSES[] = {"accepted", "rejected", "ocpp_error",
+                                       "timeout",  "invalid",  "unsupported"};
+
+static void core_answer(uint64_t token, const char *id, const char *status)
+{
+    char value[256];
+    snprintf(value, sizeof(value), "{\"command_id\":\"%s\",\"status\":\"%s\",\"reason\":\"r\"}", id,
+             status);
+    TRACE("RESULT %llu %s %s\n", (unsigned long long)token, id, status);
+    envelope_t env = {.type = ENV_RESULT};
+    env.u.result.token = token;
+    env.u.result.command_id = env_str(id);
+    env.u.result.status = env_str(status);
+    env.u.result.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
+    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+}
+
+static void ev_result(void)
+{
+    uint8_t pick = byte(), kind = byte();
+    const char *status = STATUSES[kind % 6];
+    if (G.ncores && !(kind & 0x80)) {
+        fq_t q = q_take(G.cores, &G.ncores, pick % G.ncores);
+        core_answer(q.id, G.recs[q.rec].key, status);
+    } else { /* a token of an earlier bridge: below this one's first token */
+        char id[32];
+        snprintf(id, sizeof(id), "relay-%d", G.relays++);
+        core_answer(1000 - 1 - pick, id, status);
+    }
+}
+
+static void ev_delivery(void)
+{
+    uint8_t pick = byte(), ok = byte();
+    if (G.nout)
+        deliver_at(pick % G.nout, ok % 4 != 0);
+}
+
+static void ev_takeover(void)
+{
+    uint8_t pick = byte(), epoch = byte();
+    envelope_t env = {.type = ENV_TAKEOVER};
+    env.u.takeover.pod = env_str(PODS[pick % 5]);
+    env.u.takeover.epoch = epoch;
+    env.u.takeover.active = !(pick & 0x80);
+    if (env.u.takeover.active && G.nreaders >= MAX_READERS)
+        return; /* the driver keeps every reader it saw: room for this many claims */
+    TRACE("TAKEOVER %s epoch %u active %d\n", PODS[pick % 5], epoch, env.u.takeover.active);
+    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+}
+
+static void ev_eof(void)
+{
+    uint8_t pick = byte();
+    freader_t *fr = G.nreaders ? &G.readers[pick % G.nreaders] : NULL;
+    if (!fr || fr->stopped || fr->destroyed)
+        return;
+    fr->eof_after_last = true;
+    TRACE("eof reader %u\n", fr->id);
+    command_flow_on_eof(G.flow, fr->id);
+}
+
+static void tick(void)
+{
+    TRACE("tick %llu\n", (unsigned long long)G.now_ms);
+    uint64_t next = command_flow_tick(G.flow, now_us());
+    CHECK(next == 0 || next >= now_us());
+}
+
+static void ev_tick(void)
+{
+    uint8_t scale = byte(), amount = byte();
+    static const uint64_t SCALE[] = {1, 10, 1000, 60000};
+    G.now_ms += amount * SCALE[scale % 4];
+    tick();
+}
+
+/* ---- endings --------------------------------------------------------------------------- */
+
+/* DEDUPs answered first, cores accepted, every record delivered. */
+static void answer_all(void)
+{
+    while (G.ndedups)
+        dedup_answer(q_take(G.dedups, &G.ndedups, 0), 0);
+    while (G.ncores) {
+        fq_t q = q_take(G.cores, &G.ncores, 0);
+        core_answer(q.id, G.recs[q.rec].key, "accepted");
+    }
+    while (G.nout)
+        deliver_at(0, true);
+}
+
+/* Every question answered and every record delivered, in far-future ticks, until nothing is
+ * left: then every record has exactly one final outcome. */
+static void drain(void)
+{
+    G.fail_produce = G.fail_core = G.reenter = false;
+    for (int round = 0;; round++) {
+        CHECK(round < 200); /* the engine settles: nothing waits for ever */
+        for (int i = 0; i < G.nreaders; i++)
+            if (!G.readers[i].stopped && !G.readers[i].destroyed) {
+                G.readers[i].eof_after_last = true;
+                command_flow_on_eof(G.flow, G.readers[i].id);
+            }
+        while (G.nlookups) {
+            fq_t q = q_take(G.lookups, &G.nlookups, 0);
+            envelope_t env = {.type = ENV_OWNER};
+            env.u.owner.request_id = q.id;
+            env.u.owner.pod = env_str(q.id % 2 ? "pod-b" : "pod-a");
+            env.u.owner.live = true;
+            command_flow_on_envelope(G.flow, &env, now_us());
+        }
+        answer_all();
+        G.now_ms += 3600000;
+        tick();
+        bool takeovers_left = false;
+        for (int i = 0; i < G.nreaders; i++)
+            takeovers_left |= G.readers[i].takeover && !G.readers[i].destroyed;
+        if (!command_flow_inflight(G.flow) && !G.nout && !G.nlookups && !G.ndedups && !G.ncores &&
+            !takeovers_left)
+            break;
+    }
+    for (int i = 0; i < G.nrecs; i++) {
+        const frec_t *r = &G.recs[i];
+        const freader_t *fr = &G.readers[r->reader];
+        if (fr->stopped) {
+            CHECK(outputs(r) <= 1);
+            continue;
+        }
+        /* exactly one final outcome: none when not ours or a duplicate, else one persisted */
+        if (r->skip || (r->dup_told && !r->core_sent))
+            CHECK(outputs(r) == 0);
+        else
+            CHECK(outputs(r) == 1);
+        CHECK(final(r));
+    }
+    for (int i = 0; i < G.nreaders; i++) {
+        const freader_t *fr = &G.readers[i];
+        if (fr->takeover && !fr->stopped)
+            CHECK(fr->done_sent);
+        if (!fr->stopped && fr->records)
+            CHECK(fr->stored == fr->last_offset + 1);
+    }
+}
+
+/* stop: the shell drains its input and flushes, without ticks, then closes. The commands that
+ * had a DEDUP or core question open are kept and finished; LOOKUP / PARKED ones are let go. */
+static void stop(void)
+{
+    TRACE("stop\n");
+    G.stopping = true;
+    G.fail_produce = G.fail_core = G.reenter = false;
+    for (int i = 0; i < G.ndedups; i++)
+        G.recs[G.dedups[i].rec].must_finish = true;
+    for (int i = 0; i < G.ncores; i++)
+        G.recs[G.cores[i].rec].must_finish = true;
+    command_flow_stop(G.flow, now_us());
+    for (int i = 0; i < G.nreaders; i++)
+        CHECK(G.readers[i].stopped || G.readers[i].destroyed);
+    for (int round = 0; round < 4; round++) {
+        G.nlookups = 0; /* answers for commands let go: ignored */
+        answer_all();
+    }
+    command_flow_close(G.flow);
+    CHECK(command_flow_inflight(G.flow) == 0);
+    for (int i = 0; i < G.nreaders; i++)
+        CHECK(G.readers[i].destroyed);
+    for (int i = 0; i < G.nrecs; i++) {
+        CHECK(outputs(&G.recs[i]) <= 1);
+        if (G.recs[i].must_finish)
+            CHECK(final(&G.recs[i]));
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool once;
+    if (!once) {
+        trace = getenv("FLOW_TRACE") != NULL;
+        log_set_level(trace ? LOG_DEBUG : LOG_ERROR);
+        once = true;
+    }
+    memset(&G, 0, sizeof(G));
+    G.p = data;
+    G.left = size;
+    G.now_ms = T0_MS;
+    command_flow_config_t cfg = {.pod_id = "pod-a",
+                                 .commands_topic = "commands-down",
+                                 .results_topic = "command-results",
+                                 .dlq_topic = "commands-dlq",
+                                 .core_count = 2,
+                                 .default_ttl_ms = DEFAULT_TTL,
+                                 .max_hops = 3,
+                                 .park_backoff_ms = 500,
+                                 .park_backoff_max_ms = 30000,
+                                 .registry_timeout_ms = 3000,
+                                 .dedup_ttl_ms = 86400000,
+                                 .max_inflight = MAX_INFLIGHT,
+                                 .core_grace_ms = 120000,
+                                 .first_token = 1000};
+    G.flow = command_flow_new(&cfg, &OPS, NULL);
+    CHECK(G.flow);
+    CHECK(command_flow_start(G.flow, PARTITIONS, now_us()) == 0);
+    bool stopped = false;
+    while (G.left && !stopped) {
+        uint8_t ev = byte();
+        switch (ev % 12) {
+        case 0:
+        case 1:
+            ev_record();
+            break;
+        case 2:
+            ev_owner();
+            break;
+        case 3:
+            ev_dedup();
+            break;
+        case 4:
+            ev_result();
+            break;
+        case 5:
+            ev_delivery();
+            break;
+        case 6:
+            ev_takeover();
+            break;
+        case 7:
+            ev_eof();
+            break;
+        case 8:
+            ev_tick();
+            break;
+        case 9:
+            if (ev & 0x10)
+                G.fail_produce = true;
+            else
+                G.fail_core = true;
+            break;
+        case 10:
+            G.reenter = true;
+            G.reenter_pick = byte();
+            break;
+        case 11:
+            if (ev >= 0xf0) {
+                stop();
+                stopped = true;
+            } else {
+                tick();
+            }
+            break;
+        }
+        check_memory();
+    }
+    if (!stopped)
+        drain();
+    command_flow_destroy(&G.flow);
+    return 0;
+}

@@ -1,0 +1,560 @@
+/* bridge_kafka_io: librdkafka and ZeroMQ wiring of kafka-bridge. See bridge_kafka_io.h. */
+#include "bridge_kafka_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bridge_metrics.h"
+#include "channel.h"
+#include "clock.h"
+#include "log.h"
+
+/* What a delivery report answers to: one part of a command's output, or an EVENT's ack. */
+typedef struct {
+    uint64_t cookie; /* the engine's cookie; 0: an event */
+    uint32_t core_id;
+    uint64_t token;
+    uint64_t queued_us;
+} ack_t;
+
+/* One consumer of one partition of commands-down, known to the engine by its id. */
+typedef struct reader {
+    uint32_t id;
+    int32_t partition;
+    bool stopped;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    metrics_gauge_t *m_lag;
+    struct reader *next;
+} reader_t;
+
+struct bridge_kafka {
+    const bridge_config_t *cfg;
+    zsock_t *registry;
+    zsock_t **cores;
+    admin_http_t *admin;
+    command_flow_t *flow;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    int wake[2];
+    reader_t *readers;
+    msgpack_sbuffer scratch;
+    metrics_counter_t *m_produced, *m_delivered, *m_failed, *m_queue_full;
+    metrics_gauge_t *m_queue;
+    metrics_histogram_t *m_latency;
+};
+
+static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        log_error("kafka setting %s=%s refused: %s", name, value, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int kafka_set_int(rd_kafka_conf_t *conf, const char *name, int64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRId64, value);
+    return kafka_set(conf, name, num);
+}
+
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    log_write(level <= 3   ? LOG_ERROR
+              : level <= 5 ? LOG_WARN
+                           : LOG_INFO,
+              NULL, NULL, "librdkafka %s: %s", fac, buf);
+}
+
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    metrics_def_count(BRIDGE_METRIC(BRIDGE_M_KAFKA_ERRORS),
+                      rd_kafka_err2name((rd_kafka_resp_err_t)err));
+    log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Producer: events and command output */
+
+static void send_ack(bridge_kafka_t *k, uint32_t core_id, uint64_t token, int32_t status,
+                     const char *error)
+{
+    if (core_id >= (uint32_t)k->cfg->core_count)
+        return;
+    envelope_t env = {.type = ENV_EVENT_ACK};
+    env.u.event_ack.token = token;
+    env.u.event_ack.status = status;
+    env.u.event_ack.error = env_str(error);
+    /* dropped: core times the event out and treats it as not persisted (safe, and counted) */
+    channel_send_counted(k->cores[core_id], &env, &k->scratch, "core", 1000);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    bridge_kafka_t *k = opaque;
+    ack_t *ack = msg->_private;
+    if (msg->err) {
+        metrics_counter_add(k->m_failed, 1);
+        metrics_def_count(BRIDGE_METRIC(BRIDGE_M_DELIVERY_ERRORS), rd_kafka_err2name(msg->err));
+        log_error("record to %s not persisted: %s", rd_kafka_topic_name(msg->rkt),
+                  rd_kafka_err2str(msg->err));
+    } else {
+        metrics_counter_add(k->m_delivered, 1);
+    }
+    if (!ack)
+        return;
+    if (ack->cookie) {
+        if (k->flow)
+            command_flow_on_delivery(k->flow, ack->cookie, (int)msg->err, clock_now_us());
+    } else {
+        metrics_histogram_observe(k->m_latency, (double)(clock_now_us() - ack->queued_us) / 1e6);
+        send_ack(k, ack->core_id, ack->token, msg->err ? (int32_t)msg->err : 0,
+                 msg->err ? rd_kafka_err2str(msg->err) : "");
+    }
+    free(ack);
+}
+
+/* Produces one record; waits (serving delivery reports) while the producer queue is full. On
+ * -EIO the ack is freed and, for an event, answered with the error; no report comes. */
+static int produce(bridge_kafka_t *k, const char *topic, int32_t partition, env_str_t key,
+                   const env_headers_t *headers, env_bin_t value, ack_t *ack)
+{
+    for (;;) {
+        rd_kafka_headers_t *hdrs = NULL;
+        if (headers && headers->count) {
+            hdrs = rd_kafka_headers_new(headers->count);
+            for (size_t i = 0; i < headers->count; i++)
+                rd_kafka_header_add(
+                    hdrs, headers->items[i].name.ptr, (ssize_t)headers->items[i].name.len,
+                    headers->items[i].value.ptr, (ssize_t)headers->items[i].value.len);
+        }
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key.ptr, key.len), RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            metrics_counter_add(k->m_produced, 1);
+            return 0;
+        }
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            log_error("record to %s refused by the producer: %s", topic, rd_kafka_err2str(err));
+            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_DELIVERY_ERRORS), rd_kafka_err2name(err));
+            if (ack && !ack->cookie)
+                send_ack(k, ack->core_id, ack->token, (int32_t)err, rd_kafka_err2str(err));
+            free(ack);
+            return -EIO;
+        }
+        /* flow control: stop reading our input until Kafka drains (docs/PERFORMANCE.md trap 7) */
+        metrics_counter_add(k->m_queue_full, 1);
+        rd_kafka_poll(k->rk, 100);
+        admin_http_heartbeat(k->admin);
+    }
+}
+
+void bridge_kafka_relay_event(bridge_kafka_t *k, const env_event_t *m)
+{
+    ack_t *ack = NULL;
+    if (m->token) {
+        ack = malloc(sizeof(*ack));
+        if (!ack) {
+            send_ack(k, m->core_id, m->token, -ENOMEM, "out of memory");
+            return;
+        }
+        *ack = (ack_t){0, m->core_id, m->token, clock_now_us()};
+    }
+    char topic[256];
+    env_str_copy(m->topic, topic, sizeof(topic));
+    produce(k, topic, RD_KAFKA_PARTITION_UA, m->key, &m->headers, m->value, ack);
+}
+
+static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cookie)
+{
+    bridge_kafka_t *k = arg;
+    ack_t *ack = NULL;
+    if (cookie) {
+        ack = calloc(1, sizeof(*ack));
+        if (!ack)
+            return -ENOMEM;
+        ack->cookie = cookie;
+    }
+    int32_t p =
+        rec->partition == COMMAND_FLOW_PARTITION_ANY ? RD_KAFKA_PARTITION_UA : rec->partition;
+    return produce(k, rec->topic, p, rec->key, rec->headers, rec->value, ack);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * ZeroMQ effects of the engine */
+
+static int op_send_registry(void *arg, const envelope_t *env)
+{
+    bridge_kafka_t *k = arg;
+    return channel_send_counted(k->registry, env, &k->scratch, "registry", 0);
+}
+
+static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
+{
+    bridge_kafka_t *k = arg;
+    if (index >= (uint32_t)k->cfg->core_count)
+        return -EINVAL;
+    msgpack_sbuffer_clear(&k->scratch);
+    int rc = envelope_encode(env, &k->scratch);
+    if (rc < 0)
+        return rc;
+    return channel_send_wait(k->cores[index], k->scratch.data, k->scratch.size, 1000);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Readers of commands-down */
+
+static reader_t *reader_get(bridge_kafka_t *k, uint32_t id)
+{
+    for (reader_t *r = k->readers; r; r = r->next)
+        if (r->id == id)
+            return r;
+    return NULL;
+}
+
+/* A list of one partition of the commands topic (offset: RD_KAFKA_OFFSET_INVALID for none). */
+static rd_kafka_topic_partition_list_t *one_partition(const bridge_kafka_t *k, int32_t partition,
+                                                      int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->cfg->commands_topic, partition)->offset = offset;
+    return l;
+}
+
+static rd_kafka_t *consumer_new(bridge_kafka_t *k, const char *group)
+{
+    char num[COMMAND_POD_MAX + 32];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int bad = 0;
+    bad |= kafka_set(conf, "bootstrap.servers", k->cfg->kafka_brokers);
+    bad |= kafka_set(conf, "group.id", group);
+    snprintf(num, sizeof(num), "ocppgw-%s-reader", k->cfg->pod_id);
+    bad |= kafka_set(conf, "client.id", num);
+    bad |= kafka_set(conf, "enable.auto.offset.store", "false");
+    bad |= kafka_set(conf, "enable.auto.commit", "true");
+    bad |= kafka_set_int(conf, "auto.commit.interval.ms", k->cfg->consumer_commit_ms);
+    bad |= kafka_set(conf, "auto.offset.reset", "earliest");
+    bad |= kafka_set(conf, "enable.partition.eof", "true");
+    bad |= kafka_set(conf, "fetch.wait.max.ms", "100");
+    bad |= kafka_set(conf, "isolation.level", "read_committed");
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        log_error("kafka consumer: %s", err);
+    return rk;
+}
+
+/* Reads the pod's partition from the offsets committed under its group ocppgw-<pod>. */
+static int op_reader_start(void *arg, uint32_t id, const char *pod, int32_t partition,
+                           bool takeover)
+{
+    bridge_kafka_t *k = arg;
+    char group[COMMAND_POD_MAX + 16];
+    snprintf(group, sizeof(group), "ocppgw-%s", pod);
+    reader_t *r = calloc(1, sizeof(*r));
+    rd_kafka_t *rk = r ? consumer_new(k, group) : NULL;
+    if (!rk) {
+        free(r);
+        return -EIO;
+    }
+    r->id = id;
+    r->partition = partition;
+    r->rk = rk;
+    rd_kafka_poll_set_consumer(rk);
+    r->q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_queue_io_event_enable(r->q, k->wake[1], "1", 1);
+    rd_kafka_topic_partition_list_t *l = one_partition(k, partition, RD_KAFKA_OFFSET_STORED);
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (aerr)
+        log_error("assign %s[%d]: %s", k->cfg->commands_topic, (int)partition,
+                  rd_kafka_err2str(aerr));
+    char labels[COMMAND_POD_MAX * 2 + 64], esc[COMMAND_POD_MAX * 2 + 1];
+    metrics_label_escape(pod, esc, sizeof(esc));
+    snprintf(labels, sizeof(labels), "partition=\"%d\",pod=\"%s\"", (int)partition, esc);
+    r->m_lag = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_CONSUMER_LAG), labels);
+    r->next = k->readers;
+    k->readers = r;
+    log_info("reading %s[%d] for pod %s (group %s)%s", k->cfg->commands_topic, (int)partition, pod,
+             group, takeover ? ": orphan takeover" : "");
+    return 0;
+}
+
+static void op_reader_pause(void *arg, uint32_t id, bool paused)
+{
+    bridge_kafka_t *k = arg;
+    reader_t *r = reader_get(k, id);
+    if (!r)
+        return;
+    rd_kafka_topic_partition_list_t *l = one_partition(k, r->partition, RD_KAFKA_OFFSET_INVALID);
+    if (paused)
+        rd_kafka_pause_partitions(r->rk, l);
+    else
+        rd_kafka_resume_partitions(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void op_reader_stop(void *arg, uint32_t id)
+{
+    reader_t *r = reader_get(arg, id);
+    if (r)
+        r->stopped = true;
+}
+
+static void op_store_offset(void *arg, uint32_t id, int64_t next)
+{
+    bridge_kafka_t *k = arg;
+    reader_t *r = reader_get(k, id);
+    if (!r)
+        return;
+    rd_kafka_topic_partition_list_t *l = one_partition(k, r->partition, next);
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(r->rk, l);
+    if (err)
+        log_warn("offset %" PRId64 " of %s[%d] not stored: %s", next, k->cfg->commands_topic,
+                 (int)r->partition, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Commits what was stored, then closes the consumer. */
+static void reader_destroy(bridge_kafka_t *k, reader_t *r)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("final commit of %s[%d]: %s", k->cfg->commands_topic, (int)r->partition,
+                 rd_kafka_err2str(err));
+    rd_kafka_queue_destroy(r->q);
+    rd_kafka_consumer_close(r->rk);
+    rd_kafka_destroy(r->rk);
+    metrics_gauge_set(r->m_lag, 0);
+    for (reader_t **p = &k->readers; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    free(r);
+}
+
+static void op_reader_destroy(void *arg, uint32_t id)
+{
+    reader_t *r = reader_get(arg, id);
+    if (r)
+        reader_destroy(arg, r);
+}
+
+const command_flow_ops_t BRIDGE_KAFKA_FLOW_OPS = {
+    .produce = op_produce,
+    .send_registry = op_send_registry,
+    .send_core = op_send_core,
+    .store_offset = op_store_offset,
+    .reader_start = op_reader_start,
+    .reader_pause = op_reader_pause,
+    .reader_stop = op_reader_stop,
+    .reader_destroy = op_reader_destroy,
+};
+
+/* Takes what the reader's queue holds (the wake pipe only signals a non-empty queue). */
+static void reader_read(bridge_kafka_t *k, reader_t *r)
+{
+    for (int i = 0; i < 10000 && !r->stopped; i++) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk, 0);
+        if (!msg)
+            break;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            command_flow_on_eof(k->flow, r->id);
+        } else if (msg->err) {
+            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_CONSUMER_ERRORS), rd_kafka_err2name(msg->err));
+            log_warn("consumer %s[%d]: %s", k->cfg->commands_topic, (int)r->partition,
+                     rd_kafka_message_errstr(msg));
+        } else {
+            rd_kafka_timestamp_type_t tstype;
+            int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+            command_flow_on_record(k->flow, r->id, msg->offset, ts, msg->payload, msg->len,
+                                   clock_now_us());
+        }
+        rd_kafka_message_destroy(msg);
+    }
+}
+
+void bridge_kafka_read(bridge_kafka_t *k)
+{
+    /* the engine starts and destroys readers only from TAKEOVER and its tick, never while a
+     * record is handed to it: the list stays put during this walk */
+    for (reader_t *r = k->readers; r && k->flow; r = r->next)
+        reader_read(k, r);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Producer life cycle, loop hooks */
+
+bridge_kafka_t *bridge_kafka_new(const bridge_kafka_args_t *args)
+{
+    bridge_kafka_t *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->cfg = args->cfg;
+    k->registry = args->registry;
+    k->cores = args->cores;
+    k->admin = args->admin;
+    k->wake[0] = k->wake[1] = -1;
+    msgpack_sbuffer_init(&k->scratch);
+    k->m_produced = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_PRODUCED), NULL);
+    k->m_delivered = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_DELIVERED), NULL);
+    k->m_failed = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_FAILED), NULL);
+    k->m_queue_full = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_QUEUE_FULL), NULL);
+    k->m_queue = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_PRODUCER_QUEUE), NULL);
+    k->m_latency = metrics_def_histogram(BRIDGE_METRIC(BRIDGE_M_DELIVERY_SECONDS), NULL);
+
+    const bridge_config_t *cfg = k->cfg;
+    char num[COMMAND_POD_MAX + 16];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int bad = 0;
+    bad |= kafka_set(conf, "bootstrap.servers", cfg->kafka_brokers);
+    bad |= kafka_set(conf, "enable.idempotence", "true"); /* acks=all, ordered retries */
+    bad |= kafka_set(conf, "acks", "all");
+    bad |= kafka_set_int(conf, "linger.ms", cfg->kafka_linger_ms);
+    bad |= kafka_set(conf, "compression.codec", cfg->kafka_compression);
+    bad |= kafka_set_int(conf, "batch.num.messages", cfg->kafka_batch_messages);
+    bad |= kafka_set_int(conf, "queue.buffering.max.messages", cfg->kafka_queue_messages);
+    bad |= kafka_set_int(conf, "message.timeout.ms", cfg->kafka_delivery_timeout_ms);
+    snprintf(num, sizeof(num), "ocppgw-%s", cfg->pod_id);
+    bad |= kafka_set(conf, "client.id", num);
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        bridge_kafka_destroy(&k);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    char err[512];
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!k->rk) {
+        log_error("kafka producer: %s", err);
+        bridge_kafka_destroy(&k);
+        return NULL;
+    }
+    if (pipe2(k->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        k->wake[0] = k->wake[1] = -1;
+        bridge_kafka_destroy(&k);
+        return NULL;
+    }
+    k->mainq = rd_kafka_queue_get_main(k->rk);
+    rd_kafka_queue_io_event_enable(k->mainq, k->wake[1], "1", 1);
+    return k;
+}
+
+void bridge_kafka_destroy(bridge_kafka_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    bridge_kafka_t *k = *self_p;
+    while (k->readers)
+        reader_destroy(k, k->readers);
+    if (k->mainq)
+        rd_kafka_queue_destroy(k->mainq);
+    if (k->rk)
+        rd_kafka_destroy(k->rk);
+    if (k->wake[0] >= 0)
+        close(k->wake[0]);
+    if (k->wake[1] >= 0)
+        close(k->wake[1]);
+    msgpack_sbuffer_destroy(&k->scratch);
+    free(k);
+    *self_p = NULL;
+}
+
+void bridge_kafka_set_flow(bridge_kafka_t *k, command_flow_t *flow)
+{
+    k->flow = flow;
+}
+
+int bridge_kafka_wake_fd(const bridge_kafka_t *k)
+{
+    return k->wake[0];
+}
+
+int32_t bridge_kafka_partitions(bridge_kafka_t *k)
+{
+    int32_t n = 0;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, k->cfg->commands_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, t, &md, 2000);
+    if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+        n = md->topics[0].partition_cnt;
+    else
+        log_warn("metadata of %s not available yet: %s", k->cfg->commands_topic,
+                 err ? rd_kafka_err2str(err)
+                     : rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
+                                                      : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
+void bridge_kafka_poll(bridge_kafka_t *k)
+{
+    rd_kafka_poll(k->rk, 0);
+}
+
+void bridge_kafka_wake(bridge_kafka_t *k)
+{
+    char buf[256];
+    while (read(k->wake[0], buf, sizeof(buf)) > 0) {
+    }
+    rd_kafka_poll(k->rk, 0);
+    bridge_kafka_read(k);
+}
+
+void bridge_kafka_gauges(bridge_kafka_t *k)
+{
+    metrics_gauge_set(k->m_queue, rd_kafka_outq_len(k->rk));
+    for (reader_t *r = k->readers; r; r = r->next) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_topic_partition_list_t *l =
+            one_partition(k, r->partition, RD_KAFKA_OFFSET_INVALID);
+        if (rd_kafka_get_watermark_offsets(r->rk, k->cfg->commands_topic, r->partition, &lo, &hi) ==
+                0 &&
+            rd_kafka_position(r->rk, l) == 0 && l->elems[0].offset >= 0)
+            metrics_gauge_set(r->m_lag, hi - l->elems[0].offset);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+void bridge_kafka_flush(bridge_kafka_t *k)
+{
+    log_info("stopping: flushing %d queued records", rd_kafka_outq_len(k->rk));
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(k->rk, (int)k->cfg->flush_timeout_ms);
+    if (ferr) {
+        log_error("flush incomplete: %d records not delivered", rd_kafka_outq_len(k->rk));
+        /* their reports (not persisted) are served now, while their commands still exist */
+        rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(k->rk, 0);
+    }
+}

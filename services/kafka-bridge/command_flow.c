@@ -1,0 +1,886 @@
+/* command_flow: the command lifecycle engine of kafka-bridge. See command_flow.h for its events,
+ * effects and states; docs/commands.md for the rules. Read top to bottom, a command goes:
+ * on_record -> cmd_route -> (lookup -> on_owner -> cmd_route) -> dedup -> on_dedup_result ->
+ * core -> on_result -> cmd_output -> on_delivery -> cmd_settle -> cmd_done (offset stored).
+ *
+ * Re-entrancy: while the producer queue is full, the shell's produce effect serves delivery
+ * reports, so command_flow_on_delivery() may run inside any produce call and finish (free) other
+ * commands. Hence cmd_output() holds its own command until it returned, and the tick collects
+ * the due tokens before acting on any. A function that may produce (cmd_output, cmd_finish,
+ * cmd_route) may free its command: callers do not touch it afterwards. */
+#include "command_flow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_metrics.h"
+#include "command_route.h"
+#include "hash.h"
+#include "log.h"
+#include "offset_track.h"
+#include "u64map.h"
+
+/* One reader of one partition of commands-down: ours, or a dead pod's taken over. */
+typedef struct reader {
+    uint32_t id;
+    char pod[COMMAND_POD_MAX + 1];
+    uint64_t epoch; /* takeover epoch (0: our own partition) */
+    bool takeover, stopping, paused, eof;
+    int32_t partition;
+    offset_track_t track;
+    size_t refs; /* commands alive that came from here */
+    struct reader *next;
+} reader_t;
+
+typedef enum {
+    CMD_LOOKUP,  /* LOOKUP sent, waiting for OWNER */
+    CMD_PARKED,  /* nobody holds the charge point: re-check at due_ms */
+    CMD_DEDUP,   /* DEDUP sent, waiting for DEDUP_RESULT */
+    CMD_AT_CORE, /* COMMAND handed to core, waiting for RESULT */
+    CMD_OUTPUT,  /* producing its output (result / DLQ / forward); retried at due_ms on failure */
+} cmd_state_t;
+
+/* The parts of a command's output; a delivery cookie is token << PART_BITS | part. */
+enum {
+    PART_MAIN = 1,
+    PART_DLQ = 2,
+    PART_BITS = 2
+};
+
+typedef enum {
+    OUT_FINAL,      /* a result the bridge decides (expired, invalid, timeout, rejected) */
+    OUT_FORWARD,    /* the record re-published to its owner's partition */
+    OUT_CORE_RESULT /* core's RESULT */
+} out_kind_t;
+
+typedef struct cmd {
+    reader_t *reader;
+    int64_t offset, record_ts_ms, received_ms, due_ms;
+    uint64_t token; /* key in cmds; also the request_id of LOOKUP and DEDUP */
+    command_record_t rec;
+    char *value; /* the record as read, NUL-terminated */
+    size_t len;
+    cmd_state_t state;
+    int attempts;
+    /* output */
+    out_kind_t out;
+    unsigned need;        /* PART_* bits not persisted yet */
+    unsigned outstanding; /* PART_* bits produced whose report has not come back */
+    bool holding;         /* cmd_output() is producing: reports meanwhile must not finish it */
+    char status[16];
+    char reason[160];
+    char owner[COMMAND_POD_MAX + 1];
+    uint8_t *core_value; /* RESULT value from core */
+    size_t core_len;
+    struct cmd *prev, *next;
+} cmd_t;
+
+struct command_flow {
+    command_flow_config_t cfg; /* its strings point to the copies below */
+    char *pod_id, *commands_topic, *results_topic, *dlq_topic;
+    const command_flow_ops_t *ops;
+    void *arg;
+    int32_t partitions; /* of commands-down (0: not started) */
+    bool stopping;
+    reader_t *readers;
+    uint32_t next_reader;
+    u64map_t *cmds;
+    cmd_t *cmd_head;
+    size_t cmd_count;
+    uint64_t next_token;
+    metrics_counter_t *m_read, *m_forwards, *m_parks, *m_skipped, *m_duplicates, *m_takeovers,
+        *m_lookups, *m_dedups, *m_retries, *m_core_timeouts;
+    metrics_gauge_t *m_inflight, *m_parked;
+};
+
+static int64_t ms_of(uint64_t now_us)
+{
+    return (int64_t)(now_us / 1000);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Readers */
+
+static reader_t *reader_get(command_flow_t *f, uint32_t id)
+{
+    for (reader_t *r = f->readers; r; r = r->next)
+        if (r->id == id)
+            return r;
+    return NULL;
+}
+
+/* A live (not stopping) reader of pod's partition. */
+static reader_t *reader_find(command_flow_t *f, const char *pod, bool takeover)
+{
+    for (reader_t *r = f->readers; r; r = r->next)
+        if (r->takeover == takeover && !r->stopping && strcmp(r->pod, pod) == 0)
+            return r;
+    return NULL;
+}
+
+static reader_t *reader_new(command_flow_t *f, const char *pod, uint64_t epoch, bool takeover)
+{
+    reader_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->id = ++f->next_reader;
+    snprintf(r->pod, sizeof(r->pod), "%s", pod);
+    r->epoch = epoch;
+    r->takeover = takeover;
+    r->partition = hash_kafka_partition(pod, strlen(pod), f->partitions);
+    offset_track_init(&r->track);
+    if (r->partition < 0 ||
+        f->ops->reader_start(f->arg, r->id, r->pod, r->partition, takeover) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->next = f->readers;
+    f->readers = r;
+    /* a new reader starts paused when the engine is full, like every other one */
+    if (f->cmd_count >= (size_t)f->cfg.max_inflight) {
+        f->ops->reader_pause(f->arg, r->id, true);
+        r->paused = true;
+    }
+    return r;
+}
+
+/* Commits what was stored and forgets the reader; nothing may refer to it (refs == 0). */
+static void reader_destroy(command_flow_t *f, reader_t *r)
+{
+    f->ops->reader_destroy(f->arg, r->id);
+    for (reader_t **p = &f->readers; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    offset_track_free(&r->track);
+    free(r);
+}
+
+/* At most command_max_inflight commands wait at once: beyond, every reader pauses. */
+static void readers_pause_if_full(command_flow_t *f)
+{
+    if (f->cmd_count < (size_t)f->cfg.max_inflight)
+        return;
+    for (reader_t *r = f->readers; r; r = r->next)
+        if (!r->paused && !r->stopping) {
+            f->ops->reader_pause(f->arg, r->id, true);
+            r->paused = true;
+            log_warn("%zu commands in flight: reading paused", f->cmd_count);
+        }
+}
+
+/* Reading goes on once half of the room is free again (hysteresis). */
+static void readers_resume_if_room(command_flow_t *f)
+{
+    if (f->cmd_count >= (size_t)f->cfg.max_inflight / 2 + 1)
+        return;
+    for (reader_t *r = f->readers; r; r = r->next)
+        if (r->paused && !r->stopping) {
+            f->ops->reader_pause(f->arg, r->id, false);
+            r->paused = false;
+        }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Command bookkeeping */
+
+static void cmd_set_state(command_flow_t *f, cmd_t *c, cmd_state_t st)
+{
+    if (c->state == CMD_PARKED && st != CMD_PARKED)
+        metrics_gauge_add(f->m_parked, -1);
+    else if (c->state != CMD_PARKED && st == CMD_PARKED)
+        metrics_gauge_add(f->m_parked, 1);
+    c->state = st;
+}
+
+/* Forgets the command; its offset stays open unless cmd_done() marked it final. */
+static void cmd_unlink(command_flow_t *f, cmd_t *c)
+{
+    u64map_remove(f->cmds, c->token);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        f->cmd_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    f->cmd_count--;
+    metrics_gauge_set(f->m_inflight, (int64_t)f->cmd_count);
+    if (c->state == CMD_PARKED)
+        metrics_gauge_add(f->m_parked, -1);
+    c->reader->refs--;
+    free(c->value);
+    free(c->core_value);
+    free(c);
+}
+
+/* The record has its final outcome (persisted) or is not ours: its offset may be stored. */
+static void cmd_done(command_flow_t *f, cmd_t *c)
+{
+    reader_t *r = c->reader;
+    int64_t next = offset_track_done(&r->track, c->offset);
+    if (next >= 0)
+        f->ops->store_offset(f->arg, r->id, next);
+    cmd_unlink(f, c);
+    readers_resume_if_room(f);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Output: result, DLQ copy, forward; persisted before the command is done */
+
+static void cmd_produce_part(command_flow_t *f, cmd_t *c, unsigned part, const char *topic,
+                             int32_t partition, const char *key, const env_headers_t *h,
+                             const void *value, size_t len)
+{
+    command_flow_record_t rec = {.topic = topic,
+                                 .partition = partition,
+                                 .key = env_str(key),
+                                 .headers = h,
+                                 .value = {(const uint8_t *)value, len}};
+    c->outstanding |= part;
+    if (f->ops->produce(f->arg, &rec, c->token << PART_BITS | part) < 0)
+        c->outstanding &= ~part; /* not queued: no report comes, the part stays needed */
+}
+
+/* The DLQ copy: the record as read, with status, reason and pod headers. */
+static void cmd_produce_dlq(command_flow_t *f, cmd_t *c)
+{
+    env_headers_t dh = {.count = 3};
+    dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
+    dh.items[2] = (env_header_t){env_str("pod"), env_str(f->pod_id)};
+    cmd_produce_part(f, c, PART_DLQ, f->dlq_topic, COMMAND_FLOW_PARTITION_ANY, c->rec.command_id,
+                     &dh, c->value, c->len);
+}
+
+static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
+{
+    size_t len = 0;
+    char *fwd = command_forward_json(c->value, c->len, &c->rec, c->owner, &len);
+    int32_t p = hash_kafka_partition(c->owner, strlen(c->owner), f->partitions);
+    if (fwd && p >= 0) {
+        env_headers_t fh = {.count = 1};
+        fh.items[0] = (env_header_t){env_str("target_pod"), env_str(c->owner)};
+        cmd_produce_part(f, c, PART_MAIN, f->commands_topic, p, c->owner, &fh, fwd, len);
+    }
+    free(fwd);
+}
+
+/* The result on command-results: core's record as it is, or one the bridge writes. */
+static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    env_headers_t h = {.count = 1};
+    h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    if (c->out == OUT_CORE_RESULT) {
+        cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
+                         c->rec.command_id, &h, c->core_value, c->core_len);
+        return;
+    }
+    size_t len = 0;
+    char *res = command_result_json(c->rec.command_id, c->rec.cp_id, c->status, c->reason,
+                                    c->received_ms, now, f->pod_id, &len);
+    if (res) /* else the part stays needed: tried again later */
+        cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
+                         c->rec.command_id, &h, res, len);
+    free(res);
+}
+
+static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now);
+
+/* (Re)produces what the command still needs persisted. Each part is marked outstanding before
+ * it is produced, and the command is held for the whole call, so reports served meanwhile never
+ * finish it under our feet. May free c. */
+static void cmd_output(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    cmd_set_state(f, c, CMD_OUTPUT);
+    c->holding = true;
+    if (c->out == OUT_FORWARD)
+        cmd_produce_forward(f, c);
+    else if (c->need & PART_MAIN)
+        cmd_produce_result(f, c, now);
+    if (c->out != OUT_FORWARD && (c->need & PART_DLQ))
+        cmd_produce_dlq(f, c);
+    c->holding = false;
+    cmd_settle(f, c, now);
+}
+
+/* Once no report is outstanding: done when every part is persisted, else produced again later
+ * (never reported done when it was not persisted). May free c. */
+static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    if (c->holding || c->outstanding)
+        return;
+    if (c->need == 0) {
+        if (c->out == OUT_FORWARD) {
+            metrics_counter_add(f->m_forwards, 1);
+            log_info("command %s for %s forwarded to pod %s (hop %" PRId64 ")", c->rec.command_id,
+                     c->rec.cp_id, c->owner, c->rec.hops + 1);
+        } else {
+            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_TOTAL), c->status);
+        }
+        cmd_done(f, c);
+        return;
+    }
+    metrics_counter_add(f->m_retries, 1);
+    c->due_ms = now + f->cfg.park_backoff_ms;
+}
+
+void command_flow_on_delivery(command_flow_t *self, uint64_t cookie, int err, uint64_t now_us)
+{
+    unsigned part = (unsigned)(cookie & ((1u << PART_BITS) - 1));
+    cmd_t *c = u64map_get(self->cmds, cookie >> PART_BITS);
+    if (!c || (part != PART_MAIN && part != PART_DLQ) || !(c->outstanding & part)) {
+        log_debug("delivery report for unknown cookie %" PRIu64 " ignored", cookie);
+        return;
+    }
+    c->outstanding &= ~part;
+    if (!err)
+        c->need &= ~part;
+    cmd_settle(self, c, ms_of(now_us));
+}
+
+/* Final result status with reason (and a DLQ copy when dlq). May free c. */
+static void cmd_finish(command_flow_t *f, cmd_t *c, const char *status, const char *reason,
+                       bool dlq, int64_t now)
+{
+    snprintf(c->status, sizeof(c->status), "%s", status);
+    snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+    c->out = OUT_FINAL;
+    c->need = PART_MAIN | (dlq ? PART_DLQ : 0);
+    log_info("command %s for %s: %s (%s)", c->rec.command_id[0] ? c->rec.command_id : "?",
+             c->rec.cp_id[0] ? c->rec.cp_id : "?", status, c->reason);
+    cmd_output(f, c, now);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Routing: lookup, park, de-dup, forward */
+
+static void cmd_lookup(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    cmd_set_state(f, c, CMD_LOOKUP);
+    c->due_ms = now + f->cfg.registry_timeout_ms;
+    metrics_counter_add(f->m_lookups, 1);
+    envelope_t env = {.type = ENV_LOOKUP};
+    env.u.lookup.request_id = c->token;
+    env.u.lookup.identity = env_str(c->rec.cp_id);
+    f->ops->send_registry(f->arg, &env); /* lost: asked again at due_ms */
+}
+
+static void cmd_dedup(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    if (c->state != CMD_DEDUP)
+        log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
+    cmd_set_state(f, c, CMD_DEDUP);
+    c->due_ms = now + f->cfg.registry_timeout_ms;
+    metrics_counter_add(f->m_dedups, 1);
+    envelope_t env = {.type = ENV_DEDUP};
+    env.u.dedup.request_id = c->token;
+    env.u.dedup.command_id = env_str(c->rec.command_id);
+    env.u.dedup.ttl_ms = (uint64_t)f->cfg.dedup_ttl_ms;
+    f->ops->send_registry(f->arg, &env); /* lost: asked again at due_ms */
+}
+
+static void cmd_park(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    if (c->attempts == 0) {
+        metrics_counter_add(f->m_parks, 1);
+        log_info("command %s parked: %s is connected nowhere", c->rec.command_id, c->rec.cp_id);
+    }
+    cmd_set_state(f, c, CMD_PARKED);
+    c->attempts++;
+    c->due_ms = now + command_park_delay_ms(c->attempts, f->cfg.park_backoff_ms,
+                                            f->cfg.park_backoff_max_ms, now, c->rec.expires_at_ms);
+}
+
+/* Runs the routing decision with what is known and carries it out. May free c. */
+static void cmd_route(command_flow_t *f, cmd_t *c, bool owner_known, const char *owner, bool live,
+                      int64_t now)
+{
+    route_input_t in = {.self_pod = f->pod_id,
+                        .reader_pod = c->reader->pod,
+                        .now_ms = now,
+                        .max_hops = f->cfg.max_hops,
+                        .owner_known = owner_known,
+                        .owner = owner,
+                        .owner_live = live};
+    route_t r = command_route(&c->rec, &in);
+    log_debug("command %s for %s: %s", c->rec.command_id, c->rec.cp_id, command_route_name(r));
+    switch (r) {
+    case ROUTE_SKIP:
+        metrics_counter_add(f->m_skipped, 1);
+        cmd_done(f, c);
+        break;
+    case ROUTE_EXPIRED:
+        cmd_finish(f, c, "expired", "expires_at passed before the charge point was reached", true,
+                   now);
+        break;
+    case ROUTE_HOPS:
+        cmd_finish(f, c, "expired", "hop limit reached while following the charge point", true,
+                   now);
+        break;
+    case ROUTE_LOOKUP:
+        cmd_lookup(f, c, now);
+        break;
+    case ROUTE_HERE:
+        cmd_dedup(f, c, now);
+        break;
+    case ROUTE_FORWARD:
+        snprintf(c->owner, sizeof(c->owner), "%s", owner);
+        c->out = OUT_FORWARD;
+        c->need = PART_MAIN;
+        cmd_output(f, c, now);
+        break;
+    case ROUTE_PARK:
+        cmd_park(f, c, now);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Events: a record, OWNER, DEDUP_RESULT, RESULT */
+
+/* Takes the record as a new command; NULL when it cannot be kept (not tracked: read again). */
+static cmd_t *cmd_new(command_flow_t *f, reader_t *r, int64_t offset, int64_t timestamp_ms,
+                      const void *value, size_t len, int64_t now)
+{
+    cmd_t *c = calloc(1, sizeof(*c));
+    char *copy = malloc(len + 1);
+    uint64_t token = ++f->next_token;
+    int rc = c && copy ? u64map_put(f->cmds, token, c) : -ENOMEM;
+    if (rc == 0) {
+        rc = offset_track_add(&r->track, offset);
+        if (rc < 0)
+            u64map_remove(f->cmds, token);
+    }
+    if (rc < 0) {
+        free(c);
+        free(copy);
+        if (rc == -EINVAL) {
+            log_warn("record %s[%d]@%" PRId64 " read again: the first copy is in flight",
+                     f->commands_topic, (int)r->partition, offset);
+            return NULL;
+        }
+        /* cannot keep it: no offset past it is stored; it is read again after a restart */
+        offset_track_lose(&r->track, offset);
+        log_error("no memory for command at %s[%d]@%" PRId64, f->commands_topic, (int)r->partition,
+                  offset);
+        return NULL;
+    }
+    if (len)
+        memcpy(copy, value, len);
+    copy[len] = '\0';
+    *c = (cmd_t){.reader = r,
+                 .offset = offset,
+                 .record_ts_ms = timestamp_ms > 0 ? timestamp_ms : now,
+                 .received_ms = now,
+                 .token = token,
+                 .value = copy,
+                 .len = len,
+                 .state = CMD_LOOKUP};
+    r->refs++;
+    c->next = f->cmd_head;
+    if (f->cmd_head)
+        f->cmd_head->prev = c;
+    f->cmd_head = c;
+    f->cmd_count++;
+    metrics_gauge_set(f->m_inflight, (int64_t)f->cmd_count);
+    return c;
+}
+
+void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offset,
+                            int64_t timestamp_ms, const void *value, size_t len, uint64_t now_us)
+{
+    int64_t now = ms_of(now_us);
+    reader_t *r = reader_get(self, reader);
+    if (!r || r->stopping) {
+        log_debug("record of reader %u ignored: it is not reading", reader);
+        return; /* not tracked: whoever reads the partition next reads it again */
+    }
+    r->eof = false;
+    metrics_counter_add(self->m_read, 1);
+    cmd_t *c = cmd_new(self, r, offset, timestamp_ms, value ? value : "", value ? len : 0, now);
+    if (c) {
+        char why[128] = "";
+        if (command_record_parse(c->value, c->len, c->record_ts_ms, self->cfg.default_ttl_ms,
+                                 &c->rec, why, sizeof(why)) < 0) {
+            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INVALID), why);
+            if (!c->rec.command_id[0])
+                snprintf(c->rec.command_id, sizeof(c->rec.command_id), "%s[%d]@%" PRId64,
+                         self->commands_topic, (int)r->partition, offset);
+            cmd_finish(self, c, "invalid", why, true, now);
+        } else {
+            cmd_route(self, c, false, NULL, false, now);
+        }
+    }
+    readers_pause_if_full(self);
+}
+
+void command_flow_on_eof(command_flow_t *self, uint32_t reader)
+{
+    reader_t *r = reader_get(self, reader);
+    if (r)
+        r->eof = true;
+}
+
+static void on_owner(command_flow_t *f, const env_owner_t *m, int64_t now)
+{
+    cmd_t *c = u64map_get(f->cmds, m->request_id);
+    if (!c || c->state != CMD_LOOKUP)
+        return; /* answered twice (re-sent LOOKUP), or the command went away */
+    char pod[COMMAND_POD_MAX + 1];
+    env_str_copy(m->pod, pod, sizeof(pod));
+    cmd_route(f, c, true, pod, m->live, now);
+}
+
+static void on_dedup_result(command_flow_t *f, const env_dedup_result_t *m, int64_t now)
+{
+    cmd_t *c = u64map_get(f->cmds, m->request_id);
+    if (!c || c->state != CMD_DEDUP)
+        return;
+    if (m->status != 0) {
+        /* registry cannot tell (Redis down): do not risk a second delivery; ask again later */
+        c->due_ms = now + f->cfg.park_backoff_ms;
+        return;
+    }
+    if (!m->first) {
+        metrics_counter_add(f->m_duplicates, 1);
+        log_info("command %s already delivered once: not sent again", c->rec.command_id);
+        cmd_done(f, c);
+        return;
+    }
+    uint32_t core = hash_core_index(c->rec.cp_id, strlen(c->rec.cp_id), f->cfg.core_count);
+    envelope_t env = {.type = ENV_COMMAND};
+    env.u.command.token = c->token;
+    env.u.command.identity = env_str(c->rec.cp_id);
+    env.u.command.command_id = env_str(c->rec.command_id);
+    env.u.command.record = (env_bin_t){(const uint8_t *)c->value, c->len};
+    if (f->ops->send_core(f->arg, core, &env) < 0) {
+        /* the DEDUP key is taken: a retry would be refused as a duplicate. Say so. */
+        cmd_finish(f, c, "rejected", "core did not take the command", true, now);
+        return;
+    }
+    cmd_set_state(f, c, CMD_AT_CORE);
+    c->due_ms = command_core_deadline_ms(now, c->rec.expires_at_ms, f->cfg.core_grace_ms);
+    log_info("command %s handed to core %u for %s", c->rec.command_id, core, c->rec.cp_id);
+}
+
+/* RESULT from core: the final result. For a command read here, its offset follows once the
+ * result is persisted. */
+static void on_result(command_flow_t *f, const env_result_t *m, int64_t now)
+{
+    cmd_t *c = m->token ? u64map_get(f->cmds, m->token) : NULL;
+    uint8_t *copy = c && c->state == CMD_AT_CORE ? malloc(m->value.len ? m->value.len : 1) : NULL;
+    if (copy) {
+        if (m->value.len)
+            memcpy(copy, m->value.ptr, m->value.len);
+        c->core_value = copy;
+        c->core_len = m->value.len;
+        env_str_copy(m->status, c->status, sizeof(c->status));
+        c->out = OUT_CORE_RESULT;
+        c->need = PART_MAIN;
+        /* core checks action and payload against the charge point's version (it has the
+         * validators): a record it found invalid gets its DLQ copy here, like the records the
+         * bridge refuses itself (docs/unified-model.md) */
+        if (strcmp(c->status, "invalid") == 0) {
+            command_result_reason(c->core_value, c->core_len, c->reason, sizeof(c->reason));
+            c->need |= PART_DLQ;
+            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INVALID), "refused by ocpp-core");
+        }
+        cmd_output(f, c, now);
+        return;
+    }
+    /* no command of ours waits for it (a bridge restarted in between, or the backstop answered
+     * first): published as it is, without a report to wait for */
+    env_headers_t h = {.count = 1};
+    h.items[0] = (env_header_t){env_str("status"), m->status};
+    command_flow_record_t rec = {.topic = f->results_topic,
+                                 .partition = COMMAND_FLOW_PARTITION_ANY,
+                                 .key = m->command_id,
+                                 .headers = &h,
+                                 .value = m->value};
+    f->ops->produce(f->arg, &rec, 0);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Takeover of a dead pod's partition, stop */
+
+/* Reads no more. Commands waiting for a LOOKUP or parked are let go without storing their
+ * offsets: whoever reads the partition next (the pod itself after a restart or return, or a
+ * taker-over) reads them again. A command whose DEDUP was sent is kept until it is final: the
+ * registry may have taken its key for us, and a re-read copy would then be refused as a
+ * duplicate. The reader is destroyed (committing what was stored) once nothing refers to it. */
+static void reader_stop(command_flow_t *f, reader_t *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    f->ops->reader_stop(f->arg, r->id);
+    for (cmd_t *c = f->cmd_head, *n; c; c = n) {
+        n = c->next;
+        if (c->reader == r && (c->state == CMD_LOOKUP || c->state == CMD_PARKED))
+            cmd_unlink(f, c);
+    }
+    readers_resume_if_room(f);
+}
+
+static void on_takeover(command_flow_t *f, const env_takeover_t *m)
+{
+    char pod[COMMAND_POD_MAX + 1];
+    env_str_copy(m->pod, pod, sizeof(pod));
+    reader_t *r = reader_find(f, pod, true); /* one on its way out: a new claim gets a new one */
+    switch (command_takeover_action(f->pod_id, pod, m->active, r != NULL)) {
+    case TAKEOVER_IGNORE:
+        log_info("TAKEOVER of pod '%s' (active %d) ignored", pod, (int)m->active);
+        break;
+    case TAKEOVER_KEEP:
+        r->epoch = m->epoch;
+        break;
+    case TAKEOVER_START:
+        if (!f->partitions) {
+            log_warn("TAKEOVER of pod %s before the partition count is known: ignored", pod);
+            break;
+        }
+        if (f->stopping) { /* its claim expires and another pod takes it over */
+            log_warn("TAKEOVER of pod %s while stopping: ignored", pod);
+            break;
+        }
+        if (reader_new(f, pod, m->epoch, true)) {
+            metrics_counter_add(f->m_takeovers, 1);
+            log_info("orphan takeover of pod %s (epoch %" PRIu64 ")", pod, m->epoch);
+        }
+        break;
+    case TAKEOVER_STOP:
+        log_info("orphan takeover of pod %s ends: claim lost or pod back", pod);
+        reader_stop(f, r);
+        break;
+    }
+}
+
+int command_flow_on_envelope(command_flow_t *self, const envelope_t *env, uint64_t now_us)
+{
+    switch (env->type) {
+    case ENV_OWNER:
+        on_owner(self, &env->u.owner, ms_of(now_us));
+        return 0;
+    case ENV_DEDUP_RESULT:
+        on_dedup_result(self, &env->u.dedup_result, ms_of(now_us));
+        return 0;
+    case ENV_RESULT:
+        on_result(self, &env->u.result, ms_of(now_us));
+        return 0;
+    case ENV_TAKEOVER:
+        on_takeover(self, &env->u.takeover);
+        return 0;
+    default:
+        return -ENOTSUP;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Time */
+
+/* A command whose due time came. May free c. */
+static void cmd_due(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    switch (c->state) {
+    case CMD_PARKED:
+        cmd_route(f, c, false, NULL, false, now); /* re-check: expired or LOOKUP again */
+        break;
+    case CMD_LOOKUP:
+        if (now >= c->rec.expires_at_ms)
+            cmd_route(f, c, false, NULL, false, now);
+        else
+            cmd_lookup(f, c, now);
+        break;
+    case CMD_DEDUP:
+        cmd_dedup(f, c, now);
+        break;
+    case CMD_OUTPUT:
+        if (!c->outstanding && c->need)
+            cmd_output(f, c, now);
+        break;
+    case CMD_AT_CORE:
+        /* core owns the charge point's timeout; this is the backstop for a core that died with
+         * the command (its DEDUP key is taken, so nobody else would answer it) */
+        metrics_counter_add(f->m_core_timeouts, 1);
+        cmd_finish(f, c, "timeout", "no result from ocpp-core", false, now);
+        break;
+    }
+}
+
+/* Drained takeovers end with TAKEOVER_DONE; stopped readers go once nothing refers to them. */
+static void readers_tick(command_flow_t *f)
+{
+    for (reader_t *r = f->readers, *rn; r; r = rn) {
+        rn = r->next;
+        if (r->takeover && !r->stopping &&
+            command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
+            log_info("pod %s drained (epoch %" PRIu64 "): TAKEOVER_DONE", r->pod, r->epoch);
+            char pod[COMMAND_POD_MAX + 1];
+            snprintf(pod, sizeof(pod), "%s", r->pod);
+            envelope_t env = {.type = ENV_TAKEOVER_DONE};
+            env.u.takeover_done.pod = env_str(pod);
+            env.u.takeover_done.epoch = r->epoch;
+            reader_destroy(f, r); /* commits first, so the next reader starts after the drain */
+            f->ops->send_registry(f->arg, &env);
+        } else if (r->stopping && r->refs == 0) {
+            reader_destroy(f, r);
+        }
+    }
+}
+
+static uint64_t next_due_us(const command_flow_t *f, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (const cmd_t *c = f->cmd_head; c; c = c->next) {
+        if (c->state == CMD_OUTPUT && (c->outstanding || !c->need))
+            continue; /* waits for a delivery report, not for time */
+        if (c->due_ms < next)
+            next = c->due_ms;
+    }
+    for (const reader_t *r = f->readers; r; r = r->next)
+        if ((r->takeover || r->stopping) && now + COMMAND_FLOW_TICK_MS < next)
+            next = now + COMMAND_FLOW_TICK_MS;
+    if (next == INT64_MAX)
+        return 0;
+    if (next < now)
+        next = now;
+    return next > INT64_MAX / 1000 ? UINT64_MAX : (uint64_t)next * 1000;
+}
+
+uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
+{
+    int64_t now = ms_of(now_us);
+    /* collect first: acting on one command may serve delivery reports that finish others */
+    size_t n = 0;
+    for (cmd_t *c = self->cmd_head; c; c = c->next)
+        n += c->due_ms <= now;
+    uint64_t *due = n ? malloc(n * sizeof(*due)) : NULL;
+    size_t k = 0;
+    for (cmd_t *c = self->cmd_head; c && due && k < n; c = c->next)
+        if (c->due_ms <= now)
+            due[k++] = c->token;
+    for (size_t i = 0; i < k; i++) {
+        cmd_t *c = u64map_get(self->cmds, due[i]);
+        if (c && c->due_ms <= now)
+            cmd_due(self, c, now);
+    }
+    free(due);
+    readers_tick(self);
+    return next_due_us(self, now);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Life cycle */
+
+static char *copy_str(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command_flow_ops_t *ops,
+                                 void *ops_arg)
+{
+    if (!cfg || !ops || !cfg->pod_id || !cfg->pod_id[0] || cfg->core_count == 0 ||
+        cfg->max_inflight < 1 || cfg->first_token >= (UINT64_C(1) << 61))
+        return NULL;
+    command_flow_t *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->cfg = *cfg;
+    f->pod_id = copy_str(cfg->pod_id);
+    f->commands_topic = copy_str(cfg->commands_topic);
+    f->results_topic = copy_str(cfg->results_topic);
+    f->dlq_topic = copy_str(cfg->dlq_topic);
+    f->cmds = u64map_new(1024);
+    if (!f->pod_id || !f->commands_topic || !f->results_topic || !f->dlq_topic || !f->cmds) {
+        command_flow_destroy(&f);
+        return NULL;
+    }
+    f->cfg.pod_id = f->pod_id;
+    f->cfg.commands_topic = f->commands_topic;
+    f->cfg.results_topic = f->results_topic;
+    f->cfg.dlq_topic = f->dlq_topic;
+    f->ops = ops;
+    f->arg = ops_arg;
+    f->next_token = cfg->first_token;
+#define COUNTER(id) metrics_def_counter(BRIDGE_METRIC(id), NULL)
+    f->m_read = COUNTER(BRIDGE_M_COMMANDS_READ);
+    f->m_forwards = COUNTER(BRIDGE_M_COMMANDS_FORWARDED);
+    f->m_parks = COUNTER(BRIDGE_M_COMMANDS_PARKED_TOTAL);
+    f->m_skipped = COUNTER(BRIDGE_M_COMMANDS_SKIPPED);
+    f->m_duplicates = COUNTER(BRIDGE_M_COMMANDS_DUPLICATE);
+    f->m_takeovers = COUNTER(BRIDGE_M_ORPHAN_TAKEOVERS);
+    f->m_lookups = COUNTER(BRIDGE_M_LOOKUPS);
+    f->m_dedups = COUNTER(BRIDGE_M_DEDUPS);
+    f->m_retries = COUNTER(BRIDGE_M_OUTPUT_RETRIES);
+    f->m_core_timeouts = COUNTER(BRIDGE_M_CORE_TIMEOUTS);
+#undef COUNTER
+    f->m_inflight = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INFLIGHT), NULL);
+    f->m_parked = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_PARKED), NULL);
+    return f;
+}
+
+void command_flow_destroy(command_flow_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    command_flow_t *f = *self_p;
+    while (f->cmd_head)
+        cmd_unlink(f, f->cmd_head);
+    while (f->readers) {
+        reader_t *r = f->readers;
+        f->readers = r->next;
+        offset_track_free(&r->track);
+        free(r);
+    }
+    u64map_destroy(&f->cmds);
+    free(f->pod_id);
+    free(f->commands_topic);
+    free(f->results_topic);
+    free(f->dlq_topic);
+    free(f);
+    *self_p = NULL;
+}
+
+int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us)
+{
+    (void)now_us;
+    if (self->stopping)
+        return -ECANCELED;
+    if (self->partitions)
+        return -EALREADY;
+    if (partitions <= 0)
+        return -EINVAL;
+    self->partitions = partitions;
+    if (!reader_new(self, self->pod_id, 0, false)) {
+        self->partitions = 0;
+        return -EIO;
+    }
+    return 0;
+}
+
+void command_flow_stop(command_flow_t *self, uint64_t now_us)
+{
+    (void)now_us;
+    self->stopping = true;
+    for (reader_t *r = self->readers; r; r = r->next)
+        reader_stop(self, r);
+}
+
+void command_flow_close(command_flow_t *self)
+{
+    self->stopping = true;
+    while (self->cmd_head) /* at a core or not persisted: read again after the restart */
+        cmd_unlink(self, self->cmd_head);
+    while (self->readers)
+        reader_destroy(self, self->readers);
+}
+
+size_t command_flow_inflight(const command_flow_t *self)
+{
+    return self->cmd_count;
+}

@@ -1,0 +1,1095 @@
+/* Unit tests for services/kafka-bridge/command_flow, the command lifecycle engine: event sequences
+ * in, effects recorded by the ops below and asserted in order. The hard cases of issue 11: handed
+ * to core, forwarded, parked (found, expired), taken over and drained, invalid (here and at core),
+ * duplicate, de-dup unavailable, failed deliveries, a core that never answers, offsets finished
+ * out of order, stop in every state, reading paused and resumed, re-entrant delivery reports. */
+#include "command_flow.h"
+
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "log.h"
+
+#define T0_MS  1795000000000LL /* some ms since the epoch */
+#define US(ms) ((uint64_t)(ms)*1000)
+
+/* ---- recording ops --------------------------------------------------------------------- */
+
+typedef enum {
+    OP_PRODUCE,
+    OP_REGISTRY,
+    OP_CORE,
+    OP_STORE,
+    OP_START,
+    OP_PAUSE,
+    OP_STOP,
+    OP_DESTROY
+} op_kind_t;
+
+typedef struct {
+    op_kind_t kind;
+    /* produce */
+    char topic[64];
+    int32_t partition;
+    char key[160];
+    char value[4096];
+    size_t vlen;
+    uint64_t cookie;
+    char hname[4][32];
+    char hvalue[4][200];
+    size_t nh;
+    /* envelopes */
+    int type;
+    uint64_t request_id; /* LOOKUP, DEDUP; COMMAND: token */
+    char text[160];      /* LOOKUP identity, DEDUP / COMMAND command_id, TAKEOVER_DONE pod */
+    uint64_t epoch;
+    uint32_t core;
+    /* readers */
+    uint32_t reader;
+    char pod[64];
+    int64_t offset; /* store: next offset; start: partition */
+    bool flag;      /* pause: paused; start: takeover */
+} op_t;
+
+static op_t rec_ops[512];
+static size_t nops, seen;
+static int produce_rc, core_rc, start_rc;
+static command_flow_t *F;
+/* delivery reports served (ok) inside a produce call, as the shell does while the producer
+ * queue is full: a given cookie on the next call, or the previous record's on every call */
+static uint64_t reenter_cookie;
+static bool reenter_last;
+
+static op_t *op_add(op_kind_t kind)
+{
+    ck_assert_uint_lt(nops, sizeof(rec_ops) / sizeof(rec_ops[0]));
+    op_t *o = &rec_ops[nops++];
+    memset(o, 0, sizeof(*o));
+    o->kind = kind;
+    return o;
+}
+
+static void copy_str(char *out, size_t outlen, env_str_t s)
+{
+    env_str_copy(s, out, outlen);
+}
+
+static int op_produce(void *arg, const command_flow_record_t *r, uint64_t cookie)
+{
+    (void)arg;
+    if (reenter_cookie) {
+        uint64_t c = reenter_cookie;
+        reenter_cookie = 0;
+        command_flow_on_delivery(F, c, 0, US(T0_MS));
+    }
+    if (reenter_last && nops && rec_ops[nops - 1].kind == OP_PRODUCE)
+        command_flow_on_delivery(F, rec_ops[nops - 1].cookie, 0, US(T0_MS));
+    op_t *o = op_add(OP_PRODUCE);
+    snprintf(o->topic, sizeof(o->topic), "%s", r->topic);
+    o->partition = r->partition;
+    copy_str(o->key, sizeof(o->key), r->key);
+    ck_assert_uint_lt(r->value.len, sizeof(o->value));
+    memcpy(o->value, r->value.ptr, r->value.len);
+    o->vlen = r->value.len;
+    o->cookie = cookie;
+    for (size_t i = 0; r->headers && i < r->headers->count && i < 4; i++) {
+        copy_str(o->hname[i], sizeof(o->hname[i]), r->headers->items[i].name);
+        copy_str(o->hvalue[i], sizeof(o->hvalue[i]), r->headers->items[i].value);
+        o->nh++;
+    }
+    return produce_rc;
+}
+
+static int op_send_registry(void *arg, const envelope_t *env)
+{
+    (void)arg;
+    op_t *o = op_add(OP_REGISTRY);
+    o->type = env->type;
+    if (env->type == ENV_LOOKUP) {
+        o->request_id = env->u.lookup.request_id;
+        copy_str(o->text, sizeof(o->text), env->u.lookup.identity);
+    } else if (env->type == ENV_DEDUP) {
+        o->request_id = env->u.dedup.request_id;
+        copy_str(o->text, sizeof(o->text), env->u.dedup.command_id);
+        o->epoch = env->u.dedup.ttl_ms;
+    } else if (env->type == ENV_TAKEOVER_DONE) {
+        copy_str(o->text, sizeof(o->text), env->u.takeover_done.pod);
+        o->epoch = env->u.takeover_done.epoch;
+    }
+    return 0;
+}
+
+static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
+{
+    (void)arg;
+    op_t *o = op_add(OP_CORE);
+    o->type = env->type;
+    o->core = index;
+    o->request_id = env->u.command.token;
+    copy_str(o->text, sizeof(o->text), env->u.command.command_id);
+    ck_assert_uint_lt(env->u.command.record.len, sizeof(o->value));
+    memcpy(o->value, env->u.command.record.ptr, env->u.command.record.len);
+    o->vlen = env->u.command.record.len;
+    return core_rc;
+}
+
+static void op_store_offset(void *arg, uint32_t reader, int64_t next)
+{
+    (void)arg;
+    op_t *o = op_add(OP_STORE);
+    o->reader = reader;
+    o->offset = next;
+}
+
+static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t partition,
+                           bool takeover)
+{
+    (void)arg;
+    op_t *o = op_add(OP_START);
+    o->reader = reader;
+    snprintf(o->pod, sizeof(o->pod), "%s", pod);
+    o->offset = partition;
+    o->flag = takeover;
+    return start_rc;
+}
+
+static void op_reader_pause(void *arg, uint32_t reader, bool paused)
+{
+    (void)arg;
+    op_t *o = op_add(OP_PAUSE);
+    o->reader = reader;
+    o->flag = paused;
+}
+
+static void op_reader_stop(void *arg, uint32_t reader)
+{
+    (void)arg;
+    op_add(OP_STOP)->reader = reader;
+}
+
+static void op_reader_destroy(void *arg, uint32_t reader)
+{
+    (void)arg;
+    op_add(OP_DESTROY)->reader = reader;
+}
+
+static const command_flow_ops_t OPS = {
+    .produce = op_produce,
+    .send_registry = op_send_registry,
+    .send_core = op_send_core,
+    .store_offset = op_store_offset,
+    .reader_start = op_reader_start,
+    .reader_pause = op_reader_pause,
+    .reader_stop = op_reader_stop,
+    .reader_destroy = op_reader_destroy,
+};
+
+/* ---- fixture and helpers --------------------------------------------------------------- */
+
+#define PARTITIONS 8
+#define OWN        1u /* the id of the own reader: the first one started */
+
+static command_flow_config_t config(void)
+{
+    return (command_flow_config_t){.pod_id = "pod-a",
+                                   .commands_topic = "commands-down",
+                                   .results_topic = "command-results",
+                                   .dlq_topic = "commands-dlq",
+                                   .core_count = 2,
+                                   .default_ttl_ms = 600000,
+                                   .max_hops = 3,
+                                   .park_backoff_ms = 500,
+                                   .park_backoff_max_ms = 30000,
+                                   .registry_timeout_ms = 3000,
+                                   .dedup_ttl_ms = 86400000,
+                                   .max_inflight = 100,
+                                   .core_grace_ms = 120000,
+                                   .first_token = 1000};
+}
+
+static void setup_with(int64_t max_inflight)
+{
+    nops = seen = 0;
+    produce_rc = core_rc = start_rc = 0;
+    reenter_cookie = 0;
+    reenter_last = false;
+    command_flow_config_t cfg = config();
+    cfg.max_inflight = max_inflight;
+    F = command_flow_new(&cfg, &OPS, NULL);
+    ck_assert_ptr_nonnull(F);
+    ck_assert_int_eq(command_flow_start(F, PARTITIONS, US(T0_MS)), 0);
+}
+
+static void setup(void)
+{
+    setup_with(100);
+}
+
+static void teardown(void)
+{
+    command_flow_destroy(&F);
+    command_flow_destroy(&F); /* safe twice */
+    ck_assert_ptr_null(F);
+}
+
+/* The next effect, which must be of this kind. */
+static op_t *take(op_kind_t kind)
+{
+    ck_assert_msg(seen < nops, "expected effect %d, none left", (int)kind);
+    op_t *o = &rec_ops[seen++];
+    ck_assert_msg(o->kind == kind, "expected effect %d, got %d", (int)kind, (int)o->kind);
+    return o;
+}
+
+/* No effect since the last one taken. */
+static void none(void)
+{
+    ck_assert_msg(seen == nops, "unexpected effect %d", seen < nops ? (int)rec_ops[seen].kind : -1);
+}
+
+static void skip_start(void)
+{
+    op_t *o = take(OP_START);
+    ck_assert_uint_eq(o->reader, OWN);
+    ck_assert_str_eq(o->pod, "pod-a");
+    ck_assert_int_eq(o->offset, hash_kafka_partition("pod-a", 5, PARTITIONS));
+    ck_assert(!o->flag);
+}
+
+static void record_on(uint32_t reader, int64_t offset, const char *json, int64_t now_ms)
+{
+    command_flow_on_record(F, reader, offset, T0_MS, json, strlen(json), US(now_ms));
+}
+
+static char *cmd_json(const char *id, const char *extra)
+{
+    static char buf[512];
+    snprintf(buf, sizeof(buf), "{\"command_id\":\"%s\",\"cp_id\":\"CP-%s\",\"action\":\"reset\"%s}",
+             id, id, extra ? extra : "");
+    return buf;
+}
+
+static void owner(uint64_t request_id, const char *pod, bool live, int64_t now_ms)
+{
+    envelope_t env = {.type = ENV_OWNER};
+    env.u.owner.request_id = request_id;
+    env.u.owner.pod = env_str(pod);
+    env.u.owner.live = live;
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(now_ms)), 0);
+}
+
+static void dedup_result(uint64_t request_id, bool first, int32_t status, int64_t now_ms)
+{
+    envelope_t env = {.type = ENV_DEDUP_RESULT};
+    env.u.dedup_result.request_id = request_id;
+    env.u.dedup_result.first = first;
+    env.u.dedup_result.status = status;
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(now_ms)), 0);
+}
+
+static void core_result(uint64_t token, const char *id, const char *status, const char *value,
+                        int64_t now_ms)
+{
+    envelope_t env = {.type = ENV_RESULT};
+    env.u.result.token = token;
+    env.u.result.command_id = env_str(id);
+    env.u.result.status = env_str(status);
+    env.u.result.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(now_ms)), 0);
+}
+
+static void takeover(const char *pod, uint64_t epoch, bool active)
+{
+    envelope_t env = {.type = ENV_TAKEOVER};
+    env.u.takeover.pod = env_str(pod);
+    env.u.takeover.epoch = epoch;
+    env.u.takeover.active = active;
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(T0_MS)), 0);
+}
+
+static uint64_t take_lookup(const char *cp)
+{
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_LOOKUP);
+    ck_assert_str_eq(o->text, cp);
+    ck_assert_uint_ne(o->request_id, 0);
+    return o->request_id;
+}
+
+static void take_dedup(uint64_t request_id, const char *id)
+{
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_DEDUP);
+    ck_assert_uint_eq(o->request_id, request_id);
+    ck_assert_str_eq(o->text, id);
+    ck_assert_uint_eq(o->epoch, 86400000); /* the de-dup key's ttl */
+}
+
+static const char *header(const op_t *o, const char *name)
+{
+    for (size_t i = 0; i < o->nh; i++)
+        if (strcmp(o->hname[i], name) == 0)
+            return o->hvalue[i];
+    return NULL;
+}
+
+/* A result the bridge decided itself: checks its record, returns its cookie. */
+static uint64_t take_own_result(const char *id, const char *status, const char *reason)
+{
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "command-results");
+    ck_assert_int_eq(o->partition, COMMAND_FLOW_PARTITION_ANY);
+    ck_assert_str_eq(o->key, id);
+    ck_assert_str_eq(header(o, "status"), status);
+    json_t *v = json_loadb(o->value, o->vlen, 0, NULL);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "command_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "status")), status);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "reason")), reason);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "pod")), "pod-a");
+    json_decref(v);
+    ck_assert_uint_ne(o->cookie, 0);
+    return o->cookie;
+}
+
+/* The DLQ copy: the record byte for byte with status, reason and pod headers. */
+static uint64_t take_dlq(const char *id, const char *value, const char *status, const char *reason)
+{
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "commands-dlq");
+    ck_assert_str_eq(o->key, id);
+    ck_assert_uint_eq(o->vlen, strlen(value));
+    ck_assert(memcmp(o->value, value, o->vlen) == 0);
+    ck_assert_str_eq(header(o, "status"), status);
+    ck_assert_str_eq(header(o, "reason"), reason);
+    ck_assert_str_eq(header(o, "pod"), "pod-a");
+    ck_assert_uint_ne(o->cookie, 0);
+    return o->cookie;
+}
+
+static void take_store(uint32_t reader, int64_t next)
+{
+    op_t *o = take(OP_STORE);
+    ck_assert_uint_eq(o->reader, reader);
+    ck_assert_int_eq(o->offset, next);
+}
+
+static void deliver(uint64_t cookie, int err, int64_t now_ms)
+{
+    command_flow_on_delivery(F, cookie, err, US(now_ms));
+}
+
+/* Drives a record read on reader to its DEDUP: LOOKUP, OWNER here, DEDUP. Returns its token. */
+static uint64_t to_dedup(uint32_t reader, int64_t offset, const char *id)
+{
+    char cp[64];
+    snprintf(cp, sizeof(cp), "CP-%s", id);
+    record_on(reader, offset, cmd_json(id, NULL), T0_MS);
+    uint64_t t = take_lookup(cp);
+    owner(t, "pod-a", true, T0_MS);
+    take_dedup(t, id);
+    return t;
+}
+
+/* ... and on to the core: DEDUP says first. Returns the token of its COMMAND. */
+static uint64_t to_core(int64_t offset, const char *id)
+{
+    char cp[64];
+    snprintf(cp, sizeof(cp), "CP-%s", id);
+    uint64_t t = to_dedup(OWN, offset, id);
+    dedup_result(t, true, 0, T0_MS);
+    op_t *o = take(OP_CORE);
+    ck_assert_uint_eq(o->request_id, t);
+    ck_assert_str_eq(o->text, id);
+    ck_assert_uint_eq(o->core, hash_core_index(cp, strlen(cp), 2));
+    ck_assert_str_eq(o->value, cmd_json(id, NULL)); /* the record as read */
+    return t;
+}
+
+/* A RESULT from core for token; returns the cookie of the result record it produced. */
+static uint64_t core_answers(uint64_t t, const char *id, const char *status)
+{
+    char value[256];
+    snprintf(value, sizeof(value), "{\"command_id\":\"%s\",\"status\":\"%s\"}", id, status);
+    core_result(t, id, status, value, T0_MS + 10);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "command-results");
+    ck_assert_str_eq(o->key, id);
+    ck_assert_str_eq(header(o, "status"), status);
+    ck_assert_str_eq(o->value, value); /* core's record untouched */
+    return o->cookie;
+}
+
+/* ---- the hard cases ------------------------------------------------------------------- */
+
+/* LOOKUP -> OWNER here -> DEDUP first -> COMMAND -> RESULT -> result produced -> delivered ->
+ * offset stored */
+START_TEST(test_handed_to_core)
+{
+    skip_start();
+    uint64_t t = to_core(5, "c-1");
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 1);
+    uint64_t ck = core_answers(t, "c-1", "accepted");
+    none(); /* not stored before it is persisted */
+    deliver(ck, 0, T0_MS + 20);
+    take_store(OWN, 6);
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 0);
+    /* a report or a RESULT repeated later changes nothing for this command */
+    deliver(ck, 0, T0_MS + 30);
+    none();
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 1000000)), 0);
+    none();
+}
+END_TEST
+
+/* OWNER another live pod: re-published to its partition with hops + 1, then done */
+START_TEST(test_forwarded)
+{
+    skip_start();
+    const char *json = cmd_json("c-2", ",\"ttl_ms\":5000");
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", json);
+    record_on(OWN, 0, copy, T0_MS);
+    uint64_t t = take_lookup("CP-c-2");
+    owner(t, "pod-b", true, T0_MS + 1);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "commands-down");
+    ck_assert_int_eq(o->partition, hash_kafka_partition("pod-b", 5, PARTITIONS));
+    ck_assert_str_eq(o->key, "pod-b");
+    ck_assert_str_eq(header(o, "target_pod"), "pod-b");
+    command_record_t fwd;
+    char why[128];
+    ck_assert_int_eq(
+        command_record_parse(o->value, o->vlen, T0_MS + 99999, 1, &fwd, why, sizeof(why)), 0);
+    ck_assert_int_eq(fwd.hops, 1);
+    ck_assert_str_eq(fwd.target_pod, "pod-b");
+    ck_assert_int_eq(fwd.expires_at_ms, T0_MS + 5000); /* a hop does not restart the clock */
+    none();
+    deliver(o->cookie, 0, T0_MS + 2);
+    take_store(OWN, 1);
+    none();
+    /* at the hop limit: result expired with its DLQ copy instead */
+    const char *last =
+        "{\"command_id\":\"c-3\",\"cp_id\":\"CP-3\",\"action\":\"reset\",\"hops\":3}";
+    record_on(OWN, 1, last, T0_MS);
+    t = take_lookup("CP-3");
+    owner(t, "pod-b", true, T0_MS);
+    uint64_t r =
+        take_own_result("c-3", "expired", "hop limit reached while following the charge point");
+    uint64_t d =
+        take_dlq("c-3", last, "expired", "hop limit reached while following the charge point");
+    deliver(d, 0, T0_MS);
+    none();
+    deliver(r, 0, T0_MS);
+    take_store(OWN, 2);
+    none();
+}
+END_TEST
+
+/* connected nowhere: parked with a doubling back-off, then found here */
+START_TEST(test_parked_then_found)
+{
+    skip_start();
+    record_on(OWN, 0, cmd_json("c-4", NULL), T0_MS);
+    uint64_t t = take_lookup("CP-c-4");
+    owner(t, "", false, T0_MS);
+    none();
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 499)), US(T0_MS + 500));
+    none();
+    command_flow_tick(F, US(T0_MS + 500));
+    ck_assert_uint_eq(take_lookup("CP-c-4"), t); /* the same request id */
+    owner(t, "pod-z", false, T0_MS + 500);       /* an owner without lease: parked too */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 1000)), US(T0_MS + 1500));
+    none();
+    command_flow_tick(F, US(T0_MS + 1500));
+    take_lookup("CP-c-4");
+    owner(t, "pod-a", true, T0_MS + 1500);
+    take_dedup(t, "c-4");
+    dedup_result(t, true, 0, T0_MS + 1501);
+    take(OP_CORE);
+    none();
+}
+END_TEST
+
+/* parked until it expires: result expired + DLQ copy, offset stored after both persisted */
+START_TEST(test_parked_expires)
+{
+    skip_start();
+    const char *json = "{\"command_id\":\"c-5\",\"cp_id\":\"CP-5\",\"action\":\"reset\","
+                       "\"ttl_ms\":2000}";
+    record_on(OWN, 7, json, T0_MS);
+    uint64_t t = take_lookup("CP-5");
+    owner(t, "", true, T0_MS); /* nobody holds it */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS)), US(T0_MS + 500));
+    command_flow_tick(F, US(T0_MS + 500));
+    owner(take_lookup("CP-5"), "", false, T0_MS + 500);
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 500)), US(T0_MS + 1500));
+    command_flow_tick(F, US(T0_MS + 1500));
+    owner(take_lookup("CP-5"), "", false, T0_MS + 1500);
+    /* the back-off would be 2 s: never sleeps past the expiry */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 1500)), US(T0_MS + 2000));
+    command_flow_tick(F, US(T0_MS + 1999));
+    none();
+    int64_t now = T0_MS + 2000;
+    command_flow_tick(F, US(now));
+    const char *why = "expires_at passed before the charge point was reached";
+    uint64_t r = take_own_result("c-5", "expired", why);
+    uint64_t d = take_dlq("c-5", json, "expired", why);
+    none();
+    deliver(r, 0, now);
+    none();
+    deliver(d, 0, now);
+    take_store(OWN, 8);
+    none();
+}
+END_TEST
+
+/* a dead pod's partition: a reader started by TAKEOVER, records drained, TAKEOVER_DONE once */
+START_TEST(test_taken_over)
+{
+    skip_start();
+    takeover("pod-c", 7, true);
+    op_t *o = take(OP_START);
+    uint32_t rd = o->reader;
+    ck_assert_uint_ne(rd, OWN);
+    ck_assert_str_eq(o->pod, "pod-c");
+    ck_assert_int_eq(o->offset, hash_kafka_partition("pod-c", 5, PARTITIONS));
+    ck_assert(o->flag);
+    takeover("pod-c", 8, true); /* a repeated claim: the same reader, a new epoch */
+    none();
+    /* one record forwarded to where the charge point is now, one handed to core here */
+    record_on(rd, 40, cmd_json("c-6", ",\"target_pod\":\"pod-c\""), T0_MS);
+    uint64_t t6 = take_lookup("CP-c-6");
+    record_on(rd, 41, cmd_json("c-7", ",\"target_pod\":\"pod-c\""), T0_MS);
+    uint64_t t7 = take_lookup("CP-c-7");
+    record_on(rd, 42, cmd_json("c-8", ",\"target_pod\":\"pod-b\""), T0_MS); /* not pod-c's */
+    none(); /* skipped, but 40 and 41 are open */
+    owner(t6, "pod-b", true, T0_MS);
+    uint64_t f6 = take(OP_PRODUCE)->cookie;
+    owner(t7, "pod-a", true, T0_MS);
+    take_dedup(t7, "c-7");
+    dedup_result(t7, true, 0, T0_MS);
+    take(OP_CORE);
+    command_flow_on_eof(F, rd);
+    command_flow_tick(F, US(T0_MS + 100));
+    none(); /* not drained: a forward not persisted, a command at core */
+    deliver(f6, 0, T0_MS);
+    take_store(rd, 41);
+    uint64_t r7 = core_answers(t7, "c-7", "accepted");
+    command_flow_tick(F, US(T0_MS + 200));
+    none();
+    deliver(r7, 0, T0_MS);
+    take_store(rd, 43);
+    none();
+    command_flow_tick(F, US(T0_MS + 300));
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, rd); /* committed before the registry hears of it */
+    o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_TAKEOVER_DONE);
+    ck_assert_str_eq(o->text, "pod-c");
+    ck_assert_uint_eq(o->epoch, 8);
+    command_flow_tick(F, US(T0_MS + 400));
+    none(); /* once */
+    /* a new claim later gets a new reader */
+    takeover("pod-c", 9, true);
+    ck_assert_uint_gt(take(OP_START)->reader, rd);
+}
+END_TEST
+
+/* TAKEOVER active=false: the reader stops at once; LOOKUP/PARKED let go uncommitted, a command
+ * whose DEDUP was sent kept until final */
+START_TEST(test_takeover_stopped)
+{
+    skip_start();
+    takeover("pod-c", 3, true);
+    uint32_t rd = take(OP_START)->reader;
+    record_on(rd, 0, cmd_json("c-9", NULL), T0_MS);
+    uint64_t t9 = take_lookup("CP-c-9");
+    uint64_t t10 = to_dedup(rd, 1, "c-10");
+    ck_assert_uint_eq(command_flow_inflight(F), 2);
+    takeover("pod-c", 3, false);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rd);
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 1);
+    owner(t9, "pod-a", true, T0_MS); /* answer for a command let go */
+    none();
+    record_on(rd, 2, cmd_json("c-11", NULL), T0_MS); /* a straggler: not taken */
+    none();
+    dedup_result(t10, true, 0, T0_MS);
+    take(OP_CORE);
+    uint64_t r = core_answers(t10, "c-10", "accepted");
+    deliver(r, 0, T0_MS);
+    none(); /* offset 0 was let go: nothing stored past it */
+    command_flow_tick(F, US(T0_MS + 100));
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, rd);
+    none();                      /* no TAKEOVER_DONE for a lost claim */
+    takeover("pod-c", 3, false); /* a stop for a reader we do not have */
+    none();
+}
+END_TEST
+
+/* invalid record: result invalid + DLQ, the partition goes on */
+START_TEST(test_invalid_record)
+{
+    skip_start();
+    record_on(OWN, 3, "{not json", T0_MS);
+    char key[64];
+    snprintf(key, sizeof(key), "commands-down[%d]@3", hash_kafka_partition("pod-a", 5, PARTITIONS));
+    uint64_t r = take_own_result(key, "invalid", "record is not valid JSON");
+    uint64_t d = take_dlq(key, "{not json", "invalid", "record is not valid JSON");
+    const char *nocp = "{\"command_id\":\"c-12\",\"action\":\"reset\"}";
+    record_on(OWN, 4, nocp, T0_MS);
+    uint64_t r2 = take_own_result("c-12", "invalid", "cp_id missing");
+    uint64_t d2 = take_dlq("c-12", nocp, "invalid", "cp_id missing");
+    record_on(OWN, 5, cmd_json("c-13", NULL), T0_MS); /* the next one is routed as usual */
+    take_lookup("CP-c-13");
+    deliver(r2, 0, T0_MS);
+    deliver(d2, 0, T0_MS);
+    none();
+    deliver(r, 0, T0_MS);
+    deliver(d, 0, T0_MS);
+    take_store(OWN, 5);
+    none();
+    /* a record without a value at all */
+    command_flow_on_record(F, OWN, 6, 0, NULL, 0, US(T0_MS));
+    snprintf(key, sizeof(key), "commands-down[%d]@6", hash_kafka_partition("pod-a", 5, PARTITIONS));
+    take_own_result(key, "invalid", "record is not valid JSON");
+    take_dlq(key, "", "invalid", "record is not valid JSON");
+}
+END_TEST
+
+/* core answers invalid: its result is published and the bridge adds the DLQ copy */
+START_TEST(test_core_invalid)
+{
+    skip_start();
+    uint64_t t = to_core(0, "c-14");
+    const char *value = "{\"command_id\":\"c-14\",\"status\":\"invalid\",\"reason\":\"unknown "
+                        "unified action fly\"}";
+    core_result(t, "c-14", "invalid", value, T0_MS);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "command-results");
+    ck_assert_str_eq(o->value, value);
+    uint64_t d = take_dlq("c-14", cmd_json("c-14", NULL), "invalid", "unknown unified action fly");
+    deliver(o->cookie, 0, T0_MS);
+    none();
+    deliver(d, 0, T0_MS);
+    take_store(OWN, 1);
+}
+END_TEST
+
+/* DEDUP says duplicate: no delivery at all, no result, the offset stored */
+START_TEST(test_duplicate)
+{
+    skip_start();
+    uint64_t t = to_dedup(OWN, 9, "c-15");
+    dedup_result(t, false, 0, T0_MS);
+    take_store(OWN, 10);
+    none();
+    dedup_result(t, true, 0, T0_MS); /* a late answer to a re-sent DEDUP */
+    none();
+}
+END_TEST
+
+/* DEDUP unavailable: asked again later, delivered once */
+START_TEST(test_dedup_unavailable)
+{
+    skip_start();
+    uint64_t t = to_dedup(OWN, 0, "c-16");
+    dedup_result(t, false, -EIO, T0_MS + 10); /* Redis down: neither first nor duplicate */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 509)), US(T0_MS + 510));
+    none();
+    command_flow_tick(F, US(T0_MS + 510));
+    take_dedup(t, "c-16");
+    /* unanswered: sent again after command_registry_timeout_ms */
+    command_flow_tick(F, US(T0_MS + 3509));
+    none();
+    command_flow_tick(F, US(T0_MS + 3510));
+    take_dedup(t, "c-16");
+    dedup_result(t, true, 0, T0_MS + 3600);
+    take(OP_CORE);
+    dedup_result(t, true, 0, T0_MS + 3601); /* answers to the earlier copies */
+    dedup_result(t, false, -EIO, T0_MS + 3601);
+    none();
+    command_flow_tick(F, US(T0_MS + 10000));
+    none();
+}
+END_TEST
+
+/* a result whose delivery fails is produced again later; never reported done before */
+START_TEST(test_delivery_fails)
+{
+    skip_start();
+    uint64_t t = to_core(0, "c-17");
+    uint64_t ck = core_answers(t, "c-17", "accepted");
+    deliver(ck, -1, T0_MS + 100);
+    none();
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 599)), US(T0_MS + 600));
+    none();
+    command_flow_tick(F, US(T0_MS + 600));
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->key, "c-17");
+    ck_assert_uint_eq(o->cookie, ck);
+    /* the producer refuses it outright this time: no report comes, tried again */
+    produce_rc = -EIO;
+    deliver(o->cookie, -1, T0_MS + 700);
+    command_flow_tick(F, US(T0_MS + 1200));
+    take(OP_PRODUCE);
+    none();
+    produce_rc = 0;
+    command_flow_tick(F, US(T0_MS + 1700));
+    ck = take(OP_PRODUCE)->cookie;
+    deliver(ck, 0, T0_MS + 1800);
+    take_store(OWN, 1);
+    none();
+    /* an own result whose DLQ copy fails: only the copy is produced again */
+    record_on(OWN, 1, "[]", T0_MS + 2000);
+    uint64_t r = take(OP_PRODUCE)->cookie;
+    uint64_t d = take(OP_PRODUCE)->cookie;
+    deliver(r, 0, T0_MS + 2000);
+    deliver(d, -1, T0_MS + 2000);
+    command_flow_tick(F, US(T0_MS + 2500));
+    o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "commands-dlq");
+    none();
+    deliver(o->cookie, 0, T0_MS + 2600);
+    take_store(OWN, 2);
+}
+END_TEST
+
+/* core never answers: the backstop finishes it as timeout after expiry + grace */
+START_TEST(test_core_never_answers)
+{
+    skip_start();
+    uint64_t t = to_core(0, "c-18"); /* default ttl: 10 min from T0 */
+    int64_t deadline = T0_MS + 600000 + 120000;
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 1000)), US(deadline));
+    command_flow_tick(F, US(deadline - 1));
+    none();
+    command_flow_tick(F, US(deadline));
+    uint64_t r = take_own_result("c-18", "timeout", "no result from ocpp-core");
+    none(); /* no DLQ copy for a timeout */
+    deliver(r, 0, deadline);
+    take_store(OWN, 1);
+    /* a RESULT after the backstop (docs/commands.md, known limits): published as it is */
+    core_result(t, "c-18", "accepted", "{}", deadline + 5);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_uint_eq(o->cookie, 0);
+    ck_assert_str_eq(o->key, "c-18");
+    none();
+}
+END_TEST
+
+/* the stored offset never passes a record without its final outcome, whatever the order */
+START_TEST(test_offsets_out_of_order)
+{
+    skip_start();
+    uint64_t t10 = to_core(10, "a");
+    uint64_t t11 = to_core(11, "b");
+    record_on(OWN, 12, cmd_json("c", ",\"target_pod\":\"pod-q\""), T0_MS); /* skipped */
+    uint64_t t13 = to_core(13, "d");
+    none();
+    deliver(core_answers(t13, "d", "accepted"), 0, T0_MS);
+    none();
+    deliver(core_answers(t11, "b", "rejected"), 0, T0_MS);
+    none();
+    deliver(core_answers(t10, "a", "accepted"), 0, T0_MS);
+    take_store(OWN, 14);
+    none();
+}
+END_TEST
+
+/* stop with commands in every state */
+START_TEST(test_stop)
+{
+    skip_start();
+    uint64_t t0 = to_core(0, "s0");       /* AT_CORE */
+    uint64_t t1 = to_dedup(OWN, 1, "s1"); /* DEDUP */
+    uint64_t t2 = to_core(2, "s2");       /* OUTPUT, delivery outstanding */
+    uint64_t r2 = core_answers(t2, "s2", "accepted");
+    record_on(OWN, 3, cmd_json("s3", NULL), T0_MS); /* LOOKUP */
+    uint64_t t3 = take_lookup("CP-s3");
+    record_on(OWN, 4, cmd_json("s4", NULL), T0_MS); /* PARKED */
+    owner(take_lookup("CP-s4"), "", false, T0_MS);
+    ck_assert_uint_eq(command_flow_inflight(F), 5);
+
+    command_flow_stop(F, US(T0_MS + 1));
+    ck_assert_uint_eq(take(OP_STOP)->reader, OWN);
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 3); /* s3 and s4 let go */
+    record_on(OWN, 5, cmd_json("s5", NULL), T0_MS); /* no new commands */
+    owner(t3, "pod-a", true, T0_MS);
+    none();
+    /* the shell drains its input and flushes: the kept ones finish */
+    dedup_result(t1, true, 0, T0_MS + 2);
+    take(OP_CORE);
+    deliver(r2, 0, T0_MS + 3);
+    none();
+    deliver(core_answers(t0, "s0", "accepted"), 0, T0_MS + 4);
+    take_store(OWN, 1);
+    uint64_t r1 = core_answers(t1, "s1", "accepted");
+    deliver(r1, 0, T0_MS + 5);
+    take_store(OWN, 3); /* never past s3, let go */
+    none();
+    command_flow_close(F);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, OWN);
+    none();
+    ck_assert_int_eq(command_flow_start(F, PARTITIONS, US(T0_MS)), -ECANCELED);
+    takeover("pod-c", 1, true); /* no new reader while stopping */
+    none();
+}
+END_TEST
+
+/* close lets go of what is left (at core, output not persisted) without storing offsets */
+START_TEST(test_close_lets_go)
+{
+    skip_start();
+    to_core(0, "x0");
+    command_flow_stop(F, US(T0_MS));
+    take(OP_STOP);
+    command_flow_close(F);
+    take(OP_DESTROY);
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 0);
+}
+END_TEST
+
+/* at most command_max_inflight commands: every reader pauses; half the room frees: resume */
+START_TEST(test_pause_resume)
+{
+    setup_with(4);
+    skip_start();
+    takeover("pod-c", 1, true);
+    uint32_t rd = take(OP_START)->reader;
+    uint64_t t[5];
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "p%d", i);
+        record_on(OWN, i, cmd_json(id, NULL), T0_MS);
+        char cp[16];
+        snprintf(cp, sizeof(cp), "CP-%s", id);
+        t[i] = take_lookup(cp);
+    }
+    op_t *p1 = take(OP_PAUSE), *p2 = take(OP_PAUSE);
+    ck_assert(p1->flag && p2->flag);
+    ck_assert_uint_eq(p1->reader + p2->reader, OWN + rd); /* both readers */
+    none();
+    /* a record already fetched before the pause is still taken */
+    record_on(OWN, 4, cmd_json("p4", NULL), T0_MS);
+    t[4] = take_lookup("CP-p4");
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 5);
+    /* another reader started while full starts paused */
+    takeover("pod-d", 1, true);
+    uint32_t rd2 = take(OP_START)->reader;
+    op_t *p3 = take(OP_PAUSE);
+    ck_assert(p3->reader == rd2 && p3->flag);
+    /* the own reader's commands finish (duplicates): at 2 in flight every reader resumes, also
+     * the ones without a command of their own */
+    for (int i = 0; i < 3; i++) {
+        owner(t[i], "pod-a", true, T0_MS);
+        take_dedup(t[i], (char[]){'p', (char)('0' + i), 0});
+        dedup_result(t[i], false, 0, T0_MS);
+        take_store(OWN, i + 1);
+    }
+    ck_assert_uint_eq(command_flow_inflight(F), 2);
+    bool resumed[8] = {false};
+    for (int i = 0; i < 3; i++) {
+        op_t *o = take(OP_PAUSE);
+        ck_assert(!o->flag);
+        resumed[o->reader] = true;
+    }
+    ck_assert(resumed[OWN] && resumed[rd] && resumed[rd2]);
+    none();
+}
+END_TEST
+
+/* a delivery report served inside a produce call (the shell waits on a full queue) may finish
+ * another command; the command being produced is held until its own output call returned */
+START_TEST(test_reentrant_delivery)
+{
+    skip_start();
+    uint64_t ta = to_core(0, "ra");
+    uint64_t ra = core_answers(ta, "ra", "accepted");
+    const char *old = "{\"command_id\":\"rb\",\"cp_id\":\"CP\",\"action\":\"reset\","
+                      "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    reenter_cookie = ra; /* a's report comes inside b's first produce */
+    reenter_last = true; /* b's result report inside the produce of its DLQ copy */
+    record_on(OWN, 1, old, T0_MS);
+    reenter_last = false;
+    take_store(OWN, 1); /* a done, from inside b's produce */
+    const char *why = "expires_at passed before the charge point was reached";
+    uint64_t rb = take_own_result("rb", "expired", why);
+    uint64_t db = take_dlq("rb", old, "expired", why);
+    none();                /* b's result is persisted, its copy not yet: b is not done */
+    deliver(rb, 0, T0_MS); /* a report repeated: ignored */
+    none();
+    deliver(db, 0, T0_MS);
+    take_store(OWN, 2);
+    none();
+}
+END_TEST
+
+/* the parts of an output may be confirmed in any order */
+START_TEST(test_parts_any_order)
+{
+    skip_start();
+    const char *old = "{\"command_id\":\"rc\",\"cp_id\":\"CP\",\"action\":\"reset\","
+                      "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    record_on(OWN, 0, old, T0_MS);
+    uint64_t r = take(OP_PRODUCE)->cookie;
+    uint64_t d = take(OP_PRODUCE)->cookie;
+    none();
+    deliver(d, 0, T0_MS);
+    none();
+    deliver(r, 0, T0_MS);
+    take_store(OWN, 1);
+}
+END_TEST
+
+/* unknown request ids, cookies, tokens and types are answered or ignored, never trusted */
+START_TEST(test_unknown_inputs)
+{
+    skip_start();
+    owner(424242, "pod-a", true, T0_MS);
+    dedup_result(424242, true, 0, T0_MS);
+    deliver(UINT64_C(424242) << 2 | 1, 0, T0_MS);
+    deliver(0, 0, T0_MS);
+    none();
+    /* a RESULT for a token this bridge does not hold (it restarted): published as it is */
+    core_result(77, "c-old", "accepted", "{\"x\":1}", T0_MS);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_uint_eq(o->cookie, 0);
+    ck_assert_str_eq(o->key, "c-old");
+    ck_assert_str_eq(header(o, "status"), "accepted");
+    envelope_t env = {.type = ENV_EVENT};
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(T0_MS)), -ENOTSUP);
+    takeover("pod-a", 1, true); /* our own partition */
+    takeover("", 1, true);
+    none();
+    command_flow_on_record(F, 99, 0, T0_MS, "{}", 2, US(T0_MS)); /* unknown reader */
+    command_flow_on_eof(F, 99);
+    none();
+    ck_assert_int_eq(command_flow_start(F, PARTITIONS, US(T0_MS)), -EALREADY);
+    /* an offset read twice: the first copy is the one in flight */
+    record_on(OWN, 5, cmd_json("u1", NULL), T0_MS);
+    take_lookup("CP-u1");
+    record_on(OWN, 5, cmd_json("u1", NULL), T0_MS);
+    none();
+}
+END_TEST
+
+/* before the partition count is known nothing is read, and TAKEOVER cannot start a reader */
+START_TEST(test_not_started)
+{
+    nops = seen = 0;
+    command_flow_config_t cfg = config();
+    F = command_flow_new(&cfg, &OPS, NULL);
+    takeover("pod-c", 1, true);
+    none();
+    start_rc = -EIO; /* the consumer could not be made: tried again later */
+    ck_assert_int_lt(command_flow_start(F, PARTITIONS, US(T0_MS)), 0);
+    take(OP_START);
+    start_rc = 0;
+    ck_assert_int_eq(command_flow_start(F, 0, US(T0_MS)), -EINVAL);
+    ck_assert_int_eq(command_flow_start(F, PARTITIONS, US(T0_MS)), 0);
+    ck_assert_uint_eq(take(OP_START)->reader, 2); /* ids are never reused */
+    cfg.core_count = 0;
+    ck_assert_ptr_null(command_flow_new(&cfg, &OPS, NULL));
+}
+END_TEST
+
+/* core did not take the command (its queue stayed full): result rejected + DLQ */
+START_TEST(test_core_refuses)
+{
+    skip_start();
+    uint64_t t = to_dedup(OWN, 0, "c-19");
+    core_rc = -EAGAIN;
+    dedup_result(t, true, 0, T0_MS);
+    take(OP_CORE);
+    uint64_t r = take_own_result("c-19", "rejected", "core did not take the command");
+    uint64_t d =
+        take_dlq("c-19", cmd_json("c-19", NULL), "rejected", "core did not take the command");
+    deliver(r, 0, T0_MS);
+    deliver(d, 0, T0_MS);
+    take_store(OWN, 1);
+}
+END_TEST
+
+/* an unanswered LOOKUP is sent again; one that expires meanwhile is finished as expired */
+START_TEST(test_lookup_timeout)
+{
+    skip_start();
+    record_on(OWN, 0, cmd_json("c-20", ",\"ttl_ms\":5000"), T0_MS);
+    uint64_t t = take_lookup("CP-c-20");
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS)), US(T0_MS + 3000));
+    command_flow_tick(F, US(T0_MS + 3000));
+    ck_assert_uint_eq(take_lookup("CP-c-20"), t);
+    none();
+    command_flow_tick(F, US(T0_MS + 6000));
+    take_own_result("c-20", "expired", "expires_at passed before the charge point was reached");
+    take(OP_PRODUCE);
+    none();
+}
+END_TEST
+
+/* a record expired when read, and one addressed to another pod sharing the partition */
+START_TEST(test_expired_and_skipped)
+{
+    skip_start();
+    record_on(OWN, 0, cmd_json("c-21", ",\"target_pod\":\"pod-b\""), T0_MS);
+    take_store(OWN, 1);
+    const char *old = "{\"command_id\":\"c-22\",\"cp_id\":\"CP\",\"action\":\"reset\","
+                      "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    record_on(OWN, 1, old, T0_MS);
+    take_own_result("c-22", "expired", "expires_at passed before the charge point was reached");
+    take_dlq("c-22", old, "expired", "expires_at passed before the charge point was reached");
+    none();
+}
+END_TEST
+
+int main(void)
+{
+    log_set_level(LOG_ERROR); /* the engine's info lines are not what is tested */
+    Suite *s = suite_create("command_flow");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_handed_to_core);
+    tcase_add_test(tc, test_forwarded);
+    tcase_add_test(tc, test_parked_then_found);
+    tcase_add_test(tc, test_parked_expires);
+    tcase_add_test(tc, test_taken_over);
+    tcase_add_test(tc, test_takeover_stopped);
+    tcase_add_test(tc, test_invalid_record);
+    tcase_add_test(tc, test_core_invalid);
+    tcase_add_test(tc, test_duplicate);
+    tcase_add_test(tc, test_dedup_unavailable);
+    tcase_add_test(tc, test_delivery_fails);
+    tcase_add_test(tc, test_core_never_answers);
+    tcase_add_test(tc, test_offsets_out_of_order);
+    tcase_add_test(tc, test_stop);
+    tcase_add_test(tc, test_close_lets_go);
+    tcase_add_test(tc, test_reentrant_delivery);
+    tcase_add_test(tc, test_parts_any_order);
+    tcase_add_test(tc, test_unknown_inputs);
+    tcase_add_test(tc, test_core_refuses);
+    tcase_add_test(tc, test_lookup_timeout);
+    tcase_add_test(tc, test_expired_and_skipped);
+    suite_add_tcase(s, tc);
+    /* these make their own engine */
+    TCase *own = tcase_create("own engine");
+    tcase_add_checked_fixture(own, NULL, teardown);
+    tcase_add_test(own, test_pause_resume);
+    tcase_add_test(own, test_not_started);
+    suite_add_tcase(s, own);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
