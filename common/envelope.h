@@ -393,7 +393,7 @@ typedef struct {
 typedef struct {
     /* charge-point identity */
     env_str_t identity;
-    /* the credential record (JSON, docs/security.md); empty: deleted */
+    /* the credential record as name=value lines (docs/security.md); empty: deleted */
     env_bin_t record;
     /* sync generation this record belongs to */
     uint64_t generation;
