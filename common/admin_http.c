@@ -30,6 +30,7 @@
 #include "metrics.h"
 
 #define ADMIN_MAX_CONNS        16
+#define ADMIN_MAX_PER_PEER     4    /* one address cannot take every slot from the probes */
 #define ADMIN_REQUEST_MAX      8192 /* bytes of request line and headers */
 #define ADMIN_READ_TIMEOUT_MS  2000 /* from accept to the end of the headers */
 #define ADMIN_WRITE_TIMEOUT_MS 5000 /* to send the whole response */
@@ -48,6 +49,8 @@ typedef enum {
 typedef struct {
     int fd;
     conn_state_t state;
+    struct sockaddr_storage peer; /* address only (the port is cleared) */
+    socklen_t peer_len;
     int64_t deadline_ms;
     size_t inlen;
     char in[ADMIN_REQUEST_MAX + 1];
@@ -374,6 +377,28 @@ static void conn_expire(admin_conn_t *conn)
     }
 }
 
+static void peer_clear_port(struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET) {
+        ((struct sockaddr_in *)a)->sin_port = 0;
+    } else if (a->ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)a)->sin6_port = 0;
+    }
+}
+
+/* connections open from the address of peer */
+static int peer_conns(const admin_http_t *self, const struct sockaddr_storage *peer, socklen_t len)
+{
+    int n = 0;
+    for (int i = 0; i < ADMIN_MAX_CONNS; i++) {
+        const admin_conn_t *c = &self->conns[i];
+        if (c->state != CONN_FREE && c->peer_len == len && memcmp(&c->peer, peer, len) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
 static void admin_http_accept(admin_http_t *self)
 {
     for (;;) {
@@ -386,7 +411,10 @@ static void admin_http_accept(admin_http_t *self)
         if (!conn) {
             return; /* the rest wait in the backlog until a slot frees */
         }
-        int fd = accept4(self->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(self->listen_fd, (struct sockaddr *)&peer, &peer_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
@@ -397,6 +425,20 @@ static void admin_http_accept(admin_http_t *self)
             }
             return;
         }
+        peer_clear_port(&peer);
+        if (peer_conns(self, &peer, peer_len) >= ADMIN_MAX_PER_PEER) {
+            /* a client that holds its share of the slots waits; the kubelet's probes and the
+             * scraper (other addresses) keep theirs */
+            metrics_counter_add(metrics_counter("admin_refused_total",
+                                                "admin connections closed at once because their "
+                                                "address already held its share of the slots",
+                                                NULL),
+                                1);
+            close(fd);
+            continue;
+        }
+        conn->peer = peer;
+        conn->peer_len = peer_len;
         conn->fd = fd;
         conn->state = CONN_READING;
         conn->inlen = 0;

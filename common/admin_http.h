@@ -10,7 +10,9 @@
  *   other paths 404, other methods 405; every reply has Content-Length and Connection: close.
  *
  * Requests are read with a 2 s timeout and an 8 KiB cap; slow or silent clients are served side by
- * side with others, never one blocking the rest.
+ * side with others, never one blocking the rest, and one address holds at most 4 of the 16
+ * connection slots (more are closed at once and counted in admin_refused_total), so a client that
+ * can reach the port cannot starve the kubelet's probes into restarting the process.
  */
 #ifndef OCPPGW_ADMIN_HTTP_H
 #define OCPPGW_ADMIN_HTTP_H

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -127,6 +128,9 @@ int service_setup(const char *service, const config_option_t *table, size_t n, v
     log_init(service, *pod_id);
     log_set_level_name(*log_level);
     metrics_build_info(OCPPGW_VERSION, OCPPGW_REVISION);
+    /* the ipc:// socket files and anything else a stage creates are private to the pod's user
+     * (every container of a pod runs as the same uid) */
+    umask(077);
     int src = signals_install();
     if (src < 0) {
         fprintf(stderr, "%s: cannot set up signals: %s\n", service, strerror(-src));

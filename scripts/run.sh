@@ -31,7 +31,8 @@ if [ -z "$RUN_DIR" ]; then
   RUN_DIR="$(mktemp -d /tmp/ocppgw-run.XXXXXX)"
   own_run_dir=1
 fi
-mkdir -p "$RUN_DIR/ipc" "$RUN_DIR/log"
+mkdir -p "$RUN_DIR/log"
+mkdir -p -m 700 "$RUN_DIR/ipc" # the pod's sockets: private to its user
 export OCPPGW_IPC_DIR="$RUN_DIR/ipc"
 
 pids=()      # started services, in start order

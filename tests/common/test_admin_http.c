@@ -44,10 +44,16 @@ static int count_dir(const char *path)
     return n;
 }
 
+/* the source address of the next client connections (any of 127.0.0.0/8 reaches 127.0.0.1) */
+static const char *s_source = "127.0.0.1";
+
 static int client_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, s_source, &src.sin_addr), 1);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
@@ -368,13 +374,44 @@ START_TEST(test_many_silent_clients_bounded)
     };
     int fds[SILENT];
     for (int i = 0; i < SILENT; i++) {
+        s_source = i % 2 ? "127.0.0.3" : "127.0.0.4"; /* each holds at most its share */
         fds[i] = client_connect(s_port);
     }
     sleep_ms(50);
+    s_source = "127.0.0.2";
     reply_t r = http(s_port, "GET", "/healthz"); /* served: the server did not wedge */
+    s_source = "127.0.0.1";
     ck_assert_int_eq(r.status, 200);
     reply_free(&r);
     for (int i = 0; i < SILENT; i++) {
+        close(fds[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_one_address_holds_at_most_its_share)
+{
+    /* a client holding its 4 slots with silent connections gets a fifth closed at once, while
+     * another address (the kubelet's probes) is served at once */
+    int fds[5];
+    for (int i = 0; i < 5; i++) {
+        fds[i] = client_connect(s_port);
+    }
+    sleep_ms(100);
+    char byte;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(recv(fds[i], &byte, 1, MSG_DONTWAIT), -1); /* kept, waiting */
+    }
+    char *raw = client_read_all(fds[4], 1000); /* closed without an answer, not timed out */
+    ck_assert_str_eq(raw, "");
+    free(raw);
+    s_source = "127.0.0.2";
+    reply_t r = http(s_port, "GET", "/healthz");
+    s_source = "127.0.0.1";
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    ck_assert_uint_eq(metrics_counter_get(metrics_counter("admin_refused_total", NULL, NULL)), 1);
+    for (int i = 0; i < 5; i++) {
         close(fds[i]);
     }
 }
@@ -393,7 +430,10 @@ START_TEST(test_client_gone_before_reply)
     }
     int fd = client_connect(s_port);
     close(fd); /* connects and leaves without a request */
+    /* from another address: this one may still hold its share of slots being torn down */
+    s_source = "127.0.0.2";
     reply_t r = http(s_port, "GET", "/healthz");
+    s_source = "127.0.0.1";
     ck_assert_int_eq(r.status, 200);
     reply_free(&r);
 }
@@ -467,6 +507,7 @@ static Suite *admin_http_suite(void)
     tcase_add_test(tc, test_request_in_pieces);
     tcase_add_test(tc, test_silent_client_does_not_block);
     tcase_add_test(tc, test_many_silent_clients_bounded);
+    tcase_add_test(tc, test_one_address_holds_at_most_its_share);
     tcase_add_test(tc, test_client_gone_before_reply);
     tcase_add_test(tc, test_port_in_use_and_bad_port);
     tcase_add_test(tc, test_stop_twice_no_leak);
