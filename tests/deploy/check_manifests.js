@@ -697,6 +697,32 @@ const CHECKS = {
     if (ds.type !== 'prometheus' || ds.url !== 'http://prometheus:9090' || ds.isDefault !== true) err('grafana: the default data source must be the prometheus service');
   },
 
+  // DESIGN §9: charge-point ports from anywhere, admin ports only from the monitoring namespace
+  'network-policy'(M, F, err) {
+    const np = find(M, 'NetworkPolicy', 'ocppgw');
+    if (!np) return err('no NetworkPolicy ocppgw');
+    const sts = find(M, 'StatefulSet');
+    if (!matches(np.spec.podSelector.matchLabels, sts.spec.template.metadata.labels)) err('NetworkPolicy selects no gateway pod');
+    if (!(np.spec.policyTypes || []).includes('Ingress')) err('NetworkPolicy must restrict Ingress');
+    const allPorts = podContainers(sts).flatMap((c) => c.ports || []);
+    const open = new Set(), admin = new Set();
+    for (const rule of np.spec.ingress || []) {
+      for (const q of rule.ports || []) {
+        if (!allPorts.some((c) => c.name === q.port || c.containerPort === q.port)) err(`NetworkPolicy: port ${q.port} is no container port`);
+        const name = (allPorts.find((c) => c.name === q.port || c.containerPort === q.port) || {}).name || String(q.port);
+        if (!rule.from || !rule.from.length) open.add(name);
+        else if (rule.from.every((f) => f.namespaceSelector && !f.ipBlock)) admin.add(name);
+        else err(`NetworkPolicy: port ${name} is open to something other than a namespace`);
+      }
+      if (!(rule.ports || []).length) err('NetworkPolicy: a rule without ports opens every port');
+    }
+    for (const c of allPorts) {
+      if (/^admin-/.test(c.name) && open.has(c.name)) err(`NetworkPolicy: admin port ${c.name} is open to everyone`);
+      if (/^admin-/.test(c.name) && !admin.has(c.name)) err(`NetworkPolicy: admin port ${c.name} is not reachable from the monitoring namespace`);
+      if (/^wss?$/.test(c.name) && !open.has(c.name)) err(`NetworkPolicy: charge-point port ${c.name} is not open`);
+    }
+  },
+
   'topics-job'(M, F, err) {
     const job = find(M, 'Job', 'ocppgw-topics');
     if (!job) return err('no Job ocppgw-topics');
@@ -1001,6 +1027,9 @@ const BREAKAGES = [
   ['prometheus target with the wrong pod label', (M) => { M.promConfig.scrape_configs[0].static_configs[0].labels.pod = 'compose-pod-b'; }],
   ['compose rules out of date', (M) => { M.composeRules = M.composeRules.replace('for: 2m', 'for: 3m'); }],
   ['grafana without the dashboard', (M) => { M.compose.services.grafana.volumes.splice(1, 1); }],
+  ['admin port open to everyone', (M) => { find(M, 'NetworkPolicy').spec.ingress[0].ports.push({ port: 'admin-core', protocol: 'TCP' }); }],
+  ['NetworkPolicy without the ws port', (M) => { find(M, 'NetworkPolicy').spec.ingress.shift(); }],
+  ['NetworkPolicy rule without ports', (M) => { delete find(M, 'NetworkPolicy').spec.ingress[1].ports; }],
   ['topics Job with 12 partitions for commands-down', (M) => { find(M, 'Job').spec.template.spec.containers[0].env.find((e) => e.name === 'COMMANDS_PARTITIONS').value = '12'; }],
   ['topics Job without min.insync.replicas', (M) => { const c = find(M, 'Job').spec.template.spec.containers[0]; c.env = c.env.filter((e) => e.name !== 'MIN_INSYNC_REPLICAS'); }],
   ['topics Job on other brokers than the bridge', (M) => { find(M, 'Job').spec.template.spec.containers[0].env[0].value = 'kafka:9092'; }],
