@@ -596,8 +596,6 @@ static bool on_claim_reply(registry_table_t *self, const work_t *w, const regist
         metrics_counter_add(self->m_errors, 1);
         log_write(LOG_ERROR, w->key, NULL, "claim failed: %s",
                   r->type == REGISTRY_REPLY_ERROR ? r->str : "unexpected reply");
-        if (registry_reply_needs_reconnect(r))
-            return false; /* restarted or demoted between batches: reconnect, reload */
         if (g)
             queue_claim(self, g); /* retried with the next batch */
         return true;
@@ -611,10 +609,8 @@ static bool on_claim_reply(registry_table_t *self, const work_t *w, const regist
     return true;
 }
 
-static bool on_dedup_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+static void on_dedup_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
 {
-    if (registry_reply_needs_reconnect(r))
-        return false; /* stays queued, in doubt: retried with its value */
     char value[96];
     dedup_value(self, w, value, sizeof(value));
     if (r->type == REGISTRY_REPLY_NIL) /* set now: first */
@@ -623,30 +619,37 @@ static bool on_dedup_reply(registry_table_t *self, const work_t *w, const regist
         answer_dedup(self, w, strcmp(r->str, value) == 0, 0);
     else
         answer_dedup(self, w, false, -EIO);
-    return true;
 }
 
 /* Handles one reply for what was sent. False: the connection must be dropped and w was not
  * handled (it goes back to its queue). */
 static bool on_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
 {
+    if (registry_reply_needs_reconnect(r)) {
+        /* the script cache is gone or the server demoted, for every kind alike: reconnect,
+         * reload, and send it again (a de-dup check with its value: it may have run) */
+        if (w->kind == WORK_CLAIM || w->kind == WORK_REASSERT) {
+            metrics_counter_add(self->m_errors, 1);
+            log_write(LOG_ERROR, w->key, NULL, "claim failed: %s", r->str);
+        }
+        return false;
+    }
     switch (w->kind) {
     case WORK_CLAIM:
     case WORK_REASSERT:
         return on_claim_reply(self, w, r);
     case WORK_RELEASE:
-        if (registry_reply_needs_reconnect(r))
-            return false;
         if (r->type == REGISTRY_REPLY_INTEGER)
             metrics_counter_add(self->m_releases, (uint64_t)r->integer);
         else
             metrics_counter_add(self->m_errors, 1);
-        return true;
+        break;
     case WORK_LOOKUP:
         answer_lookup(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
-        return true;
+        break;
     case WORK_DEDUP:
-        return on_dedup_reply(self, w, r);
+        on_dedup_reply(self, w, r);
+        break;
     }
     return true;
 }

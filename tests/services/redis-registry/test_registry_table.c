@@ -421,6 +421,22 @@ START_TEST(test_reply_needs_reconnect)
 }
 END_TEST
 
+/* The script cache flushed (SCRIPT FLUSH, or a restart the connection survived) shows first on
+ * a lookup: every kind of work reads it alike, the connection is dropped, the lookup retried. */
+START_TEST(test_lookup_noscript_reconnects)
+{
+    lookup(3, "CP3");
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("NOSCRIPT No matching script")), -EPIPE);
+    ck_assert_uint_eq(REC.n, 0);
+    ck_assert_uint_eq(registry_table_depth(T), 1);
+    prepare(1);
+    ck_assert_int_eq(feed(1, A(3, S("pod-a"), I(4), I(1))), 0);
+    ck_assert_int_eq(last()->type, ENV_OWNER);
+    ck_assert_int_eq(last()->status, 0);
+}
+END_TEST
+
 /* Another error on a claim: retried with the next batch, the connection kept. */
 START_TEST(test_claim_error_retried)
 {
@@ -562,6 +578,7 @@ int main(void)
     tcase_add_test(tc, test_reassert_answers);
     tcase_add_test(tc, test_redis_down);
     tcase_add_test(tc, test_reply_needs_reconnect);
+    tcase_add_test(tc, test_lookup_noscript_reconnects);
     tcase_add_test(tc, test_claim_error_retried);
     tcase_add_test(tc, test_busy_hysteresis);
     tcase_add_test(tc, test_batch_max);
