@@ -77,9 +77,11 @@ static void strings_free(char ***list, size_t *n)
     *n = 0;
 }
 
-/* Copies the text elements of an array reply (others read as ""). -ENOMEM or 0. */
+/* Copies the text elements of an array reply (others read as "") into *list, which is
+ * emptied first. -ENOMEM or 0. */
 static int strings_from(const registry_reply_t *r, char ***list, size_t *n)
 {
+    strings_free(list, n);
     size_t count = r && r->type == REGISTRY_REPLY_ARRAY ? r->elements : 0;
     *list = calloc(count ? count : 1, sizeof(**list));
     if (!*list)
@@ -294,6 +296,9 @@ static int on_leases(registry_lease_t *self, const registry_reply_t *const *r, s
         size_t len = strlen(self->pods[i]);
         bool dead = r[i]->type == REGISTRY_REPLY_INTEGER && r[i]->integer == 0 &&
                     strcmp(self->pods[i], self->pod_id) != 0 && len > 0 && len <= POD_MAX;
+        takeover_t *t = zhashx_lookup(self->takeovers, self->pods[i]);
+        if (t && r[i]->type == REGISTRY_REPLY_INTEGER && r[i]->integer == 1)
+            t->dead_since_us = 0; /* alive again: a later death waits its own grace */
         if (dead)
             self->pods[ndead++] = self->pods[i];
         else
@@ -333,8 +338,10 @@ static takeover_t *dead_pod_seen(registry_lease_t *self, const char *pod, uint64
         if (!t)
             return NULL;
         snprintf(t->pod, sizeof(t->pod), "%s", pod);
-        t->dead_since_us = now_us;
         zhashx_insert(self->takeovers, t->pod, t);
+    }
+    if (!t->dead_since_us) {
+        t->dead_since_us = now_us;
         log_info("pod %s has no lease", pod);
     }
     t->seen = true;
@@ -515,7 +522,7 @@ int registry_lease_on_takeover_done(registry_lease_t *self, const env_takeover_d
     char pod[POD_MAX + 1];
     env_str_copy(m->pod, pod, sizeof(pod));
     takeover_t *t = zhashx_lookup(self->takeovers, pod);
-    if (!t || t->epoch != m->epoch) {
+    if (!t || !t->epoch || t->epoch != m->epoch) {
         log_warn("TAKEOVER_DONE for pod %s epoch %" PRIu64 " that we do not hold: ignored", pod,
                  m->epoch);
         return -ENOENT;

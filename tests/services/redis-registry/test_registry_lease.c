@@ -198,6 +198,25 @@ START_TEST(test_sweep_broken)
 }
 END_TEST
 
+/* A pod seen alive again waits a whole grace when it dies again, even if the round that saw it
+ * alive was cut short before forgetting it. */
+START_TEST(test_grace_rearmed_when_alive)
+{
+    round_to_pod_b(1);
+    takeover_answer(0, "other");
+    NOW += GRACE_MS * 1000u;
+    /* pod-b alive (and pod-c dead, so that the round goes on to the lock), then broken */
+    registry_lease_check_pods(L, NOW);
+    ck_assert_int_eq(feed(1, A(2, S("pod-b"), S("pod-c"))), 0);
+    ck_assert_int_eq(feed(2, I(1), I(0)), 0);
+    ck_assert_int_eq(feed(0), -EPIPE);
+    /* pod-b dead again: first seen now, so no sweep yet although the old sighting is old */
+    round_to_pod_b(1);
+    takeover_answer(0, "other");
+    batch(0);
+}
+END_TEST
+
 START_TEST(test_takeover_lost_and_pod_back)
 {
     round_to_pod_b(0);
@@ -249,6 +268,11 @@ START_TEST(test_takeover_done)
 {
     env_takeover_done_t done = {.pod = env_str("pod-b"), .epoch = 4};
     ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), -ENOENT);
+    round_to_pod_b(0);
+    takeover_answer(0, "other");
+    done.epoch = 0; /* a dead pod we track but hold no claim on */
+    ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), -ENOENT);
+    done.epoch = 4;
     round_to_pod_b(0);
     takeover_answer(5, "won");
     ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), -ENOENT); /* other epoch */
@@ -321,6 +345,7 @@ int main(void)
     tcase_add_test(tc, test_refresh_finds_lease_expired);
     tcase_add_test(tc, test_sweep_after_grace_with_lock);
     tcase_add_test(tc, test_sweep_broken);
+    tcase_add_test(tc, test_grace_rearmed_when_alive);
     tcase_add_test(tc, test_takeover_lost_and_pod_back);
     tcase_add_test(tc, test_pod_back_without_claim);
     tcase_add_test(tc, test_takeover_done);
