@@ -10,9 +10,10 @@
  *
  * Invariants (abort on violation):
  *  - a mapping is swept only by us while we hold the sweeper lock, only sweep_grace_ms after its
- *    pod was first seen without a lease, never one of ours; each mapping our sweep removed
- *    yields exactly one device.disconnected (identity and epoch of the removed mapping), and
- *    nothing else does;
+ *    pod was first seen without a lease (and not seen alive since), never one of ours; each
+ *    mapping our sweep removed and whose answer came back yields exactly one
+ *    device.disconnected (identity and epoch of the removed mapping), and nothing else does (an
+ *    answer lost with the connection loses its event: docs/registry.md, known limits);
  *  - TAKEOVER active=true only for a claim the model holds for us under that epoch, never twice
  *    without a stop between; active=false only for the epoch the bridge was told; never for our
  *    own pod;
@@ -340,12 +341,13 @@ static uint8_t next(input_t *in)
     return *in->p++;
 }
 
-/* Notes what the engine learns from a delivered reply, to check what it does with it. */
-static void note(const registry_batch_t *b, size_t i, const registry_reply_t *r)
+/* Notes what the engine learns from a delivered reply, to check what it does with it. The
+ * leases of the pods count only when all of them were answered (a step cut short is dropped). */
+static void note(const registry_batch_t *b, size_t i, const registry_reply_t *r, bool whole)
 {
     const char *a0 = registry_batch_arg(b, i, 0);
     int script = registry_batch_script_of(b, i);
-    if (script == REGISTRY_BATCH_PLAIN && strcmp(a0, "EXISTS") == 0) {
+    if (script == REGISTRY_BATCH_PLAIN && strcmp(a0, "EXISTS") == 0 && whole) {
         int p = pod_of_key(registry_batch_arg(b, i, 1), "pod:{", "}");
         if (p > ME && r->type == REGISTRY_REPLY_INTEGER)
             F.dead_since[p] = r->integer ? 0 : (F.dead_since[p] ? F.dead_since[p] : F.now_ms + 1);
@@ -390,7 +392,7 @@ static int run(input_t *in)
                 r[i] = script == REGISTRY_BATCH_PLAIN ? run_plain(argc, a)
                                                       : run_script(script, argc, a);
             if (i < answered && r[i])
-                note(b, i, r[i]);
+                note(b, i, r[i], answered == n);
         }
         /* the refresh (EXISTS, SET, SADD, DEL) wholly answered, found our lease missing, and
          * the server took the SET: every registration must be re-asserted */
