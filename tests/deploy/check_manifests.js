@@ -67,6 +67,8 @@ function sourceMetrics() {
   };
   ['services', 'common', 'tools'].forEach(walk);
   const re = /\b(metrics_counter|metrics_gauge|metrics_histogram|metrics_count|register_collected)\s*\(\s*"([a-z_][a-z0-9_]*)"\s*,([^;]*)/gs;
+  // rows of the stages' metrics tables (metrics_def_t): {"name", METRICS_<KIND>, help, label}
+  const row = /\{\s*"([a-z_][a-z0-9_]*)"\s*,\s*METRICS_(COUNTER|GAUGE|HISTOGRAM)\b/g;
   for (const f of files) {
     const src = read(f);
     for (const m of src.matchAll(re)) {
@@ -75,6 +77,7 @@ function sourceMetrics() {
       if (m[1] === 'register_collected') type = /METRICS_TYPE_GAUGE/.test(m[3]) ? 'gauge' : 'counter';
       metrics.set(m[2], type);
     }
+    for (const m of src.matchAll(row)) metrics.set(m[1], m[2].toLowerCase());
   }
   return metrics;
 }
