@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "registry_fuzz.h"
 #include "registry_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,14 +48,6 @@ static const char *const PODS[NPODS] = {
     "pod-a", "pod-b", "pod-c", "pod-d",
     "a-pod-name-that-is-much-too-long-to-be-a-pod-id-of-this-gateway-at-all"};
 static const char *const IDS[NIDS] = {"CP0", "CP1", "CP2", "CP3", "CP4", "CP5"};
-
-#define CHECK(cond, what)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "invariant violated: %s (%s:%d)\n", what, __FILE__, __LINE__);         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 typedef struct {
     int id;
@@ -175,11 +168,6 @@ static int pod_of_arg(const char *s)
         if (strcmp(s, PODS[p]) == 0)
             return p;
     return -1;
-}
-
-static registry_reply_t *text(const char *s)
-{
-    return registry_reply_text(REGISTRY_REPLY_STRING, s, strlen(s));
 }
 
 static registry_reply_t *pair(long long a, registry_reply_t *b)
@@ -327,19 +315,6 @@ static registry_reply_t *run_script(int script, size_t argc, const char *const *
 }
 
 /* ---- the shell ---------------------------------------------------------------------------- */
-
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} input_t;
-
-static uint8_t next(input_t *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 /* Notes what the engine learns from a delivered reply, to check what it does with it. The
  * leases of the pods count only when all of them were answered (a step cut short is dropped). */
@@ -494,11 +469,6 @@ static void step(input_t *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool quiet;
-    if (!quiet) {
-        log_set_fd(-1);
-        quiet = true;
-    }
     memset(&F, 0, sizeof(F));
     F.lock_holder = -1;
     for (int i = 0; i < NIDS; i++)

@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "registry_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,14 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const IDS[NIDS] = {"CP0", "CP1", "CP-2", "C3"};
 static const char *const POD_NAMES[3] = {"", "pod-a", "pod-b"};
-
-#define CHECK(cond, what)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "invariant violated: %s (%s:%d)\n", what, __FILE__, __LINE__);         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A connection of the fake core. */
 typedef struct {
@@ -270,11 +263,6 @@ static registry_reply_t *array3(registry_reply_t *a, registry_reply_t *b, regist
     return r;
 }
 
-static registry_reply_t *text(const char *s)
-{
-    return registry_reply_text(REGISTRY_REPLY_STRING, s, strlen(s));
-}
-
 static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
 {
     int script = registry_batch_script_of(b, i);
@@ -364,19 +352,6 @@ static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
 }
 
 /* ---- the shell ---------------------------------------------------------------------------- */
-
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} input_t;
-
-static uint8_t next(input_t *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 /* Runs the batch on the model now, as Redis would when it receives it; outcome: 0 all answered,
  * 1 broken (some ran, fewer answered), 2 READONLY (nothing ran), 3 one command fails (ERR). */
@@ -729,11 +704,6 @@ static void settle(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool quiet;
-    if (!quiet) {
-        log_set_fd(-1);
-        quiet = true;
-    }
     memset(&F, 0, sizeof(F));
     for (int i = 0; i < NIDS; i++)
         F.current[i] = -1;

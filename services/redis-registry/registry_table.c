@@ -356,28 +356,36 @@ static void on_unregister(registry_table_t *self, const env_unregister_t *m)
         queue_release(self, identity, epoch);
 }
 
-static void on_lookup(registry_table_t *self, const env_lookup_t *m)
+/* A lookup or de-dup check waits in its queue, unless the queue is at queue_limit: then it is
+ * refused at once (-EBUSY; the bridge asks again later). */
+static void queue_question(registry_table_t *self, zlistx_t *queue, work_t *w)
 {
-    work_t *w = calloc(1, sizeof(*w));
-    if (!w)
-        return;
-    w->kind = WORK_LOOKUP;
-    w->request_id = m->request_id;
-    env_str_copy(m->identity, w->key, IDENTITY_MAX + 1);
-    if (registry_table_depth(self) >= self->cfg.queue_limit) {
-        answer_lookup(self, w, NULL, -EBUSY);
-        free(w);
+    if (registry_table_depth(self) < self->cfg.queue_limit) {
+        zlistx_add_end(queue, w);
         return;
     }
-    zlistx_add_end(self->lookups, w);
+    if (w->kind == WORK_LOOKUP)
+        answer_lookup(self, w, NULL, -EBUSY);
+    else
+        answer_dedup(self, w, false, -EBUSY);
+    free(w);
+}
+
+static void on_lookup(registry_table_t *self, const env_lookup_t *m)
+{
+    work_t *w = work_new(WORK_LOOKUP, "");
+    if (!w)
+        return;
+    w->request_id = m->request_id;
+    env_str_copy(m->identity, w->key, IDENTITY_MAX + 1);
+    queue_question(self, self->lookups, w);
 }
 
 static void on_dedup(registry_table_t *self, const env_dedup_t *m)
 {
-    work_t *w = calloc(1, sizeof(*w));
+    work_t *w = work_new(WORK_DEDUP, "");
     if (!w)
         return;
-    w->kind = WORK_DEDUP;
     w->request_id = m->request_id;
     w->ttl_ms = m->ttl_ms;
     if (m->command_id.len == 0 || m->command_id.len > COMMAND_ID_MAX) {
@@ -387,12 +395,7 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
         return;
     }
     env_str_copy(m->command_id, w->key, sizeof(w->key));
-    if (registry_table_depth(self) >= self->cfg.queue_limit) {
-        answer_dedup(self, w, false, -EBUSY);
-        free(w);
-        return;
-    }
-    zlistx_add_end(self->dedups, w);
+    queue_question(self, self->dedups, w);
 }
 
 int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, uint64_t now_us)

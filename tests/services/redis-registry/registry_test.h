@@ -143,23 +143,38 @@ static inline registry_reply_t *A(size_t n, ...)
     return a;
 }
 
-typedef int(replies_fn)(void *engine, const registry_reply_t *const *replies, size_t n,
-                        uint64_t now_us);
+/* Each test file gives its engine's reply handler, at its time. */
+static int test_replies(const registry_reply_t *const *replies, size_t n);
 
-/* Hands n replies (taken) to an engine's reply handler at now_us; its result. */
-static inline int feed_v(replies_fn *fn, void *engine, uint64_t now_us, size_t n, va_list ap)
+/* Hands n replies (taken) to the engine under test; its result. */
+static inline int feed(size_t n, ...)
 {
     registry_reply_t *r[64];
     ck_assert_uint_le(n, 64);
+    va_list ap;
+    va_start(ap, n);
     for (size_t i = 0; i < n; i++)
         r[i] = va_arg(ap, registry_reply_t *);
-    int rc = fn(engine, (const registry_reply_t *const *)r, n, now_us);
+    va_end(ap);
+    int rc = test_replies((const registry_reply_t *const *)r, n);
     for (size_t i = 0; i < n; i++)
         registry_reply_destroy(&r[i]);
     return rc;
 }
 
 /* ---- batches ---------------------------------------------------------------------------- */
+
+/* b, checked to hold expect commands (NULL expected for 0). */
+static inline const registry_batch_t *expect_batch(const registry_batch_t *b, size_t expect)
+{
+    if (expect == 0) {
+        ck_assert_ptr_null(b);
+        return NULL;
+    }
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(registry_batch_size(b), expect);
+    return b;
+}
 
 /* Argument j of command i, "" when out of range. */
 static inline const char *arg(const registry_batch_t *b, size_t i, size_t j)

@@ -45,30 +45,14 @@ static void teardown(void)
     metrics_shutdown();
 }
 
-static int lease_fn(void *l, const registry_reply_t *const *r, size_t n, uint64_t now_us)
+static int test_replies(const registry_reply_t *const *replies, size_t n)
 {
-    return registry_lease_on_replies(l, r, n, now_us);
-}
-
-static int feed(size_t n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    int rc = feed_v(lease_fn, L, NOW, n, ap);
-    va_end(ap);
-    return rc;
+    return registry_lease_on_replies(L, replies, n, NOW);
 }
 
 static const registry_batch_t *batch(size_t expect)
 {
-    const registry_batch_t *b = registry_lease_batch(L);
-    if (expect == 0) {
-        ck_assert_ptr_null(b);
-        return NULL;
-    }
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(registry_batch_size(b), expect);
-    return b;
+    return expect_batch(registry_lease_batch(L), expect);
 }
 
 /* One check-pods round up to the takeover step of the single dead pod "pod-b": the pods set,

@@ -86,31 +86,14 @@ static void superseded(const char *payload)
     registry_table_on_superseded(T, payload, strlen(payload));
 }
 
-static int table_fn(void *t, const registry_reply_t *const *r, size_t n, uint64_t now_us)
+static int test_replies(const registry_reply_t *const *replies, size_t n)
 {
-    return registry_table_on_replies(t, r, n, now_us);
-}
-
-/* The replies (taken) of the batch in flight. */
-static int feed(size_t n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    int rc = feed_v(table_fn, T, NOW, n, ap);
-    va_end(ap);
-    return rc;
+    return registry_table_on_replies(T, replies, n, NOW);
 }
 
 static const registry_batch_t *prepare(size_t expect)
 {
-    const registry_batch_t *b = registry_table_prepare(T, NOW);
-    if (expect == 0) {
-        ck_assert_ptr_null(b);
-        return NULL;
-    }
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(registry_batch_size(b), expect);
-    return b;
+    return expect_batch(registry_table_prepare(T, NOW), expect);
 }
 
 static registry_reply_t *claim_reply(long long epoch, const char *prev, const char *boot)
