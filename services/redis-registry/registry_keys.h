@@ -64,6 +64,21 @@ extern const char REGISTRY_TAKEOVER_LUA[];
  * and forgets the pod once it has no mapping left. Returns 1 if the claim was ours, else 0. */
 extern const char REGISTRY_TAKEOVER_DONE_LUA[];
 
+/* The scripts above by number, so that commands can name them as data (registry_batch.h) and
+ * the Redis shell loads them all with SCRIPT LOAD and calls them with EVALSHA. */
+typedef enum {
+    REGISTRY_SCRIPT_CLAIM,
+    REGISTRY_SCRIPT_REASSERT,
+    REGISTRY_SCRIPT_RELEASE,
+    REGISTRY_SCRIPT_LOOKUP,
+    REGISTRY_SCRIPT_SWEEP,
+    REGISTRY_SCRIPT_LOCK,
+    REGISTRY_SCRIPT_TAKEOVER,
+    REGISTRY_SCRIPT_TAKEOVER_DONE,
+    REGISTRY_SCRIPT_COUNT
+} registry_script_t;
+extern const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT];
+
 /* Key builders: write into out (NUL-terminated); return the length or -1 if it does not fit. */
 int registry_key_conn(const char *identity, char *out, size_t outlen);
 int registry_key_epoch(const char *identity, char *out, size_t outlen);

@@ -1,0 +1,729 @@
+/* fuzz_registry_table.c: libFuzzer driver for registry_table, the registration engine of
+ * redis-registry.
+ *
+ * The input is read as a sequence of events: REGISTER (new connection, or the same one again as
+ * at boot), UNREGISTER (with the epoch the fake core heard, 0 if it did not read REGISTERED
+ * yet), LOOKUP, DEDUP, the fake core reading its inbox, flushes whose batch is answered at once
+ * or later (a batch in flight while more envelopes arrive), Redis going down and up, another pod
+ * claiming or releasing a charge point, a sweep, a Redis restart that loses the map and the
+ * script cache, pub/sub messages delivered, lost (then everything is re-asserted) or garbage,
+ * our lease found expired, ticks. Batches are executed by a small in-memory model of the Lua
+ * scripts (registry_keys.c) and of SET NX GET; an outcome byte may break the connection after
+ * some commands ran and fewer replies came back, refuse everything (READONLY) or fail one
+ * command (ERR). At the end Redis is up for good and everything is flushed.
+ *
+ * Invariants (abort on violation):
+ *  - a release is only ever sent with an epoch this pod got for that identity, and never with
+ *    the epoch the connection currently registered for it was told (REGISTERED);
+ *  - REGISTERED only to the connection currently registered (its core), with the epoch the model
+ *    gave it, either answering its REGISTER(s) or telling it a new epoch (its mapping was lost
+ *    and claimed again), never a repetition; at the end every REGISTER of a connection still
+ *    current is answered (or the connection was told SUPERSEDED);
+ *  - SUPERSEDED only to the current connection, with an epoch above the one it held;
+ *  - DEDUP_RESULT first=true at most once per command id, and to the check whose value Redis
+ *    kept (exactly once; the bridge asks again with the same request id after an error); one
+ *    answer per question, every LOOKUP and DEDUP answered with status 0 at the end;
+ *  - nothing to a core index >= core_count; the queue never holds more than the requests seen.
+ * Seeds: fuzz/corpus/registry_table/. */
+#include "registry_table.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "registry_fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NIDS       4
+#define NCMDS      4
+#define CORES      3
+#define MAX_CONNS  64
+#define MAX_ASSIGN 512
+#define MAX_REQS   256
+#define MAX_PUBSUB 64
+#define POD_A      1
+#define POD_B      2
+
+static const char *const IDS[NIDS] = {"CP0", "CP1", "CP-2", "C3"};
+static const char *const POD_NAMES[3] = {"", "pod-a", "pod-b"};
+
+/* A connection of the fake core. */
+typedef struct {
+    int id; /* index into IDS */
+    uint64_t conn_id;
+    uint32_t core;
+    bool live;           /* REGISTERed, neither UNREGISTERed nor told SUPERSEDED */
+    bool unregistered;   /* UNREGISTER sent */
+    uint64_t heard;      /* epoch core read from REGISTERED */
+    uint64_t unread;     /* epoch of a REGISTERED core has not read yet */
+    uint64_t held;       /* the epoch the model last gave this connection */
+    uint64_t known;      /* the epoch of the last REGISTERED it was sent */
+    uint32_t unanswered; /* REGISTERs sent since the last REGISTERED */
+    uint32_t registered;
+} conn_t;
+
+/* An epoch the model gave this pod, and to which connection. */
+typedef struct {
+    int id;
+    uint64_t epoch;
+    uint64_t conn_id;
+} assign_t;
+
+/* A LOOKUP or DEDUP of the fake bridge. Like kafka-bridge, it asks again with the same request
+ * id (its command's token) after an answer with an error status. */
+typedef struct {
+    bool lookup;
+    uint8_t arg;      /* identity or command id index, ttl */
+    bool outstanding; /* asked, not answered yet */
+    bool done;        /* answered with status 0 */
+    bool first;
+} req_t;
+
+static struct {
+    registry_table_t *table;
+    uint64_t now;
+    /* the fake core */
+    conn_t conns[MAX_CONNS];
+    size_t nconns;
+    int current[NIDS]; /* index of the connection last REGISTERed, -1 */
+    uint64_t next_conn;
+    req_t reqs[MAX_REQS];
+    size_t nreqs;
+    int firsts[NCMDS];
+    size_t requests; /* REGISTER, UNREGISTER, LOOKUP, DEDUP sent */
+    size_t claims_run;
+    /* the model of Redis */
+    uint64_t counter[NIDS];
+    int owner[NIDS];
+    uint64_t owner_conn[NIDS];
+    uint64_t top_epoch; /* the highest epoch ever handed out: a lost counter restarts above */
+    char dedup[NCMDS][96];
+    assign_t assigned[MAX_ASSIGN];
+    size_t nassigned;
+    char pubsub[MAX_PUBSUB][128];
+    size_t npubsub;
+    bool scripts_lost;
+    /* the shell */
+    bool redis_up, connected;
+    registry_reply_t *pending[64]; /* replies of the batch in flight */
+    size_t npending, nsent;
+    bool in_flight;
+} F;
+
+/* ---- the fake core and bridge: every effect is checked here --------------------------------*/
+
+static conn_t *conn_find(int id, uint64_t conn_id)
+{
+    for (size_t i = 0; i < F.nconns; i++)
+        if (F.conns[i].id == id && F.conns[i].conn_id == conn_id)
+            return &F.conns[i];
+    return NULL;
+}
+
+static int id_index(env_str_t s)
+{
+    for (int i = 0; i < NIDS; i++)
+        if (s.len == strlen(IDS[i]) && memcmp(s.ptr, IDS[i], s.len) == 0)
+            return i;
+    return -1;
+}
+
+static const assign_t *assignment(int id, uint64_t epoch)
+{
+    for (size_t i = 0; i < F.nassigned; i++)
+        if (F.assigned[i].id == id && F.assigned[i].epoch == epoch)
+            return &F.assigned[i];
+    return NULL;
+}
+
+static bool is_current(const conn_t *c)
+{
+    return c && c->live && F.current[c->id] >= 0 && &F.conns[F.current[c->id]] == c;
+}
+
+static int to_core(void *arg, uint32_t core, const envelope_t *env)
+{
+    (void)arg;
+    CHECK(core < CORES, "envelope to a core index >= core_count");
+    if (env->type == ENV_REGISTRY_BUSY)
+        return 0;
+    int id = env->type == ENV_REGISTERED ? id_index(env->u.registered.identity)
+                                         : id_index(env->u.superseded.identity);
+    CHECK(id >= 0, "envelope for an identity nobody registered");
+    if (env->type == ENV_REGISTERED) {
+        conn_t *c = conn_find(id, env->u.registered.conn_id);
+        CHECK(is_current(c), "REGISTERED to a connection that is not the current one");
+        CHECK(c->core == core, "REGISTERED to another core");
+        CHECK(env->u.registered.epoch == c->held && c->held != 0,
+              "REGISTERED with an epoch the connection does not hold");
+        /* an answer to REGISTER(s), or the news of a new epoch (the mapping was lost and
+         * claimed again), never a repetition */
+        CHECK(c->unanswered > 0 || env->u.registered.epoch != c->known,
+              "REGISTERED neither answering a REGISTER nor telling a new epoch");
+        c->unanswered = 0;
+        c->registered++;
+        c->unread = c->known = env->u.registered.epoch;
+    } else {
+        CHECK(env->type == ENV_SUPERSEDED, "unexpected envelope to a core");
+        conn_t *c = conn_find(id, env->u.superseded.conn_id);
+        CHECK(is_current(c), "SUPERSEDED to a connection that is not the current one");
+        CHECK(c->core == core, "SUPERSEDED to another core");
+        CHECK(env->u.superseded.epoch > c->known, "SUPERSEDED by an epoch not above ours");
+        c->live = false;
+        F.current[id] = -1;
+    }
+    return 0;
+}
+
+static int to_bridge(void *arg, const envelope_t *env)
+{
+    (void)arg;
+    uint64_t request_id =
+        env->type == ENV_OWNER ? env->u.owner.request_id : env->u.dedup_result.request_id;
+    CHECK(env->type == ENV_OWNER || env->type == ENV_DEDUP_RESULT, "unexpected envelope");
+    CHECK(request_id < F.nreqs, "answer to a request never made");
+    req_t *q = &F.reqs[request_id];
+    CHECK(q->lookup == (env->type == ENV_OWNER), "answer of the wrong kind");
+    CHECK(q->outstanding, "request answered twice");
+    q->outstanding = false;
+    int32_t status = env->type == ENV_OWNER ? env->u.owner.status : env->u.dedup_result.status;
+    q->done = status == 0;
+    if (env->type == ENV_DEDUP_RESULT && env->u.dedup_result.first) {
+        CHECK(env->u.dedup_result.status == 0, "first with an error status");
+        const char *cmd = env->u.dedup_result.command_id.ptr;
+        CHECK(env->u.dedup_result.command_id.len == 5, "unknown command id");
+        int k = cmd[4] - '0';
+        CHECK(k >= 0 && k < NCMDS, "unknown command id");
+        CHECK(++F.firsts[k] == 1, "first=true twice for one command id");
+        q->first = true;
+    }
+    return 0;
+}
+
+/* ---- the model of Redis (registry_keys.c) ------------------------------------------------ */
+
+static uint64_t next_epoch(int id, uint64_t floor)
+{
+    if (F.counter[id] == 0) /* lost: restart from the clock, above anything handed out */
+        F.counter[id] = (F.top_epoch > floor ? F.top_epoch : floor) + 1000;
+    F.counter[id]++;
+    if (F.counter[id] > F.top_epoch)
+        F.top_epoch = F.counter[id];
+    return F.counter[id];
+}
+
+static void publish_superseded(int id, uint64_t epoch)
+{
+    if (F.npubsub < MAX_PUBSUB)
+        snprintf(F.pubsub[F.npubsub++], sizeof(F.pubsub[0]), "%" PRIu64 " %" PRIu64 " pod-b %s",
+                 epoch, F.owner_conn[id], IDS[id]);
+}
+
+/* Another pod's claim: the Lua claim script run by pod-b. */
+static void other_claims(int id)
+{
+    uint64_t epoch = next_epoch(id, 0);
+    if (F.owner[id] == POD_A)
+        publish_superseded(id, epoch);
+    F.owner[id] = POD_B;
+    F.owner_conn[id] = 0;
+}
+
+static void give(int id, uint64_t epoch, uint64_t conn_id)
+{
+    CHECK(F.nassigned < MAX_ASSIGN, "too many epochs (fuzz limit)");
+    F.assigned[F.nassigned++] = (assign_t){id, epoch, conn_id};
+    conn_t *c = conn_find(id, conn_id);
+    if (c)
+        c->held = epoch;
+    F.owner[id] = POD_A;
+    F.owner_conn[id] = conn_id;
+}
+
+static int id_of_arg(const char *s)
+{
+    for (int i = 0; i < NIDS; i++)
+        if (strcmp(s, IDS[i]) == 0)
+            return i;
+    CHECK(0, "command for an unknown identity");
+    return -1;
+}
+
+static registry_reply_t *array3(registry_reply_t *a, registry_reply_t *b, registry_reply_t *c)
+{
+    registry_reply_t *r = registry_reply_array(3);
+    r->element[0] = a;
+    r->element[1] = b;
+    r->element[2] = c;
+    return r;
+}
+
+static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
+{
+    int script = registry_batch_script_of(b, i);
+    size_t argc = registry_batch_argc(b, i);
+    const char *a[REGISTRY_BATCH_MAX_ARGS];
+    for (size_t j = 0; j < argc; j++)
+        a[j] = registry_batch_arg(b, i, j);
+    char key[96];
+    if (script == REGISTRY_SCRIPT_CLAIM) {
+        CHECK(argc == 10 && strcmp(a[3], "pod-a") == 0, "claim arguments");
+        int id = id_of_arg(a[9]);
+        snprintf(key, sizeof(key), "conn:{%s}", IDS[id]);
+        CHECK(strcmp(a[0], key) == 0, "claim key");
+        int prev = F.owner[id];
+        uint64_t prev_conn = F.owner_conn[id];
+        uint64_t epoch = next_epoch(id, 0);
+        give(id, epoch, strtoull(a[5], NULL, 10));
+        F.claims_run++;
+        registry_reply_t *r = registry_reply_array(4);
+        r->element[0] = registry_reply_int((long long)epoch);
+        r->element[1] = text(POD_NAMES[prev]);
+        r->element[2] = text("");
+        char conn[24];
+        snprintf(conn, sizeof(conn), "%" PRIu64, prev_conn);
+        r->element[3] = text(conn);
+        return r;
+    }
+    if (script == REGISTRY_SCRIPT_REASSERT) {
+        CHECK(argc == 11 && strcmp(a[3], "pod-a") == 0, "re-assertion arguments");
+        int id = id_of_arg(a[10]);
+        uint64_t held = strtoull(a[4], NULL, 10), cur = F.counter[id];
+        CHECK(held != 0, "re-assertion without an epoch");
+        if (cur == held && F.owner[id] == POD_A)
+            return array3(registry_reply_int((long long)held), text("held"), text(""));
+        if ((cur == 0 && F.owner[id] != POD_B) || (cur == held && F.owner[id] == 0)) {
+            uint64_t epoch = next_epoch(id, held);
+            give(id, epoch, strtoull(a[6], NULL, 10));
+            F.claims_run++;
+            return array3(registry_reply_int((long long)epoch), text("claimed"), text(""));
+        }
+        return array3(registry_reply_int((long long)cur), text("superseded"),
+                      text(POD_NAMES[F.owner[id]]));
+    }
+    if (script == REGISTRY_SCRIPT_RELEASE) {
+        CHECK(argc == 6 && strcmp(a[4], "pod-a") == 0, "release arguments");
+        int id = id_of_arg(a[5]);
+        uint64_t epoch = strtoull(a[3], NULL, 10);
+        CHECK(assignment(id, epoch) != NULL, "release of an epoch this pod never held");
+        const conn_t *c = F.current[id] >= 0 ? &F.conns[F.current[id]] : NULL;
+        CHECK(!c || c->known != epoch, "release of the epoch the current connection holds");
+        if (F.counter[id] == epoch && F.owner[id] == POD_A) {
+            F.owner[id] = 0;
+            return registry_reply_int(1);
+        }
+        return registry_reply_int(0);
+    }
+    if (script == REGISTRY_SCRIPT_LOOKUP) {
+        CHECK(argc == 3, "lookup arguments");
+        int id = -1;
+        for (int k = 0; k < NIDS; k++) {
+            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            if (strcmp(a[0], key) == 0)
+                id = k;
+        }
+        if (id < 0 || !F.owner[id])
+            return array3(text(""), registry_reply_int(0), registry_reply_int(0));
+        return array3(text(POD_NAMES[F.owner[id]]), registry_reply_int((long long)F.counter[id]),
+                      registry_reply_int(1));
+    }
+    CHECK(0, "a script the table never sends");
+    return NULL;
+}
+
+/* SET dedup:{cmd-k} <value> NX GET PX <ttl> */
+static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
+{
+    CHECK(registry_batch_argc(b, i) == 7 && strcmp(registry_batch_arg(b, i, 0), "SET") == 0,
+          "a plain command the table never sends");
+    const char *key = registry_batch_arg(b, i, 1), *value = registry_batch_arg(b, i, 2);
+    CHECK(strncmp(key, "dedup:{cmd-", 11) == 0 && key[11] >= '0' && key[11] < '0' + NCMDS,
+          "de-dup key");
+    char *slot = F.dedup[key[11] - '0'];
+    if (slot[0])
+        return text(slot);
+    snprintf(slot, sizeof(F.dedup[0]), "%s", value);
+    return registry_reply_nil();
+}
+
+/* ---- the shell ---------------------------------------------------------------------------- */
+
+/* Runs the batch on the model now, as Redis would when it receives it; outcome: 0 all answered,
+ * 1 broken (some ran, fewer answered), 2 READONLY (nothing ran), 3 one command fails (ERR). */
+static void execute(const registry_batch_t *b, uint8_t outcome, uint8_t cut)
+{
+    size_t n = registry_batch_size(b);
+    CHECK(n <= 64, "batch larger than batch_max");
+    size_t ran = n, answered = n, failing = n;
+    outcome %= 8; /* mostly answered */
+    if (outcome == 1) {
+        ran = cut % (n + 1);
+        answered = ran ? (cut / 16) % (ran + 1) : 0;
+    } else if (outcome == 2) {
+        ran = 0;
+    } else if (outcome == 3) {
+        failing = cut % n;
+    }
+    F.npending = 0;
+    for (size_t i = 0; i < n; i++) {
+        registry_reply_t *r;
+        bool script = registry_batch_script_of(b, i) != REGISTRY_BATCH_PLAIN;
+        if (outcome == 2)
+            r = registry_reply_text(REGISTRY_REPLY_ERROR, "READONLY replica", 16);
+        else if (i == failing)
+            r = registry_reply_text(REGISTRY_REPLY_ERROR, "ERR injected", 12);
+        else if (i >= ran)
+            r = NULL; /* never ran */
+        else if (script && F.scripts_lost)
+            r = registry_reply_text(REGISTRY_REPLY_ERROR, "NOSCRIPT No matching script", 27);
+        else
+            r = script ? run_script(b, i) : run_set(b, i);
+        if (i < answered)
+            F.pending[F.npending++] = r;
+        else
+            registry_reply_destroy(&r);
+    }
+    F.nsent = n;
+    F.in_flight = true;
+}
+
+static void deliver(void)
+{
+    if (!F.in_flight)
+        return;
+    int rc = registry_table_on_replies(F.table, (const registry_reply_t *const *)F.pending,
+                                       F.npending, F.now);
+    for (size_t i = 0; i < F.npending; i++)
+        registry_reply_destroy(&F.pending[i]);
+    if (F.npending < F.nsent)
+        CHECK(rc == -EPIPE, "a broken batch not reported");
+    if (rc < 0)
+        F.connected = false; /* dropped: the next use reconnects */
+    F.npending = 0;
+    F.in_flight = false;
+}
+
+/* As main.c's flush(); async: the last batch stays in flight. */
+static void flush(uint8_t outcome, uint8_t cut, bool async)
+{
+    for (size_t pass = registry_table_flush_passes(F.table); pass > 0; pass--) {
+        if (!F.connected) {
+            if (!F.redis_up) {
+                registry_table_on_redis_unavailable(F.table);
+                break;
+            }
+            F.connected = true;
+            F.scripts_lost = false; /* reconnect reloads the scripts */
+            registry_table_on_redis_up(F.table);
+        }
+        const registry_batch_t *b = registry_table_prepare(F.table, F.now);
+        if (!b)
+            break;
+        execute(b, outcome, cut);
+        if (async)
+            return;
+        deliver();
+        if (!F.connected)
+            break;
+    }
+    registry_table_update_busy(F.table, F.connected, F.now);
+}
+
+/* ---- events from the fake core and bridge ------------------------------------------------ */
+
+static void send_register(conn_t *c)
+{
+    envelope_t env = {.type = ENV_REGISTER};
+    env.u.register_.core_id = c->core;
+    env.u.register_.identity = env_str(IDS[c->id]);
+    env.u.register_.conn_id = c->conn_id;
+    env.u.register_.edge_id = env_str("edge-1");
+    env.u.register_.ocpp_version = env_str("ocpp1.6");
+    env.u.register_.boot_state = env_str("pending");
+    env.u.register_.since_us = F.now;
+    c->unanswered++;
+    c->live = true;
+    F.current[c->id] = (int)(c - F.conns);
+    F.requests++;
+    CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "REGISTER refused");
+}
+
+static conn_t *pick_conn(uint8_t b, bool live)
+{
+    for (size_t k = 0; k < F.nconns; k++) {
+        conn_t *c = &F.conns[(b + k) % F.nconns];
+        if (live ? c->live : !c->unregistered)
+            return c;
+    }
+    return NULL;
+}
+
+static void ev_register_new(uint8_t b)
+{
+    if (b & 0x80) { /* a core index out of range: refused, nothing changes */
+        envelope_t env = {.type = ENV_REGISTER};
+        env.u.register_.core_id = CORES + (b & 3);
+        env.u.register_.identity = env_str(IDS[b % NIDS]);
+        env.u.register_.conn_id = 999999;
+        registry_table_on_envelope(F.table, &env, F.now);
+        return;
+    }
+    if (F.nconns >= MAX_CONNS)
+        return;
+    conn_t *c = &F.conns[F.nconns++];
+    *c = (conn_t){.id = b % NIDS, .conn_id = ++F.next_conn, .core = (b / NIDS) % CORES};
+    send_register(c);
+}
+
+static void ev_unregister(uint8_t b)
+{
+    conn_t *c = pick_conn(b, false);
+    if (!c)
+        return;
+    envelope_t env = {.type = ENV_UNREGISTER};
+    env.u.unregister.core_id = c->core;
+    env.u.unregister.identity = env_str(IDS[c->id]);
+    env.u.unregister.conn_id = c->conn_id;
+    env.u.unregister.epoch = c->heard;
+    c->unregistered = true;
+    c->live = false;
+    if (F.current[c->id] == (int)(c - F.conns))
+        F.current[c->id] = -1;
+    F.requests++;
+    CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "UNREGISTER refused");
+}
+
+static void ask(req_t *q)
+{
+    uint64_t request_id = (uint64_t)(q - F.reqs);
+    envelope_t env = {.type = q->lookup ? ENV_LOOKUP : ENV_DEDUP};
+    char command_id[8];
+    if (q->lookup) {
+        env.u.lookup.request_id = request_id;
+        env.u.lookup.identity = env_str(IDS[q->arg % NIDS]);
+    } else {
+        snprintf(command_id, sizeof(command_id), "cmd-%d", q->arg % NCMDS);
+        env.u.dedup.request_id = request_id;
+        env.u.dedup.command_id = env_str(command_id);
+        env.u.dedup.ttl_ms = q->arg;
+    }
+    q->outstanding = true;
+    F.requests++;
+    CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "request refused");
+}
+
+static void ev_request(uint8_t b, bool lookup)
+{
+    if (F.nreqs >= MAX_REQS)
+        return;
+    req_t *q = &F.reqs[F.nreqs++];
+    *q = (req_t){.lookup = lookup, .arg = b};
+    ask(q);
+}
+
+/* The bridge asks again, with the same request id, what was answered with an error. */
+static void ask_again(uint8_t b)
+{
+    for (size_t k = 0; k < F.nreqs; k++) {
+        req_t *q = &F.reqs[(b + k) % F.nreqs];
+        if (!q->done && !q->outstanding) {
+            ask(q);
+            return;
+        }
+    }
+}
+
+static void deliver_pubsub(size_t max)
+{
+    size_t n = F.npubsub < max ? F.npubsub : max;
+    for (size_t i = 0; i < n; i++)
+        registry_table_on_superseded(F.table, F.pubsub[i], strlen(F.pubsub[i]));
+    memmove(F.pubsub, F.pubsub + n, (F.npubsub - n) * sizeof(F.pubsub[0]));
+    F.npubsub -= n;
+}
+
+/* Each request queues at most one item, and a registration at most one claim besides the stale
+ * entry a registration that went may leave; a claim answered for a connection that went queues
+ * one release. */
+static void check_bounded(void)
+{
+    CHECK(registry_table_depth(F.table) <= 2 * F.requests + F.claims_run,
+          "queue larger than the requests seen");
+    CHECK(registry_table_size(F.table) <= F.nconns, "more registrations than connections");
+}
+
+static void step(input_t *in)
+{
+    uint8_t op = next(in), b = next(in);
+    switch (op % 20) {
+    case 0:
+    case 1:
+        ev_register_new(b);
+        break;
+    case 2: { /* BootNotification: the same connection registers again */
+        conn_t *c = pick_conn(b, true);
+        if (c)
+            send_register(c);
+        break;
+    }
+    case 3:
+        ev_unregister(b);
+        break;
+    case 4: /* the cores read what was sent to them */
+        for (size_t i = 0; i < F.nconns; i++)
+            if (F.conns[i].unread && !F.conns[i].unregistered) {
+                F.conns[i].heard = F.conns[i].unread;
+                F.conns[i].unread = 0;
+            }
+        break;
+    case 5:
+        ev_request(b, true);
+        break;
+    case 6:
+        ev_request(b, false);
+        break;
+    case 7:
+    case 8:
+        if (F.in_flight)
+            deliver();
+        flush(b, next(in), false);
+        break;
+    case 9:
+        if (F.in_flight)
+            deliver();
+        flush(b, next(in), true);
+        break;
+    case 10:
+        deliver();
+        break;
+    case 11:               /* Redis unreachable: the connection in use breaks */
+        if (F.in_flight) { /* nothing of the batch in flight comes back */
+            for (size_t i = 0; i < F.npending; i++)
+                registry_reply_destroy(&F.pending[i]);
+            F.npending = 0;
+            deliver();
+        }
+        F.redis_up = false;
+        F.connected = false;
+        break;
+    case 12:
+        F.redis_up = true;
+        break;
+    case 13:
+        other_claims(b % NIDS);
+        break;
+    case 14: /* the other pod's connection goes */
+        if (F.owner[b % NIDS] == POD_B)
+            F.owner[b % NIDS] = 0;
+        break;
+    case 15: /* our mapping swept (lease lost) */
+        if (F.owner[b % NIDS] == POD_A)
+            F.owner[b % NIDS] = 0;
+        break;
+    case 16: /* Redis restarted empty (de-dup keys kept: losing them loses "first once") */
+        memset(F.counter, 0, sizeof(F.counter));
+        memset(F.owner, 0, sizeof(F.owner));
+        F.scripts_lost = true;
+        break;
+    case 17:
+        deliver_pubsub(b % 4 ? 1 : MAX_PUBSUB);
+        break;
+    case 18:
+        if (b % 3 == 0) { /* subscriber reconnected: what was published meanwhile is lost */
+            F.npubsub = 0;
+            registry_table_requeue_all(F.table, "subscribed");
+        } else if (b % 3 == 1) {
+            registry_table_requeue_all(F.table, "lease expired");
+            ask_again(next(in));
+        } else { /* anything may be published on the channel */
+            char junk[32];
+            size_t n = next(in) % sizeof(junk);
+            for (size_t i = 0; i < n; i++)
+                junk[i] = (char)next(in);
+            registry_table_on_superseded(F.table, junk, n);
+        }
+        break;
+    case 19:
+        F.now += (uint64_t)b * 100000u;
+        registry_table_update_busy(F.table, F.connected, F.now);
+        break;
+    }
+    check_bounded();
+}
+
+/* Redis up for good, every batch answered, every message delivered, everything re-asserted:
+ * the table and the model agree and every request has its answer. */
+static void settle(void)
+{
+    deliver();
+    F.redis_up = true;
+    /* over queue_limit, questions are refused (-EBUSY): asked again round after round */
+    bool open = true;
+    for (int round = 0; round < 3 || (open && round < MAX_REQS + 3); round++) {
+        if (round == 1 || round == 2) {
+            deliver_pubsub(MAX_PUBSUB);
+            registry_table_requeue_all(F.table, "settle");
+        }
+        for (int i = 0; i < 200 && registry_table_depth(F.table) > 0; i++)
+            flush(0, 0, false);
+        for (size_t i = 0; i < F.nreqs; i++)
+            if (!F.reqs[i].done && !F.reqs[i].outstanding)
+                ask(&F.reqs[i]);
+        for (int i = 0; i < 200 && registry_table_depth(F.table) > 0; i++)
+            flush(0, 0, false);
+        CHECK(registry_table_depth(F.table) == 0, "queue not empty with Redis up");
+        open = false;
+        for (size_t i = 0; i < F.nreqs; i++)
+            open |= !F.reqs[i].done;
+    }
+    for (size_t i = 0; i < F.nreqs; i++)
+        CHECK(F.reqs[i].done, "a request without an answer");
+    /* the request whose value Redis kept is the one that was told first: exactly once */
+    for (int k = 0; k < NCMDS; k++) {
+        if (!F.dedup[k][0])
+            continue;
+        CHECK(strncmp(F.dedup[k], "pod-a/", 6) == 0, "de-dup value");
+        uint64_t r = strtoull(F.dedup[k] + 6, NULL, 10);
+        CHECK(r < F.nreqs && F.reqs[r].first, "the check that set the key was not told first");
+    }
+    for (int id = 0; id < NIDS; id++) {
+        if (F.current[id] < 0)
+            continue;
+        const conn_t *c = &F.conns[F.current[id]];
+        CHECK(c->registered >= 1 && c->unanswered == 0,
+              "a current connection whose REGISTER was never answered");
+        CHECK(F.owner[id] == POD_A && F.counter[id] == c->held,
+              "the table holds a connection Redis does not map to it");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    memset(&F, 0, sizeof(F));
+    for (int i = 0; i < NIDS; i++)
+        F.current[i] = -1;
+    F.now = 1000000000u;
+    F.redis_up = true;
+    input_t in = {data, size};
+    registry_table_config_t cfg = {.pod_id = "pod-a",
+                                   .core_count = CORES,
+                                   .queue_limit = 2 + next(&in) % 32,
+                                   .batch_max = 1 + next(&in) % 16};
+    registry_table_ops_t ops = {.to_core = to_core, .to_bridge = to_bridge};
+    F.table = registry_table_new(&cfg, &ops, NULL);
+    if (!F.table)
+        return 0;
+    while (in.n > 0)
+        step(&in);
+    settle();
+    registry_table_destroy(&F.table);
+    for (size_t i = 0; i < F.npending; i++)
+        registry_reply_destroy(&F.pending[i]);
+    metrics_shutdown();
+    return 0;
+}

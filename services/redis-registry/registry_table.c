@@ -1,0 +1,727 @@
+/* registry_table: registrations and the work waiting for Redis. See registry_table.h. */
+#include "registry_table.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "channel.h"
+#include "identity.h"
+#include "log.h"
+#include "registry_keys.h"
+#include "registry_logic.h"
+#include "registry_metrics.h"
+
+/* REGISTRY_BUSY is repeated this often while busy, in case a core missed it. */
+#define BUSY_REPEAT_US 5000000u
+#define COMMAND_ID_MAX 127
+
+typedef struct {
+    char identity[IDENTITY_MAX + 1];
+    uint32_t core;
+    uint64_t conn_id;
+    char edge[64];
+    char version[16];
+    char boot[16];
+    uint64_t since_us;
+    uint64_t epoch; /* 0 until the first claim answered: then re-assertions are CAS on it */
+    bool queued;    /* a claim or re-assertion for it waits in claims */
+    bool answer;    /* core asked (REGISTER): answer REGISTERED even if nothing changed */
+} reg_t;
+
+/* What a command of the batch was, so that its reply is read for what it answers. */
+typedef enum {
+    WORK_CLAIM,    /* fresh claim of a new connection */
+    WORK_REASSERT, /* compare-and-set of the epoch a connection holds */
+    WORK_RELEASE,
+    WORK_LOOKUP,
+    WORK_DEDUP
+} work_kind_t;
+
+/* One unit of Redis work: queued (releases, lookups, de-dup checks) and, once in a batch, its
+ * continuation. Claims are queued by identity (one per registration) and get a work_t when
+ * they enter a batch, carrying the connection and epoch they were sent for. */
+typedef struct {
+    work_kind_t kind;
+    char key[COMMAND_ID_MAX + 1]; /* identity, or the command id of a de-dup check */
+    uint64_t conn_id;             /* claim, re-assertion */
+    uint64_t epoch;               /* re-assertion: held; release: to release */
+    uint64_t request_id;          /* lookup, de-dup */
+    uint64_t ttl_ms;              /* de-dup */
+    bool sent;                    /* de-dup sent once: in doubt, retried with the same value */
+} work_t;
+
+struct registry_table {
+    registry_table_config_t cfg;
+    char pod_id[64];
+    registry_table_ops_t ops;
+    void *ops_arg;
+    zhashx_t *regs;     /* identity -> reg_t*: this pod's live registrations */
+    zlistx_t *claims;   /* identities whose claim or re-assertion must be sent */
+    zlistx_t *releases; /* work_t* */
+    zlistx_t *lookups;  /* work_t* */
+    zlistx_t *dedups;   /* work_t* */
+    registry_batch_t *batch;
+    work_t **inflight; /* continuation of each command of batch, in order */
+    size_t ninflight;
+    uint64_t sent_us;
+    bool busy;
+    uint64_t busy_told_us;
+    metrics_counter_t *m_claims, *m_reasserts, *m_releases, *m_errors, *m_dedup_first, *m_dedup_dup;
+    metrics_gauge_t *m_regs, *m_queue, *m_busy;
+    metrics_histogram_t *m_rtt;
+};
+
+static const metrics_def_t *M(registry_metric_t m)
+{
+    return &REGISTRY_METRICS[m];
+}
+
+static void item_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static void *string_dup(const void *item)
+{
+    return strdup(item);
+}
+
+registry_table_t *registry_table_new(const registry_table_config_t *cfg,
+                                     const registry_table_ops_t *ops, void *ops_arg)
+{
+    registry_table_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    snprintf(self->pod_id, sizeof(self->pod_id), "%s", cfg->pod_id);
+    self->cfg.pod_id = self->pod_id;
+    if (self->cfg.batch_max == 0)
+        self->cfg.batch_max = 1;
+    self->ops = *ops;
+    self->ops_arg = ops_arg;
+    self->regs = zhashx_new();
+    self->claims = zlistx_new();
+    self->releases = zlistx_new();
+    self->lookups = zlistx_new();
+    self->dedups = zlistx_new();
+    self->batch = registry_batch_new();
+    if (!self->regs || !self->claims || !self->releases || !self->lookups || !self->dedups ||
+        !self->batch) {
+        registry_table_destroy(&self);
+        return NULL;
+    }
+    zhashx_set_destructor(self->regs, item_free);
+    /* own copies: a registration may go while its claim waits */
+    zlistx_set_duplicator(self->claims, string_dup);
+    zlistx_set_destructor(self->claims, item_free);
+    zlistx_set_destructor(self->releases, item_free);
+    zlistx_set_destructor(self->lookups, item_free);
+    zlistx_set_destructor(self->dedups, item_free);
+    self->m_claims = metrics_def_counter(M(REGISTRY_M_CLAIMS), NULL);
+    self->m_reasserts = metrics_def_counter(M(REGISTRY_M_REASSERTS), NULL);
+    self->m_releases = metrics_def_counter(M(REGISTRY_M_RELEASES), NULL);
+    self->m_errors = metrics_def_counter(M(REGISTRY_M_REDIS_ERRORS), NULL);
+    self->m_dedup_first = metrics_def_counter(M(REGISTRY_M_DEDUP), "first=\"true\"");
+    self->m_dedup_dup = metrics_def_counter(M(REGISTRY_M_DEDUP), "first=\"false\"");
+    self->m_regs = metrics_def_gauge(M(REGISTRY_M_REGISTRATIONS), NULL);
+    self->m_queue = metrics_def_gauge(M(REGISTRY_M_QUEUE_DEPTH), NULL);
+    self->m_busy = metrics_def_gauge(M(REGISTRY_M_BUSY), NULL);
+    self->m_rtt = metrics_def_histogram(M(REGISTRY_M_BATCH_SECONDS), NULL);
+    return self;
+}
+
+void registry_table_destroy(registry_table_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    registry_table_t *self = *self_p;
+    for (size_t i = 0; i < self->ninflight; i++)
+        free(self->inflight[i]);
+    free(self->inflight);
+    registry_batch_destroy(&self->batch);
+    zlistx_destroy(&self->claims);
+    zlistx_destroy(&self->releases);
+    zlistx_destroy(&self->lookups);
+    zlistx_destroy(&self->dedups);
+    zhashx_destroy(&self->regs);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t registry_table_depth(const registry_table_t *self)
+{
+    return zlistx_size(self->claims) + zlistx_size(self->releases) + zlistx_size(self->lookups) +
+           zlistx_size(self->dedups) + self->ninflight;
+}
+
+size_t registry_table_size(const registry_table_t *self)
+{
+    return zhashx_size(self->regs);
+}
+
+static void regs_changed(registry_table_t *self)
+{
+    metrics_gauge_set(self->m_regs, (int64_t)zhashx_size(self->regs));
+}
+
+/* ---- effects ---------------------------------------------------------------------------- */
+
+static void send_registered(registry_table_t *self, reg_t *g, const char *prev, const char *boot)
+{
+    g->answer = false;
+    envelope_t env = {.type = ENV_REGISTERED};
+    env.u.registered.identity = env_str(g->identity);
+    env.u.registered.conn_id = g->conn_id;
+    env.u.registered.epoch = g->epoch;
+    env.u.registered.status = 0;
+    env.u.registered.previous_pod = env_str(prev);
+    env.u.registered.boot_state = env_str(boot);
+    self->ops.to_core(self->ops_arg, g->core, &env);
+}
+
+/* Tells the connection's core that a newer claim exists and forgets the registration: it is no
+ * longer ours, never re-asserted again. */
+static void send_superseded(registry_table_t *self, reg_t *g, uint64_t epoch, const char *by_pod,
+                            const char *via)
+{
+    log_write(LOG_INFO, g->identity, NULL,
+              "superseded by pod %s (epoch %" PRIu64 " > %" PRIu64
+              ", via %s): closing conn %" PRIu64,
+              by_pod, epoch, g->epoch, via, g->conn_id);
+    metrics_def_count(M(REGISTRY_M_SUPERSEDED), via);
+    envelope_t env = {.type = ENV_SUPERSEDED};
+    env.u.superseded.identity = env_str(g->identity);
+    env.u.superseded.conn_id = g->conn_id;
+    env.u.superseded.epoch = epoch;
+    env.u.superseded.by_pod = env_str(by_pod);
+    self->ops.to_core(self->ops_arg, g->core, &env);
+    zhashx_delete(self->regs, g->identity);
+    regs_changed(self);
+}
+
+static void answer_lookup(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                          int status)
+{
+    envelope_t env = {.type = ENV_OWNER};
+    env.u.owner.request_id = w->request_id;
+    env.u.owner.identity = env_str(w->key);
+    env.u.owner.pod = env_str(status == 0 ? registry_reply_elem_str(r, 0) : "");
+    env.u.owner.epoch = status == 0 ? (uint64_t)registry_reply_elem_int(r, 1) : 0;
+    env.u.owner.live = status == 0 && registry_reply_elem_int(r, 2) == 1;
+    env.u.owner.status = status;
+    self->ops.to_bridge(self->ops_arg, &env);
+    metrics_def_count(M(REGISTRY_M_LOOKUPS), status == 0        ? "ok"
+                                             : status == -EBUSY ? "busy"
+                                                                : "unavailable");
+}
+
+static void answer_dedup(registry_table_t *self, const work_t *w, bool first, int status)
+{
+    envelope_t env = {.type = ENV_DEDUP_RESULT};
+    env.u.dedup_result.request_id = w->request_id;
+    env.u.dedup_result.command_id = env_str(w->key);
+    env.u.dedup_result.first = first;
+    env.u.dedup_result.status = status;
+    self->ops.to_bridge(self->ops_arg, &env);
+    if (status == 0)
+        metrics_counter_add(first ? self->m_dedup_first : self->m_dedup_dup, 1);
+    else
+        metrics_def_count(M(REGISTRY_M_DEDUP_UNANSWERED),
+                          status == -EBUSY ? "busy" : "unavailable");
+}
+
+/* The value a de-dup check writes: finding it again means our own earlier attempt ran. */
+static void dedup_value(const registry_table_t *self, const work_t *w, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%" PRIu64, self->pod_id, w->request_id);
+}
+
+/* ---- queues ----------------------------------------------------------------------------- */
+
+static void queue_claim(registry_table_t *self, reg_t *g)
+{
+    if (!g->queued) {
+        g->queued = true;
+        zlistx_add_end(self->claims, g->identity);
+    }
+}
+
+static work_t *work_new(work_kind_t kind, const char *key)
+{
+    work_t *w = calloc(1, sizeof(*w));
+    if (w) {
+        w->kind = kind;
+        snprintf(w->key, sizeof(w->key), "%s", key);
+    }
+    return w;
+}
+
+static void queue_release(registry_table_t *self, const char *identity, uint64_t epoch)
+{
+    work_t *w = work_new(WORK_RELEASE, identity);
+    if (!w)
+        return;
+    w->epoch = epoch;
+    zlistx_add_end(self->releases, w);
+}
+
+void registry_table_requeue_all(registry_table_t *self, const char *why)
+{
+    if (zhashx_size(self->regs))
+        log_info("re-asserting %zu registrations: %s", zhashx_size(self->regs), why);
+    for (reg_t *g = zhashx_first(self->regs); g; g = zhashx_next(self->regs))
+        queue_claim(self, g);
+}
+
+void registry_table_on_redis_up(registry_table_t *self)
+{
+    registry_table_requeue_all(self, "connected to redis (it may have lost its data)");
+}
+
+void registry_table_on_redis_unavailable(registry_table_t *self)
+{
+    work_t *w;
+    while ((w = zlistx_detach(self->lookups, NULL))) {
+        answer_lookup(self, w, NULL, -EAGAIN);
+        free(w);
+    }
+    /* a check that may already have run stays queued: answering it later with the same value
+     * keeps "first" exactly once */
+    w = zlistx_first(self->dedups);
+    while (w) {
+        void *handle = zlistx_cursor(self->dedups);
+        work_t *next = zlistx_next(self->dedups);
+        if (!w->sent) {
+            answer_dedup(self, w, false, -EAGAIN);
+            zlistx_delete(self->dedups, handle);
+        }
+        w = next;
+    }
+}
+
+/* ---- envelopes -------------------------------------------------------------------------- */
+
+static void on_register(registry_table_t *self, const env_register_t *m)
+{
+    char identity[IDENTITY_MAX + 1];
+    env_str_copy(m->identity, identity, sizeof(identity));
+    if (m->core_id >= self->cfg.core_count || !identity[0]) {
+        log_warn("REGISTER from core %u for '%s' dropped", m->core_id, identity);
+        channel_reject("bad register", "core", NULL);
+        return;
+    }
+    reg_t *g = zhashx_lookup(self->regs, identity);
+    if (!g) {
+        g = calloc(1, sizeof(*g));
+        if (!g)
+            return;
+        memcpy(g->identity, identity, sizeof(identity));
+        zhashx_insert(self->regs, g->identity, g);
+    }
+    if (g->conn_id != m->conn_id)
+        g->epoch = 0; /* a new connection takes a fresh epoch; the same one re-asserts (boot) */
+    g->core = m->core_id;
+    g->conn_id = m->conn_id;
+    env_str_copy(m->edge_id, g->edge, sizeof(g->edge));
+    env_str_copy(m->ocpp_version, g->version, sizeof(g->version));
+    env_str_copy(m->boot_state, g->boot, sizeof(g->boot));
+    g->since_us = m->since_us;
+    g->answer = true;
+    queue_claim(self, g);
+    regs_changed(self);
+}
+
+/* Releases the epoch the going connection held: the one core names, or, when core had not
+ * heard REGISTERED yet, the one we claimed for it. A newer connection of the same identity
+ * keeps its registration and its mapping. */
+static void on_unregister(registry_table_t *self, const env_unregister_t *m)
+{
+    char identity[IDENTITY_MAX + 1];
+    env_str_copy(m->identity, identity, sizeof(identity));
+    reg_t *g = zhashx_lookup(self->regs, identity);
+    uint64_t epoch = m->epoch;
+    if (g && g->conn_id == m->conn_id) {
+        if (!epoch)
+            epoch = g->epoch;
+        zhashx_delete(self->regs, identity);
+    }
+    regs_changed(self);
+    if (epoch)
+        queue_release(self, identity, epoch);
+}
+
+/* A lookup or de-dup check waits in its queue, unless the queue is at queue_limit: then it is
+ * refused at once (-EBUSY; the bridge asks again later). */
+static void queue_question(registry_table_t *self, zlistx_t *queue, work_t *w)
+{
+    if (registry_table_depth(self) < self->cfg.queue_limit) {
+        zlistx_add_end(queue, w);
+        return;
+    }
+    if (w->kind == WORK_LOOKUP)
+        answer_lookup(self, w, NULL, -EBUSY);
+    else
+        answer_dedup(self, w, false, -EBUSY);
+    free(w);
+}
+
+static void on_lookup(registry_table_t *self, const env_lookup_t *m)
+{
+    work_t *w = work_new(WORK_LOOKUP, "");
+    if (!w)
+        return;
+    w->request_id = m->request_id;
+    env_str_copy(m->identity, w->key, IDENTITY_MAX + 1);
+    queue_question(self, self->lookups, w);
+}
+
+static void on_dedup(registry_table_t *self, const env_dedup_t *m)
+{
+    work_t *w = work_new(WORK_DEDUP, "");
+    if (!w)
+        return;
+    w->request_id = m->request_id;
+    w->ttl_ms = m->ttl_ms;
+    if (m->command_id.len == 0 || m->command_id.len > COMMAND_ID_MAX) {
+        channel_reject("bad command id", "kafka-bridge", NULL);
+        answer_dedup(self, w, false, -EINVAL);
+        free(w);
+        return;
+    }
+    env_str_copy(m->command_id, w->key, sizeof(w->key));
+    queue_question(self, self->dedups, w);
+}
+
+int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, uint64_t now_us)
+{
+    (void)now_us;
+    switch (env->type) {
+    case ENV_REGISTER:
+        on_register(self, &env->u.register_);
+        return 0;
+    case ENV_UNREGISTER:
+        on_unregister(self, &env->u.unregister);
+        return 0;
+    case ENV_LOOKUP:
+        on_lookup(self, &env->u.lookup);
+        return 0;
+    case ENV_DEDUP:
+        on_dedup(self, &env->u.dedup);
+        return 0;
+    default:
+        return -ENOTSUP;
+    }
+}
+
+void registry_table_on_superseded(registry_table_t *self, const char *payload, size_t len)
+{
+    registry_superseded_t m;
+    if (registry_superseded_parse(payload, len, &m) < 0) {
+        metrics_def_count(M(REGISTRY_M_BAD_REPLIES), "superseded message");
+        log_warn("malformed superseded message (%zu bytes) ignored", len);
+        return;
+    }
+    reg_t *g = zhashx_lookup(self->regs, m.identity);
+    /* only a claim newer than the one we hold; a claim still in flight will win anyway */
+    if (!g || g->epoch == 0 || g->epoch >= m.epoch)
+        return;
+    send_superseded(self, g, m.epoch, m.by_pod, "pubsub");
+}
+
+/* ---- the batch -------------------------------------------------------------------------- */
+
+static int append_claim(registry_table_t *self, const reg_t *g)
+{
+    char kc[80], ke[96], km[96], conn[24], since[24], held[24];
+    registry_key_conn(g->identity, kc, sizeof(kc));
+    registry_key_epoch(g->identity, ke, sizeof(ke));
+    registry_key_meta(g->identity, km, sizeof(km));
+    snprintf(conn, sizeof(conn), "%" PRIu64, g->conn_id);
+    snprintf(since, sizeof(since), "%" PRIu64, g->since_us);
+    if (g->epoch == 0) {
+        const char *argv[] = {kc,   ke,    km,         self->pod_id, g->edge,
+                              conn, since, g->version, g->boot,      g->identity};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_CLAIM, 3, argv, 10);
+    }
+    snprintf(held, sizeof(held), "%" PRIu64, g->epoch);
+    const char *argv[] = {kc,   ke,    km,         self->pod_id, held,       g->edge,
+                          conn, since, g->version, g->boot,      g->identity};
+    return registry_batch_script(self->batch, REGISTRY_SCRIPT_REASSERT, 3, argv, 11);
+}
+
+static int append_work(registry_table_t *self, const work_t *w)
+{
+    char k1[160], k2[96], k3[96], value[96], number[24];
+    switch (w->kind) {
+    case WORK_RELEASE: {
+        registry_key_conn(w->key, k1, sizeof(k1));
+        registry_key_epoch(w->key, k2, sizeof(k2));
+        registry_key_meta(w->key, k3, sizeof(k3));
+        snprintf(number, sizeof(number), "%" PRIu64, w->epoch);
+        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv, 6);
+    }
+    case WORK_LOOKUP: {
+        registry_key_conn(w->key, k1, sizeof(k1));
+        registry_key_meta(w->key, k2, sizeof(k2));
+        const char *argv[] = {k1, k2, "pod:"};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_LOOKUP, 2, argv, 3);
+    }
+    case WORK_DEDUP: {
+        registry_key_dedup(w->key, k1, sizeof(k1));
+        dedup_value(self, w, value, sizeof(value));
+        snprintf(number, sizeof(number), "%" PRIu64, w->ttl_ms ? w->ttl_ms : 1);
+        const char *argv[] = {"SET", k1, value, "NX", "GET", "PX", number};
+        return registry_batch_command(self->batch, argv, 7);
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Moves up to max items from the front of queue into the batch. */
+static void take(registry_table_t *self, zlistx_t *queue, size_t max)
+{
+    work_t *w;
+    while (self->ninflight < max && (w = zlistx_first(queue))) {
+        if (append_work(self, w) < 0)
+            return;
+        zlistx_detach(queue, NULL);
+        if (w->kind == WORK_DEDUP)
+            w->sent = true;
+        self->inflight[self->ninflight++] = w;
+    }
+}
+
+size_t registry_table_flush_passes(const registry_table_t *self)
+{
+    size_t depth = registry_table_depth(self);
+    return depth ? depth / self->cfg.batch_max + 1 : 0;
+}
+
+const registry_batch_t *registry_table_prepare(registry_table_t *self, uint64_t now_us)
+{
+    if (self->ninflight)
+        return NULL; /* one round trip at a time */
+    if (!self->inflight) {
+        self->inflight = calloc(self->cfg.batch_max, sizeof(*self->inflight));
+        if (!self->inflight)
+            return NULL;
+    }
+    registry_batch_clear(self->batch);
+    size_t max = self->cfg.batch_max;
+    char *id;
+    while (self->ninflight < max && (id = zlistx_first(self->claims))) {
+        reg_t *g = zhashx_lookup(self->regs, id);
+        if (g && g->queued) {
+            work_t *w = work_new(g->epoch ? WORK_REASSERT : WORK_CLAIM, g->identity);
+            if (!w || append_claim(self, g) < 0) {
+                free(w);
+                break;
+            }
+            w->conn_id = g->conn_id;
+            w->epoch = g->epoch;
+            g->queued = false;
+            self->inflight[self->ninflight++] = w;
+        }
+        zlistx_delete(self->claims, NULL);
+    }
+    take(self, self->releases, max);
+    take(self, self->lookups, max);
+    take(self, self->dedups, max);
+    if (!self->ninflight)
+        return NULL;
+    self->sent_us = now_us;
+    return self->batch;
+}
+
+/* ---- the one reply handler -------------------------------------------------------------- */
+
+static void claim_done(registry_table_t *self, reg_t *g, const registry_reply_t *r)
+{
+    g->epoch = (uint64_t)registry_reply_elem_int(r, 0);
+    metrics_counter_add(self->m_claims, 1);
+    const char *prev = registry_reply_elem_str(r, 1);
+    if (prev[0] && strcmp(prev, self->pod_id) != 0)
+        log_write(LOG_INFO, g->identity, NULL, "claimed from pod %s, epoch %" PRIu64, prev,
+                  g->epoch);
+    send_registered(self, g, prev, registry_reply_elem_str(r, 2));
+}
+
+static void reassert_done(registry_table_t *self, reg_t *g, const registry_reply_t *r)
+{
+    uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 0);
+    const char *state = registry_reply_elem_str(r, 1);
+    metrics_counter_add(self->m_reasserts, 1);
+    if (strcmp(state, "superseded") == 0) {
+        send_superseded(self, g, epoch, registry_reply_elem_str(r, 2), "reassert");
+        return;
+    }
+    if (strcmp(state, "claimed") == 0) {
+        log_write(LOG_INFO, g->identity, NULL,
+                  "mapping was lost (redis restart or swept), claimed again: epoch %" PRIu64
+                  " -> %" PRIu64,
+                  g->epoch, epoch);
+        metrics_counter_add(self->m_claims, 1);
+        g->epoch = epoch;
+    } else if (!g->answer) {
+        return; /* verified unchanged: nothing to tell core */
+    }
+    send_registered(self, g, "", g->boot);
+}
+
+/* A claim answered for a connection the table no longer holds as sent (unregistered, replaced
+ * or superseded while the claim was in flight; only a shell with more than one batch in flight
+ * sees this). What it gave this pod is released with the epoch it gave: the CAS leaves any newer
+ * claim alone. Nobody is told: the connection is gone or has a newer claim queued. */
+static void claim_orphaned(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+{
+    bool gained = w->kind == WORK_CLAIM ||
+                  strcmp(registry_reply_elem_str(r, 1), "claimed") == 0; /* re-assertion */
+    uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 0);
+    log_write(LOG_INFO, w->key, NULL,
+              "claim answered for conn %" PRIu64 " that is gone: %s epoch %" PRIu64, w->conn_id,
+              gained ? "releasing" : "nothing to release", epoch);
+    if (gained && epoch)
+        queue_release(self, w->key, epoch);
+}
+
+static bool on_claim_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+{
+    reg_t *g = zhashx_lookup(self->regs, w->key);
+    if (r->type != REGISTRY_REPLY_ARRAY) {
+        metrics_counter_add(self->m_errors, 1);
+        log_write(LOG_ERROR, w->key, NULL, "claim failed: %s",
+                  r->type == REGISTRY_REPLY_ERROR ? r->str : "unexpected reply");
+        if (g)
+            queue_claim(self, g); /* retried with the next batch */
+        return true;
+    }
+    if (!g || g->conn_id != w->conn_id || g->epoch != w->epoch)
+        claim_orphaned(self, w, r);
+    else if (w->kind == WORK_CLAIM)
+        claim_done(self, g, r);
+    else
+        reassert_done(self, g, r); /* may forget g */
+    return true;
+}
+
+static void on_dedup_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+{
+    char value[96];
+    dedup_value(self, w, value, sizeof(value));
+    if (r->type == REGISTRY_REPLY_NIL) /* set now: first */
+        answer_dedup(self, w, true, 0);
+    else if (r->type == REGISTRY_REPLY_STRING) /* our own earlier attempt, or a replay */
+        answer_dedup(self, w, strcmp(r->str, value) == 0, 0);
+    else
+        answer_dedup(self, w, false, -EIO);
+}
+
+/* Handles one reply for what was sent. False: the connection must be dropped and w was not
+ * handled (it goes back to its queue). */
+static bool on_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+{
+    if (registry_reply_needs_reconnect(r)) {
+        /* the script cache is gone or the server demoted, for every kind alike: reconnect,
+         * reload, and send it again (a de-dup check with its value: it may have run) */
+        if (w->kind == WORK_CLAIM || w->kind == WORK_REASSERT) {
+            metrics_counter_add(self->m_errors, 1);
+            log_write(LOG_ERROR, w->key, NULL, "claim failed: %s", r->str);
+        }
+        return false;
+    }
+    switch (w->kind) {
+    case WORK_CLAIM:
+    case WORK_REASSERT:
+        return on_claim_reply(self, w, r);
+    case WORK_RELEASE:
+        if (r->type == REGISTRY_REPLY_INTEGER)
+            metrics_counter_add(self->m_releases, (uint64_t)r->integer);
+        else
+            metrics_counter_add(self->m_errors, 1);
+        break;
+    case WORK_LOOKUP:
+        answer_lookup(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
+        break;
+    case WORK_DEDUP:
+        on_dedup_reply(self, w, r);
+        break;
+    }
+    return true;
+}
+
+/* Work the broken batch did not answer goes back: claims to their registration's queue, the
+ * rest to the front of its queue in its order. */
+static void put_back(registry_table_t *self, size_t from)
+{
+    for (size_t i = from; i < self->ninflight; i++) {
+        work_t *w = self->inflight[i];
+        if (w->kind == WORK_CLAIM || w->kind == WORK_REASSERT) {
+            reg_t *g = zhashx_lookup(self->regs, w->key);
+            if (g)
+                queue_claim(self, g);
+            free(w);
+            self->inflight[i] = NULL;
+        }
+    }
+    for (size_t i = self->ninflight; i > from; i--) {
+        work_t *w = self->inflight[i - 1];
+        if (!w)
+            continue;
+        zlistx_t *queue = w->kind == WORK_RELEASE  ? self->releases
+                          : w->kind == WORK_LOOKUP ? self->lookups
+                                                   : self->dedups;
+        zlistx_add_start(queue, w);
+    }
+}
+
+int registry_table_on_replies(registry_table_t *self, const registry_reply_t *const *replies,
+                              size_t n, uint64_t now_us)
+{
+    size_t i = 0;
+    bool broken = false;
+    for (; i < self->ninflight; i++) {
+        const registry_reply_t *r = i < n && replies ? replies[i] : NULL;
+        if (!r || !on_reply(self, self->inflight[i], r)) {
+            broken = true;
+            break;
+        }
+        free(self->inflight[i]);
+    }
+    if (broken)
+        put_back(self, i);
+    else if (self->ninflight)
+        metrics_histogram_observe(self->m_rtt, (double)(now_us - self->sent_us) / 1e6);
+    self->ninflight = 0;
+    registry_batch_clear(self->batch);
+    return broken ? -EPIPE : 0;
+}
+
+void registry_table_update_busy(registry_table_t *self, bool redis_up, uint64_t now_us)
+{
+    size_t depth = registry_table_depth(self);
+    metrics_gauge_set(self->m_queue, (int64_t)depth);
+    bool changed = registry_busy_update(&self->busy, depth, self->cfg.queue_limit);
+    if (!changed && !(self->busy && now_us - self->busy_told_us > BUSY_REPEAT_US))
+        return;
+    self->busy_told_us = now_us;
+    metrics_gauge_set(self->m_busy, self->busy);
+    if (changed)
+        log_warn("queue %zu of %zu: %s", depth, self->cfg.queue_limit,
+                 self->busy ? "busy, cores told to slow down" : "no longer busy");
+    envelope_t env = {.type = ENV_REGISTRY_BUSY};
+    env.u.registry_busy.busy = self->busy;
+    env.u.registry_busy.queued = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
+    env.u.registry_busy.limit =
+        self->cfg.queue_limit > UINT32_MAX ? UINT32_MAX : (uint32_t)self->cfg.queue_limit;
+    env.u.registry_busy.redis_up = redis_up;
+    for (uint32_t i = 0; i < self->cfg.core_count; i++)
+        self->ops.to_core(self->ops_arg, i, &env);
+}

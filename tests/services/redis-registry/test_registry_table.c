@@ -1,0 +1,576 @@
+/* Unit tests for services/redis-registry/registry_table: registrations, their claims,
+ * re-assertions and releases, lookups and de-dup checks, driven as event sequences with replies
+ * fed by the test (no Redis) and every envelope the engine sends recorded. */
+#include "registry_table.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "registry_test.h"
+
+static registry_table_t *T;
+static recorder_t REC;
+static uint64_t NOW = 1000000000u;
+
+static void make(size_t queue_limit, size_t batch_max)
+{
+    registry_table_destroy(&T);
+    registry_table_config_t cfg = {
+        .pod_id = "pod-a", .core_count = 2, .queue_limit = queue_limit, .batch_max = batch_max};
+    registry_table_ops_t ops = {.to_core = rec_to_core, .to_bridge = rec_to_bridge};
+    T = registry_table_new(&cfg, &ops, &REC);
+    ck_assert_ptr_nonnull(T);
+}
+
+static void setup(void)
+{
+    log_set_fd(-1);
+    memset(&REC, 0, sizeof(REC));
+    make(100, 8192);
+}
+
+static void teardown(void)
+{
+    registry_table_destroy(&T);
+    registry_table_destroy(&T); /* safe twice */
+    metrics_shutdown();
+}
+
+/* ---- inputs ----------------------------------------------------------------------------- */
+
+static void reg(uint32_t core, const char *identity, uint64_t conn, const char *boot)
+{
+    envelope_t env = {.type = ENV_REGISTER};
+    env.u.register_.core_id = core;
+    env.u.register_.identity = env_str(identity);
+    env.u.register_.conn_id = conn;
+    env.u.register_.edge_id = env_str("edge-1");
+    env.u.register_.ocpp_version = env_str("ocpp1.6");
+    env.u.register_.boot_state = env_str(boot);
+    env.u.register_.since_us = 555;
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void unreg(const char *identity, uint64_t conn, uint64_t epoch)
+{
+    envelope_t env = {.type = ENV_UNREGISTER};
+    env.u.unregister.identity = env_str(identity);
+    env.u.unregister.conn_id = conn;
+    env.u.unregister.epoch = epoch;
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void lookup(uint64_t request, const char *identity)
+{
+    envelope_t env = {.type = ENV_LOOKUP};
+    env.u.lookup.request_id = request;
+    env.u.lookup.identity = env_str(identity);
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void dedup(uint64_t request, const char *command_id, uint64_t ttl_ms)
+{
+    envelope_t env = {.type = ENV_DEDUP};
+    env.u.dedup.request_id = request;
+    env.u.dedup.command_id = env_str(command_id);
+    env.u.dedup.ttl_ms = ttl_ms;
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void superseded(const char *payload)
+{
+    registry_table_on_superseded(T, payload, strlen(payload));
+}
+
+static int test_replies(const registry_reply_t *const *replies, size_t n)
+{
+    return registry_table_on_replies(T, replies, n, NOW);
+}
+
+static const registry_batch_t *prepare(size_t expect)
+{
+    return expect_batch(registry_table_prepare(T, NOW), expect);
+}
+
+static registry_reply_t *claim_reply(long long epoch, const char *prev, const char *boot)
+{
+    return A(4, I(epoch), S(prev), S(boot), S(""));
+}
+
+static registry_reply_t *reassert_reply(long long epoch, const char *state, const char *owner)
+{
+    return A(3, I(epoch), S(state), S(owner));
+}
+
+static const sent_t *last(void)
+{
+    ck_assert_uint_gt(REC.n, 0);
+    return &REC.sent[REC.n - 1];
+}
+
+/* REGISTER, claim, REGISTERED: the common start of most tests. */
+static void registered(uint32_t core, const char *identity, uint64_t conn, long long epoch)
+{
+    reg(core, identity, conn, "none");
+    const registry_batch_t *b = prepare(1);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    size_t before = REC.n;
+    ck_assert_int_eq(feed(1, claim_reply(epoch, "", "")), 0);
+    ck_assert_uint_eq(REC.n, before + 1);
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    ck_assert_uint_eq(last()->epoch, (uint64_t)epoch);
+    ck_assert_uint_eq(last()->conn_id, conn);
+    ck_assert_uint_eq(last()->to, core);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+START_TEST(test_register_claim_registered)
+{
+    reg(1, "CP1", 7, "pending");
+    ck_assert_uint_eq(registry_table_size(T), 1);
+    ck_assert_uint_eq(registry_table_depth(T), 1);
+    ck_assert_uint_eq(registry_table_flush_passes(T), 1);
+    const registry_batch_t *b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "CLAIM conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a edge-1 7 "
+                                "555 ocpp1.6 pending CP1");
+    ck_assert_uint_eq(registry_batch_numkeys(b, 0), 3);
+    prepare(0); /* one batch in flight at a time */
+    ck_assert_int_eq(feed(1, claim_reply(42, "pod-b", "accepted")), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_int_eq(REC.sent[0].type, ENV_REGISTERED);
+    ck_assert_uint_eq(REC.sent[0].to, 1);
+    ck_assert_str_eq(REC.sent[0].identity, "CP1");
+    ck_assert_uint_eq(REC.sent[0].conn_id, 7);
+    ck_assert_uint_eq(REC.sent[0].epoch, 42);
+    ck_assert_int_eq(REC.sent[0].status, 0);
+    ck_assert_str_eq(REC.sent[0].text, "pod-b");
+    ck_assert_uint_eq(registry_table_depth(T), 0);
+    ck_assert_uint_eq(registry_table_flush_passes(T), 0);
+    prepare(0);
+}
+END_TEST
+
+/* BootNotification re-registers the same connection: a re-assertion of its epoch, answered. */
+START_TEST(test_register_same_conn_reasserts)
+{
+    registered(0, "CP1", 7, 42);
+    reg(0, "CP1", 7, "accepted");
+    const registry_batch_t *b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a 42 "
+                                "edge-1 7 555 ocpp1.6 accepted CP1");
+    ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    ck_assert_uint_eq(last()->epoch, 42);
+    ck_assert_uint_eq(REC.n, 2);
+}
+END_TEST
+
+/* A new connection of the same identity arrives while the first one's claim is in flight: the
+ * first claim's answer is not REGISTERED to anyone; what it claimed is released with its own
+ * epoch; the new connection gets its own claim and REGISTERED. */
+START_TEST(test_second_register_before_claim_reply)
+{
+    reg(0, "CP1", 7, "none");
+    prepare(1);
+    reg(1, "CP1", 8, "none");
+    ck_assert_uint_eq(registry_table_size(T), 1);
+    ck_assert_int_eq(feed(1, claim_reply(42, "", "")), 0);
+    ck_assert_uint_eq(REC.n, 0);
+    const registry_batch_t *b = prepare(2);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_str_eq(arg(b, 0, 5), "8");
+    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta 42 pod-a CP1");
+    ck_assert_int_eq(feed(2, claim_reply(43, "pod-a", ""), I(0)), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_int_eq(REC.sent[0].type, ENV_REGISTERED);
+    ck_assert_uint_eq(REC.sent[0].conn_id, 8);
+    ck_assert_uint_eq(REC.sent[0].epoch, 43);
+    ck_assert_uint_eq(REC.sent[0].to, 1);
+}
+END_TEST
+
+/* The older connection's UNREGISTER after the newer REGISTER: only the older epoch is released
+ * (or nothing, when core never heard one); the newer registration stays. */
+START_TEST(test_unregister_older_after_newer_register)
+{
+    registered(0, "CP1", 7, 42);
+    reg(0, "CP1", 8, "none");
+    unreg("CP1", 7, 42);
+    ck_assert_uint_eq(registry_table_size(T), 1);
+    const registry_batch_t *b = prepare(2);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_str_eq(arg(b, 0, 5), "8");
+    ck_assert_int_eq(registry_batch_script_of(b, 1), REGISTRY_SCRIPT_RELEASE);
+    ck_assert_str_eq(arg(b, 1, 3), "42");
+    ck_assert_int_eq(feed(2, claim_reply(43, "pod-a", ""), I(0)), 0);
+    ck_assert_uint_eq(last()->epoch, 43);
+    /* the older connection again, without an epoch: nothing to release, 43 untouched */
+    unreg("CP1", 7, 0);
+    ck_assert_uint_eq(registry_table_depth(T), 0);
+    ck_assert_uint_eq(registry_table_size(T), 1);
+    /* the newer one goes: its own epoch */
+    unreg("CP1", 8, 0);
+    ck_assert_uint_eq(registry_table_size(T), 0);
+    b = prepare(1);
+    ck_assert_str_eq(arg(b, 0, 3), "43");
+}
+END_TEST
+
+/* Core never heard REGISTERED: UNREGISTER with epoch 0 releases what the registry claimed, both
+ * when the claim was answered and when it was still in flight. */
+START_TEST(test_unregister_before_registered_answered)
+{
+    registered(0, "CP1", 7, 42);
+    unreg("CP1", 7, 0);
+    const registry_batch_t *b = prepare(1);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_RELEASE);
+    ck_assert_str_eq(arg(b, 0, 3), "42");
+    ck_assert_int_eq(feed(1, I(1)), 0);
+
+    reg(0, "CP2", 9, "none");
+    prepare(1);
+    unreg("CP2", 9, 0); /* while the claim is in flight */
+    ck_assert_uint_eq(registry_table_size(T), 0);
+    size_t before = REC.n;
+    ck_assert_int_eq(feed(1, claim_reply(50, "", "")), 0);
+    ck_assert_uint_eq(REC.n, before); /* nobody to tell */
+    b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 50 pod-a CP2");
+    ck_assert_int_eq(feed(1, I(1)), 0);
+    ck_assert_uint_eq(registry_table_depth(T), 0);
+}
+END_TEST
+
+START_TEST(test_superseded_pubsub_epochs)
+{
+    reg(1, "CP1", 7, "none");
+    prepare(1);
+    superseded("99 7 pod-b CP1"); /* our claim is in flight: it will win or learn by itself */
+    ck_assert_int_eq(feed(1, claim_reply(42, "", "")), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    superseded("41 7 pod-b CP1"); /* older */
+    superseded("42 7 pod-b CP1"); /* ours */
+    superseded("43 7 pod-b OTHER");
+    superseded("garbage");
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_uint_eq(registry_table_size(T), 1);
+    superseded("43 7 pod-b CP1"); /* newer */
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert_int_eq(last()->type, ENV_SUPERSEDED);
+    ck_assert_uint_eq(last()->to, 1);
+    ck_assert_uint_eq(last()->conn_id, 7);
+    ck_assert_uint_eq(last()->epoch, 43);
+    ck_assert_str_eq(last()->text, "pod-b");
+    ck_assert_uint_eq(registry_table_size(T), 0);
+    superseded("44 7 pod-c CP1"); /* forgotten: said once */
+    ck_assert_uint_eq(REC.n, 2);
+    registry_table_requeue_all(T, "test"); /* and never re-asserted */
+    prepare(0);
+}
+END_TEST
+
+START_TEST(test_reassert_answers)
+{
+    registered(0, "CP1", 7, 42);
+    /* unchanged: nothing to tell */
+    registry_table_requeue_all(T, "test");
+    const registry_batch_t *b = prepare(1);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_REASSERT);
+    ck_assert_str_eq(arg(b, 0, 4), "42");
+    ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    /* the mapping was lost (Redis restarted empty, or swept): claimed afresh, core told */
+    registry_table_on_redis_up(T);
+    prepare(1);
+    ck_assert_int_eq(feed(1, reassert_reply(1795490527808, "claimed", "")), 0);
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    ck_assert_uint_eq(last()->epoch, 1795490527808u);
+    /* the next re-assertion holds the new epoch */
+    registry_table_requeue_all(T, "test");
+    b = prepare(1);
+    ck_assert_str_eq(arg(b, 0, 4), "1795490527808");
+    /* a newer claim exists: SUPERSEDED, forgotten */
+    ck_assert_int_eq(feed(1, reassert_reply(1795490527810, "superseded", "pod-b")), 0);
+    ck_assert_uint_eq(REC.n, 3);
+    ck_assert_int_eq(last()->type, ENV_SUPERSEDED);
+    ck_assert_uint_eq(last()->epoch, 1795490527810u);
+    ck_assert_str_eq(last()->text, "pod-b");
+    ck_assert_uint_eq(registry_table_size(T), 0);
+    registry_table_requeue_all(T, "test");
+    prepare(0);
+}
+END_TEST
+
+/* Redis down: what writes waits, what only reads is answered at once; a de-dup check that was
+ * sent stays (retried with the same value), a new one is refused. */
+START_TEST(test_redis_down)
+{
+    reg(0, "CP1", 7, "none");
+    unreg("CP9", 3, 17);
+    dedup(5, "cmd-1", 60000);
+    const registry_batch_t *b = prepare(3);
+    ck_assert_str_eq(cmd(b, 2), "SET dedup:{cmd-1} pod-a/5 NX GET PX 60000");
+    ck_assert_int_eq(feed(0), -EPIPE); /* the connection broke: nothing answered */
+    ck_assert_uint_eq(REC.n, 0);
+    ck_assert_uint_eq(registry_table_depth(T), 3);
+
+    lookup(11, "CP2");
+    dedup(12, "cmd-2", 60000);
+    registry_table_on_redis_unavailable(T);
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert_int_eq(REC.sent[0].type, ENV_OWNER);
+    ck_assert_uint_eq(REC.sent[0].request_id, 11);
+    ck_assert_int_eq(REC.sent[0].status, -EAGAIN);
+    ck_assert_str_eq(REC.sent[0].text, "");
+    ck_assert_int_eq(REC.sent[1].type, ENV_DEDUP_RESULT);
+    ck_assert_uint_eq(REC.sent[1].request_id, 12);
+    ck_assert_int_eq(REC.sent[1].status, -EAGAIN);
+    ck_assert(!REC.sent[1].flag);
+    ck_assert_uint_eq(registry_table_depth(T), 3); /* claim, release, the sent de-dup check */
+    registry_table_on_redis_unavailable(T);        /* again: nothing more to answer */
+    ck_assert_uint_eq(REC.n, 2);
+
+    /* back: the same value; finding it means our first attempt ran: first, once */
+    registry_table_on_redis_up(T);
+    b = prepare(3);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_str_eq(arg(b, 1, 3), "17");
+    ck_assert_str_eq(cmd(b, 2), "SET dedup:{cmd-1} pod-a/5 NX GET PX 60000");
+    ck_assert_int_eq(feed(3, claim_reply(42, "", ""), I(1), S("pod-a/5")), 0);
+    ck_assert_uint_eq(REC.n, 4);
+    ck_assert_int_eq(REC.sent[2].type, ENV_REGISTERED);
+    ck_assert_int_eq(REC.sent[3].type, ENV_DEDUP_RESULT);
+    ck_assert(REC.sent[3].flag);
+    ck_assert_int_eq(REC.sent[3].status, 0);
+    /* a replay of the command (another request): not first */
+    dedup(13, "cmd-1", 0);
+    b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "SET dedup:{cmd-1} pod-a/13 NX GET PX 1");
+    ck_assert_int_eq(feed(1, S("pod-a/5")), 0);
+    ck_assert(!last()->flag);
+    ck_assert_int_eq(last()->status, 0);
+    /* first time ever: nil */
+    dedup(14, "cmd-3", 10);
+    prepare(1);
+    ck_assert_int_eq(feed(1, NIL()), 0);
+    ck_assert(last()->flag);
+    /* an unexpected answer: an error status, never "first" */
+    dedup(15, "cmd-4", 10);
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("ERR wrong")), 0);
+    ck_assert(!last()->flag);
+    ck_assert_int_eq(last()->status, -EIO);
+}
+END_TEST
+
+/* NOSCRIPT (Redis restarted), READONLY (demoted): drop the connection; nothing is lost. */
+START_TEST(test_reply_needs_reconnect)
+{
+    registered(0, "CP1", 7, 42);
+    reg(0, "CP2", 8, "none");
+    unreg("CP1", 7, 42);
+    lookup(3, "CP3");
+    dedup(4, "cmd-4", 100);
+    prepare(4);
+    ck_assert_int_eq(
+        feed(4, E("NOSCRIPT No matching script"), I(1), A(3, S(""), I(0), I(0)), NIL()), -EPIPE);
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_uint_eq(registry_table_depth(T), 4);
+    const registry_batch_t *b = prepare(4);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_int_eq(registry_batch_script_of(b, 1), REGISTRY_SCRIPT_RELEASE);
+    ck_assert_int_eq(registry_batch_script_of(b, 2), REGISTRY_SCRIPT_LOOKUP);
+    ck_assert_str_eq(cmd(b, 3), "SET dedup:{cmd-4} pod-a/4 NX GET PX 100");
+    /* a release answered READONLY after the claim: the claim is done, the rest waits */
+    ck_assert_int_eq(feed(4, claim_reply(43, "", ""), E("READONLY replica"), NIL(), NIL()), -EPIPE);
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert_uint_eq(registry_table_depth(T), 3);
+    b = prepare(3);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_RELEASE);
+    ck_assert_int_eq(feed(3, I(1), A(3, S("pod-b"), I(9), I(1)), S("pod-a/4")), 0);
+    ck_assert_int_eq(REC.sent[2].type, ENV_OWNER);
+    ck_assert_str_eq(REC.sent[2].text, "pod-b");
+    ck_assert_uint_eq(REC.sent[2].epoch, 9);
+    ck_assert(REC.sent[2].flag);
+    ck_assert_int_eq(REC.sent[2].status, 0);
+    ck_assert_int_eq(REC.sent[3].type, ENV_DEDUP_RESULT);
+    ck_assert(REC.sent[3].flag);
+}
+END_TEST
+
+/* The script cache flushed (SCRIPT FLUSH, or a restart the connection survived) shows first on
+ * a lookup: every kind of work reads it alike, the connection is dropped, the lookup retried. */
+START_TEST(test_lookup_noscript_reconnects)
+{
+    lookup(3, "CP3");
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("NOSCRIPT No matching script")), -EPIPE);
+    ck_assert_uint_eq(REC.n, 0);
+    ck_assert_uint_eq(registry_table_depth(T), 1);
+    prepare(1);
+    ck_assert_int_eq(feed(1, A(3, S("pod-a"), I(4), I(1))), 0);
+    ck_assert_int_eq(last()->type, ENV_OWNER);
+    ck_assert_int_eq(last()->status, 0);
+}
+END_TEST
+
+/* Another error on a claim: retried with the next batch, the connection kept. */
+START_TEST(test_claim_error_retried)
+{
+    reg(0, "CP1", 7, "none");
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("ERR something")), 0);
+    ck_assert_uint_eq(REC.n, 0);
+    ck_assert_uint_eq(registry_table_depth(T), 1);
+    prepare(1);
+    ck_assert_int_eq(feed(1, claim_reply(42, "", "")), 0);
+    ck_assert_uint_eq(last()->epoch, 42);
+    /* a lookup answered with something else than an array: -EIO */
+    lookup(3, "CP3");
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("ERR x")), 0);
+    ck_assert_int_eq(last()->status, -EIO);
+}
+END_TEST
+
+START_TEST(test_busy_hysteresis)
+{
+    make(4, 8192);
+    reg(0, "CP1", 1, "none");
+    reg(0, "CP2", 2, "none");
+    reg(0, "CP3", 3, "none");
+    registry_table_update_busy(T, false, NOW);
+    ck_assert_uint_eq(REC.n, 0);
+    reg(0, "CP4", 4, "none");
+    registry_table_update_busy(T, false, NOW);
+    ck_assert_uint_eq(REC.n, 2); /* both cores */
+    ck_assert_int_eq(REC.sent[0].type, ENV_REGISTRY_BUSY);
+    ck_assert(REC.sent[0].flag);
+    ck_assert_uint_eq(REC.sent[0].queued, 4);
+    ck_assert_int_eq(REC.sent[0].status, 0); /* redis_up false */
+    ck_assert_uint_eq(REC.sent[0].to, 0);
+    ck_assert_uint_eq(REC.sent[1].to, 1);
+    /* over the limit: lookups and de-dup checks refused at once; claims still queue */
+    lookup(1, "CP9");
+    dedup(2, "cmd-1", 10);
+    ck_assert_int_eq(REC.sent[2].type, ENV_OWNER);
+    ck_assert_int_eq(REC.sent[2].status, -EBUSY);
+    ck_assert_int_eq(REC.sent[3].type, ENV_DEDUP_RESULT);
+    ck_assert_int_eq(REC.sent[3].status, -EBUSY);
+    ck_assert_uint_eq(registry_table_depth(T), 4);
+    /* repeated every 5 s while busy, not before */
+    registry_table_update_busy(T, false, NOW + 1000000u);
+    ck_assert_uint_eq(REC.n, 4);
+    registry_table_update_busy(T, false, NOW + 6000000u);
+    ck_assert_uint_eq(REC.n, 6);
+    /* down to 2 (half of 4): still busy; below: not busy */
+    make(4, 3);
+    memset(&REC, 0, sizeof(REC));
+    for (uint64_t i = 1; i <= 4; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "CP%u", (unsigned)i);
+        reg(0, id, i, "none");
+    }
+    registry_table_update_busy(T, true, NOW);
+    ck_assert_uint_eq(REC.n, 2);
+    prepare(3);
+    ck_assert_int_eq(
+        feed(3, claim_reply(1, "", ""), claim_reply(2, "", ""), claim_reply(3, "", "")), 0);
+    ck_assert_uint_eq(REC.n, 5); /* three REGISTERED */
+    ck_assert_int_eq(REC.sent[4].type, ENV_REGISTERED);
+    ck_assert_uint_eq(registry_table_depth(T), 1);
+    registry_table_update_busy(T, true, NOW); /* 1 < 4 / 2: not busy, both cores told */
+    ck_assert_uint_eq(REC.n, 7);
+    ck_assert_int_eq(last()->type, ENV_REGISTRY_BUSY);
+    ck_assert(!last()->flag);
+    ck_assert_int_eq(last()->status, 1);
+}
+END_TEST
+
+/* batch_max bounds one round trip; the rest waits for the next pass. */
+START_TEST(test_batch_max)
+{
+    make(100, 2);
+    reg(0, "CP1", 1, "none");
+    reg(0, "CP2", 2, "none");
+    lookup(1, "CP3");
+    ck_assert_uint_eq(registry_table_flush_passes(T), 2);
+    const registry_batch_t *b = prepare(2);
+    ck_assert_int_eq(registry_batch_script_of(b, 1), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_int_eq(feed(2, claim_reply(1, "", ""), claim_reply(2, "", "")), 0);
+    b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "LOOKUP conn:{CP3} conn:{CP3}:meta pod:");
+    ck_assert_int_eq(feed(1, A(3, S(""), I(0), I(0))), 0);
+    ck_assert_int_eq(last()->type, ENV_OWNER);
+    ck_assert(!last()->flag);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    reg(2, "CP1", 1, "none"); /* core 2 of 2 */
+    envelope_t env = {.type = ENV_REGISTER};
+    env.u.register_.identity = env_str("");
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+    ck_assert_uint_eq(registry_table_size(T), 0);
+    dedup(1, "", 10);
+    ck_assert_int_eq(last()->type, ENV_DEDUP_RESULT);
+    ck_assert_int_eq(last()->status, -EINVAL);
+    char long_id[200];
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    dedup(2, long_id, 10);
+    ck_assert_int_eq(last()->status, -EINVAL);
+    ck_assert_uint_eq(registry_table_depth(T), 0);
+    envelope_t other = {.type = ENV_TAKEOVER_DONE};
+    ck_assert_int_eq(registry_table_on_envelope(T, &other, NOW), -ENOTSUP);
+    /* replies when nothing is in flight change nothing */
+    ck_assert_int_eq(feed(1, I(1)), 0);
+}
+END_TEST
+
+/* Destroying with work queued and in flight frees it all (ASan checks). */
+START_TEST(test_destroy_with_work)
+{
+    reg(0, "CP1", 1, "none");
+    unreg("CP2", 2, 3);
+    lookup(1, "CP3");
+    prepare(3);
+    dedup(2, "cmd-1", 10);
+    reg(1, "CP4", 4, "none");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("registry_table");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_register_claim_registered);
+    tcase_add_test(tc, test_register_same_conn_reasserts);
+    tcase_add_test(tc, test_second_register_before_claim_reply);
+    tcase_add_test(tc, test_unregister_older_after_newer_register);
+    tcase_add_test(tc, test_unregister_before_registered_answered);
+    tcase_add_test(tc, test_superseded_pubsub_epochs);
+    tcase_add_test(tc, test_reassert_answers);
+    tcase_add_test(tc, test_redis_down);
+    tcase_add_test(tc, test_reply_needs_reconnect);
+    tcase_add_test(tc, test_lookup_noscript_reconnects);
+    tcase_add_test(tc, test_claim_error_retried);
+    tcase_add_test(tc, test_busy_hysteresis);
+    tcase_add_test(tc, test_batch_max);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_destroy_with_work);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
