@@ -30,7 +30,7 @@ wait_until 10 "LINT-16 booted" grep -q '^holding' "$TMP/cp1.out"
 # timeout once LINT-16 hangs up) shows the command went down and its result came back
 rc=0
 OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA" timeout 20 \
-  "$BIN/ocppctl" send LINT-16 GetConfiguration '{}' --wait --timeout 10s >"$TMP/cmd.out" 2>&1 || rc=$?
+  "$BIN/ocppctl" send LINT-16 GetConfiguration '{}' --wait --timeout 30s >"$TMP/cmd.out" 2>&1 || rc=$?
 [ $rc -eq 0 ] || { [ $rc -ge 10 ] && [ $rc -le 16 ]; } || fail "command to LINT-16 (exit $rc): $(cat "$TMP/cmd.out")"
 wait "$cp1" || fail "LINT-16: $(cat "$TMP/cp1.out")"
 ok "traffic: 2 boots, CALLERRORs, a refused upgrade, a duplicate and a slow connection, a command"
