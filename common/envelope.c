@@ -633,7 +633,7 @@ static int decode_event_ack(env_reader_t *r, uint32_t nfields, env_event_ack_t *
 
 static int encode_result(msgpack_packer *pk, const env_result_t *m)
 {
-    int rc = pack_start(pk, ENV_RESULT, 5);
+    int rc = pack_start(pk, ENV_RESULT, 6);
 
     if (rc == 0)
         rc = pack_u32(pk, m->core_id);
@@ -645,6 +645,8 @@ static int encode_result(msgpack_packer *pk, const env_result_t *m)
         rc = pack_str(pk, m->status);
     if (rc == 0)
         rc = pack_bin(pk, m->value);
+    if (rc == 0)
+        rc = pack_str(pk, m->traceparent);
     return rc;
 }
 
@@ -663,13 +665,15 @@ static int decode_result(env_reader_t *r, uint32_t nfields, env_result_t *m)
     if (rc == 0)
         rc = read_bin(r, &m->value);
     if (rc == 0 && nfields > 5)
-        rc = skip_values(r, nfields - 5); /* fields of a newer writer */
+        rc = read_str(r, &m->traceparent);
+    if (rc == 0 && nfields > 6)
+        rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
 
 static int encode_command(msgpack_packer *pk, const env_command_t *m)
 {
-    int rc = pack_start(pk, ENV_COMMAND, 4);
+    int rc = pack_start(pk, ENV_COMMAND, 6);
 
     if (rc == 0)
         rc = pack_u64(pk, m->token);
@@ -679,6 +683,10 @@ static int encode_command(msgpack_packer *pk, const env_command_t *m)
         rc = pack_str(pk, m->command_id);
     if (rc == 0)
         rc = pack_bin(pk, m->record);
+    if (rc == 0)
+        rc = pack_str(pk, m->traceparent);
+    if (rc == 0)
+        rc = pack_u64(pk, m->expires_at_ms);
     return rc;
 }
 
@@ -695,7 +703,11 @@ static int decode_command(env_reader_t *r, uint32_t nfields, env_command_t *m)
     if (rc == 0)
         rc = read_bin(r, &m->record);
     if (rc == 0 && nfields > 4)
-        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+        rc = read_str(r, &m->traceparent);
+    if (rc == 0 && nfields > 5)
+        rc = read_u64(r, &m->expires_at_ms);
+    if (rc == 0 && nfields > 6)
+        rc = skip_values(r, nfields - 6); /* fields of a newer writer */
     return rc;
 }
 

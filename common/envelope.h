@@ -210,6 +210,9 @@ typedef struct {
     env_str_t status;
     /* result record (JSON) */
     env_bin_t value;
+    /* W3C traceparent of the command this result ends (empty when none) (optional: zero from an
+     * older writer) */
+    env_str_t traceparent;
 } env_result_t;
 
 /* ENV_COMMAND (10), bridge -> core: A command for a charge point connected to this pod. */
@@ -222,6 +225,12 @@ typedef struct {
     env_str_t command_id;
     /* the command record (JSON) */
     env_bin_t record;
+    /* W3C traceparent of the command (from the record's Kafka header, or a new trace); empty
+     * when none (optional: zero from an older writer) */
+    env_str_t traceparent;
+    /* absolute deadline the bridge fixed when it read the record (ms since the epoch, 0: none)
+     * (optional: zero from an older writer) */
+    uint64_t expires_at_ms;
 } env_command_t;
 
 /* ENV_REGISTER (11), core -> registry: Claim the charge point for this pod (on connect) or

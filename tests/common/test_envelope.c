@@ -148,11 +148,16 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                      .token = v->u64[0],
                                      .command_id = v->s[0],
                                      .status = v->s[1],
-                                     .value = v->b};
+                                     .value = v->b,
+                                     .traceparent = v->s[2]};
         break;
     case ENV_COMMAND:
-        e->u.command = (env_command_t){
-            .token = v->u64[0], .identity = v->s[0], .command_id = v->s[1], .record = v->b};
+        e->u.command = (env_command_t){.token = v->u64[0],
+                                       .identity = v->s[0],
+                                       .command_id = v->s[1],
+                                       .record = v->b,
+                                       .traceparent = v->s[2],
+                                       .expires_at_ms = v->u64[1]};
         break;
     case ENV_REGISTER:
         e->u.register_ = (env_register_t){.core_id = v->u32[0],
@@ -334,12 +339,15 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(result.command_id);
         EQ_STR(result.status);
         EQ_BIN(result.value);
+        EQ_STR(result.traceparent);
         break;
     case ENV_COMMAND:
         EQ_INT(command.token);
         EQ_STR(command.identity);
         EQ_STR(command.command_id);
         EQ_BIN(command.record);
+        EQ_STR(command.traceparent);
+        EQ_INT(command.expires_at_ms);
         break;
     case ENV_REGISTER:
         EQ_INT(register_.core_id);
