@@ -1243,6 +1243,134 @@ static int decode_tag_info(env_reader_t *r, uint32_t nfields, env_tag_info_t *m)
     return rc;
 }
 
+static int encode_txid_block(msgpack_packer *pk, const env_txid_block_t *m)
+{
+    int rc = pack_start(pk, ENV_TXID_BLOCK, 3);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_u32(pk, m->core_id);
+    if (rc == 0)
+        rc = pack_u32(pk, m->count);
+    return rc;
+}
+
+static int decode_txid_block(env_reader_t *r, uint32_t nfields, env_txid_block_t *m)
+{
+    int rc = nfields < 3 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_u32(r, &m->core_id);
+    if (rc == 0)
+        rc = read_u32(r, &m->count);
+    if (rc == 0 && nfields > 3)
+        rc = skip_values(r, nfields - 3); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_txid_range(msgpack_packer *pk, const env_txid_range_t *m)
+{
+    int rc = pack_start(pk, ENV_TXID_RANGE, 4);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_u64(pk, m->first);
+    if (rc == 0)
+        rc = pack_u32(pk, m->count);
+    if (rc == 0)
+        rc = pack_i32(pk, m->error);
+    return rc;
+}
+
+static int decode_txid_range(env_reader_t *r, uint32_t nfields, env_txid_range_t *m)
+{
+    int rc = nfields < 4 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_u64(r, &m->first);
+    if (rc == 0)
+        rc = read_u32(r, &m->count);
+    if (rc == 0)
+        rc = read_i32(r, &m->error);
+    if (rc == 0 && nfields > 4)
+        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_txid_claim(msgpack_packer *pk, const env_txid_claim_t *m)
+{
+    int rc = pack_start(pk, ENV_TXID_CLAIM, 5);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_u32(pk, m->core_id);
+    if (rc == 0)
+        rc = pack_str(pk, m->key);
+    if (rc == 0)
+        rc = pack_u64(pk, m->candidate);
+    if (rc == 0)
+        rc = pack_u64(pk, m->ttl_ms);
+    return rc;
+}
+
+static int decode_txid_claim(env_reader_t *r, uint32_t nfields, env_txid_claim_t *m)
+{
+    int rc = nfields < 5 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_u32(r, &m->core_id);
+    if (rc == 0)
+        rc = read_str(r, &m->key);
+    if (rc == 0)
+        rc = read_u64(r, &m->candidate);
+    if (rc == 0)
+        rc = read_u64(r, &m->ttl_ms);
+    if (rc == 0 && nfields > 5)
+        rc = skip_values(r, nfields - 5); /* fields of a newer writer */
+    return rc;
+}
+
+static int encode_txid_claimed(msgpack_packer *pk, const env_txid_claimed_t *m)
+{
+    int rc = pack_start(pk, ENV_TXID_CLAIMED, 4);
+
+    if (rc == 0)
+        rc = pack_u64(pk, m->request_id);
+    if (rc == 0)
+        rc = pack_u64(pk, m->id);
+    if (rc == 0)
+        rc = pack_bool(pk, m->first);
+    if (rc == 0)
+        rc = pack_i32(pk, m->error);
+    return rc;
+}
+
+static int decode_txid_claimed(env_reader_t *r, uint32_t nfields, env_txid_claimed_t *m)
+{
+    int rc = nfields < 4 ? -EPROTO : 0;
+
+    if (rc == 0)
+        rc = read_u64(r, &m->request_id);
+    if (rc == 0)
+        rc = read_u64(r, &m->id);
+    if (rc == 0)
+        rc = read_bool(r, &m->first);
+    if (rc == 0)
+        rc = read_i32(r, &m->error);
+    if (rc == 0 && nfields > 4)
+        rc = skip_values(r, nfields - 4); /* fields of a newer writer */
+    return rc;
+}
+
 static int encode_registry_busy(msgpack_packer *pk, const env_registry_busy_t *m)
 {
     int rc = pack_start(pk, ENV_REGISTRY_BUSY, 4);
@@ -1367,6 +1495,18 @@ int envelope_encode(const envelope_t *env, msgpack_sbuffer *buf)
     case ENV_TAG_INFO:
         rc = encode_tag_info(&pk, &env->u.tag_info);
         break;
+    case ENV_TXID_BLOCK:
+        rc = encode_txid_block(&pk, &env->u.txid_block);
+        break;
+    case ENV_TXID_RANGE:
+        rc = encode_txid_range(&pk, &env->u.txid_range);
+        break;
+    case ENV_TXID_CLAIM:
+        rc = encode_txid_claim(&pk, &env->u.txid_claim);
+        break;
+    case ENV_TXID_CLAIMED:
+        rc = encode_txid_claimed(&pk, &env->u.txid_claimed);
+        break;
     case ENV_REGISTRY_BUSY:
         rc = encode_registry_busy(&pk, &env->u.registry_busy);
         break;
@@ -1481,6 +1621,18 @@ int envelope_decode(const uint8_t *data, size_t len, envelope_t *env)
     case ENV_TAG_INFO:
         rc = decode_tag_info(&r, count - 2, &env->u.tag_info);
         break;
+    case ENV_TXID_BLOCK:
+        rc = decode_txid_block(&r, count - 2, &env->u.txid_block);
+        break;
+    case ENV_TXID_RANGE:
+        rc = decode_txid_range(&r, count - 2, &env->u.txid_range);
+        break;
+    case ENV_TXID_CLAIM:
+        rc = decode_txid_claim(&r, count - 2, &env->u.txid_claim);
+        break;
+    case ENV_TXID_CLAIMED:
+        rc = decode_txid_claimed(&r, count - 2, &env->u.txid_claimed);
+        break;
     case ENV_REGISTRY_BUSY:
         rc = decode_registry_busy(&r, count - 2, &env->u.registry_busy);
         break;
@@ -1554,6 +1706,14 @@ const char *envelope_type_name(envelope_type_t type)
         return "tag_lookup";
     case ENV_TAG_INFO:
         return "tag_info";
+    case ENV_TXID_BLOCK:
+        return "txid_block";
+    case ENV_TXID_RANGE:
+        return "txid_range";
+    case ENV_TXID_CLAIM:
+        return "txid_claim";
+    case ENV_TXID_CLAIMED:
+        return "txid_claimed";
     case ENV_REGISTRY_BUSY:
         return "registry_busy";
     default:

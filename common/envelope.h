@@ -74,6 +74,10 @@ typedef enum {
     ENV_CRED_USED = 25,
     ENV_TAG_LOOKUP = 26,
     ENV_TAG_INFO = 27,
+    ENV_TXID_BLOCK = 28,
+    ENV_TXID_RANGE = 29,
+    ENV_TXID_CLAIM = 30,
+    ENV_TXID_CLAIMED = 31,
     ENV_REGISTRY_BUSY = 32,
 } envelope_type_t;
 
@@ -456,6 +460,59 @@ typedef struct {
     int32_t error;
 } env_tag_info_t;
 
+/* ENV_TXID_BLOCK (28), core -> registry: A core asks for a block of OCPP 1.6 transaction ids
+ * from the cluster-wide counter (INCRBY), so that it hands out ids without a round trip each. */
+typedef struct {
+    /* echoed in TXID_RANGE */
+    uint64_t request_id;
+    /* core to answer */
+    uint32_t core_id;
+    /* ids wanted */
+    uint32_t count;
+} env_txid_block_t;
+
+/* ENV_TXID_RANGE (29), registry -> core: Answer to TXID_BLOCK: ids first .. first+count-1 are
+ * this core's. */
+typedef struct {
+    /* the TXID_BLOCK's request id */
+    uint64_t request_id;
+    /* first id of the block (0 when error) */
+    uint64_t first;
+    /* ids in the block */
+    uint32_t count;
+    /* 0, or a negative errno (-EAGAIN: Redis unavailable, ask again) */
+    int32_t error;
+} env_txid_range_t;
+
+/* ENV_TXID_CLAIM (30), core -> registry: Remember a 1.6 StartTransaction's id under its natural
+ * key (identity, connector, timestamp, idTag) unless another id is remembered already: a resend
+ * on any pod gets the same id. */
+typedef struct {
+    /* echoed in TXID_CLAIMED */
+    uint64_t request_id;
+    /* core to answer */
+    uint32_t core_id;
+    /* natural key of the StartTransaction (docs/unified-model.md) */
+    env_str_t key;
+    /* the id this core would give */
+    uint64_t candidate;
+    /* how long the key is remembered */
+    uint64_t ttl_ms;
+} env_txid_claim_t;
+
+/* ENV_TXID_CLAIMED (31), registry -> core: Answer to TXID_CLAIM: the id of the transaction (the
+ * candidate, or the one remembered before). */
+typedef struct {
+    /* the TXID_CLAIM's request id */
+    uint64_t request_id;
+    /* the transaction id to answer with (0 when error) */
+    uint64_t id;
+    /* true: the candidate was stored; false: an earlier id was remembered */
+    bool first;
+    /* 0, or a negative errno (-EAGAIN: Redis unavailable) */
+    int32_t error;
+} env_txid_claimed_t;
+
 /* ENV_REGISTRY_BUSY (32), registry -> core: Backpressure: the registry's queue of work waiting
  * for Redis crossed its limit (busy) or drained below half of it (not busy). Sent to every core
  * on each change of state and repeated every few seconds while busy; while busy the core should
@@ -504,6 +561,10 @@ typedef struct {
         env_cred_used_t cred_used;
         env_tag_lookup_t tag_lookup;
         env_tag_info_t tag_info;
+        env_txid_block_t txid_block;
+        env_txid_range_t txid_range;
+        env_txid_claim_t txid_claim;
+        env_txid_claimed_t txid_claimed;
         env_registry_busy_t registry_busy;
     } u;
 } envelope_t;
