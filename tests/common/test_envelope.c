@@ -244,6 +244,25 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                          .expires_at_ms = v->u64[1],
                                          .error = v->i32};
         break;
+    case ENV_TXID_BLOCK:
+        e->u.txid_block =
+            (env_txid_block_t){.request_id = v->u64[0], .core_id = v->u32[0], .count = v->u32[1]};
+        break;
+    case ENV_TXID_RANGE:
+        e->u.txid_range = (env_txid_range_t){
+            .request_id = v->u64[0], .first = v->u64[1], .count = v->u32[0], .error = v->i32};
+        break;
+    case ENV_TXID_CLAIM:
+        e->u.txid_claim = (env_txid_claim_t){.request_id = v->u64[0],
+                                             .core_id = v->u32[0],
+                                             .key = v->s[0],
+                                             .candidate = v->u64[1],
+                                             .ttl_ms = v->u64[2]};
+        break;
+    case ENV_TXID_CLAIMED:
+        e->u.txid_claimed = (env_txid_claimed_t){
+            .request_id = v->u64[0], .id = v->u64[1], .first = v->flag, .error = v->i32};
+        break;
     default:
         ck_abort_msg("no fixture for type %d", (int)type);
     }
@@ -453,6 +472,30 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(tag_info.status);
         EQ_INT(tag_info.expires_at_ms);
         EQ_INT(tag_info.error);
+        break;
+    case ENV_TXID_BLOCK:
+        EQ_INT(txid_block.request_id);
+        EQ_INT(txid_block.core_id);
+        EQ_INT(txid_block.count);
+        break;
+    case ENV_TXID_RANGE:
+        EQ_INT(txid_range.request_id);
+        EQ_INT(txid_range.first);
+        EQ_INT(txid_range.count);
+        EQ_INT(txid_range.error);
+        break;
+    case ENV_TXID_CLAIM:
+        EQ_INT(txid_claim.request_id);
+        EQ_INT(txid_claim.core_id);
+        EQ_STR(txid_claim.key);
+        EQ_INT(txid_claim.candidate);
+        EQ_INT(txid_claim.ttl_ms);
+        break;
+    case ENV_TXID_CLAIMED:
+        EQ_INT(txid_claimed.request_id);
+        EQ_INT(txid_claimed.id);
+        EQ_INT(txid_claimed.first);
+        EQ_INT(txid_claimed.error);
         break;
     default:
         ck_abort_msg("unexpected type %d", (int)a->type);
@@ -903,13 +946,14 @@ END_TEST
 START_TEST(test_names)
 {
     static const char *names[] = {
-        [1] = "hello",       [2] = "connect",       [3] = "frame",     [4] = "disconnect",
-        [5] = "send",        [6] = "close",         [7] = "event",     [8] = "event_ack",
-        [9] = "result",      [10] = "command",      [11] = "register", [12] = "registered",
-        [13] = "unregister", [14] = "superseded",   [15] = "lookup",   [16] = "owner",
-        [17] = "dedup",      [18] = "dedup_result", [19] = "takeover", [20] = "takeover_done",
-        [21] = "announce",   [22] = "conn_state",   [23] = "cred",     [24] = "cred_sync",
-        [25] = "cred_used",  [26] = "tag_lookup",   [27] = "tag_info", [32] = "registry_busy"};
+        [1] = "hello",       [2] = "connect",       [3] = "frame",         [4] = "disconnect",
+        [5] = "send",        [6] = "close",         [7] = "event",         [8] = "event_ack",
+        [9] = "result",      [10] = "command",      [11] = "register",     [12] = "registered",
+        [13] = "unregister", [14] = "superseded",   [15] = "lookup",       [16] = "owner",
+        [17] = "dedup",      [18] = "dedup_result", [19] = "takeover",     [20] = "takeover_done",
+        [21] = "announce",   [22] = "conn_state",   [23] = "cred",         [24] = "cred_sync",
+        [25] = "cred_used",  [26] = "tag_lookup",   [27] = "tag_info",     [28] = "txid_block",
+        [29] = "txid_range", [30] = "txid_claim",   [31] = "txid_claimed", [32] = "registry_busy"};
 
     ck_assert_int_eq(ENVELOPE_TYPE_MAX, (int)(sizeof(names) / sizeof(names[0])) - 1);
     for (int t = 1; t <= ENVELOPE_TYPE_MAX; t++)
