@@ -20,7 +20,7 @@ O        := $(BUILD)/obj
 BIN      := $(BUILD)/bin
 
 COMMON_PKGS   := libczmq libzmq msgpack yaml-0.1
-EDGE_PKGS     := libwebsockets libuv
+EDGE_PKGS     := libwebsockets libuv libssl libcrypto
 CORE_PKGS     := jansson libcrypto
 BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis

@@ -320,7 +320,8 @@ static void conn_open(int i, uint8_t how)
     static const char *const ids[] = {"CP1", "CP-2", "x.y@z", "A"};
     const char *identity = how % 16 == 15 ? NULL : ids[how % 4];
     F.opening = i;
-    edge_conn_established(F.E, s->c, (void *)s->io, identity, "ocpp1.6", "10.0.0.1", F.now_us);
+    edge_conn_established(F.E, s->c, (void *)s->io, identity, "ocpp1.6", "10.0.0.1", 1, "basic",
+                          F.now_us);
     F.opening = -1;
     CHECK(s->conn_id == edge_conn_id(s->c));
     CHECK(identity || s->armed); /* an unreadable identity is closed at once */

@@ -204,7 +204,7 @@ static uint64_t counter_label(edge_metric_t m, const char *labels)
 
 static void open_conn(int i, const char *identity)
 {
-    edge_conn_established(E, C[i], io_of(i), identity, "ocpp1.6", "127.0.0.1", 1000000);
+    edge_conn_established(E, C[i], io_of(i), identity, "ocpp1.6", "127.0.0.1", 2, "basic", 1000000);
 }
 
 static void rx(int i, const char *s, unsigned int flags)
@@ -294,7 +294,7 @@ END_TEST
 
 START_TEST(test_bad_identity_never_reaches_core)
 {
-    edge_conn_established(E, C[0], io_of(0), NULL, "ocpp1.6", "127.0.0.1", 1);
+    edge_conn_established(E, C[0], io_of(0), NULL, "ocpp1.6", "127.0.0.1", 0, NULL, 1);
     ck_assert_int_eq(rec[0].kind, OP_CLOSE_NOW);
     ck_assert_uint_eq(edge_conn_close_code(C[0]), 1008);
     ck_assert_uint_eq(edge_conns_count(E), 0);
