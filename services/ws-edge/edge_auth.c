@@ -18,8 +18,9 @@ enum {
 typedef struct {
     uint64_t key; /* hash of kind + text; 0: free */
     uint32_t last_fail_ms;
-    uint32_t blocked_until_ms;
+    uint32_t blocked_until_ms; /* meaningful once blocking */
     uint32_t failures;
+    bool blocking; /* the failures reached the threshold */
 } fail_slot_t;
 
 struct edge_auth {
@@ -79,7 +80,8 @@ static bool is_blocked(const edge_auth_t *self, char kind, const char *s, uint32
     const fail_slot_t *slot = &self->fail[fail_key(kind, s) & (EDGE_AUTH_FAIL_SLOTS - 1)];
     /* a block lasts at most EDGE_AUTH_BLOCK_MAX_MS < EDGE_AUTH_FORGET_MS: only a recent
      * failure can hold one, which also keeps the wrapping clock out of the comparison */
-    return recent(slot, now_ms) && (int32_t)(slot->blocked_until_ms - now_ms) > 0;
+    return slot->blocking && recent(slot, now_ms) &&
+           (int32_t)(slot->blocked_until_ms - now_ms) > 0;
 }
 
 static void failed(edge_auth_t *self, char kind, const char *s, uint32_t threshold, uint32_t now_ms)
@@ -100,6 +102,7 @@ static void failed(edge_auth_t *self, char kind, const char *s, uint32_t thresho
         if (block > EDGE_AUTH_BLOCK_MAX_MS)
             block = EDGE_AUTH_BLOCK_MAX_MS;
         slot->blocked_until_ms = now_ms + block;
+        slot->blocking = true;
     }
 }
 

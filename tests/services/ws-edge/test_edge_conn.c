@@ -30,7 +30,8 @@ typedef struct {
     int conn; /* fake connection index (io) */
     int type; /* envelope type handed to core */
     uint64_t conn_id;
-    uint32_t code; /* DISCONNECT code */
+    uint32_t code; /* DISCONNECT code; CONNECT: security_profile */
+    char auth[24]; /* CONNECT: how the upgrade authenticated */
     bool on;
     size_t len;
     char data[512];
@@ -78,6 +79,8 @@ static int op_to_core(void *arg, uint32_t core, const void *data, size_t len)
     if (env.type == ENV_CONNECT) {
         o->conn_id = env.u.connect.conn_id;
         o->len = env_str_copy(env.u.connect.identity, o->data, sizeof(o->data));
+        o->code = env.u.connect.security_profile;
+        env_str_copy(env.u.connect.auth, o->auth, sizeof(o->auth));
     } else if (env.type == ENV_FRAME) {
         o->conn_id = env.u.frame.conn_id;
         o->len = env.u.frame.data.len;
@@ -273,6 +276,8 @@ START_TEST(test_connect_frame_disconnect)
     ck_assert_int_eq(rec[0].kind, OP_CORE);
     ck_assert_int_eq(rec[0].type, ENV_CONNECT);
     ck_assert_str_eq(rec[0].data, "CP1");
+    ck_assert_uint_eq(rec[0].code, 2); /* how the upgrade authenticated (open_conn) */
+    ck_assert_str_eq(rec[0].auth, "basic");
     rx(0, "[2,\"1\",\"HB\",{}]", WHOLE);
     ck_assert_str_eq(frames_to_core(id), "[2,\"1\",\"HB\",{}]");
     ck_assert_uint_eq(counter(EDGE_M_FRAMES_IN), 1);
