@@ -80,8 +80,7 @@ static bool is_blocked(const edge_auth_t *self, char kind, const char *s, uint32
     const fail_slot_t *slot = &self->fail[fail_key(kind, s) & (EDGE_AUTH_FAIL_SLOTS - 1)];
     /* a block lasts at most EDGE_AUTH_BLOCK_MAX_MS < EDGE_AUTH_FORGET_MS: only a recent
      * failure can hold one, which also keeps the wrapping clock out of the comparison */
-    return slot->blocking && recent(slot, now_ms) &&
-           (int32_t)(slot->blocked_until_ms - now_ms) > 0;
+    return slot->blocking && recent(slot, now_ms) && (int32_t)(slot->blocked_until_ms - now_ms) > 0;
 }
 
 static void failed(edge_auth_t *self, char kind, const char *s, uint32_t threshold, uint32_t now_ms)
