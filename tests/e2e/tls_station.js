@@ -9,6 +9,7 @@
 //     --hold S             once open: BootNotification, then a Heartbeat every 250 ms for S
 //                          seconds; answers every CALL from the gateway with an empty result
 //     --timeout S          give up after S seconds (default 10)
+//     --src A              connect from local address A (a 127.0.0.0/8 address per scenario)
 // Prints one JSON line and exits 0 (whatever the outcome; the test judges it):
 //   {"result":"open", ...}                       the upgrade succeeded (closed at once unless
 //                                                --hold; then "boot", "heartbeats", "answers",
@@ -31,7 +32,7 @@ while (args.length) {
 }
 if (!url) {
   console.error('usage: node tls_station.js URL [--user U --pass P] [--cert F --key F] [--ca F] ' +
-                '[--proto P] [--hold S] [--timeout S]');
+                '[--proto P] [--hold S] [--timeout S] [--src A]');
   process.exit(2);
 }
 const hold = Number(opt.hold || 0);
@@ -40,6 +41,7 @@ const wsOpts = { handshakeTimeout: 5000, headers: {} };
 if (opt.user !== undefined)
   wsOpts.headers.Authorization = 'Basic ' + Buffer.from(`${opt.user}:${opt.pass || ''}`).toString('base64');
 if (opt.ca) { wsOpts.ca = fs.readFileSync(opt.ca); wsOpts.rejectUnauthorized = true; }
+if (opt.src) wsOpts.localAddress = opt.src;
 if (opt.cert) { wsOpts.cert = fs.readFileSync(opt.cert); wsOpts.key = fs.readFileSync(opt.key); }
 
 let done = false;
