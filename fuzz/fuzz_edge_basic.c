@@ -21,14 +21,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_edge_basic: invariant violated at line %d: %s\n", __LINE__,      \
-                    #cond);                                                                        \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define FUZZ_NAME "fuzz_edge_basic"
+#include "edge_fuzz.h"
 
 static bool clean(const char *s, size_t n)
 {
