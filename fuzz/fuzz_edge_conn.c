@@ -399,6 +399,8 @@ static void core_send(input_t *in)
         id = s->c ? s->conn_id : 777;
     }
     bool open = s && s->c && s->conn_id && edge_conn_is_open(s->c);
+    if (open && s->out.n == MAXQ)
+        return; /* tiny messages stay under send_queue_bytes: the model holds no more */
     bool slow = open && s->out_bytes + len > (size_t)F.cfg.send_queue_bytes;
     if (slow) { /* a slow reader: its queue is dropped, nothing of it may be written */
         s->out.n = 0;
