@@ -20,7 +20,7 @@ O        := $(BUILD)/obj
 BIN      := $(BUILD)/bin
 
 COMMON_PKGS   := libczmq libzmq msgpack yaml-0.1
-EDGE_PKGS     := libwebsockets libuv
+EDGE_PKGS     := libwebsockets libuv libssl libcrypto
 CORE_PKGS     := jansson libcrypto
 BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis
@@ -224,7 +224,8 @@ fuzz-run: fuzz
 	@scripts/fuzz-run.sh $(FUZZ_PICK)
 
 # benchmark tools (bench/), built only by `make bench` (which also needs the test doubles)
-BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo $(BUILD)/bench/ocpp_core_bench
+BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/lws_echo $(BUILD)/bench/ocpp_core_bench \
+             $(BUILD)/bench/edge_auth_bench
 $(BUILD)/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
@@ -237,6 +238,12 @@ $(BUILD)/bench/ocpp_core_bench: bench/ocpp_core_bench.c $(ocpp-core_MODOBJ) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/ocpp-core $(ocpp-core_CFLAGS) $(call pkg_cflags,$(COMMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $< $(ocpp-core_MODOBJ) $(COMMON_LIB) $(ocpp-core_LDLIBS) $(COMMON_LDLIBS)
+
+# ws-edge's password checks (PBKDF2, remembered checks), linked against its modules
+$(BUILD)/bench/edge_auth_bench: bench/edge_auth_bench.c $(ws-edge_MODOBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/ws-edge $(ws-edge_CFLAGS) $(call pkg_cflags,$(COMMON_PKGS)) \
+	    $(LDFLAGS) -o $@ $< $(ws-edge_MODOBJ) $(COMMON_LIB) $(ws-edge_LDLIBS) $(COMMON_LDLIBS)
 
 bench: all $(BENCH_BIN) $(TEST_TOOLS)
 	@BUILD=$(BUILD) scripts/bench.sh

@@ -320,7 +320,8 @@ static void conn_open(int i, uint8_t how)
     static const char *const ids[] = {"CP1", "CP-2", "x.y@z", "A"};
     const char *identity = how % 16 == 15 ? NULL : ids[how % 4];
     F.opening = i;
-    edge_conn_established(F.E, s->c, (void *)s->io, identity, "ocpp1.6", "10.0.0.1", F.now_us);
+    edge_conn_established(F.E, s->c, (void *)s->io, identity, "ocpp1.6", "10.0.0.1", 1, "basic",
+                          F.now_us);
     F.opening = -1;
     CHECK(s->conn_id == edge_conn_id(s->c));
     CHECK(identity || s->armed); /* an unreadable identity is closed at once */
@@ -398,6 +399,8 @@ static void core_send(input_t *in)
         id = s->c ? s->conn_id : 777;
     }
     bool open = s && s->c && s->conn_id && edge_conn_is_open(s->c);
+    if (open && s->out.n == MAXQ)
+        return; /* tiny messages stay under send_queue_bytes: the model holds no more */
     bool slow = open && s->out_bytes + len > (size_t)F.cfg.send_queue_bytes;
     if (slow) { /* a slow reader: its queue is dropped, nothing of it may be written */
         s->out.n = 0;

@@ -11,6 +11,8 @@
 # the same OCPPGW_REDIS_URL and OCPPGW_KAFKA_BROKERS form a two-pod cluster.
 #
 # Other variables: OCPPGW_WS_BIND (127.0.0.1 here; the service default is 0.0.0.0),
+# OCPPGW_SECURITY_PROFILE (0 here) and OCPPGW_ALLOW_UNKNOWN_STATIONS (true here; the service
+# defaults are 1 and false: docs/security.md),
 # OCPPGW_ADMIN_BASE_PORT (admin ports base, default WS_PORT+1020: registry, bridge, core..., edge),
 # OCPPGW_RUN_DIR (state directory, default a new temporary one), OCPPGW_BIN (binaries),
 # and every OCPPGW_<KEY> of the services' configuration tables (see README).
@@ -22,6 +24,10 @@ export OCPPGW_POD_ID="${OCPPGW_POD_ID:-$(hostname)}"
 export OCPPGW_WS_PORT="${OCPPGW_WS_PORT:-8080}"
 export OCPPGW_WS_BIND="${OCPPGW_WS_BIND:-127.0.0.1}"
 export OCPPGW_CORE_COUNT="${OCPPGW_CORE_COUNT:-1}"
+# development defaults of the edge's authentication (docs/security.md): stations without
+# credentials are accepted. A deployment keeps the service defaults (profile 1, unknown refused).
+export OCPPGW_SECURITY_PROFILE="${OCPPGW_SECURITY_PROFILE:-0}"
+export OCPPGW_ALLOW_UNKNOWN_STATIONS="${OCPPGW_ALLOW_UNKNOWN_STATIONS:-true}"
 EDGE_COUNT="${OCPPGW_EDGE_COUNT:-1}" # ws-edge processes sharing the port (SO_REUSEPORT)
 ADMIN_BASE="${OCPPGW_ADMIN_BASE_PORT:-$((OCPPGW_WS_PORT + 1020))}"
 

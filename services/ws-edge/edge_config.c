@@ -2,7 +2,9 @@
  * (sections `common` and `ws-edge`) or by the environment variable OCPPGW_<KEY>. */
 #include "edge_config.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "edge_subprotocol.h"
 #include "service.h"
@@ -15,7 +17,8 @@ const config_option_t EDGE_CONFIG[] = {
      "id of this edge process, unique within the pod"},
     {"ws_bind", CONFIG_STRING, "0.0.0.0", F(ws_bind), 0, 0, NULL, NULL,
      "address charge points connect to"},
-    {"ws_port", CONFIG_INT, "8080", F(ws_port), 1, 65535, NULL, NULL, "WebSocket port"},
+    {"ws_port", CONFIG_INT, "8080", F(ws_port), 0, 65535, NULL, NULL,
+     "WebSocket port (ws://; 0: no plain listener, wss only)"},
     {"path_prefixes", CONFIG_STRING, "/ocpp/,/ws/", F(path_prefixes), 0, 0, NULL, NULL,
      "comma-separated URL prefixes followed by the identity"},
     {"subprotocols", CONFIG_STRING, "ocpp2.0.1,ocpp1.6", F(subprotocols), 0, 0, NULL,
@@ -48,5 +51,58 @@ const config_option_t EDGE_CONFIG[] = {
      "connections a source address may open at once above its rate"},
     {"drain_window_ms", CONFIG_DURATION, "10s", F(drain_window_ms), 0, 600000, NULL, NULL,
      "on SIGTERM, connections are closed with 1001 in batches spread over this window"},
+    {"wss_port", CONFIG_INT, "0", F(wss_port), 0, 65535, NULL, NULL,
+     "TLS WebSocket port (wss://, on ws_bind; 0: none); needs tls_cert_file and tls_key_file"},
+    {"tls_cert_file", CONFIG_STRING, NULL, F(tls_cert_file), 0, 0, NULL, NULL,
+     "PEM certificate of the wss listener, then its chain; reloaded on SIGHUP"},
+    {"tls_key_file", CONFIG_STRING, NULL, F(tls_key_file), 0, 0, NULL, NULL,
+     "PEM private key of tls_cert_file; reloaded on SIGHUP"},
+    {"tls_client_ca_file", CONFIG_STRING, NULL, F(tls_client_ca_file), 0, 0, NULL, NULL,
+     "PEM CA certificate(s) that issue charge-point client certificates (security profile 3); "
+     "reloaded on SIGHUP"},
+    {"security_profile", CONFIG_INT, "1", F(security_profile), 0, 3, NULL, NULL,
+     "minimum OCPP security profile of every station: 1 Basic, 2 TLS + Basic, 3 mutual TLS "
+     "(0: none, development only)"},
+    {"allow_unknown_stations", CONFIG_BOOL, "false", F(allow_unknown_stations), 0, 0, NULL, NULL,
+     "accept stations that have no credential record, unauthenticated (development only)"},
+    {"auth_hash_budget", CONFIG_INT, "2000000", F(auth_hash_budget), 0, 1000000000, NULL, NULL,
+     "PBKDF2 iterations per second the edge may spend checking passwords; beyond, upgrades "
+     "get 503 (0: no limit)"},
 };
 const size_t EDGE_CONFIG_COUNT = sizeof(EDGE_CONFIG) / sizeof(EDGE_CONFIG[0]);
+
+static bool set(const char *s)
+{
+    return s && s[0];
+}
+
+int edge_config_check(const edge_config_t *cfg, char *why, size_t len)
+{
+    const char *msg = NULL;
+    if (cfg->ws_port == 0 && cfg->wss_port == 0)
+        msg = "ws_port and wss_port are both 0: the edge would not listen at all";
+    else if (cfg->ws_port == cfg->wss_port)
+        msg = "ws_port and wss_port must differ";
+    else if (cfg->wss_port && (!set(cfg->tls_cert_file) || !set(cfg->tls_key_file)))
+        msg = "wss_port needs tls_cert_file and tls_key_file";
+    else if (cfg->security_profile >= 2 && cfg->wss_port == 0)
+        msg = "security_profile 2 and 3 need TLS: set wss_port, tls_cert_file and tls_key_file";
+    else if (cfg->security_profile == 3 && !set(cfg->tls_client_ca_file))
+        msg = "security_profile 3 needs tls_client_ca_file (the CA of the stations' certificates)";
+    else if (set(cfg->tls_client_ca_file) && cfg->wss_port == 0)
+        msg = "tls_client_ca_file needs the wss listener (wss_port)";
+    if (!msg)
+        return 0;
+    snprintf(why, len, "%s", msg);
+    return -EINVAL;
+}
+
+int edge_config_validate(edge_config_t *cfg)
+{
+    char why[160];
+    if (edge_config_check(cfg, why, sizeof(why)) == 0)
+        return SERVICE_RUN;
+    fprintf(stderr, "ws-edge: invalid configuration: %s\n", why);
+    config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, cfg);
+    return 2;
+}

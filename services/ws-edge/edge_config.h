@@ -34,9 +34,24 @@ typedef struct {
     int64_t ip_connect_rate;
     int64_t ip_connect_burst;
     int64_t drain_window_ms;
+    /* issue 13: TLS and authentication (docs/security.md) */
+    int64_t wss_port;
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_client_ca_file;
+    int64_t security_profile;
+    bool allow_unknown_stations;
+    int64_t auth_hash_budget;
 } edge_config_t;
 
 extern const config_option_t EDGE_CONFIG[];
 extern const size_t EDGE_CONFIG_COUNT;
+
+/* Checks what one key alone cannot (a listener at all, TLS files for wss, TLS for a minimum
+ * profile of 2 or 3, a client CA for 3): 0, or -EINVAL with a message naming the keys. */
+int edge_config_check(const edge_config_t *cfg, char *why, size_t len);
+/* edge_config_check() for main(): SERVICE_RUN, or (the message printed on stderr, cfg freed) 2,
+ * the exit status of an invalid setting (service_setup's convention). */
+int edge_config_validate(edge_config_t *cfg);
 
 #endif

@@ -54,6 +54,8 @@ struct edge_conn {
     uint16_t close_code; /* set when the edge or core decided to close */
     uint16_t peer_close_code;
     const char *subprotocol;
+    const char *auth;         /* how the upgrade authenticated (static) */
+    uint8_t security_profile; /* the profile it satisfied */
     char identity[IDENTITY_MAX + 1];
     out_msg_t *out_head, *out_tail;
     size_t out_bytes;
@@ -328,7 +330,8 @@ size_t edge_conns_retry(edge_conns_t *self, uint64_t now_us)
 /* ---- connection life ----------------------------------------------------------------- */
 
 void edge_conn_established(edge_conns_t *self, edge_conn_t *c, void *io, const char *identity,
-                           const char *subprotocol, const char *peer, uint64_t now_us)
+                           const char *subprotocol, const char *peer, uint32_t security_profile,
+                           const char *auth, uint64_t now_us)
 {
     memset(c, 0, sizeof(*c));
     c->io = io;
@@ -341,6 +344,8 @@ void edge_conn_established(edge_conns_t *self, edge_conn_t *c, void *io, const c
     }
     memcpy(c->identity, identity, idlen + 1);
     c->subprotocol = subprotocol;
+    c->auth = auth ? auth : "none";
+    c->security_profile = (uint8_t)security_profile;
     c->conn_id = ++self->next_conn_id;
     c->core = hash_core_index(c->identity, idlen, (uint32_t)self->cfg->core_count);
     c->state = CONN_OPEN;
@@ -358,7 +363,8 @@ void edge_conn_established(edge_conns_t *self, edge_conn_t *c, void *io, const c
     env.u.connect.identity = env_str(c->identity);
     env.u.connect.subprotocol = env_str(subprotocol);
     env.u.connect.peer = env_str(peer ? peer : "");
-    env.u.connect.security_profile = 0;
+    env.u.connect.security_profile = c->security_profile;
+    env.u.connect.auth = env_str(c->auth);
     env.u.connect.at_us = now_us;
     c->last_rx = (uint32_t)self->tick;
     edge_bucket_init(&c->rate, (double)self->cfg->message_burst, ms_of(now_us));
@@ -373,8 +379,9 @@ void edge_conn_established(edge_conns_t *self, edge_conn_t *c, void *io, const c
         conn_close(self, c, CLOSE_UNEXPECTED_CONDITION, "internal error");
         return;
     }
-    log_write(LOG_INFO, c->identity, NULL, "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s",
-              c->conn_id, subprotocol, peer ? peer : "");
+    log_write(LOG_INFO, c->identity, NULL,
+              "connected conn_id=%" PRIu64 " subprotocol=%s peer=%s auth=%s profile=%u", c->conn_id,
+              subprotocol, peer ? peer : "", c->auth, c->security_profile);
 }
 
 void edge_conn_closed(edge_conns_t *self, edge_conn_t *c)

@@ -89,10 +89,12 @@ size_t edge_conn_size(void);
 /* ---- inputs from the connection ------------------------------------------------------- */
 
 /* The upgrade completed. identity NULL (could not be read again): closed with 1008 without
- * reaching core. subprotocol is a static string; peer is borrowed for the call. Sends CONNECT
- * (held while core is full). */
+ * reaching core. subprotocol is a static string; peer is borrowed for the call. security_profile
+ * and auth (a static string: none, basic, basic-previous, mtls; NULL: none) say how the upgrade
+ * authenticated (edge_auth.h). Sends CONNECT (held while core is full). */
 void edge_conn_established(edge_conns_t *self, edge_conn_t *c, void *io, const char *identity,
-                           const char *subprotocol, const char *peer, uint64_t now_us);
+                           const char *subprotocol, const char *peer, uint32_t security_profile,
+                           const char *auth, uint64_t now_us);
 
 /* Flags of a received piece of a message (lws delivers messages in fragments, and long
  * fragments in pieces). */

@@ -18,12 +18,29 @@
 
 #include "clock.h"
 #include "edge_admission.h"
+#include "edge_auth_io.h"
 #include "edge_limits.h"
 #include "edge_metrics.h"
 #include "edge_path.h"
 #include "edge_subprotocol.h"
+#include "edge_tls_io.h"
 #include "log.h"
 #include "u64map.h"
+
+/* One listening socket of the edge and the vhost its accepted sockets are adopted into. */
+typedef struct {
+    edge_lws_t *owner;
+    struct lws_vhost *vhost;
+    int fd; /* -1: none, or closed */
+    uv_poll_t poll;
+    uv_timer_t retry; /* resumes accepting after running out of descriptors */
+} listener_t;
+
+enum {
+    LISTEN_WS,
+    LISTEN_WSS,
+    LISTENERS
+};
 
 struct edge_lws {
     const edge_config_t *cfg;
@@ -31,12 +48,12 @@ struct edge_lws {
     edge_conns_t *conns;
     struct lws_context *lws;
     struct lws_vhost *vhost;
+    edge_tls_t *tls;      /* the wss vhost (NULL: no wss_port) */
+    edge_auth_io_t *auth; /* the authentication of upgrades (edge_lws_set_auth) */
     /* protocols[0] serves plain HTTP requests on the port; then one entry per ENABLED
      * subprotocol, newest first, all with one callback; a zeroed entry ends the list */
     struct lws_protocols protocols[2 + 3];
-    int listen_fd; /* -1 once closed */
-    uv_poll_t listen_poll;
-    uv_timer_t accept_timer; /* resumes accepting after running out of descriptors */
+    listener_t listeners[LISTENERS]; /* ws and wss */
     bool draining;
     bool kick; /* an lws timer was set: wake lws when outside its callbacks */
     edge_iprate_t *iprate;
@@ -149,8 +166,10 @@ static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgr
         /* lws 4.1 binds the first protocol of the client's list that the vhost knows, and its
          * header storage is private, so "newest enabled" holds when the client lists newest
          * first (the usual case). The vhost only knows enabled versions, so whatever lws binds
-         * is enabled and offered; the connection reports what lws bound. */
-        return 0;
+         * is enabled and offered; the connection reports what lws bound. Then: is it the
+         * station it says it is (edge_auth.h)? */
+        return edge_auth_io_admit(self->auth, wsi, adm.identity, peer,
+                                  (uint32_t)uv_now(self->loop));
     }
     metrics_def_count(&EDGE_METRICS[EDGE_M_REFUSED], adm.reason);
     if (plain) { /* not an upgrade at all: answered, not logged */
@@ -176,8 +195,11 @@ static void established(edge_lws_t *self, struct lws *wsi, edge_conn_t *c)
         metrics_histogram_observe(self->m_handshake,
                                   (double)(now_us - (uint64_t)(uintptr_t)t0) / 1e6);
     lws_get_peer_simple(wsi, peer, sizeof(peer));
+    uint32_t profile;
+    const char *auth;
+    edge_auth_io_established(self->auth, wsi, &profile, &auth);
     edge_conn_established(self->conns, c, wsi, ok ? identity : NULL, lws_get_protocol(wsi)->name,
-                          peer, now_us);
+                          peer, profile, auth, now_us);
 }
 
 static unsigned int rx_flags(struct lws *wsi)
@@ -234,7 +256,10 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
                          size_t len)
 {
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: /* the wss vhost's SSL_CTX */
+        return edge_tls_configure(user, in);
     case LWS_CALLBACK_WSI_DESTROY:
+        edge_auth_io_forget(self_of(wsi)->auth, wsi);
         if (u64map_remove(self_of(wsi)->handshakes, (uint64_t)(uintptr_t)wsi))
             metrics_counter_add(self_of(wsi)->m_hs_failed, 1); /* never became a WebSocket */
         return 0;
@@ -276,7 +301,7 @@ static void protocols_init(edge_lws_t *self)
  * sets SO_REUSEPORT only when it runs several service threads) and hands every accepted
  * socket to lws (lws_adopt_socket_vhost). Closing it on SIGTERM stops accepting while the
  * other edges keep the port. */
-static int listen_open(const char *addr, int port)
+static int listen_socket(const char *addr, int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
@@ -303,21 +328,23 @@ static void on_accept(uv_poll_t *p, int status, int events)
 {
     (void)status;
     (void)events;
-    edge_lws_t *self = p->data;
+    listener_t *l = p->data;
+    edge_lws_t *self = l->owner;
     int adopted = 0;
     /* level-triggered: a capped batch, the rest on the next loop iteration */
     for (int i = 0; i < 256; i++) {
-        int fd = accept4(self->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* out of descriptors: pause accepting for a moment instead of spinning */
                 metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], strerror(errno));
                 uv_poll_stop(p);
-                uv_timer_start(&self->accept_timer, on_accept_retry, 100, 0);
+                uv_timer_start(&l->retry, on_accept_retry, 100, 0);
             }
             break;
         }
-        struct lws *wsi = lws_adopt_socket_vhost(self->vhost, fd); /* closes fd on failure */
+        /* on the wss vhost, lws starts the TLS accept on adoption; closes fd on failure */
+        struct lws *wsi = lws_adopt_socket_vhost(l->vhost, fd);
         if (!wsi) {
             metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], "adopt failed");
             continue;
@@ -332,26 +359,57 @@ static void on_accept(uv_poll_t *p, int status, int events)
 
 static void on_accept_retry(uv_timer_t *t)
 {
-    edge_lws_t *self = t->data;
-    if (self->listen_fd >= 0)
-        uv_poll_start(&self->listen_poll, UV_READABLE, on_accept);
+    listener_t *l = t->data;
+    if (l->fd >= 0)
+        uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
+/* Starts accepting on a listener whose socket is open (or none: fd -1) into vhost. */
+static void listen_start(edge_lws_t *self, listener_t *l, struct lws_vhost *vhost)
+{
+    l->owner = self;
+    l->vhost = vhost;
+    uv_timer_init(self->loop, &l->retry);
+    l->retry.data = l;
+    if (l->fd < 0)
+        return;
+    uv_poll_init(self->loop, &l->poll, l->fd);
+    l->poll.data = l;
+    uv_poll_start(&l->poll, UV_READABLE, on_accept);
 }
 
 static void listen_close(edge_lws_t *self)
 {
-    if (self->listen_fd < 0)
-        return;
-    uv_poll_stop(&self->listen_poll);
-    uv_timer_stop(&self->accept_timer);
-    uv_close((uv_handle_t *)&self->listen_poll, NULL);
-    close(self->listen_fd);
-    self->listen_fd = -1;
+    for (int i = 0; i < LISTENERS; i++) {
+        listener_t *l = &self->listeners[i];
+        if (l->fd < 0)
+            continue;
+        uv_poll_stop(&l->poll);
+        uv_timer_stop(&l->retry);
+        uv_close((uv_handle_t *)&l->poll, NULL);
+        close(l->fd);
+        l->fd = -1;
+    }
 }
 
 void edge_lws_stop_accepting(edge_lws_t *self)
 {
     self->draining = true;
     listen_close(self);
+}
+
+void edge_lws_set_auth(edge_lws_t *self, edge_auth_io_t *auth)
+{
+    self->auth = auth;
+}
+
+int edge_lws_reload_tls(edge_lws_t *self)
+{
+    if (!self->tls) {
+        log_info("SIGHUP: no wss listener, nothing to reload");
+        return 0;
+    }
+    return edge_tls_reload(self->tls);
 }
 
 /* ---- context ------------------------------------------------------------------------------ */
@@ -389,7 +447,8 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     self->cfg = cfg;
     self->loop = loop;
     self->conns = conns;
-    self->listen_fd = -1;
+    for (int i = 0; i < LISTENERS; i++)
+        self->listeners[i].fd = -1;
     self->handshakes = u64map_new(256);
     self->iprate =
         edge_iprate_new(65536, (double)cfg->ip_connect_rate, (double)cfg->ip_connect_burst);
@@ -409,6 +468,8 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     info.user = self;
     info.pcontext = &self->lws; /* lws sets it NULL once the context is freed */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->wss_port) /* OpenSSL's and lws' TLS set-up, for the wss vhost below */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = foreign;
     info.retry_and_idle_policy = &NO_VALIDITY;
     info.timeout_secs = (unsigned int)((cfg->handshake_timeout_ms + 999) / 1000);
@@ -423,19 +484,23 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
         log_error("could not create the libwebsockets context");
         goto out_free;
     }
-    self->listen_fd = listen_open(cfg->ws_bind, (int)cfg->ws_port);
-    if (self->listen_fd < 0)
+    if (cfg->wss_port && !(self->tls = edge_tls_new(self->lws, cfg, self->protocols)))
         goto out_free;
-    uv_timer_init(loop, &self->accept_timer);
-    self->accept_timer.data = self;
-    uv_poll_init(loop, &self->listen_poll, self->listen_fd);
-    self->listen_poll.data = self;
-    uv_poll_start(&self->listen_poll, UV_READABLE, on_accept);
+    listener_t *ws = &self->listeners[LISTEN_WS], *wss = &self->listeners[LISTEN_WSS];
+    if ((cfg->ws_port && (ws->fd = listen_socket(cfg->ws_bind, (int)cfg->ws_port)) < 0) ||
+        (cfg->wss_port && (wss->fd = listen_socket(cfg->ws_bind, (int)cfg->wss_port)) < 0))
+        goto out_free;
+    listen_start(self, ws, self->vhost);
+    listen_start(self, wss, edge_tls_vhost(self->tls));
     return self;
 
 out_free:
+    for (int i = 0; i < LISTENERS; i++)
+        if (self->listeners[i].fd >= 0)
+            close(self->listeners[i].fd);
     if (self->lws)
         lws_context_destroy(self->lws);
+    edge_tls_destroy(&self->tls);
     u64map_destroy(&self->handshakes);
     edge_iprate_destroy(&self->iprate);
     free(self);
@@ -447,8 +512,11 @@ void edge_lws_stop(edge_lws_t *self)
     if (!self)
         return;
     listen_close(self);
-    if (!uv_is_closing((uv_handle_t *)&self->accept_timer))
-        uv_close((uv_handle_t *)&self->accept_timer, NULL);
+    for (int i = 0; i < LISTENERS; i++) {
+        uv_handle_t *t = (uv_handle_t *)&self->listeners[i].retry;
+        if (!uv_is_closing(t))
+            uv_close(t, NULL);
+    }
     if (self->lws)
         lws_context_destroy(self->lws);
 }
@@ -459,6 +527,7 @@ void edge_lws_destroy(edge_lws_t **self_p)
         return;
     edge_lws_t *self = *self_p;
     edge_lws_stop(self); /* a second lws_context_destroy() completes it on a foreign loop */
+    edge_tls_destroy(&self->tls);
     u64map_destroy(&self->handshakes);
     edge_iprate_destroy(&self->iprate);
     free(self);

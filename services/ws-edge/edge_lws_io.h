@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "edge_auth_io.h"
 #include "edge_config.h"
 #include "edge_conn.h"
 
@@ -21,10 +22,15 @@ void edge_lws_conn_ops(edge_conns_ops_t *ops);
 /* Bytes lws_write() needs before the data (LWS_PRE). */
 size_t edge_lws_write_headroom(void);
 
-/* Raises RLIMIT_NOFILE, creates the lws context on loop (libuv, no lws validity timers), opens
- * the listener and starts accepting. cfg, loop and conns are borrowed. NULL on failure
- * (logged). */
+/* Raises RLIMIT_NOFILE, creates the lws context on loop (libuv, no lws validity timers) with
+ * the wss vhost when wss_port is set (edge_tls_io.h), opens the listeners (ws_port, wss_port;
+ * 0: none) and starts accepting. cfg, loop and conns are borrowed. NULL on failure (logged). */
 edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t *conns);
+/* The authentication of upgrades (borrowed; set before the loop runs). Without it every upgrade
+ * is refused with 503. */
+void edge_lws_set_auth(edge_lws_t *self, edge_auth_io_t *auth);
+/* SIGHUP: reloads the wss listener's certificate, key and client CA (edge_tls_reload). */
+int edge_lws_reload_tls(edge_lws_t *self);
 /* SIGTERM: the listening socket closes (with several edges the others keep the port) and
  * upgrades still in progress are refused with 503. */
 void edge_lws_stop_accepting(edge_lws_t *self);

@@ -40,6 +40,33 @@ const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
                                   NULL},
     [EDGE_M_HANDSHAKE_SECONDS] = {"edge_handshake_seconds", METRICS_HISTOGRAM,
                                   "time from TCP accept to an established WebSocket", NULL},
+    [EDGE_M_AUTHENTICATED] = {"edge_authenticated_total", METRICS_COUNTER,
+                              "upgrades accepted, by how the station authenticated (none, basic, "
+                              "basic-previous, mtls)",
+                              "method"},
+    [EDGE_M_CREDENTIALS] = {"edge_credentials", METRICS_GAUGE,
+                            "charge-point credential records in the edge's cache", NULL},
+    [EDGE_M_CRED_SYNCS] = {"edge_credential_syncs_total", METRICS_COUNTER,
+                           "full credential syncs from redis-registry completed", NULL},
+    [EDGE_M_CRED_REJECTED] = {"edge_credential_records_rejected_total", METRICS_COUNTER,
+                              "malformed credential records refused (the station is then "
+                              "unknown), by field",
+                              "reason"},
+    [EDGE_M_CRED_USED] = {"edge_cred_used_sent_total", METRICS_COUNTER,
+                          "CRED_USED sent: a station used its new password while the previous "
+                          "one was still accepted",
+                          NULL},
+    [EDGE_M_TLS_ALERTS] = {"edge_tls_alerts_sent_total", METRICS_COUNTER,
+                           "TLS alerts sent by the edge (refused handshakes: protocol version, "
+                           "no shared cipher, certificate expired, unknown CA, ...), by alert",
+                           "alert"},
+    [EDGE_M_TLS_RELOADS] = {"edge_tls_reloads_total", METRICS_COUNTER,
+                            "certificate and key reloads on SIGHUP, by result (ok, error)",
+                            "result"},
+    [EDGE_M_TLS_CERT_EXPIRY] = {"edge_tls_cert_expiry_seconds", METRICS_GAUGE,
+                                "notAfter of the certificate the wss listener serves (seconds "
+                                "since the epoch; 0 without TLS)",
+                                NULL},
 };
 
 void edge_metrics_define(void)

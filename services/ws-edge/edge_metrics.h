@@ -25,6 +25,15 @@ typedef enum {
     EDGE_M_ACCEPT_ERRORS,    /* {errno} */
     EDGE_M_HANDSHAKES_FAILED,
     EDGE_M_HANDSHAKE_SECONDS, /* histogram */
+    /* issue 13: authentication and TLS */
+    EDGE_M_AUTHENTICATED,   /* {method}: none, basic, basic-previous, mtls */
+    EDGE_M_CREDENTIALS,     /* gauge: records cached */
+    EDGE_M_CRED_SYNCS,      /* full syncs completed */
+    EDGE_M_CRED_REJECTED,   /* {reason}: the malformed field */
+    EDGE_M_CRED_USED,       /* CRED_USED sent to the registry */
+    EDGE_M_TLS_ALERTS,      /* {alert}: TLS alerts the edge sent (refused handshakes) */
+    EDGE_M_TLS_RELOADS,     /* {result}: ok, error */
+    EDGE_M_TLS_CERT_EXPIRY, /* gauge: notAfter of the served certificate, seconds since the epoch */
     EDGE_M_COUNT
 } edge_metric_t;
 

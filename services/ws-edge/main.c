@@ -20,6 +20,7 @@
 #include "edge_conn.h"
 #include "edge_lws_io.h"
 #include "edge_metrics.h"
+#include "edge_security_io.h"
 #include "envelope.h"
 #include "log.h"
 #include "service.h"
@@ -42,6 +43,7 @@ static struct {
     admin_http_t *admin;
     edge_conns_t *conns;
     edge_lws_t *lws;
+    edge_security_t *sec; /* credentials, authentication, the registry link */
     bool stopping;
     uint64_t drain_start_ms;
     size_t drain_total;
@@ -75,12 +77,20 @@ static void op_want_retry(void *arg)
         uv_timer_start(&E.retry_timer, on_retry_timer, EDGE_RETRY_MS, EDGE_RETRY_MS);
 }
 
-/* ---- messages from core -------------------------------------------------------------------- */
+/* ---- messages from the cores (SEND, CLOSE) and the registry (CRED, CRED_SYNC) --------------- */
+
+static void update_ready(void) /* not draining, and able to authenticate */
+{
+    bool ready = !E.stopping && edge_security_ready(E.sec);
+    admin_http_set_ready(E.admin, ready, E.stopping ? "draining" : "credentials not synced");
+}
 
 static void handle_from_core(const envelope_t *env, void *arg)
 {
     (void)arg;
-    if (edge_conns_from_core(E.conns, env) < 0)
+    if (edge_security_from_registry(E.sec, env) == 0)
+        update_ready();
+    else if (edge_conns_from_core(E.conns, env) < 0)
         channel_reject("unexpected type", "core", env);
 }
 
@@ -120,6 +130,7 @@ static void send_hello(void)
     env.u.hello.endpoint = env_str(E.endpoint);
     for (int64_t i = 0; i < E.cfg.core_count; i++)
         channel_send_counted(E.core_push[i], &env, &E.scratch, "core", 0);
+    edge_security_hello(E.sec, &env);
 }
 
 /* Once a second: liveness for /healthz, HELLO every 2 s (a restarted core learns this edge
@@ -168,7 +179,7 @@ static void on_stop(int signum)
         return;
     }
     E.stopping = true;
-    admin_http_set_ready(E.admin, false, "draining");
+    update_ready();
     /* stop accepting: with SO_REUSEPORT new connections go to the other edges; upgrades
      * already in progress are refused with 503 */
     edge_lws_stop_accepting(E.lws);
@@ -193,6 +204,8 @@ static void on_signal_fd(uv_poll_t *p, int status, int events)
     while ((signo = service_signal_next()) != 0)
         if (service_signal_kind(signo) == SERVICE_SIGNAL_STOP)
             on_stop(signo);
+        else if (service_signal_kind(signo) == SERVICE_SIGNAL_RELOAD)
+            edge_lws_reload_tls(E.lws); /* new handshakes get the new certificate */
 }
 
 /* ---- process ------------------------------------------------------------------------------- */
@@ -217,9 +230,10 @@ static int start(void)
     if (!E.core_push)
         return -1;
     uv_loop_init(&E.loop);
-    E.lws = edge_lws_new(&E.cfg, &E.loop, E.conns);
-    if (!E.lws)
+    E.sec = edge_security_new(&E.cfg);
+    if (!E.sec || !(E.lws = edge_lws_new(&E.cfg, &E.loop, E.conns)))
         return -1;
+    edge_lws_set_auth(E.lws, edge_security_auth(E.sec));
     uv_poll_init(&E.loop, &E.zmq_poll, channel_fd(E.pull));
     uv_poll_start(&E.zmq_poll, UV_READABLE, on_zmq_readable);
     uv_idle_init(&E.loop, &E.drain_idle);
@@ -245,6 +259,8 @@ int main(int argc, char **argv)
 {
     int rc = service_setup("ws-edge", EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg, argc, argv,
                            &E.cfg.pod_id, &E.cfg.log_level);
+    if (rc == SERVICE_RUN)
+        rc = edge_config_validate(&E.cfg);
     if (rc != SERVICE_RUN)
         return rc;
     E.admin = admin_http_start(E.cfg.admin_bind, (int)E.cfg.admin_port);
@@ -252,11 +268,9 @@ int main(int argc, char **argv)
         return 1;
 
     send_hello();
-    admin_http_set_ready(E.admin, true, NULL);
-    log_info("listening on ws://%s:%" PRId64 " (paths %s, subprotocols %s), edge %s -> %" PRId64
-             " core(s)",
-             E.cfg.ws_bind, E.cfg.ws_port, E.cfg.path_prefixes, E.cfg.subprotocols, E.cfg.edge_id,
-             E.cfg.core_count);
+    update_ready();
+    log_info("listening on %s ws:%" PRId64 " wss:%" PRId64 ", edge %s -> %" PRId64 " core(s)",
+             E.cfg.ws_bind, E.cfg.ws_port, E.cfg.wss_port, E.cfg.edge_id, E.cfg.core_count);
 
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
@@ -270,6 +284,7 @@ int main(int argc, char **argv)
         close_handle(handles[i]);
     uv_run(&E.loop, UV_RUN_DEFAULT);
     edge_lws_destroy(&E.lws); /* lws 4.1 frees a context on a foreign loop only now */
+    edge_security_destroy(&E.sec);
     if (uv_loop_close(&E.loop) < 0)
         log_warn("event loop closed with handles still open");
     edge_conns_destroy(&E.conns);

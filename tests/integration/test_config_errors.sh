@@ -14,7 +14,7 @@ expect_refusal() { # binary, env assignment, text expected in the message
   ok "$bin refuses $assign: $out"
 }
 
-expect_refusal ws-edge OCPPGW_WS_PORT=abc "invalid value 'abc' for ws_port (from OCPPGW_WS_PORT): expected an integer between 1 and 65535"
+expect_refusal ws-edge OCPPGW_WS_PORT=abc "invalid value 'abc' for ws_port (from OCPPGW_WS_PORT): expected an integer between 0 and 65535"
 expect_refusal ws-edge OCPPGW_SUBPROTOCOLS=ocpp1.6,ocpp3 "ocpp3"
 expect_refusal ocpp-core OCPPGW_LOG_LEVEL=loud "log_level"
 expect_refusal ocpp-core OCPPGW_CORE_INDEX=3 "core_index"

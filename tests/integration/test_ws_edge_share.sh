@@ -24,6 +24,7 @@ e1=$((admin_base + 1))
 ex="$(free_port)"
 OCPPGW_EDGE_ID=edge-x OCPPGW_ADMIN_PORT="$ex" OCPPGW_IPC_DIR="$TMP/itest-share/ipc" \
   OCPPGW_WS_PORT="$WS_PORT" OCPPGW_WS_BIND=127.0.0.1 OCPPGW_POD_ID=itest-share \
+  OCPPGW_SECURITY_PROFILE=0 OCPPGW_ALLOW_UNKNOWN_STATIONS=true \
   "$BIN/ws-edge" >"$TMP/edge-x.log" 2>&1 &
 edgex=$!
 wait_until 10 "edge-x ready" curl -sf "http://127.0.0.1:$ex/readyz"

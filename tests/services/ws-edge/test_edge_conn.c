@@ -30,7 +30,8 @@ typedef struct {
     int conn; /* fake connection index (io) */
     int type; /* envelope type handed to core */
     uint64_t conn_id;
-    uint32_t code; /* DISCONNECT code */
+    uint32_t code; /* DISCONNECT code; CONNECT: security_profile */
+    char auth[24]; /* CONNECT: how the upgrade authenticated */
     bool on;
     size_t len;
     char data[512];
@@ -78,6 +79,8 @@ static int op_to_core(void *arg, uint32_t core, const void *data, size_t len)
     if (env.type == ENV_CONNECT) {
         o->conn_id = env.u.connect.conn_id;
         o->len = env_str_copy(env.u.connect.identity, o->data, sizeof(o->data));
+        o->code = env.u.connect.security_profile;
+        env_str_copy(env.u.connect.auth, o->auth, sizeof(o->auth));
     } else if (env.type == ENV_FRAME) {
         o->conn_id = env.u.frame.conn_id;
         o->len = env.u.frame.data.len;
@@ -204,7 +207,7 @@ static uint64_t counter_label(edge_metric_t m, const char *labels)
 
 static void open_conn(int i, const char *identity)
 {
-    edge_conn_established(E, C[i], io_of(i), identity, "ocpp1.6", "127.0.0.1", 1000000);
+    edge_conn_established(E, C[i], io_of(i), identity, "ocpp1.6", "127.0.0.1", 2, "basic", 1000000);
 }
 
 static void rx(int i, const char *s, unsigned int flags)
@@ -273,6 +276,8 @@ START_TEST(test_connect_frame_disconnect)
     ck_assert_int_eq(rec[0].kind, OP_CORE);
     ck_assert_int_eq(rec[0].type, ENV_CONNECT);
     ck_assert_str_eq(rec[0].data, "CP1");
+    ck_assert_uint_eq(rec[0].code, 2); /* how the upgrade authenticated (open_conn) */
+    ck_assert_str_eq(rec[0].auth, "basic");
     rx(0, "[2,\"1\",\"HB\",{}]", WHOLE);
     ck_assert_str_eq(frames_to_core(id), "[2,\"1\",\"HB\",{}]");
     ck_assert_uint_eq(counter(EDGE_M_FRAMES_IN), 1);
@@ -294,7 +299,7 @@ END_TEST
 
 START_TEST(test_bad_identity_never_reaches_core)
 {
-    edge_conn_established(E, C[0], io_of(0), NULL, "ocpp1.6", "127.0.0.1", 1);
+    edge_conn_established(E, C[0], io_of(0), NULL, "ocpp1.6", "127.0.0.1", 0, NULL, 1);
     ck_assert_int_eq(rec[0].kind, OP_CLOSE_NOW);
     ck_assert_uint_eq(edge_conn_close_code(C[0]), 1008);
     ck_assert_uint_eq(edge_conns_count(E), 0);
