@@ -437,7 +437,7 @@ static int decode_connect(env_reader_t *r, uint32_t nfields, env_connect_t *m)
 
 static int encode_frame(msgpack_packer *pk, const env_frame_t *m)
 {
-    int rc = pack_start(pk, ENV_FRAME, 7);
+    int rc = pack_start(pk, ENV_FRAME, 8);
 
     if (rc == 0)
         rc = pack_str(pk, m->edge_id);
@@ -453,6 +453,8 @@ static int encode_frame(msgpack_packer *pk, const env_frame_t *m)
         rc = pack_str(pk, m->subprotocol);
     if (rc == 0)
         rc = pack_str(pk, m->boot_state);
+    if (rc == 0)
+        rc = pack_str(pk, m->auth);
     return rc;
 }
 
@@ -475,7 +477,9 @@ static int decode_frame(env_reader_t *r, uint32_t nfields, env_frame_t *m)
     if (rc == 0 && nfields > 6)
         rc = read_str(r, &m->boot_state);
     if (rc == 0 && nfields > 7)
-        rc = skip_values(r, nfields - 7); /* fields of a newer writer */
+        rc = read_str(r, &m->auth);
+    if (rc == 0 && nfields > 8)
+        rc = skip_values(r, nfields - 8); /* fields of a newer writer */
     return rc;
 }
 

@@ -141,6 +141,9 @@ typedef struct {
     /* boot state the core last reported for the connection (CONN_STATE), empty when unknown
      * (optional: zero from an older writer) */
     env_str_t boot_state;
+    /* how the connection authenticated (as CONNECT.auth), so a recovered connection keeps it
+     * (optional: zero from an older writer) */
+    env_str_t auth;
 } env_frame_t;
 
 /* ENV_DISCONNECT (4), edge -> core: The connection is gone. */

@@ -120,7 +120,8 @@ static void fill(envelope_type_t type, const values_t *v, envelope_t *e)
                                    .at_us = v->u64[1],
                                    .identity = v->s[1],
                                    .subprotocol = v->s[2],
-                                   .boot_state = v->s[3]};
+                                   .boot_state = v->s[3],
+                                   .auth = v->s[4]};
         break;
     case ENV_DISCONNECT:
         e->u.disconnect = (env_disconnect_t){
@@ -323,6 +324,7 @@ static void assert_same(const envelope_t *a, const envelope_t *b)
         EQ_STR(frame.identity);
         EQ_STR(frame.subprotocol);
         EQ_STR(frame.boot_state);
+        EQ_STR(frame.auth);
         break;
     case ENV_DISCONNECT:
         EQ_STR(disconnect.edge_id);
