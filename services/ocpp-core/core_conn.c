@@ -405,21 +405,27 @@ static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
     c->connected_us = o->at_us;
     c->since_us = o->at_us ? o->at_us : now;
     c->authenticated = auth_authenticated(o->auth);
+    conn_t *old = u64map_get(self->conns, c->key);
+    if (old && old->conn_id == c->conn_id && strcmp(old->edge_id, c->edge_id) == 0) {
+        /* same edge and id again: an older edge restarted its counter; the old one is gone */
+        conn_unlink(self, old);
+        conn_release(self, old, "connection replaced", now);
+        old = NULL;
+    }
+    if (old) {
+        /* two connections whose keys collide: never mix them up, refuse the new one */
+        log_write(LOG_ERROR, c->identity, NULL, "connection key collides with conn_id=%" PRIu64,
+                  old->conn_id);
+        close_conn(self, c, 1011, "connection id collision");
+        free(c);
+        return NULL;
+    }
     if (ocpp_version_from_subprotocol(o->subprotocol.ptr, o->subprotocol.len, &c->version) < 0) {
         log_write(LOG_WARN, c->identity, NULL, "unknown subprotocol, closing");
         if (o->kind == OPEN_RECOVERED)
             close_conn(self, c, 1011, "connection state lost, reconnect");
         else
             close_conn(self, c, 1002, "unknown subprotocol");
-        free(c);
-        return NULL;
-    }
-    conn_t *old = u64map_get(self->conns, c->key);
-    if (old && (old->conn_id != c->conn_id || strcmp(old->edge_id, c->edge_id) != 0)) {
-        /* two connections whose keys collide: never mix them up, refuse the new one */
-        log_write(LOG_ERROR, c->identity, NULL, "connection key collides with conn_id=%" PRIu64,
-                  old->conn_id);
-        close_conn(self, c, 1011, "connection id collision");
         free(c);
         return NULL;
     }
@@ -432,10 +438,6 @@ static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
     }
     if (env_str_eq(o->boot_state, "accepted"))
         core_session_set_booted(c->s); /* as the core before this one told the edge */
-    if (old) { /* same edge and id again: an older edge restarted its counter; replace */
-        conn_unlink(self, old);
-        conn_release(self, old, "connection replaced", now);
-    }
     if (u64map_put(self->conns, c->key, c) < 0) {
         close_conn(self, c, 1011, "out of memory");
         conn_release(self, c, "out of memory", now);
