@@ -24,8 +24,9 @@ const config_option_t CORE_CONFIG[] = {
     {"unrouted_queue_max", CONFIG_INT, "1000", F(unrouted_queue_max), 0, 1000000, NULL, NULL,
      "envelopes of an edge that has sent no HELLO since this core started, held until it does "
      "(the oldest is dropped beyond, counted)"},
-    {"unrouted_queue_ms", CONFIG_DURATION, "2s", F(unrouted_queue_ms), 1, 60000, NULL, NULL,
-     "how long such an envelope is held before it is dropped (counted)"},
+    {"unrouted_queue_ms", CONFIG_DURATION, "5s", F(unrouted_queue_ms), 1, 60000, NULL, NULL,
+     "how long such an envelope is held before it is dropped (counted); more than the edges' "
+     "HELLO period, since a HELLO may be dropped when the core is busy"},
     {"event_heartbeat", CONFIG_BOOL, "false", F(event_heartbeat), 0, 0, NULL, NULL,
      "publish a `heartbeat` event for each Heartbeat (off: Heartbeats are answered without "
      "Kafka, even while kafka-bridge is full)"},
