@@ -235,7 +235,6 @@ int main(int argc, char **argv)
     admin_http_set_ready(S.admin, false, "stopping");
     zloop_destroy(&S.loop);
     core_conn_destroy(&S.engine);
-    S.loop = NULL;
     on_flush(NULL, -1, NULL); /* once more: what still waits is dropped and counted */
     zhashx_destroy(&S.edges);
     zsock_destroy(&S.pull);

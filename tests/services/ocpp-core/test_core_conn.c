@@ -1496,6 +1496,18 @@ static void authorize(core_conn_t *e, uint64_t conn_id, const char *tag, uint64_
     frame(e, conn_id, text, now);
 }
 
+/* Authorize on conn_id whose token the engine asks the registry about: the request id of its
+ * TAG_LOOKUP (effects forgotten) */
+static uint64_t authorize_asked(core_conn_t *e, uint64_t conn_id, const char *tag, uint64_t now)
+{
+    authorize(e, conn_id, tag, now);
+    const rec_t *l = only(ENV_TAG_LOOKUP);
+    ck_assert_str_eq(l->what, tag);
+    uint64_t request = l->token;
+    forget();
+    return request;
+}
+
 /* the status in the one answer sent: "" when it is not a CALLRESULT with an id info */
 static const char *answered_status(char *buf, size_t len)
 {
@@ -1570,9 +1582,7 @@ START_TEST(test_tag_statuses)
     for (size_t v = 1; v <= 2; v++) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             core_conn_t *e = redis_engine(false);
-            authorize(e, v, "CARD", T0);
-            uint64_t request = only(ENV_TAG_LOOKUP)->token;
-            forget();
+            uint64_t request = authorize_asked(e, v, "CARD", T0);
             tag_info(e, request, "CARD", cases[i].found, cases[i].stored, cases[i].expires_at_ms, 0,
                      T0);
             char st[32];
@@ -1588,8 +1598,7 @@ END_TEST
 START_TEST(test_tag_negative_cached_shorter)
 {
     core_conn_t *e = redis_engine(false);
-    authorize(e, 1, "NOPE", T0);
-    uint64_t request = only(ENV_TAG_LOOKUP)->token;
+    uint64_t request = authorize_asked(e, 1, "NOPE", T0);
     tag_info(e, request, "NOPE", false, "", 0, 0, T0);
     forget();
     authorize(e, 1, "NOPE", T0 + 9 * SEC); /* tag_negative_cache_ms 10 s */
@@ -1609,9 +1618,7 @@ START_TEST(test_tag_timeout_and_fallback)
     for (int accept = 0; accept <= 1; accept++) {
         core_conn_t *e = redis_engine(accept);
         uint64_t timeouts = counter_of(CORE_M_TAG_FALLBACKS, "reason=\"timeout\"");
-        authorize(e, 1, "CARD", T0);
-        uint64_t request = only(ENV_TAG_LOOKUP)->token;
-        forget();
+        uint64_t request = authorize_asked(e, 1, "CARD", T0);
         ck_assert_uint_eq(core_conn_tick(e, T0 + SEC), T0 + 2 * SEC);
         ck_assert_uint_eq(R.n, 0);
         core_conn_tick(e, T0 + 2 * SEC);
@@ -1631,9 +1638,7 @@ START_TEST(test_tag_timeout_and_fallback)
         /* the registry could not ask Redis: fallback, nothing cached */
         R.full[CORE_TO_REGISTRY] = false;
         forget();
-        authorize(e, 1, "THIRD", T0 + 3 * SEC);
-        request = only(ENV_TAG_LOOKUP)->token;
-        forget();
+        request = authorize_asked(e, 1, "THIRD", T0 + 3 * SEC);
         tag_info(e, request, "THIRD", false, "", 0, -EAGAIN, T0 + 3 * SEC);
         ck_assert_str_eq(answered_status(st, sizeof(st)), accept ? "Accepted" : "Invalid");
         ck_assert_uint_eq(stats(e).tags, 1);
@@ -1687,9 +1692,7 @@ END_TEST
 START_TEST(test_tag_waiting_abandoned_or_closed)
 {
     core_conn_t *e = redis_engine(false);
-    authorize(e, 1, "CARD", T0);
-    uint64_t request = only(ENV_TAG_LOOKUP)->token;
-    forget();
+    uint64_t request = authorize_asked(e, 1, "CARD", T0);
     uint64_t abandoned = counter(CORE_M_ANSWERS_ABANDONED);
     frame(e, 1, HEARTBEAT, T0 + SEC); /* the station gave up on the Authorize */
     ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\","));
@@ -1717,9 +1720,7 @@ START_TEST(test_tag_lookup_repeated_to_new_registry)
 {
     core_conn_t *e = redis_engine(false);
     announce_in(e, "registry", 1, T0);
-    authorize(e, 1, "CARD", T0);
-    uint64_t request = only(ENV_TAG_LOOKUP)->token;
-    forget();
+    uint64_t request = authorize_asked(e, 1, "CARD", T0);
     announce_in(e, "registry", 2, T0);
     const rec_t *again = only(ENV_TAG_LOOKUP);
     ck_assert_uint_eq(again->token, request);
