@@ -1,6 +1,7 @@
 /* core_session: the per-connection OCPP state machine, pure (no sockets, no clock: callers
  * pass the time). One instance per charge-point connection, owned by the engine core_conn; it
- * is the one place that connection's boot state and held answer are kept.
+ * is the one place that connection's boot state, held answer and CALL waiting for its id token
+ * are kept.
  *
  * Uplink (charge point -> gateway): BootNotification gating (2.0.1: before the boot was
  * accepted, here or on any pod as the registry reports, every CALL other than
