@@ -15,6 +15,8 @@
 # defaults are 1 and false: docs/security.md),
 # OCPPGW_ADMIN_BASE_PORT (admin ports base, default WS_PORT+1020: registry, bridge, core..., edge),
 # OCPPGW_RUN_DIR (state directory, default a new temporary one), OCPPGW_BIN (binaries),
+# OCPPGW_RESTART_STAGES=1 (a stage that dies is started again with the same environment, as the
+# kubelet restarts a container, instead of stopping the pod: restart tests kill one stage alone),
 # and every OCPPGW_<KEY> of the services' configuration tables (see README).
 set -euo pipefail
 
@@ -37,12 +39,13 @@ if [ -z "$RUN_DIR" ]; then
   RUN_DIR="$(mktemp -d /tmp/ocppgw-run.XXXXXX)"
   own_run_dir=1
 fi
-mkdir -p "$RUN_DIR/log"
+mkdir -p "$RUN_DIR/log" "$RUN_DIR/env"
 mkdir -p -m 700 "$RUN_DIR/ipc" # the pod's sockets: private to its user
 export OCPPGW_IPC_DIR="$RUN_DIR/ipc"
 
 pids=()      # started services, in start order
 names=()
+cmds=()      # their commands, quoted (OCPPGW_RESTART_STAGES)
 
 say() { echo "ocppgw: $*"; }
 
@@ -83,9 +86,26 @@ free_port() {
 
 start() { # name, command...
   local name="$1"; shift
+  env -0 >"$RUN_DIR/env/$name" # with the caller's per-stage assignments, for a restart
   "$@" >>"$RUN_DIR/log/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
+  cmds+=("$(printf '%q ' "$@")")
+}
+
+# OCPPGW_RESTART_STAGES=1: a stage that exited is started again with the environment it had.
+restart_dead() {
+  local i rc
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null && continue
+    rc=0
+    wait "${pids[$i]}" 2>/dev/null || rc=$?
+    say "${names[$i]} exited with status $rc: started again"
+    local -a stage_env
+    mapfile -d '' stage_env <"$RUN_DIR/env/${names[$i]}"
+    eval "exec env -i \"\${stage_env[@]}\" ${cmds[$i]}" >>"$RUN_DIR/log/${names[$i]}.log" 2>&1 &
+    pids[$i]=$!
+  done
 }
 
 wait_for() { # description, seconds, command...
@@ -166,8 +186,8 @@ say "admin: registry :$(admin 0), bridge :$(admin 1), core :$(admin 2).., edge :
 say "logs: $RUN_DIR/log/"
 say "ready"
 
-# Stay in the foreground; if a service dies, stop the rest and report it.
+# Stay in the foreground; if a service dies, stop the rest and report it (or start it again).
 while true; do
-  check_alive
+  if [ "${OCPPGW_RESTART_STAGES:-0}" = 1 ]; then restart_dead; else check_alive; fi
   sleep 0.5
 done

@@ -49,10 +49,25 @@ const char *core_auth_status(const core_action_ctx_t *ctx, const char *id_tag)
         return listed(ctx->auth_list, id_tag) ? "Accepted" : "Invalid";
     case CORE_AUTH_DENY_LIST:
         return listed(ctx->auth_list, id_tag) ? "Blocked" : "Accepted";
+    case CORE_AUTH_REDIS:
+        return ctx->tag_status ? ctx->tag_status : "Invalid";
     case CORE_AUTH_ACCEPT_ALL:
         break;
     }
     return "Accepted";
+}
+
+const char *core_action_id_tag(ocpp_version_t version, const char *action, const json_t *payload)
+{
+    if (version == OCPP_V16) {
+        if (strcmp(action, "Authorize") == 0 || strcmp(action, "StartTransaction") == 0 ||
+            strcmp(action, "StopTransaction") == 0)
+            return str_at(payload, "idTag", NULL);
+        return NULL;
+    }
+    if (strcmp(action, "Authorize") == 0 || strcmp(action, "TransactionEvent") == 0)
+        return str_at(payload, "idToken", "idToken");
+    return NULL;
 }
 
 #define TXID_EPOCH 1704067200LL /* 2024-01-01T00:00:00Z */
@@ -114,9 +129,17 @@ static void boot(const core_action_ctx_t *ctx, core_action_out_t *out)
     out->boot_accepted = 1;
 }
 
-static json_t *id_info(const core_action_ctx_t *ctx, const char *tag)
+/* idTagInfo (1.6) / idTokenInfo (2.0.1) */
+static json_t *id_info(const core_action_ctx_t *ctx, ocpp_version_t version, const char *tag)
 {
-    return json_pack("{s:s}", "status", core_auth_status(ctx, tag));
+    json_t *info = json_pack("{s:s}", "status", core_auth_status(ctx, tag));
+    if (info && ctx->auth_policy == CORE_AUTH_REDIS && ctx->tag_expires_at_ms) {
+        char when[32];
+        core_event_format_time(ctx->tag_expires_at_ms * 1000u, when);
+        json_object_set_new(info, version == OCPP_V16 ? "expiryDate" : "cacheExpiryDateTime",
+                            json_string(when));
+    }
+    return info;
 }
 
 /* answers with a fixed payload (JSON text) */
@@ -152,11 +175,12 @@ static const fixed_t FIXED[] = {
     {"ReservationStatusUpdate", "{}"},
 };
 
-static void transaction_event_201(const json_t *p, const core_action_ctx_t *ctx,
-                                  core_action_out_t *out)
+static void transaction_event_201(ocpp_version_t version, const json_t *p,
+                                  const core_action_ctx_t *ctx, core_action_out_t *out)
 {
     const char *tag = str_at(p, "idToken", "idToken");
-    out->response = tag ? json_pack("{s:o}", "idTokenInfo", id_info(ctx, tag)) : json_object();
+    out->response =
+        tag ? json_pack("{s:o}", "idTokenInfo", id_info(ctx, version, tag)) : json_object();
     out->persist = 1;
 }
 
@@ -188,19 +212,21 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
     } else if (strcmp(action, "Authorize") == 0) {
         const char *tag =
             v16 ? str_at(payload, "idTag", NULL) : str_at(payload, "idToken", "idToken");
-        out->response = json_pack("{s:o}", v16 ? "idTagInfo" : "idTokenInfo", id_info(ctx, tag));
+        out->response =
+            json_pack("{s:o}", v16 ? "idTagInfo" : "idTokenInfo", id_info(ctx, version, tag));
     } else if (strcmp(action, "StartTransaction") == 0) {
         tx_id = core_transaction_id(payload, ctx->now_us);
-        out->response =
-            json_pack("{s:o, s:I}", "idTagInfo", id_info(ctx, str_at(payload, "idTag", NULL)),
-                      "transactionId", (json_int_t)tx_id);
+        out->response = json_pack("{s:o, s:I}", "idTagInfo",
+                                  id_info(ctx, version, str_at(payload, "idTag", NULL)),
+                                  "transactionId", (json_int_t)tx_id);
         out->persist = 1;
     } else if (strcmp(action, "StopTransaction") == 0) {
         const char *tag = str_at(payload, "idTag", NULL);
-        out->response = tag ? json_pack("{s:o}", "idTagInfo", id_info(ctx, tag)) : json_object();
+        out->response =
+            tag ? json_pack("{s:o}", "idTagInfo", id_info(ctx, version, tag)) : json_object();
         out->persist = 1;
     } else if (strcmp(action, "TransactionEvent") == 0) {
-        transaction_event_201(payload, ctx, out);
+        transaction_event_201(version, payload, ctx, out);
     } else if (strcmp(action, "SecurityEventNotification") == 0) {
         out->response = json_object();
         out->persist = core_security_event_critical(str_at(payload, "type", NULL));

@@ -20,6 +20,7 @@ typedef enum {
     CORE_AUTH_ACCEPT_ALL = 0,
     CORE_AUTH_ALLOW_LIST, /* only listed id tags are Accepted, others Invalid */
     CORE_AUTH_DENY_LIST,  /* listed id tags are Blocked, others Accepted */
+    CORE_AUTH_REDIS,      /* the status the backend keeps in Redis, looked up by the caller */
 } core_auth_policy_t;
 
 typedef struct {
@@ -27,6 +28,11 @@ typedef struct {
     uint64_t now_us;
     core_auth_policy_t auth_policy;
     const char *auth_list; /* comma-separated id tags (allow or deny list), may be NULL */
+    /* CORE_AUTH_REDIS: the status of the CALL's id token (NULL: Invalid) and its expiry, ms since
+     * the epoch (0: none; otherwise answered as idTagInfo.expiryDate in 1.6 and
+     * idTokenInfo.cacheExpiryDateTime in 2.0.1) */
+    const char *tag_status;
+    uint64_t tag_expires_at_ms;
 } core_action_ctx_t;
 
 typedef struct {
@@ -44,8 +50,14 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
                         const core_action_ctx_t *ctx, core_action_out_t *out);
 void core_action_out_clear(core_action_out_t *out);
 
-/* "Accepted", "Invalid" or "Blocked" for an id tag under the policy. */
+/* "Accepted", "Invalid" or "Blocked" for an id tag under the policy (CORE_AUTH_REDIS:
+ * ctx->tag_status, which may also be "Expired"). */
 const char *core_auth_status(const core_action_ctx_t *ctx, const char *id_tag);
+
+/* The id token whose status the answer to this CALL carries (Authorize, 1.6 StartTransaction and
+ * StopTransaction, 2.0.1 TransactionEvent with an idToken), borrowed from payload; NULL for a CALL
+ * without one. Under auth_policy redis the caller looks it up before core_action_handle(). */
+const char *core_action_id_tag(ocpp_version_t version, const char *action, const json_t *payload);
 
 /* OCPP 1.6 transactionId for a StartTransaction (docs/ocpp-core.md): seconds since
  * 2024-01-01 of the charge point's timestamp (the gateway's clock when that is implausible)

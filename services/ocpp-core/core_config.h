@@ -19,9 +19,17 @@ typedef struct {
     int64_t heartbeat_interval_s;
     char *events_topic;
     int64_t zmq_hwm;
-    int64_t send_timeout_ms;
+    int64_t outbox_max_bytes;
+    int64_t unrouted_queue_max;
+    int64_t unrouted_queue_ms;
+    bool event_heartbeat;
     char *auth_policy;
     char *auth_list;
+    int64_t tag_cache_ms;
+    int64_t tag_negative_cache_ms;
+    int64_t tag_cache_max;
+    int64_t tag_timeout_ms;
+    char *tag_fallback;
     int64_t command_timeout_ms;
     int64_t command_queue_max;
     int64_t persist_timeout_ms;

@@ -2,9 +2,10 @@
  * docs/ocpp-core.md.
  *
  * Reading order: the connection table and the effects (send, close, event, register), then the
- * life of a connection (CONNECT, DISCONNECT, SUPERSEDED, REGISTERED), one CALL from the charge
- * point (gating, schema, answer, hold until persisted, EVENT_ACK, hold deadline), one command
- * for it (COMMAND, queue, CALL, response, timeout, expiry, exactly one RESULT), the deadlines,
+ * life of a connection (CONNECT fresh, resumed or recovered from a FRAME; DISCONNECT; SUPERSEDED;
+ * REGISTERED), one CALL from the charge point (gating, schema, id token, answer, hold until
+ * persisted, EVENT_ACK, hold deadline), one command for it (COMMAND, queue, CALL, response,
+ * timeout, expiry, exactly one RESULT), the restarts of peers (HELLO, ANNOUNCE), the deadlines,
  * and the dispatch of envelopes. */
 #include "core_conn.h"
 
@@ -21,9 +22,11 @@
 #include "channel.h"
 #include "core_actions.h"
 #include "core_command.h"
+#include "core_edges.h"
 #include "core_event.h"
 #include "core_metrics.h"
 #include "core_session.h"
+#include "core_tags.h"
 #include "core_timers.h"
 #include "hash.h"
 #include "identity.h"
@@ -33,10 +36,11 @@
 #include "ocpp_schema.h"
 #include "u64map.h"
 
-#define EDGE_ID_MAX    63
+#define EDGE_ID_MAX    CORE_EDGE_ID_MAX
 #define COMMAND_ID_MAX 79
+#define EDGES_MAX      256 /* edge records; an edge id beyond is dropped and counted */
 
-/* One charge-point connection, from CONNECT to DISCONNECT. */
+/* One charge-point connection, from CONNECT (or its recovery) to DISCONNECT. */
 typedef struct {
     uint64_t key; /* table key, from (edge id, conn id) */
     char edge_id[EDGE_ID_MAX + 1];
@@ -44,8 +48,11 @@ typedef struct {
     char identity[IDENTITY_MAX + 1];
     ocpp_version_t version;
     uint64_t epoch;        /* fencing epoch from REGISTERED; 0: not registered, or stale */
-    uint64_t connected_us; /* when the edge accepted it */
-    core_session_t *s;     /* boot state, held answer, downlink queue: kept only there */
+    uint64_t connected_us; /* when the edge accepted it; 0: unknown (recovered from a FRAME) */
+    uint64_t since_us;     /* what REGISTER reports: connected_us, or when it was recovered */
+    bool authenticated;    /* it passed its station's security profile (CONNECT.auth) */
+    bool closing;          /* told to close (superseded, refused): never registered again */
+    core_session_t *s;     /* boot state, held answer, waiting CALL, downlink queue: only there */
     core_timer_t timer;    /* armed at the session's next deadline */
 } conn_t;
 
@@ -57,11 +64,16 @@ struct core_conn {
     u64map_t *conns;       /* key -> conn_t (owned) */
     zhashx_t *identities;  /* identity -> conn_t: the newest connection of each identity */
     u64map_t *held;        /* EVENT token -> conn_t whose session holds that answer (an index) */
-    zhashx_t *edges;       /* edge ids with an open route (values unused) */
+    u64map_t *lookups;     /* TAG_LOOKUP request id -> conn_t whose session waits (an index) */
+    core_edges_t *edges;   /* route, instance and waiting envelopes of each edge */
+    core_tags_t *tags;     /* id-token answers (auth_policy redis) */
     core_timers_t *timers; /* one entry per connection with a deadline */
     uint64_t next_token;   /* last EVENT ack token given */
-    metrics_counter_t *m_calls, *m_events, *m_stale;
-    metrics_gauge_t *m_conns, *m_held, *m_busy;
+    uint64_t next_request; /* last TAG_LOOKUP request id given */
+    uint64_t bridge_instance, registry_instance; /* last seen; 0: none yet */
+    uint64_t next_announce_us;                   /* 0: at the first tick */
+    metrics_counter_t *m_calls, *m_events, *m_stale, *m_lost, *m_refused, *m_tag_hit, *m_tag_miss;
+    metrics_gauge_t *m_conns, *m_held, *m_busy, *m_unrouted, *m_waiting, *m_tags;
 };
 
 static void count(core_metric_t m, const char *label_value)
@@ -111,11 +123,13 @@ static void schedule(core_conn_t *self, conn_t *c)
 
 /* ---- effects ------------------------------------------------------------------------------ */
 
-static int send_to_edge(core_conn_t *self, const conn_t *c, const envelope_t *env)
+/* Everything for a charge point is dropped (counted by the shell) when its edge is full: a lost
+ * answer times out at the station, which sends again (DESIGN-12-13 "No loop blocks on a peer"). */
+static int send_to_edge(core_conn_t *self, const char *edge_id, const envelope_t *env)
 {
-    int rc = self->ops.send(self->ops_arg, CORE_TO_EDGE, c->edge_id, env);
+    int rc = self->ops.send(self->ops_arg, CORE_TO_EDGE, edge_id, env, OUTBOX_DROP);
     if (rc == -ENOENT)
-        log_write(LOG_WARN, c->identity, NULL, "no route to edge %s yet", c->edge_id);
+        log_write(LOG_WARN, NULL, NULL, "no route to edge %s yet", edge_id);
     return rc;
 }
 
@@ -124,20 +138,37 @@ static void send_text(core_conn_t *self, const conn_t *c, const char *text)
     envelope_t env = {.type = ENV_SEND};
     env.u.send.conn_id = c->conn_id;
     env.u.send.data = (env_bin_t){(const uint8_t *)text, strlen(text)};
-    send_to_edge(self, c, &env);
+    send_to_edge(self, c->edge_id, &env);
+}
+
+static void close_id(core_conn_t *self, const char *edge_id, uint64_t conn_id, uint32_t code,
+                     const char *reason)
+{
+    envelope_t env = {.type = ENV_CLOSE};
+    env.u.close.conn_id = conn_id;
+    env.u.close.code = code;
+    env.u.close.reason = env_str(reason);
+    send_to_edge(self, edge_id, &env);
 }
 
 static void close_conn(core_conn_t *self, const conn_t *c, uint32_t code, const char *reason)
 {
-    envelope_t env = {.type = ENV_CLOSE};
-    env.u.close.conn_id = c->conn_id;
-    env.u.close.code = code;
-    env.u.close.reason = env_str(reason);
-    send_to_edge(self, c, &env);
+    close_id(self, c->edge_id, c->conn_id, code, reason);
 }
 
-/* Publishes a unified event (token != 0: the bridge acks it). 0 or the send's error. */
-static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, uint64_t token)
+/* What the edge must remember to re-announce the connection to a restarted core. */
+static void send_conn_state(core_conn_t *self, const conn_t *c)
+{
+    envelope_t env = {.type = ENV_CONN_STATE};
+    env.u.conn_state.conn_id = c->conn_id;
+    env.u.conn_state.boot_state = env_str(core_session_booted(c->s) ? "accepted" : "none");
+    send_to_edge(self, c->edge_id, &env);
+}
+
+/* Publishes a unified event (token != 0: the bridge acks it) with policy. 0 or the send's error
+ * (-ENOBUFS: the bridge is full and policy OUTBOX_TRY refused it). */
+static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, uint64_t token,
+                         outbox_policy_t policy)
 {
     char *value = core_event_build(ev);
     if (!value) {
@@ -154,14 +185,15 @@ static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, u
     env.u.event.headers.items[1] =
         (env_header_t){env_str("ce_id"), env_str(ev->id ? ev->id : ev->content_id)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
-    int rc = self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env);
+    int rc = self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env, policy);
     if (rc == 0)
         metrics_counter_add(self->m_events, 1);
     free(value);
     return rc;
 }
 
-/* device.connected / device.disconnected: a new occurrence each, id from the connection */
+/* device.connected / device.disconnected: a new occurrence each, id from the connection. One
+ * per connection each, so they are queued when the bridge is full (OUTBOX_MUST). */
 static void transport_event(core_conn_t *self, const conn_t *c, const char *type, json_t *data,
                             uint64_t at)
 {
@@ -176,10 +208,12 @@ static void transport_event(core_conn_t *self, const conn_t *c, const char *type
                        .id = id,
                        .time_us = at,
                        .data = data};
-    publish_event(self, c, &ev, 0);
+    publish_event(self, c, &ev, 0, OUTBOX_MUST);
 }
 
-/* REGISTER on connect, again once the boot is accepted (the registry records the boot state) */
+/* REGISTER on connect (or recovery), again once the boot is accepted (the registry records the
+ * boot state) and for a new registry instance; it carries the epoch the connection holds, so a
+ * registry that lost its table re-asserts it instead of claiming afresh. */
 static void send_register(core_conn_t *self, const conn_t *c)
 {
     envelope_t env = {.type = ENV_REGISTER};
@@ -189,8 +223,10 @@ static void send_register(core_conn_t *self, const conn_t *c)
     env.u.register_.edge_id = env_str(c->edge_id);
     env.u.register_.ocpp_version = env_str(ocpp_version_name(c->version));
     env.u.register_.boot_state = env_str(core_session_booted(c->s) ? "accepted" : "none");
-    env.u.register_.since_us = c->connected_us;
-    self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env);
+    env.u.register_.since_us = c->since_us;
+    env.u.register_.epoch = c->epoch;
+    env.u.register_.authenticated = c->authenticated;
+    self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_MUST);
 }
 
 static void send_unregister(core_conn_t *self, const conn_t *c)
@@ -200,7 +236,17 @@ static void send_unregister(core_conn_t *self, const conn_t *c)
     env.u.unregister.identity = env_str(c->identity);
     env.u.unregister.conn_id = c->conn_id;
     env.u.unregister.epoch = c->epoch;
-    self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env);
+    self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_MUST);
+}
+
+/* {stage core, index, instance}: repeated every second, so a full peer may miss some */
+static void announce(core_conn_t *self, core_peer_t to, const char *edge_id)
+{
+    envelope_t env = {.type = ENV_ANNOUNCE};
+    env.u.announce.stage = env_str("core");
+    env.u.announce.index = self->cfg.core_index;
+    env.u.announce.instance = self->cfg.instance;
+    self->ops.send(self->ops_arg, to, edge_id, &env, OUTBOX_DROP);
 }
 
 /* The one place that answers a charge point with a CALLERROR; it also counts by code. */
@@ -238,7 +284,7 @@ static void command_finish(core_conn_t *self, const char *identity, uint64_t tok
     env.u.result.status = env_str(status);
     env.u.result.value =
         (env_bin_t){(const uint8_t *)(value ? value : "{}"), value ? strlen(value) : 2};
-    self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env);
+    self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env, OUTBOX_MUST);
     free(value);
 }
 
@@ -259,11 +305,18 @@ static void held_forget(core_conn_t *self, core_held_t *h)
     core_held_clear(h);
 }
 
+/* A waiting CALL taken out of its session: drop it from the index (the caller clears it). */
+static void waiting_forget(core_conn_t *self, const core_waiting_t *w)
+{
+    u64map_remove(self->lookups, w->request_id);
+    metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
+}
+
 /* ---- the life of a connection ------------------------------------------------------------ */
 
 /* The connection ends: every command it still has gets its final result (sent but unanswered:
- * the outcome is unknown, timeout; never sent: expired here), the held answer is dropped, and
- * everything is freed. The caller took it out of the table. */
+ * the outcome is unknown, timeout; never sent: expired here), the held answer and the waiting
+ * CALL are dropped, and everything is freed. The caller took it out of the table. */
 static void conn_release(core_conn_t *self, conn_t *c, const char *why, uint64_t now)
 {
     core_command_t *cmd;
@@ -273,6 +326,11 @@ static void conn_release(core_conn_t *self, conn_t *c, const char *why, uint64_t
     if (core_session_take_held(c->s, &h)) {
         log_write(LOG_INFO, c->identity, h.message_id, "held answer dropped: %s", why);
         held_forget(self, &h);
+    }
+    core_waiting_t w;
+    if (core_session_take_waiting(c->s, 0, &w)) {
+        waiting_forget(self, &w);
+        core_waiting_clear(&w);
     }
     core_timers_set(self->timers, &c->timer, 0);
     core_session_destroy(&c->s);
@@ -287,19 +345,6 @@ static void conn_unlink(core_conn_t *self, conn_t *c)
     metrics_gauge_set(self->m_conns, (int64_t)u64map_size(self->conns));
 }
 
-static conn_t *conn_new(const env_connect_t *m)
-{
-    conn_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->key = conn_key(m->edge_id, m->conn_id);
-    env_str_copy(m->edge_id, c->edge_id, sizeof(c->edge_id));
-    env_str_copy(m->identity, c->identity, sizeof(c->identity));
-    c->conn_id = m->conn_id;
-    c->connected_us = m->at_us;
-    return c;
-}
-
 /* message ids of downlink CALLs: unique by (pod, core, connection, time) */
 static uint64_t message_id_seed(const core_conn_t *self, const conn_t *c, uint64_t now)
 {
@@ -309,58 +354,180 @@ static uint64_t message_id_seed(const core_conn_t *self, const conn_t *c, uint64
     return ((uint64_t)hash_murmur2(text, strlen(text)) << 32) ^ now;
 }
 
-static void on_connect(core_conn_t *self, const env_connect_t *m, uint64_t now)
+/* How a connection comes to the table. */
+typedef enum {
+    OPEN_FRESH,    /* CONNECT: the station just connected */
+    OPEN_RESUMED,  /* CONNECT resumed=true: open since at_us, the core that held it restarted */
+    OPEN_RECOVERED /* a FRAME of a connection this core does not know, with its facts */
+} open_kind_t;
+
+/* The facts a connection is opened from (views borrowed for the call). */
+typedef struct {
+    open_kind_t kind;
+    env_str_t edge_id, identity, subprotocol, peer, boot_state, auth;
+    uint64_t conn_id;
+    uint64_t at_us; /* connect time; 0: unknown */
+} open_t;
+
+/* CONNECT.auth: basic, basic-previous or mtls passed the station's security profile */
+static bool auth_authenticated(env_str_t auth)
 {
-    conn_t *c = conn_new(m);
+    return env_str_eq(auth, "basic") || env_str_eq(auth, "basic-previous") ||
+           env_str_eq(auth, "mtls");
+}
+
+/* Whether c, just opened, is newer than prev (same identity). A new CONNECT always is; of two
+ * connections that were open before this core started, the higher conn id of one edge, or the
+ * later connect time, or else the one heard last. */
+static bool conn_newer(const conn_t *c, const conn_t *prev, open_kind_t kind)
+{
+    if (kind == OPEN_FRESH)
+        return true;
+    if (strcmp(c->edge_id, prev->edge_id) == 0)
+        return c->conn_id > prev->conn_id;
+    if (c->connected_us && prev->connected_us)
+        return c->connected_us > prev->connected_us;
+    return true;
+}
+
+/* Opens a connection: the table, the identity's newest connection, REGISTER, and for a new one
+ * device.connected (a resumed or recovered connection is not new for the backend). Returns it,
+ * or NULL when it was refused (closed). */
+static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
+{
+    conn_t *c = calloc(1, sizeof(*c));
     if (!c)
-        return;
-    if (ocpp_version_from_subprotocol(m->subprotocol.ptr, m->subprotocol.len, &c->version) < 0) {
-        log_write(LOG_WARN, c->identity, NULL, "unknown subprotocol, closing");
-        close_conn(self, c, 1002, "unknown subprotocol");
-        free(c);
-        return;
-    }
+        return NULL;
+    c->key = conn_key(o->edge_id, o->conn_id);
+    env_str_copy(o->edge_id, c->edge_id, sizeof(c->edge_id));
+    env_str_copy(o->identity, c->identity, sizeof(c->identity));
+    c->conn_id = o->conn_id;
+    c->connected_us = o->at_us;
+    c->since_us = o->at_us ? o->at_us : now;
+    c->authenticated = auth_authenticated(o->auth);
     conn_t *old = u64map_get(self->conns, c->key);
-    if (old && (old->conn_id != c->conn_id || strcmp(old->edge_id, c->edge_id) != 0)) {
+    if (old && old->conn_id == c->conn_id && strcmp(old->edge_id, c->edge_id) == 0) {
+        /* same edge and id again: an older edge restarted its counter; the old one is gone */
+        conn_unlink(self, old);
+        conn_release(self, old, "connection replaced", now);
+        old = NULL;
+    }
+    if (old) {
         /* two connections whose keys collide: never mix them up, refuse the new one */
         log_write(LOG_ERROR, c->identity, NULL, "connection key collides with conn_id=%" PRIu64,
                   old->conn_id);
         close_conn(self, c, 1011, "connection id collision");
         free(c);
-        return;
+        return NULL;
+    }
+    if (ocpp_version_from_subprotocol(o->subprotocol.ptr, o->subprotocol.len, &c->version) < 0) {
+        log_write(LOG_WARN, c->identity, NULL, "unknown subprotocol, closing");
+        if (o->kind == OPEN_RECOVERED)
+            close_conn(self, c, 1011, "connection state lost, reconnect");
+        else
+            close_conn(self, c, 1002, "unknown subprotocol");
+        free(c);
+        return NULL;
     }
     c->s = core_session_new(c->version, self->cfg.command_queue_max, message_id_seed(self, c, now));
     if (!c->s || core_timers_reserve(self->timers, u64map_size(self->conns) + 1) < 0) {
         close_conn(self, c, 1011, "out of memory");
         core_session_destroy(&c->s);
         free(c);
-        return;
+        return NULL;
     }
-    if (old) { /* same edge and id again: the edge restarted its counter; replace */
-        conn_unlink(self, old);
-        conn_release(self, old, "connection replaced", now);
-    }
+    if (env_str_eq(o->boot_state, "accepted"))
+        core_session_set_booted(c->s); /* as the core before this one told the edge */
     if (u64map_put(self->conns, c->key, c) < 0) {
         close_conn(self, c, 1011, "out of memory");
         conn_release(self, c, "out of memory", now);
-        return;
+        return NULL;
+    }
+    metrics_gauge_set(self->m_conns, (int64_t)u64map_size(self->conns));
+    if (o->kind != OPEN_FRESH) {
+        count(CORE_M_RECOVERED, o->kind == OPEN_RESUMED ? "resumed" : "frame");
+        log_write(LOG_INFO, c->identity, NULL,
+                  "connection %s/%" PRIu64 " recovered (%s), boot %s, auth %.*s", c->edge_id,
+                  c->conn_id, o->kind == OPEN_RESUMED ? "resumed CONNECT" : "from a FRAME",
+                  core_session_booted(c->s) ? "accepted" : "none", (int)o->auth.len,
+                  o->auth.ptr ? o->auth.ptr : "");
     }
     /* newest connection of an identity wins on this core; the registry does it cluster-wide */
     conn_t *prev = zhashx_lookup(self->identities, c->identity);
+    if (prev && !conn_newer(c, prev, o->kind)) {
+        log_write(LOG_INFO, c->identity, NULL, "conn_id=%" PRIu64 " is newer, closing this one",
+                  prev->conn_id);
+        c->closing = true;
+        close_conn(self, c, 1000, "superseded by a newer connection");
+        return c; /* in the table until its DISCONNECT; never registered */
+    }
     if (prev) {
         log_write(LOG_INFO, c->identity, NULL, "newer connection replaces conn_id=%" PRIu64,
                   prev->conn_id);
+        prev->closing = true;
         close_conn(self, prev, 1000, "superseded by a newer connection");
     }
     zhashx_update(self->identities, c->identity, c);
-    metrics_gauge_set(self->m_conns, (int64_t)u64map_size(self->conns));
     send_register(self, c);
-    char peer[64];
-    env_str_copy(m->peer, peer, sizeof(peer));
-    json_t *data = json_pack("{s:s, s:s, s:s}", "ocpp_version", ocpp_version_name(c->version),
-                             "peer", peer, "pod", self->cfg.pod_id);
-    transport_event(self, c, "device.connected", data, m->at_us);
+    if (o->kind == OPEN_FRESH) {
+        char peer[64];
+        env_str_copy(o->peer, peer, sizeof(peer));
+        json_t *data = json_pack("{s:s, s:s, s:s}", "ocpp_version", ocpp_version_name(c->version),
+                                 "peer", peer, "pod", self->cfg.pod_id);
+        transport_event(self, c, "device.connected", data, o->at_us);
+        json_decref(data);
+    }
+    return c;
+}
+
+/* CONNECT resumed=true for a connection this core holds (recovered from a FRAME first):
+ * idempotent. It only completes what the frame could not say: the connect time, the boot state
+ * when the core has none, and the authentication (re-registered when it adds it). */
+static void conn_resume(core_conn_t *self, conn_t *c, const env_connect_t *m)
+{
+    if (!c->connected_us && m->at_us)
+        c->connected_us = c->since_us = m->at_us;
+    if (env_str_eq(m->boot_state, "accepted") && !core_session_booted(c->s))
+        core_session_set_booted(c->s);
+    if (!c->authenticated && auth_authenticated(m->auth) && !c->closing) {
+        c->authenticated = true;
+        send_register(self, c);
+    }
+}
+
+static void on_connect(core_conn_t *self, const env_connect_t *m, uint64_t now)
+{
+    if (m->resumed) {
+        conn_t *c = conn_find(self, m->edge_id, m->conn_id);
+        if (c) {
+            conn_resume(self, c, m);
+            return;
+        }
+    }
+    open_t o = {.kind = m->resumed ? OPEN_RESUMED : OPEN_FRESH,
+                .edge_id = m->edge_id,
+                .identity = m->identity,
+                .subprotocol = m->subprotocol,
+                .peer = m->peer,
+                .boot_state = m->boot_state,
+                .auth = m->auth,
+                .conn_id = m->conn_id,
+                .at_us = m->at_us};
+    conn_open(self, &o, now);
+}
+
+/* The connection is gone (DISCONNECT, or its edge restarted): UNREGISTER if it holds the
+ * mapping, device.disconnected, and the final results of its commands. */
+static void conn_finish(core_conn_t *self, conn_t *c, uint32_t code, const char *reason,
+                        uint64_t now)
+{
+    conn_unlink(self, c);
+    if (c->epoch) /* only a connection that holds the mapping releases it */
+        send_unregister(self, c);
+    json_t *data = json_pack("{s:i, s:s}", "close_code", (int)code, "reason", reason);
+    transport_event(self, c, "device.disconnected", data, now);
     json_decref(data);
+    conn_release(self, c, "connection closed", now);
 }
 
 static void on_disconnect(core_conn_t *self, const env_disconnect_t *m, uint64_t now)
@@ -370,23 +537,28 @@ static void on_disconnect(core_conn_t *self, const env_disconnect_t *m, uint64_t
         metrics_counter_add(self->m_stale, 1);
         return;
     }
-    conn_unlink(self, c);
-    if (c->epoch) /* only a connection that holds the mapping releases it */
-        send_unregister(self, c);
     char reason[128];
     env_str_copy(m->reason, reason, sizeof(reason));
-    json_t *data = json_pack("{s:i, s:s}", "close_code", (int)m->code, "reason", reason);
-    transport_event(self, c, "device.disconnected", data, now);
-    json_decref(data);
-    conn_release(self, c, "connection closed", now);
+    conn_finish(self, c, m->code, reason, now);
 }
 
-/* The registry's answer to REGISTER: the fencing epoch, and the boot state any pod recorded. */
+/* The registry's answer to REGISTER: the fencing epoch, and the boot state any pod recorded. A
+ * claim refused because an authenticated connection holds the identity (issue 13) closes ours,
+ * as SUPERSEDED does. */
 static void on_registered(core_conn_t *self, const env_registered_t *m)
 {
     conn_t *c = conn_of_identity(self, m->identity);
     if (!c || c->conn_id != m->conn_id)
         return;
+    if (m->status == -EACCES || m->status == -EPERM) {
+        log_write(LOG_WARN, c->identity, NULL,
+                  "registration refused: an authenticated connection holds the identity, closing");
+        count(CORE_M_REGISTRATIONS_REFUSED, NULL);
+        c->epoch = 0;
+        c->closing = true;
+        close_conn(self, c, 1008, "identity held by an authenticated connection");
+        return;
+    }
     if (m->status < 0) {
         log_write(LOG_WARN, c->identity, NULL, "registration failed (%d), the registry retries",
                   m->status);
@@ -394,11 +566,14 @@ static void on_registered(core_conn_t *self, const env_registered_t *m)
     }
     c->epoch = m->epoch;
     /* a station that booted on any pod is served at once here (DESIGN §6) */
-    if (env_str_eq(m->boot_state, "accepted") && !core_session_booted(c->s))
+    if (env_str_eq(m->boot_state, "accepted") && !core_session_booted(c->s)) {
         core_session_set_booted(c->s);
+        send_conn_state(self, c);
+    }
 }
 
-/* A newer registration of the identity exists (another pod, or a newer epoch): close ours. */
+/* A newer registration of the identity exists (another pod, a newer epoch, or an authenticated
+ * connection that an unauthenticated claim does not supersede): close ours. */
 static void on_superseded(core_conn_t *self, const env_superseded_t *m)
 {
     conn_t *c = conn_of_identity(self, m->identity);
@@ -410,6 +585,7 @@ static void on_superseded(core_conn_t *self, const env_superseded_t *m)
               m->epoch);
     count(CORE_M_SUPERSEDED, NULL);
     c->epoch = 0; /* stale: never release the newer owner's mapping */
+    c->closing = true;
     close_conn(self, c, 1000, "superseded by a newer connection");
 }
 
@@ -426,21 +602,161 @@ static void on_registry_busy(core_conn_t *self, const env_registry_busy_t *m)
 
 /* ---- one CALL from the charge point -------------------------------------------------------- */
 
+/* A CALL to serve: from the frame, or back from waiting for its id token (views borrowed). */
+typedef struct {
+    const char *message_id, *action;
+    const json_t *payload;
+    uint64_t at_us;
+} call_t;
+
 /* The answer waits until the bridge reports the event in Kafka (persist-before-ack, DESIGN §3):
  * the session keeps the CALLRESULT, the index finds it again by the event's token. */
-static void hold_answer(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, const json_t *response,
-                        uint64_t token, int published, uint64_t now)
+static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const json_t *response,
+                        uint64_t token, uint64_t now)
 {
-    char *text = ocpp_frame_callresult(f->message_id, response);
-    if (published < 0 || !text || u64map_put(self->held, token, c) < 0) {
+    char *text = ocpp_frame_callresult(call->message_id, response);
+    if (!text || u64map_put(self->held, token, c) < 0) {
         free(text);
-        reply_error(self, c, f->message_id, OCPP_ERR_INTERNAL,
-                    "event could not be handed to Kafka");
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "out of memory, retry");
         return;
     }
     uint64_t bound = self->cfg.persist_timeout_ms * 1000u;
-    core_session_hold(c->s, f->message_id, token, bound ? now + bound : 0, &text);
+    core_session_hold(c->s, call->message_id, token, bound ? now + bound : 0, &text);
     metrics_gauge_set(self->m_held, (int64_t)u64map_size(self->held));
+}
+
+/* Answers a CALL whose request is valid (tag_status: its id token's status under auth_policy
+ * redis). The event goes to the bridge first, and only what was handed on is answered: a refused
+ * event (the bridge is full) answers InternalError "gateway busy, retry" instead of the
+ * CALLRESULT, so the station sends it again; a transaction message's CALLRESULT waits for the
+ * event's ack. */
+static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const char *tag_status,
+                       uint64_t tag_expires_at_ms, uint64_t now)
+{
+    const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, call->action);
+    core_action_ctx_t ctx = {.heartbeat_interval_s = self->cfg.heartbeat_interval_s,
+                             .now_us = now,
+                             .auth_policy = self->auth_policy,
+                             .auth_list = self->cfg.auth_list,
+                             .tag_status = tag_status,
+                             .tag_expires_at_ms = tag_expires_at_ms};
+    core_action_out_t out;
+    core_action_handle(c->version, call->action, call->payload, &ctx, &out);
+    /* what the gateway answers must match the response schema too (a bug otherwise) */
+    ocpp_verr_t verr;
+    if (!out.err && msg && msg->response && ocpp_schema_validate(msg, 1, out.response, &verr) < 0) {
+        log_write(LOG_ERROR, c->identity, call->message_id, "own %s response breaks the schema: %s",
+                  call->action, verr.why);
+        json_decref(out.response);
+        out.response = NULL;
+        out.err = OCPP_ERR_INTERNAL;
+        out.err_text = "the gateway could not build a valid response";
+        out.persist = 0;
+    }
+    const char *type = out.event_type;
+    if (type && !self->cfg.event_heartbeat && strcmp(type, "heartbeat") == 0)
+        type = NULL; /* off by default (DESIGN §4): a full bridge never stops Heartbeats */
+    core_event_t ev = {.type = type,
+                       .identity = c->identity,
+                       .pod = self->cfg.pod_id,
+                       .version = c->version,
+                       .action = call->action,
+                       .message_id = call->message_id,
+                       .time_us = call->at_us,
+                       .data = out.event_data,
+                       /* ocpp.message carries the payload anyway */
+                       .raw =
+                           self->cfg.event_raw_payload && type && strcmp(type, "ocpp.message") != 0
+                               ? call->payload
+                               : NULL};
+    if (out.err) {
+        reply_error(self, c, call->message_id, out.err, out.err_text);
+        if (type) /* what the station said is still published, when the bridge takes it */
+            publish_event(self, c, &ev, 0, OUTBOX_TRY);
+        goto out;
+    }
+    uint64_t token = out.persist ? ++self->next_token : 0;
+    if (out.persist && !type) {
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "no event for this message");
+        goto out;
+    }
+    if (type && publish_event(self, c, &ev, token, OUTBOX_TRY) < 0) {
+        metrics_counter_add(self->m_refused, 1);
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "gateway busy, retry");
+        goto out;
+    }
+    if (token) {
+        hold_answer(self, c, call, out.response, token, now);
+    } else {
+        char *text = ocpp_frame_callresult(call->message_id, out.response);
+        if (text)
+            send_text(self, c, text);
+        free(text);
+    }
+    if (out.boot_accepted && !core_session_booted(c->s)) {
+        core_session_set_booted(c->s);
+        send_register(self, c); /* re-assert with the boot state (DESIGN §6) */
+        send_conn_state(self, c);
+    }
+out:
+    core_action_out_clear(&out);
+}
+
+/* No answer for the id token (none in time, the registry full or failing): tag_fallback. */
+static void serve_fallback(core_conn_t *self, conn_t *c, const call_t *call, const char *reason,
+                           uint64_t now)
+{
+    const char *status = self->cfg.tag_fallback_accept ? "Accepted" : "Invalid";
+    count(CORE_M_TAG_FALLBACKS, reason);
+    log_write(LOG_WARN, c->identity, call->message_id, "id token status unknown (%s): %s", reason,
+              status);
+    serve_call(self, c, call, status, 0, now);
+}
+
+static int send_tag_lookup(core_conn_t *self, uint64_t request_id, const char *tag)
+{
+    envelope_t env = {.type = ENV_TAG_LOOKUP};
+    env.u.tag_lookup.request_id = request_id;
+    env.u.tag_lookup.core_id = self->cfg.core_index;
+    env.u.tag_lookup.id_tag = env_str(tag);
+    return self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_TRY);
+}
+
+/* auth_policy redis: the status of the CALL's id token from the cache, or asked of the registry
+ * (TAG_LOOKUP) while the CALL waits in the session like a held answer, bounded by
+ * tag_timeout_ms. */
+static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, const char *tag,
+                           uint64_t now)
+{
+    if (!tag[0]) { /* an empty token has no record */
+        serve_call(self, c, call, "Invalid", 0, now);
+        return;
+    }
+    core_tag_answer_t a;
+    if (core_tags_get(self->tags, tag, now, &a)) {
+        metrics_counter_add(self->m_tag_hit, 1);
+        serve_call(self, c, call, core_tag_status(&a, now), a.expires_at_ms, now);
+        return;
+    }
+    metrics_counter_add(self->m_tag_miss, 1);
+    metrics_gauge_set(self->m_tags, (int64_t)core_tags_size(self->tags));
+    core_waiting_t w = {.request_id = ++self->next_request,
+                        .deadline_us = now + self->cfg.tag_timeout_ms * 1000u,
+                        .at_us = call->at_us};
+    snprintf(w.message_id, sizeof(w.message_id), "%s", call->message_id);
+    snprintf(w.action, sizeof(w.action), "%s", call->action);
+    snprintf(w.tag, sizeof(w.tag), "%s", tag);
+    if (send_tag_lookup(self, w.request_id, tag) < 0) {
+        serve_fallback(self, c, call, "refused", now);
+        return;
+    }
+    if (u64map_put(self->lookups, w.request_id, c) < 0) {
+        serve_fallback(self, c, call, "error", now);
+        return;
+    }
+    w.payload = json_incref((json_t *)call->payload);
+    core_session_wait(c->s, &w);
+    metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
 static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_t at_us,
@@ -449,12 +765,20 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
     metrics_counter_add(self->m_calls, 1);
     core_held_t abandoned;
     core_call_verdict_t verdict = core_session_on_call(c->s, f->action, &abandoned);
-    if (abandoned.token) {
+    core_waiting_t gave_up;
+    int waited = core_session_take_waiting(c->s, 0, &gave_up);
+    if (abandoned.token || waited) {
         /* a charge point sends a new CALL only once it gave up on the previous one */
         count(CORE_M_ANSWERS_ABANDONED, NULL);
-        log_write(LOG_WARN, c->identity, abandoned.message_id,
-                  "new CALL while this one waited for persistence: the charge point gave up on it");
+        log_write(LOG_WARN, c->identity,
+                  abandoned.token ? abandoned.message_id : gave_up.message_id,
+                  "new CALL while this one waited: the charge point gave up on it");
+    }
+    if (abandoned.token)
         held_forget(self, &abandoned);
+    if (waited) {
+        waiting_forget(self, &gave_up);
+        core_waiting_clear(&gave_up);
     }
     if (verdict == CORE_CALL_NOT_BOOTED) {
         reply_error(self, c, f->message_id, OCPP_ERR_SECURITY,
@@ -471,57 +795,45 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
         reply_error(self, c, f->message_id, verr.err, verr.why);
         return;
     }
-    core_action_ctx_t ctx = {.heartbeat_interval_s = self->cfg.heartbeat_interval_s,
-                             .now_us = now,
-                             .auth_policy = self->auth_policy,
-                             .auth_list = self->cfg.auth_list};
-    core_action_out_t out;
-    core_action_handle(c->version, f->action, f->payload, &ctx, &out);
-    /* what the gateway answers must match the response schema too (a bug otherwise) */
-    if (!out.err && msg && msg->response && ocpp_schema_validate(msg, 1, out.response, &verr) < 0) {
-        log_write(LOG_ERROR, c->identity, f->message_id, "own %s response breaks the schema: %s",
-                  f->action, verr.why);
-        json_decref(out.response);
-        out.response = NULL;
-        out.err = OCPP_ERR_INTERNAL;
-        out.err_text = "the gateway could not build a valid response";
-        out.persist = 0;
+    call_t call = {f->message_id, f->action, f->payload, at_us};
+    const char *tag = self->auth_policy == CORE_AUTH_REDIS
+                          ? core_action_id_tag(c->version, f->action, f->payload)
+                          : NULL;
+    if (tag)
+        serve_with_tag(self, c, &call, tag, now);
+    else
+        serve_call(self, c, &call, NULL, 0, now);
+}
+
+/* The registry's answer to TAG_LOOKUP: cached (an Accepted token for tag_cache_ms, anything
+ * else for tag_negative_cache_ms), and the CALL that waits for it is served. */
+static void on_tag_info(core_conn_t *self, const env_tag_info_t *m, uint64_t now)
+{
+    char tag[CORE_TAG_MAX + 1];
+    bool fits = env_str_copy(m->id_tag, tag, sizeof(tag)) < sizeof(tag);
+    core_tag_answer_t a = {.found = m->found, .expires_at_ms = m->expires_at_ms};
+    env_str_copy(m->status, a.status, sizeof(a.status));
+    if (m->error == 0 && fits && tag[0]) {
+        bool accepted = strcmp(core_tag_status(&a, now), "Accepted") == 0;
+        uint64_t ms = accepted ? self->cfg.tag_cache_ms : self->cfg.tag_negative_cache_ms;
+        core_tags_put(self->tags, tag, &a, now + ms * 1000u);
+        metrics_gauge_set(self->m_tags, (int64_t)core_tags_size(self->tags));
     }
-    uint64_t token = 0;
-    if (out.err) {
-        reply_error(self, c, f->message_id, out.err, out.err_text);
-    } else if (!out.persist) {
-        char *text = ocpp_frame_callresult(f->message_id, out.response);
-        if (text)
-            send_text(self, c, text);
-        free(text);
-    } else {
-        token = ++self->next_token;
+    conn_t *c = m->request_id ? u64map_get(self->lookups, m->request_id) : NULL;
+    core_waiting_t w;
+    if (!c || !core_session_take_waiting(c->s, m->request_id, &w)) {
+        log_write(LOG_DEBUG, NULL, NULL, "TAG_INFO %" PRIu64 " for no waiting CALL (late)",
+                  m->request_id);
+        return;
     }
-    if (out.boot_accepted && !core_session_booted(c->s)) {
-        core_session_set_booted(c->s);
-        send_register(self, c); /* re-assert with the boot state (DESIGN §6) */
-    }
-    int published = -1;
-    if (out.event_type) {
-        core_event_t ev = {.type = out.event_type,
-                           .identity = c->identity,
-                           .pod = self->cfg.pod_id,
-                           .version = c->version,
-                           .action = f->action,
-                           .message_id = f->message_id,
-                           .time_us = at_us,
-                           .data = out.event_data,
-                           /* ocpp.message carries the payload anyway */
-                           .raw = self->cfg.event_raw_payload &&
-                                          strcmp(out.event_type, "ocpp.message") != 0
-                                      ? f->payload
-                                      : NULL};
-        published = publish_event(self, c, &ev, token);
-    }
-    if (token)
-        hold_answer(self, c, f, out.response, token, published, now);
-    core_action_out_clear(&out);
+    waiting_forget(self, &w);
+    call_t call = {w.message_id, w.action, w.payload, w.at_us};
+    if (m->error != 0 || !fits || strcmp(w.tag, tag) != 0)
+        serve_fallback(self, c, &call, "error", now);
+    else
+        serve_call(self, c, &call, core_tag_status(&a, now), a.expires_at_ms, now);
+    core_waiting_clear(&w);
+    schedule(self, c);
 }
 
 /* The bridge reports whether an event we wait on is in Kafka: status 0 sends the held answer,
@@ -634,10 +946,155 @@ static void on_response(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uin
     pump(self, c, now);
 }
 
+/* ---- restarts of peers (DESIGN-12-13 "Instances") -------------------------------------------- */
+
+static void peer_restarted(const char *stage, uint64_t before, uint64_t now_instance)
+{
+    count(CORE_M_PEER_RESTARTS, stage);
+    log_write(LOG_WARN, NULL, NULL,
+              "%s restarted (instance %" PRIu64 " -> %" PRIu64 "): reconciling", stage, before,
+              now_instance);
+}
+
+typedef struct {
+    core_conn_t *self;
+    const char *edge_id;
+    uint64_t below;
+    conn_t **list;
+    size_t n;
+} gone_t;
+
+static void collect_gone(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    conn_t *c = value;
+    gone_t *g = arg;
+    if (c->conn_id < g->below && strcmp(c->edge_id, g->edge_id) == 0)
+        g->list[g->n++] = c;
+}
+
+/* A new instance of an edge: every connection of an earlier one (conn id below the instance,
+ * the seed of the edge's conn ids) is gone, exactly as if DISCONNECT 1006 had arrived. */
+static size_t edge_restarted(core_conn_t *self, const core_edge_t *e, uint64_t instance,
+                             uint64_t now)
+{
+    size_t n = u64map_size(self->conns);
+    if (!n)
+        return 0;
+    gone_t g = {self, e->id, instance, calloc(n, sizeof(conn_t *)), 0};
+    if (!g.list) {
+        log_error("out of memory: connections of the former edge %s not finished", e->id);
+        return 0;
+    }
+    u64map_foreach(self->conns, collect_gone, &g);
+    for (size_t i = 0; i < g.n; i++)
+        conn_finish(self, g.list[i], 1006, "edge restarted", now);
+    free(g.list);
+    return g.n;
+}
+
+static void dispatch_edge(core_conn_t *self, const envelope_t *env, uint64_t now);
+
+/* HELLO: the first of an edge opens its route (answered with ANNOUNCE, so the edge re-announces
+ * its connections if this core is new to it) and lets through what waited for it; a larger
+ * instance than before means the edge restarted. */
+static void on_hello(core_conn_t *self, const env_hello_t *h, uint64_t now)
+{
+    core_edge_t *e = core_edges_get(self->edges, h->edge_id, true);
+    if (!e) {
+        log_warn("HELLO of edge %.*s dropped: %d edges known already", (int)h->edge_id.len,
+                 h->edge_id.ptr ? h->edge_id.ptr : "", EDGES_MAX);
+        return;
+    }
+    if (h->instance > e->instance) {
+        uint64_t before = e->instance;
+        size_t gone = edge_restarted(self, e, h->instance, now);
+        if (before || gone)
+            peer_restarted("edge", before, h->instance);
+        e->instance = h->instance;
+    }
+    if (e->routed)
+        return;
+    char *endpoint = env_str_dup(h->endpoint);
+    if (endpoint && self->ops.open_edge(self->ops_arg, e->id, endpoint) == 0) {
+        e->routed = true;
+        log_info("edge %s at %s (instance %" PRIu64 ")", e->id, endpoint, e->instance);
+        announce(self, CORE_TO_EDGE, e->id);
+        envelope_t env;
+        void *buf;
+        while (core_edges_take(self->edges, e, &env, &buf)) {
+            dispatch_edge(self, &env, now);
+            free(buf);
+        }
+        metrics_gauge_set(self->m_unrouted, (int64_t)core_edges_held(self->edges));
+    }
+    free(endpoint);
+}
+
+/* A new bridge instance lost the events it had not confirmed: their held answers are answered
+ * now (the charge point retries; transaction event ids are deterministic). */
+static void bridge_restarted(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    conn_t *c = value;
+    core_conn_t *self = arg;
+    core_held_t h;
+    uint64_t token = core_session_held_token(c->s);
+    if (!token || !core_session_release(c->s, token, &h))
+        return;
+    reply_error(self, c, h.message_id, OCPP_ERR_INTERNAL, "event not confirmed, retry");
+    held_forget(self, &h);
+    schedule(self, c);
+}
+
+/* A new registry instance lost its table: every connection is registered again with the epoch
+ * it holds, and every id token still asked about is asked again. */
+static void registry_restarted(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    conn_t *c = value;
+    core_conn_t *self = arg;
+    if (!c->closing)
+        send_register(self, c);
+    const core_waiting_t *w = core_session_waiting(c->s);
+    if (w)
+        send_tag_lookup(self, w->request_id, w->tag);
+}
+
+static void on_announce(core_conn_t *self, const env_announce_t *m)
+{
+    uint64_t *known = env_str_eq(m->stage, "bridge")     ? &self->bridge_instance
+                      : env_str_eq(m->stage, "registry") ? &self->registry_instance
+                                                         : NULL;
+    if (!known) { /* another core's, or an unknown stage: nothing this core reconciles */
+        log_write(LOG_DEBUG, NULL, NULL, "ANNOUNCE of %.*s ignored", (int)m->stage.len,
+                  m->stage.ptr ? m->stage.ptr : "");
+        return;
+    }
+    if (!m->instance || m->instance == *known)
+        return;
+    uint64_t before = *known;
+    *known = m->instance;
+    if (!before) /* the first one this core hears: it handed nothing to an earlier one */
+        return;
+    if (known == &self->bridge_instance) {
+        peer_restarted("bridge", before, m->instance);
+        u64map_foreach(self->conns, bridge_restarted, self);
+    } else {
+        peer_restarted("registry", before, m->instance);
+        u64map_foreach(self->conns, registry_restarted, self);
+    }
+}
+
+static void announce_edge(const core_edge_t *e, void *arg)
+{
+    announce(arg, CORE_TO_EDGE, e->id);
+}
+
 /* ---- deadlines ------------------------------------------------------------------------------ */
 
-/* What is due on one connection: the in-flight CALL times out, the held answer passes its
- * bound, queued commands expire (pump), and the next command goes out. */
+/* What is due on one connection: the in-flight CALL times out, the held answer and the waiting
+ * CALL pass their bound, queued commands expire (pump), and the next command goes out. */
 static void conn_deadlines(core_conn_t *self, conn_t *c, uint64_t now)
 {
     core_command_t *cmd = core_session_timed_out(c->s, now);
@@ -649,8 +1106,20 @@ static void conn_deadlines(core_conn_t *self, conn_t *c, uint64_t now)
                     "event not confirmed by Kafka within persist_timeout_ms");
         held_forget(self, &h);
     }
+    core_waiting_t w;
+    if (core_session_wait_expired(c->s, now, &w)) {
+        waiting_forget(self, &w);
+        call_t call = {w.message_id, w.action, w.payload, w.at_us};
+        serve_fallback(self, c, &call, "timeout", now);
+        core_waiting_clear(&w);
+    }
     pump(self, c, now);
     schedule(self, c);
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
 }
 
 uint64_t core_conn_tick(core_conn_t *self, uint64_t now_us)
@@ -660,29 +1129,49 @@ uint64_t core_conn_tick(core_conn_t *self, uint64_t now_us)
         conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
         conn_deadlines(self, c, now_us);
     }
-    return core_timers_next(self->timers);
+    size_t expired = core_edges_expire(self->edges, now_us);
+    if (expired) {
+        metrics_counter_add(
+            metrics_def_counter(&CORE_METRICS[CORE_M_UNROUTED_DROPPED], "reason=\"expired\""),
+            expired);
+        log_warn("%zu envelopes dropped: their edge sent no HELLO within unrouted_queue_ms",
+                 expired);
+        metrics_gauge_set(self->m_unrouted, (int64_t)core_edges_held(self->edges));
+    }
+    if (self->cfg.announce_interval_ms && now_us >= self->next_announce_us) {
+        announce(self, CORE_TO_BRIDGE, NULL);
+        announce(self, CORE_TO_REGISTRY, NULL);
+        core_edges_foreach_routed(self->edges, announce_edge, self);
+        self->next_announce_us = now_us + self->cfg.announce_interval_ms * 1000u;
+    }
+    uint64_t next = earliest(core_timers_next(self->timers), core_edges_next_deadline(self->edges));
+    return self->cfg.announce_interval_ms ? earliest(next, self->next_announce_us) : next;
 }
 
 /* ---- envelopes ------------------------------------------------------------------------------ */
 
-static void on_hello(core_conn_t *self, const env_hello_t *h)
-{
-    char *edge_id = env_str_dup(h->edge_id);
-    char *endpoint = env_str_dup(h->endpoint);
-    if (edge_id && endpoint && !zhashx_lookup(self->edges, edge_id) &&
-        self->ops.open_edge(self->ops_arg, edge_id, endpoint) == 0) {
-        zhashx_insert(self->edges, edge_id, (void *)1);
-        log_info("edge %s at %s", edge_id, endpoint);
-    }
-    free(edge_id);
-    free(endpoint);
-}
-
 static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
 {
     conn_t *c = conn_find(self, m->edge_id, m->conn_id);
-    if (!c) { /* the edge sent it before it learnt of a close, or core restarted: dropped */
-        metrics_counter_add(self->m_stale, 1);
+    if (!c && m->identity.len && identity_valid(m->identity.ptr, m->identity.len)) {
+        /* this core restarted: the frame says enough to serve the connection again */
+        open_t o = {.kind = OPEN_RECOVERED,
+                    .edge_id = m->edge_id,
+                    .identity = m->identity,
+                    .subprotocol = m->subprotocol,
+                    .boot_state = m->boot_state,
+                    .conn_id = m->conn_id};
+        c = conn_open(self, &o, now);
+        if (!c)
+            return;
+    } else if (!c) { /* an older edge: the station reconnects, never a silent black hole */
+        char edge[EDGE_ID_MAX + 1];
+        env_str_copy(m->edge_id, edge, sizeof(edge));
+        metrics_counter_add(self->m_lost, 1);
+        log_write(LOG_WARN, NULL, NULL,
+                  "frame of unknown connection %s/%" PRIu64 " without identity: closing", edge,
+                  m->conn_id);
+        close_id(self, edge, m->conn_id, 1011, "connection state lost, reconnect");
         return;
     }
     ocpp_frame_t f;
@@ -725,20 +1214,72 @@ static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
     schedule(self, c);
 }
 
+/* CONNECT, FRAME and DISCONNECT of an edge with a route. A connection id below the edge's
+ * instance belongs to an earlier instance of it, whose connections are gone: late, dropped. */
+static void dispatch_edge(core_conn_t *self, const envelope_t *env, uint64_t now)
+{
+    const core_edge_t *e = NULL;
+    uint64_t conn_id = 0;
+    if (env->type == ENV_CONNECT) {
+        e = core_edges_get(self->edges, env->u.connect.edge_id, false);
+        conn_id = env->u.connect.conn_id;
+    } else if (env->type == ENV_FRAME) {
+        e = core_edges_get(self->edges, env->u.frame.edge_id, false);
+        conn_id = env->u.frame.conn_id;
+    }
+    if (e && conn_id < e->instance) {
+        metrics_counter_add(self->m_stale, 1);
+        log_write(LOG_DEBUG, NULL, NULL, "%s of conn %" PRIu64 " of a former instance of %s",
+                  envelope_type_name(env->type), conn_id, e->id);
+        return;
+    }
+    if (env->type == ENV_CONNECT)
+        on_connect(self, &env->u.connect, now);
+    else if (env->type == ENV_FRAME)
+        on_frame(self, &env->u.frame, now);
+    else
+        on_disconnect(self, &env->u.disconnect, now);
+}
+
+/* An envelope of a connection: handled at once when its edge has a route; otherwise it waits
+ * for the edge's HELLO (bounded; the oldest is dropped when full, counted). */
+static void from_edge(core_conn_t *self, const envelope_t *env, env_str_t edge_id, uint64_t now)
+{
+    core_edge_t *e = core_edges_get(self->edges, edge_id, true);
+    if (!e) {
+        metrics_def_count(&CORE_METRICS[CORE_M_UNROUTED_DROPPED], "edges");
+        log_write(LOG_WARN, NULL, NULL, "%s of edge %.*s dropped: %d edges known already",
+                  envelope_type_name(env->type), (int)edge_id.len, edge_id.ptr ? edge_id.ptr : "",
+                  EDGES_MAX);
+        return;
+    }
+    if (e->routed) {
+        dispatch_edge(self, env, now);
+        return;
+    }
+    int rc = core_edges_hold(self->edges, e, env, now);
+    if (rc != 0) {
+        metrics_def_count(&CORE_METRICS[CORE_M_UNROUTED_DROPPED], "full");
+        log_write(LOG_WARN, NULL, NULL, "no HELLO of edge %s yet and %s: an envelope dropped",
+                  e->id, rc > 0 ? "unrouted_queue_max reached" : strerror(-rc));
+    }
+    metrics_gauge_set(self->m_unrouted, (int64_t)core_edges_held(self->edges));
+}
+
 void core_conn_on_envelope(core_conn_t *self, const envelope_t *env, uint64_t now_us)
 {
     switch (env->type) {
     case ENV_HELLO:
-        on_hello(self, &env->u.hello);
+        on_hello(self, &env->u.hello, now_us);
         break;
     case ENV_CONNECT:
-        on_connect(self, &env->u.connect, now_us);
+        from_edge(self, env, env->u.connect.edge_id, now_us);
         break;
     case ENV_FRAME:
-        on_frame(self, &env->u.frame, now_us);
+        from_edge(self, env, env->u.frame.edge_id, now_us);
         break;
     case ENV_DISCONNECT:
-        on_disconnect(self, &env->u.disconnect, now_us);
+        from_edge(self, env, env->u.disconnect.edge_id, now_us);
         break;
     case ENV_REGISTERED:
         on_registered(self, &env->u.registered);
@@ -746,11 +1287,17 @@ void core_conn_on_envelope(core_conn_t *self, const envelope_t *env, uint64_t no
     case ENV_SUPERSEDED:
         on_superseded(self, &env->u.superseded);
         break;
+    case ENV_TAG_INFO:
+        on_tag_info(self, &env->u.tag_info, now_us);
+        break;
     case ENV_EVENT_ACK:
         on_event_ack(self, &env->u.event_ack);
         break;
     case ENV_COMMAND:
         on_command(self, &env->u.command, now_us);
+        break;
+    case ENV_ANNOUNCE:
+        on_announce(self, &env->u.announce);
         break;
     case ENV_REGISTRY_BUSY:
         on_registry_busy(self, &env->u.registry_busy);
@@ -775,23 +1322,36 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
     const char *policy = cfg->auth_policy ? cfg->auth_policy : "";
     self->auth_policy = strcmp(policy, "allow-list") == 0  ? CORE_AUTH_ALLOW_LIST
                         : strcmp(policy, "deny-list") == 0 ? CORE_AUTH_DENY_LIST
+                        : strcmp(policy, "redis") == 0     ? CORE_AUTH_REDIS
                                                            : CORE_AUTH_ACCEPT_ALL;
     self->next_token = cfg->token_base;
+    self->next_request = cfg->token_base;
     self->conns = u64map_new(1024);
     self->held = u64map_new(256);
+    self->lookups = u64map_new(64);
     self->identities = zhashx_new();
-    self->edges = zhashx_new();
+    self->edges =
+        core_edges_new(EDGES_MAX, cfg->unrouted_queue_max, cfg->unrouted_queue_ms * 1000u);
+    self->tags = core_tags_new(cfg->tag_cache_max);
     self->timers = core_timers_new();
-    if (!self->conns || !self->held || !self->identities || !self->edges || !self->timers) {
+    if (!self->conns || !self->held || !self->lookups || !self->identities || !self->edges ||
+        !self->tags || !self->timers) {
         core_conn_destroy(&self);
         return NULL;
     }
     self->m_calls = metrics_def_counter(&CORE_METRICS[CORE_M_CALLS], NULL);
     self->m_events = metrics_def_counter(&CORE_METRICS[CORE_M_EVENTS], NULL);
     self->m_stale = metrics_def_counter(&CORE_METRICS[CORE_M_STALE_CONN], NULL);
+    self->m_lost = metrics_def_counter(&CORE_METRICS[CORE_M_STATE_LOST], NULL);
+    self->m_refused = metrics_def_counter(&CORE_METRICS[CORE_M_EVENTS_REFUSED], NULL);
+    self->m_tag_hit = metrics_def_counter(&CORE_METRICS[CORE_M_TAG_CACHE], "result=\"hit\"");
+    self->m_tag_miss = metrics_def_counter(&CORE_METRICS[CORE_M_TAG_CACHE], "result=\"miss\"");
     self->m_conns = metrics_def_gauge(&CORE_METRICS[CORE_M_CONNECTIONS], NULL);
     self->m_held = metrics_def_gauge(&CORE_METRICS[CORE_M_ANSWERS_HELD], NULL);
     self->m_busy = metrics_def_gauge(&CORE_METRICS[CORE_M_REGISTRY_BUSY], NULL);
+    self->m_unrouted = metrics_def_gauge(&CORE_METRICS[CORE_M_UNROUTED], NULL);
+    self->m_waiting = metrics_def_gauge(&CORE_METRICS[CORE_M_TAGS_WAITING], NULL);
+    self->m_tags = metrics_def_gauge(&CORE_METRICS[CORE_M_TAG_CACHE_ENTRIES], NULL);
     return self;
 }
 
@@ -814,8 +1374,10 @@ void core_conn_destroy(core_conn_t **self_p)
         u64map_foreach(self->conns, conn_free, NULL);
     u64map_destroy(&self->conns);
     u64map_destroy(&self->held);
+    u64map_destroy(&self->lookups);
     zhashx_destroy(&self->identities);
-    zhashx_destroy(&self->edges);
+    core_edges_destroy(&self->edges);
+    core_tags_destroy(&self->tags);
     free(self);
     *self_p = NULL;
 }
@@ -837,7 +1399,11 @@ void core_conn_stats(const core_conn_t *self, core_conn_stats_t *out)
     out->connections = u64map_size(self->conns);
     out->identities = zhashx_size(self->identities);
     out->held = u64map_size(self->held);
+    out->waiting = u64map_size(self->lookups);
     out->timers = core_timers_size(self->timers);
-    out->edges = zhashx_size(self->edges);
+    out->edges = core_edges_routed(self->edges);
+    out->edge_records = core_edges_count(self->edges);
+    out->unrouted = core_edges_held(self->edges);
+    out->tags = core_tags_size(self->tags);
     u64map_foreach(self->conns, conn_stats, out);
 }

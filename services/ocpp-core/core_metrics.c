@@ -33,4 +33,39 @@ const metrics_def_t CORE_METRICS[CORE_M_COUNT] = {
                            "connections closed because a newer one exists", NULL},
     [CORE_M_REGISTRY_BUSY] = {"core_registry_busy", METRICS_GAUGE,
                               "1 while redis-registry reports its queue over the limit", NULL},
+    [CORE_M_REGISTRATIONS_REFUSED] = {"core_registrations_refused_total", METRICS_COUNTER,
+                                      "connections closed because the registry refused their "
+                                      "claim: an authenticated connection holds the identity",
+                                      NULL},
+    [CORE_M_RECOVERED] = {"core_conn_recovered_total", METRICS_COUNTER,
+                          "connections this core took over after it restarted, by how "
+                          "(frame: from a FRAME's identity; resumed: from a resumed CONNECT)",
+                          "how"},
+    [CORE_M_STATE_LOST] = {"core_conn_state_lost_total", METRICS_COUNTER,
+                           "frames of a connection core does not know and cannot recover (no "
+                           "identity): the connection is closed 1011 so the station reconnects",
+                           NULL},
+    [CORE_M_PEER_RESTARTS] = {"core_peer_restarts_total", METRICS_COUNTER,
+                              "new instances of peers seen (a restart), by stage", "stage"},
+    [CORE_M_UNROUTED] = {"core_unrouted_envelopes", METRICS_GAUGE,
+                         "envelopes of edges without a route yet, waiting for their HELLO", NULL},
+    [CORE_M_UNROUTED_DROPPED] = {"core_unrouted_dropped_total", METRICS_COUNTER,
+                                 "envelopes of edges without a route dropped, by reason (full, "
+                                 "expired, edges)",
+                                 "reason"},
+    [CORE_M_EVENTS_REFUSED] = {"core_events_refused_total", METRICS_COUNTER,
+                               "CALLs answered InternalError \"gateway busy, retry\" because "
+                               "kafka-bridge was full",
+                               NULL},
+    [CORE_M_TAG_CACHE] = {"core_tag_cache_total", METRICS_COUNTER,
+                          "id-token statuses looked up in the cache (auth_policy redis), by result",
+                          "result"},
+    [CORE_M_TAG_FALLBACKS] = {"core_tag_fallbacks_total", METRICS_COUNTER,
+                              "id tokens answered by tag_fallback, by reason (timeout, refused, "
+                              "error)",
+                              "reason"},
+    [CORE_M_TAGS_WAITING] = {"core_tag_lookups_waiting", METRICS_GAUGE,
+                             "CALLs waiting for their id token's status from the registry", NULL},
+    [CORE_M_TAG_CACHE_ENTRIES] = {"core_tag_cache_entries", METRICS_GAUGE,
+                                  "id-token answers in the cache", NULL},
 };

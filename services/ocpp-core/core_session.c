@@ -10,7 +10,8 @@
 struct core_session_s {
     ocpp_version_t version;
     int booted;
-    core_held_t held; /* uplink: the answer waiting for persistence */
+    core_held_t held;       /* uplink: the answer waiting for persistence */
+    core_waiting_t waiting; /* uplink: the CALL waiting for its id token's status */
     /* downlink */
     core_command_t **queue; /* sorted: priority desc, then arrival */
     size_t queued, queue_max;
@@ -53,6 +54,7 @@ void core_session_destroy(core_session_t **self)
         core_command_free(&s->queue[i]);
     core_command_free(&s->in_flight);
     core_held_clear(&s->held);
+    core_waiting_clear(&s->waiting);
     free(s->queue);
     free(s);
     *self = NULL;
@@ -133,6 +135,40 @@ int core_session_take_held(core_session_t *self, core_held_t *out)
         return 0;
     held_move(self, out);
     return 1;
+}
+
+void core_waiting_clear(core_waiting_t *w)
+{
+    json_decref(w->payload);
+    memset(w, 0, sizeof(*w));
+}
+
+void core_session_wait(core_session_t *self, core_waiting_t *w)
+{
+    core_waiting_clear(&self->waiting);
+    self->waiting = *w;
+    memset(w, 0, sizeof(*w));
+}
+
+const core_waiting_t *core_session_waiting(const core_session_t *self)
+{
+    return self->waiting.request_id ? &self->waiting : NULL;
+}
+
+int core_session_take_waiting(core_session_t *self, uint64_t request_id, core_waiting_t *out)
+{
+    if (!self->waiting.request_id || (request_id && self->waiting.request_id != request_id))
+        return 0;
+    *out = self->waiting;
+    memset(&self->waiting, 0, sizeof(self->waiting));
+    return 1;
+}
+
+int core_session_wait_expired(core_session_t *self, uint64_t now_us, core_waiting_t *out)
+{
+    if (!self->waiting.request_id || now_us < self->waiting.deadline_us)
+        return 0;
+    return core_session_take_waiting(self, 0, out);
 }
 
 int core_session_enqueue(core_session_t *self, core_command_t *cmd)
@@ -225,6 +261,8 @@ uint64_t core_session_next_deadline(const core_session_t *self)
     } while (0)
     if (self->held.token)
         EARLIER(self->held.deadline_us);
+    if (self->waiting.request_id)
+        EARLIER(self->waiting.deadline_us);
     if (self->in_flight)
         EARLIER(self->in_flight->deadline_us);
     for (size_t i = 0; i < self->queued; i++)

@@ -1,6 +1,7 @@
 /* core_session: the per-connection OCPP state machine, pure (no sockets, no clock: callers
  * pass the time). One instance per charge-point connection, owned by the engine core_conn; it
- * is the one place that connection's boot state and held answer are kept.
+ * is the one place that connection's boot state, held answer and CALL waiting for its id token
+ * are kept.
  *
  * Uplink (charge point -> gateway): BootNotification gating (2.0.1: before the boot was
  * accepted, here or on any pod as the registry reports, every CALL other than
@@ -23,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "core_tags.h"
 #include "ocpp_frame.h"
 
 typedef struct core_session_s core_session_t;
@@ -87,6 +89,30 @@ int core_session_release(core_session_t *self, uint64_t token, core_held_t *out)
 int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t *out);
 /* 1 with the held answer moved into *out (the connection ends), 0 when nothing is held. */
 int core_session_take_held(core_session_t *self, core_held_t *out);
+
+/* A CALL whose answer depends on an id token the registry is asked about (auth_policy redis,
+ * docs/security.md): it waits here until the TAG_INFO or its deadline, then it is served. One at
+ * most per connection: like a held answer, a new CALL abandons it. */
+typedef struct {
+    uint64_t request_id; /* the TAG_LOOKUP's request id; 0: nothing waits */
+    uint64_t deadline_us;
+    char message_id[OCPP_MESSAGE_ID_MAX + 1];
+    char action[OCPP_ACTION_MAX + 1];
+    char tag[CORE_TAG_MAX + 1];
+    json_t *payload; /* the CALL payload (owned) */
+    uint64_t at_us;  /* when the edge received the frame */
+} core_waiting_t;
+
+/* Frees the payload and empties w. */
+void core_waiting_clear(core_waiting_t *w);
+/* The session takes *w (emptied); a CALL still waiting is abandoned (freed) first. */
+void core_session_wait(core_session_t *self, core_waiting_t *w);
+/* The waiting CALL (borrowed), or NULL. */
+const core_waiting_t *core_session_waiting(const core_session_t *self);
+/* 1 with the waiting CALL moved into *out when its request id is request_id (0: any), else 0. */
+int core_session_take_waiting(core_session_t *self, uint64_t request_id, core_waiting_t *out);
+/* 1 with the waiting CALL moved into *out when its deadline passed, else 0. */
+int core_session_wait_expired(core_session_t *self, uint64_t now_us, core_waiting_t *out);
 
 /* Queue a command (ownership passes on success). -ENOSPC when the queue is full. */
 int core_session_enqueue(core_session_t *self, core_command_t *cmd);

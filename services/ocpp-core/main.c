@@ -2,11 +2,12 @@
  *
  * Configuration, the ZeroMQ sockets on a CZMQ loop, and the calls into the engine core_conn,
  * which holds every rule. Envelopes from the PULL socket go to core_conn_on_envelope(); the
- * engine's effects come back through the ops below: an envelope to an edge (one PUSH socket per
- * edge id, opened at the edge's HELLO), to kafka-bridge or to redis-registry. Every send goes
- * through channel_send_counted(), which blocks up to send_timeout_ms on a full stage (flow
- * control: core stops reading its input instead of dropping) and counts and logs a drop past
- * that bound. One loop timer is armed at the engine's next deadline. */
+ * engine's effects come back through the ops below: an envelope to an edge (one outbox per edge
+ * id, opened at the edge's HELLO), to kafka-bridge or to redis-registry. Every send goes through
+ * an outbox (common/outbox.h) with the policy the engine gives, so the loop never waits on a
+ * peer: what a full peer cannot take yet waits in the outbox, flushed by a short timer while
+ * anything waits. One loop timer is armed at the engine's next deadline (which includes the
+ * ANNOUNCE every second); the first tick, at start, announces this instance. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,49 +26,82 @@
 #include "envelope.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "service.h"
+
+#define FLUSH_MS 5 /* how often outboxes are retried while something waits in one */
 
 static struct {
     core_config_t cfg;
     zsock_t *pull;
-    zsock_t *bridge;
-    zsock_t *registry;
-    zhashx_t *edges; /* edge id -> zsock_t* PUSH */
-    msgpack_sbuffer scratch;
+    outbox_t *bridge;
+    outbox_t *registry;
+    zhashx_t *edges; /* edge id -> outbox_t* */
     admin_http_t *admin;
     core_conn_t *engine;
     zloop_t *loop;
     int timer_id;      /* the deadline timer, -1: none armed */
     uint64_t armed_at; /* its deadline */
-} S = {.timer_id = -1};
+    int flush_id;      /* the outbox timer while something waits, -1: none */
+} S = {.timer_id = -1, .flush_id = -1};
 
 /* ---- effects of the engine ---------------------------------------------------------------- */
 
-static int send_envelope(void *arg, core_peer_t to, const char *edge_id, const envelope_t *env)
+static int on_flush(zloop_t *loop, int timer_id, void *arg);
+
+static void flush_later(void)
+{
+    if (S.flush_id < 0)
+        S.flush_id = zloop_timer(S.loop, FLUSH_MS, 0, on_flush, NULL);
+}
+
+static int send_envelope(void *arg, core_peer_t to, const char *edge_id, const envelope_t *env,
+                         outbox_policy_t policy)
 {
     (void)arg;
-    static const char *const names[] = {"edge", "bridge", "registry"};
-    zsock_t *sock = to == CORE_TO_BRIDGE     ? S.bridge
-                    : to == CORE_TO_REGISTRY ? S.registry
-                                             : zhashx_lookup(S.edges, edge_id);
-    if (!sock)
+    outbox_t *ob = to == CORE_TO_BRIDGE     ? S.bridge
+                   : to == CORE_TO_REGISTRY ? S.registry
+                                            : zhashx_lookup(S.edges, edge_id);
+    if (!ob)
         return -ENOENT;
-    return channel_send_counted(sock, env, &S.scratch, names[to], (int)S.cfg.send_timeout_ms);
+    int rc = outbox_send(ob, env, policy);
+    if (outbox_queued(ob))
+        flush_later();
+    return rc;
+}
+
+static outbox_t *outbox_to(zsock_t *push, const char *to)
+{
+    return push ? outbox_new(&push, to, (size_t)S.cfg.outbox_max_bytes) : NULL;
 }
 
 static int open_edge(void *arg, const char *edge_id, const char *endpoint)
 {
     (void)arg;
-    zsock_t *push = channel_push_connect(endpoint, (int)S.cfg.zmq_hwm);
-    if (!push)
+    outbox_t *ob = outbox_to(channel_push_connect(endpoint, (int)S.cfg.zmq_hwm), "edge");
+    if (!ob)
         return errno ? -errno : -EINVAL;
-    zhashx_update(S.edges, edge_id, push);
+    zhashx_update(S.edges, edge_id, ob);
     return 0;
 }
 
-static void edge_socket_free(void **item)
+static void edge_outbox_free(void **item)
 {
-    zsock_destroy((zsock_t **)item);
+    outbox_destroy((outbox_t **)item);
+}
+
+/* Retries every outbox; the timer ends once nothing waits. */
+static int on_flush(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)arg;
+    size_t left = outbox_flush(S.bridge) + outbox_flush(S.registry);
+    for (outbox_t *ob = zhashx_first(S.edges); ob; ob = zhashx_next(S.edges))
+        left += outbox_flush(ob);
+    if (!left && loop) {
+        zloop_timer_end(loop, timer_id);
+        S.flush_id = -1;
+    }
+    return 0;
 }
 
 /* ---- the loop --------------------------------------------------------------------------- */
@@ -126,19 +160,30 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 
 static core_conn_t *engine_new(void)
 {
+    uint64_t instance = clock_now_us(); /* this process's instance (DESIGN-12-13) */
     core_conn_config_t ec = {
         .pod_id = S.cfg.pod_id,
         .core_index = (uint32_t)S.cfg.core_index,
+        .instance = instance,
+        .announce_interval_ms = 1000,
         .events_topic = S.cfg.events_topic,
         .heartbeat_interval_s = S.cfg.heartbeat_interval_s,
+        .event_heartbeat = S.cfg.event_heartbeat,
         .auth_policy = S.cfg.auth_policy,
         .auth_list = S.cfg.auth_list,
+        .tag_cache_ms = (uint64_t)S.cfg.tag_cache_ms,
+        .tag_negative_cache_ms = (uint64_t)S.cfg.tag_negative_cache_ms,
+        .tag_cache_max = (size_t)S.cfg.tag_cache_max,
+        .tag_timeout_ms = (uint64_t)S.cfg.tag_timeout_ms,
+        .tag_fallback_accept = strcmp(S.cfg.tag_fallback, "accept") == 0,
         .command_timeout_ms = (uint64_t)S.cfg.command_timeout_ms,
         .command_queue_max = (size_t)S.cfg.command_queue_max,
         .persist_timeout_ms = (uint64_t)S.cfg.persist_timeout_ms,
         .event_raw_payload = S.cfg.event_raw_payload,
+        .unrouted_queue_max = (size_t)S.cfg.unrouted_queue_max,
+        .unrouted_queue_ms = (uint64_t)S.cfg.unrouted_queue_ms,
         /* tokens unique across restarts of this core: late acks of a former run match nothing */
-        .token_base = clock_now_us() << 8,
+        .token_base = instance << 8,
     };
     core_conn_ops_t ops = {.send = send_envelope, .open_edge = open_edge};
     return core_conn_new(&ec, &ops, NULL);
@@ -167,11 +212,11 @@ int main(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof(name), "core-%" PRId64, S.cfg.core_index);
     S.pull = channel_pull_at(S.cfg.ipc_dir, name, (int)S.cfg.zmq_hwm);
-    S.bridge = channel_push_to(S.cfg.ipc_dir, "bridge", (int)S.cfg.zmq_hwm);
-    S.registry = channel_push_to(S.cfg.ipc_dir, "registry", (int)S.cfg.zmq_hwm);
+    S.bridge = outbox_to(channel_push_to(S.cfg.ipc_dir, "bridge", (int)S.cfg.zmq_hwm), "bridge");
+    S.registry =
+        outbox_to(channel_push_to(S.cfg.ipc_dir, "registry", (int)S.cfg.zmq_hwm), "registry");
     S.edges = zhashx_new();
-    zhashx_set_destructor(S.edges, edge_socket_free);
-    msgpack_sbuffer_init(&S.scratch);
+    zhashx_set_destructor(S.edges, edge_outbox_free);
     S.engine = engine_new();
     if (!S.pull || !S.bridge || !S.registry || !S.engine)
         return 1;
@@ -180,6 +225,8 @@ int main(int argc, char **argv)
     service_zloop_signals(S.loop, NULL, NULL);
     zloop_reader(S.loop, S.pull, on_input, NULL);
     zloop_timer(S.loop, 1000, 0, on_heartbeat, NULL);
+    arm(core_conn_tick(S.engine, clock_now_us())); /* ANNOUNCE at once */
+    /* ready once started: Redis or Kafka being down never makes the pod unready */
     admin_http_set_ready(S.admin, true, NULL);
     log_info("core %" PRId64 " of %" PRId64 " ready", S.cfg.core_index, S.cfg.core_count);
     zloop_start(S.loop);
@@ -188,11 +235,11 @@ int main(int argc, char **argv)
     admin_http_set_ready(S.admin, false, "stopping");
     zloop_destroy(&S.loop);
     core_conn_destroy(&S.engine);
+    on_flush(NULL, -1, NULL); /* once more: what still waits is dropped and counted */
     zhashx_destroy(&S.edges);
     zsock_destroy(&S.pull);
-    zsock_destroy(&S.bridge);
-    zsock_destroy(&S.registry);
-    msgpack_sbuffer_destroy(&S.scratch);
+    outbox_destroy(&S.bridge);
+    outbox_destroy(&S.registry);
     admin_http_stop(&S.admin);
     metrics_shutdown();
     config_free(CORE_CONFIG, CORE_CONFIG_COUNT, &S.cfg);

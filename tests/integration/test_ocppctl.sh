@@ -15,6 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 
+export OCPPGW_EVENT_HEARTBEAT=true # events --follow follows heartbeat events (off by default)
 start_pod itest-ctl
 export OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA"
 ctl="$BIN/ocppctl"

@@ -40,8 +40,11 @@ KNOWN_FALSE_ALERTS=OcppgwRedisDown
 # may be pending, never firing (a failed produce request, CALLERRORs it causes, a slow reader).
 MAY_PEND_ALERTS=OcppgwKafkaDeliveryErrors,OcppgwCallErrorRatioHigh,OcppgwEdgeSlowReaders
 
-# a small send queue and a short core send timeout: a slow reader and a stopped bridge show quickly
-export OCPPGW_SEND_QUEUE_BYTES=4096 OCPPGW_MESSAGE_RATE=0 OCPPGW_SEND_TIMEOUT_MS=200ms
+# a small send queue: a slow reader shows quickly; heartbeat events on and a small core outbox:
+# a stopped bridge fills it quickly (ocpp-core never waits on it: it refuses CALLs whose event
+# it cannot hand on, and drops what is repeated anyway, such as its ANNOUNCE)
+export OCPPGW_SEND_QUEUE_BYTES=4096 OCPPGW_MESSAGE_RATE=0 OCPPGW_EVENT_HEARTBEAT=true \
+  OCPPGW_OUTBOX_MAX_BYTES=65536
 start_pod "$POD"
 RUN="$TMP/$POD" OUT_A="$POD_OUT" PID_A="$POD_PID" PORT_A="$WS_PORT"
 OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA" start_pod "$POD_B"
@@ -156,7 +159,8 @@ done
 kill -CONT "$bridge_pid"
 [ $dropped -eq 1 ] || fail "core counted no dropped envelope while the bridge was stopped"
 kill "$flood" 2>/dev/null || true
-ok "core dropped envelopes while kafka-bridge was stopped ($(curl -sf "http://127.0.0.1:$(admin_port core)/metrics" | grep '^ocppgw_envelopes_dropped_total' | head -1))"
+has_metric core 'ocppgw_core_events_refused_total' || fail "core refused no CALL while the bridge was stopped"
+ok "core dropped envelopes while kafka-bridge was stopped ($(curl -sf "http://127.0.0.1:$(admin_port core)/metrics" | grep '^ocppgw_envelopes_dropped_total' | head -1)) and answered CALLs \"gateway busy\" ($(metric core ocppgw_core_events_refused_total))"
 
 # --- what Prometheus saw ------------------------------------------------------------------------
 sleep 5 # a few more scrapes and rule evaluations after the last fault

@@ -11,6 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 
+export OCPPGW_EVENT_HEARTBEAT=true # heartbeat events are off by default; this test follows one
 start_pod itest-pod-a
 ok "pod ready on ws port $WS_PORT ($REDIS_URL, kafka $KAFKA)"
 base="ws://127.0.0.1:$WS_PORT"

@@ -10,6 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 
+export OCPPGW_EVENT_HEARTBEAT=true # pod B's heartbeat event is checked below (off by default)
 start_pod itest-a
 PID_A=$POD_PID; PORT_A=$WS_PORT
 export OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA"

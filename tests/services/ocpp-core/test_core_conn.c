@@ -1,11 +1,17 @@
 /* Unit tests for services/ocpp-core/core_conn, the engine of ocpp-core, and core_timers, its
- * deadline heap. Recording ops keep every effect (envelopes to edges, bridge and registry;
- * routes opened); each test drives a sequence of envelopes and ticks with a fake clock and
- * asserts the effects: answers held until persistence (acked, bridge stalled with and without
- * a bound, bridge failing, abandoned by a new CALL, connection closed), every way a command
- * ends (accepted, rejected, ocpp_error, timeout, expired, queue full, not on this core,
- * connection closed), each with exactly one RESULT, 2.0.1 boot gating (also through the
- * registry), newer connections, SUPERSEDED by epoch, and frames for unknown connections. */
+ * deadline heap. Recording ops keep every effect (envelopes to edges, bridge and registry, with
+ * the policy each was sent with; routes opened) and answer like an outbox (a peer marked full
+ * refuses OUTBOX_TRY and OUTBOX_DROP sends with -ENOBUFS and queues OUTBOX_MUST ones); each test
+ * drives a sequence of envelopes and ticks with a fake clock and asserts the effects: answers
+ * held until persistence (acked, bridge stalled with and without a bound, bridge failing or full,
+ * abandoned by a new CALL, connection closed), every way a command ends (accepted, rejected,
+ * ocpp_error, timeout, expired, queue full, not on this core, connection closed), each with
+ * exactly one RESULT, 2.0.1 boot gating (also through the registry), newer connections,
+ * SUPERSEDED by epoch, and the restarts of peers (DESIGN-12-13 "Instances": ANNOUNCE, new edge,
+ * registry and bridge instances, resumed CONNECTs, frames of unknown connections with and without
+ * identity, frames waiting for their edge's HELLO, CONN_STATE); the policy of every send and the
+ * refusals of a full bridge or registry; REGISTER.authenticated; auth_policy redis (TAG_LOOKUP,
+ * TAG_INFO, cache, timeout and fallback, the answers' statuses). */
 #include "core_conn.h"
 #include "core_metrics.h"
 #include "core_timers.h"
@@ -32,17 +38,22 @@ typedef struct {
     uint64_t conn_id; /* SEND, CLOSE, REGISTER, UNREGISTER */
     uint32_t code;    /* CLOSE */
     uint64_t token;   /* EVENT, RESULT */
-    uint64_t epoch;   /* UNREGISTER */
-    char what[128];   /* CLOSE reason, EVENT ce_type, RESULT status, REGISTER boot_state */
-    char id[96];      /* RESULT command_id */
-    char text[4096];  /* SEND data, RESULT value */
+    uint64_t epoch;   /* UNREGISTER, REGISTER */
+    outbox_policy_t policy;
+    int refused;        /* the recording ops answered -ENOBUFS */
+    bool authenticated; /* REGISTER */
+    uint64_t instance;  /* ANNOUNCE */
+    char what[128];  /* CLOSE reason, EVENT ce_type, RESULT status, REGISTER/CONN_STATE boot_state,
+                      * TAG_LOOKUP id_tag, ANNOUNCE stage */
+    char id[96];     /* RESULT command_id */
+    char text[4096]; /* SEND data, RESULT value */
 } rec_t;
 
 static struct {
     rec_t r[128];
     size_t n;
-    int bridge_rc; /* what sends to the bridge return */
-    int open_rc;   /* what open_edge returns */
+    bool full[3]; /* per core_peer_t: the peer's outbox is full */
+    int open_rc;  /* what open_edge returns */
     int opened;
     char opened_edge[64], opened_endpoint[64];
 } R;
@@ -52,7 +63,8 @@ static void copy_str(env_str_t s, char *out, size_t len)
     env_str_copy(s, out, len);
 }
 
-static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelope_t *env)
+static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelope_t *env,
+                    outbox_policy_t policy)
 {
     (void)arg;
     ck_assert_uint_lt(R.n, sizeof(R.r) / sizeof(R.r[0]));
@@ -60,6 +72,8 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
     memset(r, 0, sizeof(*r));
     r->to = to;
     r->type = env->type;
+    r->policy = policy;
+    r->refused = R.full[to] && policy != OUTBOX_MUST;
     if (edge_id)
         snprintf(r->edge, sizeof(r->edge), "%s", edge_id);
     switch (env->type) {
@@ -88,7 +102,23 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
         break;
     case ENV_REGISTER:
         r->conn_id = env->u.register_.conn_id;
+        r->epoch = env->u.register_.epoch;
+        r->authenticated = env->u.register_.authenticated;
         copy_str(env->u.register_.boot_state, r->what, sizeof(r->what));
+        break;
+    case ENV_CONN_STATE:
+        r->conn_id = env->u.conn_state.conn_id;
+        copy_str(env->u.conn_state.boot_state, r->what, sizeof(r->what));
+        break;
+    case ENV_ANNOUNCE:
+        r->instance = env->u.announce.instance;
+        r->code = env->u.announce.index;
+        copy_str(env->u.announce.stage, r->what, sizeof(r->what));
+        break;
+    case ENV_TAG_LOOKUP:
+        r->token = env->u.tag_lookup.request_id;
+        r->code = env->u.tag_lookup.core_id;
+        copy_str(env->u.tag_lookup.id_tag, r->what, sizeof(r->what));
         break;
     case ENV_UNREGISTER:
         r->conn_id = env->u.unregister.conn_id;
@@ -97,7 +127,7 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
     default:
         ck_abort_msg("unexpected effect %d", (int)env->type);
     }
-    return to == CORE_TO_BRIDGE ? R.bridge_rc : 0;
+    return r->refused ? -ENOBUFS : 0;
 }
 
 static int rec_open_edge(void *arg, const char *edge_id, const char *endpoint)
@@ -109,24 +139,58 @@ static int rec_open_edge(void *arg, const char *edge_id, const char *endpoint)
     return R.open_rc;
 }
 
-static core_conn_t *engine(uint64_t persist_timeout_ms, uint64_t command_timeout_ms,
-                           size_t queue_max)
+/* the configuration of the tests: persistence unbounded, commands 30 s, 4 queued */
+static core_conn_config_t config(void)
 {
-    memset(&R, 0, sizeof(R));
-    log_set_fd(-1);
     core_conn_config_t cfg = {.pod_id = "pod-a",
                               .core_index = 0,
+                              .instance = 77,
                               .events_topic = "ocpp-events-up",
                               .heartbeat_interval_s = 300,
                               .auth_policy = "accept-all",
-                              .command_timeout_ms = command_timeout_ms,
-                              .command_queue_max = queue_max,
-                              .persist_timeout_ms = persist_timeout_ms,
+                              .tag_cache_ms = 60000,
+                              .tag_negative_cache_ms = 10000,
+                              .tag_cache_max = 100,
+                              .tag_timeout_ms = 2000,
+                              .command_timeout_ms = 30000,
+                              .command_queue_max = 4,
+                              .unrouted_queue_max = 8,
+                              .unrouted_queue_ms = 2000,
                               .token_base = 1000};
+    return cfg;
+}
+
+static void hello(core_conn_t *e, const char *edge, uint64_t instance, uint64_t now)
+{
+    envelope_t env = {.type = ENV_HELLO};
+    env.u.hello.edge_id = env_str(edge);
+    env.u.hello.endpoint = env_str("ipc:///tmp/edge.sock");
+    env.u.hello.instance = instance;
+    core_conn_on_envelope(e, &env, now);
+}
+
+/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO */
+static core_conn_t *engine_with(const core_conn_config_t *cfg)
+{
+    memset(&R, 0, sizeof(R));
+    log_set_fd(-1);
     core_conn_ops_t ops = {.send = rec_send, .open_edge = rec_open_edge};
-    core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
+    core_conn_t *e = core_conn_new(cfg, &ops, NULL);
     ck_assert_ptr_nonnull(e);
+    hello(e, EDGE, 0, T0);
+    hello(e, "edge-2", 0, T0);
+    R.n = 0;
     return e;
+}
+
+static core_conn_t *engine(uint64_t persist_timeout_ms, uint64_t command_timeout_ms,
+                           size_t queue_max)
+{
+    core_conn_config_t cfg = config();
+    cfg.persist_timeout_ms = persist_timeout_ms;
+    cfg.command_timeout_ms = command_timeout_ms;
+    cfg.command_queue_max = queue_max;
+    return engine_with(&cfg);
 }
 
 static void forget(void)
@@ -279,6 +343,77 @@ static core_conn_stats_t stats(const core_conn_t *e)
     return st;
 }
 
+/* ---- inputs of the restarts of peers --------------------------------------------------------- */
+
+/* CONNECT with the facts the edge re-announces (resumed) and how the connection authenticated */
+static void connect_ex(core_conn_t *e, const char *edge, uint64_t conn_id, const char *identity,
+                       const char *subprotocol, bool resumed, const char *boot_state,
+                       const char *auth, uint64_t at, uint64_t now)
+{
+    envelope_t env = {.type = ENV_CONNECT};
+    env.u.connect.edge_id = env_str(edge);
+    env.u.connect.conn_id = conn_id;
+    env.u.connect.identity = env_str(identity);
+    env.u.connect.subprotocol = env_str(subprotocol);
+    env.u.connect.peer = env_str("127.0.0.1:5000");
+    env.u.connect.at_us = at;
+    env.u.connect.resumed = resumed;
+    env.u.connect.boot_state = env_str(boot_state);
+    env.u.connect.auth = env_str(auth);
+    core_conn_on_envelope(e, &env, now);
+}
+
+/* FRAME carrying the connection's facts, as a current edge sends it */
+static void frame_ex(core_conn_t *e, const char *edge, uint64_t conn_id, const char *identity,
+                     const char *subprotocol, const char *boot_state, const char *text,
+                     uint64_t now)
+{
+    envelope_t env = {.type = ENV_FRAME};
+    env.u.frame.edge_id = env_str(edge);
+    env.u.frame.conn_id = conn_id;
+    env.u.frame.data = (env_bin_t){(const uint8_t *)text, strlen(text)};
+    env.u.frame.at_us = now;
+    env.u.frame.identity = env_str(identity);
+    env.u.frame.subprotocol = env_str(subprotocol);
+    env.u.frame.boot_state = env_str(boot_state);
+    core_conn_on_envelope(e, &env, now);
+}
+
+static void announce_in(core_conn_t *e, const char *stage, uint64_t instance, uint64_t now)
+{
+    envelope_t env = {.type = ENV_ANNOUNCE};
+    env.u.announce.stage = env_str(stage);
+    env.u.announce.instance = instance;
+    core_conn_on_envelope(e, &env, now);
+}
+
+static void tag_info(core_conn_t *e, uint64_t request_id, const char *tag, bool found,
+                     const char *status, uint64_t expires_at_ms, int32_t error, uint64_t now)
+{
+    envelope_t env = {.type = ENV_TAG_INFO};
+    env.u.tag_info.request_id = request_id;
+    env.u.tag_info.id_tag = env_str(tag);
+    env.u.tag_info.found = found;
+    env.u.tag_info.status = env_str(status);
+    env.u.tag_info.expires_at_ms = expires_at_ms;
+    env.u.tag_info.error = error;
+    core_conn_on_envelope(e, &env, now);
+}
+
+static uint64_t counter_of(core_metric_t m, const char *labels)
+{
+    return metrics_counter_get(metrics_def_counter(&CORE_METRICS[m], labels));
+}
+
+/* the k-th effect of this type to that peer */
+static size_t n_to(envelope_type_t type, core_peer_t to)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < R.n; i++)
+        n += R.r[i].type == type && R.r[i].to == to;
+    return n;
+}
+
 /* ---- connections ------------------------------------------------------------------------- */
 
 START_TEST(test_connect_registers_and_publishes)
@@ -330,20 +465,30 @@ END_TEST
 
 START_TEST(test_hello_opens_route_once)
 {
-    core_conn_t *e = engine(0, 30000, 4);
-    envelope_t env = {.type = ENV_HELLO};
-    env.u.hello.edge_id = env_str(EDGE);
-    env.u.hello.endpoint = env_str("ipc:///tmp/edge-1.sock");
+    memset(&R, 0, sizeof(R));
+    log_set_fd(-1);
+    core_conn_config_t cfg = config();
+    core_conn_ops_t ops = {.send = rec_send, .open_edge = rec_open_edge};
+    core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
     R.open_rc = -EINVAL; /* failed: the next HELLO tries again */
-    core_conn_on_envelope(e, &env, T0);
+    hello(e, EDGE, 0, T0);
     ck_assert_int_eq(R.opened, 1);
     ck_assert_uint_eq(stats(e).edges, 0);
+    ck_assert_uint_eq(R.n, 0);
     R.open_rc = 0;
-    core_conn_on_envelope(e, &env, T0);
+    hello(e, EDGE, 0, T0);
     ck_assert_int_eq(R.opened, 2);
     ck_assert_str_eq(R.opened_edge, EDGE);
-    ck_assert_str_eq(R.opened_endpoint, "ipc:///tmp/edge-1.sock");
-    core_conn_on_envelope(e, &env, T0); /* known: nothing more */
+    ck_assert_str_eq(R.opened_endpoint, "ipc:///tmp/edge.sock");
+    /* a new edge hears this core's instance at once (it re-announces its connections) */
+    const rec_t *a = only(ENV_ANNOUNCE);
+    ck_assert_int_eq(a->to, CORE_TO_EDGE);
+    ck_assert_str_eq(a->edge, EDGE);
+    ck_assert_str_eq(a->what, "core");
+    ck_assert_uint_eq(a->instance, 77);
+    ck_assert_int_eq(a->policy, OUTBOX_DROP);
+    forget();
+    hello(e, EDGE, 0, T0); /* known: nothing more */
     ck_assert_int_eq(R.opened, 2);
     ck_assert_uint_eq(stats(e).edges, 1);
     ck_assert_uint_eq(R.n, 0);
@@ -351,21 +496,31 @@ START_TEST(test_hello_opens_route_once)
 }
 END_TEST
 
-/* a frame for a connection core does not know: counted and dropped (for now) */
+/* a frame of a connection the core does not know: recovered when the edge says who it is, else
+ * closed so the station reconnects; never dropped silently */
 START_TEST(test_frame_for_unknown_connection)
 {
     core_conn_t *e = engine(0, 30000, 4);
-    uint64_t stale = counter(CORE_M_STALE_CONN);
-    frame(e, 9, HEARTBEAT, T0);
-    disconnect(e, 9, T0);
+    uint64_t stale = counter(CORE_M_STALE_CONN), lost = counter(CORE_M_STATE_LOST);
+    frame(e, 9, HEARTBEAT, T0); /* an older edge: no identity in the frame */
+    const rec_t *cl = only(ENV_CLOSE);
+    ck_assert_uint_eq(cl->conn_id, 9);
+    ck_assert_str_eq(cl->edge, EDGE);
+    ck_assert_uint_eq(cl->code, 1011);
+    ck_assert_str_eq(cl->what, "connection state lost, reconnect");
+    ck_assert_int_eq(cl->policy, OUTBOX_DROP);
+    ck_assert_uint_eq(counter(CORE_M_STATE_LOST), lost + 1);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    ck_assert_uint_eq(stats(e).connections, 0);
+    forget();
+    disconnect(e, 9, T0); /* its DISCONNECT: nothing to do, counted */
     ck_assert_uint_eq(R.n, 0);
-    ck_assert_uint_eq(counter(CORE_M_STALE_CONN), stale + 2);
+    ck_assert_uint_eq(counter(CORE_M_STALE_CONN), stale + 1);
     /* the same conn id on another edge is another connection */
     connect_(e, "edge-2", 9, "CP9", "ocpp1.6", T0);
     forget();
     frame(e, 9, HEARTBEAT, T0);
-    ck_assert_uint_eq(R.n, 0);
-    ck_assert_uint_eq(counter(CORE_M_STALE_CONN), stale + 3);
+    ck_assert_uint_eq(only(ENV_CLOSE)->code, 1011);
     core_conn_destroy(&e);
 }
 END_TEST
@@ -580,9 +735,11 @@ END_TEST
 START_TEST(test_hold_event_not_handed_on)
 {
     core_conn_t *e = booted16(0);
-    R.bridge_rc = -EAGAIN; /* kafka-bridge stays full past send_timeout_ms */
+    R.full[CORE_TO_BRIDGE] = true; /* kafka-bridge is full: the event is refused */
     frame(e, 1, START16, T0);
-    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\",\"gateway busy, retry\""));
+    ck_assert_int_eq(only(ENV_EVENT)->policy, OUTBOX_TRY);
+    ck_assert(only(ENV_EVENT)->refused);
     ck_assert_uint_eq(stats(e).held, 0);
     core_conn_destroy(&e);
 }
@@ -879,6 +1036,703 @@ START_TEST(test_responses_never_answered)
 }
 END_TEST
 
+/* ---- restarts of peers (DESIGN-12-13 "Instances") ----------------------------------------------
+ */
+
+START_TEST(test_announce_at_start_and_every_second)
+{
+    core_conn_config_t cfg = config();
+    cfg.announce_interval_ms = 1000;
+    cfg.core_index = 3;
+    memset(&R, 0, sizeof(R));
+    log_set_fd(-1);
+    core_conn_ops_t ops = {.send = rec_send, .open_edge = rec_open_edge};
+    core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
+    /* at start: to the bridge and the registry (no edge known yet) */
+    ck_assert_uint_eq(core_conn_tick(e, T0), T0 + SEC);
+    ck_assert_uint_eq(n_of(ENV_ANNOUNCE), 2);
+    ck_assert_uint_eq(n_to(ENV_ANNOUNCE, CORE_TO_BRIDGE), 1);
+    ck_assert_uint_eq(n_to(ENV_ANNOUNCE, CORE_TO_REGISTRY), 1);
+    for (size_t i = 0; i < 2; i++) {
+        const rec_t *a = nth(ENV_ANNOUNCE, i);
+        ck_assert_str_eq(a->what, "core");
+        ck_assert_uint_eq(a->code, 3);
+        ck_assert_uint_eq(a->instance, 77);
+        ck_assert_int_eq(a->policy, OUTBOX_DROP);
+    }
+    forget();
+    ck_assert_uint_eq(core_conn_tick(e, T0 + SEC / 2), T0 + SEC); /* not due yet */
+    ck_assert_uint_eq(R.n, 0);
+    hello(e, EDGE, 5, T0 + SEC / 2); /* a new edge: at once */
+    ck_assert_str_eq(only(ENV_ANNOUNCE)->edge, EDGE);
+    forget();
+    R.full[CORE_TO_BRIDGE] = true; /* a full peer misses one: the next comes a second later */
+    ck_assert_uint_eq(core_conn_tick(e, T0 + SEC), T0 + 2 * SEC);
+    ck_assert_uint_eq(n_of(ENV_ANNOUNCE), 3);
+    ck_assert_uint_eq(n_to(ENV_ANNOUNCE, CORE_TO_EDGE), 1);
+    ck_assert(nth(ENV_ANNOUNCE, 0)->refused);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_edge_restart_finishes_its_connections)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    hello(e, "edge-9", 1000, T0);
+    connect_(e, "edge-9", 1000, "CP1", "ocpp1.6", T0);
+    connect_(e, "edge-9", 1001, "CP2", "ocpp1.6", T0);
+    connect_(e, EDGE, 5, "CP3", "ocpp1.6", T0); /* another edge: untouched */
+    registered(e, "CP1", 1000, 4, 0, "none");
+    command(e, 60, "CP2", RESET16, T0); /* in flight on 1001 */
+    forget();
+    hello(e, "edge-9", 1000, T0 + SEC); /* the same instance: nothing */
+    ck_assert_uint_eq(R.n, 0);
+    uint64_t restarts = counter_of(CORE_M_PEER_RESTARTS, "stage=\"edge\"");
+    hello(e, "edge-9", 2000, T0 + 2 * SEC); /* restarted: 1000 and 1001 are gone */
+    ck_assert_uint_eq(counter_of(CORE_M_PEER_RESTARTS, "stage=\"edge\""), restarts + 1);
+    ck_assert_uint_eq(n_of(ENV_EVENT), 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(nth(ENV_EVENT, i)->what, "device.disconnected");
+        ck_assert_ptr_nonnull(strstr(nth(ENV_EVENT, i)->text, "\"close_code\":1006"));
+        ck_assert_ptr_nonnull(strstr(nth(ENV_EVENT, i)->text, "edge restarted"));
+        ck_assert_int_eq(nth(ENV_EVENT, i)->policy, OUTBOX_MUST);
+    }
+    const rec_t *u = only(ENV_UNREGISTER); /* only the one holding an epoch */
+    ck_assert_uint_eq(u->conn_id, 1000);
+    ck_assert_uint_eq(u->epoch, 4);
+    ck_assert_int_eq(u->policy, OUTBOX_MUST);
+    const rec_t *res = only(ENV_RESULT);
+    ck_assert_uint_eq(res->token, 60);
+    ck_assert_str_eq(res->what, "timeout");
+    ck_assert_uint_eq(n_of(ENV_SEND) + n_of(ENV_CLOSE), 0); /* nothing to the new edge */
+    ck_assert_uint_eq(stats(e).connections, 1);
+    /* late envelopes of the former instance: dropped, counted, never answered */
+    forget();
+    uint64_t stale = counter(CORE_M_STALE_CONN);
+    frame_ex(e, "edge-9", 1000, "CP1", "ocpp1.6", "", HEARTBEAT, T0 + 3 * SEC);
+    connect_(e, "edge-9", 1002, "CP4", "ocpp1.6", T0 + 3 * SEC);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(counter(CORE_M_STALE_CONN), stale + 2);
+    /* the new instance's connections work */
+    connect_(e, "edge-9", 2000, "CP1", "ocpp1.6", T0 + 3 * SEC);
+    ck_assert_uint_eq(only(ENV_REGISTER)->conn_id, 2000);
+    ck_assert_uint_eq(stats(e).connections, 2);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_frame_recovers_connection)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    uint64_t recovered = counter_of(CORE_M_RECOVERED, "how=\"frame\"");
+    /* a 2.0.1 station whose boot the former core accepted (the edge remembers CONN_STATE) */
+    frame_ex(e, EDGE, 7, "CP7", "ocpp2.0.1", "accepted", HEARTBEAT, T0);
+    ck_assert_uint_eq(counter_of(CORE_M_RECOVERED, "how=\"frame\""), recovered + 1);
+    const rec_t *reg = only(ENV_REGISTER);
+    ck_assert_uint_eq(reg->conn_id, 7);
+    ck_assert_str_eq(reg->what, "accepted");
+    ck_assert_uint_eq(reg->epoch, 0);
+    ck_assert(!reg->authenticated); /* a frame does not say how it authenticated */
+    ck_assert_int_eq(reg->policy, OUTBOX_MUST);
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0); /* not a new connection: no device.connected */
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\",{\"currentTime\""));
+    ck_assert_uint_eq(stats(e).connections, 1);
+    /* without the boot state, 2.0.1 is gated until the registry tells */
+    forget();
+    frame_ex(e, EDGE, 8, "CP8", "ocpp2.0.1", "", HEARTBEAT, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"h1\",\"SecurityError\""));
+    /* an unknown subprotocol cannot be served: closed so it reconnects */
+    forget();
+    frame_ex(e, EDGE, 9, "CP9", "", "", HEARTBEAT, T0);
+    ck_assert_uint_eq(only(ENV_CLOSE)->code, 1011);
+    ck_assert_uint_eq(n_of(ENV_REGISTER), 0);
+    /* its resumed CONNECT afterwards: idempotent, completes what the frame could not say */
+    forget();
+    connect_ex(e, EDGE, 7, "CP7", "ocpp2.0.1", true, "accepted", "none", T0 - 60 * SEC, T0);
+    ck_assert_uint_eq(R.n, 0);
+    connect_ex(e, EDGE, 8, "CP8", "ocpp2.0.1", true, "accepted", "basic", T0 - 60 * SEC, T0);
+    reg = only(ENV_REGISTER); /* re-asserted as authenticated, with its boot state */
+    ck_assert_uint_eq(reg->conn_id, 8);
+    ck_assert(reg->authenticated);
+    ck_assert_str_eq(reg->what, "accepted");
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    forget();
+    frame_ex(e, EDGE, 8, "CP8", "ocpp2.0.1", "", HEARTBEAT, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\","));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_resumed_connect)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    uint64_t resumed = counter_of(CORE_M_RECOVERED, "how=\"resumed\"");
+    connect_ex(e, EDGE, 3, "CP3", "ocpp2.0.1", true, "accepted", "mtls", T0 - 3600 * SEC, T0);
+    ck_assert_uint_eq(counter_of(CORE_M_RECOVERED, "how=\"resumed\""), resumed + 1);
+    const rec_t *reg = only(ENV_REGISTER);
+    ck_assert(reg->authenticated);
+    ck_assert_str_eq(reg->what, "accepted");
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0); /* not new for the backend */
+    ck_assert_uint_eq(stats(e).connections, 1);
+    /* again: nothing (no event, no new session) */
+    registered(e, "CP3", 3, 12, 0, "accepted");
+    command(e, 61, "CP3", "{\"command_id\":\"c\",\"action\":\"ClearCache\"}", T0);
+    forget();
+    connect_ex(e, EDGE, 3, "CP3", "ocpp2.0.1", true, "accepted", "mtls", T0 - 3600 * SEC, T0);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(stats(e).queued, 1); /* the command in flight is still there */
+    frame(e, 3, HEARTBEAT, T0);            /* served at once: booted */
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\","));
+    /* a fresh CONNECT of the same identity is newer; an older resumed one of the same edge is
+     * not: it is closed and never registered */
+    forget();
+    connect_ex(e, EDGE, 2, "CP3", "ocpp2.0.1", true, "", "basic", T0 - 7200 * SEC, T0);
+    ck_assert_uint_eq(only(ENV_CLOSE)->conn_id, 2);
+    ck_assert_uint_eq(n_of(ENV_REGISTER), 0);
+    forget();
+    command(e, 62, "CP3", "{\"command_id\":\"c\",\"action\":\"ClearCache\"}", T0);
+    ck_assert_uint_eq(n_of(ENV_RESULT), 0); /* still queued on conn 3, the newest */
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_frames_wait_for_hello)
+{
+    core_conn_config_t cfg = config();
+    cfg.unrouted_queue_max = 2;
+    core_conn_t *e = engine_with(&cfg);
+    uint64_t full = counter_of(CORE_M_UNROUTED_DROPPED, "reason=\"full\"");
+    uint64_t expired = counter_of(CORE_M_UNROUTED_DROPPED, "reason=\"expired\"");
+    /* edge-3 has said no HELLO since this core started: nothing can be answered yet */
+    frame_ex(e, "edge-3", 40, "CP1", "ocpp1.6", "", HEARTBEAT, T0);
+    frame_ex(e, "edge-3", 41, "CP2", "ocpp1.6", "", HEARTBEAT, T0 + SEC);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(stats(e).unrouted, 2);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + SEC), T0 + 2 * SEC);
+    frame_ex(e, "edge-3", 42, "CP3", "ocpp1.6", "", HEARTBEAT, T0 + SEC); /* full: oldest out */
+    ck_assert_uint_eq(counter_of(CORE_M_UNROUTED_DROPPED, "reason=\"full\""), full + 1);
+    ck_assert_uint_eq(stats(e).unrouted, 2);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + 2 * SEC), T0 + 3 * SEC); /* none is 2 s old yet */
+    ck_assert_uint_eq(stats(e).unrouted, 2);
+    /* the HELLO opens the route: ANNOUNCE first, then the frames in order */
+    hello(e, "edge-3", 40, T0 + 2 * SEC);
+    ck_assert_uint_eq(R.r[0].type, ENV_ANNOUNCE);
+    ck_assert_uint_eq(n_of(ENV_REGISTER), 2);
+    ck_assert_uint_eq(nth(ENV_REGISTER, 0)->conn_id, 41);
+    ck_assert_uint_eq(nth(ENV_REGISTER, 1)->conn_id, 42);
+    ck_assert_uint_eq(n_of(ENV_SEND), 2);
+    ck_assert_uint_eq(stats(e).unrouted, 0);
+    /* an edge whose HELLO comes too late: its frames are dropped, counted */
+    forget();
+    frame_ex(e, "edge-4", 1, "CP5", "ocpp1.6", "", HEARTBEAT, T0 + 3 * SEC);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + 4 * SEC), T0 + 5 * SEC);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + 5 * SEC), 0);
+    ck_assert_uint_eq(counter_of(CORE_M_UNROUTED_DROPPED, "reason=\"expired\""), expired + 1);
+    ck_assert_uint_eq(stats(e).unrouted, 0);
+    hello(e, "edge-4", 0, T0 + 6 * SEC);
+    ck_assert_uint_eq(n_of(ENV_SEND) + n_of(ENV_REGISTER), 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_conn_state_when_boot_changes)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.0.1", T0);
+    forget();
+    frame(e, 1, BOOT201, T0);
+    const rec_t *cs = only(ENV_CONN_STATE);
+    ck_assert_uint_eq(cs->conn_id, 1);
+    ck_assert_str_eq(cs->what, "accepted");
+    ck_assert_str_eq(cs->edge, EDGE);
+    ck_assert_int_eq(cs->policy, OUTBOX_DROP);
+    forget();
+    frame(e, 1, BOOT201, T0); /* no change: nothing */
+    ck_assert_uint_eq(n_of(ENV_CONN_STATE), 0);
+    /* learnt from the registry */
+    connect_(e, EDGE, 2, "CP2", "ocpp2.0.1", T0);
+    forget();
+    registered(e, "CP2", 2, 3, 0, "accepted");
+    ck_assert_str_eq(only(ENV_CONN_STATE)->what, "accepted");
+    ck_assert_uint_eq(only(ENV_CONN_STATE)->conn_id, 2);
+    forget();
+    registered(e, "CP2", 2, 3, 0, "accepted");
+    ck_assert_uint_eq(R.n, 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_registry_restart_reregisters)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    connect_(e, EDGE, 2, "CP2", "ocpp1.6", T0);
+    connect_(e, EDGE, 3, "CP3", "ocpp1.6", T0);
+    registered(e, "CP1", 1, 11, 0, "none");
+    registered(e, "CP3", 3, 13, 0, "none");
+    superseded(e, "CP3", 3, 14); /* closing: it must not claim again */
+    forget();
+    announce_in(e, "registry", 500, T0); /* the first one heard: nothing to reconcile */
+    announce_in(e, "registry", 500, T0);
+    ck_assert_uint_eq(R.n, 0);
+    uint64_t restarts = counter_of(CORE_M_PEER_RESTARTS, "stage=\"registry\"");
+    announce_in(e, "registry", 600, T0 + SEC);
+    ck_assert_uint_eq(counter_of(CORE_M_PEER_RESTARTS, "stage=\"registry\""), restarts + 1);
+    ck_assert_uint_eq(n_of(ENV_REGISTER), 2);
+    ck_assert_uint_eq(nth(ENV_REGISTER, 0)->conn_id + nth(ENV_REGISTER, 1)->conn_id, 3);
+    for (size_t i = 0; i < 2; i++) {
+        const rec_t *r = nth(ENV_REGISTER, i);
+        ck_assert_uint_eq(r->epoch, r->conn_id == 1 ? 11 : 0); /* the epoch it holds */
+        ck_assert_int_eq(r->policy, OUTBOX_MUST);
+    }
+    /* other stages' announcements change nothing here */
+    forget();
+    announce_in(e, "core", 1, T0);
+    announce_in(e, "nonsense", 1, T0);
+    ck_assert_uint_eq(R.n, 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_bridge_restart_answers_held)
+{
+    core_conn_t *e = booted16(0);
+    announce_in(e, "bridge", 900, T0); /* the first one heard */
+    frame(e, 1, START16, T0);
+    uint64_t token = held_token();
+    forget();
+    announce_in(e, "bridge", 900, T0);
+    ck_assert_uint_eq(R.n, 0);
+    announce_in(e, "bridge", 901, T0 + SEC); /* restarted: the ack will never come */
+    ck_assert(
+        starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\",\"event not confirmed, retry\""));
+    ck_assert_uint_eq(stats(e).held, 0);
+    forget();
+    ack(e, token, 0, T0 + 2 * SEC); /* late: answered already */
+    ck_assert_uint_eq(R.n, 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* ---- a full peer: nothing waits, nothing is answered that was not handed on ------------------ */
+
+START_TEST(test_event_refused_gateway_busy)
+{
+    static const char STATUS16[] = "[2,\"n1\",\"StatusNotification\",{\"connectorId\":1,"
+                                   "\"errorCode\":\"NoError\",\"status\":\"Available\"}]";
+    core_conn_t *e = booted16(0);
+    uint64_t refused = counter(CORE_M_EVENTS_REFUSED);
+    R.full[CORE_TO_BRIDGE] = true;
+    frame(e, 1, STATUS16, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"n1\",\"InternalError\",\"gateway busy, retry\""));
+    ck_assert_uint_eq(counter(CORE_M_EVENTS_REFUSED), refused + 1);
+    /* heartbeat events are off by default: a full bridge never stops Heartbeats */
+    forget();
+    frame(e, 1, HEARTBEAT, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\",{\"currentTime\""));
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    /* results and registrations are never refused (queued) */
+    forget();
+    command(e, 70, "CP9", RESET16, T0);
+    ck_assert_int_eq(only(ENV_RESULT)->policy, OUTBOX_MUST);
+    ck_assert(!only(ENV_RESULT)->refused);
+    /* a refused boot is not a boot: 2.0.1 stays gated */
+    R.full[CORE_TO_BRIDGE] = false;
+    connect_(e, EDGE, 2, "CP2", "ocpp2.0.1", T0);
+    R.full[CORE_TO_BRIDGE] = true;
+    forget();
+    frame(e, 2, BOOT201, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"b1\",\"InternalError\",\"gateway busy, retry\""));
+    ck_assert_uint_eq(n_of(ENV_REGISTER) + n_of(ENV_CONN_STATE), 0);
+    forget();
+    frame(e, 2, HEARTBEAT, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"h1\",\"SecurityError\""));
+    R.full[CORE_TO_BRIDGE] = false;
+    forget();
+    frame(e, 2, BOOT201, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"b1\","));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_event_heartbeat_on)
+{
+    core_conn_config_t cfg = config();
+    cfg.event_heartbeat = true;
+    core_conn_t *e = engine_with(&cfg);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    forget();
+    frame(e, 1, HEARTBEAT, T0);
+    ck_assert_str_eq(only(ENV_EVENT)->what, "heartbeat");
+    ck_assert_int_eq(only(ENV_EVENT)->policy, OUTBOX_TRY);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\","));
+    forget();
+    R.full[CORE_TO_BRIDGE] = true; /* then a full bridge refuses them like any event */
+    frame(e, 1, HEARTBEAT, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"h1\",\"InternalError\",\"gateway busy, retry\""));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* the policy of every kind of send (DESIGN-12-13 "No loop blocks on a peer") */
+START_TEST(test_send_policies)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.0.1", T0);
+    frame(e, 1, BOOT201, T0);
+    registered(e, "CP1", 1, 5, 0, "accepted");
+    command(e, 80, "CP1", "{\"command_id\":\"c\",\"action\":\"ClearCache\"}", T0);
+    frame(e, 1, "[2,\"x\"", T0); /* a CALLERROR (no id: nothing) */
+    frame(e, 1, "[2,\"e1\",\"Nope\",{}]", T0);
+    disconnect(e, 1, T0);
+    for (size_t i = 0; i < R.n; i++) {
+        const rec_t *r = &R.r[i];
+        outbox_policy_t want = OUTBOX_DROP;
+        switch (r->type) {
+        case ENV_EVENT: /* transport events are queued; an event of a CALL is tried */
+            want = strcmp(r->what, "device.connected") == 0 ||
+                           strcmp(r->what, "device.disconnected") == 0
+                       ? OUTBOX_MUST
+                       : OUTBOX_TRY;
+            break;
+        case ENV_RESULT:
+        case ENV_REGISTER:
+        case ENV_UNREGISTER:
+            want = OUTBOX_MUST;
+            break;
+        case ENV_SEND:
+        case ENV_CLOSE:
+        case ENV_CONN_STATE:
+        case ENV_ANNOUNCE:
+            want = OUTBOX_DROP;
+            break;
+        default:
+            ck_abort_msg("unexpected effect %d", (int)r->type);
+        }
+        ck_assert_msg(r->policy == want, "effect %zu (type %d): policy %d", i, (int)r->type,
+                      (int)r->policy);
+    }
+    ck_assert_uint_eq(n_of(ENV_UNREGISTER) + n_of(ENV_RESULT) + n_of(ENV_CONN_STATE), 3);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* ---- issue 13: authenticated registrations ----------------------------------------------------
+ */
+
+START_TEST(test_register_authenticated)
+{
+    static const struct {
+        const char *auth;
+        bool authenticated;
+    } cases[] = {{"basic", true}, {"basic-previous", true}, {"mtls", true}, {"none", false},
+                 {"", false},     {"BASIC", false}};
+    core_conn_t *e = engine(0, 30000, 4);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "CP%zu", i);
+        forget();
+        connect_ex(e, EDGE, 10 + i, id, "ocpp1.6", false, "", cases[i].auth, T0, T0);
+        ck_assert_msg(only(ENV_REGISTER)->authenticated == cases[i].authenticated, "auth %s",
+                      cases[i].auth);
+        ck_assert_str_eq(only(ENV_EVENT)->what, "device.connected");
+    }
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* an unauthenticated claim over an authenticated live mapping loses: the registry answers
+ * SUPERSEDED (or REGISTERED refused with -EACCES/-EPERM) and the connection is closed */
+START_TEST(test_unauthenticated_claim_refused)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_ex(e, EDGE, 1, "CP1", "ocpp1.6", false, "", "none", T0, T0);
+    forget();
+    superseded(e, "CP1", 1, 9); /* the authenticated mapping's epoch */
+    ck_assert_uint_eq(only(ENV_CLOSE)->conn_id, 1);
+    forget();
+    disconnect(e, 1, T0); /* it never held the mapping: nothing released */
+    ck_assert_uint_eq(n_of(ENV_UNREGISTER), 0);
+    uint64_t refused = counter(CORE_M_REGISTRATIONS_REFUSED);
+    connect_ex(e, EDGE, 2, "CP1", "ocpp1.6", false, "", "none", T0, T0);
+    forget();
+    registered(e, "CP1", 2, 0, -EACCES, "");
+    const rec_t *cl = only(ENV_CLOSE);
+    ck_assert_uint_eq(cl->conn_id, 2);
+    ck_assert_uint_eq(cl->code, 1008);
+    ck_assert_uint_eq(counter(CORE_M_REGISTRATIONS_REFUSED), refused + 1);
+    forget();
+    registered(e, "CP1", 2, 0, -EAGAIN, ""); /* Redis down: the registry retries, no close */
+    ck_assert_uint_eq(R.n, 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* ---- auth_policy redis --------------------------------------------------------------------- */
+
+static core_conn_t *redis_engine(bool fallback_accept)
+{
+    core_conn_config_t cfg = config();
+    cfg.auth_policy = "redis";
+    cfg.tag_fallback_accept = fallback_accept;
+    core_conn_t *e = engine_with(&cfg);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    connect_(e, EDGE, 2, "CP2", "ocpp2.0.1", T0);
+    frame(e, 2, BOOT201, T0);
+    forget();
+    return e;
+}
+
+static void authorize(core_conn_t *e, uint64_t conn_id, const char *tag, uint64_t now)
+{
+    char text[160];
+    if (conn_id == 1)
+        snprintf(text, sizeof(text), "[2,\"a1\",\"Authorize\",{\"idTag\":\"%s\"}]", tag);
+    else
+        snprintf(
+            text, sizeof(text),
+            "[2,\"a1\",\"Authorize\",{\"idToken\":{\"idToken\":\"%s\",\"type\":\"ISO14443\"}}]",
+            tag);
+    frame(e, conn_id, text, now);
+}
+
+/* Authorize on conn_id whose token the engine asks the registry about: the request id of its
+ * TAG_LOOKUP (effects forgotten) */
+static uint64_t authorize_asked(core_conn_t *e, uint64_t conn_id, const char *tag, uint64_t now)
+{
+    authorize(e, conn_id, tag, now);
+    const rec_t *l = only(ENV_TAG_LOOKUP);
+    ck_assert_str_eq(l->what, tag);
+    uint64_t request = l->token;
+    forget();
+    return request;
+}
+
+/* the status in the one answer sent: "" when it is not a CALLRESULT with an id info */
+static const char *answered_status(char *buf, size_t len)
+{
+    const char *t = only(ENV_SEND)->text;
+    const char *p = strstr(t, "\"status\":\"");
+    buf[0] = '\0';
+    if (starts(t, "[3,") && p)
+        snprintf(buf, len, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
+    return buf;
+}
+
+START_TEST(test_tag_lookup_and_cache)
+{
+    core_conn_t *e = redis_engine(false);
+    authorize(e, 1, "CARD1", T0);
+    const rec_t *l = only(ENV_TAG_LOOKUP);
+    ck_assert_str_eq(l->what, "CARD1");
+    ck_assert_int_eq(l->to, CORE_TO_REGISTRY);
+    ck_assert_int_eq(l->policy, OUTBOX_TRY);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0); /* the answer waits */
+    ck_assert_uint_eq(stats(e).waiting, 1);
+    ck_assert_uint_eq(core_conn_tick(e, T0), T0 + 2 * SEC);
+    uint64_t request = l->token;
+    forget();
+    tag_info(e, request + 1, "CARD1", true, "Blocked", 0, 0, T0); /* nobody waits: cached only */
+    ck_assert_uint_eq(R.n, 0);
+    tag_info(e, request, "CARD1", true, "Accepted", 1767225600000ULL, 0, T0); /* 2026-01-01 */
+    char st[32];
+    ck_assert_str_eq(answered_status(st, sizeof(st)), "Accepted");
+    ck_assert_ptr_nonnull(strstr(only(ENV_SEND)->text, "\"expiryDate\":\"2026-01-01T00:00:00"));
+    ck_assert_uint_eq(stats(e).waiting, 0);
+    ck_assert_uint_eq(stats(e).tags, 1);
+    /* the same card again, on another connection and version: from the cache */
+    forget();
+    uint64_t hits = counter_of(CORE_M_TAG_CACHE, "result=\"hit\"");
+    authorize(e, 2, "CARD1", T0 + 30 * SEC);
+    ck_assert_uint_eq(n_of(ENV_TAG_LOOKUP), 0);
+    ck_assert_str_eq(answered_status(st, sizeof(st)), "Accepted");
+    ck_assert_ptr_nonnull(
+        strstr(only(ENV_SEND)->text, "\"cacheExpiryDateTime\":\"2026-01-01T00:00:00"));
+    ck_assert_uint_eq(counter_of(CORE_M_TAG_CACHE, "result=\"hit\""), hits + 1);
+    /* an Accepted answer is kept tag_cache_ms (60 s), then asked again */
+    forget();
+    authorize(e, 1, "CARD1", T0 + 61 * SEC);
+    ck_assert_str_eq(only(ENV_TAG_LOOKUP)->what, "CARD1");
+    request = only(ENV_TAG_LOOKUP)->token;
+    forget();
+    tag_info(e, request, "CARD1", false, "", 0, 0, T0 + 61 * SEC); /* removed from Redis */
+    ck_assert_str_eq(answered_status(st, sizeof(st)), "Invalid");
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_tag_statuses)
+{
+    static const struct {
+        bool found;
+        const char *stored;
+        uint64_t expires_at_ms;
+        const char *want;
+    } cases[] = {
+        {true, "Accepted", 0, "Accepted"},
+        {true, "Blocked", 0, "Blocked"},
+        {true, "Expired", 0, "Expired"},
+        {true, "Invalid", 0, "Invalid"},
+        {true, "ConcurrentTx", 0, "Invalid"}, /* a status not kept here */
+        {true, "", 0, "Invalid"},
+        {false, "", 0, "Invalid"},                        /* unknown token */
+        {true, "Accepted", 1735689599000ULL, "Expired"},  /* a second before T0 */
+        {true, "Accepted", 1735689660000ULL, "Accepted"}, /* a minute after */
+    };
+    for (size_t v = 1; v <= 2; v++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            core_conn_t *e = redis_engine(false);
+            uint64_t request = authorize_asked(e, v, "CARD", T0);
+            tag_info(e, request, "CARD", cases[i].found, cases[i].stored, cases[i].expires_at_ms, 0,
+                     T0);
+            char st[32];
+            ck_assert_msg(strcmp(answered_status(st, sizeof(st)), cases[i].want) == 0,
+                          "v%zu case %zu: %s", v, i, only(ENV_SEND)->text);
+            /* the engine validates its answers: an invalid one would be InternalError */
+            core_conn_destroy(&e);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_tag_negative_cached_shorter)
+{
+    core_conn_t *e = redis_engine(false);
+    uint64_t request = authorize_asked(e, 1, "NOPE", T0);
+    tag_info(e, request, "NOPE", false, "", 0, 0, T0);
+    forget();
+    authorize(e, 1, "NOPE", T0 + 9 * SEC); /* tag_negative_cache_ms 10 s */
+    ck_assert_uint_eq(n_of(ENV_TAG_LOOKUP), 0);
+    char st[32];
+    ck_assert_str_eq(answered_status(st, sizeof(st)), "Invalid");
+    forget();
+    authorize(e, 1, "NOPE", T0 + 10 * SEC);
+    ck_assert_uint_eq(n_of(ENV_TAG_LOOKUP), 1);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_tag_timeout_and_fallback)
+{
+    for (int accept = 0; accept <= 1; accept++) {
+        core_conn_t *e = redis_engine(accept);
+        uint64_t timeouts = counter_of(CORE_M_TAG_FALLBACKS, "reason=\"timeout\"");
+        uint64_t request = authorize_asked(e, 1, "CARD", T0);
+        ck_assert_uint_eq(core_conn_tick(e, T0 + SEC), T0 + 2 * SEC);
+        ck_assert_uint_eq(R.n, 0);
+        core_conn_tick(e, T0 + 2 * SEC);
+        char st[32];
+        ck_assert_str_eq(answered_status(st, sizeof(st)), accept ? "Accepted" : "Invalid");
+        ck_assert_uint_eq(counter_of(CORE_M_TAG_FALLBACKS, "reason=\"timeout\""), timeouts + 1);
+        ck_assert_uint_eq(stats(e).waiting, 0);
+        forget();
+        tag_info(e, request, "CARD", true, "Accepted", 0, 0, T0 + 3 * SEC); /* late: cached */
+        ck_assert_uint_eq(R.n, 0);
+        ck_assert_uint_eq(stats(e).tags, 1);
+        /* the registry full: the lookup is refused and the fallback answers at once */
+        R.full[CORE_TO_REGISTRY] = true;
+        authorize(e, 1, "OTHER", T0 + 3 * SEC);
+        ck_assert(only(ENV_TAG_LOOKUP)->refused);
+        ck_assert_str_eq(answered_status(st, sizeof(st)), accept ? "Accepted" : "Invalid");
+        /* the registry could not ask Redis: fallback, nothing cached */
+        R.full[CORE_TO_REGISTRY] = false;
+        forget();
+        request = authorize_asked(e, 1, "THIRD", T0 + 3 * SEC);
+        tag_info(e, request, "THIRD", false, "", 0, -EAGAIN, T0 + 3 * SEC);
+        ck_assert_str_eq(answered_status(st, sizeof(st)), accept ? "Accepted" : "Invalid");
+        ck_assert_uint_eq(stats(e).tags, 1);
+        core_conn_destroy(&e);
+    }
+}
+END_TEST
+
+START_TEST(test_tag_then_persist)
+{
+    core_conn_t *e = redis_engine(false);
+    frame(e, 1, START16, T0); /* 1.6 StartTransaction: the tag first, then persistence */
+    uint64_t request = only(ENV_TAG_LOOKUP)->token;
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    forget();
+    tag_info(e, request, "TAG", true, "Blocked", 0, 0, T0);
+    uint64_t token = held_token();
+    ck_assert_str_eq(only(ENV_EVENT)->what, "transaction.started");
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    forget();
+    ack(e, token, 0, T0);
+    const char *t = only(ENV_SEND)->text;
+    ck_assert(starts(t, "[3,\"s1\",{"));
+    ck_assert_ptr_nonnull(strstr(t, "\"status\":\"Blocked\""));
+    ck_assert_ptr_nonnull(strstr(t, "\"transactionId\""));
+    /* 2.0.1 TransactionEvent: with an idToken it waits, without one it does not */
+    forget();
+    frame(e, 2,
+          "[2,\"t1\",\"TransactionEvent\",{\"eventType\":\"Started\",\"timestamp\":"
+          "\"2025-01-01T00:00:00Z\",\"triggerReason\":\"Authorized\",\"seqNo\":0,"
+          "\"transactionInfo\":{\"transactionId\":\"T1\"},\"idToken\":{\"idToken\":\"TAG\","
+          "\"type\":\"ISO14443\"}}]",
+          T0);
+    ck_assert_uint_eq(n_of(ENV_TAG_LOOKUP), 0); /* Blocked is cached (10 s) */
+    token = held_token();
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert_ptr_nonnull(strstr(only(ENV_SEND)->text, "\"idTokenInfo\":{\"status\":\"Blocked\""));
+    forget();
+    frame(e, 2,
+          "[2,\"t2\",\"TransactionEvent\",{\"eventType\":\"Updated\",\"timestamp\":"
+          "\"2025-01-01T00:00:00Z\",\"triggerReason\":\"MeterValuePeriodic\",\"seqNo\":1,"
+          "\"transactionInfo\":{\"transactionId\":\"T1\"}}]",
+          T0);
+    ck_assert_uint_eq(n_of(ENV_TAG_LOOKUP), 0);
+    held_token();
+    core_conn_destroy(&e);
+}
+END_TEST
+
+START_TEST(test_tag_waiting_abandoned_or_closed)
+{
+    core_conn_t *e = redis_engine(false);
+    uint64_t request = authorize_asked(e, 1, "CARD", T0);
+    uint64_t abandoned = counter(CORE_M_ANSWERS_ABANDONED);
+    frame(e, 1, HEARTBEAT, T0 + SEC); /* the station gave up on the Authorize */
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"h1\","));
+    ck_assert_uint_eq(counter(CORE_M_ANSWERS_ABANDONED), abandoned + 1);
+    ck_assert_uint_eq(stats(e).waiting, 0);
+    forget();
+    tag_info(e, request, "CARD", true, "Accepted", 0, 0, T0 + SEC);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + 10 * SEC), 0);
+    ck_assert_uint_eq(R.n, 0);
+    authorize(e, 1, "CARD2", T0 + 10 * SEC);
+    request = only(ENV_TAG_LOOKUP)->token;
+    disconnect(e, 1, T0 + 10 * SEC);
+    ck_assert_uint_eq(stats(e).waiting, 0);
+    ck_assert_uint_eq(stats(e).timers, 0);
+    forget();
+    tag_info(e, request, "CARD2", true, "Accepted", 0, 0, T0 + 11 * SEC);
+    ck_assert_uint_eq(core_conn_tick(e, T0 + 20 * SEC), 0);
+    ck_assert_uint_eq(R.n, 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* a new registry lost the lookups it had: they are asked again */
+START_TEST(test_tag_lookup_repeated_to_new_registry)
+{
+    core_conn_t *e = redis_engine(false);
+    announce_in(e, "registry", 1, T0);
+    uint64_t request = authorize_asked(e, 1, "CARD", T0);
+    announce_in(e, "registry", 2, T0);
+    const rec_t *again = only(ENV_TAG_LOOKUP);
+    ck_assert_uint_eq(again->token, request);
+    ck_assert_str_eq(again->what, "CARD");
+    forget();
+    tag_info(e, request, "CARD", true, "Accepted", 0, 0, T0);
+    char st[32];
+    ck_assert_str_eq(answered_status(st, sizeof(st)), "Accepted");
+    core_conn_destroy(&e);
+}
+END_TEST
+
 /* ---- core_timers ------------------------------------------------------------------------------
  */
 
@@ -942,6 +1796,26 @@ int main(void)
     tcase_add_test(t, test_command_refused);
     tcase_add_test(t, test_commands_when_connection_closes);
     tcase_add_test(t, test_responses_never_answered);
+    tcase_add_test(t, test_announce_at_start_and_every_second);
+    tcase_add_test(t, test_edge_restart_finishes_its_connections);
+    tcase_add_test(t, test_frame_recovers_connection);
+    tcase_add_test(t, test_resumed_connect);
+    tcase_add_test(t, test_frames_wait_for_hello);
+    tcase_add_test(t, test_conn_state_when_boot_changes);
+    tcase_add_test(t, test_registry_restart_reregisters);
+    tcase_add_test(t, test_bridge_restart_answers_held);
+    tcase_add_test(t, test_event_refused_gateway_busy);
+    tcase_add_test(t, test_event_heartbeat_on);
+    tcase_add_test(t, test_send_policies);
+    tcase_add_test(t, test_register_authenticated);
+    tcase_add_test(t, test_unauthenticated_claim_refused);
+    tcase_add_test(t, test_tag_lookup_and_cache);
+    tcase_add_test(t, test_tag_statuses);
+    tcase_add_test(t, test_tag_negative_cached_shorter);
+    tcase_add_test(t, test_tag_timeout_and_fallback);
+    tcase_add_test(t, test_tag_then_persist);
+    tcase_add_test(t, test_tag_waiting_abandoned_or_closed);
+    tcase_add_test(t, test_tag_lookup_repeated_to_new_registry);
     tcase_add_test(t, test_timers_order_move_cancel);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);

@@ -389,6 +389,106 @@ START_TEST(test_persist_flags_and_auth)
 }
 END_TEST
 
+/* a CALL waiting for its id token's status: one per session, taken by its request id, by its
+ * deadline, or when the connection ends; a new wait frees the one in place */
+START_TEST(test_waiting_call)
+{
+    core_session_t *s = core_session_new(OCPP_V16, 4, 1);
+    core_waiting_t w = {.request_id = 5, .deadline_us = 10 * SEC, .payload = json_object()};
+    snprintf(w.message_id, sizeof(w.message_id), "m1");
+    snprintf(w.tag, sizeof(w.tag), "CARD");
+    core_session_wait(s, &w);
+    ck_assert_ptr_null(w.payload); /* taken */
+    ck_assert_uint_eq(core_session_waiting(s)->request_id, 5);
+    ck_assert_str_eq(core_session_waiting(s)->tag, "CARD");
+    ck_assert_uint_eq(core_session_next_deadline(s), 10 * SEC);
+    ck_assert_int_eq(core_session_take_waiting(s, 6, &w), 0); /* another request */
+    ck_assert_int_eq(core_session_wait_expired(s, 9 * SEC, &w), 0);
+    ck_assert_int_eq(core_session_take_waiting(s, 5, &w), 1);
+    ck_assert_str_eq(w.message_id, "m1");
+    ck_assert_ptr_nonnull(w.payload);
+    core_waiting_clear(&w);
+    ck_assert_ptr_null(core_session_waiting(s));
+    ck_assert_uint_eq(core_session_next_deadline(s), 0);
+    /* replaced, then expired */
+    core_waiting_t a = {.request_id = 7, .deadline_us = 3 * SEC, .payload = json_object()};
+    core_waiting_t b = {.request_id = 8, .deadline_us = 4 * SEC, .payload = json_object()};
+    core_session_wait(s, &a);
+    core_session_wait(s, &b); /* a is freed */
+    ck_assert_int_eq(core_session_wait_expired(s, 4 * SEC, &w), 1);
+    ck_assert_uint_eq(w.request_id, 8);
+    core_waiting_clear(&w);
+    /* still waiting when the session ends: freed with it */
+    core_waiting_t c = {.request_id = 9, .deadline_us = 5 * SEC, .payload = json_object()};
+    core_session_wait(s, &c);
+    core_session_destroy(&s);
+}
+END_TEST
+
+/* auth_policy redis: the status the engine looked up, with its expiry, in answers that stay valid
+ * against the response schemas (1.6 idTagInfo.expiryDate, 2.0.1 idTokenInfo.cacheExpiryDateTime) */
+START_TEST(test_redis_policy_answers)
+{
+    static const struct {
+        ocpp_version_t v;
+        const char *action, *payload;
+    } calls[] = {
+        {OCPP_V16, "Authorize", "{\"idTag\":\"T1\"}"},
+        {OCPP_V16, "StartTransaction",
+         "{\"connectorId\":1,\"idTag\":\"T1\",\"meterStart\":0,\"timestamp\":\"2025-01-01T00:00:"
+         "00Z\"}"},
+        {OCPP_V16, "StopTransaction",
+         "{\"idTag\":\"T1\",\"transactionId\":5,\"meterStop\":1,\"timestamp\":\"2025-01-01T00:00:"
+         "00Z\"}"},
+        {OCPP_V201, "Authorize", "{\"idToken\":{\"idToken\":\"T1\",\"type\":\"ISO14443\"}}"},
+        {OCPP_V201, "TransactionEvent",
+         "{\"eventType\":\"Started\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"triggerReason\":"
+         "\"Authorized\",\"seqNo\":0,\"transactionInfo\":{\"transactionId\":\"X\"},\"idToken\":"
+         "{\"idToken\":\"T1\",\"type\":\"ISO14443\"}}"},
+    };
+    static const char *const statuses[] = {"Accepted", "Blocked", "Expired", "Invalid", NULL};
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        json_t *p = json_loads(calls[i].payload, 0, NULL);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_str_eq(core_action_id_tag(calls[i].v, calls[i].action, p), "T1");
+        const ocpp_schema_msg_t *m = ocpp_schema_find(calls[i].v, calls[i].action);
+        for (size_t k = 0; k < 5; k++) {
+            core_action_ctx_t ctx = {.heartbeat_interval_s = 60,
+                                     .now_us = 1735787045678000ULL,
+                                     .auth_policy = CORE_AUTH_REDIS,
+                                     .tag_status = statuses[k],
+                                     .tag_expires_at_ms = k % 2 ? 1767225600000ULL : 0};
+            core_action_out_t out;
+            core_action_handle(calls[i].v, calls[i].action, p, &ctx, &out);
+            ocpp_verr_t e;
+            ck_assert_msg(ocpp_schema_validate(m, 1, out.response, &e) == 0, "%s %s: %s",
+                          calls[i].action, statuses[k] ? statuses[k] : "NULL", e.why);
+            json_t *info =
+                json_object_get(out.response, calls[i].v == OCPP_V16 ? "idTagInfo" : "idTokenInfo");
+            ck_assert_str_eq(json_string_value(json_object_get(info, "status")),
+                             statuses[k] ? statuses[k] : "Invalid");
+            const char *exp = calls[i].v == OCPP_V16 ? "expiryDate" : "cacheExpiryDateTime";
+            if (k % 2)
+                ck_assert_str_eq(json_string_value(json_object_get(info, exp)),
+                                 "2026-01-01T00:00:00.000Z");
+            else
+                ck_assert_ptr_null(json_object_get(info, exp));
+            core_action_out_clear(&out);
+        }
+        json_decref(p);
+    }
+    /* CALLs without an id token */
+    json_t *p = json_loads("{\"connectorId\":1,\"errorCode\":\"NoError\",\"status\":\"Available\"}",
+                           0, NULL);
+    ck_assert_ptr_null(core_action_id_tag(OCPP_V16, "StatusNotification", p));
+    json_decref(p);
+    p = json_loads("{\"eventType\":\"Updated\"}", 0, NULL);
+    ck_assert_ptr_null(core_action_id_tag(OCPP_V201, "TransactionEvent", p));
+    ck_assert_ptr_null(core_action_id_tag(OCPP_V201, "StartTransaction", p));
+    json_decref(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core_session");
@@ -403,6 +503,8 @@ int main(void)
     tcase_add_test(t, test_command_results);
     tcase_add_test(t, test_every_cp_call_answered_validly);
     tcase_add_test(t, test_persist_flags_and_auth);
+    tcase_add_test(t, test_waiting_call);
+    tcase_add_test(t, test_redis_policy_answers);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
