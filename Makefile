@@ -116,7 +116,7 @@ $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 
 # ---------------------------------------------------------------------------
-.PHONY: all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: all deps run demo check unit integration lint code code-check fuzz fuzz-run bench clean ha
 
 all: $(BINARIES)
 
@@ -147,6 +147,10 @@ integration: tests
 
 lint:
 	@scripts/lint.sh
+
+# the HA scenarios at full size (tests/ha/, docs/ha.md); not part of `make check` yet
+ha: all
+	@BUILD=$(BUILD) tests/ha/run.sh --full
 
 # generated sources: proto/ is the data, scripts/gen_*.py the generators
 GENERATED := common/envelope.h common/envelope.c services/ocpp-core/ocpp_schema_data.c \
