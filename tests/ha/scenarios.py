@@ -195,6 +195,21 @@ def stage_kill(stage):
     return run
 
 
+def sc_registry_then_redis(c):
+    """SIGKILL of ocppgw-0's registry (restarted 1 s later), then 10 s later redis-server
+    restarted empty: a registry that forgot its table cannot re-assert its pod's connections,
+    which stay connected but unreachable for commands (misrouted)."""
+    pod = c.cl.pod("ocppgw-0")
+    c.fault(pod.signal_stage("registry", signal.SIGKILL))
+    c.sleep(10)
+    t = c.cl.tl.mark("fault.redis", sig="SIGKILL")
+    c.cl.redis.proc.kill()
+    c.cl.redis.proc.wait(10)
+    c.sleep(2)
+    c.cl.redis.start()
+    c.sleep(c.p["observe_s"])
+
+
 def sc_pod_freeze(c):
     """A pod frozen (SIGSTOP of its four stages) for 40 s, past its lease (5 s) and past the
     stations' call timeout (30 s), then resumed: it must not answer for stations that moved,
@@ -297,6 +312,7 @@ SCENARIOS = {
     "kill-core": (stage_kill("core"), {}),
     "kill-bridge": (stage_kill("bridge"), {}),
     "kill-registry": (stage_kill("registry"), {}),
+    "kill-registry-redis-restart": (sc_registry_then_redis, {}),
     "pod-freeze": (sc_pod_freeze, {}),
     "redis-restart": (sc_redis_restart, {}),
     "redis-unreachable": (sc_redis_unreachable, {}),
