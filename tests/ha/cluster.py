@@ -848,18 +848,23 @@ class Cluster:
         maxconn), one load balancer each in turn; plus, for each n in leavers, n stations (with
         the first group's settings) in a cp-sim of their own that leave() stops for good."""
         start = 1
+        load = {lb.index: 0 for lb in self.lbs}
+
+        def least_loaded(c):  # each balancer takes at most ~9,500 connections
+            lb = min(self.lbs, key=lambda b: load[b.index])
+            load[lb.index] += c
+            return lb
         for count, settings in groups:
             n = max(1, -(-count // per_sim_max))
             for i in range(n):
                 c = count // n + (1 if i < count % n else 0)
-                k = len(self.sims)
-                self.sims.append(CpSim(self, k, self.lbs[k % len(self.lbs)], c, start,
+                self.sims.append(CpSim(self, len(self.sims), least_loaded(c), c, start,
                                        settings))
                 start += c
         settings = groups[0][1]
         for k, c in enumerate(leavers):
             ls = dict(settings, drain_ms=500)
-            self.sims.append(CpSim(self, len(self.sims), self.lbs[0], c, start, ls,
+            self.sims.append(CpSim(self, len(self.sims), least_loaded(c), c, start, ls,
                                    leaver=True))
             start += c
 

@@ -53,16 +53,18 @@ CORE_GRACE_S = 20
 LEAVERS = [(0.5, 0.1), (5.0, 0.1)]
 
 SIZES = {
-    "reduced": {"stations": 300, "heartbeat_ms": 2000, "ramp": 300, "cmd_rate": 5.0,
-                "events_partitions": 16, "warm_s": 10, "observe_s": 35, "ttl_ms": 20000},
-    "full": {"stations": 3000, "heartbeat_ms": 5000, "ramp": 500, "cmd_rate": 20.0,
-             "events_partitions": 64, "warm_s": 15, "observe_s": 60, "ttl_ms": 30000},
+    "reduced": {"stations": 300, "heartbeat_ms": 2000, "session_every_ms": 20000, "ramp": 300,
+                "cmd_rate": 5.0, "events_partitions": 16, "warm_s": 10, "observe_s": 35,
+                "ttl_ms": 20000},
+    "full": {"stations": 3000, "heartbeat_ms": 5000, "session_every_ms": 60000, "ramp": 500,
+             "cmd_rate": 20.0, "events_partitions": 64, "warm_s": 15, "observe_s": 60,
+             "ttl_ms": 30000},
 }
 
 
 def sim_settings(p):
     return {"mode": "life", "v201_percent": 50, "ramp_rate": p["ramp"],
-            "heartbeat_interval_ms": p["heartbeat_ms"], "session_every_ms": 20000,
+            "heartbeat_interval_ms": p["heartbeat_ms"], "session_every_ms": p["session_every_ms"],
             "session_length_ms": 8000, "meter_interval_ms": 2000, "call_timeout_ms": 30000,
             "connect_timeout_ms": 10000, "backoff_min_ms": 1000, "backoff_range_ms": 2000,
             "backoff_repeat_times": 3, "drain_ms": 5000}
@@ -322,8 +324,8 @@ SCENARIOS = {
                                    "full": KAFKA_FULL}),
     "reconnect-storm": (sc_reconnect_storm, {
         "reduced": {"stations": 1200, "heartbeat_ms": 10000, "ramp": 400, "observe_s": 30},
-        "full": {"stations": 18000, "heartbeat_ms": 30000, "ramp": 1000, "observe_s": 45,
-                 "lbs": 2}}),
+        "full": {"stations": 16000, "heartbeat_ms": 30000, "session_every_ms": 300000,
+                 "ramp": 1000, "observe_s": 45, "lbs": 3}}),
 }
 
 
@@ -514,18 +516,22 @@ def notes_line(run, rec):
             pass
     if hs:
         parts.append(f"handshake p99 {max(hs):.1f} ms")
-    if rec.get("storm_pod"):
-        peak = {}
-        first = {}
+    if rec.get("storm_pod") and rec.get("faults"):
+        # RSS of every surviving process just before the pod died -> its peak afterwards
+        tf = rec["faults"][0]
+        before, peak = {}, {}
         for l in open(os.path.join(run, "mem.jsonl")):
             m = json.loads(l)
             if m["pod"] == rec["storm_pod"]:
                 continue
             k = f"{m['pod']}/{m['stage']}"
-            peak[k] = max(peak.get(k, 0), m["rss_kb"])
-            first.setdefault(k, m["rss_kb"])
-        parts.append("peak RSS MiB " + ",".join(
-            f"{k} {first[k] / 1024:.0f}->{v / 1024:.0f}" for k, v in sorted(peak.items())))
+            if m["t"] < tf:
+                before[k] = m["rss_kb"]
+            else:
+                peak[k] = max(peak.get(k, 0), m["rss_kb"])
+        parts.append("RSS MiB before->peak after " + ", ".join(
+            f"{k} {before.get(k, 0) / 1024:.0f}->{v / 1024:.0f}"
+            for k, v in sorted(peak.items())))
     try:
         res = json.load(open(os.path.join(run, "result.json")))["detail"]
         if res.get("lost_by_action"):
