@@ -561,8 +561,9 @@ class Pod:
 
 
 class LoadBalancer:
-    """HAProxy (Debian's) in TCP mode, as a Kubernetes Service / cloud L4 balancer: round robin
-    over the pods' WebSocket ports, each server health-checked on its pod's readiness port
+    """HAProxy (Debian's) in TCP mode, as a Kubernetes Service / cloud L4 balancer: a random
+    pod for each connection (as kube-proxy chooses; round robin would put cp-sim processes
+    that connect in lockstep on one pod each) among the pods' WebSocket ports, each server health-checked on its pod's readiness port
     (GET /readyz every 1 s, down after 2 failures, up after 2 successes). Existing connections
     are left alone when a server goes down (kube-proxy does not cut established flows). Every
     connection is logged when it reaches its server (option logasap), so the checker knows
@@ -598,7 +599,7 @@ frontend ws
     maxconn 9500
     default_backend pods
 backend pods
-    balance roundrobin
+    balance random
     option httpchk GET /readyz
     default-server inter 1s fall 2 rise 2
 {servers}

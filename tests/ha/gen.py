@@ -13,8 +13,9 @@ and one per skipped pick {"t", "skip": "no mapping" (the station is not connecte
 
 Modes: `fresh` looks the owner up for every command; `stale` keeps the first owner it saw for
 a station and never asks again (a backend with a cached lookup: after a failover it keeps
-writing to the dead pod's partition). `victim` and `victim_share` aim that share of the
-commands at stations whose cached owner is the victim pod.
+writing to the dead pod's partition). aim(victim, share) aims that share of the commands at
+stations whose cached owner is the victim pod; aim(victim, 0) avoids them altogether (a quiet
+partition).
 """
 
 import json
@@ -86,6 +87,10 @@ class Generator:
     def _pick(self):
         with self.lock:
             victim, share = self.victim, self.victim_share
+        if victim and share == 0:
+            others = [i for i in self.identities if self.cache.get(i, victim) != victim]
+            if others:
+                return self.rng.choice(others)
         if victim and self.rng.random() < share:
             on_victim = [i for i, p in self.cache.items() if p == victim]
             if on_victim:

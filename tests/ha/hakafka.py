@@ -53,7 +53,7 @@ def partition_count(brokers: str, topic: str, timeout: float = 15) -> int:
     raise RuntimeError(f"topic {topic} not found")
 
 
-def dump_topic(brokers: str, topic: str, path: str, timeout: float = 60) -> int:
+def dump_topic(brokers: str, topic: str, path: str, timeout: float = 600) -> int:
     """Writes every record of topic, from the beginning of every partition, as kcat -J lines
     ({topic, partition, offset, ts, key, payload}) to path; returns the number of records."""
     with open(path, "w") as out:

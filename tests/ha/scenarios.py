@@ -177,14 +177,23 @@ def sc_rolling_restart(c):
 
 def sc_stale_partition(c):
     """A backend with a stale lookup writes to a dead pod's partition before, during and long
-    after its takeover: every command must be delivered once or expire, with one result."""
+    after its takeover: every command must be delivered once or expire, with one result. Half
+    the commands go to the dead pod's stations for 5 s before the kill and 10 s after it, none
+    for the commands' ttl + 5 s after that (so that the takeover can finish: every command it
+    read is final, delivered or expired), then half again for 25 s."""
     victim = "ocppgw-0"
     c.gen.fill_cache()
     c.gen.aim(victim, 0.5)
     c.sleep(5)
     t = c.cl.pod(victim).kill(signal.SIGKILL)  # gone for good
     c.fault(t)
-    c.sleep(max(45, c.p["observe_s"]))
+    c.sleep(10)
+    c.gen.aim(victim, 0)
+    c.cl.tl.mark("generator.aim", victim=victim, share=0)
+    c.sleep(c.p["ttl_ms"] / 1000 + 5)
+    c.gen.aim(victim, 0.5)
+    c.cl.tl.mark("generator.aim", victim=victim, share=0.5)
+    c.sleep(25)
 
 
 def stage_kill(stage):
