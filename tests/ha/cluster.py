@@ -722,8 +722,13 @@ class MemSampler:
         return None
 
     def _run(self):
+        last = time.monotonic()
         while not self.stop_flag:
             t = now_ms()
+            lag = time.monotonic() - last - self.period
+            last = time.monotonic()
+            if lag > 2.0:  # the whole host stalled (another program hogging it): say so
+                self.cl.tl.mark("host.stall", seconds=round(lag + self.period, 1))
             procs = []
             for p in self.cl.pods:
                 for n, st in p.stages.items():

@@ -509,6 +509,9 @@ def notes_line(run, rec):
     kills = Counter(f"{e['pod']}/{e['stage']}" for e in tl if e["what"] == "stage.liveness_kill")
     unready = Counter(f"{e['pod']}/{e['stage']}" for e in tl if e["what"] == "stage.unready")
     parts = [f"wall {rec['wall_s']}s"]
+    stalls = [e["seconds"] for e in tl if e["what"] == "host.stall"]
+    if stalls:
+        parts.append(f"HOST STALLED {len(stalls)}x (longest {max(stalls)} s): timings unreliable")
     if exits:
         parts.append("exits " + ",".join(f"{k}x{v}" for k, v in sorted(exits.items())))
     if kills:
