@@ -538,6 +538,8 @@ class Pod:
         return t
 
     def shutdown(self):
+        """The end of the run: every stage stopped in the pod's drain order (edge first, then
+        core, bridge, registry), each SIGTERM then SIGKILL after a grace; no restarts."""
         self.stop_flag = True
         if self.thread:
             self.thread.join(5)
@@ -545,16 +547,17 @@ class Pod:
             self.state = "stopped"
         for st in self.stages.values():
             if st.alive():
-                for sig in (signal.SIGCONT, signal.SIGTERM):
-                    st.proc.send_signal(sig)
+                st.proc.send_signal(signal.SIGCONT)  # a frozen stage ignores SIGTERM
         for name in reversed(STAGES):
             st = self.stages[name]
-            if st.proc is not None and st.proc.poll() is None:
-                try:
-                    st.proc.wait(timeout=25)
-                except subprocess.TimeoutExpired:
-                    st.proc.kill()
-                    st.proc.wait()
+            if st.proc is None or st.proc.poll() is not None:
+                continue
+            st.proc.send_signal(signal.SIGTERM)
+            try:
+                st.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                st.proc.kill()
+                st.proc.wait()
         if self.server:
             self.server.shutdown()
             self.server.server_close()
@@ -929,6 +932,15 @@ class Cluster:
         if self.mem:
             self.mem.stop()
             self.mem = None
+        for s in self.sims:  # stations first: the pods then have nothing to drain
+            if s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGTERM)
+        for s in self.sims:
+            try:
+                s.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+                s.proc.wait()
         for p in self.pods:
             try:
                 p.shutdown()
