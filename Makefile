@@ -147,7 +147,7 @@ $(TEST_TOOL_DIR)/ws_echo: $(O)/tests/tools/ws_echo/ws_echo.o $(O)/tools/cp-sim/w
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,libcrypto)
 
 # ---------------------------------------------------------------------------
-.PHONY: FORCE all deps run demo tests check unit integration lint code code-check fuzz fuzz-run bench clean
+.PHONY: FORCE all deps run demo tests check unit integration lint code code-check fuzz fuzz-run bench clean ha
 
 all: $(BINARIES)
 
@@ -178,6 +178,10 @@ integration: tests
 
 lint:
 	@scripts/lint.sh
+
+# the HA scenarios at full size (tests/ha/, docs/ha.md); not part of `make check` yet
+ha: all
+	@BUILD=$(BUILD) tests/ha/run.sh --full
 
 # generated sources: proto/ is the data, scripts/gen_*.py the generators
 GENERATED := common/envelope.h common/envelope.c services/ocpp-core/ocpp_schema_data.c \

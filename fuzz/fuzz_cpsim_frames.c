@@ -1,15 +1,19 @@
 /* fuzz_cpsim_frames.c: libFuzzer driver for what cp-sim reads from the server it is pointed at: the
  * 101 answer (ws_parse_response), a byte stream of frames (ws_frame_decode, cut anywhere), and
  * OCPP-J frames (ocpp_frame_scan, ocpp_result_fields, ocpp_downlink_reply for both versions,
- * accepting and rejecting). No input may crash, leak or read outside the buffer; a decoded frame
- * must lie inside the input; every reply cp-sim would send must be a JSON array.
+ * accepting and rejecting, and the detailed log line of a CSMS call: sim_log_ref, sim_log_format).
+ * No input may crash, leak or read outside the buffer; a decoded frame must lie inside the input;
+ * every reply cp-sim would send must be a JSON array; a log line is one line of exactly six
+ * space-separated fields.
  */
 #include <jansson.h>
 
 #include "ocpp_msg.h"
+#include "sim_log.h"
 #include "ws_frame.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +53,21 @@ static void ocpp(const uint8_t *data, size_t size)
     }
     if (f.type != 2)
         return;
+    char ref[136], mid[72], what[80], line[512];
+    sim_log_ref(f.payload, f.payload_len, ref, sizeof(ref));
+    snprintf(mid, sizeof(mid), "%.*s", (int)f.id_len, f.id);
+    snprintf(what, sizeof(what), "%.*s:accept", (int)f.action_len, f.action);
+    int ln = sim_log_format(line, sizeof(line), true, 1, 'D', mid, "SIM000001", what, ref);
+    if (ln > 0) {
+        int spaces = 0;
+        for (int i = 0; i < ln - 1; i++) {
+            spaces += line[i] == ' ';
+            if (line[i] == '\n' || line[i] == '\0')
+                abort();
+        }
+        if (spaces != 5 || line[ln - 1] != '\n')
+            abort();
+    }
     for (int v = 0; v < 2; v++)
         for (int accept = 0; accept < 2; accept++) {
             ocpp_reply_t r;

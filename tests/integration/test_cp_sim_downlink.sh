@@ -8,6 +8,9 @@
 # TriggerMessage Heartbeat, UnlockConnector, GetLocalListVersion in turn). Checked: every call
 # gets a CALLRESULT (none lost, no CALLERROR), the stations answer positively except the actions
 # of downlink_reject, TriggerMessage makes them send a Heartbeat, and nothing is left unanswered.
+# A second run with log_format detailed: every line has its time (non-decreasing), one C line
+# (with the local port) per station, D lines with the CSMS call's message id and the command
+# reference a DataTransfer carries, the fields per kind, and E last.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
@@ -54,4 +57,31 @@ sent = {l[1] for l in lines if l[0] == 'S'}
 acked = {l[1] for l in lines if l[0] == 'A'}
 assert sent == acked, f"unanswered: {sorted(sent - acked)[:5]}"
 print(f"ok: {hb_after} of {len(trig)} TriggerMessage(Heartbeat) answered by an immediate Heartbeat; all {len(sent)} CALLs answered")
+PY
+
+"$TMP/ws_echo" 0 3 >"$TMP/echo2.out" 2>&1 &
+echo_pid=$!
+wait_until 10 "ws_echo listening" grep -q listening "$TMP/echo2.out"
+port="$(sed -nE 's/^ws_echo: listening on ([0-9]+)$/\1/p' "$TMP/echo2.out")"
+"$BIN/cp-sim" --url "ws://127.0.0.1:$port/ocpp" --count 20 --mode load --msg_rate 200 \
+  --duration_ms 2s --log_file "$TMP/detailed.log" --log_format detailed --progress off >/dev/null
+kill -TERM "$echo_pid"; wait "$echo_pid"
+python3 - "$TMP/detailed.log" <<'PY'
+import re, sys
+lines = [l.split() for l in open(sys.argv[1])]
+assert lines and lines[-1][1:] == ["E", "0", "-", "end"], f"last line {lines[-1]}"
+times = [int(l[0]) for l in lines]
+assert times == sorted(times), "times go backwards"
+fields = {"S": 5, "A": 5, "Q": 5, "C": 5, "X": 5, "E": 5, "D": 6}
+for l in lines:
+    assert len(l) == fields[l[1]], f"fields of {l}"
+conns = [l for l in lines if l[1] == "C"]
+assert len({l[3] for l in conns}) == 20 and all(l[2].isdigit() and l[4] in ("ocpp1.6", "ocpp2.0.1") for l in conns), conns[:3]
+dl = [l for l in lines if l[1] == "D"]
+assert dl and all(re.fullmatch(r"d[0-9]+", l[2]) for l in dl), dl[:3]
+assert len({l[2] for l in dl}) == len(dl), "a CSMS message id logged twice"
+dt = [l for l in dl if l[4].startswith("DataTransfer:")]
+assert dt and all(l[5] == "ws-echo-ref" for l in dt), dt[:3]
+assert all(l[5] == "-" for l in dl if not l[4].startswith("DataTransfer:"))
+print(f"ok: detailed log: {len(lines)} lines, {len(conns)} connections, {len(dl)} CSMS calls with message ids, {len(dt)} DataTransfer references")
 PY

@@ -3,7 +3,9 @@
  * One thread, one epoll set, one binary heap of per-station wake-up times. Each station keeps
  * ~200 bytes of state; buffers (partial frames, unsent bytes, queued messages) are allocated only
  * while they hold something. Every CALL gets a sequence number (its message id); with log_file
- * set, every send (S), offline queueing (Q) and answer (A) is logged for loss checks.
+ * set, every send (S), offline queueing (Q) and answer (A) is logged for loss checks, and with
+ * log_format detailed also connections (C, X), CSMS calls with their message id and command
+ * reference (D) and the end of the run (E), each with its time (sim_log.h).
  */
 #include "sim.h"
 
@@ -26,6 +28,7 @@
 #include "clock.h"
 #include "histo.h"
 #include "ocpp_msg.h"
+#include "sim_log.h"
 #include "ws_frame.h"
 
 #define MAX_FRAME   65536
@@ -58,6 +61,7 @@ typedef struct conn {
     uint64_t hb_at;    /* next heartbeat (or boot retry while not accepted) */
     uint64_t call_seq; /* outstanding CALL (0: none) */
     uint64_t call_sent_us;
+    uint64_t connect_us; /* start of the current connection attempt (handshake latency) */
     ocpp_msg_t call;
     int64_t tx_id;
     uint32_t meter_wh;
@@ -102,6 +106,8 @@ struct sim {
     uint64_t t0_ms, t0_unix_ms;
     double pace_ms;
     FILE *log;
+    bool log_detailed;
+    uint64_t log_flushed_ms;
     bool progress;
     uint8_t rbuf[MAX_FRAME + 64];
     uint8_t wbuf[MAX_FRAME + 64];
@@ -109,6 +115,7 @@ struct sim {
     /* statistics */
     uint64_t sent[2][ACT_COUNT], acked[2][ACT_COUNT];
     histo_t lat[2][ACT_COUNT];
+    histo_t handshake; /* TCP connect started -> 101 Switching Protocols read */
     uint64_t open_now, open_peak, connects_ok, connect_attempts, downlinks, pending;
     uint64_t queued_offline, resent;
     err_kind_t errs[64];
@@ -364,13 +371,27 @@ static bool send_frame(sim_t *s, conn_t *c, int op, const void *payload, size_t 
 
 /* --- OCPP: sending ---------------------------------------------------------------------- */
 
-static void log_line(sim_t *s, char kind, uint64_t seq, const conn_t *c, const char *what)
+/* One line of the log_file (format in sim_log.h); id is the seq, a message id or a port. */
+static void log_text(sim_t *s, char kind, const char *id, const conn_t *c, const char *what,
+                     const char *ref)
 {
     if (!s->log)
         return;
-    char id[64];
-    identity(s, c, id, sizeof(id));
-    fprintf(s->log, "%c %llu %s %s\n", kind, (unsigned long long)seq, id, what);
+    char who[64], line[512];
+    if (c)
+        identity(s, c, who, sizeof(who));
+    else
+        snprintf(who, sizeof(who), "-");
+    uint64_t at = (uint64_t)clock_now_ms();
+    if (sim_log_format(line, sizeof(line), s->log_detailed, at, kind, id, who, what, ref) > 0)
+        fputs(line, s->log);
+}
+
+static void log_line(sim_t *s, char kind, uint64_t seq, const conn_t *c, const char *what)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)seq);
+    log_text(s, kind, id, c, what, NULL);
 }
 
 static bool send_call(sim_t *s, conn_t *c, uint64_t seq, const ocpp_msg_t *m, bool resend)
@@ -539,6 +560,12 @@ static void disconnect(sim_t *s, conn_t *c, const char *kind, const char *detail
     }
     if (c->net == NET_OPEN) {
         s->open_now--;
+        if (s->log_detailed) {
+            char why[96];
+            snprintf(why, sizeof(why), "%s%s%.*s", kind ? kind : "reset", detail ? ":" : "",
+                     detail ? (int)dl : 0, detail ? detail : "");
+            log_text(s, 'X', "0", c, why, NULL);
+        }
     }
     free_buffers(c);
     if (c->call_seq) {
@@ -594,6 +621,7 @@ static void start_connect(sim_t *s, conn_t *c, uint64_t now)
     c->fd = fd;
     c->net = NET_CONNECTING;
     c->connects++;
+    c->connect_us = clock_mono_us();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = c - s->c};
     if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         disconnect(s, c, "epoll", strerror(errno), strlen(strerror(errno)));
@@ -734,10 +762,13 @@ static void on_downlink(sim_t *s, conn_t *c, const ocpp_frame_t *f, uint64_t now
     if (!r.known)
         err(s, "downlink_not_implemented", f->action, f->action_len);
     if (s->log) {
-        char what[80];
+        char what[80], mid[72], ref[136] = "-";
         snprintf(what, sizeof(what), "%.*s:%s", (int)f->action_len, f->action,
                  accept ? "accept" : "reject");
-        log_line(s, 'D', 0, c, what);
+        snprintf(mid, sizeof(mid), "%.*s", (int)f->id_len, f->id);
+        if (s->log_detailed)
+            sim_log_ref(f->payload, f->payload_len, ref, sizeof(ref));
+        log_text(s, 'D', s->log_detailed ? mid : "0", c, what, ref);
     }
     if (n < 0 || !send_frame(s, c, WS_OP_TEXT, s->text, (size_t)n))
         return;
@@ -814,6 +845,15 @@ static ssize_t on_bytes(sim_t *s, conn_t *c, uint8_t *buf, size_t len, uint64_t 
         off = (size_t)h;
         c->net = NET_OPEN;
         s->open_now++;
+        histo_record(&s->handshake, clock_mono_us() - c->connect_us);
+        if (s->log_detailed) {
+            struct sockaddr_in local;
+            socklen_t ll = sizeof(local);
+            char port[8] = "0";
+            if (getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0)
+                snprintf(port, sizeof(port), "%u", (unsigned)ntohs(local.sin_port));
+            log_text(s, 'C', port, c, subprotocol(c), NULL);
+        }
         if (s->open_now > s->open_peak)
             s->open_peak = s->open_now;
         send_boot(s, c, now);
@@ -1063,6 +1103,7 @@ sim_t *sim_new(const sim_config_t *cfg, char *why, size_t whylen)
             goto fail;
         }
         setvbuf(s->log, NULL, _IOFBF, 1 << 20);
+        s->log_detailed = strcmp(cfg->log_format, "detailed") == 0;
     }
     s->progress = strcmp(cfg->progress, "on") == 0 ||
                   (strcmp(cfg->progress, "auto") == 0 && isatty(STDERR_FILENO));
@@ -1178,12 +1219,18 @@ int sim_run(sim_t *s)
                 on_readable(s, c, now);
         }
         progress(s, now, false);
+        if (s->log_detailed && now - s->log_flushed_ms >= 1000) {
+            fflush(s->log); /* the harness follows the log while the run goes on */
+            s->log_flushed_ms = now;
+        }
     }
     if (!s->end_ms)
         s->end_ms = now_ms();
     progress(s, now_ms(), true);
     if (s->progress)
         fputc('\n', stderr);
+    if (s->log_detailed)
+        log_text(s, 'E', "0", NULL, "end", NULL);
     if (s->log)
         fflush(s->log);
     return 0;
@@ -1239,6 +1286,11 @@ unsigned long sim_report(sim_t *s, FILE *out)
             (unsigned long long)all.count, histo_quantile(&all, 0.5) / 1000.0,
             histo_quantile(&all, 0.9) / 1000.0, histo_quantile(&all, 0.99) / 1000.0,
             histo_quantile(&all, 0.999) / 1000.0, all.max / 1000.0);
+    const histo_t *hs = &s->handshake;
+    fprintf(out, "  latency ms  %-30s %10llu %8.2f %8.2f %8.2f %8.2f %8.2f\n", "ws handshake",
+            (unsigned long long)hs->count, histo_quantile(hs, 0.5) / 1000.0,
+            histo_quantile(hs, 0.9) / 1000.0, histo_quantile(hs, 0.99) / 1000.0,
+            histo_quantile(hs, 0.999) / 1000.0, hs->max / 1000.0);
     if (s->nerrs == 0)
         fprintf(out, "  errors: none\n");
     for (int i = 0; i < s->nerrs; i++)

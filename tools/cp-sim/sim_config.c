@@ -75,6 +75,9 @@ const config_option_t SIM_CONFIG[] = {
      "comma list of actions answered negatively even when downlink_reply is accept"},
     {"log_file", CONFIG_STRING, "", F(log_file), 0, 0, NULL, NULL,
      "log of every CALL sent (S), queued offline (Q) and answered (A), for loss checks"},
+    {"log_format", CONFIG_ENUM, "basic", F(log_format), 0, 0, "basic|detailed", NULL,
+     "log_file lines: basic, or detailed (times, connections, CSMS calls with message id and "
+     "command reference)"},
     {"progress", CONFIG_ENUM, "auto", F(progress), 0, 0, "auto|on|off", NULL,
      "one-line progress on stderr (auto: when stderr is a terminal)"},
     {"seed", CONFIG_INT, "1", F(seed), 0, 0, NULL, NULL, "random seed"},

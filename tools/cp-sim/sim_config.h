@@ -37,6 +37,7 @@ typedef struct sim_config {
     char *downlink_reply;
     char *downlink_reject;
     char *log_file;
+    char *log_format;
     char *progress;
     int64_t seed;
 } sim_config_t;

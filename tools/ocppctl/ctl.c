@@ -2,11 +2,47 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <jansson.h>
+
+int ctl_produce_line(char *line, int32_t *partition, char **key, char **value, char *why,
+                     size_t whylen)
+{
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    char *t1 = strchr(line, '\t');
+    char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+    if (!t2) {
+        snprintf(why, whylen, "expected <partition>TAB<key>TAB<value>");
+        return -EINVAL;
+    }
+    *t1 = '\0';
+    *t2 = '\0';
+    *key = t1 + 1;
+    *value = t2 + 1;
+    if (strcmp(line, "-") == 0) {
+        if (!**key) {
+            snprintf(why, whylen, "partition '-' (by key) needs a key");
+            return -EINVAL;
+        }
+        *partition = -1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long p = strtoll(line, &end, 10);
+    if (!line[0] || *end || errno || p < 0 || p > INT32_MAX || line[0] == '+' || line[0] == ' ') {
+        snprintf(why, whylen, "partition '%.32s' is not a number 0..%d or '-'", line, INT32_MAX);
+        return -EINVAL;
+    }
+    *partition = (int32_t)p;
+    return 0;
+}
 
 int ctl_status_exit(const char *s)
 {

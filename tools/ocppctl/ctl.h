@@ -57,4 +57,12 @@ void ctl_format_us(const char *us_text, char out[32]);
 /* Registrations count of a pod lease value {"registrations":N,...}; -1 if unreadable. */
 long ctl_lease_registrations(const char *value);
 
+/* One input line of `ocppctl produce`: "<partition>\t<key>\t<value>", the value being the rest
+ * of the line (it may hold tabs). partition is a number 0..2^31-1, or "-" for the key's default
+ * partition (*partition = -1; the key must then be non-empty). The line is split in place: key
+ * and value point into it, NUL-terminated; a trailing "\r" or "\n" is dropped. Returns 0, or
+ * -EINVAL with why. */
+int ctl_produce_line(char *line, int32_t *partition, char **key, char **value, char *why,
+                     size_t whylen);
+
 #endif

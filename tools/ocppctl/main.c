@@ -5,12 +5,15 @@
  *   ocppctl [...] status <identity>
  *   ocppctl [...] events [--follow] [--identity X] [--type T]
  *   ocppctl [...] pods
+ *   ocppctl [...] produce <topic> [--timeout DUR]   (records from stdin, for test harnesses)
  *
  * Redis and Kafka default to OCPPGW_REDIS_URL and OCPPGW_KAFKA_BROKERS (what run.sh exports).
  * Wiring only: argument parsing, hiredis and librdkafka calls; the logic is in ctl.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,9 @@
 static const char *redis_url;
 static const char *brokers;
 static volatile sig_atomic_t interrupted;
+static const char *producer_timeout_ms = "10000"; /* message.timeout.ms of producers */
+static bool produce_reports;                      /* produce: print a line per delivery */
+static long produce_failed;
 
 static void on_signal(int sig)
 {
@@ -47,6 +53,8 @@ static int usage(void)
             "  status <identity>\n"
             "  events [--follow] [--identity X] [--type T]\n"
             "  pods\n"
+            "  produce <topic> [--timeout 5m]   stdin lines <partition|->TAB<key>TAB<value>;\n"
+            "       stdout 'ok <line> <partition> <offset>' or 'error <line> <why>' per line\n"
             "Redis and Kafka default to $OCPPGW_REDIS_URL and $OCPPGW_KAFKA_BROKERS.\n");
     return CTL_USAGE;
 }
@@ -159,6 +167,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     (void)opaque;
+    if (produce_reports) { /* opaque: the input line number */
+        long line = (long)(intptr_t)m->_private;
+        if (m->err) {
+            produce_failed++;
+            printf("error %ld %s\n", line, rd_kafka_err2str(m->err));
+        } else {
+            printf("ok %ld %d %lld\n", line, (int)m->partition, (long long)m->offset);
+        }
+        return;
+    }
     *(rd_kafka_resp_err_t *)m->_private = m->err;
 }
 
@@ -176,7 +194,7 @@ static rd_kafka_t *kafka_open(rd_kafka_type_t type)
         rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err)) ||
         (type == RD_KAFKA_PRODUCER &&
          (rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err)) ||
-          rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, sizeof(err)))) ||
+          rd_kafka_conf_set(conf, "message.timeout.ms", producer_timeout_ms, err, sizeof(err)))) ||
         (type == RD_KAFKA_CONSUMER &&
          (rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)) ||
           rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)) ||
@@ -521,6 +539,102 @@ static int cmd_events(int argc, char **argv)
     return CTL_OK;
 }
 
+/* Produces one input line; retries while the local queue is full. */
+static void produce_one(rd_kafka_t *rk, const char *topic, int nparts, char *text, long lineno)
+{
+    int32_t part;
+    char *key, *value, why[160];
+    if (ctl_produce_line(text, &part, &key, &value, why, sizeof(why)) < 0) {
+        produce_failed++;
+        printf("error %ld %s\n", lineno, why);
+        return;
+    }
+    if (part < 0)
+        part = hash_kafka_partition(key, strlen(key), nparts);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(value, strlen(value)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(intptr_t)lineno),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !interrupted) {
+            rd_kafka_poll(rk, 100);
+            continue;
+        }
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            produce_failed++;
+            printf("error %ld %s\n", lineno, rd_kafka_err2str(e));
+        }
+        return;
+    }
+}
+
+/* produce <topic>: a long-running producer for test harnesses (tests/ha/). Each stdin line is
+ * produced at once (acks=all; librdkafka retries while brokers are down, up to --timeout) and
+ * its delivery reported on stdout, so the writer knows when each record was persisted. Ends
+ * at EOF once every record is reported. Exit 0, or 3 if any line failed. */
+static int cmd_produce(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage();
+    const char *topic = argv[0];
+    static char timeout_text[24];
+    int64_t timeout = 300000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout = parse_duration(argv[++i]);
+        else
+            return usage();
+    }
+    if (timeout <= 0)
+        return usage();
+    snprintf(timeout_text, sizeof(timeout_text), "%lld", (long long)timeout);
+    producer_timeout_ms = timeout_text;
+    produce_reports = true;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rd_kafka_t *rk = kafka_open(RD_KAFKA_PRODUCER);
+    int nparts = partitions_of(rk, topic);
+    char buf[65536 + 512];
+    size_t len = 0;
+    long lineno = 0;
+    bool eof = false;
+    while (!eof && !interrupted) {
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        rd_kafka_poll(rk, 0);
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        ssize_t r = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len);
+        if (r <= 0) {
+            eof = true;
+            r = 0;
+        }
+        len += (size_t)r;
+        buf[len] = '\0';
+        char *start = buf, *nl;
+        while ((nl = memchr(start, '\n', len - (size_t)(start - buf))) != NULL) {
+            *nl = '\0';
+            produce_one(rk, topic, nparts, start, ++lineno);
+            start = nl + 1;
+        }
+        len -= (size_t)(start - buf);
+        memmove(buf, start, len);
+        if (len == sizeof(buf) - 1) { /* a line longer than the buffer */
+            produce_failed++;
+            printf("error %ld line longer than %zu bytes\n", ++lineno, sizeof(buf) - 1);
+            len = 0;
+        }
+    }
+    if (len > 0 && !interrupted) { /* last line without its newline */
+        buf[len] = '\0';
+        produce_one(rk, topic, nparts, buf, ++lineno);
+    }
+    int64_t deadline = clock_now_ms() + timeout + 5000;
+    while (rd_kafka_outq_len(rk) > 0 && !interrupted && clock_now_ms() < deadline)
+        rd_kafka_poll(rk, 100);
+    rd_kafka_destroy(rk);
+    return produce_failed ? CTL_UNREACHABLE : CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
     redis_url = getenv("OCPPGW_REDIS_URL");
@@ -551,6 +665,8 @@ int main(int argc, char **argv)
         return cmd_events(argc - i, argv + i);
     if (strcmp(cmd, "pods") == 0)
         return cmd_pods(argc - i, argv + i);
+    if (strcmp(cmd, "produce") == 0)
+        return cmd_produce(argc - i, argv + i);
     fprintf(stderr, "ocppctl: unknown command '%s'\n", cmd);
     return usage();
 }

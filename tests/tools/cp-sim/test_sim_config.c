@@ -76,6 +76,18 @@ START_TEST(test_args_to_env)
         config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.count, 7);
     ck_assert_str_eq(cfg.mode, "load");
+    ck_assert_str_eq(cfg.log_format, "basic"); /* the log loss checks have always read */
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+    setenv("OCPPGW_LOG_FORMAT", "detailed", 1);
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.log_format, "detailed");
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+    setenv("OCPPGW_LOG_FORMAT", "verbose", 1);
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "log_format"));
+    unsetenv("OCPPGW_LOG_FORMAT");
     config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
     setenv("OCPPGW_COUNT", "250001", 1);
     ck_assert_int_eq(

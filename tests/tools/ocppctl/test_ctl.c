@@ -1,8 +1,11 @@
 /* test_ctl.c: unit tests of ocppctl's pure parts (tools/ocppctl/ctl.c): exit codes by result
  * status, UUID v4 shape, local payload checks, the command record of DESIGN §5, matching a
- * result, event filtering and printing, and reading registry values. */
+ * result, event filtering and printing, reading registry values, and the input lines of
+ * `ocppctl produce`. */
 #include <check.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +127,43 @@ START_TEST(test_registry_values)
 }
 END_TEST
 
+START_TEST(test_produce_line)
+{
+    char why[160];
+    int32_t part;
+    char *key, *value;
+    char l1[] = "3\tocppgw-0\t{\"command_id\":\"c\\t1\"}\n";
+    ck_assert_int_eq(ctl_produce_line(l1, &part, &key, &value, why, sizeof(why)), 0);
+    ck_assert_int_eq(part, 3);
+    ck_assert_str_eq(key, "ocppgw-0");
+    ck_assert_str_eq(value, "{\"command_id\":\"c\\t1\"}");
+    char l2[] = "-\tpod-a\tv\twith\ttabs\r\n"; /* the value is the rest of the line */
+    ck_assert_int_eq(ctl_produce_line(l2, &part, &key, &value, why, sizeof(why)), 0);
+    ck_assert_int_eq(part, -1);
+    ck_assert_str_eq(key, "pod-a");
+    ck_assert_str_eq(value, "v\twith\ttabs");
+    char l3[] = "0\t\t"; /* empty key and value are records too */
+    ck_assert_int_eq(ctl_produce_line(l3, &part, &key, &value, why, sizeof(why)), 0);
+    ck_assert_int_eq(part, 0);
+    ck_assert_str_eq(key, "");
+    ck_assert_str_eq(value, "");
+    const char *bad[] = {"-\t\tvalue", "x\tk\tv",          "\tk\tv",   "-1\tk\tv",
+                         "+1\tk\tv",   "2147483648\tk\tv", "1 \tk\tv", " 1\tk\tv",
+                         "1\tk",       "no tabs",          ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s", bad[i]);
+        why[0] = '\0';
+        ck_assert_msg(ctl_produce_line(line, &part, &key, &value, why, sizeof(why)) == -EINVAL,
+                      "accepted '%s'", bad[i]);
+        ck_assert_msg(why[0] != '\0', "no reason for '%s'", bad[i]);
+    }
+    char big[] = "2147483647\tk\tv";
+    ck_assert_int_eq(ctl_produce_line(big, &part, &key, &value, why, sizeof(why)), 0);
+    ck_assert_int_eq(part, INT32_MAX);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ocppctl");
@@ -135,6 +175,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_result_matches);
     tcase_add_test(tc, test_event_print);
     tcase_add_test(tc, test_registry_values);
+    tcase_add_test(tc, test_produce_line);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,7 +54,7 @@ static const char canned[] =
 static const char *const downlink_calls[] = {
     "\"ChangeAvailability\",{\"connectorId\":0,\"type\":\"Operative\",\"operationalStatus\":"
     "\"Operative\"}",
-    "\"DataTransfer\",{\"vendorId\":\"OCPPGW\"}",
+    "\"DataTransfer\",{\"vendorId\":\"OCPPGW\",\"data\":\"ws-echo-ref\"}",
     "\"TriggerMessage\",{\"requestedMessage\":\"Heartbeat\"}",
     "\"UnlockConnector\",{\"connectorId\":1,\"evseId\":1}",
     "\"GetLocalListVersion\",{}",
