@@ -235,10 +235,11 @@ class Checker(unittest.TestCase):
 
     def test_lost_and_crash_excuse(self):
         self.b.healthy()
-        self.b.call(61000, "HA000001", "Heartbeat", event=False)
+        self.b.call(61000, "HA000001", "StatusNotification", event=False)
         self.b.call(61500, "HA000002", "MeterValues", event=False)
+        self.b.call(61700, "HA000002", "Heartbeat", event=False)  # no event by default: not lost
         self.assertOnly(self.b.check(), lost=2)
-        # a kill of ocppgw-0's bridge 2 s after the answer excuses the Heartbeat there,
+        # a kill of ocppgw-0's bridge 2 s after the answer excuses the StatusNotification there,
         # never the transaction message
         self.b.timeline.append({"t": T0 + 63000, "what": "stage.exit", "pod": "ocppgw-0",
                                 "stage": "bridge", "how": "signal SIGKILL"})
@@ -393,7 +394,7 @@ class Checker(unittest.TestCase):
         with contextlib.redirect_stdout(out):
             self.assertEqual(check.main(["check.py", d]), 0)
             self.assertTrue(os.path.exists(os.path.join(d, "result.json")))
-            self.b.call(61000, "HA000001", "Heartbeat", event=False)
+            self.b.call(61000, "HA000001", "StatusNotification", event=False)
             self.assertEqual(check.main(["check.py", self.b.write()]), 1)
             os.remove(os.path.join(d, "scenario.json"))
             self.assertEqual(check.main(["check.py", d]), 2)
