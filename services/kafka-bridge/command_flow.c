@@ -706,6 +706,7 @@ static void relay_result(command_flow_t *f, const env_result_t *m, int64_t now)
     c->out = OUT_CORE_RESULT;
     c->need = PART_MAIN;
     cmd_link(f, c);
+    readers_pause_if_full(f); /* it counts towards command_max_inflight like any command */
     metrics_counter_add(f->m_relayed, 1);
     log_info("RESULT of command %s (token %" PRIu64 " of an earlier bridge instance) published as "
              "it is",

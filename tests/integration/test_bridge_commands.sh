@@ -13,8 +13,12 @@
 #   restart  parked command, pod-a restarted -> read again (offset was not committed), then
 #            forwarded exactly once
 #   takeover TAKEOVER for dead pod-c (partition 0) -> pod-a drains it from group ocppgw-pod-c's
-#            committed offsets (forward + expire), TAKEOVER_DONE; a second takeover finds
-#            nothing left; active=false stops a takeover with a parked command uncommitted.
+#            committed offsets (forward + expire) and reads on (no TAKEOVER_DONE): a command
+#            written long after the drain (a backend with a stale lookup) is still read and
+#            forwarded; the registry repeating its claim keeps the reader; active=false ends it
+#            (TAKEOVER_DONE once its offsets are committed); a new claim resumes from the
+#            committed offsets, nothing handled twice; active=false leaves a parked command
+#            uncommitted, so the next claim reads it again.
 # The pods run the real redis-registry (DEDUP, leases), but the test writes the ownership keys
 # conn:{<cp>} and the lease keys pod:{<pod>} itself so that each case starts from a known map,
 # and plays the registry's TAKEOVER for pod-c, a pod that never ran, with `envelope-tool
@@ -160,20 +164,31 @@ sleep 2
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 7 1
 wait_until 15 "c-orphan-1 forwarded by the taker" has commands-down '"command_id":"c-orphan-1"' -p 2
 wait_until 15 "c-orphan-2 expired" has command-results '"command_id":"c-orphan-2"'
-wait_until 15 "TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 7): TAKEOVER_DONE"
+wait_until 15 "pod-c drained, read on" in_log pod-a "pod pod-c drained (epoch 7): reading on"
 n=$(metric "$AA" bridge_orphan_takeovers_total)
 [ "$n" = 1 ] || bad "takeover counted '$n' on port $AA"
-ok "takeover: pod-c's partition drained by pod-a (forward + expire), TAKEOVER_DONE"
-"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 1
-wait_until 15 "second TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 8): TAKEOVER_DONE"
-[ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
-ok "takeover again: resumes from pod-c's committed offsets, nothing handled twice"
-put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
+ok "takeover: pod-c's partition drained by pod-a (forward + expire), read on"
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 1 # the registry repeats its claim
+sleep 3 # long after the drain: a backend with a stale lookup writes to pod-c's partition
+put pod-c '{"command_id":"c-orphan-late","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":60000}'
+wait_until 15 "c-orphan-late forwarded by the taker" has commands-down '"command_id":"c-orphan-late"' -p 2
+wait_until 15 "pod-c drained again" in_log pod-a "pod pod-c drained (epoch 8): reading on"
+in_log pod-a "TAKEOVER_DONE" && bad "TAKEOVER_DONE while pod-c is dead"
+[ "$(grep -cF 'for pod pod-c (group ocppgw-pod-c): orphan takeover' "$TMP/pod-a/log/kafka-bridge.log")" -eq 1 ] ||
+  bad "the repeated claim started a second reader"
+ok "stale lookup: a command written 3 s after the drain is read and forwarded by the same reader"
+sleep 1.5 # past an auto-commit
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 0
+wait_until 15 "TAKEOVER_DONE after the stop" in_log pod-a "orphan takeover of pod pod-c (epoch 8) over: TAKEOVER_DONE"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 1
+wait_until 15 "the new claim to drain" in_log pod-a "pod pod-c drained (epoch 9): reading on"
+[ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
+[ "$(count_in commands-down '"command_id":"c-orphan-late"' -p 2)" -eq 1 ] || bad "c-orphan-late was handled twice"
+ok "active=false: TAKEOVER_DONE; a new claim resumes from pod-c's committed offsets, nothing handled twice"
+put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
 wait_until 15 "c-orphan-3 parked by the taker" in_log pod-a "command c-orphan-3 parked"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 0
-wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c ends"
-in_log pod-a "drained (epoch 9)" && bad "a takeover with a parked command reported drained"
+wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c (epoch 9) over: TAKEOVER_DONE"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 10 1
 wait_until 15 "c-orphan-3 read again" bash -c "[ \"\$(grep -cF 'command c-orphan-3 parked' '$TMP/pod-a/log/kafka-bridge.log')\" -ge 2 ]"
 ok "takeover stop (active=false): the parked record stays uncommitted and is read again"
