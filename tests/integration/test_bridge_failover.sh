@@ -5,7 +5,11 @@
 #             command_id is not sent again (DEDUP says duplicate); exactly one final result
 #   takeover  pod-c stops; records still written to its partition are drained by the pod whose
 #             registry won the claim (exactly one): to the CP's pod (forwarded, or here when the
-#             taker is that pod), or expired; then TAKEOVER_DONE
+#             taker is that pod), or expired. The taker then reads on while pod-c is dead (issue
+#             12: no TAKEOVER_DONE for a drained partition): a command written 3 s after the
+#             drain (a backend with a stale lookup) still reaches pod-b's core, once.
+# What the registry must do for this: keep its claim on pod-c while pod-c has no lease (it
+# renews it; TAKEOVER_DONE only comes after it sent TAKEOVER active=false).
 # Needs a redis-registry with DEDUP and takeover (its binary names the key takeover:{...}); with an
 # older registry the test says so and exits 0 without testing (test_bridge_commands.sh covers
 # the bridge side with a stand-in TAKEOVER).
@@ -82,10 +86,18 @@ case "$taker" in
 esac
 wub 20 "c-o2 expired" has command-results '"command_id":"c-o2"'
 # drained once c-o1 has its result too (core, or the bridge's backstop 1 s after its expiry)
-wub 30 "TAKEOVER_DONE" bash -c "grep -qF 'pod pod-c drained' '$taker'"
+wub 30 "pod-c drained" bash -c "grep -qF 'pod pod-c drained' '$taker'"
 [ "$(cat "$TMP"/pod-[ab]/log/kafka-bridge.log | grep -cF 'command c-o1 handed to core')" -eq 1 ] ||
   bad "c-o1 handed to a core more than once"
 n=$(grep -lF 'orphan takeover of pod pod-c' "$TMP"/pod-[ab]/log/kafka-bridge.log | wc -l)
 [ "$n" -eq 1 ] || bad "$n pods took pod-c over (fenced claim: want 1)"
-ok "takeover: pod-c drained by $(basename "$(dirname "$(dirname "$taker")")") (c-o1 to pod-b's core once, c-o2 expired), TAKEOVER_DONE"
+ok "takeover: pod-c drained by $(basename "$(dirname "$(dirname "$taker")")") (c-o1 to pod-b's core once, c-o2 expired)"
+sleep 3 # long after the drain
+grep -qF 'TAKEOVER_DONE' "$taker" && bad "TAKEOVER_DONE while pod-c is dead"
+put pod-c '{"command_id":"c-o3","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":8000}'
+wub 20 "pod-b to hand c-o3 to core" in_log pod-b "command c-o3 handed to core"
+sleep 1
+[ "$(cat "$TMP"/pod-[ab]/log/kafka-bridge.log | grep -cF 'command c-o3 handed to core')" -eq 1 ] ||
+  bad "c-o3 handed to a core more than once"
+ok "stale lookup: a command written 3 s after the drain still reached pod-b's core, once"
 echo "test_bridge_failover: all passed"
