@@ -279,7 +279,7 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
         r = rec_by_key(key);
         if (strncmp(key, "relay-", 6) == 0) { /* a RESULT for an earlier bridge's token */
             CHECK(kind == K_RESULT && cookie != 0 && r < 0);
-            int n = atoi(key + 6);
+            int n = (int)strtol(key + 6, NULL, 10);
             CHECK(n >= 0 && n < G.relays && G.relayed[n] == 0);
             if (G.fail_produce) {
                 G.fail_produce = false;
