@@ -28,17 +28,16 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/registry_lib.sh
+source "$(dirname "$0")/registry_lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-  >"$TMP/redis.log" 2>&1 &
-wait_until 10 "redis" redis-cli -p "$RPORT" ping
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$TMP/kafka-control "$BIN/kafka-dev" \
-  </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_redis
+RPORT=$REDIS_PORT
+start_kafka_dev
 export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
 export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
 export OCPPGW_COMMAND_REGISTRY_TIMEOUT_MS=1000
@@ -53,18 +52,9 @@ R set 'pod:{pod-b}' 1 EX 600
 
 blog() { grep -v "\"level\":\"debug\"" "$TMP/$1/log/kafka-bridge.log" || true; }
 bad() {
-  for p in pod-a pod-b; do
-    echo "--- $p bridge log:" >&2
-    grep -v '"level":"debug"' "$TMP/$p/log/kafka-bridge.log" | tail -n 40 | cut -c1-300 >&2 || true
-  done
+  LOG_LINES=40 bridge_logs pod-a pod-b
   fail "$*"
 }
-# put KEY JSON: one record to commands-down, partition by murmur2(KEY) like a backend
-put() { printf '%s|%s\n' "$1" "$2" | timeout 10 kcat -b "$K" -P -t commands-down -K'|' -X topic.partitioner=murmur2_random; }
-topic() { timeout 20 kcat -b "$K" -C -t "$1" "${@:2}" -o beginning -e -q -f '%h %s\n' 2>/dev/null || true; }
-count_in() { topic "$1" "${@:3}" | grep -cF -- "$2" || true; }
-has() { [ "$(count_in "$@")" -ge 1 ]; }
-in_log() { grep -qF -- "$2" "$TMP/$1/log/kafka-bridge.log"; }
 # line_of TOPIC ID: the record(s) of command ID in TOPIC (no pipe into grep -q: pipefail+SIGPIPE)
 line_of() { topic "$1" | grep -F "\"command_id\":\"$2\"" || true; }
 metric() { { curl -s -m 5 "http://127.0.0.1:$1/metrics" || true; } | sed -n "s/^ocppgw_$2 //p"; }

@@ -19,14 +19,12 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-CTL=$TMP/kafka-control
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
-  >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev bootstrap file" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_kafka_dev
 
 IPC=$TMP/ipc
 mkdir -p "$IPC"
@@ -41,13 +39,7 @@ bad() {
   grep -v '"level":"debug"' "$TMP/bridge.log" | tail -n 15 >&2 || true
   fail "$*"
 }
-ctl() {
-  local line="control fifo: '$1': ok" before
-  before=$(grep -cF -- "$line" "$TMP/kd.log" || true)
-  timeout 5 bash -c 'printf "%s\n" "$1" > "$2"' _ "$1" "$CTL" || bad "cannot write '$1'"
-  wait_until 10 "kafka-dev to apply '$1'" bash -c '[ "$(grep -cF -- "$1" "$2" || true)" -gt "$3" ]' \
-    _ "$line" "$TMP/kd.log" "$before"
-}
+ctl() { kafka_ctl "$@"; }
 # records TOPIC RUN: number of records and of distinct seq values of run RUN in TOPIC
 records() {
   timeout 20 kcat -b "$K" -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null |

@@ -17,6 +17,10 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/registry_lib.sh
+source "$(dirname "$0")/registry_lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 if ! grep -qa 'takeover:{' "$BIN/redis-registry"; then # its takeover claim key (issue 7)
   echo "test_bridge_failover: SKIPPED: this redis-registry has no DEDUP/takeover yet (issue 7)"
   exit 0
@@ -24,13 +28,9 @@ fi
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-  >"$TMP/redis.log" 2>&1 &
-wait_until 10 "redis" redis-cli -p "$RPORT" ping
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot "$BIN/kafka-dev" </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_redis
+RPORT=$REDIS_PORT
+start_kafka_dev
 export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
 export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
 export OCPPGW_LEASE_TTL_MS=3000 OCPPGW_COMMAND_CORE_GRACE_MS=1000
@@ -40,7 +40,6 @@ start_pod pod-b
 start_pod pod-c
 PC=$POD_PID
 
-in_log() { grep -qF -- "$2" "$TMP/$1/log/kafka-bridge.log"; }
 any_log() { grep -lF -- "$1" "$TMP"/pod-[ab]/log/kafka-bridge.log 2>/dev/null | head -1; }
 bad() {
   for p in pod-a pod-b pod-c; do
@@ -51,10 +50,6 @@ bad() {
 }
 # wait_until that shows the pods' logs when it times out
 wub() { (wait_until "$@") || bad "timed out waiting for $2"; }
-put() { printf '%s|%s\n' "$1" "$2" | timeout 10 kcat -b "$K" -P -t commands-down -K'|' -X topic.partitioner=murmur2_random; }
-topic() { timeout 20 kcat -b "$K" -C -t "$1" "${@:2}" -o beginning -e -q -f '%h %s\n' 2>/dev/null || true; }
-count_in() { topic "$1" "${@:3}" | grep -cF -- "$2" || true; }
-has() { [ "$(count_in "$@")" -ge 1 ]; }
 
 # dedup -------------------------------------------------------------------------------------
 redis-cli -p "$RPORT" set 'conn:{CP-D}' pod-b >/dev/null

@@ -15,14 +15,12 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-CTL=$TMP/kafka-control
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
-  >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_kafka_dev
 export OCPPGW_KAFKA_BROKERS="$K" OCPPGW_KAFKA_QUEUE_MESSAGES=2 OCPPGW_KAFKA_LINGER_MS=5
 start_pod pod-k
 POD=$POD_PID
@@ -34,13 +32,7 @@ bad() {
   grep -hv '"level":"debug"' "$TMP/pod-k/log/kafka-bridge.log" "$TMP/pod-k/log/ocpp-core.log" 2>/dev/null | tail -n 25 | cut -c1-300 >&2 || true
   fail "$*"
 }
-ctl() {
-  local line="control fifo: '$1': ok" before
-  before=$(grep -cF -- "$line" "$TMP/kd.log" || true)
-  timeout 5 bash -c 'printf "%s\n" "$1" > "$2"' _ "$1" "$CTL" || bad "cannot write '$1'"
-  wait_until 10 "kafka-dev to apply '$1'" bash -c '[ "$(grep -cF -- "$1" "$2" || true)" -gt "$3" ]' \
-    _ "$line" "$TMP/kd.log" "$before"
-}
+ctl() { kafka_ctl "$@"; }
 metric() { { curl -s -m 5 "http://127.0.0.1:$BA/metrics" || true; } | sed -n "s/^ocppgw_$1 //p"; }
 
 # stations: 2 heartbeat, 6 in a transaction, for 30 s

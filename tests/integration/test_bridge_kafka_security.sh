@@ -10,12 +10,12 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v openssl >/dev/null || fail "openssl not installed"
 
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot "$BIN/kafka-dev" </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_kafka_dev
 SECRETS=(TOPSECRET-sasl-1 TOPSECRET-file-2 TOPSECRET-key-3 TOPSECRET-props-4)
 
 n=0

@@ -17,16 +17,16 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/registry_lib.sh
+source "$(dirname "$0")/registry_lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-  >"$TMP/redis.log" 2>&1 &
-wait_until 10 "redis" redis-cli -p "$RPORT" ping
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot "$BIN/kafka-dev" </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_redis
+RPORT=$REDIS_PORT
+start_kafka_dev
 export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
 export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
 
@@ -36,18 +36,10 @@ start_pod pod-b
 PB=$POD_PID
 WSB=$WS_PORT
 
-in_log() { grep -qF -- "$2" "$TMP/$1/log/kafka-bridge.log"; }
 bad() {
-  for p in pod-a pod-b; do
-    echo "--- $p bridge log:" >&2
-    grep -v '"level":"debug"' "$TMP/$p/log/kafka-bridge.log" | tail -n 20 | cut -c1-300 >&2 || true
-  done
+  bridge_logs pod-a pod-b
   fail "$*"
 }
-put() { printf '%s|%s\n' "$1" "$2" | timeout 10 kcat -b "$K" -P -t commands-down -K'|' -X topic.partitioner=murmur2_random; }
-topic() { timeout 20 kcat -b "$K" -C -t "$1" -o beginning -e -q -f '%h %s\n' 2>/dev/null || true; }
-count_in() { topic "$1" | grep -cF -- "$2" || true; }
-has() { [ "$(count_in "$@")" -ge 1 ]; }
 
 # one 1.6 station on pod-b
 "$BIN/cp-sim" --url "ws://127.0.0.1:$WSB/ocpp" --source_addresses 127.0.0.2-127.0.0.3 --count 1 \
