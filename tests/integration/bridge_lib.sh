@@ -39,3 +39,12 @@ bridge_logs() {
     grep -v '"level":"debug"' "$TMP/$p/log/kafka-bridge.log" 2>/dev/null | tail -n "${LOG_LINES:-20}" | cut -c1-300 >&2 || true
   done
 }
+
+# start_backends: the Redis (registry_lib.sh's start_redis) and the kafka-dev pods share, exported
+# for start_pod; sets RPORT and K.
+start_backends() {
+  start_redis
+  RPORT=$REDIS_PORT
+  start_kafka_dev
+  export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
+}

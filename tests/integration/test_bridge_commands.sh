@@ -35,10 +35,7 @@ source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-start_redis
-RPORT=$REDIS_PORT
-start_kafka_dev
-export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
+start_backends
 export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
 export OCPPGW_COMMAND_REGISTRY_TIMEOUT_MS=1000
 
