@@ -663,6 +663,14 @@ void bridge_kafka_poll(bridge_kafka_t *k, int timeout_ms)
     rd_kafka_poll(k->rk, timeout_ms);
 }
 
+/* What the outboxes hold goes out as soon as the receivers take it. */
+static void outboxes_flush(bridge_kafka_t *k)
+{
+    outbox_flush(k->registry);
+    for (int64_t i = 0; i < k->cfg->core_count; i++)
+        outbox_flush(k->cores[i]);
+}
+
 void bridge_kafka_wake(bridge_kafka_t *k)
 {
     char buf[256];
@@ -670,13 +678,12 @@ void bridge_kafka_wake(bridge_kafka_t *k)
     }
     rd_kafka_poll(k->rk, 0);
     bridge_kafka_read(k);
+    outboxes_flush(k); /* EVENT_ACKs of the reports just served, behind those that waited */
 }
 
 void bridge_kafka_tick(bridge_kafka_t *k)
 {
-    outbox_flush(k->registry);
-    for (int64_t i = 0; i < k->cfg->core_count; i++)
-        outbox_flush(k->cores[i]);
+    outboxes_flush(k);
     readers_closing(k, false);
     metrics_gauge_set(k->m_queue, rd_kafka_outq_len(k->rk));
     for (reader_t *r = k->readers; r; r = r->next) {
@@ -711,7 +718,5 @@ void bridge_kafka_flush(bridge_kafka_t *k)
         rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(k->rk, 0);
     }
-    outbox_flush(k->registry);
-    for (int64_t i = 0; i < k->cfg->core_count; i++)
-        outbox_flush(k->cores[i]);
+    outboxes_flush(k);
 }
