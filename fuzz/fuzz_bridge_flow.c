@@ -2,26 +2,37 @@
  * (services/kafka-bridge/command_flow.c). The input is decoded as a sequence of events: records
  * read (values from a small dictionary of valid and invalid commands, or raw bytes), OWNER answers
  * (here, another pod live or without lease, nowhere, unknown request ids), DEDUP results (first,
- * duplicate, error), RESULTs from core (for a command at core, or for a token of an earlier
- * bridge), delivery reports (success or failure) for outstanding cookies, also served inside a
- * produce call as the shell does on a full queue, produce and core-send failures, TAKEOVER start
- * and stop, end of partition, ticks of a fake clock advancing by random amounts, and stop.
+ * duplicate, error), RESULTs from core (for a command at core, late ones for a command already
+ * finished, or for a token of an earlier bridge), delivery reports (success or failure) for
+ * outstanding cookies, also served inside a produce call, produce failures, COMMAND sends refused
+ * by a full core or for good, ANNOUNCEs of cores (the same instance, an old one, a new one: a
+ * restart) and of the registry, TAKEOVER start, repeat and stop, end of partition (a taken-over
+ * partition is read on after it), ticks of a fake clock advancing by random amounts, and stop.
  *
  * The recording ops check, and abort on a violation:
- * - at most one final result (or forward) delivered per record, at most one DLQ copy;
+ * - at most one final result (or forward) delivered per record, at most one DLQ copy; never a
+ *   second result: every result record the engine produces for a command carries the same cookie
+ *   (retries of one output), also after its core restarted or when a late RESULT comes;
+ * - a core restart finishes, at once, every command that core held (or, for the first instance
+ *   heard, those handed over before it started) with a result;
  * - a stored offset never passes a record without its final outcome persisted (or skipped, or a
  *   duplicate), never goes back, never passes what was read;
- * - TAKEOVER_DONE only for a drained reader (end reached, every record final), once;
- * - a COMMAND only after a DEDUP said first, once per record;
- * - memory bounded: commands in flight <= command_max_inflight + the records read while paused,
- *   and every reader paused whenever the engine is full;
+ * - TAKEOVER_DONE only for a takeover reader stopped for good (active=false, or not confirmed by a
+ *   restarted registry) and destroyed, with its epoch, once; never for one only drained;
+ * - a COMMAND only after a DEDUP said first, taken by the core once per record; a command a full
+ *   core refused goes before any other command of that core, and is never finished as rejected
+ *   for it (only for a hard send error, or at stop);
+ * - memory bounded: commands in flight <= command_max_inflight + the records read while paused +
+ *   RESULTs of earlier bridges, and every reader paused whenever the engine is full;
  * - no delivery report for a cookie the engine did not produce, and none for a refused produce,
  *   is needed: after a final drain (far-future ticks, every produce delivered, every question
- *   answered) every record read has exactly one final outcome and every takeover is done; after
- *   a stop, every command that had a DEDUP or core question open is still finished.
+ *   answered) every record read has exactly one final outcome, every RESULT of an earlier bridge
+ *   is persisted once, and every takeover stopped is done; after a stop, every command that had a
+ *   DEDUP or core question open, or waited for room at its core, is still finished.
  * Seeds: fuzz/corpus/bridge_flow/. */
 #include "command_flow.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +75,21 @@ typedef struct {
     char key[COMMAND_ID_MAX + 1]; /* the key its result / DLQ copy carries */
     bool skip;                    /* addressed to another pod: no output */
     bool dup_told, first_told, core_sent, must_finish;
-    uint64_t token; /* from its COMMAND */
+    bool waiting;      /* a full core refused its COMMAND: not handed over yet */
+    bool hard_refused; /* a COMMAND send failed for good */
+    uint64_t token;    /* from its COMMAND */
+    uint32_t core;
+    int64_t handed_ms;
+    uint64_t main_cookie; /* the cookie of its result / forward (every retry the same) */
+    int result_tries;     /* result records produced (tries) */
     int results, forwards, dlqs, dlqs_produced;
 } frec_t;
 
 typedef struct {
     uint32_t id;
     char pod[16];
+    uint64_t epoch;
+    bool for_good; /* stopped by active=false or an unconfirmed claim, not by the bridge's stop */
     bool takeover, paused, stopped, destroyed, eof_after_last, done_sent;
     int prefetch_left;
     int64_t stored, last_offset;
@@ -80,7 +99,8 @@ typedef struct {
 typedef enum {
     K_RESULT,
     K_DLQ,
-    K_FORWARD
+    K_FORWARD,
+    K_RELAY /* the result of an earlier bridge's command: rec is its index in G.relayed */
 } kind_t;
 
 typedef struct {
@@ -107,12 +127,22 @@ static struct {
     int nout;
     fq_t lookups[MAX_PENDING], dedups[MAX_PENDING], cores[MAX_PENDING];
     int nlookups, ndedups, ncores;
+    /* tokens of commands finished while (or after) their core held them: a RESULT for them is
+     * late and must give no second result */
+    fq_t lost[MAX_PENDING];
+    int nlost;
+    int relayed[MAX_RECORDS]; /* persisted copies of RESULT relay-<n> */
+    uint64_t core_inst[2], reg_inst, next_inst;
+    int head_waiting[2]; /* the record a full core refused first, -1: none */
+    bool in_takeover_stop;
+    uint64_t pending_epoch; /* of the TAKEOVER being handed over */
     /* questions answered already: the registry answers every copy of a question re-sent */
     fq_t old_lookups[MAX_PENDING], old_dedups[MAX_PENDING];
     int nold_lookups, nold_dedups;
     int64_t next_offset;
     int relays;
-    bool fail_produce, fail_core, reenter, stopping;
+    bool fail_produce, reenter, stopping;
+    int fail_core; /* 0; 1: the next COMMAND meets a full core; 2: fails for good */
     uint8_t reenter_pick;
 } G;
 
@@ -196,10 +226,18 @@ static void q_drop_rec(fq_t *q, int *n, int rec)
             i++;
 }
 
+static int relays_open(void)
+{
+    int n = 0;
+    for (int i = 0; i < G.relays; i++)
+        n += G.relayed[i] == 0;
+    return n;
+}
+
 static void check_memory(void)
 {
     size_t inflight = command_flow_inflight(G.flow);
-    CHECK(inflight <= (size_t)(MAX_INFLIGHT + PREFETCH * G.nreaders));
+    CHECK(inflight <= (size_t)(MAX_INFLIGHT + PREFETCH * G.nreaders + relays_open()));
     if (inflight >= MAX_INFLIGHT)
         for (int i = 0; i < G.nreaders; i++) {
             const freader_t *r = &G.readers[i];
@@ -240,7 +278,15 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
         kind = strcmp(rec->topic, "commands-dlq") == 0 ? K_DLQ : K_RESULT;
         r = rec_by_key(key);
         if (strncmp(key, "relay-", 6) == 0) { /* a RESULT for an earlier bridge's token */
-            CHECK(kind == K_RESULT && cookie == 0 && r < 0);
+            CHECK(kind == K_RESULT && cookie != 0 && r < 0);
+            int n = (int)strtol(key + 6, NULL, 10);
+            CHECK(n >= 0 && n < G.relays && G.relayed[n] == 0);
+            if (G.fail_produce) {
+                G.fail_produce = false;
+                return -5;
+            }
+            CHECK(G.nout < MAX_PENDING);
+            G.out[G.nout++] = (fcookie_t){cookie, n, K_RELAY};
             return 0;
         }
         CHECK(r >= 0);
@@ -252,8 +298,28 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
     /* nothing more once a final outcome is persisted (but a DLQ copy not persisted yet) */
     CHECK(kind == K_DLQ ? fr->dlqs == 0 : outputs(fr) == 0);
     CHECK(!fr->skip);
-    if (kind == K_RESULT) /* finished (core answered or the backstop): core asks no more */
+    if (kind != K_DLQ) { /* never a second result: the one output, however often retried */
+        CHECK(fr->main_cookie == 0 || fr->main_cookie == cookie);
+        fr->main_cookie = cookie;
+    }
+    if (kind == K_RESULT) {
+        fr->result_tries++;
+        /* a result the bridge decided about the core: a full core is never the reason */
+        const char *v = (const char *)rec->value.ptr;
+        size_t vl = rec->value.len;
+        if (memmem(v, vl, "core did not take the command", 29))
+            CHECK(fr->hard_refused);
+        if (memmem(v, vl, "stayed full until the bridge stopped", 36))
+            CHECK(G.stopping && fr->waiting);
+        for (int c = 0; c < 2; c++)
+            if (G.head_waiting[c] == r)
+                G.head_waiting[c] = -1;
+        /* finished (core answered, the backstop, a restart): a RESULT for it is late now */
+        for (int i = 0; i < G.ncores; i++)
+            if (G.cores[i].rec == r)
+                q_remember(G.lost, &G.nlost, G.cores[i]);
         q_drop_rec(G.cores, &G.ncores, r);
+    }
     for (int i = 0; i < G.nout; i++)
         CHECK(G.out[i].cookie != cookie); /* one outstanding record per cookie */
     if (G.fail_produce) {
@@ -272,7 +338,9 @@ static int op_send_registry(void *arg, const envelope_t *env)
           (unsigned long long)(env->type == ENV_LOOKUP  ? env->u.lookup.request_id
                                : env->type == ENV_DEDUP ? env->u.dedup.request_id
                                                         : env->u.takeover_done.epoch));
-    if (env->type == ENV_LOOKUP) {
+    if (env->type == ENV_ANNOUNCE) {
+        CHECK(env_str_eq(env->u.announce.stage, "bridge") && env->u.announce.instance == 7777);
+    } else if (env->type == ENV_LOOKUP) {
         q_add(G.lookups, &G.nlookups, env->u.lookup.request_id, -1);
     } else if (env->type == ENV_DEDUP) {
         char id[COMMAND_ID_MAX + 1];
@@ -287,15 +355,13 @@ static int op_send_registry(void *arg, const envelope_t *env)
         freader_t *fr = NULL;
         for (int i = 0; i < G.nreaders; i++) {
             freader_t *x = &G.readers[i];
-            if (x->takeover && x->destroyed && !x->stopped && !x->done_sent &&
-                strcmp(x->pod, pod) == 0)
+            if (x->takeover && x->destroyed && x->for_good && !x->done_sent &&
+                x->epoch == env->u.takeover_done.epoch && strcmp(x->pod, pod) == 0)
                 fr = x;
         }
-        CHECK(fr); /* destroyed (committed) first, once */
-        CHECK(fr->eof_after_last);
-        for (int i = 0; i < G.nrecs; i++)
-            if (&G.readers[G.recs[i].reader] == fr)
-                CHECK(final(&G.recs[i]));
+        /* stopped for good and destroyed (committed) first, with its epoch, once; never for a
+         * reader only drained */
+        CHECK(fr);
         fr->done_sent = true;
     }
     return 0;
@@ -304,21 +370,44 @@ static int op_send_registry(void *arg, const envelope_t *env)
 static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
 {
     (void)arg;
-    CHECK(env->type == ENV_COMMAND && index < 2);
-    TRACE("  core COMMAND %llu%s\n", (unsigned long long)env->u.command.token,
-          G.fail_core ? " (refused)" : "");
+    CHECK(index < 2);
+    if (env->type == ENV_ANNOUNCE) {
+        CHECK(env_str_eq(env->u.announce.stage, "bridge") && env->u.announce.index == 0 &&
+              env->u.announce.instance == 7777);
+        return 0;
+    }
+    CHECK(env->type == ENV_COMMAND);
+    TRACE("  core %u COMMAND %llu%s\n", index, (unsigned long long)env->u.command.token,
+          G.fail_core == 1   ? " (full)"
+          : G.fail_core == 2 ? " (failed)"
+                             : "");
     char id[COMMAND_ID_MAX + 1];
     env_str_copy(env->u.command.command_id, id, sizeof(id));
     int r = rec_by_key(id);
     CHECK(r >= 0);
-    CHECK(G.recs[r].first_told); /* only after DEDUP said first */
-    CHECK(!G.recs[r].core_sent); /* never delivered twice */
-    G.recs[r].core_sent = true;
-    G.recs[r].token = env->u.command.token;
-    if (G.fail_core) {
-        G.fail_core = false;
-        return -11;
+    frec_t *fr = &G.recs[r];
+    CHECK(fr->first_told);   /* only after DEDUP said first */
+    CHECK(!fr->core_sent);   /* never delivered twice */
+    CHECK(!fr->main_cookie); /* never after its result */
+    fr->token = env->u.command.token;
+    fr->core = index;
+    /* the command a full core refused first goes first */
+    CHECK(G.head_waiting[index] < 0 || G.head_waiting[index] == r);
+    if (G.fail_core == 1) {
+        G.fail_core = 0;
+        fr->waiting = true;
+        G.head_waiting[index] = r;
+        return -ENOBUFS;
     }
+    if (G.fail_core == 2) {
+        G.fail_core = 0;
+        fr->hard_refused = true;
+        return -EINVAL;
+    }
+    G.head_waiting[index] = -1;
+    fr->waiting = false;
+    fr->core_sent = true;
+    fr->handed_ms = (int64_t)G.now_ms;
     q_add(G.cores, &G.ncores, env->u.command.token, r);
     return 0;
 }
@@ -348,6 +437,7 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
     fr->id = reader;
     snprintf(fr->pod, sizeof(fr->pod), "%s", pod);
     fr->takeover = takeover;
+    fr->epoch = G.pending_epoch;
     fr->last_offset = -1;
     return 0;
 }
@@ -367,6 +457,10 @@ static void op_reader_stop(void *arg, uint32_t reader)
     freader_t *fr = reader_by_id(reader);
     CHECK(fr && !fr->destroyed && !fr->stopped);
     fr->stopped = true;
+    /* by TAKEOVER active=false, or by a tick (a claim a restarted registry did not confirm) */
+    fr->for_good = fr->takeover && !G.stopping;
+    if (G.in_takeover_stop)
+        CHECK(fr->takeover);
 }
 
 static void op_reader_destroy(void *arg, uint32_t reader)
@@ -400,7 +494,10 @@ static void deliver_at(int i, bool ok)
     fcookie_t c = G.out[i];
     G.out[i] = G.out[--G.nout];
     TRACE("delivery %llu %s\n", (unsigned long long)c.cookie, ok ? "ok" : "failed");
-    if (ok) {
+    if (ok && c.kind == K_RELAY) {
+        G.relayed[c.rec]++;
+        CHECK(G.relayed[c.rec] == 1); /* persisted once */
+    } else if (ok) {
         frec_t *r = &G.recs[c.rec];
         if (c.kind == K_DLQ)
             r->dlqs++;
@@ -551,8 +648,10 @@ static void dedup_answer(fq_t q, int kind)
         env.u.dedup_result.status = -5;
     } else {
         env.u.dedup_result.first = kind == 0;
-        if (q.rec >= 0)
-            *(kind == 0 ? &G.recs[q.rec].first_told : &G.recs[q.rec].dup_told) = true;
+        /* the first answer decides (the engine leaves DEDUP then); later copies change nothing */
+        frec_t *r = q.rec >= 0 ? &G.recs[q.rec] : NULL;
+        if (r && !r->first_told && !r->dup_told)
+            *(kind == 0 ? &r->first_told : &r->dup_told) = true;
     }
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
 }
@@ -597,11 +696,72 @@ static void ev_result(void)
     if (G.ncores && !(kind & 0x80)) {
         fq_t q = q_take(G.cores, &G.ncores, pick % G.ncores);
         core_answer(q.id, G.recs[q.rec].key, status);
-    } else { /* a token of an earlier bridge: below this one's first token */
+        q_remember(G.lost, &G.nlost, q);   /* answered: another RESULT for it is late */
+    } else if (G.nlost && (kind & 0x40)) { /* late: its command already has its result */
+        fq_t q = G.lost[pick % G.nlost];
+        int before = G.recs[q.rec].result_tries;
+        core_answer(q.id, G.recs[q.rec].key, status);
+        CHECK(G.recs[q.rec].result_tries == before); /* no second result */
+    } else if (G.relays < MAX_RECORDS) { /* a token of an earlier bridge: below the first */
         char id[32];
         snprintf(id, sizeof(id), "relay-%d", G.relays++);
-        core_answer(1000 - 1 - pick, id, status);
+        core_answer(kind & 0x20 ? 0 : 1000 - 1 - pick, id, status);
     }
+}
+
+/* ANNOUNCE of a core (the same instance, one started long ago, a new one: a restart) or of the
+ * registry. A core's new instance finishes every command it held (for the first instance heard,
+ * those handed over before it started) at once, with a result. */
+static void ev_announce(void)
+{
+    uint8_t pick = byte(), kind = byte();
+    envelope_t env = {.type = ENV_ANNOUNCE};
+    uint64_t inst;
+    if (pick % 5 == 4) {
+        inst = kind % 3 == 0 ? G.reg_inst : ++G.next_inst;
+        env.u.announce.stage = env_str("registry");
+        env.u.announce.instance = inst;
+        TRACE("ANNOUNCE registry %llu\n", (unsigned long long)inst);
+        CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+        if (inst)
+            G.reg_inst = inst;
+        return;
+    }
+    uint32_t idx = pick % 5 == 3 ? 2 : pick & 1; /* 2: no such core */
+    switch (kind % 3) {
+    case 0:
+        inst = idx < 2 ? G.core_inst[idx] : 1;
+        break;
+    case 1:
+        inst = (uint64_t)(T0_MS - 3600000) * 1000 + pick; /* started long ago */
+        break;
+    default:
+        inst = (G.now_ms + 1) * 1000 + (++G.next_inst % 1000); /* just started */
+        break;
+    }
+    env.u.announce.stage = env_str("core");
+    env.u.announce.index = idx;
+    env.u.announce.instance = inst;
+    TRACE("ANNOUNCE core %u %llu\n", idx, (unsigned long long)inst);
+    if (idx >= 2) {
+        CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == -EINVAL);
+        return;
+    }
+    uint64_t prev = G.core_inst[idx];
+    int lost[MAX_PENDING], nl = 0, tries[MAX_PENDING];
+    if (inst && inst != prev)
+        for (int i = 0; i < G.ncores; i++) {
+            const frec_t *r = &G.recs[G.cores[i].rec];
+            if (r->core == idx && (prev || r->handed_ms < (int64_t)(inst / 1000))) {
+                tries[nl] = r->result_tries;
+                lost[nl++] = G.cores[i].rec;
+            }
+        }
+    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+    if (inst)
+        G.core_inst[idx] = inst;
+    for (int i = 0; i < nl; i++)
+        CHECK(G.recs[lost[i]].result_tries > tries[i]); /* finished at once */
 }
 
 static void ev_delivery(void)
@@ -621,7 +781,16 @@ static void ev_takeover(void)
     if (env.u.takeover.active && G.nreaders >= MAX_READERS)
         return; /* the driver keeps every reader it saw: room for this many claims */
     TRACE("TAKEOVER %s epoch %u active %d\n", PODS[pick % 5], epoch, env.u.takeover.active);
+    G.pending_epoch = epoch;
+    G.in_takeover_stop = !env.u.takeover.active;
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+    G.in_takeover_stop = false;
+    if (env.u.takeover.active) /* a repeated claim keeps the reader with the new epoch */
+        for (int i = 0; i < G.nreaders; i++) {
+            freader_t *fr = &G.readers[i];
+            if (fr->takeover && !fr->stopped && strcmp(fr->pod, PODS[pick % 5]) == 0)
+                fr->epoch = epoch;
+        }
 }
 
 static void ev_eof(void)
@@ -669,7 +838,8 @@ static void answer_all(void)
  * left: then every record has exactly one final outcome. */
 static void drain(void)
 {
-    G.fail_produce = G.fail_core = G.reenter = false;
+    G.fail_produce = G.reenter = false;
+    G.fail_core = 0;
     for (int round = 0;; round++) {
         CHECK(round < 200); /* the engine settles: nothing waits for ever */
         for (int i = 0; i < G.nreaders; i++)
@@ -688,11 +858,11 @@ static void drain(void)
         answer_all();
         G.now_ms += 3600000;
         tick();
-        bool takeovers_left = false;
+        bool stopped_left = false; /* stopped readers not destroyed yet */
         for (int i = 0; i < G.nreaders; i++)
-            takeovers_left |= G.readers[i].takeover && !G.readers[i].destroyed;
+            stopped_left |= G.readers[i].stopped && !G.readers[i].destroyed;
         if (!command_flow_inflight(G.flow) && !G.nout && !G.nlookups && !G.ndedups && !G.ncores &&
-            !takeovers_left)
+            !stopped_left)
             break;
     }
     for (int i = 0; i < G.nrecs; i++) {
@@ -711,11 +881,34 @@ static void drain(void)
     }
     for (int i = 0; i < G.nreaders; i++) {
         const freader_t *fr = &G.readers[i];
-        if (fr->takeover && !fr->stopped)
-            CHECK(fr->done_sent);
         if (!fr->stopped && fr->records)
             CHECK(fr->stored == fr->last_offset + 1);
+        /* drained takeovers read on: never done, never destroyed */
+        if (fr->takeover && !fr->stopped)
+            CHECK(!fr->done_sent && !fr->destroyed);
+        if (fr->for_good)
+            CHECK(fr->destroyed && fr->done_sent);
     }
+    for (int i = 0; i < G.relays; i++)
+        CHECK(G.relayed[i] == 1); /* every RESULT of an earlier bridge persisted, once */
+    /* the registry ends every takeover left: each reader goes with TAKEOVER_DONE */
+    for (int i = 0; i < G.nreaders; i++) {
+        freader_t *fr = &G.readers[i];
+        if (!fr->takeover || fr->stopped)
+            continue;
+        envelope_t env = {.type = ENV_TAKEOVER};
+        env.u.takeover.pod = env_str(fr->pod);
+        env.u.takeover.epoch = fr->epoch;
+        G.in_takeover_stop = true;
+        CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+        G.in_takeover_stop = false;
+        CHECK(fr->stopped && fr->for_good);
+    }
+    G.now_ms += 1000;
+    tick();
+    for (int i = 0; i < G.nreaders; i++)
+        if (G.readers[i].takeover)
+            CHECK(G.readers[i].destroyed && G.readers[i].done_sent);
 }
 
 /* stop: the shell drains its input and flushes, without ticks, then closes. The commands that
@@ -724,9 +917,13 @@ static void stop(void)
 {
     TRACE("stop\n");
     G.stopping = true;
-    G.fail_produce = G.fail_core = G.reenter = false;
+    G.fail_produce = G.reenter = false; /* fail_core stays: a core still full at stop */
     for (int i = 0; i < G.ndedups; i++)
         G.recs[G.dedups[i].rec].must_finish = true;
+    for (int i = 0; i < G.nrecs; i++) /* waiting for room at their core */
+        if (G.recs[i].first_told && !G.recs[i].core_sent && !G.recs[i].hard_refused &&
+            !G.recs[i].main_cookie)
+            G.recs[i].must_finish = true;
     for (int i = 0; i < G.ncores; i++)
         G.recs[G.cores[i].rec].must_finish = true;
     command_flow_stop(G.flow, now_us());
@@ -756,6 +953,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         once = true;
     }
     memset(&G, 0, sizeof(G));
+    G.head_waiting[0] = G.head_waiting[1] = -1;
     G.p = data;
     G.left = size;
     G.now_ms = T0_MS;
@@ -772,14 +970,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  .dedup_ttl_ms = 86400000,
                                  .max_inflight = MAX_INFLIGHT,
                                  .core_grace_ms = 120000,
-                                 .first_token = 1000};
+                                 .first_token = 1000,
+                                 .instance = 7777,
+                                 .announce_interval_ms = 1000};
     G.flow = command_flow_new(&cfg, &OPS, NULL);
     CHECK(G.flow);
     CHECK(command_flow_start(G.flow, PARTITIONS, now_us()) == 0);
     bool stopped = false;
     while (G.left && !stopped) {
         uint8_t ev = byte();
-        switch (ev % 12) {
+        switch (ev % 13) {
         case 0:
         case 1:
             ev_record();
@@ -809,7 +1009,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ev & 0x10)
                 G.fail_produce = true;
             else
-                G.fail_core = true;
+                G.fail_core = ev & 0x20 ? 2 : 1; /* failed for good, or a full core */
             break;
         case 10:
             G.reenter = true;
@@ -822,6 +1022,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else {
                 tick();
             }
+            break;
+        case 12:
+            ev_announce();
             break;
         }
         check_memory();

@@ -36,6 +36,17 @@ typedef struct {
     int64_t command_max_inflight;
     int64_t command_core_grace_ms;
     int64_t consumer_commit_ms;
+    int64_t outbox_max_bytes;
+    char *kafka_security_protocol;
+    char *kafka_sasl_mechanism;
+    char *kafka_sasl_username;
+    char *kafka_sasl_password;
+    char *kafka_sasl_password_file;
+    char *kafka_ssl_ca_location;
+    char *kafka_ssl_certificate_location;
+    char *kafka_ssl_key_location;
+    char *kafka_ssl_key_password;
+    char *kafka_properties;
 } bridge_config_t;
 
 extern const config_option_t BRIDGE_CONFIG[];

@@ -14,7 +14,12 @@
 #include "bridge_metrics.h"
 #include "channel.h"
 #include "clock.h"
+#include "event_relay.h"
+#include "kafka_settings.h"
 #include "log.h"
+
+/* How long a closing reader may take to commit and leave before it is destroyed anyway. */
+#define READER_CLOSE_MS 10000
 
 /* What a delivery report answers to: one part of a command's output, or an EVENT's ack. */
 typedef struct {
@@ -31,31 +36,38 @@ typedef struct reader {
     bool stopped;
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
+    rd_kafka_queue_t *closeq; /* closing: the queue its close is served on */
+    uint64_t close_by_us;
     metrics_gauge_t *m_lag;
     struct reader *next;
 } reader_t;
 
 struct bridge_kafka {
     const bridge_config_t *cfg;
-    zsock_t *registry;
-    zsock_t **cores;
-    admin_http_t *admin;
+    outbox_t *registry;
+    outbox_t **cores;
     command_flow_t *flow;
+    event_relay_t *relay;
     rd_kafka_t *rk;
     rd_kafka_queue_t *mainq;
     int wake[2];
     reader_t *readers;
-    msgpack_sbuffer scratch;
-    metrics_counter_t *m_produced, *m_delivered, *m_failed, *m_queue_full;
+    reader_t *closing;   /* readers the engine destroyed, committing and leaving */
+    char *sasl_password; /* from the configuration or its file; wiped at the end */
+    metrics_counter_t *m_produced, *m_delivered, *m_failed;
     metrics_gauge_t *m_queue;
     metrics_histogram_t *m_latency;
 };
+
+/* ---------------------------------------------------------------------------------------
+ * Configuration of the producer and the consumers */
 
 static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
     char err[256];
     if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        log_error("kafka setting %s=%s refused: %s", name, value, err);
+        log_error("kafka setting %s=%s refused: %s", name,
+                  kafka_setting_is_secret(name) ? "***" : value, err);
         return -1;
     }
     return 0;
@@ -66,6 +78,59 @@ static int kafka_set_int(rd_kafka_conf_t *conf, const char *name, int64_t value)
     char num[32];
     snprintf(num, sizeof(num), "%" PRId64, value);
     return kafka_set(conf, name, num);
+}
+
+static int setting_cb(void *arg, const char *name, const char *value)
+{
+    return kafka_set(arg, name, value);
+}
+
+/* The servers, then TLS, SASL and kafka_properties (docs/security.md): the same for the producer
+ * and every consumer. */
+static int kafka_set_common(bridge_kafka_t *k, rd_kafka_conf_t *conf)
+{
+    if (kafka_set(conf, "bootstrap.servers", k->cfg->kafka_brokers) < 0)
+        return -1;
+    char why[512] = "";
+    int rc = kafka_settings_each(k->cfg, k->sasl_password, setting_cb, conf, why, sizeof(why));
+    if (rc < 0 && why[0])
+        log_error("kafka settings: %s", why);
+    return rc ? -1 : 0;
+}
+
+/* The SASL password: kafka_sasl_password, or the first line of kafka_sasl_password_file. */
+static int sasl_password_load(bridge_kafka_t *k)
+{
+    const char *inline_pw = k->cfg->kafka_sasl_password;
+    const char *path = k->cfg->kafka_sasl_password_file;
+    if (path && path[0] && inline_pw && inline_pw[0]) {
+        log_error("kafka_sasl_password and kafka_sasl_password_file are both set: use one");
+        return -1;
+    }
+    if (!path || !path[0]) {
+        k->sasl_password = strdup(inline_pw ? inline_pw : "");
+        return k->sasl_password ? 0 : -1;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        log_error("kafka_sasl_password_file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (more || !buf[0]) {
+        log_error("kafka_sasl_password_file %s: %s", path,
+                  more ? "longer than 1023 bytes" : "empty");
+        explicit_bzero(buf, sizeof(buf));
+        return -1;
+    }
+    k->sasl_password = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return k->sasl_password ? 0 : -1;
 }
 
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -98,8 +163,8 @@ static void send_ack(bridge_kafka_t *k, uint32_t core_id, uint64_t token, int32_
     env.u.event_ack.token = token;
     env.u.event_ack.status = status;
     env.u.event_ack.error = env_str(error);
-    /* dropped: core times the event out and treats it as not persisted (safe, and counted) */
-    channel_send_counted(k->cores[core_id], &env, &k->scratch, "core", 1000);
+    /* one per record: kept for a full core (up to the outbox's hard cap, then counted) */
+    outbox_send(k->cores[core_id], &env, OUTBOX_MUST);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -128,60 +193,81 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     free(ack);
 }
 
-/* Produces one record; waits (serving delivery reports) while the producer queue is full. On
- * -EIO the ack is freed and, for an event, answered with the error; no report comes. */
-static int produce(bridge_kafka_t *k, const char *topic, int32_t partition, env_str_t key,
-                   const env_headers_t *headers, env_bin_t value, ack_t *ack)
+/* Hands one record to librdkafka without waiting. NO_ERROR: queued, ack rides on it;
+ * otherwise (QUEUE_FULL when the producer queue is full) nothing was queued. */
+static rd_kafka_resp_err_t produce(bridge_kafka_t *k, const char *topic, int32_t partition,
+                                   env_str_t key, const env_headers_t *headers, env_bin_t value,
+                                   ack_t *ack)
 {
-    for (;;) {
-        rd_kafka_headers_t *hdrs = NULL;
-        if (headers && headers->count) {
-            hdrs = rd_kafka_headers_new(headers->count);
-            for (size_t i = 0; i < headers->count; i++)
-                rd_kafka_header_add(
-                    hdrs, headers->items[i].name.ptr, (ssize_t)headers->items[i].name.len,
-                    headers->items[i].value.ptr, (ssize_t)headers->items[i].value.len);
-        }
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key.ptr, key.len), RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-            RD_KAFKA_V_OPAQUE(ack), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            metrics_counter_add(k->m_produced, 1);
-            return 0;
-        }
-        if (hdrs)
-            rd_kafka_headers_destroy(hdrs);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            log_error("record to %s refused by the producer: %s", topic, rd_kafka_err2str(err));
-            metrics_def_count(BRIDGE_METRIC(BRIDGE_M_DELIVERY_ERRORS), rd_kafka_err2name(err));
-            if (ack && !ack->cookie)
-                send_ack(k, ack->core_id, ack->token, (int32_t)err, rd_kafka_err2str(err));
-            free(ack);
-            return -EIO;
-        }
-        /* flow control: stop reading our input until Kafka drains (docs/PERFORMANCE.md trap 7) */
-        metrics_counter_add(k->m_queue_full, 1);
-        rd_kafka_poll(k->rk, 100);
-        admin_http_heartbeat(k->admin);
+    rd_kafka_headers_t *hdrs = NULL;
+    if (headers && headers->count) {
+        hdrs = rd_kafka_headers_new(headers->count);
+        for (size_t i = 0; i < headers->count; i++)
+            rd_kafka_header_add(hdrs, headers->items[i].name.ptr,
+                                (ssize_t)headers->items[i].name.len, headers->items[i].value.ptr,
+                                (ssize_t)headers->items[i].value.len);
     }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key.ptr, key.len), RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ack),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        metrics_counter_add(k->m_produced, 1);
+        return err;
+    }
+    if (hdrs)
+        rd_kafka_headers_destroy(hdrs);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        log_error("record to %s refused by the producer: %s", topic, rd_kafka_err2str(err));
+        metrics_def_count(BRIDGE_METRIC(BRIDGE_M_DELIVERY_ERRORS), rd_kafka_err2name(err));
+    }
+    return err;
 }
 
-void bridge_kafka_relay_event(bridge_kafka_t *k, const env_event_t *m)
+/* The relay's produce: an EVENT's record, its ack riding as the opaque. */
+static int relay_produce(void *arg, const env_event_t *m, int32_t *status, char *why, size_t whylen)
 {
+    bridge_kafka_t *k = arg;
     ack_t *ack = NULL;
     if (m->token) {
         ack = malloc(sizeof(*ack));
         if (!ack) {
-            send_ack(k, m->core_id, m->token, -ENOMEM, "out of memory");
-            return;
+            *status = -ENOMEM;
+            snprintf(why, whylen, "out of memory");
+            return -ENOMEM;
         }
         *ack = (ack_t){0, m->core_id, m->token, clock_now_us()};
     }
     char topic[256];
     env_str_copy(m->topic, topic, sizeof(topic));
-    produce(k, topic, RD_KAFKA_PARTITION_UA, m->key, &m->headers, m->value, ack);
+    rd_kafka_resp_err_t err =
+        produce(k, topic, RD_KAFKA_PARTITION_UA, m->key, &m->headers, m->value, ack);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    free(ack);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return -ENOBUFS;
+    *status = (int32_t)err;
+    snprintf(why, whylen, "%s", rd_kafka_err2str(err));
+    return -EIO;
+}
+
+static void relay_ack(void *arg, uint32_t core_id, uint64_t token, int32_t status, const char *why)
+{
+    send_ack(arg, core_id, token, status, why);
+}
+
+static const event_relay_ops_t RELAY_OPS = {relay_produce, relay_ack};
+
+int bridge_kafka_relay_event(bridge_kafka_t *k, const env_event_t *m)
+{
+    return event_relay_on_event(k->relay, m) == -EBUSY ? -EBUSY : 0;
+}
+
+bool bridge_kafka_resume(bridge_kafka_t *k)
+{
+    return event_relay_retry(k->relay) == 0;
 }
 
 static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cookie)
@@ -196,16 +282,21 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
     }
     int32_t p =
         rec->partition == COMMAND_FLOW_PARTITION_ANY ? RD_KAFKA_PARTITION_UA : rec->partition;
-    return produce(k, rec->topic, p, rec->key, rec->headers, rec->value, ack);
+    rd_kafka_resp_err_t err = produce(k, rec->topic, p, rec->key, rec->headers, rec->value, ack);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    free(ack);
+    /* full: the engine produces it again later (it never waits here) */
+    return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
 }
 
 /* ---------------------------------------------------------------------------------------
- * ZeroMQ effects of the engine */
+ * ZeroMQ effects of the engine: outboxes with the policy of each kind (DESIGN-12-13) */
 
 static int op_send_registry(void *arg, const envelope_t *env)
 {
     bridge_kafka_t *k = arg;
-    return channel_send_counted(k->registry, env, &k->scratch, "registry", 0);
+    return outbox_send(k->registry, env, OUTBOX_DROP); /* asked again / repeated */
 }
 
 static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
@@ -213,11 +304,8 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
     bridge_kafka_t *k = arg;
     if (index >= (uint32_t)k->cfg->core_count)
         return -EINVAL;
-    msgpack_sbuffer_clear(&k->scratch);
-    int rc = envelope_encode(env, &k->scratch);
-    if (rc < 0)
-        return rc;
-    return channel_send_wait(k->cores[index], k->scratch.data, k->scratch.size, 1000);
+    /* COMMAND: a full core refuses it and the engine keeps it waiting; ANNOUNCE is repeated */
+    return outbox_send(k->cores[index], env, env->type == ENV_COMMAND ? OUTBOX_TRY : OUTBOX_DROP);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -244,8 +332,7 @@ static rd_kafka_t *consumer_new(bridge_kafka_t *k, const char *group)
 {
     char num[COMMAND_POD_MAX + 32];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = 0;
-    bad |= kafka_set(conf, "bootstrap.servers", k->cfg->kafka_brokers);
+    int bad = kafka_set_common(k, conf);
     bad |= kafka_set(conf, "group.id", group);
     snprintf(num, sizeof(num), "ocppgw-%s-reader", k->cfg->pod_id);
     bad |= kafka_set(conf, "client.id", num);
@@ -340,23 +427,69 @@ static void op_store_offset(void *arg, uint32_t id, int64_t next)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Commits what was stored, then closes the consumer. */
+/* The last of a closing reader: its consumer is gone (closed, or its time is up). */
+static void reader_free(bridge_kafka_t *k, reader_t *r)
+{
+    if (!rd_kafka_consumer_closed(r->rk))
+        log_warn("reader of %s[%d] did not close within %d ms: destroyed", k->cfg->commands_topic,
+                 (int)r->partition, READER_CLOSE_MS);
+    rd_kafka_queue_destroy(r->closeq);
+    rd_kafka_destroy_flags(r->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    free(r);
+}
+
+/* Serves the closing readers without waiting; frees those closed or out of time (all of them
+ * when `all`, after waiting up to their deadline: shutdown). */
+static void readers_closing(bridge_kafka_t *k, bool all)
+{
+    for (reader_t **p = &k->closing; *p;) {
+        reader_t *r = *p;
+        for (;;) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(r->closeq, 0);
+            if (!ev)
+                break;
+            rd_kafka_event_destroy(ev);
+        }
+        while (all && !rd_kafka_consumer_closed(r->rk) && clock_now_us() < r->close_by_us) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(r->closeq, 100);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
+        if (rd_kafka_consumer_closed(r->rk) || clock_now_us() >= r->close_by_us) {
+            *p = r->next;
+            reader_free(k, r);
+        } else {
+            p = &r->next;
+        }
+    }
+}
+
+/* Commits what was stored and leaves, without waiting (a commit to a broker that is down must
+ * not stall the loop): the consumer closes on its own queue, served every tick. */
 static void reader_destroy(bridge_kafka_t *k, reader_t *r)
 {
-    rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, NULL, 0);
+    rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, NULL, 1 /* async */);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("final commit of %s[%d]: %s", k->cfg->commands_topic, (int)r->partition,
                  rd_kafka_err2str(err));
     rd_kafka_queue_destroy(r->q);
-    rd_kafka_consumer_close(r->rk);
-    rd_kafka_destroy(r->rk);
+    r->q = NULL;
     metrics_gauge_set(r->m_lag, 0);
     for (reader_t **p = &k->readers; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
             break;
         }
-    free(r);
+    r->closeq = rd_kafka_queue_new(r->rk);
+    r->close_by_us = clock_now_us() + (uint64_t)READER_CLOSE_MS * 1000;
+    rd_kafka_error_t *cerr = rd_kafka_consumer_close_queue(r->rk, r->closeq);
+    if (cerr) {
+        log_warn("close of the reader of %s[%d]: %s", k->cfg->commands_topic, (int)r->partition,
+                 rd_kafka_error_string(cerr));
+        rd_kafka_error_destroy(cerr);
+    }
+    r->next = k->closing;
+    k->closing = r;
 }
 
 static void op_reader_destroy(void *arg, uint32_t id)
@@ -402,8 +535,8 @@ static void reader_read(bridge_kafka_t *k, reader_t *r)
 
 void bridge_kafka_read(bridge_kafka_t *k)
 {
-    /* the engine starts and destroys readers only from TAKEOVER and its tick, never while a
-     * record is handed to it: the list stays put during this walk */
+    /* the engine starts and destroys readers only from TAKEOVER, ANNOUNCE and its tick, never
+     * while a record is handed to it: the list stays put during this walk */
     for (reader_t *r = k->readers; r && k->flow; r = r->next)
         reader_read(k, r);
 }
@@ -419,21 +552,22 @@ bridge_kafka_t *bridge_kafka_new(const bridge_kafka_args_t *args)
     k->cfg = args->cfg;
     k->registry = args->registry;
     k->cores = args->cores;
-    k->admin = args->admin;
     k->wake[0] = k->wake[1] = -1;
-    msgpack_sbuffer_init(&k->scratch);
     k->m_produced = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_PRODUCED), NULL);
     k->m_delivered = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_DELIVERED), NULL);
     k->m_failed = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_FAILED), NULL);
-    k->m_queue_full = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_QUEUE_FULL), NULL);
     k->m_queue = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_PRODUCER_QUEUE), NULL);
     k->m_latency = metrics_def_histogram(BRIDGE_METRIC(BRIDGE_M_DELIVERY_SECONDS), NULL);
+    k->relay = event_relay_new(&RELAY_OPS, k);
+    if (!k->relay || sasl_password_load(k) < 0) {
+        bridge_kafka_destroy(&k);
+        return NULL;
+    }
 
     const bridge_config_t *cfg = k->cfg;
     char num[COMMAND_POD_MAX + 16];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = 0;
-    bad |= kafka_set(conf, "bootstrap.servers", cfg->kafka_brokers);
+    int bad = kafka_set_common(k, conf);
     bad |= kafka_set(conf, "enable.idempotence", "true"); /* acks=all, ordered retries */
     bad |= kafka_set(conf, "acks", "all");
     bad |= kafka_set_int(conf, "linger.ms", cfg->kafka_linger_ms);
@@ -454,7 +588,7 @@ bridge_kafka_t *bridge_kafka_new(const bridge_kafka_args_t *args)
     rd_kafka_conf_set_error_cb(conf, on_kafka_error);
     char err[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!k->rk) {
+    if (!k->rk) { /* e.g. a TLS file librdkafka cannot load: its own message */
         log_error("kafka producer: %s", err);
         bridge_kafka_destroy(&k);
         return NULL;
@@ -476,15 +610,20 @@ void bridge_kafka_destroy(bridge_kafka_t **self_p)
     bridge_kafka_t *k = *self_p;
     while (k->readers)
         reader_destroy(k, k->readers);
+    readers_closing(k, true);
     if (k->mainq)
         rd_kafka_queue_destroy(k->mainq);
     if (k->rk)
         rd_kafka_destroy(k->rk);
+    event_relay_destroy(&k->relay);
     if (k->wake[0] >= 0)
         close(k->wake[0]);
     if (k->wake[1] >= 0)
         close(k->wake[1]);
-    msgpack_sbuffer_destroy(&k->scratch);
+    if (k->sasl_password) {
+        explicit_bzero(k->sasl_password, strlen(k->sasl_password));
+        free(k->sasl_password);
+    }
     free(k);
     *self_p = NULL;
 }
@@ -504,7 +643,8 @@ int32_t bridge_kafka_partitions(bridge_kafka_t *k)
     int32_t n = 0;
     rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, k->cfg->commands_topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, t, &md, 2000);
+    /* short: called from the loop every second until it works (Kafka may be down at start) */
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, t, &md, 500);
     if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
         n = md->topics[0].partition_cnt;
     else
@@ -518,9 +658,17 @@ int32_t bridge_kafka_partitions(bridge_kafka_t *k)
     return n;
 }
 
-void bridge_kafka_poll(bridge_kafka_t *k)
+void bridge_kafka_poll(bridge_kafka_t *k, int timeout_ms)
 {
-    rd_kafka_poll(k->rk, 0);
+    rd_kafka_poll(k->rk, timeout_ms);
+}
+
+/* What the outboxes hold goes out as soon as the receivers take it. */
+static void outboxes_flush(bridge_kafka_t *k)
+{
+    outbox_flush(k->registry);
+    for (int64_t i = 0; i < k->cfg->core_count; i++)
+        outbox_flush(k->cores[i]);
 }
 
 void bridge_kafka_wake(bridge_kafka_t *k)
@@ -530,10 +678,13 @@ void bridge_kafka_wake(bridge_kafka_t *k)
     }
     rd_kafka_poll(k->rk, 0);
     bridge_kafka_read(k);
+    outboxes_flush(k); /* EVENT_ACKs of the reports just served, behind those that waited */
 }
 
-void bridge_kafka_gauges(bridge_kafka_t *k)
+void bridge_kafka_tick(bridge_kafka_t *k)
 {
+    outboxes_flush(k);
+    readers_closing(k, false);
     metrics_gauge_set(k->m_queue, rd_kafka_outq_len(k->rk));
     for (reader_t *r = k->readers; r; r = r->next) {
         int64_t lo = 0, hi = 0;
@@ -549,12 +700,23 @@ void bridge_kafka_gauges(bridge_kafka_t *k)
 
 void bridge_kafka_flush(bridge_kafka_t *k)
 {
+    uint64_t until = clock_now_us() + (uint64_t)k->cfg->flush_timeout_ms * 1000;
+    while (!bridge_kafka_resume(k) && clock_now_us() < until)
+        rd_kafka_poll(k->rk, 100);
+    size_t kept = event_relay_held(k->relay);
+    if (kept) {
+        log_error("stopping: %zu events never reached the producer: not persisted", kept);
+        event_relay_abandon(k->relay, RD_KAFKA_RESP_ERR__QUEUE_FULL, "bridge stopping");
+    }
     log_info("stopping: flushing %d queued records", rd_kafka_outq_len(k->rk));
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(k->rk, (int)k->cfg->flush_timeout_ms);
+    uint64_t now = clock_now_us();
+    int left_ms = now < until ? (int)((until - now) / 1000) : 0;
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(k->rk, left_ms);
     if (ferr) {
         log_error("flush incomplete: %d records not delivered", rd_kafka_outq_len(k->rk));
         /* their reports (not persisted) are served now, while their commands still exist */
         rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(k->rk, 0);
     }
+    outboxes_flush(k);
 }

@@ -15,7 +15,11 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
     [BRIDGE_M_PRODUCER_QUEUE] = {"bridge_producer_queue", METRICS_GAUGE,
                                  "records waiting in librdkafka", NULL},
     [BRIDGE_M_QUEUE_FULL] = {"bridge_queue_full_total", METRICS_COUNTER,
-                             "times the producer queue was full (input paused)", NULL},
+                             "times an EVENT met a full producer queue (input paused)", NULL},
+    [BRIDGE_M_INPUT_PAUSED] = {"bridge_input_paused", METRICS_GAUGE,
+                               "1 while the input is not read: an EVENT waits for room in the "
+                               "producer queue",
+                               NULL},
     [BRIDGE_M_KAFKA_ERRORS] = {"bridge_kafka_errors_total", METRICS_COUNTER,
                                "client-level Kafka errors, by error", "error"},
     [BRIDGE_M_CONSUMER_ERRORS] = {"bridge_consumer_errors_total", METRICS_COUNTER,
@@ -59,6 +63,29 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
                                  NULL},
     [BRIDGE_M_CORE_TIMEOUTS] = {"bridge_core_timeouts_total", METRICS_COUNTER,
                                 "commands finished as timeout because core never answered", NULL},
+    [BRIDGE_M_CORE_RESTART_TIMEOUTS] = {"bridge_core_restart_timeouts_total", METRICS_COUNTER,
+                                        "commands finished as timeout because the core holding "
+                                        "them restarted",
+                                        NULL},
+    [BRIDGE_M_CORE_FULL] = {"bridge_core_full_total", METRICS_COUNTER,
+                            "COMMAND sends a full core refused (the command waits and is sent "
+                            "again)",
+                            NULL},
+    [BRIDGE_M_COMMANDS_WAITING_CORE] = {"bridge_commands_waiting_core", METRICS_GAUGE,
+                                        "commands allowed by DEDUP waiting for room at their core",
+                                        NULL},
+    [BRIDGE_M_RESULTS_RELAYED] = {"bridge_command_results_relayed_total", METRICS_COUNTER,
+                                  "RESULTs of commands an earlier bridge instance handed to core, "
+                                  "published as they are",
+                                  NULL},
+    [BRIDGE_M_RESULTS_LATE] = {"bridge_command_results_late_total", METRICS_COUNTER,
+                               "RESULTs dropped because their command already had its final "
+                               "result",
+                               NULL},
+    [BRIDGE_M_PEER_RESTARTS] = {"bridge_peer_restarts_total", METRICS_COUNTER,
+                                "restarts of a core or the registry seen (a new ANNOUNCE "
+                                "instance), by stage",
+                                "stage"},
 };
 
 void bridge_metrics_define(void)

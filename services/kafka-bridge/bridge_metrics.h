@@ -18,6 +18,7 @@ typedef enum {
     BRIDGE_M_PRODUCER_QUEUE,
     BRIDGE_M_QUEUE_FULL,
     BRIDGE_M_KAFKA_ERRORS, /* {error} */
+    BRIDGE_M_INPUT_PAUSED,
     /* readers of commands-down (bridge_kafka_io.c) */
     BRIDGE_M_CONSUMER_ERRORS, /* {error} */
     BRIDGE_M_CONSUMER_LAG,    /* {partition,pod} */
@@ -36,6 +37,12 @@ typedef enum {
     BRIDGE_M_DEDUPS,
     BRIDGE_M_OUTPUT_RETRIES,
     BRIDGE_M_CORE_TIMEOUTS,
+    BRIDGE_M_CORE_RESTART_TIMEOUTS,
+    BRIDGE_M_CORE_FULL,
+    BRIDGE_M_COMMANDS_WAITING_CORE,
+    BRIDGE_M_RESULTS_RELAYED,
+    BRIDGE_M_RESULTS_LATE,
+    BRIDGE_M_PEER_RESTARTS, /* {stage} */
     BRIDGE_M_COUNT
 } bridge_metric_t;
 

@@ -1,7 +1,8 @@
 /* command_flow: the command lifecycle engine of kafka-bridge. See command_flow.h for its events,
  * effects and states; docs/commands.md for the rules. Read top to bottom, a command goes:
  * on_record -> cmd_route -> (lookup -> on_owner -> cmd_route) -> dedup -> on_dedup_result ->
- * core -> on_result -> cmd_output -> on_delivery -> cmd_settle -> cmd_done (offset stored).
+ * cmd_to_core -> core_pump (COMMAND) -> on_result -> cmd_output -> on_delivery -> cmd_settle ->
+ * cmd_done (offset stored). Peers' restarts (ANNOUNCE) come in through on_announce.
  *
  * Re-entrancy: while the producer queue is full, the shell's produce effect serves delivery
  * reports, so command_flow_on_delivery() may run inside any produce call and finish (free) other
@@ -29,6 +30,9 @@ typedef struct reader {
     char pod[COMMAND_POD_MAX + 1];
     uint64_t epoch; /* takeover epoch (0: our own partition) */
     bool takeover, stopping, paused, eof;
+    bool done_after;       /* takeover ended for good: TAKEOVER_DONE once destroyed */
+    bool drained_logged;   /* takeover: "drained" said since its last record */
+    int64_t confirm_by_ms; /* takeover to be confirmed by a restarted registry by then (0: no) */
     int32_t partition;
     offset_track_t track;
     size_t refs; /* commands alive that came from here */
@@ -36,11 +40,12 @@ typedef struct reader {
 } reader_t;
 
 typedef enum {
-    CMD_LOOKUP,  /* LOOKUP sent, waiting for OWNER */
-    CMD_PARKED,  /* nobody holds the charge point: re-check at due_ms */
-    CMD_DEDUP,   /* DEDUP sent, waiting for DEDUP_RESULT */
-    CMD_AT_CORE, /* COMMAND handed to core, waiting for RESULT */
-    CMD_OUTPUT,  /* producing its output (result / DLQ / forward); retried at due_ms on failure */
+    CMD_LOOKUP,   /* LOOKUP sent, waiting for OWNER */
+    CMD_PARKED,   /* nobody holds the charge point: re-check at due_ms */
+    CMD_DEDUP,    /* DEDUP sent, waiting for DEDUP_RESULT */
+    CMD_HANDOVER, /* DEDUP said first; its core's queue is full: in the core's wait list */
+    CMD_AT_CORE,  /* COMMAND handed to core, waiting for RESULT */
+    CMD_OUTPUT,   /* producing its output (result / DLQ / forward); retried at due_ms on failure */
 } cmd_state_t;
 
 /* The parts of a command's output; a delivery cookie is token << PART_BITS | part. */
@@ -57,7 +62,7 @@ typedef enum {
 } out_kind_t;
 
 typedef struct cmd {
-    reader_t *reader;
+    reader_t *reader; /* NULL: a RESULT of an earlier bridge instance being published */
     int64_t offset, record_ts_ms, received_ms, due_ms;
     uint64_t token; /* key in cmds; also the request_id of LOOKUP and DEDUP */
     command_record_t rec;
@@ -70,12 +75,16 @@ typedef struct cmd {
     unsigned need;        /* PART_* bits not persisted yet */
     unsigned outstanding; /* PART_* bits produced whose report has not come back */
     bool holding;         /* cmd_output() is producing: reports meanwhile must not finish it */
+    bool in_wait;         /* in its core's wait list */
     char status[16];
     char reason[160];
     char owner[COMMAND_POD_MAX + 1];
     uint8_t *core_value; /* RESULT value from core */
     size_t core_len;
+    uint32_t core;     /* HANDOVER, AT_CORE: the core it is for */
+    int64_t handed_ms; /* AT_CORE: when the core took it */
     struct cmd *prev, *next;
+    struct cmd *wait_prev, *wait_next; /* HANDOVER: its core's wait list, in order */
 } cmd_t;
 
 struct command_flow {
@@ -91,9 +100,16 @@ struct command_flow {
     cmd_t *cmd_head;
     size_t cmd_count;
     uint64_t next_token;
+    /* peers' instances from their ANNOUNCE (0: not heard yet) */
+    uint64_t *core_instance;
+    uint64_t registry_instance;
+    int64_t next_announce_ms;
+    /* per core: commands DEDUP allowed that wait for room, oldest first */
+    cmd_t **wait_head, **wait_tail;
     metrics_counter_t *m_read, *m_forwards, *m_parks, *m_skipped, *m_duplicates, *m_takeovers,
-        *m_lookups, *m_dedups, *m_retries, *m_core_timeouts;
-    metrics_gauge_t *m_inflight, *m_parked;
+        *m_lookups, *m_dedups, *m_retries, *m_core_timeouts, *m_core_restart_timeouts, *m_core_full,
+        *m_relayed, *m_late;
+    metrics_gauge_t *m_inflight, *m_parked, *m_waiting;
 };
 
 static int64_t ms_of(uint64_t now_us)
@@ -194,7 +210,41 @@ static void cmd_set_state(command_flow_t *f, cmd_t *c, cmd_state_t st)
         metrics_gauge_add(f->m_parked, -1);
     else if (c->state != CMD_PARKED && st == CMD_PARKED)
         metrics_gauge_add(f->m_parked, 1);
+    if (c->state == CMD_HANDOVER && st != CMD_HANDOVER)
+        metrics_gauge_add(f->m_waiting, -1);
+    else if (c->state != CMD_HANDOVER && st == CMD_HANDOVER)
+        metrics_gauge_add(f->m_waiting, 1);
     c->state = st;
+}
+
+/* The wait list of c's core: commands the core had no room for, handed over in read order (one
+ * charge point's commands keep their order). */
+static void wait_push(command_flow_t *f, cmd_t *c)
+{
+    c->in_wait = true;
+    c->wait_next = NULL;
+    c->wait_prev = f->wait_tail[c->core];
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c;
+    else
+        f->wait_head[c->core] = c;
+    f->wait_tail[c->core] = c;
+}
+
+static void wait_remove(command_flow_t *f, cmd_t *c)
+{
+    if (!c->in_wait)
+        return;
+    c->in_wait = false;
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c->wait_next;
+    else
+        f->wait_head[c->core] = c->wait_next;
+    if (c->wait_next)
+        c->wait_next->wait_prev = c->wait_prev;
+    else
+        f->wait_tail[c->core] = c->wait_prev;
+    c->wait_prev = c->wait_next = NULL;
 }
 
 /* Forgets the command; its offset stays open unless cmd_done() marked it final. */
@@ -211,7 +261,11 @@ static void cmd_unlink(command_flow_t *f, cmd_t *c)
     metrics_gauge_set(f->m_inflight, (int64_t)f->cmd_count);
     if (c->state == CMD_PARKED)
         metrics_gauge_add(f->m_parked, -1);
-    c->reader->refs--;
+    if (c->state == CMD_HANDOVER)
+        metrics_gauge_add(f->m_waiting, -1);
+    wait_remove(f, c);
+    if (c->reader)
+        c->reader->refs--;
     free(c->value);
     free(c->core_value);
     free(c);
@@ -221,7 +275,7 @@ static void cmd_unlink(command_flow_t *f, cmd_t *c)
 static void cmd_done(command_flow_t *f, cmd_t *c)
 {
     reader_t *r = c->reader;
-    int64_t next = offset_track_done(&r->track, c->offset);
+    int64_t next = r ? offset_track_done(&r->track, c->offset) : -1;
     if (next >= 0)
         f->ops->store_offset(f->arg, r->id, next);
     cmd_unlink(f, c);
@@ -442,6 +496,16 @@ static void cmd_route(command_flow_t *f, cmd_t *c, bool owner_known, const char 
 /* ---------------------------------------------------------------------------------------
  * Events: a record, OWNER, DEDUP_RESULT, RESULT */
 
+static void cmd_link(command_flow_t *f, cmd_t *c)
+{
+    c->next = f->cmd_head;
+    if (f->cmd_head)
+        f->cmd_head->prev = c;
+    f->cmd_head = c;
+    f->cmd_count++;
+    metrics_gauge_set(f->m_inflight, (int64_t)f->cmd_count);
+}
+
 /* Takes the record as a new command; NULL when it cannot be kept (not tracked: read again). */
 static cmd_t *cmd_new(command_flow_t *f, reader_t *r, int64_t offset, int64_t timestamp_ms,
                       const void *value, size_t len, int64_t now)
@@ -481,12 +545,7 @@ static cmd_t *cmd_new(command_flow_t *f, reader_t *r, int64_t offset, int64_t ti
                  .len = len,
                  .state = CMD_LOOKUP};
     r->refs++;
-    c->next = f->cmd_head;
-    if (f->cmd_head)
-        f->cmd_head->prev = c;
-    f->cmd_head = c;
-    f->cmd_count++;
-    metrics_gauge_set(f->m_inflight, (int64_t)f->cmd_count);
+    cmd_link(f, c);
     return c;
 }
 
@@ -500,6 +559,7 @@ void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offse
         return; /* not tracked: whoever reads the partition next reads it again */
     }
     r->eof = false;
+    r->drained_logged = false;
     metrics_counter_add(self->m_read, 1);
     cmd_t *c = cmd_new(self, r, offset, timestamp_ms, value ? value : "", value ? len : 0, now);
     if (c) {
@@ -523,6 +583,70 @@ void command_flow_on_eof(command_flow_t *self, uint32_t reader)
     reader_t *r = reader_get(self, reader);
     if (r)
         r->eof = true;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Handing over to a core: in order per core, waiting while the core is full */
+
+static void core_pump(command_flow_t *f, uint32_t core, int64_t now);
+
+/* DEDUP said first: the command joins its core's wait list, behind any command already waiting
+ * there, and goes over as soon as the core takes it. May free c. */
+static void cmd_to_core(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    c->core = hash_core_index(c->rec.cp_id, strlen(c->rec.cp_id), f->cfg.core_count);
+    cmd_set_state(f, c, CMD_HANDOVER);
+    c->due_ms = INT64_MAX; /* the wait list is pumped every tick, not by due time */
+    wait_push(f, c);
+    core_pump(f, c->core, now);
+}
+
+/* Sends the core's waiting commands, oldest first, while it takes them. A full core (-ENOBUFS,
+ * -EAGAIN) keeps the rest waiting for the next tick: the DEDUP key is taken, so the command is
+ * never given up for a full core, only when it expires meanwhile (expired: it never reached the
+ * charge point), when it cannot be sent at all (rejected), or when the bridge stops. */
+static void core_pump(command_flow_t *f, uint32_t core, int64_t now)
+{
+    cmd_t *c;
+    while ((c = f->wait_head[core]) != NULL) {
+        if (now >= c->rec.expires_at_ms) {
+            wait_remove(f, c);
+            cmd_finish(f, c, "expired", "expires_at passed before the charge point was reached",
+                       true, now);
+            continue;
+        }
+        envelope_t env = {.type = ENV_COMMAND};
+        env.u.command.token = c->token;
+        env.u.command.identity = env_str(c->rec.cp_id);
+        env.u.command.command_id = env_str(c->rec.command_id);
+        env.u.command.record = (env_bin_t){(const uint8_t *)c->value, c->len};
+        int rc = f->ops->send_core(f->arg, core, &env);
+        if ((rc == -ENOBUFS || rc == -EAGAIN) && !f->stopping) {
+            metrics_counter_add(f->m_core_full, 1);
+            return;
+        }
+        wait_remove(f, c);
+        if (rc < 0) {
+            /* the DEDUP key is taken: nobody will deliver it. Say so. */
+            cmd_finish(f, c, "rejected",
+                       f->stopping && (rc == -ENOBUFS || rc == -EAGAIN)
+                           ? "ocpp-core stayed full until the bridge stopped"
+                           : "core did not take the command",
+                       true, now);
+            continue;
+        }
+        cmd_set_state(f, c, CMD_AT_CORE);
+        c->handed_ms = now;
+        c->due_ms = command_core_deadline_ms(now, c->rec.expires_at_ms, f->cfg.core_grace_ms);
+        log_info("command %s handed to core %u for %s", c->rec.command_id, core, c->rec.cp_id);
+    }
+}
+
+static void cores_pump(command_flow_t *f, int64_t now)
+{
+    for (uint32_t i = 0; i < f->cfg.core_count; i++)
+        if (f->wait_head[i])
+            core_pump(f, i, now);
 }
 
 static void on_owner(command_flow_t *f, const env_owner_t *m, int64_t now)
@@ -551,29 +675,56 @@ static void on_dedup_result(command_flow_t *f, const env_dedup_result_t *m, int6
         cmd_done(f, c);
         return;
     }
-    uint32_t core = hash_core_index(c->rec.cp_id, strlen(c->rec.cp_id), f->cfg.core_count);
-    envelope_t env = {.type = ENV_COMMAND};
-    env.u.command.token = c->token;
-    env.u.command.identity = env_str(c->rec.cp_id);
-    env.u.command.command_id = env_str(c->rec.command_id);
-    env.u.command.record = (env_bin_t){(const uint8_t *)c->value, c->len};
-    if (f->ops->send_core(f->arg, core, &env) < 0) {
-        /* the DEDUP key is taken: a retry would be refused as a duplicate. Say so. */
-        cmd_finish(f, c, "rejected", "core did not take the command", true, now);
+    cmd_to_core(f, c, now);
+}
+
+/* A RESULT for a token this instance never issued: a command an earlier instance of this bridge
+ * handed to the core before it restarted (the re-read copy was refused as a duplicate, so this is
+ * its only result). Published as it is, and produced again until persisted, like any output; it
+ * holds no offset. */
+static void relay_result(command_flow_t *f, const env_result_t *m, int64_t now)
+{
+    cmd_t *c = calloc(1, sizeof(*c));
+    uint8_t *copy = malloc(m->value.len ? m->value.len : 1);
+    uint64_t token = ++f->next_token;
+    if (!c || !copy || u64map_put(f->cmds, token, c) < 0) {
+        free(c);
+        free(copy);
+        log_error("no memory to publish the RESULT of command %.*s", (int)m->command_id.len,
+                  m->command_id.ptr);
         return;
     }
-    cmd_set_state(f, c, CMD_AT_CORE);
-    c->due_ms = command_core_deadline_ms(now, c->rec.expires_at_ms, f->cfg.core_grace_ms);
-    log_info("command %s handed to core %u for %s", c->rec.command_id, core, c->rec.cp_id);
+    if (m->value.len)
+        memcpy(copy, m->value.ptr, m->value.len);
+    c->token = token;
+    c->state = CMD_OUTPUT;
+    c->received_ms = now;
+    c->core_value = copy;
+    c->core_len = m->value.len;
+    env_str_copy(m->command_id, c->rec.command_id, sizeof(c->rec.command_id));
+    env_str_copy(m->status, c->status, sizeof(c->status));
+    c->out = OUT_CORE_RESULT;
+    c->need = PART_MAIN;
+    cmd_link(f, c);
+    readers_pause_if_full(f); /* it counts towards command_max_inflight like any command */
+    metrics_counter_add(f->m_relayed, 1);
+    log_info("RESULT of command %s (token %" PRIu64 " of an earlier bridge instance) published as "
+             "it is",
+             c->rec.command_id, m->token);
+    cmd_output(f, c, now);
 }
 
 /* RESULT from core: the final result. For a command read here, its offset follows once the
- * result is persisted. */
+ * result is persisted. Exactly one final result per command: a RESULT for a command this
+ * instance already finished (its core restarted, or the backstop) is dropped; only a token this
+ * instance never issued is published as it is. */
 static void on_result(command_flow_t *f, const env_result_t *m, int64_t now)
 {
     cmd_t *c = m->token ? u64map_get(f->cmds, m->token) : NULL;
-    uint8_t *copy = c && c->state == CMD_AT_CORE ? malloc(m->value.len ? m->value.len : 1) : NULL;
-    if (copy) {
+    if (c && c->state == CMD_AT_CORE) {
+        uint8_t *copy = malloc(m->value.len ? m->value.len : 1);
+        if (!copy)
+            return; /* finished by the backstop instead */
         if (m->value.len)
             memcpy(copy, m->value.ptr, m->value.len);
         c->core_value = copy;
@@ -592,16 +743,13 @@ static void on_result(command_flow_t *f, const env_result_t *m, int64_t now)
         cmd_output(f, c, now);
         return;
     }
-    /* no command of ours waits for it (a bridge restarted in between, or the backstop answered
-     * first): published as it is, without a report to wait for */
-    env_headers_t h = {.count = 1};
-    h.items[0] = (env_header_t){env_str("status"), m->status};
-    command_flow_record_t rec = {.topic = f->results_topic,
-                                 .partition = COMMAND_FLOW_PARTITION_ANY,
-                                 .key = m->command_id,
-                                 .headers = &h,
-                                 .value = m->value};
-    f->ops->produce(f->arg, &rec, 0);
+    if (c || (m->token > f->cfg.first_token && m->token <= f->next_token)) {
+        metrics_counter_add(f->m_late, 1);
+        log_info("RESULT %.*s of command %.*s dropped: the command already has its final result",
+                 (int)m->status.len, m->status.ptr, (int)m->command_id.len, m->command_id.ptr);
+        return;
+    }
+    relay_result(f, m, now);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -626,6 +774,13 @@ static void reader_stop(command_flow_t *f, reader_t *r)
     readers_resume_if_room(f);
 }
 
+/* TAKEOVER active=true starts a reader of the dead pod's partition, which reads on for as long
+ * as the pod is dead: drained is not done, a backend with a stale lookup may write there at any
+ * time. The registry ends it (active=false: the pod's lease is back, the claim was lost, or the
+ * pod was dead longer than its orphan_forget_ms); the reader then stops for good and, once
+ * destroyed (offsets committed), TAKEOVER_DONE tells the registry that nobody here reads the
+ * partition any more. A repeated active=true (a new epoch, or the registry confirming its claims
+ * to a restarted bridge or after its own restart) keeps the reader. */
 static void on_takeover(command_flow_t *f, const env_takeover_t *m)
 {
     char pod[COMMAND_POD_MAX + 1];
@@ -637,6 +792,7 @@ static void on_takeover(command_flow_t *f, const env_takeover_t *m)
         break;
     case TAKEOVER_KEEP:
         r->epoch = m->epoch;
+        r->confirm_by_ms = 0;
         break;
     case TAKEOVER_START:
         if (!f->partitions) {
@@ -653,10 +809,92 @@ static void on_takeover(command_flow_t *f, const env_takeover_t *m)
         }
         break;
     case TAKEOVER_STOP:
-        log_info("orphan takeover of pod %s ends: claim lost or pod back", pod);
+        log_info("orphan takeover of pod %s ends: pod back, claim lost or pod forgotten", pod);
+        r->done_after = true;
         reader_stop(f, r);
         break;
     }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Peers' instances (ANNOUNCE): a new instance restarted and lost its state */
+
+/* Core `index` restarted: every command it held without a RESULT is finished now, as timeout
+ * (the DEDUP key is taken, so it is never delivered again; a RESULT of the old instance that
+ * still comes is dropped). The first instance heard of a core after this bridge started is a
+ * restart for the commands handed over before that instance started (instances are start times
+ * in microseconds). */
+static void on_core_announce(command_flow_t *f, uint32_t index, uint64_t instance, int64_t now)
+{
+    uint64_t prev = f->core_instance[index];
+    if (instance == 0 || instance == prev)
+        return;
+    f->core_instance[index] = instance;
+    if (prev) {
+        metrics_def_count(BRIDGE_METRIC(BRIDGE_M_PEER_RESTARTS), "core");
+        log_warn("ocpp-core %u restarted (instance %" PRIu64 " -> %" PRIu64 ")", index, prev,
+                 instance);
+    }
+    int64_t started_ms = (int64_t)(instance / 1000);
+    /* collect first: finishing one may serve reports that finish others */
+    size_t n = 0;
+    for (cmd_t *c = f->cmd_head; c; c = c->next)
+        n += c->state == CMD_AT_CORE && c->core == index;
+    uint64_t *lost = n ? malloc(n * sizeof(*lost)) : NULL;
+    size_t k = 0;
+    for (cmd_t *c = f->cmd_head; c && lost && k < n; c = c->next)
+        if (c->state == CMD_AT_CORE && c->core == index && (prev || c->handed_ms < started_ms))
+            lost[k++] = c->token;
+    for (size_t i = 0; i < k; i++) {
+        cmd_t *c = u64map_get(f->cmds, lost[i]);
+        if (!c || c->state != CMD_AT_CORE)
+            continue;
+        metrics_counter_add(f->m_core_restart_timeouts, 1);
+        cmd_finish(f, c, "timeout",
+                   "ocpp-core restarted: the outcome at the charge point is unknown", false, now);
+    }
+    free(lost);
+    core_pump(f, index, now);
+}
+
+/* The registry restarted: the questions it held are lost, so they are asked again at once; the
+ * takeovers it gave must be confirmed by its new instance (it repeats TAKEOVER active=true for
+ * every claim it still holds) within 3 x command_registry_timeout_ms, or they stop: another pod
+ * may have won the claim meanwhile, and two readers would give a command two results. */
+static void on_registry_announce(command_flow_t *f, uint64_t instance, int64_t now)
+{
+    uint64_t prev = f->registry_instance;
+    if (instance == 0 || instance == prev)
+        return;
+    f->registry_instance = instance;
+    if (!prev)
+        return;
+    metrics_def_count(BRIDGE_METRIC(BRIDGE_M_PEER_RESTARTS), "registry");
+    log_warn("redis-registry restarted (instance %" PRIu64 " -> %" PRIu64
+             "): asking again, takeovers to be confirmed",
+             prev, instance);
+    for (cmd_t *c = f->cmd_head; c; c = c->next) {
+        if (c->state == CMD_LOOKUP)
+            cmd_lookup(f, c, now);
+        else if (c->state == CMD_DEDUP)
+            cmd_dedup(f, c, now);
+    }
+    for (reader_t *r = f->readers; r; r = r->next)
+        if (r->takeover && !r->stopping)
+            r->confirm_by_ms = now + 3 * f->cfg.registry_timeout_ms;
+}
+
+static int on_announce(command_flow_t *f, const env_announce_t *m, int64_t now)
+{
+    if (env_str_eq(m->stage, "core") && m->index < f->cfg.core_count) {
+        on_core_announce(f, m->index, m->instance, now);
+        return 0;
+    }
+    if (env_str_eq(m->stage, "registry")) {
+        on_registry_announce(f, m->instance, now);
+        return 0;
+    }
+    return -EINVAL;
 }
 
 int command_flow_on_envelope(command_flow_t *self, const envelope_t *env, uint64_t now_us)
@@ -674,6 +912,8 @@ int command_flow_on_envelope(command_flow_t *self, const envelope_t *env, uint64
     case ENV_TAKEOVER:
         on_takeover(self, &env->u.takeover);
         return 0;
+    case ENV_ANNOUNCE:
+        return on_announce(self, &env->u.announce, ms_of(now_us));
     default:
         return -ENOTSUP;
     }
@@ -698,6 +938,8 @@ static void cmd_due(command_flow_t *f, cmd_t *c, int64_t now)
     case CMD_DEDUP:
         cmd_dedup(f, c, now);
         break;
+    case CMD_HANDOVER: /* pumped every tick */
+        break;
     case CMD_OUTPUT:
         if (!c->outstanding && c->need)
             cmd_output(f, c, now);
@@ -711,25 +953,52 @@ static void cmd_due(command_flow_t *f, cmd_t *c, int64_t now)
     }
 }
 
-/* Drained takeovers end with TAKEOVER_DONE; stopped readers go once nothing refers to them. */
-static void readers_tick(command_flow_t *f)
+/* A drained takeover reads on (said once per drain); one a restarted registry did not confirm in
+ * time stops; stopped readers go once nothing refers to them, a takeover that ended for good with
+ * TAKEOVER_DONE after it committed. */
+static void readers_tick(command_flow_t *f, int64_t now)
 {
     for (reader_t *r = f->readers, *rn; r; r = rn) {
         rn = r->next;
-        if (r->takeover && !r->stopping &&
+        if (r->takeover && !r->stopping && r->confirm_by_ms && now >= r->confirm_by_ms) {
+            log_warn("orphan takeover of pod %s (epoch %" PRIu64 ") not confirmed by the "
+                     "restarted registry: stopped",
+                     r->pod, r->epoch);
+            r->done_after = true;
+            reader_stop(f, r);
+        }
+        if (r->takeover && !r->stopping && !r->drained_logged &&
             command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
-            log_info("pod %s drained (epoch %" PRIu64 "): TAKEOVER_DONE", r->pod, r->epoch);
+            r->drained_logged = true;
+            log_info("pod %s drained (epoch %" PRIu64 "): reading on while it is dead", r->pod,
+                     r->epoch);
+        } else if (r->stopping && r->refs == 0) {
             char pod[COMMAND_POD_MAX + 1];
             snprintf(pod, sizeof(pod), "%s", r->pod);
             envelope_t env = {.type = ENV_TAKEOVER_DONE};
             env.u.takeover_done.pod = env_str(pod);
             env.u.takeover_done.epoch = r->epoch;
-            reader_destroy(f, r); /* commits first, so the next reader starts after the drain */
-            f->ops->send_registry(f->arg, &env);
-        } else if (r->stopping && r->refs == 0) {
-            reader_destroy(f, r);
+            bool done = r->done_after;
+            reader_destroy(f, r); /* commits first */
+            if (done) {
+                log_info("orphan takeover of pod %s (epoch %" PRIu64 ") over: TAKEOVER_DONE", pod,
+                         env.u.takeover_done.epoch);
+                f->ops->send_registry(f->arg, &env);
+            }
         }
     }
+}
+
+/* ANNOUNCE {bridge, 0, instance} to every core and the registry. */
+static void announce(command_flow_t *f)
+{
+    envelope_t env = {.type = ENV_ANNOUNCE};
+    env.u.announce.stage = env_str("bridge");
+    env.u.announce.index = 0;
+    env.u.announce.instance = f->cfg.instance;
+    for (uint32_t i = 0; i < f->cfg.core_count; i++)
+        f->ops->send_core(f->arg, i, &env);
+    f->ops->send_registry(f->arg, &env);
 }
 
 static uint64_t next_due_us(const command_flow_t *f, int64_t now)
@@ -738,12 +1007,21 @@ static uint64_t next_due_us(const command_flow_t *f, int64_t now)
     for (const cmd_t *c = f->cmd_head; c; c = c->next) {
         if (c->state == CMD_OUTPUT && (c->outstanding || !c->need))
             continue; /* waits for a delivery report, not for time */
+        if (c->state == CMD_HANDOVER)
+            continue; /* below */
         if (c->due_ms < next)
             next = c->due_ms;
     }
+    bool waiting = false;
+    for (uint32_t i = 0; i < f->cfg.core_count; i++)
+        waiting |= f->wait_head[i] != NULL;
+    if (waiting && now + COMMAND_FLOW_TICK_MS < next)
+        next = now + COMMAND_FLOW_TICK_MS;
     for (const reader_t *r = f->readers; r; r = r->next)
         if ((r->takeover || r->stopping) && now + COMMAND_FLOW_TICK_MS < next)
             next = now + COMMAND_FLOW_TICK_MS;
+    if (f->cfg.announce_interval_ms > 0 && f->next_announce_ms < next)
+        next = f->next_announce_ms;
     if (next == INT64_MAX)
         return 0;
     if (next < now)
@@ -754,6 +1032,10 @@ static uint64_t next_due_us(const command_flow_t *f, int64_t now)
 uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
 {
     int64_t now = ms_of(now_us);
+    if (self->cfg.announce_interval_ms > 0 && now >= self->next_announce_ms) {
+        announce(self);
+        self->next_announce_ms = now + self->cfg.announce_interval_ms;
+    }
     /* collect first: acting on one command may serve delivery reports that finish others */
     size_t n = 0;
     for (cmd_t *c = self->cmd_head; c; c = c->next)
@@ -769,7 +1051,8 @@ uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
             cmd_due(self, c, now);
     }
     free(due);
-    readers_tick(self);
+    cores_pump(self, now);
+    readers_tick(self, now);
     return next_due_us(self, now);
 }
 
@@ -785,7 +1068,7 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
                                  void *ops_arg)
 {
     if (!cfg || !ops || !cfg->pod_id || !cfg->pod_id[0] || cfg->core_count == 0 ||
-        cfg->max_inflight < 1 || cfg->first_token >= (UINT64_C(1) << 61))
+        cfg->core_count > 65536 || cfg->max_inflight < 1 || cfg->first_token >= (UINT64_C(1) << 61))
         return NULL;
     command_flow_t *f = calloc(1, sizeof(*f));
     if (!f)
@@ -796,7 +1079,11 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
     f->results_topic = copy_str(cfg->results_topic);
     f->dlq_topic = copy_str(cfg->dlq_topic);
     f->cmds = u64map_new(1024);
-    if (!f->pod_id || !f->commands_topic || !f->results_topic || !f->dlq_topic || !f->cmds) {
+    f->core_instance = calloc(cfg->core_count, sizeof(*f->core_instance));
+    f->wait_head = calloc(cfg->core_count, sizeof(*f->wait_head));
+    f->wait_tail = calloc(cfg->core_count, sizeof(*f->wait_tail));
+    if (!f->pod_id || !f->commands_topic || !f->results_topic || !f->dlq_topic || !f->cmds ||
+        !f->core_instance || !f->wait_head || !f->wait_tail) {
         command_flow_destroy(&f);
         return NULL;
     }
@@ -818,9 +1105,14 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
     f->m_dedups = COUNTER(BRIDGE_M_DEDUPS);
     f->m_retries = COUNTER(BRIDGE_M_OUTPUT_RETRIES);
     f->m_core_timeouts = COUNTER(BRIDGE_M_CORE_TIMEOUTS);
+    f->m_core_restart_timeouts = COUNTER(BRIDGE_M_CORE_RESTART_TIMEOUTS);
+    f->m_core_full = COUNTER(BRIDGE_M_CORE_FULL);
+    f->m_relayed = COUNTER(BRIDGE_M_RESULTS_RELAYED);
+    f->m_late = COUNTER(BRIDGE_M_RESULTS_LATE);
 #undef COUNTER
     f->m_inflight = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INFLIGHT), NULL);
     f->m_parked = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_PARKED), NULL);
+    f->m_waiting = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_WAITING_CORE), NULL);
     return f;
 }
 
@@ -838,6 +1130,9 @@ void command_flow_destroy(command_flow_t **self_p)
         free(r);
     }
     u64map_destroy(&f->cmds);
+    free(f->core_instance);
+    free(f->wait_head);
+    free(f->wait_tail);
     free(f->pod_id);
     free(f->commands_topic);
     free(f->results_topic);
@@ -865,10 +1160,10 @@ int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us
 
 void command_flow_stop(command_flow_t *self, uint64_t now_us)
 {
-    (void)now_us;
     self->stopping = true;
     for (reader_t *r = self->readers; r; r = r->next)
         reader_stop(self, r);
+    cores_pump(self, ms_of(now_us)); /* one more offer each, then rejected: see core_pump */
 }
 
 void command_flow_close(command_flow_t *self)

@@ -9,19 +9,23 @@
  * persisted. States of a command:
  *
  *   LOOKUP   LOOKUP sent to the registry, waiting for OWNER (sent again after
- *            command_registry_timeout_ms)
+ *            command_registry_timeout_ms, or at once when the registry restarted)
  *   PARKED   the charge point is connected nowhere: looked up again after a back-off
  *   DEDUP    connected here: DEDUP sent, waiting for DEDUP_RESULT (an error: asked again later)
- *   AT_CORE  COMMAND handed to a core, waiting for its RESULT (backstop: timeout)
+ *   HANDOVER DEDUP said first but the core's queue is full: COMMAND sent again, in order per core,
+ *            every tick until the core takes it (never "rejected" for a full core)
+ *   AT_CORE  COMMAND handed to a core, waiting for its RESULT (the core restarting, or the
+ *            backstop: timeout)
  *   OUTPUT   its result / DLQ copy / forward is being persisted; a failed delivery is produced
  *            again after command_park_backoff_ms, never reported done before it is persisted
  *
  * Events in: a record read, end of partition, a delivery report for a record the engine
- * produced, the envelopes OWNER, DEDUP_RESULT, RESULT and TAKEOVER, start (the partition count
- * is known), stop, close, and tick(now). Effects out (command_flow_ops_t): produce a record, send
- * LOOKUP / DEDUP / TAKEOVER_DONE to the registry, send COMMAND to a core, store an offset,
- * start / pause / resume / stop / destroy a reader. Readers are known by an id the engine
- * chooses; the shell maps it to its Kafka consumer. The engine never reads the clock. */
+ * produced, the envelopes OWNER, DEDUP_RESULT, RESULT, TAKEOVER and ANNOUNCE (cores' and the
+ * registry's instances), start (the partition count is known), stop, close, and tick(now).
+ * Effects out (command_flow_ops_t): produce a record, send LOOKUP / DEDUP / TAKEOVER_DONE /
+ * ANNOUNCE to the registry, send COMMAND / ANNOUNCE to a core, store an offset, start / pause /
+ * resume / stop / destroy a reader. Readers are known by an id the engine chooses; the shell maps
+ * it to its Kafka consumer. The engine never reads the clock. */
 #ifndef COMMAND_FLOW_H
 #define COMMAND_FLOW_H
 
@@ -57,6 +61,10 @@ typedef struct {
      * A DEDUP key's value names its request id, so tokens must never repeat across restarts:
      * the shell passes the wall clock in microseconds. Below 2^61. */
     uint64_t first_token;
+    /* This bridge's instance (its start time in microseconds), announced to every core and the
+     * registry every announce_interval_ms (0: never, e.g. in tests that do not look at it). */
+    uint64_t instance;
+    int64_t announce_interval_ms;
 } command_flow_config_t;
 
 /* One record for Kafka; every view is borrowed for the call (librdkafka copies). */
@@ -71,14 +79,19 @@ typedef struct {
 /* Effects. Each returns 0 or a negative errno where it returns int. */
 typedef struct {
     /* Hands a record to the producer. cookie != 0: its delivery report must come back through
-     * command_flow_on_delivery() (possibly during this very call for *other* cookies, while the
-     * producer queue is full and the shell serves reports); cookie 0: no report is wanted. An
-     * error return means the record was not queued and no report will come for it. */
+     * command_flow_on_delivery() (the engine also copes with reports for *other* cookies served
+     * during this very call); cookie 0: no report is wanted. An error return (-ENOBUFS: the
+     * producer queue is full) means the record was not queued and no report will come for it:
+     * the engine produces it again after command_park_backoff_ms. */
     int (*produce)(void *arg, const command_flow_record_t *rec, uint64_t cookie);
-    /* LOOKUP, DEDUP, TAKEOVER_DONE. A lost one is sent again after command_registry_timeout_ms
-     * (LOOKUP, DEDUP) or is repeated by the registry's own claim (TAKEOVER_DONE). */
+    /* LOOKUP, DEDUP, TAKEOVER_DONE, ANNOUNCE: dropped when the registry is full (a lost LOOKUP
+     * or DEDUP is sent again after command_registry_timeout_ms; ANNOUNCE is repeated; a lost
+     * TAKEOVER_DONE only costs the registry a log line, docs/commands.md). */
     int (*send_registry)(void *arg, const envelope_t *env);
-    /* COMMAND to core `index`; an error means the core did not take it (result rejected). */
+    /* COMMAND (OUTBOX_TRY) or ANNOUNCE (dropped when full) to core `index`. For a COMMAND,
+     * -ENOBUFS or -EAGAIN mean the core's queue is full: nothing was queued, the command waits
+     * and is sent again later; any other error means it cannot be sent at all (result
+     * rejected). */
     int (*send_core)(void *arg, uint32_t index, const envelope_t *env);
     /* Every record of the reader before next_offset has its final outcome: store next_offset
      * (committed by the consumer). Never decreases for one reader. */
@@ -116,25 +129,28 @@ void command_flow_on_eof(command_flow_t *self, uint32_t reader);
 /* The delivery report of a record produced with cookie: err 0 = persisted. An unknown cookie is
  * ignored. */
 void command_flow_on_delivery(command_flow_t *self, uint64_t cookie, int err, uint64_t now_us);
-/* OWNER, DEDUP_RESULT, RESULT or TAKEOVER. 0, or -ENOTSUP for any other type (not taken). */
+/* OWNER, DEDUP_RESULT, RESULT, TAKEOVER or ANNOUNCE. 0; -EINVAL for an ANNOUNCE of a stage or
+ * core index this bridge does not know; -ENOTSUP for any other type (not taken). */
 int command_flow_on_envelope(command_flow_t *self, const envelope_t *env, uint64_t now_us);
 
-/* Does what is due at now: re-checks parked commands, asks the registry again, produces failed
- * output again, finishes commands a core never answered (timeout), ends drained takeovers
- * (TAKEOVER_DONE) and destroys readers nothing refers to any more. Returns the next time
- * something may be due (us; 0: nothing is waiting). */
+/* Does what is due at now: announces this bridge, re-checks parked commands, asks the registry
+ * again, hands waiting commands to their cores, produces failed output again, finishes commands a
+ * core never answered (timeout), stops takeovers a restarted registry did not confirm, and
+ * destroys readers nothing refers to any more (TAKEOVER_DONE for a takeover that ended). Returns
+ * the next time something may be due (us; 0: nothing is waiting). */
 uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us);
 
 /* Shutting down: no more records. Every reader is stopped; commands waiting for OWNER or parked
  * are let go without storing their offsets (whoever reads the partition next reads them again);
  * commands whose DEDUP was sent are kept until final, since the registry may have taken their
- * key (a re-read copy would be refused as a duplicate). */
+ * key (a re-read copy would be refused as a duplicate); a command its core has not taken yet is
+ * offered once more, then finished as rejected (it never reached the charge point). */
 void command_flow_stop(command_flow_t *self, uint64_t now_us);
 /* The very end, after the shell flushed the producer and served its reports: every command left
  * is let go without storing its offset, every reader destroyed (committing what was stored). */
 void command_flow_close(command_flow_t *self);
 
-/* Commands read without a final outcome yet. */
+/* Commands read without a final outcome yet (and RESULTs of an earlier bridge being published). */
 size_t command_flow_inflight(const command_flow_t *self);
 
 #endif

@@ -13,8 +13,12 @@
 #   restart  parked command, pod-a restarted -> read again (offset was not committed), then
 #            forwarded exactly once
 #   takeover TAKEOVER for dead pod-c (partition 0) -> pod-a drains it from group ocppgw-pod-c's
-#            committed offsets (forward + expire), TAKEOVER_DONE; a second takeover finds
-#            nothing left; active=false stops a takeover with a parked command uncommitted.
+#            committed offsets (forward + expire) and reads on (no TAKEOVER_DONE): a command
+#            written long after the drain (a backend with a stale lookup) is still read and
+#            forwarded; the registry repeating its claim keeps the reader; active=false ends it
+#            (TAKEOVER_DONE once its offsets are committed); a new claim resumes from the
+#            committed offsets, nothing handled twice; active=false leaves a parked command
+#            uncommitted, so the next claim reads it again.
 # The pods run the real redis-registry (DEDUP, leases), but the test writes the ownership keys
 # conn:{<cp>} and the lease keys pod:{<pod>} itself so that each case starts from a known map,
 # and plays the registry's TAKEOVER for pod-c, a pod that never ran, with `envelope-tool
@@ -24,18 +28,14 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/registry_lib.sh
+source "$(dirname "$0")/registry_lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-  >"$TMP/redis.log" 2>&1 &
-wait_until 10 "redis" redis-cli -p "$RPORT" ping
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$TMP/kafka-control "$BIN/kafka-dev" \
-  </dev/null >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
-export OCPPGW_REDIS_URL="redis://127.0.0.1:$RPORT" OCPPGW_KAFKA_BROKERS="$K"
+start_backends
 export OCPPGW_COMMAND_PARK_BACKOFF_MS=200 OCPPGW_COMMAND_PARK_BACKOFF_MAX_MS=1000
 export OCPPGW_COMMAND_REGISTRY_TIMEOUT_MS=1000
 
@@ -49,18 +49,9 @@ R set 'pod:{pod-b}' 1 EX 600
 
 blog() { grep -v "\"level\":\"debug\"" "$TMP/$1/log/kafka-bridge.log" || true; }
 bad() {
-  for p in pod-a pod-b; do
-    echo "--- $p bridge log:" >&2
-    grep -v '"level":"debug"' "$TMP/$p/log/kafka-bridge.log" | tail -n 40 | cut -c1-300 >&2 || true
-  done
+  LOG_LINES=40 bridge_logs pod-a pod-b
   fail "$*"
 }
-# put KEY JSON: one record to commands-down, partition by murmur2(KEY) like a backend
-put() { printf '%s|%s\n' "$1" "$2" | timeout 10 kcat -b "$K" -P -t commands-down -K'|' -X topic.partitioner=murmur2_random; }
-topic() { timeout 20 kcat -b "$K" -C -t "$1" "${@:2}" -o beginning -e -q -f '%h %s\n' 2>/dev/null || true; }
-count_in() { topic "$1" "${@:3}" | grep -cF -- "$2" || true; }
-has() { [ "$(count_in "$@")" -ge 1 ]; }
-in_log() { grep -qF -- "$2" "$TMP/$1/log/kafka-bridge.log"; }
 # line_of TOPIC ID: the record(s) of command ID in TOPIC (no pipe into grep -q: pipefail+SIGPIPE)
 line_of() { topic "$1" | grep -F "\"command_id\":\"$2\"" || true; }
 metric() { { curl -s -m 5 "http://127.0.0.1:$1/metrics" || true; } | sed -n "s/^ocppgw_$2 //p"; }
@@ -160,20 +151,31 @@ sleep 2
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 7 1
 wait_until 15 "c-orphan-1 forwarded by the taker" has commands-down '"command_id":"c-orphan-1"' -p 2
 wait_until 15 "c-orphan-2 expired" has command-results '"command_id":"c-orphan-2"'
-wait_until 15 "TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 7): TAKEOVER_DONE"
+wait_until 15 "pod-c drained, read on" in_log pod-a "pod pod-c drained (epoch 7): reading on"
 n=$(metric "$AA" bridge_orphan_takeovers_total)
 [ "$n" = 1 ] || bad "takeover counted '$n' on port $AA"
-ok "takeover: pod-c's partition drained by pod-a (forward + expire), TAKEOVER_DONE"
-"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 1
-wait_until 15 "second TAKEOVER_DONE" in_log pod-a "pod pod-c drained (epoch 8): TAKEOVER_DONE"
-[ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
-ok "takeover again: resumes from pod-c's committed offsets, nothing handled twice"
-put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
+ok "takeover: pod-c's partition drained by pod-a (forward + expire), read on"
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 1 # the registry repeats its claim
+sleep 3 # long after the drain: a backend with a stale lookup writes to pod-c's partition
+put pod-c '{"command_id":"c-orphan-late","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":60000}'
+wait_until 15 "c-orphan-late forwarded by the taker" has commands-down '"command_id":"c-orphan-late"' -p 2
+wait_until 15 "pod-c drained again" in_log pod-a "pod pod-c drained (epoch 8): reading on"
+in_log pod-a "TAKEOVER_DONE" && bad "TAKEOVER_DONE while pod-c is dead"
+[ "$(grep -cF 'for pod pod-c (group ocppgw-pod-c): orphan takeover' "$TMP/pod-a/log/kafka-bridge.log")" -eq 1 ] ||
+  bad "the repeated claim started a second reader"
+ok "stale lookup: a command written 3 s after the drain is read and forwarded by the same reader"
+sleep 1.5 # past an auto-commit
+"$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 8 0
+wait_until 15 "TAKEOVER_DONE after the stop" in_log pod-a "orphan takeover of pod pod-c (epoch 8) over: TAKEOVER_DONE"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 1
+wait_until 15 "the new claim to drain" in_log pod-a "pod pod-c drained (epoch 9): reading on"
+[ "$(count_in commands-down '"command_id":"c-orphan-1"' -p 2)" -eq 1 ] || bad "a drained record was handled twice"
+[ "$(count_in commands-down '"command_id":"c-orphan-late"' -p 2)" -eq 1 ] || bad "c-orphan-late was handled twice"
+ok "active=false: TAKEOVER_DONE; a new claim resumes from pod-c's committed offsets, nothing handled twice"
+put pod-c '{"command_id":"c-orphan-3","cp_id":"CP-Q","action":"reset","target_pod":"pod-c","ttl_ms":120000}'
 wait_until 15 "c-orphan-3 parked by the taker" in_log pod-a "command c-orphan-3 parked"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 9 0
-wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c ends"
-in_log pod-a "drained (epoch 9)" && bad "a takeover with a parked command reported drained"
+wait_until 15 "takeover stopped" in_log pod-a "orphan takeover of pod pod-c (epoch 9) over: TAKEOVER_DONE"
 "$TBIN/envelope-tool" takeover "$TMP/pod-a/ipc" pod-c 10 1
 wait_until 15 "c-orphan-3 read again" bash -c "[ \"\$(grep -cF 'command c-orphan-3 parked' '$TMP/pod-a/log/kafka-bridge.log')\" -ge 2 ]"
 ok "takeover stop (active=false): the parked record stays uncommitted and is read again"

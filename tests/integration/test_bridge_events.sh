@@ -11,18 +11,20 @@
 #      persisted, and the topic holds exactly the ones acked persisted; counted by error code.
 #   3. SIGTERM with events queued while the broker is down then up: the bridge flushes before
 #      exit (every acknowledged event is in the topic).
+#   4. a full producer queue (a second bridge with a queue of 20 records, broker down, 500
+#      events): the bridge stops reading its input (bridge_input_paused 1) instead of waiting in
+#      a produce call, its /healthz stays 200; after broker-up every event is persisted exactly
+#      once and, per key, in the order sent (the EVENT that met the full queue went first).
 # Env: BUILD. Exit 0 on success.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/bridge_lib.sh
+source "$(dirname "$0")/bridge_lib.sh"
 itest_cleanup_on_exit
 command -v kcat >/dev/null || fail "kcat not installed"
 
-CTL=$TMP/kafka-control
-OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
-  >"$TMP/kd.out" 2>"$TMP/kd.log" &
-wait_until 15 "kafka-dev bootstrap file" test -s "$TMP/boot"
-K=$(cat "$TMP/boot")
+start_kafka_dev
 
 IPC=$TMP/ipc
 mkdir -p "$IPC"
@@ -37,13 +39,7 @@ bad() {
   grep -v '"level":"debug"' "$TMP/bridge.log" | tail -n 15 >&2 || true
   fail "$*"
 }
-ctl() {
-  local line="control fifo: '$1': ok" before
-  before=$(grep -cF -- "$line" "$TMP/kd.log" || true)
-  timeout 5 bash -c 'printf "%s\n" "$1" > "$2"' _ "$1" "$CTL" || bad "cannot write '$1'"
-  wait_until 10 "kafka-dev to apply '$1'" bash -c '[ "$(grep -cF -- "$1" "$2" || true)" -gt "$3" ]' \
-    _ "$line" "$TMP/kd.log" "$before"
-}
+ctl() { kafka_ctl "$@"; }
 # records TOPIC RUN: number of records and of distinct seq values of run RUN in TOPIC
 records() {
   timeout 20 kcat -b "$K" -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null |
@@ -114,4 +110,44 @@ acked=$(last_line "$TMP/flush.out" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
 [ "$n" -eq 200 ] && [ "$u" -eq 200 ] || bad "after SIGTERM itest-flush holds $n records, $u distinct (want 200)"
 ok "SIGTERM while the broker was down: flushed after broker-up, 200 records ($acked acks seen)"
 grep -q '"flush incomplete' "$TMP/bridge.log" && bad "flush reported incomplete"
+
+# 4. a full producer queue ------------------------------------------------------------------
+IPC2=$TMP/ipc2
+mkdir -p "$IPC2"
+APORT2=$(free_port)
+OCPPGW_POD_ID=events-pod-2 OCPPGW_IPC_DIR=$IPC2 OCPPGW_KAFKA_BROKERS=$K OCPPGW_ADMIN_PORT=$APORT2   OCPPGW_COMMANDS_ENABLED=false OCPPGW_KAFKA_LINGER_MS=5 OCPPGW_KAFKA_QUEUE_MESSAGES=20   "$BIN/kafka-bridge" 2>"$TMP/bridge2.log" &
+BRIDGE2=$!
+wait_until 15 "bridge 2 ready" curl -sf "http://127.0.0.1:$APORT2/readyz"
+"$TBIN/envelope-tool" events "$IPC2" 10 itest-warm 20 warm2 >"$TMP/warm2.out" || bad "warm-up 2"
+ctl "broker-down 1"
+"$TBIN/envelope-tool" events "$IPC2" 500 itest-full 60 full >"$TMP/full.out" &
+LOAD=$!
+metric2() { { curl -s -m 2 "http://127.0.0.1:$APORT2/metrics" || true; } | sed -n "s/^ocppgw_$1 //p"; }
+wait_until 10 "bridge 2 to pause its input" bash -c "curl -s http://127.0.0.1:$APORT2/metrics | grep -q '^ocppgw_bridge_input_paused 1'"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$APORT2/healthz")
+  [ "$code" = 200 ] || bad "bridge 2 /healthz $code while its producer queue is full"
+  sleep 0.3
+done
+line=$(last_line "$TMP/full.out")
+case "$line" in *" ok=0 "*) ;; *) bad "events acknowledged while the broker was down: $line" ;; esac
+ok "producer queue full: input paused (queue_full $(metric2 bridge_queue_full_total)), /healthz 200, nothing acknowledged"
+ctl "broker-up 1"
+wait "$LOAD" || bad "after broker-up not all events persisted: $(last_line "$TMP/full.out")"
+read -r n u <<<"$(records itest-full full)"
+[ "$n" -eq 500 ] && [ "$u" -eq 500 ] || bad "itest-full holds $n records, $u distinct (want 500/500)"
+timeout 20 kcat -b "$K" -C -t itest-full -o beginning -e -q -f '%k %s\n' 2>/dev/null |
+  python3 -c '
+import json, sys
+last = {}
+for line in sys.stdin:
+    key, value = line.split(" ", 1)
+    seq = json.loads(value)["seq"]
+    assert seq > last.get(key, 0), f"key {key}: seq {seq} after {last[key]}"
+    last[key] = seq
+' || bad "events of one key out of order after the full queue"
+[ "$(metric2 bridge_input_paused)" = 0 ] || bad "bridge 2 input still paused"
+ok "after broker-up: 500 records exactly once, in order per key, input read again"
+kill -TERM "$BRIDGE2"
+wait "$BRIDGE2" || bad "bridge 2 exit status $?"
 echo "test_bridge_events: all passed"

@@ -2,7 +2,11 @@
  * in, effects recorded by the ops below and asserted in order. The hard cases of issue 11: handed
  * to core, forwarded, parked (found, expired), taken over and drained, invalid (here and at core),
  * duplicate, de-dup unavailable, failed deliveries, a core that never answers, offsets finished
- * out of order, stop in every state, reading paused and resumed, re-entrant delivery reports. */
+ * out of order, stop in every state, reading paused and resumed, re-entrant delivery reports.
+ * Issue 12: ANNOUNCE sent, a core restarting (its commands finished as timeout, a late RESULT
+ * dropped), a registry restarting (questions asked again, takeovers to be confirmed), a full core
+ * (the command waits, in order, never rejected), a taken-over partition read on after its drain
+ * until TAKEOVER active=false (then TAKEOVER_DONE), RESULTs of an earlier bridge instance. */
 #include "command_flow.h"
 
 #include <check.h>
@@ -59,6 +63,7 @@ typedef struct {
 static op_t rec_ops[512];
 static size_t nops, seen;
 static int produce_rc, core_rc, start_rc;
+static int core_rc_calls; /* core_rc applies to this many COMMAND sends (-1: all), then 0 */
 static command_flow_t *F;
 /* delivery reports served (ok) inside a produce call, as the shell does while the producer
  * queue is full: a given cookie on the next call, or the previous record's on every call */
@@ -110,7 +115,10 @@ static int op_send_registry(void *arg, const envelope_t *env)
     (void)arg;
     op_t *o = op_add(OP_REGISTRY);
     o->type = env->type;
-    if (env->type == ENV_LOOKUP) {
+    if (env->type == ENV_ANNOUNCE) {
+        copy_str(o->text, sizeof(o->text), env->u.announce.stage);
+        o->request_id = env->u.announce.instance;
+    } else if (env->type == ENV_LOOKUP) {
         o->request_id = env->u.lookup.request_id;
         copy_str(o->text, sizeof(o->text), env->u.lookup.identity);
     } else if (env->type == ENV_DEDUP) {
@@ -130,11 +138,21 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
     op_t *o = op_add(OP_CORE);
     o->type = env->type;
     o->core = index;
+    if (env->type == ENV_ANNOUNCE) {
+        copy_str(o->text, sizeof(o->text), env->u.announce.stage);
+        o->request_id = env->u.announce.instance;
+        ck_assert_uint_eq(env->u.announce.index, 0);
+        return 0;
+    }
     o->request_id = env->u.command.token;
     copy_str(o->text, sizeof(o->text), env->u.command.command_id);
     ck_assert_uint_lt(env->u.command.record.len, sizeof(o->value));
     memcpy(o->value, env->u.command.record.ptr, env->u.command.record.len);
     o->vlen = env->u.command.record.len;
+    if (core_rc_calls == 0)
+        return 0;
+    if (core_rc_calls > 0)
+        core_rc_calls--;
     return core_rc;
 }
 
@@ -216,6 +234,7 @@ static void setup_with(int64_t max_inflight)
 {
     nops = seen = 0;
     produce_rc = core_rc = start_rc = 0;
+    core_rc_calls = -1;
     reenter_cookie = 0;
     reenter_last = false;
     command_flow_config_t cfg = config();
@@ -249,7 +268,9 @@ static op_t *take(op_kind_t kind)
 /* No effect since the last one taken. */
 static void none(void)
 {
-    ck_assert_msg(seen == nops, "unexpected effect %d", seen < nops ? (int)rec_ops[seen].kind : -1);
+    ck_assert_msg(seen == nops, "unexpected effect %d (type %d, '%s')",
+                  seen < nops ? (int)rec_ops[seen].kind : -1, seen < nops ? rec_ops[seen].type : -1,
+                  seen < nops ? rec_ops[seen].text : "");
 }
 
 static void skip_start(void)
@@ -551,7 +572,9 @@ START_TEST(test_parked_expires)
 }
 END_TEST
 
-/* a dead pod's partition: a reader started by TAKEOVER, records drained, TAKEOVER_DONE once */
+/* a dead pod's partition: a reader started by TAKEOVER, records drained, and read on after the
+ * drain (a backend with a stale lookup writes there later) until TAKEOVER active=false; then the
+ * reader is destroyed (committed) and TAKEOVER_DONE says so, once */
 START_TEST(test_taken_over)
 {
     skip_start();
@@ -589,12 +612,29 @@ START_TEST(test_taken_over)
     take_store(rd, 43);
     none();
     command_flow_tick(F, US(T0_MS + 300));
+    none(); /* drained: no TAKEOVER_DONE, the reader reads on */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 60000)), US(T0_MS + 60100));
+    none();
+    /* a command written long after the drain is still read and routed */
+    record_on(rd, 43, cmd_json("c-late", ",\"target_pod\":\"pod-c\""), T0_MS + 60000);
+    uint64_t tl = take_lookup("CP-c-late");
+    owner(tl, "pod-b", true, T0_MS + 60001);
+    deliver(take(OP_PRODUCE)->cookie, 0, T0_MS + 60002);
+    take_store(rd, 44);
+    command_flow_on_eof(F, rd);
+    command_flow_tick(F, US(T0_MS + 60100));
+    none();
+    /* the pod is back (or the claim lost, or the pod forgotten): the reader stops for good */
+    takeover("pod-c", 8, false);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rd);
+    none();
+    command_flow_tick(F, US(T0_MS + 60200));
     ck_assert_uint_eq(take(OP_DESTROY)->reader, rd); /* committed before the registry hears of it */
     o = take(OP_REGISTRY);
     ck_assert_int_eq(o->type, ENV_TAKEOVER_DONE);
     ck_assert_str_eq(o->text, "pod-c");
     ck_assert_uint_eq(o->epoch, 8);
-    command_flow_tick(F, US(T0_MS + 400));
+    command_flow_tick(F, US(T0_MS + 60300));
     none(); /* once */
     /* a new claim later gets a new reader */
     takeover("pod-c", 9, true);
@@ -628,7 +668,10 @@ START_TEST(test_takeover_stopped)
     none(); /* offset 0 was let go: nothing stored past it */
     command_flow_tick(F, US(T0_MS + 100));
     ck_assert_uint_eq(take(OP_DESTROY)->reader, rd);
-    none();                      /* no TAKEOVER_DONE for a lost claim */
+    op_t *o = take(OP_REGISTRY); /* nobody here reads pod-c's partition any more */
+    ck_assert_int_eq(o->type, ENV_TAKEOVER_DONE);
+    ck_assert_uint_eq(o->epoch, 3);
+    none();
     takeover("pod-c", 3, false); /* a stop for a reader we do not have */
     none();
 }
@@ -776,11 +819,8 @@ START_TEST(test_core_never_answers)
     none(); /* no DLQ copy for a timeout */
     deliver(r, 0, deadline);
     take_store(OWN, 1);
-    /* a RESULT after the backstop (docs/commands.md, known limits): published as it is */
+    /* a RESULT after the backstop: the command has its final result, no second one */
     core_result(t, "c-18", "accepted", "{}", deadline + 5);
-    op_t *o = take(OP_PRODUCE);
-    ck_assert_uint_eq(o->cookie, 0);
-    ck_assert_str_eq(o->key, "c-18");
     none();
 }
 END_TEST
@@ -961,12 +1001,23 @@ START_TEST(test_unknown_inputs)
     deliver(UINT64_C(424242) << 2 | 1, 0, T0_MS);
     deliver(0, 0, T0_MS);
     none();
-    /* a RESULT for a token this bridge does not hold (it restarted): published as it is */
+    /* a RESULT for a token this bridge never issued (an earlier instance handed the command to
+     * core before it restarted): published as it is, produced again until persisted */
     core_result(77, "c-old", "accepted", "{\"x\":1}", T0_MS);
     op_t *o = take(OP_PRODUCE);
-    ck_assert_uint_eq(o->cookie, 0);
+    ck_assert_uint_ne(o->cookie, 0);
     ck_assert_str_eq(o->key, "c-old");
     ck_assert_str_eq(header(o, "status"), "accepted");
+    ck_assert_str_eq(o->value, "{\"x\":1}");
+    ck_assert_uint_eq(command_flow_inflight(F), 1);
+    deliver(o->cookie, -1, T0_MS);
+    none();
+    command_flow_tick(F, US(T0_MS + 500));
+    o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->key, "c-old");
+    deliver(o->cookie, 0, T0_MS + 600);
+    none(); /* no offset: it was not read here */
+    ck_assert_uint_eq(command_flow_inflight(F), 0);
     envelope_t env = {.type = ENV_EVENT};
     ck_assert_int_eq(command_flow_on_envelope(F, &env, US(T0_MS)), -ENOTSUP);
     takeover("pod-a", 1, true); /* our own partition */
@@ -1004,12 +1055,12 @@ START_TEST(test_not_started)
 }
 END_TEST
 
-/* core did not take the command (its queue stayed full): result rejected + DLQ */
+/* the COMMAND cannot be sent at all (not a full core): result rejected + DLQ */
 START_TEST(test_core_refuses)
 {
     skip_start();
     uint64_t t = to_dedup(OWN, 0, "c-19");
-    core_rc = -EAGAIN;
+    core_rc = -EINVAL;
     dedup_result(t, true, 0, T0_MS);
     take(OP_CORE);
     uint64_t r = take_own_result("c-19", "rejected", "core did not take the command");
@@ -1053,6 +1104,249 @@ START_TEST(test_expired_and_skipped)
 }
 END_TEST
 
+/* ---- issue 12: peers restarting, a full core ------------------------------------------- */
+
+static int announce_env(const char *stage, uint32_t index, uint64_t instance, int64_t now_ms)
+{
+    envelope_t env = {.type = ENV_ANNOUNCE};
+    env.u.announce.stage = env_str(stage);
+    env.u.announce.index = index;
+    env.u.announce.instance = instance;
+    return command_flow_on_envelope(F, &env, US(now_ms));
+}
+
+/* the core of a charge point "CP-<id>" */
+static uint32_t core_of(const char *id)
+{
+    char cp[64];
+    snprintf(cp, sizeof(cp), "CP-%s", id);
+    return hash_core_index(cp, strlen(cp), 2);
+}
+
+/* two ids whose charge points hash to different cores, and one more on the first's core */
+static void ids_on_cores(char *a, char *b, char *a2)
+{
+    a[0] = b[0] = a2[0] = '\0';
+    for (int i = 0; i < 100 && !(a[0] && b[0] && a2[0]); i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "k%d", i);
+        if (!a[0])
+            snprintf(a, 16, "%s", id);
+        else if (core_of(id) == core_of(a) && !a2[0])
+            snprintf(a2, 16, "%s", id);
+        else if (core_of(id) != core_of(a) && !b[0])
+            snprintf(b, 16, "%s", id);
+    }
+    ck_assert(a[0] && b[0] && a2[0]);
+}
+
+/* core i restarted (ANNOUNCE with a new instance): the commands it held without RESULT are
+ * finished as timeout at once; the other core's stay; a late RESULT gives no second result */
+START_TEST(test_core_restarted)
+{
+    skip_start();
+    char a[16], b[16], a2[16];
+    ids_on_cores(a, b, a2);
+    uint32_t ca = core_of(a);
+    uint64_t old = US(T0_MS - 60000);
+    ck_assert_int_eq(announce_env("core", ca, old, T0_MS), 0); /* started before: nothing */
+    ck_assert_int_eq(announce_env("core", 1 - ca, old + 1, T0_MS), 0);
+    none();
+    uint64_t ta = to_core(0, a);
+    uint64_t tb = to_core(1, b);
+    ck_assert_int_eq(announce_env("core", ca, old, T0_MS + 5), 0); /* the same instance */
+    none();
+    ck_assert_int_eq(announce_env("core", ca, US(T0_MS + 10), T0_MS + 20), 0);
+    const char *why = "ocpp-core restarted: the outcome at the charge point is unknown";
+    uint64_t r = take_own_result(a, "timeout", why);
+    none();                                           /* no DLQ copy for a timeout; b untouched */
+    core_result(ta, a, "accepted", "{}", T0_MS + 30); /* the old instance's answer, late */
+    none();
+    deliver(r, 0, T0_MS + 40);
+    take_store(OWN, 1);
+    core_result(ta, a, "accepted", "{}", T0_MS + 50); /* even once it is done */
+    none();
+    uint64_t rb = core_answers(tb, b, "accepted");
+    deliver(rb, 0, T0_MS + 60);
+    take_store(OWN, 2);
+    none();
+}
+END_TEST
+
+/* the first instance heard of a core after the bridge started it: a restart for the commands
+ * handed over before that instance started, not for those handed over after */
+START_TEST(test_core_first_announce)
+{
+    skip_start();
+    char a[16], b[16], a2[16];
+    ids_on_cores(a, b, a2);
+    uint32_t ca = core_of(a);
+    to_core(0, a); /* handed over at T0 */
+    uint64_t t2 = to_dedup(OWN, 1, a2);
+    dedup_result(t2, true, 0, T0_MS + 2000); /* handed over at T0 + 2 s */
+    take(OP_CORE);
+    ck_assert_int_eq(announce_env("core", ca, US(T0_MS + 1000), T0_MS + 2500), 0);
+    take_own_result(a, "timeout",
+                    "ocpp-core restarted: the outcome at the charge point is unknown");
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 2);
+}
+END_TEST
+
+/* the registry restarted: LOOKUP and DEDUP asked again at once (same request ids); takeovers it
+ * confirms (TAKEOVER active=true again) go on, the others stop after 3 x registry timeout with
+ * TAKEOVER_DONE */
+START_TEST(test_registry_restarted)
+{
+    skip_start();
+    takeover("pod-c", 4, true);
+    uint32_t rc = take(OP_START)->reader;
+    takeover("pod-d", 5, true);
+    uint32_t rdd = take(OP_START)->reader;
+    record_on(OWN, 0, cmd_json("g1", NULL), T0_MS);
+    uint64_t t1 = take_lookup("CP-g1");
+    uint64_t t2 = to_dedup(OWN, 1, "g2");
+    ck_assert_int_eq(announce_env("registry", 0, 111, T0_MS), 0); /* first heard: nothing */
+    none();
+    ck_assert_int_eq(announce_env("registry", 0, 111, T0_MS + 100), 0);
+    none();
+    ck_assert_int_eq(announce_env("registry", 0, 222, T0_MS + 200), 0);
+    bool lookup = false, dedup = false;
+    for (int i = 0; i < 2; i++) {
+        op_t *o = take(OP_REGISTRY);
+        if (o->type == ENV_LOOKUP) {
+            ck_assert_uint_eq(o->request_id, t1);
+            lookup = true;
+        } else {
+            ck_assert_int_eq(o->type, ENV_DEDUP);
+            ck_assert_uint_eq(o->request_id, t2);
+            dedup = true;
+        }
+    }
+    ck_assert(lookup && dedup);
+    none();
+    owner(t1, "pod-b", true, T0_MS + 300); /* answered by the new instance */
+    uint64_t fwd = take(OP_PRODUCE)->cookie;
+    dedup_result(t2, false, 0, T0_MS + 300);
+    deliver(fwd, 0, T0_MS + 300);
+    take_store(OWN, 2);
+    takeover("pod-c", 6, true); /* confirmed (a new epoch even) */
+    command_flow_tick(F, US(T0_MS + 200 + 8999));
+    none();
+    command_flow_tick(F, US(T0_MS + 200 + 9000));
+    ck_assert_uint_eq(take(OP_STOP)->reader, rdd);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, rdd);
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_TAKEOVER_DONE);
+    ck_assert_str_eq(o->text, "pod-d");
+    ck_assert_uint_eq(o->epoch, 5);
+    none();
+    command_flow_tick(F, US(T0_MS + 60000));
+    none(); /* pod-c reads on */
+    takeover("pod-c", 6, false);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rc);
+}
+END_TEST
+
+/* ANNOUNCE {bridge, 0, instance} to every core and the registry at the first tick and every
+ * announce_interval_ms; ANNOUNCEs of unknown stages or cores are refused */
+START_TEST(test_announce)
+{
+    nops = seen = 0;
+    command_flow_config_t cfg = config();
+    cfg.instance = 1795000000123456ULL;
+    cfg.announce_interval_ms = 1000;
+    F = command_flow_new(&cfg, &OPS, NULL);
+    ck_assert_ptr_nonnull(F);
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS)), US(T0_MS + 1000));
+    for (uint32_t i = 0; i < 2; i++) {
+        op_t *o = take(OP_CORE);
+        ck_assert_int_eq(o->type, ENV_ANNOUNCE);
+        ck_assert_uint_eq(o->core, i);
+        ck_assert_str_eq(o->text, "bridge");
+        ck_assert_uint_eq(o->request_id, cfg.instance);
+    }
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_ANNOUNCE);
+    ck_assert_uint_eq(o->request_id, cfg.instance);
+    none();
+    command_flow_tick(F, US(T0_MS + 999));
+    none();
+    command_flow_tick(F, US(T0_MS + 1000));
+    take(OP_CORE);
+    take(OP_CORE);
+    take(OP_REGISTRY);
+    none();
+    ck_assert_int_eq(announce_env("edge", 0, 5, T0_MS), -EINVAL);
+    ck_assert_int_eq(announce_env("core", 2, 5, T0_MS), -EINVAL);
+    ck_assert_int_eq(announce_env("core", 0, 0, T0_MS), 0); /* instance unknown: ignored */
+    none();
+}
+END_TEST
+
+/* a full core (-ENOBUFS / -EAGAIN): the command waits (never rejected), later commands for that
+ * core wait behind it (order per charge point), they go over when the core takes them; one that
+ * expires while waiting is expired; at stop a waiting one is offered once more, then rejected */
+START_TEST(test_core_full)
+{
+    skip_start();
+    char a[16], b[16], a2[16];
+    ids_on_cores(a, b, a2);
+    uint32_t ca = core_of(a);
+    uint64_t t1 = to_dedup(OWN, 0, a);
+    core_rc = -ENOBUFS;
+    core_rc_calls = 2;
+    dedup_result(t1, true, 0, T0_MS);
+    ck_assert_uint_eq(take(OP_CORE)->request_id, t1); /* refused */
+    none();
+    uint64_t t2 = to_dedup(OWN, 1, a2);
+    dedup_result(t2, true, 0, T0_MS); /* same core: a is offered again, refused; a2 waits */
+    ck_assert_uint_eq(take(OP_CORE)->request_id, t1);
+    none();
+    uint64_t t3 = to_dedup(OWN, 2, b);
+    dedup_result(t3, true, 0, T0_MS); /* the other core takes it */
+    op_t *o = take(OP_CORE);
+    ck_assert_uint_eq(o->request_id, t3);
+    ck_assert_uint_ne(o->core, ca);
+    command_flow_tick(F, US(T0_MS + 1));
+    ck_assert_uint_eq(take(OP_CORE)->request_id, t1); /* in order, now taken */
+    ck_assert_uint_eq(take(OP_CORE)->request_id, t2);
+    none();
+    /* waiting past its expiry: expired, with its DLQ copy */
+    const char *json = "{\"command_id\":\"w1\",\"cp_id\":\"CP-w\",\"action\":\"reset\","
+                       "\"ttl_ms\":1000}";
+    record_on(OWN, 3, json, T0_MS);
+    uint64_t tw = take_lookup("CP-w");
+    owner(tw, "pod-a", true, T0_MS);
+    take_dedup(tw, "w1");
+    core_rc = -EAGAIN;
+    core_rc_calls = -1;
+    dedup_result(tw, true, 0, T0_MS + 10);
+    take(OP_CORE);
+    /* waiting: the next tick offers it again */
+    ck_assert_uint_le(command_flow_tick(F, US(T0_MS + 400)), US(T0_MS + 500));
+    take(OP_CORE);
+    command_flow_tick(F, US(T0_MS + 500));
+    take(OP_CORE);
+    none();
+    command_flow_tick(F, US(T0_MS + 1000));
+    const char *why = "expires_at passed before the charge point was reached";
+    take_own_result("w1", "expired", why);
+    take_dlq("w1", json, "expired", why);
+    none();
+    /* stop: a waiting command is offered once more, then rejected */
+    uint64_t t5 = to_dedup(OWN, 4, "w5");
+    dedup_result(t5, true, 0, T0_MS + 1000);
+    take(OP_CORE);
+    command_flow_stop(F, US(T0_MS + 1100));
+    take(OP_STOP);
+    take(OP_CORE);
+    take_own_result("w5", "rejected", "ocpp-core stayed full until the bridge stopped");
+    take(OP_PRODUCE); /* its DLQ copy */
+    none();
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_ERROR); /* the engine's info lines are not what is tested */
@@ -1080,12 +1374,17 @@ int main(void)
     tcase_add_test(tc, test_core_refuses);
     tcase_add_test(tc, test_lookup_timeout);
     tcase_add_test(tc, test_expired_and_skipped);
+    tcase_add_test(tc, test_core_restarted);
+    tcase_add_test(tc, test_core_first_announce);
+    tcase_add_test(tc, test_registry_restarted);
+    tcase_add_test(tc, test_core_full);
     suite_add_tcase(s, tc);
     /* these make their own engine */
     TCase *own = tcase_create("own engine");
     tcase_add_checked_fixture(own, NULL, teardown);
     tcase_add_test(own, test_pause_resume);
     tcase_add_test(own, test_not_started);
+    tcase_add_test(own, test_announce);
     suite_add_tcase(s, own);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
