@@ -247,6 +247,8 @@ int registry_cred_record(const registry_reply_t *r, char *out, size_t outlen, co
         if (!line(out, outlen, &pos, n, v))
             return invalid(out, outlen, why, "length");
     }
+    if (pos == 0 && r->elements) /* a record, but nothing an edge can read: not "deleted" */
+        return invalid(out, outlen, why, "no field");
     return (int)pos;
 }
 

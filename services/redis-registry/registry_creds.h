@@ -92,7 +92,8 @@ bool registry_creds_synced(const registry_creds_t *self, const char *edge_id, ui
  * prev_salt, prev_hash, updated_ms, then any other field whose name is [a-z0-9_]{1,32} (a newer
  * writer's: the edge ignores what it does not know; others are dropped), each line ended by
  * '\n' except the last. A reply that is not an array of pairs, a known field whose value has a
- * byte outside 0x20..0x7e, or a record longer than outlen - 1 gives REGISTRY_CRED_INVALID.
+ * byte outside 0x20..0x7e, a hash with no field left to send, or a record longer than outlen - 1
+ * gives REGISTRY_CRED_INVALID.
  * Returns the length (0: an empty hash, i.e. deleted), or -EINVAL when REGISTRY_CRED_INVALID was
  * written (why: static text naming the problem, never a value). out is NUL-terminated. */
 int registry_cred_record(const registry_reply_t *r, char *out, size_t outlen, const char **why);

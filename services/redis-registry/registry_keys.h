@@ -47,13 +47,16 @@
  * pub/sub resubscribed, a core re-registering after this registry restarted). KEYS: conn, epoch,
  * meta. ARGV: pod, held epoch, edge, conn id, since_us, version, boot state, identity,
  * authenticated. Claim-if-unchanged-or-missing:
- *   counter == held and owner == pod  -> refresh metadata      {held, "held", ""}
+ *   owner == pod and (counter == held, or the mapping names this very connection: a newer
+ *   epoch we gave it that its core had not heard of) -> refresh metadata {counter, "held", ""}
  *   counter missing (Redis lost data), or counter == held and
  *   no owner (swept while we were away) -> fresh epoch        {epoch, "claimed", ""}
  *   anything else (a newer claim exists) -> nothing written   {counter, "superseded", owner} */
 extern const char REGISTRY_REASSERT_LUA[];
-/* KEYS: conn, epoch, meta. ARGV: epoch, pod, identity. Deletes the mapping only if the epoch
- * counter and the owner still match. Returns 1 released, 0 not the owner any more. */
+/* KEYS: conn, epoch, meta. ARGV: epoch, pod, identity[, conn id, edge]. Deletes the mapping only
+ * if the owner is still pod and the epoch counter still matches, or (conn id given) the mapping
+ * still names that connection (a claim whose answer was lost). Returns 1 released, 0 not the
+ * owner any more. */
 extern const char REGISTRY_RELEASE_LUA[];
 /* KEYS: conn, meta. ARGV: lease key prefix. Returns {pod or "", epoch, live 0/1}. */
 extern const char REGISTRY_LOOKUP_LUA[];

@@ -289,6 +289,14 @@ static int on_leases(registry_lease_t *self, const registry_reply_t *const *r, s
 {
     if (n < self->npods)
         return abandon(self);
+    /* an answer that is not a count (READONLY from a demoted primary, ...) says nothing about the
+     * pod: the round ends here, or its claims would be released as if the pods were alive */
+    for (size_t i = 0; i < self->npods; i++)
+        if (r[i]->type != REGISTRY_REPLY_INTEGER) {
+            log_warn("pods' leases not readable (%s): round abandoned",
+                     r[i]->type == REGISTRY_REPLY_ERROR ? r[i]->str : "unexpected reply");
+            return abandon(self);
+        }
     size_t ndead = 0;
     for (size_t i = 0; i < self->npods; i++) {
         size_t len = strlen(self->pods[i]);

@@ -68,9 +68,29 @@ typedef struct {
     uint64_t request_id;          /* lookup, de-dup, id-token lookup */
     uint64_t ttl_ms;              /* de-dup */
     uint32_t core;                /* id-token lookup: who asked */
+    char edge[64];                /* release by connection: its edge (with conn_id) */
     release_why_t why;            /* release */
     bool sent;                    /* de-dup sent once: in doubt, retried with the same value */
 } work_t;
+
+/* The connections a newer REGISTER replaced (the last REPLACED_MAX of an identity): the
+ * UNREGISTER of one may come without its epoch (its core ignored the REGISTERED of a connection it
+ * was closing, or the claim's answer was lost), and the newer claim may be refused
+ * (unauthenticated) and leave its mapping in place. That UNREGISTER then releases by the epoch we
+ * gave it, or by connection. Kept until that UNREGISTER, a newer claim of the identity answered,
+ * or reconcile_grace_ms (the reconciliation leaves the identity alone until then). */
+#define REPLACED_MAX 4
+typedef struct {
+    uint64_t conn_id;
+    uint64_t epoch;
+    uint64_t since_us;
+    char edge[64];
+} replaced_t;
+
+typedef struct {
+    size_t n;
+    replaced_t e[REPLACED_MAX]; /* oldest first */
+} replaced_set_t;
 
 /* A restarted core: what it does not confirm by the deadline goes. */
 typedef struct {
@@ -97,6 +117,7 @@ struct registry_table {
     void *ops_arg;
     zhashx_t *regs;      /* identity -> reg_t*: this pod's live registrations */
     zhashx_t *releasing; /* identity -> number of its releases queued or in flight */
+    zhashx_t *replaced;  /* identity -> replaced_set_t* */
     zlistx_t *claims;    /* identities whose claim or re-assertion must be sent */
     zlistx_t *releases;  /* work_t* */
     zlistx_t *lookups;   /* work_t* */
@@ -149,6 +170,7 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->ops_arg = ops_arg;
     self->regs = zhashx_new();
     self->releasing = zhashx_new();
+    self->replaced = zhashx_new();
     self->claims = zlistx_new();
     self->releases = zlistx_new();
     self->lookups = zlistx_new();
@@ -157,13 +179,14 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->recon.reads = zlistx_new();
     self->cores = calloc(cfg->core_count ? cfg->core_count : 1, sizeof(*self->cores));
     self->batch = registry_batch_new();
-    if (!self->topic || !self->regs || !self->releasing || !self->claims || !self->releases ||
-        !self->lookups || !self->dedups || !self->tags || !self->recon.reads || !self->cores ||
-        !self->batch) {
+    if (!self->topic || !self->regs || !self->releasing || !self->replaced || !self->claims ||
+        !self->releases || !self->lookups || !self->dedups || !self->tags || !self->recon.reads ||
+        !self->cores || !self->batch) {
         registry_table_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->regs, item_free);
+    zhashx_set_destructor(self->replaced, item_free);
     zlistx_set_duplicator(self->recon.reads, string_dup);
     zlistx_set_destructor(self->recon.reads, item_free);
     zlistx_set_destructor(self->tags, item_free);
@@ -204,6 +227,7 @@ void registry_table_destroy(registry_table_t **self_p)
     zlistx_destroy(&self->recon.reads);
     zhashx_destroy(&self->regs);
     zhashx_destroy(&self->releasing);
+    zhashx_destroy(&self->replaced);
     free(self->cores);
     free(self->topic);
     free(self);
@@ -373,16 +397,17 @@ static void releasing_add(registry_table_t *self, const char *identity, int delt
 
 /* A release waits for the next batch; the identity counts as releasing until it is answered, so
  * that the reconciliation leaves it alone (one device.disconnected at most). */
-static void queue_release(registry_table_t *self, const char *identity, uint64_t epoch,
-                          release_why_t why)
+static work_t *queue_release(registry_table_t *self, const char *identity, uint64_t epoch,
+                             release_why_t why)
 {
     work_t *w = work_new(WORK_RELEASE, identity);
     if (!w)
-        return;
+        return NULL;
     w->epoch = epoch;
     w->why = why;
     zlistx_add_end(self->releases, w);
     releasing_add(self, identity, 1);
+    return w;
 }
 
 /* The reconciliation is abandoned (Redis gone, a step failed): the next tick starts it again. */
@@ -456,6 +481,18 @@ static void on_register(registry_table_t *self, const env_register_t *m, uint64_
     }
     /* a new connection takes a fresh epoch, or re-asserts the one its core says it holds (this
      * registry restarted); the same connection re-asserts its own (boot) */
+    if (g->conn_id != m->conn_id && g->conn_id) { /* its claim may have run: epoch or not */
+        replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+        if (!set && (set = calloc(1, sizeof(*set))))
+            zhashx_insert(self->replaced, identity, set);
+        if (set) {
+            if (set->n == REPLACED_MAX) /* the oldest is forgotten: reconciled if left */
+                memmove(set->e, set->e + 1, --set->n * sizeof(set->e[0]));
+            replaced_t *p = &set->e[set->n++];
+            *p = (replaced_t){.conn_id = g->conn_id, .epoch = g->epoch, .since_us = now_us};
+            memcpy(p->edge, g->edge, sizeof(p->edge));
+        }
+    }
     if (g->conn_id != m->conn_id || !g->epoch)
         g->epoch = m->epoch;
     g->core = m->core_id;
@@ -471,23 +508,46 @@ static void on_register(registry_table_t *self, const env_register_t *m, uint64_
     regs_changed(self);
 }
 
-/* Releases the epoch the going connection held: the one core names, or, when core had not
- * heard REGISTERED yet, the one we claimed for it. A newer connection of the same identity
- * keeps its registration and its mapping. */
+/* Releases the epoch the going connection held: the last one we gave it when we still hold it
+ * or it was just replaced by a newer connection (the core may not have heard that epoch: a
+ * mapping lost and claimed again, a REGISTERED the core ignored), else the one its core names. A
+ * newer connection of the same identity keeps its registration and its mapping. */
 static void on_unregister(registry_table_t *self, const env_unregister_t *m)
 {
     char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     reg_t *g = zhashx_lookup(self->regs, identity);
     uint64_t epoch = m->epoch;
+    const char *edge = NULL; /* known: the release also matches the mapping by connection */
+    replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+    size_t k = 0;
+    while (set && k < set->n && set->e[k].conn_id != m->conn_id)
+        k++;
     if (g && g->conn_id == m->conn_id) {
-        if (!epoch)
+        if (g->epoch)
             epoch = g->epoch;
-        zhashx_delete(self->regs, identity);
+        edge = g->edge;
+    } else if (set && k < set->n) {
+        epoch = set->e[k].epoch; /* a connection a newer one replaced here */
+        edge = set->e[k].edge;
     }
+    /* by connection too: a claim or re-assertion whose answer was lost may have mapped it under
+     * an epoch the table never learnt */
+    if (epoch || edge) {
+        work_t *w = queue_release(self, identity, epoch, RELEASE_UNREGISTER);
+        if (w && edge) {
+            w->conn_id = m->conn_id;
+            snprintf(w->edge, sizeof(w->edge), "%s", edge);
+        }
+    }
+    if (set && k < set->n) {
+        memmove(set->e + k, set->e + k + 1, (set->n - k - 1) * sizeof(set->e[0]));
+        if (--set->n == 0)
+            zhashx_delete(self->replaced, identity);
+    }
+    if (g && g->conn_id == m->conn_id)
+        zhashx_delete(self->regs, identity);
     regs_changed(self);
-    if (epoch)
-        queue_release(self, identity, epoch, RELEASE_UNREGISTER);
 }
 
 /* A lookup or de-dup check waits in its queue, unless the queue is at queue_limit: then it is
@@ -670,8 +730,12 @@ void registry_table_tick(registry_table_t *self, bool redis_connected, uint64_t 
 
 /* An identity of our set that the reconciliation may release: not registered here, no release
  * of it pending (that one says what happened). */
-static bool recon_candidate(const registry_table_t *self, const char *identity)
+static bool recon_candidate(const registry_table_t *self, const char *identity, uint64_t now_us)
 {
+    const replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+    if (set && set->n &&
+        now_us < set->e[set->n - 1].since_us + (uint64_t)self->cfg.reconcile_grace_ms * 1000u)
+        return false; /* an UNREGISTER may still come */
     return !zhashx_lookup(self->regs, identity) && !releasing(self, identity);
 }
 
@@ -722,8 +786,10 @@ static int append_work(registry_table_t *self, const work_t *w)
         registry_key_epoch(w->key, k2, sizeof(k2));
         registry_key_meta(w->key, k3, sizeof(k3));
         snprintf(number, sizeof(number), "%" PRIu64, w->epoch);
-        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key};
-        return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv, 6);
+        snprintf(value, sizeof(value), "%" PRIu64, w->conn_id);
+        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key, value, w->edge};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv,
+                                     w->conn_id ? 8 : 6);
     }
     case WORK_LOOKUP: {
         registry_key_conn(w->key, k1, sizeof(k1));
@@ -775,14 +841,14 @@ static void take(registry_table_t *self, zlistx_t *queue, size_t max)
 
 /* The reconciliation's next step: the identities read by the last scan that may be released
  * (each read: owner and epoch), or else the next page of the scan. */
-static void recon_take(registry_table_t *self, size_t max)
+static void recon_take(registry_table_t *self, size_t max, uint64_t now_us)
 {
     recon_t *r = &self->recon;
     if (!r->running)
         return;
     char *id;
     while (self->ninflight < max && (id = zlistx_first(r->reads))) {
-        if (recon_candidate(self, id)) {
+        if (recon_candidate(self, id, now_us)) {
             work_t *w = work_new(WORK_RECON_READ, id);
             if (!w || append_work(self, w) < 0) {
                 free(w);
@@ -841,7 +907,7 @@ const registry_batch_t *registry_table_prepare(registry_table_t *self, uint64_t 
     take(self, self->lookups, max);
     take(self, self->dedups, max);
     take(self, self->tags, max);
-    recon_take(self, max);
+    recon_take(self, max, now_us);
     if (!self->ninflight)
         return NULL;
     self->sent_us = now_us;
@@ -863,6 +929,7 @@ static void claim_done(registry_table_t *self, reg_t *g, const registry_reply_t 
         return;
     }
     g->epoch = (uint64_t)registry_reply_elem_int(r, 0);
+    zhashx_delete(self->replaced, g->identity); /* its mapping is ours now, newer */
     metrics_counter_add(self->m_claims, 1);
     const char *prev = registry_reply_elem_str(r, 1);
     if (prev[0] && strcmp(prev, self->pod_id) != 0)
@@ -886,10 +953,13 @@ static void reassert_done(registry_table_t *self, reg_t *g, const registry_reply
                   " -> %" PRIu64,
                   g->epoch, epoch);
         metrics_counter_add(self->m_claims, 1);
-        g->epoch = epoch;
-    } else if (!g->answer) {
-        return; /* verified unchanged: nothing to tell core */
     }
+    /* "held" may name a newer epoch we gave this very connection (its core had not heard it) */
+    bool changed = epoch && epoch != g->epoch;
+    if (epoch)
+        g->epoch = epoch;
+    if (!changed && !g->answer)
+        return; /* verified unchanged: nothing to tell core */
     send_registered(self, g, "", g->boot);
 }
 
@@ -899,9 +969,11 @@ static void reassert_done(registry_table_t *self, reg_t *g, const registry_reply
  * claim alone. Nobody is told: the connection is gone or has a newer claim queued. */
 static void claim_orphaned(registry_table_t *self, const work_t *w, const registry_reply_t *r)
 {
+    const char *state = registry_reply_elem_str(r, w->kind == WORK_CLAIM ? 4 : 1);
+    /* a re-assertion "held" may name a newer epoch of this connection than the one released */
     bool gained = w->kind == WORK_CLAIM
-                      ? strcmp(registry_reply_elem_str(r, 4), "refused") != 0
-                      : strcmp(registry_reply_elem_str(r, 1), "claimed") == 0; /* re-assertion */
+                      ? strcmp(state, "refused") != 0
+                      : strcmp(state, "claimed") == 0 || strcmp(state, "held") == 0;
     uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 0);
     log_write(LOG_INFO, w->key, NULL,
               "claim answered for conn %" PRIu64 " that is gone: %s epoch %" PRIu64, w->conn_id,
@@ -949,8 +1021,15 @@ static void on_release_reply(registry_table_t *self, const work_t *w, const regi
                              uint64_t now_us)
 {
     releasing_add(self, w->key, -1);
-    if (r->type != REGISTRY_REPLY_INTEGER) {
+    if (r->type != REGISTRY_REPLY_INTEGER) { /* retried with the next batch, like a claim */
         metrics_counter_add(self->m_errors, 1);
+        log_write(LOG_ERROR, w->key, NULL, "release failed: %s",
+                  r->type == REGISTRY_REPLY_ERROR ? r->str : "unexpected reply");
+        work_t *again = queue_release(self, w->key, w->epoch, w->why);
+        if (again) {
+            again->conn_id = w->conn_id;
+            memcpy(again->edge, w->edge, sizeof(again->edge));
+        }
         return;
     }
     metrics_counter_add(self->m_releases, (uint64_t)r->integer);
@@ -996,10 +1075,12 @@ static void on_recon_scan(registry_table_t *self, const registry_reply_t *r, uin
  * and still not registered here (a claim made meanwhile took a newer epoch, so the
  * compare-and-set leaves it alone); an entry of our set that maps elsewhere (or nowhere) is only
  * removed from the set (epoch 0 never matches). */
-static void on_recon_read(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+static void on_recon_read(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                          uint64_t now_us)
 {
-    if (r->type != REGISTRY_REPLY_ARRAY || !recon_candidate(self, w->key))
+    if (r->type != REGISTRY_REPLY_ARRAY || !recon_candidate(self, w->key, now_us))
         return;
+    zhashx_delete(self->replaced, w->key); /* past its grace: the reconciliation decides */
     const char *owner = registry_reply_elem_str(r, 0);
     uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 1);
     bool ours = strcmp(owner, self->pod_id) == 0 && epoch;
@@ -1043,7 +1124,7 @@ static bool on_reply(registry_table_t *self, const work_t *w, const registry_rep
         on_recon_scan(self, r, now_us);
         break;
     case WORK_RECON_READ:
-        on_recon_read(self, w, r);
+        on_recon_read(self, w, r, now_us);
         break;
     }
     return true;

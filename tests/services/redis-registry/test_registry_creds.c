@@ -303,6 +303,9 @@ START_TEST(test_record_lines)
     ck_assert_str_eq(out, REGISTRY_CRED_INVALID);
     /* an unknown field with a control character: dropped */
     ck_assert_int_eq(record_of(A(4, S("v"), S("1"), S("note"), S("\x01")), out, sizeof(out)), 3);
+    /* nothing an edge could read: refused, not "deleted" */
+    ck_assert_int_eq(record_of(A(2, S("Bad"), S("1")), out, sizeof(out)), -EINVAL);
+    ck_assert_str_eq(out, REGISTRY_CRED_INVALID);
     /* not a hash */
     ck_assert_int_eq(record_of(E("WRONGTYPE Operation"), out, sizeof(out)), -EINVAL);
     ck_assert_int_eq(record_of(A(3, S("v"), S("1"), S("x")), out, sizeof(out)), -EINVAL);
