@@ -26,7 +26,7 @@ BRIDGE_PKGS   := rdkafka jansson
 REGISTRY_PKGS := hiredis
 KAFKADEV_PKGS := rdkafka
 CPSIM_PKGS    := jansson libcrypto
-OCPPCTL_PKGS  := hiredis rdkafka jansson
+OCPPCTL_PKGS  := hiredis rdkafka jansson libcrypto
 TEST_PKGS     := check
 
 pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)

@@ -2,11 +2,13 @@
  * engine of redis-registry.
  *
  * The input is read as a sequence of events: the lease refresh, a check of the pods, the stop
- * job and TAKEOVER_DONE from the fake bridge (each run step by step, every batch executed by a
- * small in-memory model of the Lua scripts and commands, then answered in full, cut after some
- * commands ran, or refused with READONLY); and, between them, pods losing and regaining their
- * leases (ours too), other pods claiming charge points, another registry taking the sweeper lock
- * or a takeover claim, garbage in the pods set, time passing (keys expire).
+ * job (each run step by step, every batch executed by a small in-memory model of the Lua scripts
+ * and commands, then answered in full, cut after some commands ran, or refused with READONLY),
+ * TAKEOVER_DONE from the fake bridge (it stopped reading for good), a new bridge instance, a
+ * restart of the registry itself; and, between them, pods losing and regaining their leases (ours
+ * too), other pods claiming charge points, another registry taking the sweeper lock or a takeover
+ * claim, garbage in the pods set, time passing (keys expire, dead pods get forgotten after
+ * FORGET_MS).
  *
  * Invariants (abort on violation):
  *  - a mapping is swept only by us while we hold the sweeper lock, only sweep_grace_ms after its
@@ -14,9 +16,13 @@
  *    mapping our sweep removed and whose answer came back yields exactly one
  *    device.disconnected (identity and epoch of the removed mapping), and nothing else does (an
  *    answer lost with the connection loses its event: docs/registry.md, known limits);
- *  - TAKEOVER active=true only for a claim the model holds for us under that epoch, never twice
- *    without a stop between; active=false only for the epoch the bridge was told; never for our
- *    own pod;
+ *  - TAKEOVER active=true only for a claim the model holds for us under that epoch, never for a
+ *    new epoch without a stop of the old one, the same epoch again only after TAKEOVER_DONE, a
+ *    new bridge instance or a registry restart; active=false only for the epoch the bridge was
+ *    told; never for our own pod;
+ *  - a claim is kept while its pod is dead and known: it is released (release mode) only for a
+ *    pod the round found alive or not in the pods set, and dropped by the script only when the
+ *    pod is alive or forgotten (dead for FORGET_MS);
  *  - lease_expired exactly when the refresh found our lease missing;
  *  - the pods tracked stay within the pods ever named. */
 #include "registry_lease.h"
@@ -34,15 +40,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NPODS    5 /* pod-a (us), pod-b, pod-c (another registry), pod-d, and a garbage name */
-#define NIDS     6
-#define ME       0
-#define OTHER    2
-#define GRACE_MS 2000
-#define TTL_MS   3000
-#define REFRESH  1000
-#define MAX_OWED 16
-#define GARBAGE  4
+#define NPODS     5 /* pod-a (us), pod-b, pod-c (another registry), pod-d, and a garbage name */
+#define NIDS      6
+#define ME        0
+#define OTHER     2
+#define GRACE_MS  2000
+#define TTL_MS    3000
+#define REFRESH   1000
+#define MAX_OWED  16
+#define GARBAGE   4
+#define FORGET_MS 20000
 
 static const char *const PODS[NPODS] = {
     "pod-a", "pod-b", "pod-c", "pod-d",
@@ -67,15 +74,25 @@ static struct {
     uint64_t lock_until;
     int takeover_holder[NPODS]; /* -1 none */
     uint64_t takeover_epoch[NPODS], takeover_counter[NPODS], takeover_until[NPODS];
-    bool done[NPODS];
+    bool forgotten[NPODS]; /* takeover:{p}:forgotten */
+    uint64_t since[NPODS]; /* takeover:{p}:since (ms), 0: none */
     /* what the engine saw and said */
     uint64_t dead_since[NPODS]; /* first EXISTS 0 delivered since the last 1 (+1: 0 is none) */
     uint64_t told[NPODS];       /* epoch the bridge was told active, 0: none */
-    uint64_t finished[NPODS];   /* epoch the bridge said TAKEOVER_DONE for */
-    owed_t owed[MAX_OWED];      /* device.disconnected owed for sweeps delivered */
+    bool repeat_ok[NPODS];      /* an active=true for the epoch told may come again */
+    bool knows[NPODS];          /* this engine (instance) said active=true for told */
+    bool unconfirmed[NPODS];    /* told by an engine instance that restarted since */
+    bool listed[NPODS];         /* in the last SMEMBERS answer delivered */
+    bool alive_seen[NPODS];     /* the last EXISTS of its lease delivered said 1 */
+    uint64_t bridge_instance;
+    owed_t owed[MAX_OWED]; /* device.disconnected owed for sweeps delivered */
     size_t nowed;
     int expired_owed; /* lease_expired owed by the refresh replies delivered */
     int expired_calls;
+    size_t sent; /* TAKEOVER envelopes */
+    bool trace;  /* FUZZ_TRACE set: steps, commands and TAKEOVERs on stderr */
+    const registry_lease_config_t *cfg;
+    const registry_lease_ops_t *ops;
 } F;
 
 /* ---- effects ---------------------------------------------------------------------------- */
@@ -110,23 +127,33 @@ static int to_bridge(void *arg, const envelope_t *env)
         CHECK(0, "device.disconnected for a mapping our sweep did not remove");
     }
     CHECK(env->type == ENV_TAKEOVER, "unexpected envelope to the bridge");
+    F.sent++;
+    if (F.trace)
+        fprintf(stderr, "  TAKEOVER %.*s %" PRIu64 " %d (told %" PRIu64 ")\n",
+                (int)env->u.takeover.pod.len, env->u.takeover.pod.ptr, env->u.takeover.epoch,
+                env->u.takeover.active, F.told[pod_index(env->u.takeover.pod) & 3]);
     int p = pod_index(env->u.takeover.pod);
     CHECK(p > ME && p != GARBAGE, "TAKEOVER of our own pod or of a name that is no pod");
     uint64_t epoch = env->u.takeover.epoch;
     if (env->u.takeover.active) {
-        CHECK(F.told[p] == 0, "TAKEOVER active twice without a stop");
-        CHECK(F.takeover_holder[p] == ME && F.takeover_epoch[p] == epoch,
+        /* after a registry restart, what the old instance told is the bridge's to drop unless
+         * confirmed (docs/commands.md): a new epoch may come without a stop */
+        CHECK(F.told[p] == 0 || (F.told[p] == epoch && F.repeat_ok[p]) || F.unconfirmed[p],
+              "TAKEOVER active again without a stop, a TAKEOVER_DONE or a restart");
+        /* a repeat (TAKEOVER_DONE, a new bridge) comes from what the engine holds, which may
+         * have lapsed in Redis since: the next round stops it then */
+        CHECK((F.takeover_holder[p] == ME && F.takeover_epoch[p] == epoch) ||
+                  (F.repeat_ok[p] && F.told[p] == epoch),
               "TAKEOVER active for a claim we do not hold");
         F.told[p] = epoch;
+        F.repeat_ok[p] = false;
+        F.unconfirmed[p] = false;
+        F.knows[p] = true;
     } else {
-        /* a TAKEOVER_DONE the registry could not write (connection broke) leaves the claim
-         * held: stopping it later is fine */
-        CHECK(epoch != 0 && (F.told[p] == epoch || F.finished[p] == epoch),
+        CHECK(epoch != 0 && F.told[p] == epoch && F.knows[p],
               "TAKEOVER stop for an epoch never started");
-        if (F.told[p] == epoch)
-            F.told[p] = 0;
-        else
-            F.finished[p] = 0;
+        F.told[p] = 0;
+        F.knows[p] = false;
     }
     return 0;
 }
@@ -197,13 +224,15 @@ static registry_reply_t *run_plain(size_t argc, const char *const *a)
         return registry_reply_int(1);
     }
     if (strcmp(a[0], "DEL") == 0) {
-        CHECK(argc == 2, "DEL");
-        if (pod_of_key(a[1], "takeover:{", "}:done") == ME)
-            F.done[ME] = false;
-        else if (pod_of_key(a[1], "pod:{", "}") == ME)
+        if (argc == 3 && pod_of_key(a[1], "takeover:{", "}:forgotten") == ME &&
+            pod_of_key(a[2], "takeover:{", "}:since") == ME) {
+            F.forgotten[ME] = false;
+            F.since[ME] = 0;
+        } else if (argc == 2 && pod_of_key(a[1], "pod:{", "}") == ME) {
             F.lease_up[ME] = false; /* stop */
-        else
+        } else {
             CHECK(0, "DEL of a key the lease engine does not own");
+        }
         return registry_reply_int(1);
     }
     if (strcmp(a[0], "SMEMBERS") == 0) {
@@ -268,47 +297,64 @@ static registry_reply_t *run_script(int script, size_t argc, const char *const *
         return pair(1, registry_reply_int((long long)F.epoch[id]));
     }
     if (script == REGISTRY_SCRIPT_TAKEOVER) {
-        CHECK(argc == 7 && strcmp(a[4], "pod-a") == 0, "takeover arguments");
+        CHECK(argc == 12 && strcmp(a[7], "pod-a") == 0, "takeover arguments");
         int p = pod_of_key(a[0], "takeover:{", "}");
-        CHECK(p > ME && p != GARBAGE, "takeover of our own pod or of garbage");
+        CHECK(p > ME && p != GARBAGE && pod_of_arg(a[11]) == p,
+              "takeover of our own pod or of garbage");
+        CHECK(strtoull(a[10], NULL, 10) == FORGET_MS, "orphan_forget_ms");
         bool mine = F.takeover_holder[p] == ME;
         uint64_t held = mine ? F.takeover_epoch[p] : 0;
-        if (strcmp(a[6], "release") == 0) {
+        registry_reply_t *r = registry_reply_array(3);
+        r->element[0] = registry_reply_int((long long)held);
+        r->element[2] = registry_reply_int(0);
+        if (strcmp(a[9], "release") == 0) {
+            CHECK(!F.listed[p] || F.alive_seen[p], "the claim on a dead, known pod released");
             if (mine)
                 F.takeover_holder[p] = -1;
-            return pair((long long)held, text("released"));
+            r->element[1] = text("released");
+            return r;
         }
-        CHECK(strcmp(a[6], "try") == 0, "takeover mode");
-        if (F.lease_up[p] || F.done[p]) {
+        CHECK(strcmp(a[9], "try") == 0, "takeover mode");
+        if (F.lease_up[p]) {
             if (mine)
                 F.takeover_holder[p] = -1;
-            return pair((long long)held, text(F.lease_up[p] ? "alive" : "done"));
+            F.since[p] = 0;
+            r->element[1] = text("alive");
+            return r;
+        }
+        if (!F.since[p])
+            F.since[p] = F.now_ms;
+        uint64_t dead = F.now_ms - F.since[p];
+        r->element[2]->integer = (long long)dead;
+        if (F.forgotten[p] || dead >= FORGET_MS) {
+            if (mine)
+                F.takeover_holder[p] = -1;
+            F.forgotten[p] = true;
+            bool empty = true;
+            for (int i = 0; i < NIDS; i++)
+                empty &= !F.conns[p][i];
+            if (empty) {
+                F.in_pods[p] = false;
+                F.since[p] = 0;
+            }
+            r->element[1] = text("forgotten");
+            return r;
         }
         if (mine) {
             F.takeover_until[p] = F.now_ms + TTL_MS;
-            return pair((long long)held, text("held"));
+            r->element[1] = text("held");
+            return r;
         }
-        if (F.takeover_holder[p] >= 0)
-            return pair(0, text("other"));
+        if (F.takeover_holder[p] >= 0) {
+            r->element[1] = text("other");
+            return r;
+        }
         F.takeover_holder[p] = ME;
         F.takeover_epoch[p] = ++F.takeover_counter[p];
         F.takeover_until[p] = F.now_ms + TTL_MS;
-        return pair((long long)F.takeover_epoch[p], text("won"));
-    }
-    if (script == REGISTRY_SCRIPT_TAKEOVER_DONE) {
-        CHECK(argc == 7, "takeover done arguments");
-        int p = pod_of_arg(a[6]);
-        CHECK(p > ME, "takeover done of our own pod");
-        if (F.takeover_holder[p] != ME || F.takeover_epoch[p] != strtoull(a[5], NULL, 10))
-            return registry_reply_int(0);
-        F.takeover_holder[p] = -1;
-        F.done[p] = true;
-        bool empty = true;
-        for (int i = 0; i < NIDS; i++)
-            empty &= !F.conns[p][i];
-        if (empty)
-            F.in_pods[p] = false;
-        return registry_reply_int(1);
+        r->element[0]->integer = (long long)F.takeover_epoch[p];
+        r->element[1] = text("won");
+        return r;
     }
     CHECK(0, "a script the lease engine never sends");
     return NULL;
@@ -324,8 +370,18 @@ static void note(const registry_batch_t *b, size_t i, const registry_reply_t *r,
     int script = registry_batch_script_of(b, i);
     if (script == REGISTRY_BATCH_PLAIN && strcmp(a0, "EXISTS") == 0 && whole) {
         int p = pod_of_key(registry_batch_arg(b, i, 1), "pod:{", "}");
-        if (p > ME && r->type == REGISTRY_REPLY_INTEGER)
+        if (p > ME && r->type == REGISTRY_REPLY_INTEGER) {
             F.dead_since[p] = r->integer ? 0 : (F.dead_since[p] ? F.dead_since[p] : F.now_ms + 1);
+            F.alive_seen[p] = r->integer == 1;
+        }
+    }
+    if (script == REGISTRY_BATCH_PLAIN && strcmp(a0, "SMEMBERS") == 0) {
+        for (int p = 0; p < NPODS; p++) {
+            F.listed[p] = false;
+            F.alive_seen[p] = false;
+            for (size_t k = 0; r->type == REGISTRY_REPLY_ARRAY && k < r->elements; k++)
+                F.listed[p] |= strcmp(registry_reply_elem_str(r, k), PODS[p]) == 0;
+        }
     }
     if (script == REGISTRY_SCRIPT_SWEEP && registry_reply_elem_int(r, 0) == 1) {
         CHECK(F.nowed < MAX_OWED, "too many sweeps in one batch (fuzz limit)");
@@ -368,6 +424,10 @@ static int run(input_t *in)
                                                       : run_script(script, argc, a);
             if (i < answered && r[i])
                 note(b, i, r[i], answered == n);
+            if (F.trace)
+                fprintf(stderr, "    cmd %s %s -> %s%s\n", a[0], argc > 1 ? a[1] : "",
+                        r[i] ? (r[i]->type == REGISTRY_REPLY_INTEGER ? "int" : "reply") : "none",
+                        i < answered ? "" : " (unanswered)");
         }
         /* the refresh (EXISTS, SET, SADD, DEL) wholly answered, found our lease missing, and
          * the server took the SET: every registration must be re-asserted */
@@ -393,7 +453,9 @@ static void step(input_t *in)
 {
     uint8_t op = next(in), b = next(in);
     int p = 1 + b % (NPODS - 1); /* another pod, or the garbage name */
-    switch (op % 13) {
+    if (F.trace)
+        fprintf(stderr, "step %d b=%d now=%" PRIu64 "\n", op % 15, b, F.now_ms);
+    switch (op % 15) {
     case 0:
         if (registry_lease_refresh(F.lease, b, F.now_ms * 1000u) == 0)
             run(in);
@@ -403,20 +465,19 @@ static void step(input_t *in)
         if (registry_lease_check_pods(F.lease, F.now_ms * 1000u) == 0)
             run(in);
         break;
-    case 3: { /* the bridge drained a pod it was told to take over (or says something odd) */
+    case 3: { /* the bridge stopped reading a pod's partition for good (or says something odd) */
         uint64_t epoch = b & 0x80 ? b & 3 : F.told[p];
         env_takeover_done_t m = {.pod = env_str(PODS[p]), .epoch = epoch};
-        /* the registry holds the claim the bridge was told, or one whose DONE it could not
-         * write (the connection broke) */
-        bool held = epoch != 0 && (epoch == F.told[p] || epoch == F.finished[p]);
+        /* a claim still held (the bridge was told active for it): repeated at once */
+        bool held = epoch != 0 && epoch == F.told[p] && F.knows[p];
+        if (held)
+            F.repeat_ok[p] = true;
+        size_t before = F.sent;
         int rc = registry_lease_on_takeover_done(F.lease, &m, F.now_ms * 1000u);
         CHECK(held ? rc == 0 : rc == -ENOENT, "TAKEOVER_DONE accepted or refused wrongly");
-        if (rc == 0) {
-            F.finished[p] = epoch; /* the bridge finished: no stop expected */
-            F.told[p] = 0;
-            if (run(in) == 0)
-                F.finished[p] = 0; /* written: the registry forgot the pod */
-        }
+        CHECK(!held || F.sent == before + 1, "a claim still held not repeated");
+        CHECK(registry_lease_batch(F.lease) == NULL || rc != 0, "TAKEOVER_DONE started a job");
+        F.repeat_ok[p] = false;
         break;
     }
     case 4:
@@ -458,11 +519,33 @@ static void step(input_t *in)
     case 10:
         F.in_pods[b % NPODS] = !F.in_pods[b % NPODS];
         break;
-    case 11: /* a pod refreshes its lease: its :done mark goes */
-        F.done[p] = false;
+    case 11: /* a pod refreshes its lease: its marks go */
+        F.forgotten[p] = false;
+        F.since[p] = 0;
+        F.lease_up[p] = p != GARBAGE;
         break;
     case 12:
         registry_lease_cancel(F.lease);
+        break;
+    case 13: /* a new bridge instance: every claim told is repeated */
+        F.bridge_instance += 1 + b;
+        for (int q = 0; q < NPODS; q++)
+            F.repeat_ok[q] = F.told[q] != 0 && F.knows[q];
+        registry_lease_on_bridge_instance(F.lease, F.bridge_instance);
+        for (int q = 0; q < NPODS; q++)
+            CHECK(!F.repeat_ok[q], "a claim held not repeated to a new bridge");
+        break;
+    case 14: /* the registry restarts: a new engine learns its claims from Redis ("held") */
+        if (b % 4)
+            break;
+        registry_lease_destroy(&F.lease);
+        F.lease = registry_lease_new(F.cfg, F.ops, NULL);
+        CHECK(F.lease != NULL, "lease engine");
+        for (int q = 0; q < NPODS; q++) {
+            F.unconfirmed[q] = F.told[q] != 0;
+            F.knows[q] = false;
+            F.dead_since[q] = 0;
+        }
         break;
     }
 }
@@ -476,13 +559,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int p = 0; p < NPODS; p++)
         F.takeover_holder[p] = -1;
     F.now_ms = 1795489200000u;
+    F.trace = getenv("FUZZ_TRACE") != NULL;
     registry_lease_config_t cfg = {.pod_id = "pod-a",
                                    .lease_ttl_ms = TTL_MS,
                                    .lease_refresh_ms = REFRESH,
                                    .sweep_batch = 1 + size % 4,
                                    .sweep_grace_ms = GRACE_MS,
+                                   .orphan_forget_ms = FORGET_MS,
                                    .events_topic = "ocpp-events-up"};
     registry_lease_ops_t ops = {.to_bridge = to_bridge, .lease_expired = lease_expired};
+    F.cfg = &cfg;
+    F.ops = &ops;
     F.lease = registry_lease_new(&cfg, &ops, NULL);
     if (!F.lease)
         return 0;

@@ -12,9 +12,23 @@
  * some commands ran and fewer replies came back, refuse everything (READONLY) or fail one
  * command (ERR). At the end Redis is up for good and everything is flushed.
  *
+ * Also (issues 12, 13): a core restarting (a new instance; its connections come back, re-registered
+ * with the epoch each heard, or are gone without an UNREGISTER), ticks that release what a
+ * restarted core did not confirm and run the reconciliation of this pod's set (SSCAN, MGET, in
+ * pages), authenticated and unauthenticated connections (the claim script refuses an
+ * unauthenticated claim over an authenticated mapping), id-token lookups (HGETALL idtag:).
+ *
  * Invariants (abort on violation):
- *  - a release is only ever sent with an epoch this pod got for that identity, and never with
- *    the epoch the connection currently registered for it was told (REGISTERED);
+ *  - a release is only ever sent with an epoch this pod got for that identity (or 0, which never
+ *    matches), and never with the epoch the connection currently registered for it was told
+ *    (REGISTERED): neither a newer connection's mapping nor a confirmed one is ever released;
+ *    another pod's mapping is never released (the model's script checks the owner);
+ *  - device.disconnected (EVENT) only for a mapping a release of this pod removed, once, never
+ *    for the current connection, and never for a connection whose core sent UNREGISTER (the core
+ *    said it already) unless that UNREGISTER came more than reconcile_grace_ms after a newer
+ *    connection replaced it (or four newer ones did), was lost with a registry restart, or
+ *    comes for a connection replaced before a registry restart (the new one never knew it);
+ *  - SUPERSEDED for a refused unauthenticated claim only when the mapping is authenticated;
  *  - REGISTERED only to the connection currently registered (its core), with the epoch the model
  *    gave it, either answering its REGISTER(s) or telling it a new epoch (its mapping was lost
  *    and claimed again), never a repetition; at the end every REGISTER of a connection still
@@ -57,12 +71,23 @@ typedef struct {
     int id; /* index into IDS */
     uint64_t conn_id;
     uint32_t core;
-    bool live;           /* REGISTERed, neither UNREGISTERed nor told SUPERSEDED */
-    bool unregistered;   /* UNREGISTER sent */
-    uint64_t heard;      /* epoch core read from REGISTERED */
-    uint64_t unread;     /* epoch of a REGISTERED core has not read yet */
-    uint64_t held;       /* the epoch the model last gave this connection */
-    uint64_t known;      /* the epoch of the last REGISTERED it was sent */
+    bool live;         /* REGISTERed, neither UNREGISTERed nor told SUPERSEDED */
+    bool unregistered; /* UNREGISTER sent */
+    bool dropped;      /* its core restarted without it: gone, no UNREGISTER */
+    bool unreg_lost;   /* UNREGISTER sent before a registry restart: may be lost */
+    bool stale;        /* re-registered after a registry restart with an epoch it had not
+                          heard the latest of: its own newest epoch may supersede it */
+    bool authenticated;
+    uint64_t lost_at;      /* when a newer connection of the identity replaced it (0: never) */
+    uint32_t replaced_seq; /* F.replacements[id] when the registry's table replaced it (0: never) */
+    bool untracked;        /* replaced before a registry restart: the new registry never knew it */
+    bool refused;          /* the model refused its (unauthenticated) claim */
+    bool late;       /* its UNREGISTER came more than the grace after that: the registry may have
+                        reconciled its mapping already */
+    uint64_t heard;  /* epoch core read from REGISTERED */
+    uint64_t unread; /* epoch of a REGISTERED core has not read yet */
+    uint64_t held;   /* the epoch the model last gave this connection */
+    uint64_t known;  /* the epoch of the last REGISTERED it was sent */
     uint32_t unanswered; /* REGISTERs sent since the last REGISTERED */
     uint32_t registered;
 } conn_t;
@@ -74,10 +99,11 @@ typedef struct {
     uint64_t conn_id;
 } assign_t;
 
-/* A LOOKUP or DEDUP of the fake bridge. Like kafka-bridge, it asks again with the same request
- * id (its command's token) after an answer with an error status. */
+/* A LOOKUP or DEDUP of the fake bridge, or a TAG_LOOKUP of a core. Like kafka-bridge, it asks
+ * again with the same request id (its command's token) after an answer with an error status. */
 typedef struct {
     bool lookup;
+    bool tag;
     uint8_t arg;      /* identity or command id index, ttl */
     bool outstanding; /* asked, not answered yet */
     bool done;        /* answered with status 0 */
@@ -101,6 +127,15 @@ static struct {
     uint64_t counter[NIDS];
     int owner[NIDS];
     uint64_t owner_conn[NIDS];
+    bool auth[NIDS];               /* the mapping's auth field */
+    bool in_set[NIDS];             /* member of pod:{pod-a}:conns */
+    uint64_t released[MAX_ASSIGN]; /* (id << 56 | epoch) of mappings our releases removed */
+    bool evented[MAX_ASSIGN];
+    size_t nreleased;
+    uint64_t core_instance[CORES];
+    uint64_t table_conn[NIDS];   /* the connection the table registers for it (0: none) */
+    uint32_t replacements[NIDS]; /* REGISTERs that replaced another connection in the table */
+
     uint64_t top_epoch; /* the highest epoch ever handed out: a lost counter restarts above */
     char dedup[NCMDS][96];
     assign_t assigned[MAX_ASSIGN];
@@ -113,6 +148,8 @@ static struct {
     registry_reply_t *pending[64]; /* replies of the batch in flight */
     size_t npending, nsent;
     bool in_flight;
+    bool trace; /* FUZZ_TRACE set: every step on stderr */
+    int64_t grace_ms;
 } F;
 
 /* ---- the fake core and bridge: every effect is checked here --------------------------------*/
@@ -152,9 +189,28 @@ static int to_core(void *arg, uint32_t core, const envelope_t *env)
     CHECK(core < CORES, "envelope to a core index >= core_count");
     if (env->type == ENV_REGISTRY_BUSY)
         return 0;
+    if (env->type == ENV_TAG_INFO) {
+        uint64_t request_id = env->u.tag_info.request_id;
+        CHECK(request_id < F.nreqs && F.reqs[request_id].tag, "TAG_INFO for no TAG_LOOKUP");
+        req_t *q = &F.reqs[request_id];
+        CHECK(q->outstanding, "TAG_LOOKUP answered twice");
+        CHECK(core == q->arg % CORES, "TAG_INFO to another core");
+        q->outstanding = false;
+        q->done = env->u.tag_info.error == 0;
+        if (q->done)
+            CHECK(env->u.tag_info.found == (q->arg % 2 == 0), "TAG_INFO found");
+        return 0;
+    }
     int id = env->type == ENV_REGISTERED ? id_index(env->u.registered.identity)
                                          : id_index(env->u.superseded.identity);
     CHECK(id >= 0, "envelope for an identity nobody registered");
+    conn_t *gone = conn_find(id, env->type == ENV_REGISTERED ? env->u.registered.conn_id
+                                                             : env->u.superseded.conn_id);
+    if (gone && gone->dropped) {
+        /* its core restarted: the registry learns it after the grace; the new core ignores it */
+        CHECK(gone->core == core, "answer for a dropped connection to another core");
+        return 0;
+    }
     if (env->type == ENV_REGISTERED) {
         conn_t *c = conn_find(id, env->u.registered.conn_id);
         CHECK(is_current(c), "REGISTERED to a connection that is not the current one");
@@ -173,22 +229,69 @@ static int to_core(void *arg, uint32_t core, const envelope_t *env)
         conn_t *c = conn_find(id, env->u.superseded.conn_id);
         CHECK(is_current(c), "SUPERSEDED to a connection that is not the current one");
         CHECK(c->core == core, "SUPERSEDED to another core");
-        CHECK(env->u.superseded.epoch > c->known, "SUPERSEDED by an epoch not above ours");
+        CHECK(env->u.superseded.epoch > c->known ||
+                  (c->stale && env->u.superseded.epoch == c->known),
+              "SUPERSEDED by an epoch not above ours");
+        if (c->known == 0) { /* never registered: only a refused unauthenticated claim */
+            CHECK(c->refused, "SUPERSEDED of a connection whose claim was not refused");
+            CHECK(!c->authenticated, "an authenticated claim refused");
+        }
         c->live = false;
         F.current[id] = -1;
+        if (F.table_conn[id] == c->conn_id)
+            F.table_conn[id] = 0;
     }
     return 0;
+}
+
+/* device.disconnected of a mapping a release of ours removed, once, never for a connection its
+ * core unregistered (ocpp-core said it). */
+static void check_event(const envelope_t *env)
+{
+    const env_event_t *m = &env->u.event;
+    int id = id_index(m->key);
+    CHECK(id >= 0, "event for an unknown identity");
+    char ce_id[96] = "";
+    for (size_t i = 0; i < m->headers.count; i++)
+        if (env_str_eq(m->headers.items[i].name, "ce_id"))
+            env_str_copy(m->headers.items[i].value, ce_id, sizeof(ce_id));
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "released/%s/", IDS[id]);
+    CHECK(strncmp(ce_id, prefix, strlen(prefix)) == 0, "event id");
+    uint64_t epoch = strtoull(ce_id + strlen(prefix), NULL, 10);
+    bool found = false;
+    for (size_t i = 0; i < F.nreleased && !found; i++)
+        if (F.released[i] == ((uint64_t)id << 56 | epoch)) {
+            CHECK(!F.evented[i], "device.disconnected twice for one mapping");
+            F.evented[i] = found = true;
+        }
+    CHECK(found, "device.disconnected for a mapping no release of ours removed");
+    const assign_t *a = assignment(id, epoch);
+    CHECK(a != NULL, "device.disconnected for an epoch this pod never held");
+    const conn_t *c = conn_find(id, a->conn_id);
+    if (F.trace && c)
+        fprintf(stderr,
+                "event %s epoch %" PRIu64 " conn %" PRIu64 " heard %" PRIu64 " held %" PRIu64
+                " unreg %d dropped %d\n",
+                IDS[id], epoch, c->conn_id, c->heard, c->held, c->unregistered, c->dropped);
+    CHECK(!c || !c->unregistered || c->unreg_lost || c->late || c->untracked,
+          "device.disconnected for a connection its core unregistered");
+    CHECK(!c || !is_current(c), "device.disconnected for the current connection");
 }
 
 static int to_bridge(void *arg, const envelope_t *env)
 {
     (void)arg;
+    if (env->type == ENV_EVENT) {
+        check_event(env);
+        return 0;
+    }
     uint64_t request_id =
         env->type == ENV_OWNER ? env->u.owner.request_id : env->u.dedup_result.request_id;
     CHECK(env->type == ENV_OWNER || env->type == ENV_DEDUP_RESULT, "unexpected envelope");
     CHECK(request_id < F.nreqs, "answer to a request never made");
     req_t *q = &F.reqs[request_id];
-    CHECK(q->lookup == (env->type == ENV_OWNER), "answer of the wrong kind");
+    CHECK(!q->tag && q->lookup == (env->type == ENV_OWNER), "answer of the wrong kind");
     CHECK(q->outstanding, "request answered twice");
     q->outstanding = false;
     int32_t status = env->type == ENV_OWNER ? env->u.owner.status : env->u.dedup_result.status;
@@ -224,17 +327,22 @@ static void publish_superseded(int id, uint64_t epoch)
                  epoch, F.owner_conn[id], IDS[id]);
 }
 
-/* Another pod's claim: the Lua claim script run by pod-b. */
-static void other_claims(int id)
+/* Another pod's claim: the Lua claim script run by pod-b (its connection authenticated or
+ * not; an unauthenticated one does not supersede our authenticated mapping). */
+static void other_claims(int id, bool authenticated)
 {
+    if (!authenticated && F.owner[id] == POD_A && F.auth[id])
+        return;
     uint64_t epoch = next_epoch(id, 0);
     if (F.owner[id] == POD_A)
         publish_superseded(id, epoch);
     F.owner[id] = POD_B;
     F.owner_conn[id] = 0;
+    F.auth[id] = authenticated;
+    F.in_set[id] = false;
 }
 
-static void give(int id, uint64_t epoch, uint64_t conn_id)
+static void give(int id, uint64_t epoch, uint64_t conn_id, bool authenticated)
 {
     CHECK(F.nassigned < MAX_ASSIGN, "too many epochs (fuzz limit)");
     F.assigned[F.nassigned++] = (assign_t){id, epoch, conn_id};
@@ -243,6 +351,8 @@ static void give(int id, uint64_t epoch, uint64_t conn_id)
         c->held = epoch;
     F.owner[id] = POD_A;
     F.owner_conn[id] = conn_id;
+    F.auth[id] = authenticated;
+    F.in_set[id] = true;
 }
 
 static int id_of_arg(const char *s)
@@ -252,6 +362,11 @@ static int id_of_arg(const char *s)
             return i;
     CHECK(0, "command for an unknown identity");
     return -1;
+}
+
+static int atoi_safe(const char *s)
+{
+    return (int)strtol(s, NULL, 10);
 }
 
 static registry_reply_t *array3(registry_reply_t *a, registry_reply_t *b, registry_reply_t *c)
@@ -272,34 +387,53 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
         a[j] = registry_batch_arg(b, i, j);
     char key[96];
     if (script == REGISTRY_SCRIPT_CLAIM) {
-        CHECK(argc == 10 && strcmp(a[3], "pod-a") == 0, "claim arguments");
+        CHECK(argc == 11 && strcmp(a[3], "pod-a") == 0, "claim arguments");
         int id = id_of_arg(a[9]);
         snprintf(key, sizeof(key), "conn:{%s}", IDS[id]);
         CHECK(strcmp(a[0], key) == 0, "claim key");
+        bool auth = strcmp(a[10], "1") == 0;
         int prev = F.owner[id];
         uint64_t prev_conn = F.owner_conn[id];
+        registry_reply_t *r = registry_reply_array(5);
+        if (!auth && prev && F.auth[id]) { /* both pods hold their leases here */
+            conn_t *rc = conn_find(id, strtoull(a[5], NULL, 10));
+            if (rc)
+                rc->refused = true;
+            r->element[0] = registry_reply_int((long long)F.counter[id]);
+            r->element[1] = text(POD_NAMES[prev]);
+            r->element[2] = text("");
+            r->element[3] = text("");
+            r->element[4] = text("refused");
+            return r;
+        }
         uint64_t epoch = next_epoch(id, 0);
-        give(id, epoch, strtoull(a[5], NULL, 10));
+        if (F.trace)
+            fprintf(stderr, "  CLAIM %s conn %s -> %" PRIu64 "\n", IDS[id], a[5], epoch);
+        give(id, epoch, strtoull(a[5], NULL, 10), auth);
         F.claims_run++;
-        registry_reply_t *r = registry_reply_array(4);
         r->element[0] = registry_reply_int((long long)epoch);
         r->element[1] = text(POD_NAMES[prev]);
         r->element[2] = text("");
         char conn[24];
         snprintf(conn, sizeof(conn), "%" PRIu64, prev_conn);
         r->element[3] = text(conn);
+        r->element[4] = text("claimed");
         return r;
     }
     if (script == REGISTRY_SCRIPT_REASSERT) {
-        CHECK(argc == 11 && strcmp(a[3], "pod-a") == 0, "re-assertion arguments");
+        CHECK(argc == 12 && strcmp(a[3], "pod-a") == 0, "re-assertion arguments");
         int id = id_of_arg(a[10]);
         uint64_t held = strtoull(a[4], NULL, 10), cur = F.counter[id];
+        bool auth = strcmp(a[11], "1") == 0;
         CHECK(held != 0, "re-assertion without an epoch");
-        if (cur == held && F.owner[id] == POD_A)
-            return array3(registry_reply_int((long long)held), text("held"), text(""));
+        if (F.owner[id] == POD_A && (cur == held || F.owner_conn[id] == strtoull(a[6], NULL, 10))) {
+            F.auth[id] = auth;
+            F.in_set[id] = true;
+            return array3(registry_reply_int((long long)cur), text("held"), text(""));
+        }
         if ((cur == 0 && F.owner[id] != POD_B) || (cur == held && F.owner[id] == 0)) {
             uint64_t epoch = next_epoch(id, held);
-            give(id, epoch, strtoull(a[6], NULL, 10));
+            give(id, epoch, strtoull(a[6], NULL, 10), auth);
             F.claims_run++;
             return array3(registry_reply_int((long long)epoch), text("claimed"), text(""));
         }
@@ -307,16 +441,35 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
                       text(POD_NAMES[F.owner[id]]));
     }
     if (script == REGISTRY_SCRIPT_RELEASE) {
-        CHECK(argc == 6 && strcmp(a[4], "pod-a") == 0, "release arguments");
+        CHECK((argc == 6 || argc == 8) && strcmp(a[4], "pod-a") == 0, "release arguments");
+        /* by connection (a claim whose answer was lost): the mapping must name it */
+        uint64_t by_conn = argc == 8 ? strtoull(a[6], NULL, 10) : 0;
         int id = id_of_arg(a[5]);
         uint64_t epoch = strtoull(a[3], NULL, 10);
-        CHECK(assignment(id, epoch) != NULL, "release of an epoch this pod never held");
+        if (F.trace)
+            fprintf(stderr, "  RELEASE %s %" PRIu64 " (counter %" PRIu64 " owner %d)\n", IDS[id],
+                    epoch, F.counter[id], F.owner[id]);
+        CHECK(epoch == 0 || assignment(id, epoch) != NULL,
+              "release of an epoch this pod never held");
         const conn_t *c = F.current[id] >= 0 ? &F.conns[F.current[id]] : NULL;
-        CHECK(!c || c->known != epoch, "release of the epoch the current connection holds");
-        if (F.counter[id] == epoch && F.owner[id] == POD_A) {
+        CHECK(epoch == 0 || !c || !c->live || c->known != epoch,
+              "release of the epoch the current connection holds");
+        if (by_conn && F.owner[id] == POD_A && F.owner_conn[id] == by_conn &&
+            F.counter[id] != epoch) {
+            const conn_t *bc = conn_find(id, by_conn);
+            CHECK(bc && bc->unregistered, "release by connection of a live connection");
+            epoch = F.counter[id];
+        }
+        if (epoch && F.counter[id] == epoch && F.owner[id] == POD_A) {
             F.owner[id] = 0;
+            F.auth[id] = false;
+            F.in_set[id] = false;
+            if (F.nreleased < MAX_ASSIGN)
+                F.released[F.nreleased++] = (uint64_t)id << 56 | epoch;
             return registry_reply_int(1);
         }
+        if (F.owner[id] != POD_A)
+            F.in_set[id] = false;
         return registry_reply_int(0);
     }
     if (script == REGISTRY_SCRIPT_LOOKUP) {
@@ -336,10 +489,69 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
     return NULL;
 }
 
-/* SET dedup:{cmd-k} <value> NX GET PX <ttl> */
+/* SSCAN of our set, two per page (the cursor is the index of the next identity). */
+static registry_reply_t *run_sscan(const registry_batch_t *b, size_t i)
+{
+    CHECK(registry_batch_argc(b, i) == 5 &&
+              strcmp(registry_batch_arg(b, i, 1), "pod:{pod-a}:conns") == 0,
+          "SSCAN arguments");
+    int from = atoi_safe(registry_batch_arg(b, i, 2)), next = 0, n = 0;
+    registry_reply_t *ids = registry_reply_array(2);
+    for (int id = from; id < NIDS; id++) {
+        if (!F.in_set[id])
+            continue;
+        if (n == 2) {
+            next = id;
+            break;
+        }
+        ids->element[n++] = text(IDS[id]);
+    }
+    ids->elements = (size_t)n;
+    char cursor[8];
+    snprintf(cursor, sizeof(cursor), "%d", next);
+    registry_reply_t *r = registry_reply_array(2);
+    r->element[0] = text(cursor);
+    r->element[1] = ids;
+    return r;
+}
+
+/* SET dedup:{cmd-k} <value> NX GET PX <ttl>; SSCAN; MGET conn:{id} conn:{id}:epoch; HGETALL
+ * idtag:TAGk (even k: found). */
 static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
 {
-    CHECK(registry_batch_argc(b, i) == 7 && strcmp(registry_batch_arg(b, i, 0), "SET") == 0,
+    const char *name = registry_batch_arg(b, i, 0);
+    if (strcmp(name, "SSCAN") == 0)
+        return run_sscan(b, i);
+    if (strcmp(name, "MGET") == 0) {
+        CHECK(registry_batch_argc(b, i) == 3, "MGET arguments");
+        int id = -1;
+        for (int k = 0; k < NIDS; k++) {
+            char key[64];
+            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            if (strcmp(registry_batch_arg(b, i, 1), key) == 0)
+                id = k;
+        }
+        CHECK(id >= 0, "MGET of an unknown key");
+        char epoch[24];
+        snprintf(epoch, sizeof(epoch), "%" PRIu64, F.counter[id]);
+        registry_reply_t *r = registry_reply_array(2);
+        r->element[0] = F.owner[id] ? text(POD_NAMES[F.owner[id]]) : registry_reply_nil();
+        r->element[1] = F.counter[id] ? text(epoch) : registry_reply_nil();
+        return r;
+    }
+    if (strcmp(name, "HGETALL") == 0) {
+        const char *key = registry_batch_arg(b, i, 1);
+        CHECK(strncmp(key, "idtag:TAG", 9) == 0, "id-token key");
+        if ((key[9] - '0') % 2)
+            return registry_reply_array(0);
+        registry_reply_t *r = registry_reply_array(4);
+        r->element[0] = text("status");
+        r->element[1] = text("Accepted");
+        r->element[2] = text("expires_at_ms");
+        r->element[3] = text("0");
+        return r;
+    }
+    CHECK(registry_batch_argc(b, i) == 7 && strcmp(name, "SET") == 0,
           "a plain command the table never sends");
     const char *key = registry_batch_arg(b, i, 1), *value = registry_batch_arg(b, i, 2);
     CHECK(strncmp(key, "dedup:{cmd-", 11) == 0 && key[11] >= '0' && key[11] < '0' + NCMDS,
@@ -370,6 +582,9 @@ static void execute(const registry_batch_t *b, uint8_t outcome, uint8_t cut)
         failing = cut % n;
     }
     F.npending = 0;
+    if (F.trace)
+        fprintf(stderr, "  batch of %zu, outcome %d ran %zu answered %zu\n", n, outcome, ran,
+                answered);
     for (size_t i = 0; i < n; i++) {
         registry_reply_t *r;
         bool script = registry_batch_script_of(b, i) != REGISTRY_BATCH_PLAIN;
@@ -436,7 +651,8 @@ static void flush(uint8_t outcome, uint8_t cut, bool async)
 
 /* ---- events from the fake core and bridge ------------------------------------------------ */
 
-static void send_register(conn_t *c)
+/* REGISTER of c; epoch: the one its core holds (a re-registration after a restart), 0 new. */
+static void send_register_epoch(conn_t *c, uint64_t epoch)
 {
     envelope_t env = {.type = ENV_REGISTER};
     env.u.register_.core_id = c->core;
@@ -446,18 +662,38 @@ static void send_register(conn_t *c)
     env.u.register_.ocpp_version = env_str("ocpp1.6");
     env.u.register_.boot_state = env_str("pending");
     env.u.register_.since_us = F.now;
+    env.u.register_.epoch = epoch;
+    env.u.register_.authenticated = c->authenticated;
     c->unanswered++;
+    if (F.trace)
+        fprintf(stderr, "  REGISTER %s conn %" PRIu64 " epoch %" PRIu64 " core %u\n", IDS[c->id],
+                c->conn_id, epoch, c->core);
     c->live = true;
+    if (F.table_conn[c->id] && F.table_conn[c->id] != c->conn_id) {
+        conn_t *old = conn_find(c->id, F.table_conn[c->id]);
+        F.replacements[c->id]++;
+        if (old && !old->replaced_seq)
+            old->replaced_seq = F.replacements[c->id];
+    }
+    F.table_conn[c->id] = c->conn_id;
+    for (size_t i = 0; i < F.nconns; i++) /* replaced in the registry's table by c */
+        if (F.conns[i].id == c->id && &F.conns[i] != c && F.conns[i].live && !F.conns[i].lost_at)
+            F.conns[i].lost_at = F.now;
     F.current[c->id] = (int)(c - F.conns);
     F.requests++;
     CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "REGISTER refused");
+}
+
+static void send_register(conn_t *c)
+{
+    send_register_epoch(c, 0);
 }
 
 static conn_t *pick_conn(uint8_t b, bool live)
 {
     for (size_t k = 0; k < F.nconns; k++) {
         conn_t *c = &F.conns[(b + k) % F.nconns];
-        if (live ? c->live : !c->unregistered)
+        if (live ? c->live : !c->unregistered && !c->dropped) /* a dropped one's core is gone */
             return c;
     }
     return NULL;
@@ -476,7 +712,10 @@ static void ev_register_new(uint8_t b)
     if (F.nconns >= MAX_CONNS)
         return;
     conn_t *c = &F.conns[F.nconns++];
-    *c = (conn_t){.id = b % NIDS, .conn_id = ++F.next_conn, .core = (b / NIDS) % CORES};
+    *c = (conn_t){.id = b % NIDS,
+                  .conn_id = ++F.next_conn,
+                  .core = (b / NIDS) % CORES,
+                  .authenticated = (b & 0x40) != 0};
     send_register(c);
 }
 
@@ -491,6 +730,14 @@ static void ev_unregister(uint8_t b)
     env.u.unregister.conn_id = c->conn_id;
     env.u.unregister.epoch = c->heard;
     c->unregistered = true;
+    c->late = c->lost_at && F.now >= c->lost_at + (uint64_t)F.grace_ms * 1000u;
+    /* the registry keeps the last 4 connections it replaced: an older one it no longer knows */
+    c->late |= c->replaced_seq && F.replacements[c->id] - c->replaced_seq >= 4;
+    if (F.table_conn[c->id] == c->conn_id)
+        F.table_conn[c->id] = 0;
+    if (F.trace)
+        fprintf(stderr, "  UNREGISTER %s conn %" PRIu64 " epoch %" PRIu64 "\n", IDS[c->id],
+                c->conn_id, c->heard);
     c->live = false;
     if (F.current[c->id] == (int)(c - F.conns))
         F.current[c->id] = -1;
@@ -501,9 +748,14 @@ static void ev_unregister(uint8_t b)
 static void ask(req_t *q)
 {
     uint64_t request_id = (uint64_t)(q - F.reqs);
-    envelope_t env = {.type = q->lookup ? ENV_LOOKUP : ENV_DEDUP};
+    envelope_t env = {.type = q->tag ? ENV_TAG_LOOKUP : q->lookup ? ENV_LOOKUP : ENV_DEDUP};
     char command_id[8];
-    if (q->lookup) {
+    if (q->tag) {
+        snprintf(command_id, sizeof(command_id), "TAG%d", q->arg % 10);
+        env.u.tag_lookup.request_id = request_id;
+        env.u.tag_lookup.core_id = q->arg % CORES;
+        env.u.tag_lookup.id_tag = env_str(command_id);
+    } else if (q->lookup) {
         env.u.lookup.request_id = request_id;
         env.u.lookup.identity = env_str(IDS[q->arg % NIDS]);
     } else {
@@ -517,13 +769,71 @@ static void ask(req_t *q)
     CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "request refused");
 }
 
-static void ev_request(uint8_t b, bool lookup)
+static void ev_request(uint8_t b, bool lookup, bool tag)
 {
     if (F.nreqs >= MAX_REQS)
         return;
     req_t *q = &F.reqs[F.nreqs++];
-    *q = (req_t){.lookup = lookup, .arg = b};
+    *q = (req_t){.lookup = lookup, .tag = tag, .arg = b};
     ask(q);
+}
+
+/* Core k restarts: each of its current connections comes back (re-announced by its edge, so
+ * registered again without an epoch) or is gone without an UNREGISTER; its other connections are
+ * gone. */
+static void ev_core_restart(uint8_t b, uint8_t keep)
+{
+    uint32_t k = b % CORES;
+    F.now += 1; /* started after every REGISTER so far */
+    F.core_instance[k] = F.now;
+    registry_table_on_core_instance(F.table, k, F.now, F.now);
+    for (size_t i = 0; i < F.nconns; i++) {
+        conn_t *c = &F.conns[i];
+        if (c->core != k || !c->live)
+            continue;
+        if (is_current(c) && (keep & 1)) {
+            send_register(c); /* resumed: the new core knows no epoch, it claims afresh */
+        } else {
+            c->live = false;
+            c->dropped = true;
+            if (F.current[c->id] == (int)i)
+                F.current[c->id] = -1;
+        }
+        keep = (uint8_t)(keep >> 1 | 0x80);
+    }
+}
+
+/* The registry restarts: its table, queues and the batch in flight are lost (what the batch did
+ * in Redis stays); the cores re-register their current connections with the epochs they heard. */
+static void ev_registry_restart(const registry_table_config_t *cfg, const registry_table_ops_t *ops)
+{
+    for (size_t i = 0; i < F.npending; i++)
+        registry_reply_destroy(&F.pending[i]);
+    F.npending = 0;
+    F.in_flight = false;
+    registry_table_destroy(&F.table);
+    F.npubsub = 0; /* published to the old subscription: lost */
+    memset(F.table_conn, 0, sizeof(F.table_conn));
+    F.table = registry_table_new(cfg, ops, NULL);
+    CHECK(F.table != NULL, "table");
+    F.connected = false;
+    for (size_t i = 0; i < F.nreqs; i++) /* their answers are lost: asked again later */
+        F.reqs[i].outstanding = false;
+    for (size_t i = 0; i < F.nconns; i++) {
+        if (F.conns[i].unregistered)
+            F.conns[i].unreg_lost = true; /* its release may be lost: reconciled later */
+        else if (F.conns[i].live && !is_current(&F.conns[i]))
+            F.conns[i].untracked = true; /* its UNREGISTER may bring no epoch */
+    }
+    for (uint32_t k = 0; k < CORES; k++)
+        registry_table_on_core_instance(F.table, k, F.core_instance[k], F.now);
+    for (int id = 0; id < NIDS; id++) {
+        conn_t *c = F.current[id] >= 0 ? &F.conns[F.current[id]] : NULL;
+        if (c && c->live) {
+            c->stale = c->heard < c->known; /* REGISTERED unread when the registry died */
+            send_register_epoch(c, c->heard);
+        }
+    }
 }
 
 /* The bridge asks again, with the same request id, what was answered with an error. */
@@ -552,22 +862,25 @@ static void deliver_pubsub(size_t max)
  * one release. */
 static void check_bounded(void)
 {
-    CHECK(registry_table_depth(F.table) <= 2 * F.requests + F.claims_run,
+    CHECK(registry_table_depth(F.table) <= 2 * F.requests + F.claims_run + 2 * NIDS,
           "queue larger than the requests seen");
     CHECK(registry_table_size(F.table) <= F.nconns, "more registrations than connections");
 }
 
-static void step(input_t *in)
+static void step(input_t *in, const registry_table_config_t *cfg, const registry_table_ops_t *ops)
 {
     uint8_t op = next(in), b = next(in);
-    switch (op % 20) {
+    if (F.trace)
+        fprintf(stderr, "step %d b=%d now=%" PRIu64 "\n", op % 24, b, F.now);
+    switch (op % 24) {
     case 0:
     case 1:
         ev_register_new(b);
         break;
-    case 2: { /* BootNotification: the same connection registers again */
+    case 2: { /* BootNotification: the same connection registers again (only the newest of an
+               * identity: ocpp-core closes an older one when a newer one arrives) */
         conn_t *c = pick_conn(b, true);
-        if (c)
+        if (c && is_current(c))
             send_register(c);
         break;
     }
@@ -582,10 +895,10 @@ static void step(input_t *in)
             }
         break;
     case 5:
-        ev_request(b, true);
+        ev_request(b, true, false);
         break;
     case 6:
-        ev_request(b, false);
+        ev_request(b, false, false);
         break;
     case 7:
     case 8:
@@ -615,7 +928,7 @@ static void step(input_t *in)
         F.redis_up = true;
         break;
     case 13:
-        other_claims(b % NIDS);
+        other_claims(b % NIDS, (b & 0x80) != 0);
         break;
     case 14: /* the other pod's connection goes */
         if (F.owner[b % NIDS] == POD_B)
@@ -651,6 +964,20 @@ static void step(input_t *in)
     case 19:
         F.now += (uint64_t)b * 100000u;
         registry_table_update_busy(F.table, F.connected, F.now);
+        break;
+    case 20:
+        ev_request(b, false, true);
+        break;
+    case 21:
+        ev_core_restart(b, next(in));
+        break;
+    case 22: /* the shell's tick: restarted cores' deadlines, the reconciliation */
+        F.now += (uint64_t)(b % 64) * 100000u;
+        registry_table_tick(F.table, F.connected, F.now);
+        break;
+    case 23:
+        if (b % 4 == 0)
+            ev_registry_restart(cfg, ops);
         break;
     }
     check_bounded();
@@ -709,17 +1036,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         F.current[i] = -1;
     F.now = 1000000000u;
     F.redis_up = true;
+    F.trace = getenv("FUZZ_TRACE") != NULL;
+    if (F.trace)
+        log_set_fd(2);
     input_t in = {data, size};
     registry_table_config_t cfg = {.pod_id = "pod-a",
                                    .core_count = CORES,
                                    .queue_limit = 2 + next(&in) % 32,
-                                   .batch_max = 1 + next(&in) % 16};
+                                   .batch_max = 1 + next(&in) % 16,
+                                   .events_topic = "ocpp-events-up",
+                                   .reconcile_grace_ms = 100 * (next(&in) % 40),
+                                   .reconcile_interval_ms = 1000 + 100 * (next(&in) % 40)};
     registry_table_ops_t ops = {.to_core = to_core, .to_bridge = to_bridge};
+    F.grace_ms = cfg.reconcile_grace_ms;
     F.table = registry_table_new(&cfg, &ops, NULL);
     if (!F.table)
         return 0;
+    for (uint32_t k = 0; k < CORES; k++) {
+        F.core_instance[k] = F.now - 1000000u;
+        registry_table_on_core_instance(F.table, k, F.core_instance[k], F.now);
+    }
     while (in.n > 0)
-        step(&in);
+        step(&in, &cfg, &ops);
     settle();
     registry_table_destroy(&F.table);
     for (size_t i = 0; i < F.npending; i++)

@@ -11,12 +11,22 @@
 
 #define F(field) offsetof(registry_config_t, field)
 
+static int registry_validate_password_file(const char *value, char *why, size_t whylen);
+
 const config_option_t REGISTRY_CONFIG[] = {
     SERVICE_POD_OPTIONS(registry_config_t, "9104"),
     {"redis_url", CONFIG_STRING, "redis://127.0.0.1:6379", F(redis_url), 0, 0, NULL,
-     registry_validate_redis_url, "redis://[:password@]host[:port][/db]"},
-    {"redis_timeout_ms", CONFIG_DURATION, "1s", F(redis_timeout_ms), 10, 60000, NULL, NULL,
-     "connect and command timeout"},
+     registry_validate_redis_url,
+     "redis://[[user]:password@]host[:port][/db]; with a user, AUTH user password (a Redis ACL "
+     "user, docs/security.md)"},
+    {"redis_password_file", CONFIG_STRING, "", F(redis_password_file), 0, 0, NULL,
+     registry_validate_password_file,
+     "file holding the Redis password (e.g. a mounted Kubernetes Secret); its first line "
+     "replaces the password of redis_url; never logged"},
+    {"redis_timeout_ms", CONFIG_DURATION, "500ms", F(redis_timeout_ms), 10, 5000, NULL, NULL,
+     "bounds each connect and each round trip to Redis (the loop waits for it: a Redis that "
+     "hangs costs at most this per attempt, then the connection is dropped and retried with "
+     "back-off); keep it well below the 10 s /healthz stall limit"},
     {"lease_ttl_ms", CONFIG_DURATION, "5s", F(lease_ttl_ms), 1000, 600000, NULL, NULL,
      "the pod is considered dead this long after its last lease refresh"},
     {"lease_refresh_ms", CONFIG_DURATION, "1s", F(lease_refresh_ms), 100, 60000, NULL, NULL,
@@ -38,7 +48,25 @@ const config_option_t REGISTRY_CONFIG[] = {
      "how long a pod's lease must have been missing (as seen by the sweeper) before its "
      "mappings are swept; until then lookups report them stale"},
     {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,
-     "topic of the device.disconnected events the sweeper emits"},
+     "topic of the device.disconnected events the sweeper and the reconciliation emit"},
+    {"reconcile_grace_ms", CONFIG_DURATION, "10s", F(reconcile_grace_ms), 0, 600000, NULL, NULL,
+     "how long a restarted ocpp-core has to re-register its connections before the ones it did "
+     "not confirm are released; also the wait after start before the first reconciliation"},
+    {"reconcile_interval_ms", CONFIG_DURATION, "60s", F(reconcile_interval_ms), 1000, 86400000,
+     NULL, NULL,
+     "how often every mapping Redis holds for this pod is checked against the registrations; "
+     "one without a connection is released with a device.disconnected event"},
+    {"orphan_forget_ms", CONFIG_DURATION, "24h", F(orphan_forget_ms), 1000, 2592000000, NULL, NULL,
+     "a pod dead this long is forgotten: its command partition is no longer read and it leaves "
+     "the set of known pods"},
+    {"cred_rescan_ms", CONFIG_DURATION, "5m", F(cred_rescan_ms), 1000, 86400000, NULL, NULL,
+     "how often every ws-edge gets a full credential sync again, in case a change notification "
+     "(PUBLISH ocppgw:cred) was missed"},
+    {"outbox_max_bytes", CONFIG_INT, "8388608", F(outbox_max_bytes), 65536, 1073741824, NULL, NULL,
+     "bytes queued per receiver (each core, kafka-bridge, each ws-edge) once its ZeroMQ pipe is "
+     "full; the registry never waits on a peer: messages that must arrive queue up to four times "
+     "this, ANNOUNCE and REGISTRY_BUSY are dropped (repeated anyway), an edge that missed a "
+     "credential record gets a full sync"},
 };
 const size_t REGISTRY_CONFIG_COUNT = sizeof(REGISTRY_CONFIG) / sizeof(REGISTRY_CONFIG[0]);
 
@@ -56,11 +84,16 @@ int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *w
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
+        size_t n = (size_t)(at - pw), u = colon ? (size_t)(colon - p) : 0;
         if (n >= sizeof(out->password)) {
             snprintf(why, whylen, "password too long");
             return -EINVAL;
         }
+        if (u >= sizeof(out->user) || memchr(p, ' ', u)) {
+            snprintf(why, whylen, "user name too long or with a space");
+            return -EINVAL;
+        }
+        memcpy(out->user, p, u);
         memcpy(out->password, pw, n);
         p = at + 1;
     }
@@ -100,6 +133,42 @@ int registry_validate_redis_url(const char *value, char *why, size_t whylen)
 {
     registry_redis_url_t u;
     return registry_parse_redis_url(value, &u, why, whylen);
+}
+
+int registry_read_password_file(const char *path, char *out, size_t outlen, char *why,
+                                size_t whylen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int err = errno;
+        snprintf(why, whylen, "cannot read %s: %s", path, strerror(err));
+        return err == EACCES ? -EACCES : -ENOENT;
+    }
+    char line[512];
+    int rc = 0;
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    size_t n = strcspn(line, "\r\n");
+    if (n >= outlen || (n == sizeof(line) - 1 && !feof(f))) {
+        snprintf(why, whylen, "%s: password longer than %zu bytes", path, outlen - 1);
+        rc = -E2BIG;
+    } else {
+        memcpy(out, line, n);
+        out[n] = '\0';
+    }
+    explicit_bzero(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+static int registry_validate_password_file(const char *value, char *why, size_t whylen)
+{
+    if (!value[0])
+        return 0;
+    char pw[256];
+    int rc = registry_read_password_file(value, pw, sizeof(pw), why, whylen);
+    explicit_bzero(pw, sizeof(pw));
+    return rc < 0 ? -EINVAL : 0;
 }
 
 int registry_parse_addr_list(const char *list, registry_addr_t *out, int max, char *why,

@@ -26,20 +26,33 @@ typedef struct {
     int64_t sweep_batch;
     int64_t sweep_grace_ms;
     char *events_topic;
+    char *redis_password_file;
+    int64_t reconcile_grace_ms;
+    int64_t reconcile_interval_ms;
+    int64_t orphan_forget_ms;
+    int64_t cred_rescan_ms;
+    int64_t outbox_max_bytes;
 } registry_config_t;
 
 extern const config_option_t REGISTRY_CONFIG[];
 extern const size_t REGISTRY_CONFIG_COUNT;
 
-/* redis://[:password@]host[:port][/db] -> parts. 0 or -EINVAL (why filled). */
+/* redis://[[user]:password@]host[:port][/db] -> parts (user: an ACL user, AUTH user password;
+ * without it AUTH password, the default user). 0 or -EINVAL (why filled, never with the
+ * password). */
 typedef struct {
     char host[256];
     int port;
+    char user[128];
     char password[256];
     int db;
 } registry_redis_url_t;
 int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *why, size_t whylen);
 int registry_validate_redis_url(const char *value, char *why, size_t whylen);
+/* The password from a file (a mounted Secret): its first line, without the line break. 0,
+ * -ENOENT / -EACCES (why filled with the path and the reason, never the contents), -E2BIG. */
+int registry_read_password_file(const char *path, char *out, size_t outlen, char *why,
+                                size_t whylen);
 
 /* "host:port,host:port" (Sentinel addresses; the port defaults to 26379) -> up to max entries.
  * Returns the number of entries (0 for an empty list) or -EINVAL (why filled). */

@@ -17,39 +17,50 @@
     "  return redis.call('INCR', k)\n"                                                             \
     "end\n"
 
+/* Owner, metadata (auth: the connection passed its station's security profile) and the pod's
+ * set. ARGV[E .. E+6]: edge, conn id, since_us, version, boot state, identity, auth. */
 #define WRITE_OWNER                                                                                \
     "local function write_owner(epoch)\n"                                                          \
     "  redis.call('SET', KEYS[1], ARGV[1])\n"                                                      \
     "  redis.call('HSET', KEYS[3], 'pod', ARGV[1], 'epoch', epoch, 'edge', ARGV[E],\n"             \
-    "             'conn', ARGV[E + 1], 'since', ARGV[E + 2], 'version', ARGV[E + 3])\n"            \
+    "             'conn', ARGV[E + 1], 'since', ARGV[E + 2], 'version', ARGV[E + 3],\n"            \
+    "             'auth', ARGV[E + 6])\n"                                                          \
     "  if ARGV[E + 4] == 'accepted' or ARGV[E + 4] == 'pending' then\n"                            \
     "    redis.call('HSET', KEYS[3], 'boot', ARGV[E + 4])\n"                                       \
     "  end\n"                                                                                      \
     "  redis.call('SADD', 'pod:{' .. ARGV[1] .. '}:conns', ARGV[E + 5])\n"                         \
     "end\n"
 
+/* Newest wins only among authenticated connections: an unauthenticated claim over an
+ * authenticated mapping whose pod holds a lease is refused, nothing written. */
 const char REGISTRY_CLAIM_LUA[] =
-    "local E = 2\n" NEXT_EPOCH WRITE_OWNER "local epoch = next_epoch(KEYS[2], 0)\n"
-    "local prev = redis.call('GET', KEYS[1]) or ''\n"
-    "local meta = redis.call('HMGET', KEYS[3], 'boot', 'conn')\n"
+    "local E = 2\n" NEXT_EPOCH WRITE_OWNER "local prev = redis.call('GET', KEYS[1]) or ''\n"
+    "local meta = redis.call('HMGET', KEYS[3], 'boot', 'conn', 'auth')\n"
+    "if ARGV[8] ~= '1' and prev ~= '' and meta[3] == '1' and\n"
+    "   redis.call('EXISTS', 'pod:{' .. prev .. '}') == 1 then\n"
+    "  return {tonumber(redis.call('GET', KEYS[2]) or '0'), prev, '', '', 'refused'}\n"
+    "end\n"
+    "local epoch = next_epoch(KEYS[2], 0)\n"
     "write_owner(epoch)\n"
     "if prev ~= '' and prev ~= ARGV[1] then\n"
     "  redis.call('SREM', 'pod:{' .. prev .. '}:conns', ARGV[7])\n"
     "  redis.call('PUBLISH', 'ocppgw:superseded:' .. prev,\n"
     "             epoch .. ' ' .. (meta[2] or '0') .. ' ' .. ARGV[1] .. ' ' .. ARGV[7])\n"
     "end\n"
-    "return {epoch, prev, meta[1] or '', meta[2] or ''}\n";
+    "return {epoch, prev, meta[1] or '', meta[2] or '', 'claimed'}\n";
 
 const char REGISTRY_REASSERT_LUA[] =
     "local E = 3\n" NEXT_EPOCH WRITE_OWNER "local held = tonumber(ARGV[2])\n"
     "local cur = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
     "local owner = redis.call('GET', KEYS[1]) or ''\n"
-    "if cur == held and owner == ARGV[1] then\n"
+    "local mc = redis.call('HMGET', KEYS[3], 'edge', 'conn')\n"
+    "if owner == ARGV[1] and (cur == held or (mc[1] == ARGV[3] and mc[2] == ARGV[4])) then\n"
+    "  redis.call('HSET', KEYS[3], 'auth', ARGV[9])\n"
     "  if ARGV[7] == 'accepted' or ARGV[7] == 'pending' then\n"
     "    redis.call('HSET', KEYS[3], 'boot', ARGV[7])\n"
     "  end\n"
     "  redis.call('SADD', 'pod:{' .. ARGV[1] .. '}:conns', ARGV[8])\n"
-    "  return {held, 'held', ''}\n"
+    "  return {cur, 'held', ''}\n"
     "end\n"
     "if (cur == 0 and (owner == '' or owner == ARGV[1])) or (cur == held and owner == '') then\n"
     "  local epoch = next_epoch(KEYS[2], held)\n"
@@ -59,10 +70,15 @@ const char REGISTRY_REASSERT_LUA[] =
     "return {cur, 'superseded', owner}\n";
 
 const char REGISTRY_RELEASE_LUA[] =
-    "if redis.call('GET', KEYS[2]) == ARGV[1] and redis.call('GET', KEYS[1]) == ARGV[2] then\n"
+    "local match = redis.call('GET', KEYS[2]) == ARGV[1]\n"
+    "if not match and ARGV[4] and ARGV[4] ~= '' then\n"
+    "  local mc = redis.call('HMGET', KEYS[3], 'edge', 'conn')\n"
+    "  match = mc[1] == ARGV[5] and mc[2] == ARGV[4]\n"
+    "end\n"
+    "if match and redis.call('GET', KEYS[1]) == ARGV[2] then\n"
     "  redis.call('DEL', KEYS[1])\n"
     "  redis.call('HSET', KEYS[3], 'pod', '')\n"
-    "  redis.call('HDEL', KEYS[3], 'conn', 'edge')\n"
+    "  redis.call('HDEL', KEYS[3], 'conn', 'edge', 'auth')\n"
     "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
     "  return 1\n"
     "end\n"
@@ -87,7 +103,7 @@ const char REGISTRY_SWEEP_LUA[] =
     "local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[2], 'pod', '')\n"
-    "redis.call('HDEL', KEYS[2], 'conn', 'edge')\n"
+    "redis.call('HDEL', KEYS[2], 'conn', 'edge', 'auth')\n"
     "return {1, tonumber(epoch)}\n";
 
 const char REGISTRY_LOCK_LUA[] = "local cur = redis.call('GET', KEYS[1])\n"
@@ -99,6 +115,8 @@ const char REGISTRY_LOCK_LUA[] = "local cur = redis.call('GET', KEYS[1])\n"
                                  "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
                                  "return 1\n";
 
+/* Since when the pod is dead lives in Redis (:since, set by the first registry that sees it
+ * without a lease), so every registry, and a restarted one, forgets it at the same time. */
 const char REGISTRY_TAKEOVER_LUA[] =
     NEXT_EPOCH "local cur = redis.call('GET', KEYS[1])\n"
                "local pre = ARGV[1] .. ' '\n"
@@ -106,30 +124,52 @@ const char REGISTRY_TAKEOVER_LUA[] =
                "local held = mine and tonumber(string.sub(cur, #pre + 1)) or 0\n"
                "if ARGV[3] == 'release' then\n"
                "  if mine then redis.call('DEL', KEYS[1]) end\n"
-               "  return {held, 'released'}\n"
+               "  return {held, 'released', 0}\n"
                "end\n"
                "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
                "  if mine then redis.call('DEL', KEYS[1]) end\n"
-               "  return {held, 'alive'}\n"
+               "  redis.call('DEL', KEYS[5])\n"
+               "  return {held, 'alive', 0}\n"
                "end\n"
-               "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
+               "local t = redis.call('TIME')\n"
+               "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+               "local since = tonumber(redis.call('GET', KEYS[5]) or '')\n"
+               "if not since then\n"
+               "  since = now\n"
+               "  redis.call('SET', KEYS[5], string.format('%d', now))\n"
+               "end\n"
+               "local dead = now - since\n"
+               "if redis.call('EXISTS', KEYS[4]) == 1 or dead >= tonumber(ARGV[4]) then\n"
                "  if mine then redis.call('DEL', KEYS[1]) end\n"
-               "  return {held, 'done'}\n"
+               "  redis.call('SET', KEYS[4], string.format('%d', since))\n"
+               "  if redis.call('SCARD', KEYS[6]) == 0 then\n"
+               "    redis.call('SREM', KEYS[7], ARGV[5])\n"
+               "    redis.call('DEL', KEYS[5])\n"
+               "  end\n"
+               "  return {held, 'forgotten', dead}\n"
                "end\n"
                "if mine then\n"
                "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-               "  return {held, 'held'}\n"
+               "  return {held, 'held', dead}\n"
                "end\n"
-               "if cur then return {0, 'other'} end\n"
+               "if cur then return {0, 'other', dead} end\n"
                "local epoch = next_epoch(KEYS[2], 0)\n"
                "redis.call('SET', KEYS[1], pre .. epoch, 'PX', ARGV[2])\n"
-               "return {epoch, 'won'}\n";
+               "return {epoch, 'won', dead}\n";
 
-const char REGISTRY_TAKEOVER_DONE_LUA[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] .. ' ' .. ARGV[2] then return 0 end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('SET', KEYS[2], ARGV[2])\n"
-    "if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[3]) end\n"
+/* Drops the previous password of a rotation once the station used the current one: only if
+ * the record still has the current password the edge saw (fingerprint = the first 16 hex digits
+ * of SHA-1 over the hash field's text, docs/security.md), so a rotation made meanwhile keeps its
+ * own previous password. Then the change is published like any other. */
+const char REGISTRY_CRED_USED_LUA[] =
+    "local h = redis.call('HGET', KEYS[1], 'hash')\n"
+    "if not h or string.sub(redis.sha1hex(h), 1, 16) ~= ARGV[1] then return 0 end\n"
+    "if redis.call('HEXISTS', KEYS[1], 'prev_hash') == 0 then return 0 end\n"
+    "redis.call('HDEL', KEYS[1], 'prev_alg', 'prev_iter', 'prev_salt', 'prev_hash')\n"
+    "local t = redis.call('TIME')\n"
+    "redis.call('HSET', KEYS[1], 'updated_ms',\n"
+    "           string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))\n"
+    "redis.call('PUBLISH', ARGV[2], ARGV[3])\n"
     "return 1\n";
 
 const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT] = {
@@ -140,7 +180,7 @@ const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT] = {
     [REGISTRY_SCRIPT_SWEEP] = REGISTRY_SWEEP_LUA,
     [REGISTRY_SCRIPT_LOCK] = REGISTRY_LOCK_LUA,
     [REGISTRY_SCRIPT_TAKEOVER] = REGISTRY_TAKEOVER_LUA,
-    [REGISTRY_SCRIPT_TAKEOVER_DONE] = REGISTRY_TAKEOVER_DONE_LUA,
+    [REGISTRY_SCRIPT_CRED_USED] = REGISTRY_CRED_USED_LUA,
 };
 
 static int fit(int n, size_t outlen)
@@ -183,14 +223,29 @@ int registry_key_takeover_epoch(const char *pod, char *out, size_t outlen)
     return fit(snprintf(out, outlen, "takeover:{%s}:epoch", pod), outlen);
 }
 
-int registry_key_takeover_done(const char *pod, char *out, size_t outlen)
+int registry_key_takeover_forgotten(const char *pod, char *out, size_t outlen)
 {
-    return fit(snprintf(out, outlen, "takeover:{%s}:done", pod), outlen);
+    return fit(snprintf(out, outlen, "takeover:{%s}:forgotten", pod), outlen);
+}
+
+int registry_key_takeover_since(const char *pod, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "takeover:{%s}:since", pod), outlen);
 }
 
 int registry_key_dedup(const char *command_id, char *out, size_t outlen)
 {
     return fit(snprintf(out, outlen, "dedup:{%s}", command_id), outlen);
+}
+
+int registry_key_cred(const char *identity, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, REGISTRY_CRED_PREFIX "%s", identity), outlen);
+}
+
+int registry_key_idtag(const char *token, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "idtag:%s", token), outlen);
 }
 
 int registry_channel_superseded(const char *pod, char *out, size_t outlen)

@@ -4,7 +4,8 @@
  * conn:{<identity>}:epoch    -> fencing counter, INCR on every claim; when missing (Redis lost
  *                               its data) it restarts from Redis' clock in milliseconds, so an
  *                               epoch never goes backwards across a restart
- * conn:{<identity>}:meta     -> hash: pod, epoch, edge, conn, since, version, boot
+ * conn:{<identity>}:meta     -> hash: pod, epoch, edge, conn, since, version, boot, auth (1: the
+ *                               connection passed its station's security profile)
  * pod:{<pod>}                -> the pod's lease (expires unless refreshed)
  * pod:{<pod>}:conns          -> set of identities the pod claimed (what the sweeper checks
  *                               when the lease is gone: O(that pod's mappings), never a SCAN)
@@ -12,10 +13,15 @@
  * ocppgw:sweeper             -> lock: the one registry that sweeps stale mappings right now
  * takeover:{<pod>}           -> "<taker> <epoch>": fenced claim on a dead pod's partition
  * takeover:{<pod>}:epoch     -> INCR counter of those claims
- * takeover:{<pod>}:done      -> the partition was drained (TAKEOVER_DONE); deleted when the
- *                               pod refreshes its lease again
+ * takeover:{<pod>}:since     -> since when (Redis' clock, ms) the pod has been seen dead
+ * takeover:{<pod>}:forgotten -> the pod was dead longer than orphan_forget_ms: nobody reads its
+ *                               partition any more; deleted when the pod refreshes its lease
  * dedup:{<command_id>}       -> SET NX with a TTL: first delivery of a command
+ * cred:<identity>            -> hash: the station's credential record (docs/security.md),
+ *                               written by ocppctl or the backend, read by the registry
+ * idtag:<token>              -> hash {status, expires_at_ms}: the backend's id-token policy
  * channel ocppgw:superseded:<pod> -> "<epoch> <old conn id> <new pod> <identity>"
+ * channel ocppgw:cred        -> "<identity>": cred:<identity> changed (ocppctl, the backend)
  *
  * The braces are Redis Cluster hash tags: every key of one charge point lives in one slot. The
  * scripts that also touch pod keys (claim, release, sweep, lookup) would need splitting for a
@@ -28,22 +34,29 @@
 #define REGISTRY_PODS_KEY          "ocppgw:pods"
 #define REGISTRY_SWEEPER_KEY       "ocppgw:sweeper"
 #define REGISTRY_SUPERSEDED_PREFIX "ocppgw:superseded:"
+#define REGISTRY_CRED_CHANNEL      "ocppgw:cred"
+#define REGISTRY_CRED_PREFIX       "cred:"
 
 /* Fresh claim (a new connection). KEYS: conn, epoch, meta. ARGV: pod, edge, conn id, since_us,
- * version, boot state, identity. Takes a new epoch, sets the owner, moves the identity to this
- * pod's set and PUBLISHes to the previous pod's channel when another pod held it.
- * Returns {epoch, previous pod or "", previous boot state or "", previous conn id or ""}. */
-extern const char REGISTRY_CLAIM_LUA[];
+ * version, boot state, identity, authenticated (1/0). Takes a new epoch, sets the owner, moves the
+ * identity to this pod's set and PUBLISHes to the previous pod's channel when another pod held
+ * it. Returns {epoch, previous pod or "", previous boot state or "", previous conn id or "",
+ * "claimed"}; an unauthenticated claim over an authenticated mapping whose pod holds a lease
+ * writes nothing: {current epoch, owner, "", "", "refused"}. */
 /* Re-assertion of a claim this pod already held (BootNotification, Redis reconnect, lease lost,
- * pub/sub resubscribed). KEYS: conn, epoch, meta. ARGV: pod, held epoch, edge, conn id, since_us,
- * version, boot state, identity. Claim-if-unchanged-or-missing:
- *   counter == held and owner == pod  -> refresh metadata      {held, "held", ""}
+ * pub/sub resubscribed, a core re-registering after this registry restarted). KEYS: conn, epoch,
+ * meta. ARGV: pod, held epoch, edge, conn id, since_us, version, boot state, identity,
+ * authenticated. Claim-if-unchanged-or-missing:
+ *   owner == pod and (counter == held, or the mapping names this very connection: a newer
+ *   epoch we gave it that its core had not heard of) -> refresh metadata {counter, "held", ""}
  *   counter missing (Redis lost data), or counter == held and
  *   no owner (swept while we were away) -> fresh epoch        {epoch, "claimed", ""}
  *   anything else (a newer claim exists) -> nothing written   {counter, "superseded", owner} */
 extern const char REGISTRY_REASSERT_LUA[];
-/* KEYS: conn, epoch, meta. ARGV: epoch, pod, identity. Deletes the mapping only if the epoch
- * counter and the owner still match. Returns 1 released, 0 not the owner any more. */
+/* KEYS: conn, epoch, meta. ARGV: epoch, pod, identity[, conn id, edge]. Deletes the mapping only
+ * if the owner is still pod and the epoch counter still matches, or (conn id given) the mapping
+ * still names that connection (a claim whose answer was lost). Returns 1 released, 0 not the
+ * owner any more. */
 extern const char REGISTRY_RELEASE_LUA[];
 /* KEYS: conn, meta. ARGV: lease key prefix. Returns {pod or "", epoch, live 0/1}. */
 extern const char REGISTRY_LOOKUP_LUA[];
@@ -54,15 +67,18 @@ extern const char REGISTRY_LOOKUP_LUA[];
 extern const char REGISTRY_SWEEP_LUA[];
 /* KEYS: lock. ARGV: pod, ttl_ms. Takes or extends the lock. Returns 1 held by us, 0 by another. */
 extern const char REGISTRY_LOCK_LUA[];
-/* KEYS: takeover:{p}, takeover:{p}:epoch, pod:{p}, takeover:{p}:done. ARGV: our pod, ttl_ms,
- * mode "try" or "release". Returns {epoch, state} with state "won" (new claim), "held" (ours,
+/* KEYS: takeover:{p}, takeover:{p}:epoch, pod:{p}, takeover:{p}:forgotten, takeover:{p}:since,
+ * pod:{p}:conns, pods set. ARGV: our pod, ttl_ms, mode "try" or "release", orphan_forget_ms, the
+ * dead pod. Returns {epoch, state, dead_ms} with state "won" (new claim), "held" (ours,
  * extended), "other" (another pod holds it), "alive" (the pod has a lease again; our claim, if
- * any, is dropped), "done" (already drained) or "released". */
+ * any, is dropped), "forgotten" (dead longer than orphan_forget_ms: our claim, if any, is
+ * dropped, nobody claims it again, and the pod leaves the pods set once it has no mapping left)
+ * or "released". dead_ms: how long the pod has been dead (Redis' clock). */
 extern const char REGISTRY_TAKEOVER_LUA[];
-/* KEYS: takeover:{p}, takeover:{p}:done, pod:{p}:conns, pods set. ARGV: our pod, epoch, dead pod.
- * TAKEOVER_DONE: drops our claim if it is still ours with that epoch, marks the partition drained
- * and forgets the pod once it has no mapping left. Returns 1 if the claim was ours, else 0. */
-extern const char REGISTRY_TAKEOVER_DONE_LUA[];
+/* CRED_USED. KEYS: cred:<identity>. ARGV: fingerprint, channel, identity. Removes the prev_*
+ * fields if the record's current hash still has that fingerprint, then publishes the change.
+ * Returns 1 when it removed them, else 0. */
+extern const char REGISTRY_CRED_USED_LUA[];
 
 /* The scripts above by number, so that commands can name them as data (registry_batch.h) and
  * the Redis shell loads them all with SCRIPT LOAD and calls them with EVALSHA. */
@@ -74,7 +90,7 @@ typedef enum {
     REGISTRY_SCRIPT_SWEEP,
     REGISTRY_SCRIPT_LOCK,
     REGISTRY_SCRIPT_TAKEOVER,
-    REGISTRY_SCRIPT_TAKEOVER_DONE,
+    REGISTRY_SCRIPT_CRED_USED,
     REGISTRY_SCRIPT_COUNT
 } registry_script_t;
 extern const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT];
@@ -87,8 +103,11 @@ int registry_key_lease(const char *pod, char *out, size_t outlen);
 int registry_key_pod_conns(const char *pod, char *out, size_t outlen);
 int registry_key_takeover(const char *pod, char *out, size_t outlen);
 int registry_key_takeover_epoch(const char *pod, char *out, size_t outlen);
-int registry_key_takeover_done(const char *pod, char *out, size_t outlen);
+int registry_key_takeover_forgotten(const char *pod, char *out, size_t outlen);
+int registry_key_takeover_since(const char *pod, char *out, size_t outlen);
 int registry_key_dedup(const char *command_id, char *out, size_t outlen);
+int registry_key_cred(const char *identity, char *out, size_t outlen);
+int registry_key_idtag(const char *token, char *out, size_t outlen);
 int registry_channel_superseded(const char *pod, char *out, size_t outlen);
 
 #endif

@@ -21,7 +21,7 @@
 /* The step whose batch is out; each reply handler below prepares the next one. */
 typedef enum {
     STEP_IDLE,
-    STEP_REFRESH,    /* EXISTS, SET PX our lease; SADD pods; DEL our :done mark */
+    STEP_REFRESH,    /* EXISTS, SET PX our lease; SADD pods; DEL our :forgotten, :since */
     STEP_PODS,       /* SMEMBERS of the pods set */
     STEP_LEASES,     /* EXISTS of each pod's lease */
     STEP_LOCK,       /* the sweeper lock, when some pod is dead */
@@ -29,7 +29,6 @@ typedef enum {
     STEP_SWEEP,      /* the sweep script for each of them */
     STEP_TAKEOVER,   /* the takeover claim on a dead pod, tried or extended */
     STEP_FORGET,     /* our claims on pods no longer dead, released */
-    STEP_DONE,       /* TAKEOVER_DONE: the claim released, the partition marked drained */
     STEP_STOP        /* our lease deleted */
 } step_t;
 
@@ -40,6 +39,7 @@ typedef struct {
     uint64_t dead_since_us; /* when we first saw it without a lease */
     bool seen;              /* still dead in this round */
     bool forget;            /* dead no more: our claim is being released */
+    bool forgotten;         /* dead longer than orphan_forget_ms (logged once) */
 } takeover_t;
 
 struct registry_lease {
@@ -57,9 +57,8 @@ struct registry_lease {
     bool sweeper; /* we hold the sweeper lock in this round */
     char **ids;   /* the sweep step's identities */
     size_t nids;
-    char done_pod[POD_MAX + 1]; /* TAKEOVER_DONE at hand */
-    uint64_t done_epoch;
-    metrics_counter_t *m_swept;
+    uint64_t bridge_instance; /* last heard */
+    metrics_counter_t *m_swept, *m_forgotten;
 };
 
 static void item_free(void **item)
@@ -117,6 +116,7 @@ registry_lease_t *registry_lease_new(const registry_lease_config_t *cfg,
     }
     zhashx_set_destructor(self->takeovers, item_free);
     self->m_swept = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_SWEPT], NULL);
+    self->m_forgotten = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_ORPHANS_FORGOTTEN], NULL);
     return self;
 }
 
@@ -137,6 +137,12 @@ void registry_lease_destroy(registry_lease_t **self_p)
 size_t registry_lease_dead_pods(const registry_lease_t *self)
 {
     return zhashx_size(self->takeovers);
+}
+
+uint64_t registry_lease_held(const registry_lease_t *self, const char *pod)
+{
+    const takeover_t *t = zhashx_lookup(self->takeovers, pod);
+    return t ? t->epoch : 0;
 }
 
 const registry_batch_t *registry_lease_batch(const registry_lease_t *self)
@@ -189,23 +195,14 @@ static void send_takeover(registry_lease_t *self, const char *pod, uint64_t epoc
 static void send_disconnected(registry_lease_t *self, const char *identity, const char *dead_pod,
                               uint64_t epoch, uint64_t now_us)
 {
-    char *value = registry_event_disconnected(identity, dead_pod, self->pod_id, epoch, now_us);
-    if (!value)
-        return;
-    char id[128];
-    snprintf(id, sizeof(id), "swept/%s/%" PRIu64, identity, epoch);
-    envelope_t env = {.type = ENV_EVENT};
-    env.u.event.core_id = 0;
-    env.u.event.token = 0;
-    env.u.event.topic = env_str(self->topic);
-    env.u.event.key = env_str(identity);
-    env.u.event.headers.count = 2;
-    env.u.event.headers.items[0] =
-        (env_header_t){env_str("ce_type"), env_str("device.disconnected")};
-    env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(id)};
-    env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
-    self->ops.to_bridge(self->ops_arg, &env);
-    free(value);
+    registry_disconnect_t d = {.identity = identity,
+                               .pod = dead_pod,
+                               .by_pod = self->pod_id,
+                               .epoch = epoch,
+                               .time_us = now_us,
+                               .kind = "swept",
+                               .reason = "pod lease expired"};
+    registry_send_disconnect(self->ops.to_bridge, self->ops_arg, self->topic, &d);
 }
 
 /* ---- refresh ---------------------------------------------------------------------------- */
@@ -214,9 +211,10 @@ int registry_lease_refresh(registry_lease_t *self, size_t registrations, uint64_
 {
     if (self->step != STEP_IDLE)
         return -EBUSY;
-    char key[128], done[140], info[160], ttl[24];
+    char key[128], forgotten[150], since[150], info[160], ttl[24];
     registry_key_lease(self->pod_id, key, sizeof(key));
-    registry_key_takeover_done(self->pod_id, done, sizeof(done));
+    registry_key_takeover_forgotten(self->pod_id, forgotten, sizeof(forgotten));
+    registry_key_takeover_since(self->pod_id, since, sizeof(since));
     snprintf(info, sizeof(info), "{\"registrations\":%zu,\"refreshed_us\":%" PRIu64 "}",
              registrations, now_us);
     snprintf(ttl, sizeof(ttl), "%" PRId64, self->cfg.lease_ttl_ms);
@@ -224,11 +222,11 @@ int registry_lease_refresh(registry_lease_t *self, size_t registrations, uint64_
     const char *exists[] = {"EXISTS", key};
     const char *set[] = {"SET", key, info, "PX", ttl};
     const char *sadd[] = {"SADD", REGISTRY_PODS_KEY, self->pod_id};
-    const char *del[] = {"DEL", done};
+    const char *del[] = {"DEL", forgotten, since};
     if (registry_batch_command(self->batch, exists, 2) < 0 ||
         registry_batch_command(self->batch, set, 5) < 0 ||
         registry_batch_command(self->batch, sadd, 3) < 0 ||
-        registry_batch_command(self->batch, del, 2) < 0)
+        registry_batch_command(self->batch, del, 3) < 0)
         finish(self);
     return 0;
 }
@@ -291,6 +289,14 @@ static int on_leases(registry_lease_t *self, const registry_reply_t *const *r, s
 {
     if (n < self->npods)
         return abandon(self);
+    /* an answer that is not a count (READONLY from a demoted primary, ...) says nothing about the
+     * pod: the round ends here, or its claims would be released as if the pods were alive */
+    for (size_t i = 0; i < self->npods; i++)
+        if (r[i]->type != REGISTRY_REPLY_INTEGER) {
+            log_warn("pods' leases not readable (%s): round abandoned",
+                     r[i]->type == REGISTRY_REPLY_ERROR ? r[i]->str : "unexpected reply");
+            return abandon(self);
+        }
     size_t ndead = 0;
     for (size_t i = 0; i < self->npods; i++) {
         size_t len = strlen(self->pods[i]);
@@ -348,17 +354,27 @@ static takeover_t *dead_pod_seen(registry_lease_t *self, const char *pod, uint64
     return t;
 }
 
-static void start_takeover(registry_lease_t *self, const char *pod)
+/* One takeover script call on pod, "try" or "release", into the current batch. */
+static int takeover_command(registry_lease_t *self, const char *pod, const char *mode)
 {
-    char kt[128], ke[140], kl[128], kd[140], ttl[24];
+    char kt[128], ke[140], kl[128], kf[150], ks[150], kc[140], ttl[24], forget[24];
     registry_key_takeover(pod, kt, sizeof(kt));
     registry_key_takeover_epoch(pod, ke, sizeof(ke));
     registry_key_lease(pod, kl, sizeof(kl));
-    registry_key_takeover_done(pod, kd, sizeof(kd));
+    registry_key_takeover_forgotten(pod, kf, sizeof(kf));
+    registry_key_takeover_since(pod, ks, sizeof(ks));
+    registry_key_pod_conns(pod, kc, sizeof(kc));
     snprintf(ttl, sizeof(ttl), "%" PRId64, self->cfg.lease_ttl_ms);
+    snprintf(forget, sizeof(forget), "%" PRId64, self->cfg.orphan_forget_ms);
+    const char *argv[] = {kt,           ke,  kl,   kf,     ks, kc, REGISTRY_PODS_KEY,
+                          self->pod_id, ttl, mode, forget, pod};
+    return registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER, 7, argv, 12);
+}
+
+static void start_takeover(registry_lease_t *self, const char *pod)
+{
     begin(self, STEP_TAKEOVER);
-    const char *argv[] = {kt, ke, kl, kd, self->pod_id, ttl, "try"};
-    if (registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER, 4, argv, 7) < 0)
+    if (takeover_command(self, pod, "try") < 0)
         finish(self);
 }
 
@@ -449,8 +465,16 @@ static int on_takeover(registry_lease_t *self, const registry_reply_t *const *r,
     const char *pod = self->pods[self->cur];
     takeover_t *t = zhashx_lookup(self->takeovers, pod);
     if (t) {
+        const char *state = registry_reply_elem_str(r[0], 1);
+        if (strcmp(state, "forgotten") == 0 && !t->forgotten) {
+            t->forgotten = true;
+            metrics_counter_add(self->m_forgotten, 1);
+            log_warn("pod %s dead for %lld ms (orphan_forget_ms %" PRId64
+                     "): forgotten, its partition is no longer read",
+                     pod, registry_reply_elem_int(r[0], 2), self->cfg.orphan_forget_ms);
+        }
         uint64_t stop = 0;
-        int act = registry_takeover_step(&t->epoch, registry_reply_elem_str(r[0], 1),
+        int act = registry_takeover_step(&t->epoch, state,
                                          (uint64_t)registry_reply_elem_int(r[0], 0), &stop);
         if (act & REGISTRY_TAKEOVER_STOP)
             send_takeover(self, pod, stop, false);
@@ -487,16 +511,8 @@ static void start_forget(registry_lease_t *self)
             continue;
         }
         t->forget = true;
-        if (!t->epoch)
-            continue;
-        char kt[128], ke[140], kl[128], kd[140], ttl[24];
-        registry_key_takeover(t->pod, kt, sizeof(kt));
-        registry_key_takeover_epoch(t->pod, ke, sizeof(ke));
-        registry_key_lease(t->pod, kl, sizeof(kl));
-        registry_key_takeover_done(t->pod, kd, sizeof(kd));
-        snprintf(ttl, sizeof(ttl), "%" PRId64, self->cfg.lease_ttl_ms);
-        const char *argv[] = {kt, ke, kl, kd, self->pod_id, ttl, "release"};
-        registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER, 4, argv, 7);
+        if (t->epoch)
+            takeover_command(self, t->pod, "release");
     }
     if (registry_batch_size(self->batch) == 0) {
         forget_marked(self);
@@ -513,7 +529,7 @@ static int on_forget(registry_lease_t *self, size_t n)
     return broken ? -EPIPE : 0;
 }
 
-/* ---- TAKEOVER_DONE, stop ---------------------------------------------------------------- */
+/* ---- TAKEOVER_DONE, the bridge's restarts, stop ----------------------------------------- */
 
 int registry_lease_on_takeover_done(registry_lease_t *self, const env_takeover_done_t *m,
                                     uint64_t now_us)
@@ -523,39 +539,32 @@ int registry_lease_on_takeover_done(registry_lease_t *self, const env_takeover_d
     env_str_copy(m->pod, pod, sizeof(pod));
     takeover_t *t = zhashx_lookup(self->takeovers, pod);
     if (!t || !t->epoch || t->epoch != m->epoch) {
-        log_warn("TAKEOVER_DONE for pod %s epoch %" PRIu64 " that we do not hold: ignored", pod,
+        log_info("TAKEOVER_DONE for pod %s epoch %" PRIu64 ": the bridge stopped reading it", pod,
                  m->epoch);
         return -ENOENT;
     }
-    if (self->step != STEP_IDLE) {
-        log_warn("TAKEOVER_DONE for pod %s while a lease job runs: ignored (the claim expires)",
-                 pod);
-        return -EBUSY;
-    }
-    char kt[128], kd[140], kc[140], epoch[24];
-    registry_key_takeover(pod, kt, sizeof(kt));
-    registry_key_takeover_done(pod, kd, sizeof(kd));
-    registry_key_pod_conns(pod, kc, sizeof(kc));
-    snprintf(epoch, sizeof(epoch), "%" PRIu64, m->epoch);
-    memcpy(self->done_pod, pod, sizeof(pod));
-    self->done_epoch = m->epoch;
-    begin(self, STEP_DONE);
-    const char *argv[] = {kt, kd, kc, REGISTRY_PODS_KEY, self->pod_id, epoch, pod};
-    if (registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER_DONE, 4, argv, 7) < 0)
-        finish(self);
+    /* we still hold the claim: the partition must be read while the pod is dead */
+    log_warn("TAKEOVER_DONE for pod %s epoch %" PRIu64 " whose claim we hold: takeover repeated",
+             pod, m->epoch);
+    send_takeover(self, pod, t->epoch, true);
     return 0;
 }
 
-static int on_done(registry_lease_t *self, const registry_reply_t *const *r, size_t n)
+void registry_lease_on_bridge_instance(registry_lease_t *self, uint64_t instance)
 {
-    if (n < 1)
-        return abandon(self); /* the claim expires by itself; the next holder drains again */
-    log_info("pod %s drained (epoch %" PRIu64 "): claim %s", self->done_pod, self->done_epoch,
-             r[0]->type == REGISTRY_REPLY_INTEGER && r[0]->integer == 1 ? "released"
-                                                                        : "already gone");
-    zhashx_delete(self->takeovers, self->done_pod);
-    finish(self);
-    return 0;
+    if (instance == 0 || instance == self->bridge_instance)
+        return;
+    bool first = self->bridge_instance == 0;
+    self->bridge_instance = instance;
+    size_t n = 0;
+    for (takeover_t *t = zhashx_first(self->takeovers); t; t = zhashx_next(self->takeovers))
+        if (t->epoch) {
+            send_takeover(self, t->pod, t->epoch, true);
+            n++;
+        }
+    if (n || !first)
+        log_info("kafka-bridge instance %" PRIu64 "%s: %zu takeovers repeated", instance,
+                 first ? "" : " (restarted)", n);
 }
 
 int registry_lease_stop(registry_lease_t *self)
@@ -600,8 +609,6 @@ int registry_lease_on_replies(registry_lease_t *self, const registry_reply_t *co
         return on_takeover(self, replies, n, now_us);
     case STEP_FORGET:
         return on_forget(self, n);
-    case STEP_DONE:
-        return on_done(self, replies, n);
     case STEP_STOP:
         finish(self);
         return n < 1 ? -EPIPE : 0;

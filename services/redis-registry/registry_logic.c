@@ -122,20 +122,20 @@ static bool json_raw(char *buf, size_t cap, size_t *pos, const char *s)
     return true;
 }
 
-char *registry_event_disconnected(const char *identity, const char *dead_pod, const char *by_pod,
-                                  uint64_t epoch, uint64_t time_us)
+char *registry_event_disconnect(const registry_disconnect_t *d)
 {
-    char id[128], source[160], when[40], epoch_text[24];
-    snprintf(id, sizeof(id), "swept/%s/%" PRIu64, identity, epoch);
-    snprintf(source, sizeof(source), "/ocppgw/%s", by_pod);
-    time_t secs = (time_t)(time_us / 1000000u);
+    char id[160], source[160], when[40], epoch_text[24];
+    snprintf(id, sizeof(id), "%s/%s/%" PRIu64, d->kind, d->identity, d->epoch);
+    snprintf(source, sizeof(source), "/ocppgw/%s", d->by_pod);
+    time_t secs = (time_t)(d->time_us / 1000000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof(when) - n, ".%03uZ", (unsigned)((time_us / 1000u) % 1000u));
-    snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, epoch);
+    snprintf(when + n, sizeof(when) - n, ".%03uZ", (unsigned)((d->time_us / 1000u) % 1000u));
+    snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, d->epoch);
 
-    size_t cap = 512 + 6 * (strlen(identity) * 2 + strlen(dead_pod) + 2 * strlen(by_pod));
+    size_t cap = 512 + 6 * (strlen(d->identity) * 2 + strlen(d->pod) + 2 * strlen(d->by_pod) +
+                            strlen(d->reason) + strlen(d->kind));
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
@@ -144,17 +144,54 @@ char *registry_event_disconnected(const char *identity, const char *dead_pod, co
               json_string(buf, cap, &pos, id) && json_raw(buf, cap, &pos, ",\"source\":") &&
               json_string(buf, cap, &pos, source) &&
               json_raw(buf, cap, &pos, ",\"type\":\"device.disconnected\",\"subject\":") &&
-              json_string(buf, cap, &pos, identity) && json_raw(buf, cap, &pos, ",\"time\":") &&
+              json_string(buf, cap, &pos, d->identity) && json_raw(buf, cap, &pos, ",\"time\":") &&
               json_string(buf, cap, &pos, when) &&
               json_raw(buf, cap, &pos,
                        ",\"datacontenttype\":\"application/json\",\"data\":{\"close_code\":1006,"
-                       "\"reason\":\"pod lease expired\",\"pod\":") &&
-              json_string(buf, cap, &pos, dead_pod) && json_raw(buf, cap, &pos, ",\"epoch\":") &&
+                       "\"reason\":") &&
+              json_string(buf, cap, &pos, d->reason) && json_raw(buf, cap, &pos, ",\"pod\":") &&
+              json_string(buf, cap, &pos, d->pod) && json_raw(buf, cap, &pos, ",\"epoch\":") &&
               json_raw(buf, cap, &pos, epoch_text) && json_raw(buf, cap, &pos, ",\"swept_by\":") &&
-              json_string(buf, cap, &pos, by_pod) && json_raw(buf, cap, &pos, "}}");
+              json_string(buf, cap, &pos, d->by_pod) && json_raw(buf, cap, &pos, "}}");
     if (!ok) {
         free(buf);
         return NULL;
     }
     return buf;
+}
+
+char *registry_event_disconnected(const char *identity, const char *dead_pod, const char *by_pod,
+                                  uint64_t epoch, uint64_t time_us)
+{
+    registry_disconnect_t d = {.identity = identity,
+                               .pod = dead_pod,
+                               .by_pod = by_pod,
+                               .epoch = epoch,
+                               .time_us = time_us,
+                               .kind = "swept",
+                               .reason = "pod lease expired"};
+    return registry_event_disconnect(&d);
+}
+
+int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void *arg,
+                             const char *topic, const registry_disconnect_t *d)
+{
+    char *value = registry_event_disconnect(d);
+    if (!value)
+        return -ENOMEM;
+    char id[160];
+    snprintf(id, sizeof(id), "%s/%s/%" PRIu64, d->kind, d->identity, d->epoch);
+    envelope_t env = {.type = ENV_EVENT};
+    env.u.event.core_id = 0;
+    env.u.event.token = 0;
+    env.u.event.topic = env_str(topic);
+    env.u.event.key = env_str(d->identity);
+    env.u.event.headers.count = 2;
+    env.u.event.headers.items[0] =
+        (env_header_t){env_str("ce_type"), env_str("device.disconnected")};
+    env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(id)};
+    env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
+    int rc = send(arg, &env);
+    free(value);
+    return rc;
 }

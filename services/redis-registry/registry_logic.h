@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "identity.h"
 
 /* What REGISTRY_CLAIM_LUA publishes on ocppgw:superseded:<old pod>:
@@ -37,11 +38,33 @@ int registry_takeover_step(uint64_t *held, const char *state, uint64_t epoch, ui
  * Returns true when *busy changed (then core is told). */
 bool registry_busy_update(bool *busy, size_t queued, size_t limit);
 
-/* The CloudEvents JSON of device.disconnected for a mapping the sweeper removed: same
- * attributes as ocpp-core's events (services/ocpp-core/core_event.c), source /ocppgw/<by_pod>,
- * id "swept/<identity>/<epoch>" (one mapping is swept exactly once, so consumers may de-dup by
- * it). Returns a malloc'd string (the caller frees it) or NULL on allocation failure. */
+/* device.disconnected for a mapping the registry removed itself, because nobody else will say
+ * the connection is gone: the sweeper (the pod's lease expired), or a release after a core
+ * restart or a reconciliation (the connection did not come back). */
+typedef struct {
+    const char *identity;
+    const char *pod;    /* the pod the mapping named */
+    const char *by_pod; /* the registry that removed it */
+    uint64_t epoch;     /* the mapping's epoch */
+    uint64_t time_us;
+    const char *kind;   /* prefix of the event id: "swept", "released" */
+    const char *reason; /* data.reason */
+} registry_disconnect_t;
+
+/* The CloudEvents JSON of device.disconnected: same attributes as ocpp-core's events
+ * (services/ocpp-core/core_event.c), source /ocppgw/<by_pod>, id "<kind>/<identity>/<epoch>" (one
+ * mapping is removed exactly once, so consumers may de-dup by it), data {close_code 1006, reason,
+ * pod, epoch, swept_by}. Returns a malloc'd string (the caller frees it) or NULL on allocation
+ * failure. */
+char *registry_event_disconnect(const registry_disconnect_t *d);
+
+/* The sweeper's event: kind "swept", reason "pod lease expired". */
 char *registry_event_disconnected(const char *identity, const char *dead_pod, const char *by_pod,
                                   uint64_t epoch, uint64_t time_us);
+
+/* The EVENT envelope of registry_event_disconnect (topic, key = identity, headers ce_type and
+ * ce_id, no ack token) handed to send. Returns what send returned, or -ENOMEM. */
+int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void *arg,
+                             const char *topic, const registry_disconnect_t *d);
 
 #endif

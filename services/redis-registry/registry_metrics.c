@@ -9,7 +9,9 @@ const metrics_def_t REGISTRY_METRICS[REGISTRY_M_COUNT] = {
     [REGISTRY_M_RELEASES] = {"registry_releases_total", METRICS_COUNTER,
                              "mappings released (epoch matched)", NULL},
     [REGISTRY_M_SUPERSEDED] = {"registry_superseded_total", METRICS_COUNTER,
-                               "our connections that lost to a newer claim", "via"},
+                               "our connections that lost to a newer claim (pubsub, reassert) or "
+                               "whose unauthenticated claim was refused (unauthenticated)",
+                               "via"},
     [REGISTRY_M_LOOKUPS] = {"registry_lookups_total", METRICS_COUNTER, "owner lookups answered",
                             "status"},
     [REGISTRY_M_DEDUP] = {"registry_dedup_total", METRICS_COUNTER, "de-dup checks answered",
@@ -36,8 +38,34 @@ const metrics_def_t REGISTRY_METRICS[REGISTRY_M_COUNT] = {
                                    "connections to Redis", NULL},
     [REGISTRY_M_REDIS_UP] = {"registry_redis_up", METRICS_GAUGE, "1 while Redis is reachable",
                              NULL},
-    [REGISTRY_M_DEGRADED_MS] = {"registry_degraded_milliseconds_total", METRICS_COUNTER,
-                                "time spent without a Redis connection", NULL},
+    [REGISTRY_M_DEGRADED_SECONDS] = {"registry_degraded_seconds_total", METRICS_COUNTER,
+                                     "time spent without a Redis connection, in whole seconds "
+                                     "(the fraction is carried over)",
+                                     NULL},
+    [REGISTRY_M_TAG_LOOKUPS] = {"registry_tag_lookups_total", METRICS_COUNTER,
+                                "id-token lookups answered (ok, busy, unavailable, error)",
+                                "status"},
+    [REGISTRY_M_RECONCILIATIONS] = {"registry_reconciliations_total", METRICS_COUNTER,
+                                    "reconciliations of this pod's mappings with its "
+                                    "registrations started",
+                                    NULL},
+    [REGISTRY_M_RECONCILED] = {"registry_reconcile_released_total", METRICS_COUNTER,
+                               "mappings released because their connection did not come back "
+                               "(core_restart) or no registration held them (reconcile)",
+                               "why"},
+    [REGISTRY_M_PEER_RESTARTS] = {"registry_peer_restarts_total", METRICS_COUNTER,
+                                  "restarts of peers seen (a new instance)", "stage"},
+    [REGISTRY_M_ORPHANS_FORGOTTEN] = {"registry_orphans_forgotten_total", METRICS_COUNTER,
+                                      "dead pods forgotten after orphan_forget_ms", NULL},
+    [REGISTRY_M_EDGES] = {"registry_edges", METRICS_GAUGE, "ws-edge processes known (HELLO)", NULL},
+    [REGISTRY_M_CRED_SYNCS] = {"registry_cred_syncs_total", METRICS_COUNTER,
+                               "full credential syncs sent to an edge", NULL},
+    [REGISTRY_M_CRED_SENT] = {"registry_cred_records_sent_total", METRICS_COUNTER,
+                              "credential records sent to edges, in a full sync or as a change",
+                              "kind"},
+    [REGISTRY_M_CRED_USED] = {"registry_cred_used_total", METRICS_COUNTER,
+                              "CRED_USED handled: previous password removed or nothing to do",
+                              "result"},
 };
 
 void registry_metrics_define(void)

@@ -28,20 +28,19 @@ struct registry_redis {
     redisContext *sub;
     zmq_pollitem_t sub_item;
     zloop_t *loop;
-    admin_http_t *admin;
     registry_message_fn *on_message;
     void *arg;
     char sha[REGISTRY_SCRIPT_COUNT][41];
     uint64_t next_connect_us, next_sub_us;
     int64_t backoff_ms, sub_backoff_ms;
     uint64_t down_since_us; /* 0 while Redis is reachable */
-    metrics_counter_t *m_connects, *m_degraded_ms;
+    uint64_t degraded_us;   /* degraded time not counted yet (below a second) */
+    metrics_counter_t *m_connects, *m_degraded;
     metrics_gauge_t *m_up;
 };
 
 registry_redis_t *registry_redis_new(const registry_config_t *cfg, zloop_t *loop,
-                                     admin_http_t *admin, registry_message_fn *on_message,
-                                     void *arg)
+                                     registry_message_fn *on_message, void *arg)
 {
     registry_redis_t *self = calloc(1, sizeof(*self));
     if (!self)
@@ -49,6 +48,13 @@ registry_redis_t *registry_redis_new(const registry_config_t *cfg, zloop_t *loop
     char err[512];
     self->cfg = cfg;
     registry_parse_redis_url(cfg->redis_url, &self->url, err, sizeof(err));
+    if (cfg->redis_password_file[0] &&
+        registry_read_password_file(cfg->redis_password_file, self->url.password,
+                                    sizeof(self->url.password), err, sizeof(err)) < 0) {
+        log_error("redis_password_file: %s", err);
+        free(self);
+        return NULL;
+    }
     self->nsentinels = registry_parse_addr_list(cfg->sentinel_addrs, self->sentinels,
                                                 REGISTRY_MAX_SENTINELS, err, sizeof(err));
     if (self->nsentinels < 0)
@@ -56,14 +62,14 @@ registry_redis_t *registry_redis_new(const registry_config_t *cfg, zloop_t *loop
     snprintf(self->primary_host, sizeof(self->primary_host), "%s", self->url.host);
     self->primary_port = self->url.port;
     self->loop = loop;
-    self->admin = admin;
     self->on_message = on_message;
     self->arg = arg;
     self->backoff_ms = self->sub_backoff_ms = BACKOFF_MIN_MS;
     self->m_connects = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_REDIS_CONNECTS], NULL);
-    self->m_degraded_ms = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_DEGRADED_MS], NULL);
+    self->m_degraded = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_DEGRADED_SECONDS], NULL);
     self->m_up = metrics_def_gauge(&REGISTRY_METRICS[REGISTRY_M_REDIS_UP], NULL);
     metrics_gauge_set(self->m_up, 0);
+    self->down_since_us = clock_now_us(); /* degraded until the first connection */
     return self;
 }
 
@@ -85,6 +91,7 @@ void registry_redis_destroy(registry_redis_t **self_p)
     if (self->redis)
         redisFree(self->redis);
     sub_drop(self, "stopping");
+    explicit_bzero(self->url.password, sizeof(self->url.password));
     free(self);
     *self_p = NULL;
 }
@@ -101,28 +108,33 @@ const char *registry_redis_describe(const registry_redis_t *self, char *out, siz
     return out;
 }
 
+/* Degraded time so far into the counter, in whole seconds; the fraction waits for more. */
+static void count_degraded(registry_redis_t *self, uint64_t now)
+{
+    self->degraded_us += now - self->down_since_us;
+    self->down_since_us = now;
+    metrics_counter_add(self->m_degraded, self->degraded_us / 1000000u);
+    self->degraded_us %= 1000000u;
+}
+
+/* registry_redis_up follows the connection; the pod's readiness does not (DESIGN-12-13: Redis
+ * down never makes a pod unready, metrics and alerts report it). */
 static void set_degraded(registry_redis_t *self, bool down)
 {
     uint64_t now = clock_now_us();
+    metrics_gauge_set(self->m_up, down ? 0 : 1);
     if (down && !self->down_since_us) {
         self->down_since_us = now;
-        metrics_gauge_set(self->m_up, 0);
-        admin_http_set_ready(self->admin, false, "degraded: redis unavailable");
     } else if (!down && self->down_since_us) {
-        metrics_counter_add(self->m_degraded_ms, (now - self->down_since_us) / 1000u);
+        count_degraded(self, now);
         self->down_since_us = 0;
-        metrics_gauge_set(self->m_up, 1);
-        admin_http_set_ready(self->admin, true, NULL);
     }
 }
 
 void registry_redis_tick(registry_redis_t *self)
 {
-    if (self->down_since_us) { /* degraded time, counted while it lasts */
-        uint64_t now = clock_now_us();
-        metrics_counter_add(self->m_degraded_ms, (now - self->down_since_us) / 1000u);
-        self->down_since_us = now;
-    }
+    if (self->down_since_us) /* counted while it lasts */
+        count_degraded(self, clock_now_us());
 }
 
 static void redis_drop(registry_redis_t *self, const char *why)
@@ -201,8 +213,9 @@ static redisContext *redis_open(registry_redis_t *self, const char **fail)
     }
     redisSetTimeout(c, tv);
     redisReply *r = NULL;
-    if (self->url.password[0]) {
-        r = redisCommand(c, "AUTH %s", self->url.password);
+    if (self->url.password[0]) { /* an ACL user, or the default user */
+        r = self->url.user[0] ? redisCommand(c, "AUTH %s %s", self->url.user, self->url.password)
+                              : redisCommand(c, "AUTH %s", self->url.password);
         if (!r || r->type == REDIS_REPLY_ERROR)
             *fail = "AUTH refused";
         freeReplyObject(r);
@@ -367,8 +380,9 @@ static void sub_drain(registry_redis_t *self)
             break;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
-            strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
-            self->on_message(self->arg, r->element[2]->str, r->element[2]->len);
+            strcmp(r->element[0]->str, "message") == 0 &&
+            r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_STRING)
+            self->on_message(self->arg, r->element[1]->str, r->element[2]->str, r->element[2]->len);
         freeReplyObject(r);
     }
 }
@@ -399,11 +413,16 @@ int registry_redis_subscribe(registry_redis_t *self)
     self->sub = redis_open(self, &fail);
     char channel[128];
     registry_channel_superseded(self->cfg->pod_id, channel, sizeof(channel));
-    if (self->sub) {
-        redisReply *r = redisCommand(self->sub, "SUBSCRIBE %s", channel);
-        if (!r || r->type != REDIS_REPLY_ARRAY)
-            fail = "SUBSCRIBE failed";
-        freeReplyObject(r);
+    if (self->sub) { /* one confirmation per channel */
+        const char *argv[] = {"SUBSCRIBE", channel, REGISTRY_CRED_CHANNEL};
+        redisAppendCommandArgv(self->sub, 3, argv, NULL);
+        for (int i = 0; i < 2 && !fail; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(self->sub, (void **)&r) != REDIS_OK || !r ||
+                r->type != REDIS_REPLY_ARRAY)
+                fail = "SUBSCRIBE failed";
+            freeReplyObject(r);
+        }
     }
     if (!fail) {
         self->sub_item = (zmq_pollitem_t){NULL, self->sub->fd, ZMQ_POLLIN, 0};
@@ -421,7 +440,7 @@ int registry_redis_subscribe(registry_redis_t *self)
         return 0;
     }
     self->sub_backoff_ms = BACKOFF_MIN_MS;
-    log_info("subscribed to %s", channel);
+    log_info("subscribed to %s and %s", channel, REGISTRY_CRED_CHANNEL);
     sub_drain(self); /* anything that arrived with the SUBSCRIBE answer */
     return 1;
 }

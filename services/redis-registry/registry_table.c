@@ -19,6 +19,8 @@
 /* REGISTRY_BUSY is repeated this often while busy, in case a core missed it. */
 #define BUSY_REPEAT_US 5000000u
 #define COMMAND_ID_MAX 127
+/* Identities of this pod's set read per reconciliation step (SSCAN COUNT). */
+#define RECONCILE_PAGE "1000"
 
 typedef struct {
     char identity[IDENTITY_MAX + 1];
@@ -28,9 +30,11 @@ typedef struct {
     char version[16];
     char boot[16];
     uint64_t since_us;
-    uint64_t epoch; /* 0 until the first claim answered: then re-assertions are CAS on it */
-    bool queued;    /* a claim or re-assertion for it waits in claims */
-    bool answer;    /* core asked (REGISTER): answer REGISTERED even if nothing changed */
+    uint64_t epoch;         /* 0 until the first claim answered: then re-assertions are CAS on it */
+    uint64_t registered_us; /* when its last REGISTER came (confirms it after a core restart) */
+    bool authenticated;     /* REGISTER.authenticated: stored with the mapping */
+    bool queued;            /* a claim or re-assertion for it waits in claims */
+    bool answer;            /* core asked (REGISTER): answer REGISTERED even if nothing changed */
 } reg_t;
 
 /* What a command of the batch was, so that its reply is read for what it answers. */
@@ -39,8 +43,19 @@ typedef enum {
     WORK_REASSERT, /* compare-and-set of the epoch a connection holds */
     WORK_RELEASE,
     WORK_LOOKUP,
-    WORK_DEDUP
+    WORK_DEDUP,
+    WORK_TAG,        /* TAG_LOOKUP: HGETALL idtag:<token> */
+    WORK_RECON_SCAN, /* reconciliation: SSCAN of this pod's set */
+    WORK_RECON_READ  /* reconciliation: owner and epoch of one identity the table does not hold */
 } work_kind_t;
+
+/* Why a mapping is released: only the registry's own releases say device.disconnected (for a
+ * connection that went normally, ocpp-core said it already). */
+typedef enum {
+    RELEASE_UNREGISTER,   /* UNREGISTER, or a claim answered for a connection that went */
+    RELEASE_CORE_RESTART, /* a restarted core did not confirm the registration */
+    RELEASE_RECONCILE     /* a mapping of this pod that no registration holds */
+} release_why_t;
 
 /* One unit of Redis work: queued (releases, lookups, de-dup checks) and, once in a batch, its
  * continuation. Claims are queued by identity (one per registration) and get a work_t when
@@ -50,21 +65,66 @@ typedef struct {
     char key[COMMAND_ID_MAX + 1]; /* identity, or the command id of a de-dup check */
     uint64_t conn_id;             /* claim, re-assertion */
     uint64_t epoch;               /* re-assertion: held; release: to release */
-    uint64_t request_id;          /* lookup, de-dup */
+    uint64_t request_id;          /* lookup, de-dup, id-token lookup */
     uint64_t ttl_ms;              /* de-dup */
+    uint32_t core;                /* id-token lookup: who asked */
+    char edge[64];                /* release by connection: its edge (with conn_id) */
+    release_why_t why;            /* release */
     bool sent;                    /* de-dup sent once: in doubt, retried with the same value */
 } work_t;
+
+/* The connections a newer REGISTER replaced (the last REPLACED_MAX of an identity): the
+ * UNREGISTER of one may come without its epoch (its core ignored the REGISTERED of a connection it
+ * was closing, or the claim's answer was lost), and the newer claim may be refused
+ * (unauthenticated) and leave its mapping in place. That UNREGISTER then releases by the epoch we
+ * gave it, or by connection. Kept until that UNREGISTER, a newer claim of the identity answered,
+ * or reconcile_grace_ms (the reconciliation leaves the identity alone until then). */
+#define REPLACED_MAX 4
+typedef struct {
+    uint64_t conn_id;
+    uint64_t epoch;
+    uint64_t since_us;
+    char edge[64];
+} replaced_t;
+
+typedef struct {
+    size_t n;
+    replaced_t e[REPLACED_MAX]; /* oldest first */
+} replaced_set_t;
+
+/* A restarted core: what it does not confirm by the deadline goes. */
+typedef struct {
+    uint64_t instance;    /* last heard, 0: none yet */
+    uint64_t deadline_us; /* 0: nothing pending */
+    uint64_t boundary;    /* registrations whose last REGISTER came before this are unconfirmed */
+} core_t;
+
+/* The reconciliation of this pod's set in Redis with the table, one step per batch. */
+typedef struct {
+    bool running;
+    uint64_t next_us; /* when the next one starts; 0: not scheduled yet (first tick) */
+    bool scan_due;    /* the next SSCAN goes with the next batch */
+    char cursor[24];
+    zlistx_t *reads; /* identities read by the scan, to check */
+    size_t released; /* in this run */
+} recon_t;
 
 struct registry_table {
     registry_table_config_t cfg;
     char pod_id[64];
+    char *topic;
     registry_table_ops_t ops;
     void *ops_arg;
-    zhashx_t *regs;     /* identity -> reg_t*: this pod's live registrations */
-    zlistx_t *claims;   /* identities whose claim or re-assertion must be sent */
-    zlistx_t *releases; /* work_t* */
-    zlistx_t *lookups;  /* work_t* */
-    zlistx_t *dedups;   /* work_t* */
+    zhashx_t *regs;      /* identity -> reg_t*: this pod's live registrations */
+    zhashx_t *releasing; /* identity -> number of its releases queued or in flight */
+    zhashx_t *replaced;  /* identity -> replaced_set_t* */
+    zlistx_t *claims;    /* identities whose claim or re-assertion must be sent */
+    zlistx_t *releases;  /* work_t* */
+    zlistx_t *lookups;   /* work_t* */
+    zlistx_t *dedups;    /* work_t* */
+    zlistx_t *tags;      /* work_t* */
+    core_t *cores;       /* core_count of them */
+    recon_t recon;
     registry_batch_t *batch;
     work_t **inflight; /* continuation of each command of batch, in order */
     size_t ninflight;
@@ -72,6 +132,7 @@ struct registry_table {
     bool busy;
     uint64_t busy_told_us;
     metrics_counter_t *m_claims, *m_reasserts, *m_releases, *m_errors, *m_dedup_first, *m_dedup_dup;
+    metrics_counter_t *m_recon_runs;
     metrics_gauge_t *m_regs, *m_queue, *m_busy;
     metrics_histogram_t *m_rtt;
 };
@@ -101,22 +162,34 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->cfg = *cfg;
     snprintf(self->pod_id, sizeof(self->pod_id), "%s", cfg->pod_id);
     self->cfg.pod_id = self->pod_id;
+    self->topic = strdup(cfg->events_topic ? cfg->events_topic : "");
+    self->cfg.events_topic = self->topic;
     if (self->cfg.batch_max == 0)
         self->cfg.batch_max = 1;
     self->ops = *ops;
     self->ops_arg = ops_arg;
     self->regs = zhashx_new();
+    self->releasing = zhashx_new();
+    self->replaced = zhashx_new();
     self->claims = zlistx_new();
     self->releases = zlistx_new();
     self->lookups = zlistx_new();
     self->dedups = zlistx_new();
+    self->tags = zlistx_new();
+    self->recon.reads = zlistx_new();
+    self->cores = calloc(cfg->core_count ? cfg->core_count : 1, sizeof(*self->cores));
     self->batch = registry_batch_new();
-    if (!self->regs || !self->claims || !self->releases || !self->lookups || !self->dedups ||
-        !self->batch) {
+    if (!self->topic || !self->regs || !self->releasing || !self->replaced || !self->claims ||
+        !self->releases || !self->lookups || !self->dedups || !self->tags || !self->recon.reads ||
+        !self->cores || !self->batch) {
         registry_table_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->regs, item_free);
+    zhashx_set_destructor(self->replaced, item_free);
+    zlistx_set_duplicator(self->recon.reads, string_dup);
+    zlistx_set_destructor(self->recon.reads, item_free);
+    zlistx_set_destructor(self->tags, item_free);
     /* own copies: a registration may go while its claim waits */
     zlistx_set_duplicator(self->claims, string_dup);
     zlistx_set_destructor(self->claims, item_free);
@@ -133,6 +206,7 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->m_queue = metrics_def_gauge(M(REGISTRY_M_QUEUE_DEPTH), NULL);
     self->m_busy = metrics_def_gauge(M(REGISTRY_M_BUSY), NULL);
     self->m_rtt = metrics_def_histogram(M(REGISTRY_M_BATCH_SECONDS), NULL);
+    self->m_recon_runs = metrics_def_counter(M(REGISTRY_M_RECONCILIATIONS), NULL);
     return self;
 }
 
@@ -149,7 +223,13 @@ void registry_table_destroy(registry_table_t **self_p)
     zlistx_destroy(&self->releases);
     zlistx_destroy(&self->lookups);
     zlistx_destroy(&self->dedups);
+    zlistx_destroy(&self->tags);
+    zlistx_destroy(&self->recon.reads);
     zhashx_destroy(&self->regs);
+    zhashx_destroy(&self->releasing);
+    zhashx_destroy(&self->replaced);
+    free(self->cores);
+    free(self->topic);
     free(self);
     *self_p = NULL;
 }
@@ -157,7 +237,20 @@ void registry_table_destroy(registry_table_t **self_p)
 size_t registry_table_depth(const registry_table_t *self)
 {
     return zlistx_size(self->claims) + zlistx_size(self->releases) + zlistx_size(self->lookups) +
-           zlistx_size(self->dedups) + self->ninflight;
+           zlistx_size(self->dedups) + zlistx_size(self->tags) + self->ninflight;
+}
+
+bool registry_table_holds(const registry_table_t *self, const char *identity, uint64_t *epoch)
+{
+    const reg_t *g = zhashx_lookup(self->regs, identity);
+    if (g && epoch)
+        *epoch = g->epoch;
+    return g != NULL;
+}
+
+bool registry_table_reconciling(const registry_table_t *self)
+{
+    return self->recon.running;
 }
 
 size_t registry_table_size(const registry_table_t *self)
@@ -236,6 +329,32 @@ static void answer_dedup(registry_table_t *self, const work_t *w, bool first, in
                           status == -EBUSY ? "busy" : "unavailable");
 }
 
+/* TAG_INFO from an HGETALL of idtag:<token> (pairs of field and value), or an error status. */
+static void answer_tag(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                       int status)
+{
+    envelope_t env = {.type = ENV_TAG_INFO};
+    env.u.tag_info.request_id = w->request_id;
+    env.u.tag_info.id_tag = env_str(w->key);
+    env.u.tag_info.error = status;
+    env.u.tag_info.status = env_str("");
+    if (status == 0) {
+        env.u.tag_info.found = r->elements > 0;
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            const char *field = registry_reply_elem_str(r, i);
+            if (strcmp(field, "status") == 0)
+                env.u.tag_info.status = env_str(registry_reply_elem_str(r, i + 1));
+            else if (strcmp(field, "expires_at_ms") == 0)
+                env.u.tag_info.expires_at_ms = (uint64_t)registry_reply_elem_int(r, i + 1);
+        }
+    }
+    self->ops.to_core(self->ops_arg, w->core, &env);
+    metrics_def_count(M(REGISTRY_M_TAG_LOOKUPS), status == 0         ? "ok"
+                                                 : status == -EBUSY  ? "busy"
+                                                 : status == -EAGAIN ? "unavailable"
+                                                                     : "error");
+}
+
 /* The value a de-dup check writes: finding it again means our own earlier attempt ran. */
 static void dedup_value(const registry_table_t *self, const work_t *w, char *out, size_t outlen)
 {
@@ -262,13 +381,44 @@ static work_t *work_new(work_kind_t kind, const char *key)
     return w;
 }
 
-static void queue_release(registry_table_t *self, const char *identity, uint64_t epoch)
+static size_t releasing(const registry_table_t *self, const char *identity)
+{
+    return (size_t)(uintptr_t)zhashx_lookup(self->releasing, identity);
+}
+
+static void releasing_add(registry_table_t *self, const char *identity, int delta)
+{
+    size_t n = releasing(self, identity) + (size_t)delta;
+    if (n)
+        zhashx_update(self->releasing, identity, (void *)(uintptr_t)n);
+    else
+        zhashx_delete(self->releasing, identity);
+}
+
+/* A release waits for the next batch; the identity counts as releasing until it is answered, so
+ * that the reconciliation leaves it alone (one device.disconnected at most). */
+static work_t *queue_release(registry_table_t *self, const char *identity, uint64_t epoch,
+                             release_why_t why)
 {
     work_t *w = work_new(WORK_RELEASE, identity);
     if (!w)
-        return;
+        return NULL;
     w->epoch = epoch;
+    w->why = why;
     zlistx_add_end(self->releases, w);
+    releasing_add(self, identity, 1);
+    return w;
+}
+
+/* The reconciliation is abandoned (Redis gone, a step failed): the next tick starts it again. */
+static void recon_abandon(registry_table_t *self, uint64_t now_us)
+{
+    if (!self->recon.running)
+        return;
+    self->recon.running = false;
+    self->recon.scan_due = false;
+    zlistx_purge(self->recon.reads);
+    self->recon.next_us = now_us;
 }
 
 void registry_table_requeue_all(registry_table_t *self, const char *why)
@@ -291,6 +441,11 @@ void registry_table_on_redis_unavailable(registry_table_t *self)
         answer_lookup(self, w, NULL, -EAGAIN);
         free(w);
     }
+    while ((w = zlistx_detach(self->tags, NULL))) {
+        answer_tag(self, w, NULL, -EAGAIN);
+        free(w);
+    }
+    recon_abandon(self, self->recon.next_us);
     /* a check that may already have run stays queued: answering it later with the same value
      * keeps "first" exactly once */
     w = zlistx_first(self->dedups);
@@ -307,7 +462,7 @@ void registry_table_on_redis_unavailable(registry_table_t *self)
 
 /* ---- envelopes -------------------------------------------------------------------------- */
 
-static void on_register(registry_table_t *self, const env_register_t *m)
+static void on_register(registry_table_t *self, const env_register_t *m, uint64_t now_us)
 {
     char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
@@ -324,9 +479,25 @@ static void on_register(registry_table_t *self, const env_register_t *m)
         memcpy(g->identity, identity, sizeof(identity));
         zhashx_insert(self->regs, g->identity, g);
     }
-    if (g->conn_id != m->conn_id)
-        g->epoch = 0; /* a new connection takes a fresh epoch; the same one re-asserts (boot) */
+    /* a new connection takes a fresh epoch, or re-asserts the one its core says it holds (this
+     * registry restarted); the same connection re-asserts its own (boot) */
+    if (g->conn_id != m->conn_id && g->conn_id) { /* its claim may have run: epoch or not */
+        replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+        if (!set && (set = calloc(1, sizeof(*set))))
+            zhashx_insert(self->replaced, identity, set);
+        if (set) {
+            if (set->n == REPLACED_MAX) /* the oldest is forgotten: reconciled if left */
+                memmove(set->e, set->e + 1, --set->n * sizeof(set->e[0]));
+            replaced_t *p = &set->e[set->n++];
+            *p = (replaced_t){.conn_id = g->conn_id, .epoch = g->epoch, .since_us = now_us};
+            memcpy(p->edge, g->edge, sizeof(p->edge));
+        }
+    }
+    if (g->conn_id != m->conn_id || !g->epoch)
+        g->epoch = m->epoch;
     g->core = m->core_id;
+    g->authenticated = m->authenticated;
+    g->registered_us = now_us;
     g->conn_id = m->conn_id;
     env_str_copy(m->edge_id, g->edge, sizeof(g->edge));
     env_str_copy(m->ocpp_version, g->version, sizeof(g->version));
@@ -337,23 +508,46 @@ static void on_register(registry_table_t *self, const env_register_t *m)
     regs_changed(self);
 }
 
-/* Releases the epoch the going connection held: the one core names, or, when core had not
- * heard REGISTERED yet, the one we claimed for it. A newer connection of the same identity
- * keeps its registration and its mapping. */
+/* Releases the epoch the going connection held: the last one we gave it when we still hold it
+ * or it was just replaced by a newer connection (the core may not have heard that epoch: a
+ * mapping lost and claimed again, a REGISTERED the core ignored), else the one its core names. A
+ * newer connection of the same identity keeps its registration and its mapping. */
 static void on_unregister(registry_table_t *self, const env_unregister_t *m)
 {
     char identity[IDENTITY_MAX + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     reg_t *g = zhashx_lookup(self->regs, identity);
     uint64_t epoch = m->epoch;
+    const char *edge = NULL; /* known: the release also matches the mapping by connection */
+    replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+    size_t k = 0;
+    while (set && k < set->n && set->e[k].conn_id != m->conn_id)
+        k++;
     if (g && g->conn_id == m->conn_id) {
-        if (!epoch)
+        if (g->epoch)
             epoch = g->epoch;
-        zhashx_delete(self->regs, identity);
+        edge = g->edge;
+    } else if (set && k < set->n) {
+        epoch = set->e[k].epoch; /* a connection a newer one replaced here */
+        edge = set->e[k].edge;
     }
+    /* by connection too: a claim or re-assertion whose answer was lost may have mapped it under
+     * an epoch the table never learnt */
+    if (epoch || edge) {
+        work_t *w = queue_release(self, identity, epoch, RELEASE_UNREGISTER);
+        if (w && edge) {
+            w->conn_id = m->conn_id;
+            snprintf(w->edge, sizeof(w->edge), "%s", edge);
+        }
+    }
+    if (set && k < set->n) {
+        memmove(set->e + k, set->e + k + 1, (set->n - k - 1) * sizeof(set->e[0]));
+        if (--set->n == 0)
+            zhashx_delete(self->replaced, identity);
+    }
+    if (g && g->conn_id == m->conn_id)
+        zhashx_delete(self->regs, identity);
     regs_changed(self);
-    if (epoch)
-        queue_release(self, identity, epoch);
 }
 
 /* A lookup or de-dup check waits in its queue, unless the queue is at queue_limit: then it is
@@ -366,6 +560,8 @@ static void queue_question(registry_table_t *self, zlistx_t *queue, work_t *w)
     }
     if (w->kind == WORK_LOOKUP)
         answer_lookup(self, w, NULL, -EBUSY);
+    else if (w->kind == WORK_TAG)
+        answer_tag(self, w, NULL, -EBUSY);
     else
         answer_dedup(self, w, false, -EBUSY);
     free(w);
@@ -398,12 +594,36 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
     queue_question(self, self->dedups, w);
 }
 
+/* TAG_LOOKUP: a token that cannot be a key (empty, oversized) or a core out of range is
+ * answered at once (-EINVAL), when there is a core to answer. */
+static void on_tag_lookup(registry_table_t *self, const env_tag_lookup_t *m)
+{
+    if (m->core_id >= self->cfg.core_count) {
+        log_warn("TAG_LOOKUP from core %u dropped", m->core_id);
+        channel_reject("bad tag lookup", "core", NULL);
+        return;
+    }
+    work_t *w = work_new(WORK_TAG, "");
+    if (!w)
+        return;
+    w->request_id = m->request_id;
+    w->core = m->core_id;
+    if (m->id_tag.len == 0 || m->id_tag.len > COMMAND_ID_MAX ||
+        memchr(m->id_tag.ptr, '\0', m->id_tag.len)) {
+        channel_reject("bad id token", "core", NULL);
+        answer_tag(self, w, NULL, -EINVAL);
+        free(w);
+        return;
+    }
+    env_str_copy(m->id_tag, w->key, sizeof(w->key));
+    queue_question(self, self->tags, w);
+}
+
 int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, uint64_t now_us)
 {
-    (void)now_us;
     switch (env->type) {
     case ENV_REGISTER:
-        on_register(self, &env->u.register_);
+        on_register(self, &env->u.register_, now_us);
         return 0;
     case ENV_UNREGISTER:
         on_unregister(self, &env->u.unregister);
@@ -413,6 +633,9 @@ int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, ui
         return 0;
     case ENV_DEDUP:
         on_dedup(self, &env->u.dedup);
+        return 0;
+    case ENV_TAG_LOOKUP:
+        on_tag_lookup(self, &env->u.tag_lookup);
         return 0;
     default:
         return -ENOTSUP;
@@ -434,6 +657,104 @@ void registry_table_on_superseded(registry_table_t *self, const char *payload, s
     send_superseded(self, g, m.epoch, m.by_pod, "pubsub");
 }
 
+/* ---- reconciliation: restarted cores, this pod's mappings -------------------------------- */
+
+void registry_table_on_core_instance(registry_table_t *self, uint32_t core, uint64_t instance,
+                                     uint64_t now_us)
+{
+    if (core >= self->cfg.core_count || instance == 0)
+        return;
+    core_t *c = &self->cores[core];
+    if (instance <= c->instance) /* the same, or an older one's late message */
+        return;
+    bool restarted = c->instance != 0;
+    c->instance = instance;
+    if (!restarted)
+        return;
+    c->boundary = instance;
+    c->deadline_us = now_us + (uint64_t)self->cfg.reconcile_grace_ms * 1000u;
+    size_t n = 0;
+    for (reg_t *g = zhashx_first(self->regs); g; g = zhashx_next(self->regs))
+        n += g->core == core && g->registered_us < instance;
+    log_info("ocpp-core %u restarted (instance %" PRIu64 "): %zu registrations wait %" PRId64
+             " ms to be confirmed",
+             core, instance, n, self->cfg.reconcile_grace_ms);
+}
+
+/* The registrations of a restarted core that no REGISTER confirmed: their connections did not
+ * come back. Each mapping is released (compare-and-set on its epoch) with a device.disconnected;
+ * one whose claim was not answered yet is only forgotten (a claim answered later for it is
+ * released by claim_orphaned). */
+static void release_unconfirmed(registry_table_t *self, uint32_t core)
+{
+    zlistx_t *gone = zlistx_new();
+    if (!gone)
+        return;
+    for (reg_t *g = zhashx_first(self->regs); g; g = zhashx_next(self->regs))
+        if (g->core == core && g->registered_us < self->cores[core].boundary)
+            zlistx_add_end(gone, g);
+    size_t n = 0;
+    for (reg_t *g = zlistx_first(gone); g; g = zlistx_next(gone)) {
+        log_write(LOG_INFO, g->identity, NULL,
+                  "not confirmed by restarted ocpp-core %u: releasing epoch %" PRIu64, core,
+                  g->epoch);
+        if (g->epoch)
+            queue_release(self, g->identity, g->epoch, RELEASE_CORE_RESTART);
+        zhashx_delete(self->regs, g->identity);
+        n++;
+    }
+    zlistx_destroy(&gone);
+    if (n)
+        log_info("ocpp-core %u: %zu registrations not confirmed, released", core, n);
+    regs_changed(self);
+}
+
+void registry_table_tick(registry_table_t *self, bool redis_connected, uint64_t now_us)
+{
+    for (uint32_t i = 0; i < self->cfg.core_count; i++)
+        if (self->cores[i].deadline_us && now_us >= self->cores[i].deadline_us) {
+            self->cores[i].deadline_us = 0;
+            release_unconfirmed(self, i);
+        }
+    recon_t *r = &self->recon;
+    if (!r->next_us) /* the cores re-register with a restarted registry within the grace */
+        r->next_us = now_us + (uint64_t)self->cfg.reconcile_grace_ms * 1000u;
+    if (r->running || !redis_connected || now_us < r->next_us)
+        return;
+    r->running = true;
+    r->scan_due = true;
+    r->released = 0;
+    snprintf(r->cursor, sizeof(r->cursor), "0");
+    metrics_counter_add(self->m_recon_runs, 1);
+}
+
+/* An identity of our set that the reconciliation may release: not registered here, no release
+ * of it pending (that one says what happened). */
+static bool recon_candidate(const registry_table_t *self, const char *identity, uint64_t now_us)
+{
+    const replaced_set_t *set = zhashx_lookup(self->replaced, identity);
+    if (set && set->n &&
+        now_us < set->e[set->n - 1].since_us + (uint64_t)self->cfg.reconcile_grace_ms * 1000u)
+        return false; /* an UNREGISTER may still come */
+    return !zhashx_lookup(self->regs, identity) && !releasing(self, identity);
+}
+
+static void recon_finish_if_done(registry_table_t *self, uint64_t now_us)
+{
+    recon_t *r = &self->recon;
+    if (!r->running || r->scan_due || zlistx_size(r->reads))
+        return;
+    for (size_t i = 0; i < self->ninflight; i++)
+        if (self->inflight[i] && (self->inflight[i]->kind == WORK_RECON_SCAN ||
+                                  self->inflight[i]->kind == WORK_RECON_READ))
+            return;
+    r->running = false;
+    r->next_us = now_us + (uint64_t)self->cfg.reconcile_interval_ms * 1000u;
+    if (r->released)
+        log_info("reconciliation: %zu mappings of this pod without a connection released",
+                 r->released);
+}
+
 /* ---- the batch -------------------------------------------------------------------------- */
 
 static int append_claim(registry_table_t *self, const reg_t *g)
@@ -444,15 +765,16 @@ static int append_claim(registry_table_t *self, const reg_t *g)
     registry_key_meta(g->identity, km, sizeof(km));
     snprintf(conn, sizeof(conn), "%" PRIu64, g->conn_id);
     snprintf(since, sizeof(since), "%" PRIu64, g->since_us);
+    const char *auth = g->authenticated ? "1" : "0";
     if (g->epoch == 0) {
-        const char *argv[] = {kc,   ke,    km,         self->pod_id, g->edge,
-                              conn, since, g->version, g->boot,      g->identity};
-        return registry_batch_script(self->batch, REGISTRY_SCRIPT_CLAIM, 3, argv, 10);
+        const char *argv[] = {kc,    ke,         km,      self->pod_id, g->edge, conn,
+                              since, g->version, g->boot, g->identity,  auth};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_CLAIM, 3, argv, 11);
     }
     snprintf(held, sizeof(held), "%" PRIu64, g->epoch);
-    const char *argv[] = {kc,   ke,    km,         self->pod_id, held,       g->edge,
-                          conn, since, g->version, g->boot,      g->identity};
-    return registry_batch_script(self->batch, REGISTRY_SCRIPT_REASSERT, 3, argv, 11);
+    const char *argv[] = {kc,   ke,    km,         self->pod_id, held,        g->edge,
+                          conn, since, g->version, g->boot,      g->identity, auth};
+    return registry_batch_script(self->batch, REGISTRY_SCRIPT_REASSERT, 3, argv, 12);
 }
 
 static int append_work(registry_table_t *self, const work_t *w)
@@ -464,8 +786,10 @@ static int append_work(registry_table_t *self, const work_t *w)
         registry_key_epoch(w->key, k2, sizeof(k2));
         registry_key_meta(w->key, k3, sizeof(k3));
         snprintf(number, sizeof(number), "%" PRIu64, w->epoch);
-        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key};
-        return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv, 6);
+        snprintf(value, sizeof(value), "%" PRIu64, w->conn_id);
+        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key, value, w->edge};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv,
+                                     w->conn_id ? 8 : 6);
     }
     case WORK_LOOKUP: {
         registry_key_conn(w->key, k1, sizeof(k1));
@@ -479,6 +803,22 @@ static int append_work(registry_table_t *self, const work_t *w)
         snprintf(number, sizeof(number), "%" PRIu64, w->ttl_ms ? w->ttl_ms : 1);
         const char *argv[] = {"SET", k1, value, "NX", "GET", "PX", number};
         return registry_batch_command(self->batch, argv, 7);
+    }
+    case WORK_TAG: {
+        registry_key_idtag(w->key, k1, sizeof(k1));
+        const char *argv[] = {"HGETALL", k1};
+        return registry_batch_command(self->batch, argv, 2);
+    }
+    case WORK_RECON_SCAN: {
+        registry_key_pod_conns(self->pod_id, k1, sizeof(k1));
+        const char *argv[] = {"SSCAN", k1, self->recon.cursor, "COUNT", RECONCILE_PAGE};
+        return registry_batch_command(self->batch, argv, 5);
+    }
+    case WORK_RECON_READ: {
+        registry_key_conn(w->key, k1, sizeof(k1));
+        registry_key_epoch(w->key, k2, sizeof(k2));
+        const char *argv[] = {"MGET", k1, k2};
+        return registry_batch_command(self->batch, argv, 3);
     }
     default:
         return -EINVAL;
@@ -499,9 +839,40 @@ static void take(registry_table_t *self, zlistx_t *queue, size_t max)
     }
 }
 
+/* The reconciliation's next step: the identities read by the last scan that may be released
+ * (each read: owner and epoch), or else the next page of the scan. */
+static void recon_take(registry_table_t *self, size_t max, uint64_t now_us)
+{
+    recon_t *r = &self->recon;
+    if (!r->running)
+        return;
+    char *id;
+    while (self->ninflight < max && (id = zlistx_first(r->reads))) {
+        if (recon_candidate(self, id, now_us)) {
+            work_t *w = work_new(WORK_RECON_READ, id);
+            if (!w || append_work(self, w) < 0) {
+                free(w);
+                return;
+            }
+            self->inflight[self->ninflight++] = w;
+        }
+        zlistx_delete(r->reads, NULL);
+    }
+    if (self->ninflight < max && r->scan_due && !zlistx_size(r->reads)) {
+        work_t *w = work_new(WORK_RECON_SCAN, "");
+        if (!w || append_work(self, w) < 0) {
+            free(w);
+            return;
+        }
+        r->scan_due = false;
+        self->inflight[self->ninflight++] = w;
+    }
+}
+
 size_t registry_table_flush_passes(const registry_table_t *self)
 {
-    size_t depth = registry_table_depth(self);
+    size_t depth = registry_table_depth(self) + zlistx_size(self->recon.reads) +
+                   (self->recon.running && self->recon.scan_due);
     return depth ? depth / self->cfg.batch_max + 1 : 0;
 }
 
@@ -535,6 +906,8 @@ const registry_batch_t *registry_table_prepare(registry_table_t *self, uint64_t 
     take(self, self->releases, max);
     take(self, self->lookups, max);
     take(self, self->dedups, max);
+    take(self, self->tags, max);
+    recon_take(self, max, now_us);
     if (!self->ninflight)
         return NULL;
     self->sent_us = now_us;
@@ -545,7 +918,18 @@ const registry_batch_t *registry_table_prepare(registry_table_t *self, uint64_t 
 
 static void claim_done(registry_table_t *self, reg_t *g, const registry_reply_t *r)
 {
+    if (strcmp(registry_reply_elem_str(r, 4), "refused") == 0) {
+        /* newest wins only among authenticated connections: ours is not, the mapping's is */
+        log_write(LOG_WARN, g->identity, NULL,
+                  "unauthenticated claim of conn %" PRIu64
+                  " refused: an authenticated connection on pod %s holds it",
+                  g->conn_id, registry_reply_elem_str(r, 1));
+        send_superseded(self, g, (uint64_t)registry_reply_elem_int(r, 0),
+                        registry_reply_elem_str(r, 1), "unauthenticated");
+        return;
+    }
     g->epoch = (uint64_t)registry_reply_elem_int(r, 0);
+    zhashx_delete(self->replaced, g->identity); /* its mapping is ours now, newer */
     metrics_counter_add(self->m_claims, 1);
     const char *prev = registry_reply_elem_str(r, 1);
     if (prev[0] && strcmp(prev, self->pod_id) != 0)
@@ -569,10 +953,13 @@ static void reassert_done(registry_table_t *self, reg_t *g, const registry_reply
                   " -> %" PRIu64,
                   g->epoch, epoch);
         metrics_counter_add(self->m_claims, 1);
-        g->epoch = epoch;
-    } else if (!g->answer) {
-        return; /* verified unchanged: nothing to tell core */
     }
+    /* "held" may name a newer epoch we gave this very connection (its core had not heard it) */
+    bool changed = epoch && epoch != g->epoch;
+    if (epoch)
+        g->epoch = epoch;
+    if (!changed && !g->answer)
+        return; /* verified unchanged: nothing to tell core */
     send_registered(self, g, "", g->boot);
 }
 
@@ -582,14 +969,17 @@ static void reassert_done(registry_table_t *self, reg_t *g, const registry_reply
  * claim alone. Nobody is told: the connection is gone or has a newer claim queued. */
 static void claim_orphaned(registry_table_t *self, const work_t *w, const registry_reply_t *r)
 {
-    bool gained = w->kind == WORK_CLAIM ||
-                  strcmp(registry_reply_elem_str(r, 1), "claimed") == 0; /* re-assertion */
+    const char *state = registry_reply_elem_str(r, w->kind == WORK_CLAIM ? 4 : 1);
+    /* a re-assertion "held" may name a newer epoch of this connection than the one released */
+    bool gained = w->kind == WORK_CLAIM
+                      ? strcmp(state, "refused") != 0
+                      : strcmp(state, "claimed") == 0 || strcmp(state, "held") == 0;
     uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 0);
     log_write(LOG_INFO, w->key, NULL,
               "claim answered for conn %" PRIu64 " that is gone: %s epoch %" PRIu64, w->conn_id,
               gained ? "releasing" : "nothing to release", epoch);
     if (gained && epoch)
-        queue_release(self, w->key, epoch);
+        queue_release(self, w->key, epoch, RELEASE_UNREGISTER);
 }
 
 static bool on_claim_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
@@ -624,9 +1014,86 @@ static void on_dedup_reply(registry_table_t *self, const work_t *w, const regist
         answer_dedup(self, w, false, -EIO);
 }
 
+/* A release answered: 1 = this call removed the mapping. The registry's own releases (the
+ * connection did not come back) say so with device.disconnected; ocpp-core said it for the
+ * others. */
+static void on_release_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                             uint64_t now_us)
+{
+    releasing_add(self, w->key, -1);
+    if (r->type != REGISTRY_REPLY_INTEGER) { /* retried with the next batch, like a claim */
+        metrics_counter_add(self->m_errors, 1);
+        log_write(LOG_ERROR, w->key, NULL, "release failed: %s",
+                  r->type == REGISTRY_REPLY_ERROR ? r->str : "unexpected reply");
+        work_t *again = queue_release(self, w->key, w->epoch, w->why);
+        if (again) {
+            again->conn_id = w->conn_id;
+            memcpy(again->edge, w->edge, sizeof(again->edge));
+        }
+        return;
+    }
+    metrics_counter_add(self->m_releases, (uint64_t)r->integer);
+    if (r->integer != 1 || w->why == RELEASE_UNREGISTER)
+        return;
+    bool restart = w->why == RELEASE_CORE_RESTART;
+    registry_disconnect_t d = {.identity = w->key,
+                               .pod = self->pod_id,
+                               .by_pod = self->pod_id,
+                               .epoch = w->epoch,
+                               .time_us = now_us,
+                               .kind = "released",
+                               .reason = restart ? "ocpp-core restarted: connection not resumed"
+                                                 : "no connection on this pod (reconciliation)"};
+    registry_send_disconnect(self->ops.to_bridge, self->ops_arg, self->topic, &d);
+    metrics_def_count(M(REGISTRY_M_RECONCILED), restart ? "core_restart" : "reconcile");
+    self->recon.released += !restart;
+}
+
+/* A page of this pod's set: the identities to check, and whether the scan goes on. */
+static void on_recon_scan(registry_table_t *self, const registry_reply_t *r, uint64_t now_us)
+{
+    recon_t *rc = &self->recon;
+    const registry_reply_t *ids =
+        r->type == REGISTRY_REPLY_ARRAY && r->elements == 2 ? r->element[1] : NULL;
+    const char *cursor = registry_reply_elem_str(r, 0);
+    if (!ids || ids->type != REGISTRY_REPLY_ARRAY || !cursor[0] || strlen(cursor) >= 24) {
+        metrics_def_count(M(REGISTRY_M_BAD_REPLIES), "reconcile scan");
+        log_warn("reconciliation: unexpected SSCAN answer, abandoned");
+        recon_abandon(self, now_us + (uint64_t)self->cfg.reconcile_interval_ms * 1000u);
+        return;
+    }
+    for (size_t i = 0; i < ids->elements; i++) {
+        const char *id = registry_reply_elem_str(ids, i);
+        if (id[0] && strlen(id) <= IDENTITY_MAX)
+            zlistx_add_end(rc->reads, (void *)id);
+    }
+    snprintf(rc->cursor, sizeof(rc->cursor), "%s", cursor);
+    rc->scan_due = strcmp(cursor, "0") != 0;
+}
+
+/* Owner and epoch of an identity of our set, read now: released with that epoch if it is ours
+ * and still not registered here (a claim made meanwhile took a newer epoch, so the
+ * compare-and-set leaves it alone); an entry of our set that maps elsewhere (or nowhere) is only
+ * removed from the set (epoch 0 never matches). */
+static void on_recon_read(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                          uint64_t now_us)
+{
+    if (r->type != REGISTRY_REPLY_ARRAY || !recon_candidate(self, w->key, now_us))
+        return;
+    zhashx_delete(self->replaced, w->key); /* past its grace: the reconciliation decides */
+    const char *owner = registry_reply_elem_str(r, 0);
+    uint64_t epoch = (uint64_t)registry_reply_elem_int(r, 1);
+    bool ours = strcmp(owner, self->pod_id) == 0 && epoch;
+    if (ours)
+        log_write(LOG_INFO, w->key, NULL,
+                  "mapping of this pod without a connection (epoch %" PRIu64 "): releasing", epoch);
+    queue_release(self, w->key, ours ? epoch : 0, ours ? RELEASE_RECONCILE : RELEASE_UNREGISTER);
+}
+
 /* Handles one reply for what was sent. False: the connection must be dropped and w was not
  * handled (it goes back to its queue). */
-static bool on_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r)
+static bool on_reply(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                     uint64_t now_us)
 {
     if (registry_reply_needs_reconnect(r)) {
         /* the script cache is gone or the server demoted, for every kind alike: reconnect,
@@ -642,10 +1109,7 @@ static bool on_reply(registry_table_t *self, const work_t *w, const registry_rep
     case WORK_REASSERT:
         return on_claim_reply(self, w, r);
     case WORK_RELEASE:
-        if (r->type == REGISTRY_REPLY_INTEGER)
-            metrics_counter_add(self->m_releases, (uint64_t)r->integer);
-        else
-            metrics_counter_add(self->m_errors, 1);
+        on_release_reply(self, w, r, now_us);
         break;
     case WORK_LOOKUP:
         answer_lookup(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
@@ -653,13 +1117,22 @@ static bool on_reply(registry_table_t *self, const work_t *w, const registry_rep
     case WORK_DEDUP:
         on_dedup_reply(self, w, r);
         break;
+    case WORK_TAG:
+        answer_tag(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
+        break;
+    case WORK_RECON_SCAN:
+        on_recon_scan(self, r, now_us);
+        break;
+    case WORK_RECON_READ:
+        on_recon_read(self, w, r, now_us);
+        break;
     }
     return true;
 }
 
 /* Work the broken batch did not answer goes back: claims to their registration's queue, the
- * rest to the front of its queue in its order. */
-static void put_back(registry_table_t *self, size_t from)
+ * rest to the front of its queue in its order; the reconciliation starts again later. */
+static void put_back(registry_table_t *self, size_t from, uint64_t now_us)
 {
     for (size_t i = from; i < self->ninflight; i++) {
         work_t *w = self->inflight[i];
@@ -667,9 +1140,13 @@ static void put_back(registry_table_t *self, size_t from)
             reg_t *g = zhashx_lookup(self->regs, w->key);
             if (g)
                 queue_claim(self, g);
-            free(w);
-            self->inflight[i] = NULL;
+        } else if (w->kind == WORK_RECON_SCAN || w->kind == WORK_RECON_READ) {
+            recon_abandon(self, now_us);
+        } else {
+            continue;
         }
+        free(w);
+        self->inflight[i] = NULL;
     }
     for (size_t i = self->ninflight; i > from; i--) {
         work_t *w = self->inflight[i - 1];
@@ -677,6 +1154,7 @@ static void put_back(registry_table_t *self, size_t from)
             continue;
         zlistx_t *queue = w->kind == WORK_RELEASE  ? self->releases
                           : w->kind == WORK_LOOKUP ? self->lookups
+                          : w->kind == WORK_TAG    ? self->tags
                                                    : self->dedups;
         zlistx_add_start(queue, w);
     }
@@ -689,18 +1167,20 @@ int registry_table_on_replies(registry_table_t *self, const registry_reply_t *co
     bool broken = false;
     for (; i < self->ninflight; i++) {
         const registry_reply_t *r = i < n && replies ? replies[i] : NULL;
-        if (!r || !on_reply(self, self->inflight[i], r)) {
+        if (!r || !on_reply(self, self->inflight[i], r, now_us)) {
             broken = true;
             break;
         }
         free(self->inflight[i]);
+        self->inflight[i] = NULL;
     }
     if (broken)
-        put_back(self, i);
+        put_back(self, i, now_us);
     else if (self->ninflight)
         metrics_histogram_observe(self->m_rtt, (double)(now_us - self->sent_us) / 1e6);
     self->ninflight = 0;
     registry_batch_clear(self->batch);
+    recon_finish_if_done(self, now_us);
     return broken ? -EPIPE : 0;
 }
 

@@ -403,7 +403,11 @@ const CHECKS = {
       // probes on the stage's admin port
       const adminPort = Number(effective(F.keys, cfg, env, n, 'admin_port'));
       const portOf = (p) => (typeof p === 'number' ? p : ((c.ports || []).find((q) => q.name === p) || {}).containerPort);
+      // the registry has no readiness probe: Redis down must not make the pods unready
+      // (docs/deployment.md); every other stage's readiness is /readyz
+      if (n === 'redis-registry' && c.readinessProbe) err('redis-registry: no readinessProbe (Redis down must not make the pod unready)');
       for (const [probe, pth] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']]) {
+        if (n === 'redis-registry' && probe === 'readinessProbe') continue;
         const h = c[probe] && c[probe].httpGet;
         if (!h) { err(`${n}: ${probe} missing`); continue; }
         if (h.path !== pth) err(`${n}: ${probe} must GET ${pth}`);
@@ -977,7 +981,8 @@ const BREAKAGES = [
   ['misspelt field name (PodSpec)', (M) => { const p = sts(M).spec.template.spec; p.terminationGracePeriodSecond = p.terminationGracePeriodSeconds; }],
   ['misspelt field name (ServiceMonitor)', (M) => { find(M, 'ServiceMonitor').spec.endpoints[0].intervall = '15s'; }],
   ['probe on the wrong port', (M) => { ctr(M, 'ocpp-core').livenessProbe.httpGet.port = 'admin-edge'; }],
-  ['readiness probe missing', (M) => { delete ctr(M, 'redis-registry').readinessProbe; }],
+  ['readiness probe missing', (M) => { delete ctr(M, 'ws-edge').readinessProbe; }],
+  ['registry with a readiness probe', (M) => { ctr(M, 'redis-registry').readinessProbe = { httpGet: { path: '/readyz', port: 'admin-registry' } }; }],
   ['pod id not from the downward API', (M) => { ctr(M, 'kafka-bridge').env[0] = { name: 'OCPPGW_POD_ID', value: 'x' }; }],
   ['sidecar without restartPolicy Always', (M) => { delete ctr(M, 'kafka-bridge').restartPolicy; }],
   ['ipc volume on disk', (M) => { sts(M).spec.template.spec.volumes[0].emptyDir = {}; }],

@@ -32,12 +32,21 @@ start_registry() {
   exec {fd}>"$dir/in"
   eval "DRV_FD_${pod//-/_}=$fd"
   wait_until 10 "driver of $pod" grep -q '^driver ready' "$TMP/$pod.drv"
-  env OCPPGW_POD_ID="$pod" OCPPGW_IPC_DIR="$dir" OCPPGW_CORE_COUNT="${CORES:-1}" \
+  printf '%s\n' OCPPGW_POD_ID="$pod" OCPPGW_IPC_DIR="$dir" OCPPGW_CORE_COUNT="${CORES:-1}" \
     OCPPGW_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" OCPPGW_ADMIN_PORT="$(free_port)" \
     OCPPGW_LEASE_TTL_MS="${LEASE_TTL:-2s}" OCPPGW_LEASE_REFRESH_MS="${LEASE_REFRESH:-300ms}" \
-    "$@" "$BIN/redis-registry" >"$TMP/$pod.log" 2>&1 &
+    "$@" >"$TMP/$pod.env"
+  run_registry "$pod"
+  [ -n "${NO_LEASE_WAIT:-}" ] || wait_until 10 "lease of $pod" key_is "pod:{$pod}" EXISTS 1
+}
+
+# run_registry POD: (re)starts POD's redis-registry with the environment start_registry gave it
+# (as the kubelet restarts one container: same settings, same ipc directory; its log appended).
+run_registry() {
+  local pod="$1" envs
+  mapfile -t envs <"$TMP/$pod.env"
+  env "${envs[@]}" "$BIN/redis-registry" >>"$TMP/$pod.log" 2>&1 &
   eval "REG_PID_${pod//-/_}=$!"
-  wait_until 10 "lease of $pod" key_is "pod:{$pod}" EXISTS 1
 }
 
 reg_pid() { eval "echo \$REG_PID_${1//-/_}"; }

@@ -168,7 +168,7 @@ print(f"ok: retry kept command_id {r1['command_id']}: first to ghost-pod (partit
 PY
 
 rc=0; "$ctl" --redis redis://127.0.0.1:1 status CTL000001 2>"$TMP/err" || rc=$?
-[ $rc -eq 3 ] && grep -q 'cannot reach Redis at redis://127.0.0.1:1' "$TMP/err" || fail "unreachable Redis: rc $rc $(cat "$TMP/err")"
+[ $rc -eq 3 ] && grep -q 'cannot reach Redis at 127.0.0.1:1' "$TMP/err" || fail "unreachable Redis: rc $rc $(cat "$TMP/err")"
 rc=0; "$ctl" --kafka 127.0.0.1:1 send CTL000001 Reset '{}' 2>"$TMP/err" || rc=$?
 [ $rc -eq 3 ] && grep -q 'cannot reach Kafka at 127.0.0.1:1' "$TMP/err" || fail "unreachable Kafka: rc $rc $(cat "$TMP/err")"
 ok "unreachable Redis or Kafka: exit 3 and which one"

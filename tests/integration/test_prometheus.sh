@@ -31,11 +31,9 @@ POD=itest-prom-a
 POD_B=itest-prom-b
 # Alerts that are active on a healthy pod because of a bug outside this test's reach; each entry
 # says where it is fixed, and the test fails once the alert is no longer active (remove it then).
-#   OcppgwRedisDown: redis-registry starts with ocppgw_registry_redis_up 0 and sets it to 1 only
-#   when Redis comes back after an outage (set_degraded(false) needs down_since_us set), so it
-#   stays 0 on a pod that never lost Redis. Fix in services/redis-registry/main.c: start with
-#   R.down_since_us = clock_now_us() (the time before the first connection is degraded time).
-KNOWN_FALSE_ALERTS=OcppgwRedisDown
+# (OcppgwRedisDown was one: redis-registry now reports ocppgw_registry_redis_up 1 from its first
+# connection on.)
+KNOWN_FALSE_ALERTS=
 # Alerts the faults below may start but whose `for` (5 minutes and more) outlasts the test: they
 # may be pending, never firing (a failed produce request, CALLERRORs it causes, a slow reader).
 MAY_PEND_ALERTS=OcppgwKafkaDeliveryErrors,OcppgwCallErrorRatioHigh,OcppgwEdgeSlowReaders

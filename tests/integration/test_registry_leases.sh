@@ -6,8 +6,10 @@
 #  2. after the grace period exactly one sweeper at a time removes them: every mapping is gone
 #     and exactly one device.disconnected (CloudEvents JSON, key = identity) per charge point
 #     was emitted towards kafka-bridge, across both surviving pods;
-#  3. exactly one surviving pod wins the fenced takeover of pod-a's partition (TAKEOVER active);
-#     TAKEOVER_DONE releases it and pod-a is forgotten;
+#  3. exactly one surviving pod wins the fenced takeover of pod-a's partition (TAKEOVER active)
+#     and keeps it while pod-a is dead: TAKEOVER_DONE (the bridge stopped reading) does not end a
+#     claim still held, it is repeated; once pod-a has been dead for orphan_forget_ms it is
+#     forgotten (TAKEOVER active=false, gone from the pods set, never taken over again);
 #  4. a pod that is only paused loses its lease, gets taken over, and on SIGCONT the takeover is
 #     stopped (TAKEOVER active=false) as its lease comes back.
 set -euo pipefail
@@ -17,8 +19,8 @@ itest_cleanup_on_exit
 
 start_redis
 start_registry pod-a
-start_registry pod-b OCPPGW_SWEEP_GRACE_MS=3s
-start_registry pod-c OCPPGW_SWEEP_GRACE_MS=3s
+start_registry pod-b OCPPGW_SWEEP_GRACE_MS=3s OCPPGW_ORPHAN_FORGET_MS=10s
+start_registry pod-c OCPPGW_SWEEP_GRACE_MS=3s OCPPGW_ORPHAN_FORGET_MS=10s
 
 for i in $(seq 0 19); do drv pod-a register 0 "S$i" "$((100 + i))" accepted; done
 registered_s() { [ "$(grep -E '^registered 0 S[0-9]+ ' "$TMP/pod-a.drv" | cut -d' ' -f3 | sort -u | wc -l)" = 20 ]; }
@@ -66,14 +68,18 @@ winner="$(basename "$winners" .drv)"
 tepoch="$(grep '^takeover pod-a [0-9]* 1$' "$TMP/$winner.drv" | cut -d' ' -f3)"
 [ "$(rcli GET 'takeover:{pod-a}')" = "$winner $tepoch" ] || fail "takeover key: $(rcli GET 'takeover:{pod-a}')"
 drv "$winner" takeover_done pod-a "$tepoch"
+expect_line 5 "$winner" "^takeover pod-a $tepoch 1$" >/dev/null
+wait_until 5 "the takeover repeated" sh -c "[ \$(grep -c '^takeover pod-a $tepoch 1$' '$TMP/$winner.drv') -ge 2 ]"
+[ "$(rcli GET 'takeover:{pod-a}')" = "$winner $tepoch" ] || fail "claim not kept: $(rcli GET 'takeover:{pod-a}')"
+ok "exactly one pod ($winner, epoch $tepoch) took over pod-a's partition; TAKEOVER_DONE did not end the claim (repeated)"
 pod_known() { [ "$(rcli SISMEMBER ocppgw:pods "$1")" = 1 ]; }
-wait_until 5 "pod-a forgotten" not pod_known pod-a
-ok "exactly one pod ($winner, epoch $tepoch) took over pod-a's partition; TAKEOVER_DONE released it"
+wait_until 15 "pod-a forgotten after orphan_forget_ms" not pod_known pod-a
+expect_line 5 "$winner" "^takeover pod-a $tepoch 0$" >/dev/null
 [ -z "$(rcli GET 'takeover:{pod-a}')" ] || fail "takeover claim still held"
-sleep 1
-[ "$(cat "$TMP/pod-b.drv" "$TMP/pod-c.drv" | grep -c '^takeover pod-a')" = 1 ] ||
-  fail "pod-a taken over again after TAKEOVER_DONE"
-ok "pod-a is no longer a known pod and is not taken over again"
+sleep 1.5
+[ "$(cat "$TMP/pod-b.drv" "$TMP/pod-c.drv" | grep -c '^takeover pod-a [0-9]* 1$')" = 2 ] ||
+  fail "pod-a taken over again after it was forgotten"
+ok "after orphan_forget_ms pod-a is forgotten (TAKEOVER active=false), no longer a known pod, not taken over again"
 
 start_registry pod-d
 kill -STOP "$(reg_pid pod-d)"

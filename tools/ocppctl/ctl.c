@@ -188,3 +188,18 @@ long ctl_lease_registrations(const char *value)
     json_decref(j);
     return n;
 }
+
+int64_t ctl_parse_duration_ms(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v < 0 || v > 1e12)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        return (int64_t)v;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        return (int64_t)(v * 1000);
+    if (strcmp(end, "m") == 0)
+        return (int64_t)(v * 60000);
+    return -1;
+}

@@ -57,6 +57,9 @@ void ctl_format_us(const char *us_text, char out[32]);
 /* Registrations count of a pod lease value {"registrations":N,...}; -1 if unreadable. */
 long ctl_lease_registrations(const char *value);
 
+/* A duration argument: "30s", "500ms", "2m", a plain number being seconds. -1 if invalid. */
+int64_t ctl_parse_duration_ms(const char *text);
+
 /* One input line of `ocppctl produce`: "<partition>\t<key>\t<value>", the value being the rest
  * of the line (it may hold tabs). partition is a number 0..2^31-1, or "-" for the key's default
  * partition (*partition = -1; the key must then be non-empty). The line is split in place: key

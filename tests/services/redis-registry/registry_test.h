@@ -14,14 +14,16 @@
 #include "registry_batch.h"
 
 #define TO_BRIDGE UINT32_MAX
-#define MAX_SENT  64
+#define TO_EDGE   (UINT32_MAX - 1)
+#define MAX_SENT  256
 
 /* One envelope an engine sent, with the fields the tests look at. */
 typedef struct {
     envelope_type_t type;
-    uint32_t to; /* core index, or TO_BRIDGE */
+    uint32_t to; /* core index, or TO_BRIDGE, or TO_EDGE */
+    char edge[32];
     char identity[64];
-    char text[160]; /* by_pod, previous_pod, pod, command id, ce_id */
+    char text[160]; /* by_pod, previous_pod, pod, command id, ce_id, tag status, record */
     uint64_t conn_id, epoch, request_id;
     int32_t status;
     bool flag; /* first, live, busy, active */
@@ -84,6 +86,25 @@ static inline int record(recorder_t *rec, uint32_t to, const envelope_t *env)
         s->epoch = env->u.takeover.epoch;
         s->flag = env->u.takeover.active;
         break;
+    case ENV_TAG_INFO:
+        copy_str(s->identity, sizeof(s->identity), env->u.tag_info.id_tag);
+        copy_str(s->text, sizeof(s->text), env->u.tag_info.status);
+        s->request_id = env->u.tag_info.request_id;
+        s->flag = env->u.tag_info.found;
+        s->status = env->u.tag_info.error;
+        s->epoch = env->u.tag_info.expires_at_ms;
+        break;
+    case ENV_CRED:
+        copy_str(s->identity, sizeof(s->identity), env->u.cred.identity);
+        snprintf(s->text, sizeof(s->text), "%.*s", (int)env->u.cred.record.len,
+                 (const char *)env->u.cred.record.ptr);
+        s->epoch = env->u.cred.generation;
+        break;
+    case ENV_CRED_SYNC:
+        s->epoch = env->u.cred_sync.generation;
+        s->queued = (uint32_t)env->u.cred_sync.count;
+        s->flag = env->u.cred_sync.done;
+        break;
     case ENV_EVENT:
         copy_str(s->identity, sizeof(s->identity), env->u.event.key);
         for (size_t i = 0; i < env->u.event.headers.count; i++) {
@@ -107,6 +128,14 @@ static inline int rec_to_core(void *arg, uint32_t core, const envelope_t *env)
 static inline int rec_to_bridge(void *arg, const envelope_t *env)
 {
     return record(arg, TO_BRIDGE, env);
+}
+
+static inline int rec_to_edge(void *arg, const char *edge_id, const envelope_t *env)
+{
+    recorder_t *rec = arg;
+    int rc = record(rec, TO_EDGE, env);
+    snprintf(rec->sent[rec->n - 1].edge, sizeof(rec->sent[0].edge), "%s", edge_id);
+    return rc;
 }
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -196,7 +225,7 @@ static inline const char *cmd(const registry_batch_t *b, size_t i)
     if (script != REGISTRY_BATCH_PLAIN)
         at += (size_t)snprintf(out, sizeof(out), "%s ",
                                (const char *[]){"CLAIM", "REASSERT", "RELEASE", "LOOKUP", "SWEEP",
-                                                "LOCK", "TAKEOVER", "TAKEOVER_DONE"}[script]);
+                                                "LOCK", "TAKEOVER", "CRED_USED"}[script]);
     for (size_t j = 0; j < registry_batch_argc(b, i) && at < sizeof(out); j++)
         at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%s", j ? " " : "",
                                registry_batch_arg(b, i, j));

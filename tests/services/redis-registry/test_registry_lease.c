@@ -32,6 +32,7 @@ static void setup(void)
                                    .lease_refresh_ms = 1000,
                                    .sweep_batch = 100,
                                    .sweep_grace_ms = GRACE_MS,
+                                   .orphan_forget_ms = 86400000,
                                    .events_topic = "ocpp-events-up"};
     registry_lease_ops_t ops = {.to_bridge = rec_to_bridge, .lease_expired = expired};
     L = registry_lease_new(&cfg, &ops, &REC);
@@ -70,12 +71,15 @@ static void round_to_pod_b(int lock)
     ck_assert_int_eq(feed(1, I(lock)), 0);
 }
 
+#define TAKEOVER_KEYS                                                                              \
+    "TAKEOVER takeover:{pod-b} takeover:{pod-b}:epoch pod:{pod-b} takeover:{pod-b}:forgotten "     \
+    "takeover:{pod-b}:since pod:{pod-b}:conns ocppgw:pods pod-a 3000 "
+
 static void takeover_answer(long long epoch, const char *state)
 {
     const registry_batch_t *b = batch(1);
-    ck_assert_str_eq(cmd(b, 0), "TAKEOVER takeover:{pod-b} takeover:{pod-b}:epoch pod:{pod-b} "
-                                "takeover:{pod-b}:done pod-a 3000 try");
-    ck_assert_int_eq(feed(1, A(2, I(epoch), S(state))), 0);
+    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "try 86400000 pod-b");
+    ck_assert_int_eq(feed(1, A(3, I(epoch), S(state), I(1000))), 0);
 }
 
 START_TEST(test_refresh)
@@ -87,7 +91,7 @@ START_TEST(test_refresh)
     ck_assert_str_eq(cmd(b, 1), "SET pod:{pod-a} {\"registrations\":3,\"refreshed_us\":"
                                 "1795489200000000} PX 3000");
     ck_assert_str_eq(cmd(b, 2), "SADD ocppgw:pods pod-a");
-    ck_assert_str_eq(cmd(b, 3), "DEL takeover:{pod-a}:done");
+    ck_assert_str_eq(cmd(b, 3), "DEL takeover:{pod-a}:forgotten takeover:{pod-a}:since");
     ck_assert_int_eq(feed(4, I(1), registry_reply_text(REGISTRY_REPLY_STATUS, "OK", 2), I(0), I(0)),
                      0);
     batch(0);
@@ -221,8 +225,7 @@ START_TEST(test_takeover_lost_and_pod_back)
     ck_assert_int_eq(feed(1, A(2, S("pod-a"), S("pod-b"))), 0);
     ck_assert_int_eq(feed(2, I(1), I(1)), 0);
     const registry_batch_t *b = batch(1);
-    ck_assert_str_eq(cmd(b, 0), "TAKEOVER takeover:{pod-b} takeover:{pod-b}:epoch pod:{pod-b} "
-                                "takeover:{pod-b}:done pod-a 3000 release");
+    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "release 86400000 pod-b");
     ck_assert_uint_eq(REC.n, 3); /* told after the release ran */
     ck_assert_int_eq(feed(1, A(2, I(8), S("released"))), 0);
     ck_assert_uint_eq(REC.n, 4);
@@ -248,6 +251,8 @@ START_TEST(test_pod_back_without_claim)
 }
 END_TEST
 
+/* TAKEOVER_DONE means the bridge stopped reading for good: never a Redis job. For a claim we
+ * still hold (the partition must be read while the pod is dead) the takeover is repeated. */
 START_TEST(test_takeover_done)
 {
     env_takeover_done_t done = {.pod = env_str("pod-b"), .epoch = 4};
@@ -259,19 +264,84 @@ START_TEST(test_takeover_done)
     done.epoch = 4;
     round_to_pod_b(0);
     takeover_answer(5, "won");
+    ck_assert_uint_eq(REC.n, 1);
     ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), -ENOENT); /* other epoch */
+    ck_assert_uint_eq(REC.n, 1);
     done.epoch = 5;
     ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), 0);
-    const registry_batch_t *b = batch(1);
-    ck_assert_str_eq(cmd(b, 0), "TAKEOVER_DONE takeover:{pod-b} takeover:{pod-b}:done "
-                                "pod:{pod-b}:conns ocppgw:pods pod-a 5 pod-b");
-    ck_assert_int_eq(feed(0), -EPIPE); /* broken: still held, tried again later */
-    ck_assert_uint_eq(registry_lease_dead_pods(L), 1);
-    ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), 0);
+    batch(0); /* no Redis work */
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert_int_eq(REC.sent[1].type, ENV_TAKEOVER);
+    ck_assert(REC.sent[1].flag);
+    ck_assert_uint_eq(REC.sent[1].epoch, 5);
+    ck_assert_uint_eq(registry_lease_held(L, "pod-b"), 5); /* still ours, still renewed */
+    round_to_pod_b(0);
+    takeover_answer(5, "held");
+    ck_assert_uint_eq(REC.n, 2);
+}
+END_TEST
+
+/* The claim is kept round after round while the pod is dead, whatever the bridge drained. */
+START_TEST(test_claim_kept_while_dead)
+{
+    round_to_pod_b(0);
+    takeover_answer(5, "won");
+    for (int i = 0; i < 20; i++) {
+        NOW += 1000000u;
+        round_to_pod_b(0);
+        takeover_answer(5, "held");
+    }
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_uint_eq(registry_lease_held(L, "pod-b"), 5);
+}
+END_TEST
+
+/* A pod dead longer than orphan_forget_ms: the script says forgotten, our claim ends. */
+START_TEST(test_orphan_forgotten)
+{
+    round_to_pod_b(0);
+    takeover_answer(5, "won");
+    round_to_pod_b(0);
+    takeover_answer(5, "forgotten");
+    ck_assert_uint_eq(REC.n, 2);
+    ck_assert(!REC.sent[1].flag);
+    ck_assert_uint_eq(REC.sent[1].epoch, 5);
+    ck_assert_uint_eq(registry_lease_held(L, "pod-b"), 0);
+    round_to_pod_b(0); /* still in the pods set (mappings left): nothing more said */
+    takeover_answer(0, "forgotten");
+    ck_assert_uint_eq(REC.n, 2);
+    /* the pods set no longer has it: tracked no more */
+    registry_lease_check_pods(L, NOW);
+    ck_assert_int_eq(feed(1, A(1, S("pod-a"))), 0);
     ck_assert_int_eq(feed(1, I(1)), 0);
+    batch(0);
     ck_assert_uint_eq(registry_lease_dead_pods(L), 0);
-    ck_assert_uint_eq(REC.n, 1); /* no TAKEOVER stop: the bridge finished it */
-    ck_assert_int_eq(registry_lease_on_takeover_done(L, &done, NOW), -ENOENT);
+    ck_assert_uint_eq(REC.n, 2);
+}
+END_TEST
+
+/* A restarted registry finds its claim held in Redis: the bridge is told again (it stops
+ * takeovers a restarted registry does not confirm). A new bridge instance is told every claim. */
+START_TEST(test_restarts_repeat_takeovers)
+{
+    round_to_pod_b(0);
+    takeover_answer(7, "held"); /* held in Redis, unknown to this (restarted) registry */
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert(REC.sent[0].flag);
+    ck_assert_uint_eq(REC.sent[0].epoch, 7);
+    registry_lease_on_bridge_instance(L, 100); /* the first instance heard: repeated too */
+    ck_assert_uint_eq(REC.n, 2);
+    registry_lease_on_bridge_instance(L, 100); /* the same: nothing */
+    ck_assert_uint_eq(REC.n, 2);
+    registry_lease_on_bridge_instance(L, 0);
+    ck_assert_uint_eq(REC.n, 2);
+    registry_lease_on_bridge_instance(L, 200); /* restarted */
+    ck_assert_uint_eq(REC.n, 3);
+    ck_assert_int_eq(REC.sent[2].type, ENV_TAKEOVER);
+    ck_assert_str_eq(REC.sent[2].text, "pod-b");
+    ck_assert(REC.sent[2].flag);
+    ck_assert_uint_eq(REC.sent[2].epoch, 7);
+    batch(0);
 }
 END_TEST
 
@@ -307,7 +377,12 @@ START_TEST(test_garbage_replies)
     memset(big, 'p', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     ck_assert_int_eq(feed(1, A(3, I(7), S(big), NIL())), 0);
-    ck_assert_int_eq(feed(3, I(0), I(0), E("ERR x")), 0);
+    /* an error for one lease: nothing can be concluded, the round ends */
+    ck_assert_int_eq(feed(3, I(0), I(0), E("ERR x")), -EPIPE);
+    batch(0);
+    ck_assert_int_eq(registry_lease_check_pods(L, NOW), 0);
+    ck_assert_int_eq(feed(1, A(3, I(7), S(big), NIL())), 0);
+    ck_assert_int_eq(feed(3, I(0), I(0), I(0)), 0);
     batch(0); /* nothing dead that could be a pod */
     ck_assert_uint_eq(registry_lease_dead_pods(L), 0);
     ck_assert_int_eq(registry_lease_check_pods(L, NOW), 0);
@@ -333,6 +408,9 @@ int main(void)
     tcase_add_test(tc, test_takeover_lost_and_pod_back);
     tcase_add_test(tc, test_pod_back_without_claim);
     tcase_add_test(tc, test_takeover_done);
+    tcase_add_test(tc, test_claim_kept_while_dead);
+    tcase_add_test(tc, test_orphan_forgotten);
+    tcase_add_test(tc, test_restarts_repeat_takeovers);
     tcase_add_test(tc, test_abandon_and_stop);
     tcase_add_test(tc, test_garbage_replies);
     suite_add_tcase(s, tc);

@@ -150,8 +150,14 @@ START_TEST(test_keys)
     ck_assert_str_eq(k, "takeover:{pod-a}");
     registry_key_takeover_epoch("pod-a", k, sizeof(k));
     ck_assert_str_eq(k, "takeover:{pod-a}:epoch");
-    registry_key_takeover_done("pod-a", k, sizeof(k));
-    ck_assert_str_eq(k, "takeover:{pod-a}:done");
+    registry_key_takeover_forgotten("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "takeover:{pod-a}:forgotten");
+    registry_key_takeover_since("pod-a", k, sizeof(k));
+    ck_assert_str_eq(k, "takeover:{pod-a}:since");
+    registry_key_cred("CP-1", k, sizeof(k));
+    ck_assert_str_eq(k, "cred:CP-1");
+    registry_key_idtag("TAG 1", k, sizeof(k));
+    ck_assert_str_eq(k, "idtag:TAG 1");
     registry_key_dedup("cmd-1", k, sizeof(k));
     ck_assert_str_eq(k, "dedup:{cmd-1}");
     ck_assert_int_eq(registry_channel_superseded("pod-a", k, sizeof(k)), 23);

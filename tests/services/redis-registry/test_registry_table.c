@@ -12,6 +12,9 @@
 #include "metrics.h"
 #include "registry_test.h"
 
+#define GRACE_MS    10000
+#define INTERVAL_MS 60000
+
 static registry_table_t *T;
 static recorder_t REC;
 static uint64_t NOW = 1000000000u;
@@ -19,8 +22,13 @@ static uint64_t NOW = 1000000000u;
 static void make(size_t queue_limit, size_t batch_max)
 {
     registry_table_destroy(&T);
-    registry_table_config_t cfg = {
-        .pod_id = "pod-a", .core_count = 2, .queue_limit = queue_limit, .batch_max = batch_max};
+    registry_table_config_t cfg = {.pod_id = "pod-a",
+                                   .core_count = 2,
+                                   .queue_limit = queue_limit,
+                                   .batch_max = batch_max,
+                                   .events_topic = "ocpp-events-up",
+                                   .reconcile_grace_ms = GRACE_MS,
+                                   .reconcile_interval_ms = INTERVAL_MS};
     registry_table_ops_t ops = {.to_core = rec_to_core, .to_bridge = rec_to_bridge};
     T = registry_table_new(&cfg, &ops, &REC);
     ck_assert_ptr_nonnull(T);
@@ -52,6 +60,32 @@ static void reg(uint32_t core, const char *identity, uint64_t conn, const char *
     env.u.register_.ocpp_version = env_str("ocpp1.6");
     env.u.register_.boot_state = env_str(boot);
     env.u.register_.since_us = 555;
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+/* A REGISTER as a core sends it after this registry restarted, or with authentication. */
+static void reg_full(uint32_t core, const char *identity, uint64_t conn, uint64_t epoch,
+                     bool authenticated)
+{
+    envelope_t env = {.type = ENV_REGISTER};
+    env.u.register_.core_id = core;
+    env.u.register_.identity = env_str(identity);
+    env.u.register_.conn_id = conn;
+    env.u.register_.edge_id = env_str("edge-1");
+    env.u.register_.ocpp_version = env_str("ocpp1.6");
+    env.u.register_.boot_state = env_str("accepted");
+    env.u.register_.since_us = 555;
+    env.u.register_.epoch = epoch;
+    env.u.register_.authenticated = authenticated;
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void tag(uint64_t request, uint32_t core, const char *id_tag)
+{
+    envelope_t env = {.type = ENV_TAG_LOOKUP};
+    env.u.tag_lookup.request_id = request;
+    env.u.tag_lookup.core_id = core;
+    env.u.tag_lookup.id_tag = env_str(id_tag);
     ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
 }
 
@@ -137,7 +171,7 @@ START_TEST(test_register_claim_registered)
     ck_assert_uint_eq(registry_table_flush_passes(T), 1);
     const registry_batch_t *b = prepare(1);
     ck_assert_str_eq(cmd(b, 0), "CLAIM conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a edge-1 7 "
-                                "555 ocpp1.6 pending CP1");
+                                "555 ocpp1.6 pending CP1 0");
     ck_assert_uint_eq(registry_batch_numkeys(b, 0), 3);
     prepare(0); /* one batch in flight at a time */
     ck_assert_int_eq(feed(1, claim_reply(42, "pod-b", "accepted")), 0);
@@ -162,7 +196,7 @@ START_TEST(test_register_same_conn_reasserts)
     reg(0, "CP1", 7, "accepted");
     const registry_batch_t *b = prepare(1);
     ck_assert_str_eq(cmd(b, 0), "REASSERT conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a 42 "
-                                "edge-1 7 555 ocpp1.6 accepted CP1");
+                                "edge-1 7 555 ocpp1.6 accepted CP1 0");
     ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
     ck_assert_int_eq(last()->type, ENV_REGISTERED);
     ck_assert_uint_eq(last()->epoch, 42);
@@ -239,9 +273,13 @@ START_TEST(test_unregister_before_registered_answered)
     size_t before = REC.n;
     ck_assert_int_eq(feed(1, claim_reply(50, "", "")), 0);
     ck_assert_uint_eq(REC.n, before); /* nobody to tell */
-    b = prepare(1);
-    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 50 pod-a CP2");
-    ck_assert_int_eq(feed(1, I(1)), 0);
+    /* first the release by connection queued at the UNREGISTER (no epoch known then: a claim
+     * whose answer is lost may have mapped it), then the one of the epoch the claim gave */
+    b = prepare(2);
+    ck_assert_str_eq(cmd(b, 0),
+                     "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 0 pod-a CP2 9 edge-1");
+    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 50 pod-a CP2");
+    ck_assert_int_eq(feed(2, I(1), I(0)), 0);
     ck_assert_uint_eq(registry_table_depth(T), 0);
 }
 END_TEST
@@ -536,6 +574,223 @@ START_TEST(test_bad_input)
 END_TEST
 
 /* Destroying with work queued and in flight frees it all (ASan checks). */
+
+/* A core re-registering after this registry restarted names the epoch its connection holds:
+ * re-asserted (compare-and-set), never claimed afresh. */
+START_TEST(test_register_with_epoch_reasserts)
+{
+    reg_full(1, "CP1", 7, 42, true);
+    const registry_batch_t *b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a 42 "
+                                "edge-1 7 555 ocpp1.6 accepted CP1 1");
+    ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    ck_assert_uint_eq(last()->epoch, 42);
+    ck_assert_uint_eq(last()->to, 1);
+    /* a newer claim exists: SUPERSEDED, forgotten */
+    reg_full(0, "CP2", 8, 10, false);
+    prepare(1);
+    ck_assert_int_eq(feed(1, reassert_reply(11, "superseded", "pod-b")), 0);
+    ck_assert_int_eq(last()->type, ENV_SUPERSEDED);
+    ck_assert_uint_eq(last()->epoch, 11);
+    ck_assert(!registry_table_holds(T, "CP2", NULL));
+    /* the same connection again with an older epoch than ours keeps ours */
+    reg_full(1, "CP1", 7, 40, true);
+    b = prepare(1);
+    ck_assert_str_eq(arg(b, 0, 4), "42");
+    feed(1, reassert_reply(42, "held", ""));
+}
+END_TEST
+
+/* Newest wins only among authenticated connections: an unauthenticated claim the script refuses
+ * is told SUPERSEDED (its core closes it); the table forgets it. */
+START_TEST(test_unauthenticated_claim_refused)
+{
+    reg_full(0, "CP1", 7, 0, false);
+    const registry_batch_t *b = prepare(1);
+    ck_assert_str_eq(arg(b, 0, 10), "0");
+    ck_assert_int_eq(feed(1, A(5, I(31), S("pod-b"), S(""), S(""), S("refused"))), 0);
+    ck_assert_uint_eq(REC.n, 1);
+    ck_assert_int_eq(last()->type, ENV_SUPERSEDED);
+    ck_assert_uint_eq(last()->conn_id, 7);
+    ck_assert_uint_eq(last()->epoch, 31);
+    ck_assert_str_eq(last()->text, "pod-b");
+    ck_assert(!registry_table_holds(T, "CP1", NULL));
+    prepare(0); /* nothing to release: nothing was written */
+    /* an authenticated one is sent as such and claims */
+    reg_full(0, "CP1", 8, 0, true);
+    b = prepare(1);
+    ck_assert_str_eq(arg(b, 0, 10), "1");
+    ck_assert_int_eq(feed(1, A(5, I(32), S("pod-b"), S(""), S(""), S("claimed"))), 0);
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    ck_assert_uint_eq(last()->epoch, 32);
+    /* a refused claim answered after its connection went: nothing to release */
+    reg_full(0, "CP3", 9, 0, false);
+    prepare(1);
+    unreg("CP3", 9, 0);
+    ck_assert_int_eq(feed(1, A(5, I(5), S("pod-b"), S(""), S(""), S("refused"))), 0);
+    /* only the release by connection of the UNREGISTER (it finds pod-b's mapping: nothing) */
+    ck_assert_str_eq(cmd(prepare(1), 0),
+                     "RELEASE conn:{CP3} conn:{CP3}:epoch conn:{CP3}:meta 0 pod-a CP3 9 edge-1");
+    ck_assert_int_eq(feed(1, I(0)), 0);
+    prepare(0);
+}
+END_TEST
+
+START_TEST(test_tag_lookup)
+{
+    tag(1, 1, "TAG-A");
+    tag(2, 0, "TAG-B");
+    tag(3, 0, "TAG-C");
+    const registry_batch_t *b = prepare(3);
+    ck_assert_str_eq(cmd(b, 0), "HGETALL idtag:TAG-A");
+    ck_assert_int_eq(feed(3,
+                          A(4, S("status"), S("Accepted"), S("expires_at_ms"), S("1800000000000")),
+                          A(0), E("WRONGTYPE Operation against a key")),
+                     0);
+    ck_assert_uint_eq(REC.n, 3);
+    ck_assert_int_eq(REC.sent[0].type, ENV_TAG_INFO);
+    ck_assert_uint_eq(REC.sent[0].to, 1);
+    ck_assert_uint_eq(REC.sent[0].request_id, 1);
+    ck_assert(REC.sent[0].flag);
+    ck_assert_str_eq(REC.sent[0].text, "Accepted");
+    ck_assert_uint_eq(REC.sent[0].epoch, 1800000000000u);
+    ck_assert_int_eq(REC.sent[0].status, 0);
+    ck_assert(!REC.sent[1].flag); /* not found */
+    ck_assert_int_eq(REC.sent[1].status, 0);
+    ck_assert_int_eq(REC.sent[2].status, -EIO);
+    /* Redis down: answered at once */
+    tag(4, 0, "TAG-D");
+    registry_table_on_redis_unavailable(T);
+    ck_assert_int_eq(last()->status, -EAGAIN);
+    ck_assert_uint_eq(last()->request_id, 4);
+    /* bad token, core out of range */
+    tag(5, 0, "");
+    ck_assert_int_eq(last()->status, -EINVAL);
+    size_t n = REC.n;
+    tag(6, 7, "TAG-E");
+    ck_assert_uint_eq(REC.n, n);
+    prepare(0);
+    /* over queue_limit: -EBUSY */
+    make(2, 8192);
+    tag(7, 0, "T1");
+    tag(8, 0, "T2");
+    tag(9, 0, "T3");
+    ck_assert_int_eq(last()->status, -EBUSY);
+    ck_assert_uint_eq(last()->request_id, 9);
+}
+END_TEST
+
+/* A restarted core: what it confirms stays, what it does not is released after the grace with
+ * a device.disconnected; another core's registrations are untouched. */
+START_TEST(test_core_restart_unconfirmed_released)
+{
+    registry_table_on_core_instance(T, 0, 100, NOW); /* first instance heard: nothing */
+    registered(0, "CP1", 1, 11);
+    registered(0, "CP2", 2, 12);
+    registered(1, "CP3", 3, 13);
+    reg(0, "CP4", 4, "none"); /* claim not answered yet */
+    size_t n = REC.n;
+    registry_table_on_core_instance(T, 0, 100, NOW);
+    registry_table_tick(T, true, NOW + GRACE_MS * 1000u);
+    prepare(1); /* only CP4's claim: no release without a restart */
+    feed(1, claim_reply(14, "", ""));
+    n = REC.n;
+    NOW += 1000000u;
+    uint64_t restart = NOW - 500000u; /* the core started half a second ago */
+    registry_table_on_core_instance(T, 0, restart, NOW);
+    registry_table_on_core_instance(T, 0, restart - 1, NOW); /* an older one's late ANNOUNCE */
+    reg_full(0, "CP1", 1, 11, false);                        /* CP1 comes back (resumed) */
+    prepare(1);
+    feed(1, reassert_reply(11, "held", ""));
+    ck_assert_int_eq(last()->type, ENV_REGISTERED);
+    n = REC.n;
+    registry_table_tick(T, true, NOW + GRACE_MS * 1000u - 1);
+    ck_assert(registry_table_holds(T, "CP2", NULL));
+    registry_table_tick(T, true, NOW + GRACE_MS * 1000u);
+    ck_assert(!registry_table_holds(T, "CP2", NULL));
+    ck_assert(!registry_table_holds(T, "CP4", NULL));
+    ck_assert(registry_table_holds(T, "CP1", NULL));
+    ck_assert(registry_table_holds(T, "CP3", NULL));
+    const registry_batch_t *b = prepare(2);
+    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 12 pod-a CP2");
+    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP4} conn:{CP4}:epoch conn:{CP4}:meta 14 pod-a CP4");
+    ck_assert_int_eq(feed(2, I(1), I(0)), 0);
+    ck_assert_uint_eq(REC.n, n + 1); /* one event: CP4's mapping was no longer ours */
+    ck_assert_int_eq(last()->type, ENV_EVENT);
+    ck_assert_uint_eq(last()->to, TO_BRIDGE);
+    ck_assert_str_eq(last()->identity, "CP2");
+    ck_assert_str_eq(last()->text, "released/CP2/12");
+    ck_assert(!registry_table_reconciling(T));
+}
+END_TEST
+
+/* The reconciliation: after the grace, every identity of our set that the table does not hold
+ * is read and released with the epoch read (compare-and-set); held ones are never touched, nor
+ * one a REGISTER claimed meanwhile, nor one whose release is pending. */
+START_TEST(test_reconcile_pod_set)
+{
+    registered(0, "CP1", 1, 11);
+    registry_table_tick(T, true, NOW); /* schedules the first at NOW + grace */
+    prepare(0);
+    registry_table_tick(T, false, NOW + GRACE_MS * 1000u); /* not without Redis */
+    prepare(0);
+    registry_table_tick(T, true, NOW + GRACE_MS * 1000u);
+    ck_assert(registry_table_reconciling(T));
+    const registry_batch_t *b = prepare(1);
+    ck_assert_str_eq(cmd(b, 0), "SSCAN pod:{pod-a}:conns 0 COUNT 1000");
+    ck_assert_int_eq(feed(1, A(2, S("77"), A(5, S("CP1"), S("CP2"), S("CP3"), S("CP4"), S("CP5")))),
+                     0);
+    unreg("CP5", 5, 50); /* a release pending for CP5 */
+    /* CP5's release; CP1 held, CP5 releasing: only CP2, CP3, CP4 read; the next page */
+    b = prepare(5);
+    ck_assert_str_eq(cmd(b, 1), "MGET conn:{CP2} conn:{CP2}:epoch");
+    ck_assert_str_eq(cmd(b, 2), "MGET conn:{CP3} conn:{CP3}:epoch");
+    ck_assert_str_eq(cmd(b, 3), "MGET conn:{CP4} conn:{CP4}:epoch");
+    ck_assert_str_eq(cmd(b, 4), "SSCAN pod:{pod-a}:conns 77 COUNT 1000");
+    ck_assert_int_eq(feed(5, I(1), A(2, S("pod-a"), S("21")), A(2, S("pod-b"), S("31")),
+                          A(2, S("pod-a"), S("41")), A(2, S("0"), A(1, S("CP5")))),
+                     0);
+    reg(1, "CP4", 9, "none"); /* a new connection of CP4 meanwhile */
+    b = prepare(5);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
+    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 21 pod-a CP2");
+    /* CP3 maps elsewhere: only leaves our set (epoch 0 never matches) */
+    ck_assert_str_eq(cmd(b, 2), "RELEASE conn:{CP3} conn:{CP3}:epoch conn:{CP3}:meta 0 pod-a CP3");
+    /* CP4: released with the epoch read, which the new claim (first in the batch) outdates */
+    ck_assert_str_eq(cmd(b, 3), "RELEASE conn:{CP4} conn:{CP4}:epoch conn:{CP4}:meta 41 pod-a CP4");
+    /* CP5's release was answered: a candidate now */
+    ck_assert_str_eq(cmd(b, 4), "MGET conn:{CP5} conn:{CP5}:epoch");
+    size_t n = REC.n;
+    ck_assert_int_eq(feed(5, claim_reply(42, "pod-a", ""), I(1), I(0), I(0), A(2, NIL(), S("50"))),
+                     0);
+    ck_assert_uint_eq(REC.n, n + 2); /* REGISTERED of CP4, the event of CP2 */
+    ck_assert_int_eq(REC.sent[n + 1].type, ENV_EVENT);
+    ck_assert_str_eq(REC.sent[n + 1].text, "released/CP2/21");
+    ck_assert(!registry_table_reconciling(T)); /* every identity decided */
+    b = prepare(1);                            /* nobody maps CP5: it only leaves our set */
+    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP5} conn:{CP5}:epoch conn:{CP5}:meta 0 pod-a CP5");
+    ck_assert_int_eq(feed(1, I(0)), 0);
+    ck_assert_uint_eq(REC.n, n + 2); /* no event for what was not ours */
+    ck_assert(!registry_table_reconciling(T));
+    /* the next one after the interval */
+    registry_table_tick(T, true, NOW + INTERVAL_MS * 1000u - 1); /* finished at NOW */
+    prepare(0);
+    registry_table_tick(T, true, NOW + INTERVAL_MS * 1000u);
+    ck_assert(registry_table_reconciling(T));
+    /* broken: abandoned, started again by the next tick */
+    prepare(1);
+    ck_assert_int_eq(feed(0), -EPIPE);
+    ck_assert(!registry_table_reconciling(T));
+    registry_table_tick(T, true, NOW + INTERVAL_MS * 1000u + 1);
+    ck_assert(registry_table_reconciling(T));
+    ck_assert_str_eq(cmd(prepare(1), 0), "SSCAN pod:{pod-a}:conns 0 COUNT 1000");
+    ck_assert_int_eq(feed(1, S("garbage")), 0); /* an odd answer: abandoned until the next */
+    ck_assert(!registry_table_reconciling(T));
+}
+END_TEST
+
 START_TEST(test_destroy_with_work)
 {
     reg(0, "CP1", 1, "none");
@@ -567,6 +822,11 @@ int main(void)
     tcase_add_test(tc, test_batch_max);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_destroy_with_work);
+    tcase_add_test(tc, test_register_with_epoch_reasserts);
+    tcase_add_test(tc, test_unauthenticated_claim_refused);
+    tcase_add_test(tc, test_tag_lookup);
+    tcase_add_test(tc, test_core_restart_unconfirmed_released);
+    tcase_add_test(tc, test_reconcile_pod_set);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -6,8 +6,14 @@
  * It binds the PULL sockets the registry pushes to (<ipc>/core-<i>, <ipc>/bridge), connects to
  * <ipc>/registry, prints "driver ready", then reads commands from stdin, one per line, and prints
  * every envelope it receives as one line on stdout:
- *   in:  register CORE IDENTITY CONN [BOOT] | unregister CORE IDENTITY CONN EPOCH
+ *   in:  register CORE IDENTITY CONN [BOOT [EPOCH [AUTH]]]  (EPOCH: the one the connection holds,
+ *                          as a core re-registering after a registry restart; AUTH 1: passed its
+ *                          station's security profile)
+ *        unregister CORE IDENTITY CONN EPOCH
  *        lookup REQ IDENTITY | dedup REQ COMMAND_ID TTL_MS | takeover_done POD EPOCH
+ *        announce STAGE INDEX INSTANCE (an ANNOUNCE of a core or the bridge)
+ *        tag REQ CORE ID_TAG | cred_used IDENTITY FINGERPRINT
+ *        hello EDGE INSTANCE  (plays ws-edge EDGE: binds <ipc>/edge-EDGE, sends HELLO with it)
  *        burst N PREFIX   (N REGISTERs of PREFIX0..PREFIXn-1; waits for their REGISTERED, prints
  *                          "burst PREFIX N MS" with the wall time, or "burst-timeout PREFIX N GOT"
  *                          after 120 s)
@@ -15,9 +21,11 @@
  *        superseded CORE IDENTITY CONN EPOCH BY_POD
  *        owner REQ IDENTITY POD EPOCH LIVE STATUS | dedup_result REQ COMMAND_ID FIRST STATUS
  *        takeover POD EPOCH ACTIVE | event TOPIC KEY VALUE | busy CORE BUSY QUEUED LIMIT REDIS_UP
- *        other CORE TYPE | bad-command NAME (a line it could not read)
- * CORE is -1 for what came on the bridge's socket. Empty strings print as "-". It ends at the
- * end of stdin. */
+ *        tag_info CORE REQ ID_TAG FOUND STATUS EXPIRES_AT_MS ERROR
+ *        announce CORE STAGE INDEX INSTANCE
+ *        cred EDGE IDENTITY GENERATION RECORD (its lines joined by '|') | cred_sync EDGE GEN COUNT
+ * DONE other CORE TYPE | bad-command NAME (a line it could not read) CORE is -1 for what came on
+ * the bridge's socket, -2 on an edge's. Empty strings print as "-". It ends at the end of stdin. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,15 +39,18 @@
 #include "identity.h"
 
 #define MAX_CORES 64
+#define MAX_EDGES 8
 
 typedef struct {
     zsock_t *sock;
-    int core; /* -1: the bridge's socket */
+    int core;      /* -1: the bridge's socket, -2: an edge's */
+    char edge[32]; /* the edge's id */
 } inbox_t;
 
 static struct {
-    int ncores;
-    inbox_t in[MAX_CORES + 1]; /* the cores', then the bridge's */
+    int ncores, nin;
+    inbox_t in[MAX_CORES + 1 + MAX_EDGES]; /* the cores', the bridge's, the edges' */
+    const char *ipc_dir;
     zsock_t *registry;
     msgpack_sbuffer scratch;
     char line[8192];
@@ -109,6 +120,36 @@ static void print_envelope(const envelope_t *e, void *arg)
                m->redis_up ? 1 : 0);
         break;
     }
+    case ENV_TAG_INFO: {
+        const env_tag_info_t *m = &e->u.tag_info;
+        printf("tag_info %d %" PRIu64 " %s", core, m->request_id, text(m->id_tag, a, sizeof(a)));
+        printf(" %d %s %" PRIu64 " %d\n", m->found ? 1 : 0, text(m->status, b, sizeof(b)),
+               m->expires_at_ms, m->error);
+        break;
+    }
+    case ENV_ANNOUNCE: {
+        const env_announce_t *m = &e->u.announce;
+        char who[32];
+        snprintf(who, sizeof(who), "%d", core);
+        printf("announce %s %s %u %" PRIu64 "\n", core == -2 ? ((const inbox_t *)arg)->edge : who,
+               text(m->stage, a, sizeof(a)), m->index, m->instance);
+        break;
+    }
+    case ENV_CRED: {
+        const env_cred_t *m = &e->u.cred;
+        printf("cred %s %s %" PRIu64 " ", ((const inbox_t *)arg)->edge,
+               text(m->identity, a, sizeof(a)), m->generation);
+        for (size_t i = 0; i < m->record.len; i++)
+            putchar(m->record.ptr[i] == '\n' ? '|' : m->record.ptr[i]);
+        printf("%s\n", m->record.len ? "" : "-");
+        break;
+    }
+    case ENV_CRED_SYNC: {
+        const env_cred_sync_t *m = &e->u.cred_sync;
+        printf("cred_sync %s %" PRIu64 " %" PRIu64 " %d\n", ((const inbox_t *)arg)->edge,
+               m->generation, m->count, m->done ? 1 : 0);
+        break;
+    }
     default:
         printf("other %d %s\n", core, envelope_type_name(e->type));
     }
@@ -116,7 +157,7 @@ static void print_envelope(const envelope_t *e, void *arg)
 
 static void drain_all(void)
 {
-    for (int i = 0; i <= D.ncores; i++)
+    for (int i = 0; i < D.nin; i++)
         tool_drain(D.in[i].sock, "redis-registry", print_envelope, &D.in[i]);
     fflush(stdout);
 }
@@ -129,7 +170,8 @@ static void send_env(const envelope_t *env)
         drain_all(); /* keep our own inputs moving while the registry catches up */
 }
 
-static void send_register(uint32_t core, const char *identity, uint64_t conn, const char *boot)
+static void send_register(uint32_t core, const char *identity, uint64_t conn, const char *boot,
+                          uint64_t epoch, bool authenticated)
 {
     envelope_t env = {.type = ENV_REGISTER};
     env.u.register_.core_id = core;
@@ -139,15 +181,46 @@ static void send_register(uint32_t core, const char *identity, uint64_t conn, co
     env.u.register_.ocpp_version = env_str("ocpp1.6");
     env.u.register_.boot_state = env_str(boot);
     env.u.register_.since_us = clock_now_us();
+    env.u.register_.epoch = epoch;
+    env.u.register_.authenticated = authenticated;
     send_env(&env);
+}
+
+/* Plays ws-edge id: its PULL socket bound once, a HELLO naming it. */
+static bool send_hello(const char *id, uint64_t instance)
+{
+    inbox_t *in = NULL;
+    for (int i = 0; i < D.nin; i++)
+        if (D.in[i].core == -2 && strcmp(D.in[i].edge, id) == 0)
+            in = &D.in[i];
+    char name[48];
+    snprintf(name, sizeof(name), "edge-%s", id);
+    if (!in) {
+        if (D.nin >= (int)(sizeof(D.in) / sizeof(D.in[0])) || strlen(id) >= sizeof(in->edge))
+            return false;
+        in = &D.in[D.nin];
+        *in = (inbox_t){channel_pull_at(D.ipc_dir, name, 100000), -2, ""};
+        if (!in->sock)
+            return false;
+        snprintf(in->edge, sizeof(in->edge), "%s", id);
+        D.nin++;
+    }
+    char *endpoint = channel_ipc_endpoint(D.ipc_dir, name);
+    envelope_t env = {.type = ENV_HELLO};
+    env.u.hello.edge_id = env_str(id);
+    env.u.hello.endpoint = env_str(endpoint);
+    env.u.hello.instance = instance;
+    send_env(&env);
+    free(endpoint);
+    return true;
 }
 
 static void wait_inputs(int timeout_ms)
 {
-    zmq_pollitem_t items[MAX_CORES + 1];
-    for (int i = 0; i <= D.ncores; i++)
+    zmq_pollitem_t items[MAX_CORES + 1 + MAX_EDGES];
+    for (int i = 0; i < D.nin; i++)
         items[i] = (zmq_pollitem_t){zsock_resolve(D.in[i].sock), 0, ZMQ_POLLIN, 0};
-    zmq_poll(items, D.ncores + 1, timeout_ms);
+    zmq_poll(items, D.nin, timeout_ms);
 }
 
 static void burst(uint64_t n, const char *prefix)
@@ -159,7 +232,8 @@ static void burst(uint64_t n, const char *prefix)
     for (uint64_t i = 0; i < n; i++) {
         char id[IDENTITY_MAX + 1];
         snprintf(id, sizeof(id), "%s%" PRIu64, prefix, i);
-        send_register(hash_core_index(id, strlen(id), (uint32_t)D.ncores), id, 1000000 + i, "none");
+        send_register(hash_core_index(id, strlen(id), (uint32_t)D.ncores), id, 1000000 + i, "none",
+                      0, false);
         if (i % 256 == 0)
             drain_all();
     }
@@ -188,10 +262,35 @@ static bool command(char *line)
     const char *name = argv[0];
     uint64_t x = 0, y = 0, z = 0;
     envelope_t env = {0};
-    if (strcmp(name, "register") == 0 && (argc == 4 || argc == 5)) {
-        if (tool_parse_u64(argv[1], "CORE", &x) < 0 || tool_parse_u64(argv[3], "CONN", &y) < 0)
+    if (strcmp(name, "register") == 0 && argc >= 4 && argc <= 7) {
+        uint64_t auth = 0;
+        if (tool_parse_u64(argv[1], "CORE", &x) < 0 || tool_parse_u64(argv[3], "CONN", &y) < 0 ||
+            (argc > 5 && tool_parse_u64(argv[5], "EPOCH", &z) < 0) ||
+            (argc > 6 && tool_parse_u64(argv[6], "AUTH", &auth) < 0))
             return false;
-        send_register((uint32_t)x, argv[2], y, argc > 4 ? argv[4] : "none");
+        send_register((uint32_t)x, argv[2], y, argc > 4 ? argv[4] : "none", z, auth != 0);
+    } else if (strcmp(name, "announce") == 0 && argc == 4) {
+        if (tool_parse_u64(argv[2], "INDEX", &x) < 0 || tool_parse_u64(argv[3], "INSTANCE", &y) < 0)
+            return false;
+        env.type = ENV_ANNOUNCE;
+        env.u.announce =
+            (env_announce_t){.stage = env_str(argv[1]), .index = (uint32_t)x, .instance = y};
+        send_env(&env);
+    } else if (strcmp(name, "tag") == 0 && argc == 4) {
+        if (tool_parse_u64(argv[1], "REQ", &x) < 0 || tool_parse_u64(argv[2], "CORE", &y) < 0)
+            return false;
+        env.type = ENV_TAG_LOOKUP;
+        env.u.tag_lookup =
+            (env_tag_lookup_t){.request_id = x, .core_id = (uint32_t)y, .id_tag = env_str(argv[3])};
+        send_env(&env);
+    } else if (strcmp(name, "cred_used") == 0 && argc == 3) {
+        env.type = ENV_CRED_USED;
+        env.u.cred_used =
+            (env_cred_used_t){.identity = env_str(argv[1]), .fingerprint = env_str(argv[2])};
+        send_env(&env);
+    } else if (strcmp(name, "hello") == 0 && argc == 3) {
+        if (tool_parse_u64(argv[2], "INSTANCE", &x) < 0 || !send_hello(argv[1], x))
+            return false;
     } else if (strcmp(name, "unregister") == 0 && argc == 5) {
         if (tool_parse_u64(argv[1], "CORE", &x) < 0 || tool_parse_u64(argv[3], "CONN", &y) < 0 ||
             tool_parse_u64(argv[4], "EPOCH", &z) < 0)
@@ -259,12 +358,14 @@ int tool_registry(int argc, char **argv)
     if (tool_parse_u64(argv[1], "CORE_COUNT", &ncores) < 0)
         return 2;
     D.ncores = ncores > 0 && ncores <= MAX_CORES ? (int)ncores : 1;
+    D.ipc_dir = argv[0];
     for (int i = 0; i < D.ncores; i++) {
         char name[32];
         snprintf(name, sizeof(name), "core-%d", i);
-        D.in[i] = (inbox_t){channel_pull_at(argv[0], name, 100000), i};
+        D.in[i] = (inbox_t){channel_pull_at(argv[0], name, 100000), i, ""};
     }
-    D.in[D.ncores] = (inbox_t){channel_pull_at(argv[0], "bridge", 100000), -1};
+    D.in[D.ncores] = (inbox_t){channel_pull_at(argv[0], "bridge", 100000), -1, ""};
+    D.nin = D.ncores + 1;
     D.registry = channel_push_to(argv[0], "registry", 100000);
     msgpack_sbuffer_init(&D.scratch);
     int rc = 1;
@@ -278,11 +379,11 @@ int tool_registry(int argc, char **argv)
 
     bool more = true;
     while (more) {
-        zmq_pollitem_t items[MAX_CORES + 2];
+        zmq_pollitem_t items[MAX_CORES + 2 + MAX_EDGES];
         items[0] = (zmq_pollitem_t){NULL, 0, ZMQ_POLLIN, 0};
-        for (int i = 0; i <= D.ncores; i++)
+        for (int i = 0; i < D.nin; i++)
             items[1 + i] = (zmq_pollitem_t){zsock_resolve(D.in[i].sock), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, D.ncores + 2, 200) < 0 && errno != EINTR)
+        if (zmq_poll(items, D.nin + 1, 200) < 0 && errno != EINTR)
             break;
         drain_all();
         /* a pipe whose writer closed polls as POLLHUP (ZMQ_POLLERR) without POLLIN: read it too,
@@ -293,7 +394,7 @@ int tool_registry(int argc, char **argv)
     drain_all();
     rc = 0;
 out:
-    for (int i = 0; i <= D.ncores; i++)
+    for (int i = 0; i < D.nin; i++)
         zsock_destroy(&D.in[i].sock);
     zsock_destroy(&D.registry);
     msgpack_sbuffer_destroy(&D.scratch);

@@ -164,6 +164,21 @@ START_TEST(test_produce_line)
 }
 END_TEST
 
+START_TEST(test_parse_duration)
+{
+    ck_assert_int_eq(ctl_parse_duration_ms("30s"), 30000);
+    ck_assert_int_eq(ctl_parse_duration_ms("30"), 30000);
+    ck_assert_int_eq(ctl_parse_duration_ms("500ms"), 500);
+    ck_assert_int_eq(ctl_parse_duration_ms("2m"), 120000);
+    ck_assert_int_eq(ctl_parse_duration_ms("1.5s"), 1500);
+    ck_assert_int_eq(ctl_parse_duration_ms(""), -1);
+    ck_assert_int_eq(ctl_parse_duration_ms("s"), -1);
+    ck_assert_int_eq(ctl_parse_duration_ms("-1s"), -1);
+    ck_assert_int_eq(ctl_parse_duration_ms("5h"), -1);
+    ck_assert_int_eq(ctl_parse_duration_ms("1e20"), -1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ocppctl");
@@ -176,6 +191,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_event_print);
     tcase_add_test(tc, test_registry_values);
     tcase_add_test(tc, test_produce_line);
+    tcase_add_test(tc, test_parse_duration);
     suite_add_tcase(s, tc);
     return s;
 }
