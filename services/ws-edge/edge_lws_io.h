@@ -8,6 +8,8 @@
 #ifndef EDGE_LWS_IO_H
 #define EDGE_LWS_IO_H
 
+#include <stdbool.h>
+
 #include <uv.h>
 
 #include "edge_config.h"
@@ -28,6 +30,8 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
 /* SIGTERM: the listening socket closes (with several edges the others keep the port) and
  * upgrades still in progress are refused with 503. */
 void edge_lws_stop_accepting(edge_lws_t *self);
+/* The listening socket is open (it closes on SIGTERM): a condition of /readyz. */
+bool edge_lws_listening(const edge_lws_t *self);
 /* After engine inputs from outside lws callbacks: lws (libuv) arms a timer set there only when
  * it is woken up, so wake it if the engine closed a connection. */
 void edge_lws_kick(edge_lws_t *self);
