@@ -80,6 +80,18 @@ struct edge_conn {
 
 #define CONN_OF(node) ((edge_conn_t *)((char *)(node)-offsetof(edge_conn_t, live)))
 
+/* A partial message, in the order they began (the oldest is dropped first when the budget is
+ * exhausted); stale entries (completed, closed) are skipped and pruned. */
+typedef struct {
+    uint64_t conn_id;
+    uint32_t since;
+} partial_t;
+
+/* A partial message at least this many ticks old may be dropped to make room for another; a
+ * younger one never is (the newcomer is closed instead): a stalled message is old, a station's
+ * message arriving at line speed is not. */
+#define PARTIAL_EVICT_TICKS 2
+
 /* What the edge knows of one core: its instance and the re-announce in progress. */
 typedef struct {
     uint64_t instance; /* last ANNOUNCEd (0: none seen yet) */
@@ -104,8 +116,11 @@ struct edge_conns {
      * that resumed or closed are pruned by every retry pass */
     uint64_t *held_ids;
     size_t held_n, held_cap;
-    edge_ipcount_t *peers;   /* established connections per address */
-    size_t rx_total;         /* capacity of every reassembly buffer */
+    edge_ipcount_t *peers; /* established connections per address */
+    size_t rx_total;       /* capacity of every reassembly buffer */
+    size_t rx_active;      /* connections with a partial message */
+    partial_t *partials;   /* partials[partials_head .. partials_n): oldest first */
+    size_t partials_head, partials_n, partials_cap;
     msgpack_sbuffer scratch; /* a held envelope being encoded */
     uint64_t *drain_ids;     /* connections open when the drain began */
     size_t drain_total, drain_done;
@@ -181,6 +196,7 @@ void edge_conns_destroy(edge_conns_t **self_p)
             free(self->cores[i].ids);
     free(self->cores);
     free(self->held_ids);
+    free(self->partials);
     edge_ipcount_destroy(&self->peers);
     edge_wheel_destroy(&self->wheel);
     msgpack_sbuffer_destroy(&self->scratch);
@@ -209,6 +225,8 @@ static void free_out_queue(edge_conn_t *c)
 
 static void free_rx(edge_conns_t *self, edge_conn_t *c)
 {
+    if (c->rx)
+        self->rx_active--;
     free(c->rx);
     self->rx_total -= c->rx_cap;
     metrics_gauge_set(self->m_partial, (int64_t)self->rx_total);
@@ -230,6 +248,7 @@ static void conn_close(edge_conns_t *self, edge_conn_t *c, uint16_t code, const 
     if (c->state != CONN_OPEN)
         return;
     set_closing(c, code, reason);
+    free_rx(self, c); /* nothing more is read: a partial message is of no use */
     if (c->out_head) {
         self->ops.close_deadline(self->arg, c->io, EDGE_CLOSE_FLUSH_S);
         self->ops.want_write(self->arg, c->io);
@@ -259,6 +278,7 @@ static void hang_up(edge_conns_t *self, edge_conn_t *c)
               "no traffic or pong for %u s, hanging up conn_id=%" PRIu64, self->idle_ticks,
               c->conn_id);
     set_closing(c, EDGE_CLOSE_HANGUP, "ping timeout");
+    free_rx(self, c);
     self->ops.close_now(self->arg, c->io);
 }
 
@@ -670,12 +690,76 @@ static void receive_whole(edge_conns_t *self, edge_conn_t *c, const unsigned cha
     conn_message(self, c, data, len, now_us);
 }
 
+/* ---- partial messages: the budget (issue 13) ----------------------------------------------- */
+
+static bool partial_live(const edge_conns_t *self, const partial_t *p, edge_conn_t **out)
+{
+    edge_conn_t *c = u64map_get(self->conns, p->conn_id);
+    *out = c;
+    return c && c->rx && c->rx_since == p->since && c->state == CONN_OPEN;
+}
+
+/* Drops stale entries (kept at most about twice the live partial messages). */
+static void partials_prune(edge_conns_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = self->partials_head; i < self->partials_n; i++) {
+        edge_conn_t *c;
+        if (partial_live(self, &self->partials[i], &c))
+            self->partials[kept++] = self->partials[i];
+    }
+    self->partials_head = 0;
+    self->partials_n = kept;
+}
+
+static int partials_push(edge_conns_t *self, const edge_conn_t *c)
+{
+    if (self->partials_n - self->partials_head > 2 * self->rx_active + 64)
+        partials_prune(self);
+    if (self->partials_n == self->partials_cap) {
+        if (self->partials_head > 0) {
+            memmove(self->partials, self->partials + self->partials_head,
+                    (self->partials_n - self->partials_head) * sizeof(partial_t));
+            self->partials_n -= self->partials_head;
+            self->partials_head = 0;
+        } else {
+            size_t cap = self->partials_cap ? self->partials_cap * 2 : 64;
+            partial_t *grown = realloc(self->partials, cap * sizeof(*grown));
+            if (!grown)
+                return -ENOMEM;
+            self->partials = grown;
+            self->partials_cap = cap;
+        }
+    }
+    self->partials[self->partials_n++] = (partial_t){c->conn_id, c->rx_since};
+    return 0;
+}
+
+/* The oldest partial message other than c's that is old enough to be dropped, or NULL. */
+static edge_conn_t *partials_oldest(edge_conns_t *self, const edge_conn_t *c)
+{
+    for (size_t i = self->partials_head; i < self->partials_n; i++) {
+        edge_conn_t *o;
+        if (!partial_live(self, &self->partials[i], &o)) {
+            if (i == self->partials_head)
+                self->partials_head++; /* stale at the head: gone for good */
+            continue;
+        }
+        if (o == c)
+            continue;
+        /* in the order they began: the rest are younger still */
+        return self->tick - o->rx_since >= PARTIAL_EVICT_TICKS ? o : NULL;
+    }
+    return NULL;
+}
+
 /* Room for `need` bytes in c's reassembly buffer: it doubles (from EDGE_RX_MIN_BYTES, up to
  * max_message_bytes), so a message in n pieces costs O(log n) reallocations and O(size) copies,
- * not O(n) and O(n * size). The capacity counts in the edge's budget for partial messages;
- * beyond it the connection is closed with 1009 ("too big for it to process": the edge cannot
- * take one more partial message of that size now) and its partial message freed. 0, or -1 when
- * the connection was closed. */
+ * not O(n) and O(n * size). The capacity counts in the edge's budget for partial messages; when
+ * it is exhausted, the oldest partial messages (stalled for a second or more) are dropped to make
+ * room, and when there is none, c's: the connection is closed with 1009 ("too big for it to
+ * process": the edge cannot hold one more partial message of that size now). 0, or -1 when c
+ * was closed. */
 static int rx_reserve(edge_conns_t *self, edge_conn_t *c, size_t need)
 {
     size_t max = (size_t)self->cfg->max_message_bytes;
@@ -687,9 +771,15 @@ static int rx_reserve(edge_conns_t *self, edge_conn_t *c, size_t need)
     if (cap > max)
         cap = max;
     size_t budget = (size_t)self->cfg->rx_budget_bytes, extra = cap - c->rx_cap;
-    if (budget && self->rx_total + extra > budget) {
-        limit_close(self, c, CLOSE_MESSAGE_TOO_LARGE, "rx_budget", "partial messages over budget");
-        return -1;
+    while (budget && self->rx_total + extra > budget) {
+        edge_conn_t *oldest = partials_oldest(self, c);
+        if (!oldest) {
+            limit_close(self, c, CLOSE_MESSAGE_TOO_LARGE, "rx_budget",
+                        "partial messages over budget");
+            return -1;
+        }
+        limit_close(self, oldest, CLOSE_MESSAGE_TOO_LARGE, "rx_budget",
+                    "partial message dropped: over budget");
     }
     unsigned char *grown = realloc(c->rx, cap);
     if (!grown) {
@@ -697,19 +787,25 @@ static int rx_reserve(edge_conns_t *self, edge_conn_t *c, size_t need)
         conn_close(self, c, CLOSE_UNEXPECTED_CONDITION, "out of memory");
         return -1;
     }
-    if (!c->rx) {
-        /* a partial message must complete within message_timeout_ms: look at it from the next
-         * tick on (on_live_due keeps it due until then) */
-        c->rx_since = (uint32_t)self->tick;
-        edge_wheel_schedule(self->wheel, &c->live, self->tick + 1);
-    }
+    bool begins = !c->rx;
     c->rx = grown;
     c->rx_cap = (uint32_t)cap;
     self->rx_total += extra;
     metrics_gauge_set(self->m_partial, (int64_t)self->rx_total);
+    if (begins) {
+        self->rx_active++;
+        /* a partial message must complete within message_timeout_ms: look at it from the next
+         * tick on (on_live_due keeps it due until then) */
+        c->rx_since = (uint32_t)self->tick;
+        edge_wheel_schedule(self->wheel, &c->live, self->tick + 1);
+        if (partials_push(self, c) < 0) {
+            free_rx(self, c);
+            conn_close(self, c, CLOSE_UNEXPECTED_CONDITION, "out of memory");
+            return -1;
+        }
+    }
     return 0;
 }
-
 /* A piece of a longer message: appended up to max_message_bytes, checked when complete. */
 static void receive_piece(edge_conns_t *self, edge_conn_t *c, const unsigned char *data, size_t len,
                           bool final, uint64_t now_us)

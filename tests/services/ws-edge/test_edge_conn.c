@@ -929,6 +929,45 @@ START_TEST(test_rx_budget_closes_1009)
 }
 END_TEST
 
+START_TEST(test_rx_budget_drops_oldest_stalled)
+{
+    /* partial messages stalled for a second or more make room for a station's message */
+    cfg.max_message_bytes = 8192;
+    cfg.rx_budget_bytes = 3 * 1024;
+    cfg.message_timeout_ms = 30000;
+    restart();
+    open_conn(0, "STALL1");
+    open_conn(1, "STALL2");
+    open_conn(2, "CP");
+    char piece[600];
+    memset(piece, 's', sizeof(piece) - 1);
+    piece[sizeof(piece) - 1] = '\0';
+    rx(0, piece, EDGE_RX_FIRST);
+    rx(0, piece, 0); /* 2 KiB, stalled from now on */
+    edge_conns_tick(E);
+    rx(1, piece, EDGE_RX_FIRST); /* 1 KiB: the budget is full */
+    edge_conns_tick(E);
+    ck_assert_uint_eq(edge_conns_partial_bytes(E), 3072);
+    rx(2, piece, EDGE_RX_FIRST); /* needs 1 KiB: the oldest stalled one goes */
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1009);
+    ck_assert_str_eq(edge_conn_close_reason(C[0]), "partial message dropped: over budget");
+    ck_assert(edge_conn_is_open(C[1]) && edge_conn_is_open(C[2]));
+    ck_assert_uint_eq(edge_conns_partial_bytes(E), 2048);
+    rx(2, "}", EDGE_RX_FINAL);
+    ck_assert_uint_eq(strlen(frames_to_core(edge_conn_id(C[2]))), 600);
+    /* conn 1 began one tick ago only: too young to be dropped, the newcomer is closed */
+    open_conn(3, "CP2");
+    rx(3, piece, EDGE_RX_FIRST);
+    rx(3, piece, 0);
+    rx(3, piece, 0); /* 2 KiB: the budget is full again */
+    rx(3, piece, 0); /* 4 KiB would be 1 + 4 > 3 */
+    ck_assert(edge_conn_is_open(C[1]));
+    ck_assert_uint_eq(edge_conn_close_code(C[3]), 1009);
+    ck_assert_str_eq(edge_conn_close_reason(C[3]), "partial messages over budget");
+    ck_assert_uint_eq(counter_label(EDGE_M_LIMIT_CLOSES, "reason=\"rx_budget\""), 2);
+}
+END_TEST
+
 START_TEST(test_rx_growth_geometric)
 {
     cfg.max_message_bytes = 65536;
@@ -1080,6 +1119,7 @@ int main(void)
     tcase_add_test(tc, test_reannounce_full_midway_resumes_in_order);
     tcase_add_test(tc, test_disconnect_must_and_only_if_announced);
     tcase_add_test(tc, test_rx_budget_closes_1009);
+    tcase_add_test(tc, test_rx_budget_drops_oldest_stalled);
     tcase_add_test(tc, test_rx_growth_geometric);
     tcase_add_test(tc, test_message_timeout_closes_1008);
     tcase_add_test(tc, test_peer_counts_and_close_labels);
