@@ -286,15 +286,19 @@ static void on_proxy_readable(uv_poll_t *p, int status, int events)
     ssize_t n = status < 0 ? -1 : recv(pw->fd, buf, sizeof(buf), MSG_PEEK);
     if (n < 0 && status == 0 && (errno == EAGAIN || errno == EINTR))
         return;
+    if (n <= 0) { /* closed or reset first (a balancer's health check may just connect) */
+        hs_drop(self, hs, "proxy_closed");
+        return;
+    }
     edge_proxy_t px;
-    int rc = n > 0 ? edge_proxy_parse(buf, (size_t)n, &px) : -ECONNRESET;
+    int rc = edge_proxy_parse(buf, (size_t)n, &px);
     if (rc == EDGE_PROXY_NEED_MORE)
         return; /* (a complete header fits in buf: EDGE_PROXY_MAX bounds it) */
     if (rc < 0 || recv(pw->fd, buf, (size_t)rc, 0) != rc) {
         char peer[EDGE_ADDR_TEXT_MAX];
         edge_addr_format(&hs->addr, peer, sizeof(peer));
         log_warn("connection from %s dropped: no valid PROXY v2 header (%s)", peer,
-                 n == 0 ? "closed" : edge_proxy_strerror(rc));
+                 edge_proxy_strerror(rc));
         hs_drop(self, hs, "proxy_invalid");
         return;
     }
