@@ -6,6 +6,7 @@
  *   envelope-tool takeover IPC_DIR POD EPOCH ACTIVE                    (send.c)
  *   envelope-tool command  IPC_DIR IDENTITY COMMAND_ID RECORD_JSON [TOKEN]  (send.c)
  *   envelope-tool registry IPC_DIR CORE_COUNT                          (registry.c)
+ *   envelope-tool core     IPC_DIR [HWM]                               (core.c)
  * Each source file's first comment says what its subcommand does and prints. */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static const struct {
     {"registry", 2, 2, "IPC_DIR CORE_COUNT",
      "plays the cores and kafka-bridge towards a redis-registry (stdin in, stdout out)",
      tool_registry},
+    {"core", 1, 2, "IPC_DIR [HWM]", "plays ocpp-core 0 towards a ws-edge (stdin in, stdout out)",
+     tool_core},
 };
 #define NSUBCOMMANDS (sizeof(SUBCOMMANDS) / sizeof(SUBCOMMANDS[0]))
 
