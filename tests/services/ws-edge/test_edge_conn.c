@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "channel.h"
 #include "edge_metrics.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 
 enum {
     OP_CORE,       /* send to a core accepted an envelope (sent or queued) */
@@ -1092,6 +1095,224 @@ START_TEST(test_drain_staggered)
 }
 END_TEST
 
+/* ---- with a real outbox in front of a core that is not there yet ---------------------------- */
+
+#define RCONN 120
+static char rdir[64];
+static char *rendpoint;
+static outbox_t *rout; /* core 0's outbox: hwm 2, then 2 KiB, MUST up to 8 KiB */
+static bool rreading[RCONN];
+
+static int rop_send(void *arg, edge_peer_t to, uint32_t index, const envelope_t *env,
+                    outbox_policy_t policy)
+{
+    (void)arg;
+    (void)index;
+    return to == EDGE_TO_CORE ? outbox_send(rout, env, policy) : 0;
+}
+
+static void rop_read_enable(void *arg, void *io, bool on)
+{
+    (void)arg;
+    rreading[io_index(io)] = on;
+}
+
+static void rop_none(void *arg)
+{
+    (void)arg;
+}
+
+static void rop_io(void *arg, void *io)
+{
+    (void)arg;
+    (void)io;
+}
+
+static void rop_deadline(void *arg, void *io, unsigned int s)
+{
+    (void)arg;
+    (void)io;
+    (void)s;
+}
+
+static const edge_conns_ops_t ROPS = {
+    .send = rop_send,
+    .want_retry = rop_none,
+    .read_enable = rop_read_enable,
+    .want_write = rop_io,
+    .write_text = op_write_text,
+    .write_ping = op_write_ping,
+    .close_now = rop_io,
+    .close_deadline = rop_deadline,
+};
+
+static void rsetup(void)
+{
+    log_set_fd(-1); /* drops are logged on purpose */
+    snprintf(rdir, sizeof(rdir), "/tmp/ocppgw-edge-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rdir));
+    rendpoint = channel_ipc_endpoint(rdir, "core-0");
+    zsock_t *push = channel_push_connect(rendpoint, 2);
+    rout = outbox_new(&push, "core", 2048);
+    ck_assert_ptr_nonnull(rout);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.edge_id = "edge-r";
+    cfg.core_count = 1;
+    cfg.max_message_bytes = 1024;
+    cfg.send_queue_bytes = 1024;
+    cfg.message_burst = 100;
+    cfg.ping_interval_ms = 30000;
+    cfg.idle_timeout_ms = 90000;
+    cfg.message_timeout_ms = 30000;
+    E = edge_conns_new(&cfg, HEADROOM, T0, &ROPS, NULL);
+    ck_assert_ptr_nonnull(E);
+}
+
+static void rteardown(void)
+{
+    edge_conns_destroy(&E);
+    outbox_destroy(&rout);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/core-0.sock", rdir);
+    unlink(path);
+    rmdir(rdir);
+    free(rendpoint);
+    metrics_shutdown();
+}
+
+static uint64_t drops(const char *type)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "to=\"core\",type=\"%s\"", type);
+    return metrics_counter_get(metrics_counter("envelopes_dropped_total", NULL, labels));
+}
+
+typedef struct {
+    size_t connects, disconnects, frames[RCONN];
+    bool order_ok;
+} core_view_t;
+
+static void core_took(const envelope_t *env, void *arg)
+{
+    core_view_t *v = arg;
+    if (env->type == ENV_CONNECT) {
+        v->connects++;
+    } else if (env->type == ENV_DISCONNECT) {
+        v->disconnects++;
+    } else if (env->type == ENV_FRAME) {
+        size_t i = (size_t)(env->u.frame.conn_id - T0 - 1);
+        char want[16];
+        snprintf(want, sizeof(want), "m%02zu", v->frames[i]);
+        if (i >= RCONN || env->u.frame.data.len < 3 || memcmp(env->u.frame.data.ptr, want, 3) != 0)
+            v->order_ok = false;
+        else
+            v->frames[i]++;
+    }
+}
+
+/* The core binds at last and reads everything: the edge's outbox flushes, what it held goes. */
+static void core_reads_all(zsock_t *pull, core_view_t *v, size_t expect)
+{
+    for (int round = 0; round < 2000; round++) {
+        outbox_flush(rout);
+        edge_conns_retry(E, 5000000);
+        channel_drain(pull, 1000, "edge", core_took, v);
+        size_t n = v->connects + v->disconnects;
+        for (int i = 0; i < RCONN; i++)
+            n += v->frames[i];
+        if (n >= expect && outbox_queued(rout) == 0)
+            return;
+        usleep(1000);
+    }
+}
+
+START_TEST(test_real_outbox_nothing_lost_while_core_full)
+{
+    edge_conn_t *conns[RCONN];
+    size_t sent[RCONN] = {0};
+    enum {
+        MSGS = 20
+    };
+    for (int i = 0; i < 5; i++) {
+        conns[i] = calloc(1, edge_conn_size());
+        char id[16];
+        snprintf(id, sizeof(id), "CPR%d", i);
+        rreading[i] = true;
+        edge_conn_established(E, conns[i], io_of(i), id, "ocpp1.6", NULL, T0);
+    }
+    /* the stations send as long as the edge reads them; the core is not there */
+    char msg[128];
+    for (int pass = 0; pass < 50; pass++) {
+        for (int i = 0; i < 5; i++)
+            while (rreading[i] && sent[i] < MSGS) {
+                snprintf(msg, sizeof(msg), "m%02zu%0100d", sent[i]++, 0);
+                edge_conn_receive(E, conns[i], msg, strlen(msg), EDGE_RX_FIRST | EDGE_RX_FINAL, T0);
+            }
+        outbox_flush(rout);
+        edge_conns_retry(E, T0);
+    }
+    size_t waiting = 0;
+    for (int i = 0; i < 5; i++)
+        waiting += edge_conn_is_held(conns[i]);
+    ck_assert_uint_gt(waiting, 0); /* the outbox was full: they stopped reading */
+    ck_assert_uint_le(outbox_queued_bytes(rout), 2048);
+    zsock_t *pull = channel_pull_bind(rendpoint, 1000);
+    ck_assert_ptr_nonnull(pull);
+    core_view_t v = {.order_ok = true};
+    for (int pass = 0; pass < 200; pass++) { /* the rest of the messages, now that core reads */
+        for (int i = 0; i < 5; i++)
+            while (rreading[i] && sent[i] < MSGS) {
+                snprintf(msg, sizeof(msg), "m%02zu%0100d", sent[i]++, 0);
+                edge_conn_receive(E, conns[i], msg, strlen(msg), EDGE_RX_FIRST | EDGE_RX_FINAL, T0);
+            }
+        core_reads_all(pull, &v, 0);
+    }
+    core_reads_all(pull, &v, 5 + 5 * MSGS);
+    ck_assert(v.order_ok);
+    ck_assert_uint_eq(v.connects, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_uint_eq(v.frames[i], MSGS); /* each once, in order */
+    ck_assert_uint_eq(drops("frame") + drops("connect"), 0);
+    for (int i = 0; i < 5; i++) {
+        edge_conn_closed(E, conns[i]);
+        free(conns[i]);
+    }
+    zsock_destroy(&pull);
+}
+END_TEST
+
+START_TEST(test_real_outbox_disconnect_must)
+{
+    /* the core is not there: CONNECTs fill ZeroMQ's queue and the outbox's 2 KiB (TRY); the
+     * DISCONNECTs of all of them still queue (MUST, up to 4 x 2 KiB): none is dropped */
+    edge_conn_t *conns[RCONN];
+    size_t opened = 0;
+    for (int i = 0; i < RCONN; i++) {
+        conns[i] = calloc(1, edge_conn_size());
+        char id[32];
+        snprintf(id, sizeof(id), "CP-MUST-IDENTITY-%03d", i);
+        edge_conn_established(E, conns[i], io_of(i), id, "ocpp1.6", NULL, T0);
+        opened += !edge_conn_is_held(conns[i]);
+    }
+    ck_assert_uint_lt(opened, RCONN); /* some CONNECTs wait: core is full */
+    for (int i = 0; i < RCONN; i++) {
+        edge_conn_closed(E, conns[i]);
+        free(conns[i]);
+    }
+    ck_assert_uint_eq(drops("disconnect"), 0);
+    ck_assert_uint_gt(outbox_queued_bytes(rout), 2048); /* past the TRY bound */
+    ck_assert_uint_eq(edge_conns_retry(E, T0), 0);      /* held CONNECTs of closed ones: gone */
+    zsock_t *pull = channel_pull_bind(rendpoint, 1000);
+    ck_assert_ptr_nonnull(pull);
+    core_view_t v = {.order_ok = true};
+    core_reads_all(pull, &v, 2 * opened);
+    /* one DISCONNECT for every connection core heard of, none for the others */
+    ck_assert_uint_eq(v.connects, opened);
+    ck_assert_uint_eq(v.disconnects, opened);
+    zsock_destroy(&pull);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("edge_conn");
@@ -1125,6 +1346,12 @@ int main(void)
     tcase_add_test(tc, test_peer_counts_and_close_labels);
     tcase_add_test(tc, test_held_set_pruned);
     suite_add_tcase(s, tc);
+    TCase *real = tcase_create("real outbox");
+    tcase_add_checked_fixture(real, rsetup, rteardown);
+    tcase_set_timeout(real, 30);
+    tcase_add_test(real, test_real_outbox_nothing_lost_while_core_full);
+    tcase_add_test(real, test_real_outbox_disconnect_must);
+    suite_add_tcase(s, real);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
