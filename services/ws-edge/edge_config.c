@@ -57,8 +57,9 @@ const config_option_t EDGE_CONFIG[] = {
      "WebSocket connections one source address (IPv6: one /64) may hold; the next upgrade gets "
      "HTTP 429, and as many sockets in the handshake (0: no limit)"},
     {"rx_budget_bytes", CONFIG_INT, "0", F(rx_budget_bytes), 0, 1099511627776, NULL, NULL,
-     "memory for partial (fragmented) messages of all connections; beyond, the connection "
-     "asking for more is closed with 1009 (0: 1/8 of the container's memory limit)"},
+     "memory for partial (fragmented) messages of all connections; beyond, the oldest stalled "
+     "one, else the connection asking for more, is closed with 1009 (0: 1/8 of the container's "
+     "memory limit)"},
     {"message_timeout_ms", CONFIG_DURATION, "30s", F(message_timeout_ms), 1000, 3600000, NULL, NULL,
      "a message begun must be complete within this time, else close 1008 (whole seconds)"},
     {"max_handshakes", CONFIG_INT, "10000", F(max_handshakes), 1, 10000000, NULL, NULL,
