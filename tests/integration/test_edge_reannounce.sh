@@ -25,6 +25,7 @@ OCPPGW_POD_ID=itest-reann OCPPGW_IPC_DIR="$TMP/ipc" OCPPGW_CORE_COUNT=1 OCPPGW_W
   OCPPGW_WS_PORT="$WS_PORT" OCPPGW_ADMIN_BIND=127.0.0.1 OCPPGW_ADMIN_PORT="$ADMIN" \
   OCPPGW_ZMQ_HWM=4 OCPPGW_CORE_OUTBOX_BYTES=4096 OCPPGW_MESSAGE_RATE=0 \
   "$BIN/ws-edge" >"$TMP/edge.log" 2>&1 &
+edge_pid=$!
 wait_until 10 "ws-edge ready" curl -sf "http://127.0.0.1:$ADMIN/readyz"
 wait_until 5 "two HELLOs" bash -c "[ \$(grep -c '^hello ' '$TMP/core.out') -ge 2 ]"
 instance="$(grep -m1 '^hello ' "$TMP/core.out" | awk '{print $4}')"
@@ -137,4 +138,9 @@ s.close()
 PY
 wait_until 5 "the station's DISCONNECT" bash -c "[ \$(grep -c '^disconnect ' '$TMP/core.out') -ge 6 ]"
 ok "the station's DISCONNECT"
+kill -TERM "$edge_pid"
+rc=0
+wait "$edge_pid" || rc=$?
+[ $rc -eq 0 ] || fail "ws-edge exited with $rc (a sanitizer report under SANITIZER=...)"
+ok "ws-edge drained and exited cleanly"
 exec 3>&-
