@@ -542,11 +542,6 @@ static void on_accept(uv_poll_t *p, int status, int events)
     int adopted = 0;
     /* level-triggered: a capped batch, the rest on the next loop iteration */
     for (int i = 0; i < 256; i++) {
-        if (self->hs_count >= (size_t)self->cfg->max_handshakes && !hs_make_room(self)) {
-            metrics_counter_add(metrics_def_counter(&EDGE_METRICS[EDGE_M_ACCEPT_PAUSES], NULL), 1);
-            accept_pause(self);
-            break;
-        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd =
@@ -559,6 +554,9 @@ static void on_accept(uv_poll_t *p, int status, int events)
             }
             break;
         }
+        /* at max_handshakes: this socket takes the oldest one's place, or it is the last one
+         * for a moment (the table holds one more while accepting pauses) */
+        bool full = self->hs_count >= (size_t)self->cfg->max_handshakes && !hs_make_room(self);
         edge_addr_t addr;
         edge_addr_from_sockaddr(&addr, (struct sockaddr *)&ss);
         hs_t *hs = hs_new(self, &addr);
@@ -568,6 +566,11 @@ static void on_accept(uv_poll_t *p, int status, int events)
             proxy_wait_start(self, hs, fd);
         else if (hs_adopt(self, hs, fd))
             adopted++;
+        if (full) {
+            metrics_counter_add(metrics_def_counter(&EDGE_METRICS[EDGE_M_ACCEPT_PAUSES], NULL), 1);
+            accept_pause(self);
+            break;
+        }
     }
     /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
     if (adopted)
