@@ -529,7 +529,8 @@ static int core_announce(edge_conns_t *self, uint32_t index, uint64_t instance)
     p->n = p->next = 0;
     collect_t col = {self, index, malloc((u64map_size(self->conns) + 1) * sizeof(uint64_t)), 0};
     if (!col.ids) {
-        /* without the list, close what core lost: the stations reconnect (never a black hole) */
+        /* no re-announce: the core still recovers each connection from its next FRAME, which
+         * carries identity, subprotocol and boot state */
         log_error("core %u restarted and there is no memory to re-announce its connections", index);
         return -ENOMEM;
     }

@@ -40,8 +40,10 @@ KNOWN_FALSE_ALERTS=OcppgwRedisDown
 # may be pending, never firing (a failed produce request, CALLERRORs it causes, a slow reader).
 MAY_PEND_ALERTS=OcppgwKafkaDeliveryErrors,OcppgwCallErrorRatioHigh,OcppgwEdgeSlowReaders
 
-# a small send queue and a short core send timeout: a slow reader and a stopped bridge show quickly
+# a small send queue and a short core send timeout: a slow reader and a stopped bridge show quickly;
+# hundreds of stations from 127.0.0.1: no per-address cap
 export OCPPGW_SEND_QUEUE_BYTES=4096 OCPPGW_MESSAGE_RATE=0 OCPPGW_SEND_TIMEOUT_MS=200ms
+export OCPPGW_IP_MAX_CONNECTIONS=0
 start_pod "$POD"
 RUN="$TMP/$POD" OUT_A="$POD_OUT" PID_A="$POD_PID" PORT_A="$WS_PORT"
 OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA" start_pod "$POD_B"
