@@ -75,7 +75,7 @@ struct edge_conn {
     bool reannounce : 1; /* its core restarted: CONNECT resumed=true before anything else */
     edge_addr_t peer;
     char identity[IDENTITY_MAX + 1];
-    char close_reason[64];
+    char close_reason[40]; /* what the edge or core gave (core's are under 40 characters) */
 };
 
 #define CONN_OF(node) ((edge_conn_t *)((char *)(node)-offsetof(edge_conn_t, live)))
