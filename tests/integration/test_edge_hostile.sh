@@ -57,13 +57,16 @@ cat "$TMP/station.json"
 sleep 1
 rss_after="$(rss_kib)"
 
+# under a sanitizer (ASan keeps freed memory in quarantine) the RSS is reported, not bounded
+sanitized=0
+ldd "$BIN/ws-edge" | grep -q 'libasan' && sanitized=1
 python3 - "$TMP/hostile.json" "$TMP/station.json" "$TMP/samples" "$COUNT" "$CAP" "$BUDGET" \
-  "$rss_before" "$rss_after" <<'PY' || fail "figures"
+  "$rss_before" "$rss_after" "$sanitized" <<'PY' || fail "figures"
 import json, sys
 h = json.load(open(sys.argv[1]))
 st = json.load(open(sys.argv[2]))
 samples = [list(map(int, l.split())) for l in open(sys.argv[3]) if len(l.split()) == 3]
-count, cap, budget, rss0, rss1 = map(int, sys.argv[4:9])
+count, cap, budget, rss0, rss1, sanitized = map(int, sys.argv[4:10])
 s = {int(k): v for k, v in h["statuses"].items()}
 assert s.get(101, 0) == cap, f"{s.get(101)} upgrades accepted, expected exactly the cap {cap}: {s}"
 assert s.get(429, 0) == count - cap, f"expected {count - cap} refusals with 429: {s}"
@@ -78,7 +81,7 @@ assert c.get("1009", 0) + c.get("eof", 0) > 0 and c.get("1008", 0) > 0, f"both l
 assert sum(c.values()) == cap, c
 assert 0 < peak_partial <= budget, f"partial bytes peak {peak_partial} (budget {budget})"
 # the budget plus what 1,000 connections in lws cost (buffers, ~10 KiB each) and slack
-assert (peak_rss - rss0) * 1024 <= budget + 64 * 1024 * 1024, f"RSS grew {peak_rss - rss0} KiB"
+assert sanitized or (peak_rss - rss0) * 1024 <= budget + 64 * 1024 * 1024, f"RSS grew {peak_rss - rss0} KiB"
 assert st["sent"] >= 60 and st["answered"] == st["sent"] and not st["errors"], st
 print(f"ok: {count} attempts from one address: {s.get(101)} accepted (ip_max_connections {cap}), "
       f"{s.get(429)} refused with 429")
