@@ -59,7 +59,7 @@ assert sent == acked, f"unanswered: {sorted(sent - acked)[:5]}"
 print(f"ok: {hb_after} of {len(trig)} TriggerMessage(Heartbeat) answered by an immediate Heartbeat; all {len(sent)} CALLs answered")
 PY
 
-"$TMP/ws_echo" 0 3 >"$TMP/echo2.out" 2>&1 &
+"$TBIN/ws_echo" 0 3 >"$TMP/echo2.out" 2>&1 &
 echo_pid=$!
 wait_until 10 "ws_echo listening" grep -q listening "$TMP/echo2.out"
 port="$(sed -nE 's/^ws_echo: listening on ([0-9]+)$/\1/p' "$TMP/echo2.out")"
