@@ -314,10 +314,6 @@ class Pod:
             # (test_edge_tls.sh); the faults here are about availability
             "OCPPGW_SECURITY_PROFILE": "0",
             "OCPPGW_ALLOW_UNKNOWN_STATIONS": "true",
-            # every station reaches the pods through HAProxy in TCP mode (no PROXY header), so
-            # they all come from 127.0.0.1: the per-address cap (ip_max_connections, 100 by
-            # default) would refuse the fleet; 0 turns it off (the rate: scenarios.POD_ENV)
-            "OCPPGW_IP_MAX_CONNECTIONS": "0",
         }
         self.env.update(extra_env)
         self.state = "new"  # starting, running, frozen, terminating, stopped, dead
