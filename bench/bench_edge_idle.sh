@@ -117,7 +117,7 @@ print(f"{name:9s} RSS: {rss0} KiB -> {rss1} KiB = {per:.0f} bytes ({per / 1024:.
 
 # --- the gateway --------------------------------------------------------------------------
 port="$(free_port)"
-export OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_IP_CONNECT_RATE=0
+export OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_IP_CONNECT_RATE=0 OCPPGW_IP_MAX_CONNECTIONS=0
 export OCPPGW_SECURITY_PROFILE=0 OCPPGW_ALLOW_UNKNOWN_STATIONS=true # no credentials here
 edge_pids=()
 edge_admins=()

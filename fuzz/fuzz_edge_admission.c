@@ -4,10 +4,10 @@
  * given to the decision in a buffer of exactly its length so that a read past it is caught.
  * Invariants (abort on a violation): every answer is an accept or one of the documented
  * refusals with its status; the checks keep their order (plain HTTP, bad upgrade, full,
- * draining, per-address rate, path, identity, subprotocol); an accepted upgrade has a valid
- * identity that the path ends with and a subprotocol both enabled and offered; the per-address
- * rate never lets an address through more than its burst at one instant.
- * Seeds: fuzz/corpus/edge_admission/. */
+ * draining, per-address cap, per-address rate, path, identity, subprotocol); an accepted upgrade
+ * has a valid identity that the path ends with and a subprotocol both enabled and offered; the
+ * per-address rate never lets an address through more than its burst at one instant. Seeds:
+ * fuzz/corpus/edge_admission/. */
 #include "edge_admission.h"
 
 #include <stdint.h>
@@ -36,11 +36,17 @@ static const struct {
     const char *reason;
     unsigned int status;
 } REFUSALS[] = {
-    {"not_websocket", 404},   {"bad_upgrade", 400},
-    {"max_connections", 503}, {"draining", 503},
-    {"ip_rate", 429},         {"bad_path", 404},
-    {"bad_encoding", 400},    {"bad_identity", 400},
-    {"no_subprotocol", 400},  {"unsupported_subprotocol", 400},
+    {"not_websocket", 404},
+    {"bad_upgrade", 400},
+    {"max_connections", 503},
+    {"draining", 503},
+    {"ip_connections", 429},
+    {"ip_rate", 429},
+    {"bad_path", 404},
+    {"bad_encoding", 400},
+    {"bad_identity", 400},
+    {"no_subprotocol", 400},
+    {"unsupported_subprotocol", 400},
 };
 
 static int refusal_rank(const edge_admission_t *a)
@@ -95,6 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_connections = 10,
         .draining = (facts & 0x20) != 0,
         .peer = peer_text,
+        .peer_key = 0x0a000000u | peer,
+        .peer_connections = (peer & 4) ? 4 : 1,
+        .max_peer_connections = (peer & 2) ? 4 : 0,
         .path = (facts & 0x40) ? NULL : path,
         .path_len = (facts & 0x40) ? 0 : plen,
         .offered = olen ? offered : NULL,
@@ -109,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(st == a.status);
     if (st == 0) {
         CHECK(req.upgrade && req.open_connections < req.max_connections && !req.draining);
+        CHECK(!req.max_peer_connections || req.peer_connections < req.max_peer_connections);
         size_t idlen = strlen(a.identity);
         CHECK(identity_valid(a.identity, idlen));
         if (!memchr(path, '?', plen)) /* the path ends with the identity (not decoded again) */
@@ -128,8 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rank == 2);
         else if (req.draining)
             CHECK(rank == 3);
+        else if (req.max_peer_connections && req.peer_connections >= req.max_peer_connections)
+            CHECK(rank == 4);
         else
-            CHECK(rank >= 4);
+            CHECK(rank >= 5);
     }
     int accepted = st == 0;
     for (int i = 0; i < BURST + 2; i++)

@@ -164,11 +164,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         now += (uint32_t)take(&in) * 50;
         uint8_t kind = take(&in);
         static const char *PEERS[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "::1"};
+        /* their edge_addr_key()s: IPv4 0xFFFF<<32 | address, IPv6 the /64 (::/64 is 1) */
+        static const uint64_t KEYS[] = {0xFFFF0A000001ull, 0xFFFF0A000002ull, 0xFFFF0A000003ull, 1};
         static const char *IDS[] = {ID, "CP2", "cp1", "CP1x"};
         const char *identity = IDS[(facts >> 6) & 3];
         edge_auth_request_t req = {
             .identity = identity,
             .peer = PEERS[(facts >> 4) & 3],
+            .peer_key = KEYS[(facts >> 4) & 3],
             .tls = facts & 1,
             .cert_present = (facts & 1) && (facts & 2),
             .cert_verified = facts & 4,

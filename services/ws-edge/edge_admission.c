@@ -36,7 +36,11 @@ unsigned int edge_admission_decide(const edge_upgrade_t *req, edge_iprate_t *ipr
         return refuse(out, STATUS_UNAVAILABLE, "max_connections", "edge is full");
     if (req->draining)
         return refuse(out, STATUS_UNAVAILABLE, "draining", "edge is draining");
-    if (iprate && !edge_iprate_allow(iprate, req->peer ? req->peer : "", now_ms))
+    /* the cap before the rate: a refused upgrade costs the address no token */
+    if (req->max_peer_connections && req->peer_connections >= req->max_peer_connections)
+        return refuse(out, STATUS_TOO_MANY, "ip_connections",
+                      "too many open connections from this address");
+    if (iprate && !edge_iprate_allow(iprate, req->peer_key, now_ms))
         return refuse(out, STATUS_TOO_MANY, "ip_rate", "too many connections from this address");
 
     if (!req->path || req->path_len == 0)

@@ -21,7 +21,10 @@ typedef struct {
     const char *upgrade_to; /* the Upgrade header's value (NULL: none) */
     size_t open_connections, max_connections;
     bool draining;
-    const char *peer;    /* textual peer address (rate key, log) */
+    const char *peer;            /* textual peer address (log) */
+    uint64_t peer_key;           /* its edge_addr_key(): the per-address limits */
+    size_t peer_connections;     /* established connections of that address now */
+    size_t max_peer_connections; /* ip_max_connections; 0: no limit */
     const char *path;    /* request path as the HTTP layer decoded it; NULL: none or too long */
     size_t path_len;     /* */
     const char *offered; /* Sec-WebSocket-Protocol value; NULL: none */

@@ -16,7 +16,7 @@ enum {
 
 /* One slot of the failure table: consecutive failures of an address or an identity. */
 typedef struct {
-    uint64_t key; /* hash of kind + text; 0: free */
+    uint64_t key; /* fail_key(); 0: free */
     uint32_t last_fail_ms;
     uint32_t blocked_until_ms; /* meaningful once blocking */
     uint32_t failures;
@@ -30,6 +30,17 @@ struct edge_auth {
     uint32_t budget_ms; /* time of the last refill */
     fail_slot_t fail[EDGE_AUTH_FAIL_SLOTS];
 };
+
+const char *const EDGE_AUTH_METHODS[EDGE_AUTH_METHOD_COUNT] = {"none", "basic", "basic-previous",
+                                                               "mtls"};
+
+uint8_t edge_auth_method_index(const char *auth)
+{
+    for (uint8_t i = 0; auth && i < EDGE_AUTH_METHOD_COUNT; i++)
+        if (strcmp(EDGE_AUTH_METHODS[i], auth) == 0)
+            return i;
+    return 0;
+}
 
 bool edge_auth_needs_credentials(const edge_auth_config_t *cfg)
 {
@@ -57,14 +68,26 @@ void edge_auth_destroy(edge_auth_t **self_p)
 
 /* ---- failures ------------------------------------------------------------------------------ */
 
-/* FNV-1a over a kind byte and the text: addresses and identities never share a key. */
-static uint64_t fail_key(char kind, const char *s)
+/* FNV-1a over a kind byte and the bytes: addresses and identities never share a key. */
+static uint64_t fail_key(char kind, const void *p, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
     h = (h ^ (unsigned char)kind) * 1099511628211ull;
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (const unsigned char *b = p; n--; b++)
+        h = (h ^ *b) * 1099511628211ull;
     return h ? h : 1;
+}
+
+/* The address's key is edge_addr_key(), the per-address limits' key (IPv6 by /64), so the
+ * throttle and the connection cap count the same "who" (behind a balancer: the PROXY header's). */
+static uint64_t addr_key(const edge_auth_request_t *req)
+{
+    return fail_key('a', &req->peer_key, sizeof(req->peer_key));
+}
+
+static uint64_t identity_key(const edge_auth_request_t *req)
+{
+    return fail_key('i', req->identity, strlen(req->identity));
 }
 
 static bool recent(const fail_slot_t *s, uint32_t now_ms)
@@ -75,17 +98,16 @@ static bool recent(const fail_slot_t *s, uint32_t now_ms)
 /* Blocked: the slot of the key has a block running. The key is not compared: a key that shares
  * a slot with a blocked one is refused too (collisions err towards refusing, and an attacker
  * cannot escape its block by first parking another key of its own in the slot). */
-static bool is_blocked(const edge_auth_t *self, char kind, const char *s, uint32_t now_ms)
+static bool is_blocked(const edge_auth_t *self, uint64_t k, uint32_t now_ms)
 {
-    const fail_slot_t *slot = &self->fail[fail_key(kind, s) & (EDGE_AUTH_FAIL_SLOTS - 1)];
+    const fail_slot_t *slot = &self->fail[k & (EDGE_AUTH_FAIL_SLOTS - 1)];
     /* a block lasts at most EDGE_AUTH_BLOCK_MAX_MS < EDGE_AUTH_FORGET_MS: only a recent
      * failure can hold one, which also keeps the wrapping clock out of the comparison */
     return slot->blocking && recent(slot, now_ms) && (int32_t)(slot->blocked_until_ms - now_ms) > 0;
 }
 
-static void failed(edge_auth_t *self, char kind, const char *s, uint32_t threshold, uint32_t now_ms)
+static void failed(edge_auth_t *self, uint64_t k, uint32_t threshold, uint32_t now_ms)
 {
-    uint64_t k = fail_key(kind, s);
     fail_slot_t *slot = &self->fail[k & (EDGE_AUTH_FAIL_SLOTS - 1)];
     if (!recent(slot, now_ms))
         *slot = (fail_slot_t){.key = k};
@@ -105,9 +127,8 @@ static void failed(edge_auth_t *self, char kind, const char *s, uint32_t thresho
     }
 }
 
-static void succeeded(edge_auth_t *self, char kind, const char *s)
+static void succeeded(edge_auth_t *self, uint64_t k)
 {
-    uint64_t k = fail_key(kind, s);
     fail_slot_t *slot = &self->fail[k & (EDGE_AUTH_FAIL_SLOTS - 1)];
     if (slot->key == k)
         memset(slot, 0, sizeof(*slot));
@@ -153,9 +174,9 @@ static unsigned int fail(edge_auth_t *self, const edge_auth_request_t *req, bool
                          uint32_t now_ms, edge_auth_result_t *out, unsigned int status,
                          const char *reason, const char *detail)
 {
-    failed(self, 'a', req->peer, EDGE_AUTH_ADDR_FAILURES, now_ms);
+    failed(self, addr_key(req), EDGE_AUTH_ADDR_FAILURES, now_ms);
     if (identity)
-        failed(self, 'i', req->identity, EDGE_AUTH_IDENTITY_FAILURES, now_ms);
+        failed(self, identity_key(req), EDGE_AUTH_IDENTITY_FAILURES, now_ms);
     return refuse(out, status, reason, detail);
 }
 
@@ -163,7 +184,7 @@ static unsigned int accept_as(edge_auth_t *self, const edge_auth_request_t *req,
                               edge_auth_result_t *out, const char *auth, uint32_t profile)
 {
     if (strcmp(auth, "none") != 0)
-        succeeded(self, 'i', req->identity);
+        succeeded(self, identity_key(req));
     out->status = 0;
     out->auth = auth;
     out->security_profile = profile;
@@ -216,7 +237,7 @@ static unsigned int decide_basic(edge_auth_t *self, const edge_auth_request_t *r
     edge_pw_match_t m =
         edge_creds_remembered(self->creds, req->identity, b.password, b.password_len);
     if (m == EDGE_PW_NO_MATCH) {
-        if (is_blocked(self, 'i', req->identity, now_ms)) {
+        if (is_blocked(self, identity_key(req), now_ms)) {
             rc = refuse(out, STATUS_TOO_MANY, "auth_throttled",
                         "too many failed attempts for this identity");
             goto out_wipe;
@@ -264,7 +285,7 @@ unsigned int edge_auth_decide(edge_auth_t *self, const edge_auth_request_t *req,
     if (edge_auth_needs_credentials(&self->cfg) && !edge_creds_synced(self->creds))
         return refuse(out, STATUS_UNAVAILABLE, "credentials_not_synced",
                       "the credential cache is not synced yet");
-    if (is_blocked(self, 'a', req->peer, now_ms))
+    if (is_blocked(self, addr_key(req), now_ms))
         return refuse(out, STATUS_TOO_MANY, "auth_throttled",
                       "too many failed attempts from this address");
     const edge_cred_record_t *rec = edge_creds_get(self->creds, req->identity);

@@ -61,7 +61,8 @@ bool edge_auth_needs_credentials(const edge_auth_config_t *cfg);
 
 typedef struct {
     const char *identity;      /* from the path, valid (edge_admission_decide) */
-    const char *peer;          /* textual address: throttle key and log */
+    const char *peer;          /* textual address: the log */
+    uint64_t peer_key;         /* its edge_addr_key() (IPv6: the /64): the address's throttle */
     bool tls;                  /* wss */
     bool cert_present;         /* the client sent a certificate */
     bool cert_verified;        /* ... and it verified against the configured CA */
@@ -80,6 +81,13 @@ typedef struct {
     bool cred_used;            /* accept: send CRED_USED {identity, fingerprint} */
     char fingerprint[EDGE_CRED_FINGERPRINT_LEN + 1];
 } edge_auth_result_t;
+
+/* How an accepted upgrade authenticated (edge_auth_result_t.auth), in an order that lets a
+ * connection keep it in one byte (edge_auth_method_index). */
+#define EDGE_AUTH_METHOD_COUNT 4
+extern const char *const EDGE_AUTH_METHODS[EDGE_AUTH_METHOD_COUNT]; /* none, basic, ... */
+/* The index of auth in EDGE_AUTH_METHODS; 0 ("none") for NULL or anything else. */
+uint8_t edge_auth_method_index(const char *auth);
 
 typedef struct edge_auth edge_auth_t;
 

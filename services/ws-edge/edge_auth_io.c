@@ -8,7 +8,6 @@
 #include "edge_metrics.h"
 #include "edge_tls_io.h"
 #include "log.h"
-#include "u64map.h"
 
 /* RFC 7617: the realm is the protection space; charset says how to encode the credentials */
 #define WWW_AUTHENTICATE "Basic realm=\"ocppgw\", charset=\"UTF-8\""
@@ -17,14 +16,10 @@
 /* room for "Basic " + base64 of the longest username:password edge_basic accepts */
 #define AUTHORIZATION_MAX 512
 
-static const char *const METHODS[] = {"none", "basic", "basic-previous", "mtls"};
-#define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
-
 struct edge_auth_io {
     edge_auth_t *auth;
     edge_cred_used_fn *cred_used;
     void *arg;
-    u64map_t *outcome; /* wsi -> packed outcome (pack()), from the upgrade to ESTABLISHED */
 };
 
 edge_auth_io_t *edge_auth_io_new(edge_auth_t *auth, edge_cred_used_fn *cred_used, void *arg)
@@ -35,11 +30,6 @@ edge_auth_io_t *edge_auth_io_new(edge_auth_t *auth, edge_cred_used_fn *cred_used
     self->auth = auth;
     self->cred_used = cred_used;
     self->arg = arg;
-    self->outcome = u64map_new(256);
-    if (!self->outcome) {
-        free(self);
-        return NULL;
-    }
     return self;
 }
 
@@ -47,19 +37,8 @@ void edge_auth_io_destroy(edge_auth_io_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    u64map_destroy(&(*self_p)->outcome);
     free(*self_p);
     *self_p = NULL;
-}
-
-/* never 0 (u64map values are pointers: NULL means absent) */
-static uintptr_t pack(const edge_auth_result_t *r)
-{
-    uintptr_t m = 0;
-    for (uintptr_t i = 0; i < NMETHODS; i++)
-        if (strcmp(METHODS[i], r->auth) == 0)
-            m = i;
-    return 0x10000u | (uintptr_t)r->security_profile << 8 | m;
 }
 
 /* The refusal, before the upgrade: status line, the header the status calls for, a one-line
@@ -90,7 +69,8 @@ static int answer(struct lws *wsi, unsigned int status, const char *reason)
 }
 
 int edge_auth_io_admit(edge_auth_io_t *self, struct lws *wsi, const char *identity,
-                       const char *peer, uint32_t now_ms)
+                       const char *peer, uint64_t peer_key, uint32_t now_ms,
+                       edge_auth_outcome_t *outcome)
 {
     if (!self) {
         metrics_def_count(&EDGE_METRICS[EDGE_M_REFUSED], "auth_unavailable");
@@ -108,6 +88,7 @@ int edge_auth_io_admit(edge_auth_io_t *self, struct lws *wsi, const char *identi
     edge_auth_request_t req = {
         .identity = identity,
         .peer = peer,
+        .peer_key = peer_key,
         .tls = tls.tls,
         .cert_present = tls.cert_present,
         .cert_verified = tls.cert_verified,
@@ -120,7 +101,8 @@ int edge_auth_io_admit(edge_auth_io_t *self, struct lws *wsi, const char *identi
     unsigned int status = edge_auth_decide(self->auth, &req, now_ms, &r);
     memset(authz, 0, sizeof(authz)); /* it held the password */
     if (status == 0) {
-        u64map_put(self->outcome, (uint64_t)(uintptr_t)wsi, (void *)pack(&r));
+        outcome->method = edge_auth_method_index(r.auth);
+        outcome->profile = (uint8_t)r.security_profile;
         if (r.cred_used && self->cred_used)
             self->cred_used(self->arg, identity, r.fingerprint);
         return 0;
@@ -129,19 +111,4 @@ int edge_auth_io_admit(edge_auth_io_t *self, struct lws *wsi, const char *identi
     log_write(LOG_WARN, identity, NULL, "upgrade refused: %s, %u (%s) from %s over %s", r.reason,
               status, r.detail, peer, tls.tls ? "wss" : "ws");
     return answer(wsi, status, r.reason);
-}
-
-void edge_auth_io_established(edge_auth_io_t *self, struct lws *wsi, uint32_t *profile,
-                              const char **auth)
-{
-    uintptr_t v = self ? (uintptr_t)u64map_remove(self->outcome, (uint64_t)(uintptr_t)wsi) : 0;
-    *profile = (uint32_t)(v >> 8 & 0xFF);
-    *auth = METHODS[v & 0xFF];
-    metrics_def_count(&EDGE_METRICS[EDGE_M_AUTHENTICATED], *auth);
-}
-
-void edge_auth_io_forget(edge_auth_io_t *self, struct lws *wsi)
-{
-    if (self)
-        u64map_remove(self->outcome, (uint64_t)(uintptr_t)wsi);
 }

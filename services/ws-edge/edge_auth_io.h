@@ -6,8 +6,8 @@
  * go on or answers the refusal before it: 401 with WWW-Authenticate, 403, 429 or 503 with
  * Retry-After; each refusal is counted (edge_upgrades_refused_total{reason}) and logged with the
  * identity, the reason and the address, never a secret. The outcome (auth method, security
- * profile) is kept per connection until LWS_CALLBACK_ESTABLISHED hands it to the connection
- * engine for CONNECT. */
+ * profile) goes back to the caller, which keeps it with the socket until
+ * LWS_CALLBACK_ESTABLISHED hands it to the connection engine for CONNECT. */
 #ifndef EDGE_AUTH_IO_H
 #define EDGE_AUTH_IO_H
 
@@ -27,18 +27,19 @@ typedef void(edge_cred_used_fn)(void *arg, const char *identity, const char *fin
 edge_auth_io_t *edge_auth_io_new(edge_auth_t *auth, edge_cred_used_fn *cred_used, void *arg);
 void edge_auth_io_destroy(edge_auth_io_t **self_p);
 
-/* Decides the upgrade of wsi for identity (valid) from peer at now_ms, and answers a refusal.
- * Returns what the lws callback returns (0: the upgrade goes on). self NULL refuses (503). */
+/* What an accepted upgrade authenticated with, kept with its socket (edge_lws_io.c) until the
+ * WebSocket is established and hands it to the connection engine. */
+typedef struct {
+    uint8_t method;  /* index into EDGE_AUTH_METHODS (edge_auth.h) */
+    uint8_t profile; /* the security profile it satisfied (0: none) */
+} edge_auth_outcome_t;
+
+/* Decides the upgrade of wsi for identity (valid) from the address peer (text, for the log;
+ * peer_key: its edge_addr_key(), the throttle's key) at now_ms, and answers a refusal. Returns
+ * what the lws callback returns (0: the upgrade goes on, *outcome set). self NULL refuses
+ * (503). */
 int edge_auth_io_admit(edge_auth_io_t *self, struct lws *wsi, const char *identity,
-                       const char *peer, uint32_t now_ms);
-
-/* At LWS_CALLBACK_ESTABLISHED: the security profile and auth method ("none", "basic",
- * "basic-previous", "mtls"; static) the upgrade of wsi authenticated with, counted in
- * edge_authenticated_total{method}. Unknown wsi: 0 and "none". */
-void edge_auth_io_established(edge_auth_io_t *self, struct lws *wsi, uint32_t *profile,
-                              const char **auth);
-
-/* At LWS_CALLBACK_WSI_DESTROY: forgets wsi. */
-void edge_auth_io_forget(edge_auth_io_t *self, struct lws *wsi);
+                       const char *peer, uint64_t peer_key, uint32_t now_ms,
+                       edge_auth_outcome_t *outcome);
 
 #endif

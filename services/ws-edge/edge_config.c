@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "edge_subprotocol.h"
 #include "service.h"
@@ -51,6 +52,24 @@ const config_option_t EDGE_CONFIG[] = {
      "connections a source address may open at once above its rate"},
     {"drain_window_ms", CONFIG_DURATION, "10s", F(drain_window_ms), 0, 600000, NULL, NULL,
      "on SIGTERM, connections are closed with 1001 in batches spread over this window"},
+    {"core_outbox_bytes", CONFIG_INT, "4194304", F(core_outbox_bytes), 4096, 1073741824, NULL, NULL,
+     "envelopes queued per core (and for the registry) when its ZeroMQ queue is full; beyond, "
+     "connections stop reading (DISCONNECTs may queue 4 times as much)"},
+    {"ip_max_connections", CONFIG_INT, "100", F(ip_max_connections), 0, 10000000, NULL, NULL,
+     "WebSocket connections one source address (IPv6: one /64) may hold; the next upgrade gets "
+     "HTTP 429, and as many sockets in the handshake (0: no limit)"},
+    {"rx_budget_bytes", CONFIG_INT, "0", F(rx_budget_bytes), 0, 1099511627776, NULL, NULL,
+     "memory for partial (fragmented) messages of all connections; beyond, the oldest stalled "
+     "one, else the connection asking for more, is closed with 1009 (0: 1/8 of the container's "
+     "memory limit)"},
+    {"message_timeout_ms", CONFIG_DURATION, "30s", F(message_timeout_ms), 1000, 3600000, NULL, NULL,
+     "a message begun must be complete within this time, else close 1008 (whole seconds)"},
+    {"max_handshakes", CONFIG_INT, "10000", F(max_handshakes), 1, 10000000, NULL, NULL,
+     "sockets accepted and not upgraded yet; beyond, the oldest (over 1 s) is closed or "
+     "accepting pauses for 100 ms"},
+    {"proxy_protocol", CONFIG_ENUM, "off", F(proxy_protocol), 0, 0, "off|v2", NULL,
+     "v2: every connection starts with a PROXY protocol v2 header (from a load balancer); its "
+     "address is the charge point's for limits, logs and CONNECT"},
     {"wss_port", CONFIG_INT, "0", F(wss_port), 0, 65535, NULL, NULL,
      "TLS WebSocket port (wss://, on ws_bind; 0: none); needs tls_cert_file and tls_key_file"},
     {"tls_cert_file", CONFIG_STRING, NULL, F(tls_cert_file), 0, 0, NULL, NULL,
@@ -70,6 +89,40 @@ const config_option_t EDGE_CONFIG[] = {
      "get 503 (0: no limit)"},
 };
 const size_t EDGE_CONFIG_COUNT = sizeof(EDGE_CONFIG) / sizeof(EDGE_CONFIG[0]);
+
+/* 1/8 of the memory: at the 2 GiB limit of k8s/statefulset.yaml, 256 MiB, room for 4,096
+ * partial messages of 64 KiB at once while 200,000 idle connections (about 2.2 KiB each) and
+ * their send queues keep the rest. A legitimate station's message is partial only while it
+ * arrives, so the budget is nearly empty unless someone holds messages open on purpose. */
+void edge_config_resolve(edge_config_t *cfg, uint64_t memory_limit)
+{
+    if (cfg->rx_budget_bytes == 0)
+        cfg->rx_budget_bytes = memory_limit ? (int64_t)(memory_limit / 8) : 256 << 20;
+}
+
+/* The first number in a file (cgroup limits are one line; "max" reads as none). */
+static uint64_t read_limit(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu", &v) != 1)
+        v = 0;
+    fclose(f);
+    return (uint64_t)v;
+}
+
+uint64_t edge_config_memory_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t machine = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    uint64_t limit = read_limit("/sys/fs/cgroup/memory.max");
+    if (!limit)
+        limit = read_limit("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    /* cgroup v1 says "no limit" with a huge number */
+    return limit && (!machine || limit < machine) ? limit : machine;
+}
 
 static bool set(const char *s)
 {
@@ -100,8 +153,10 @@ int edge_config_check(const edge_config_t *cfg, char *why, size_t len)
 int edge_config_validate(edge_config_t *cfg)
 {
     char why[160];
-    if (edge_config_check(cfg, why, sizeof(why)) == 0)
+    if (edge_config_check(cfg, why, sizeof(why)) == 0) {
+        edge_config_resolve(cfg, edge_config_memory_limit());
         return SERVICE_RUN;
+    }
     fprintf(stderr, "ws-edge: invalid configuration: %s\n", why);
     config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, cfg);
     return 2;

@@ -1,8 +1,12 @@
-/* edge_limits: token buckets (per-connection message rate, per-address connection rate). */
+/* edge_limits: token buckets (per-connection message rate, per-address connection rate) and
+ * per-address counts. See edge_limits.h. */
 #include "edge_limits.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "u64map.h"
 
 void edge_bucket_init(edge_bucket_t *b, double burst, uint32_t now_ms)
 {
@@ -64,24 +68,23 @@ void edge_iprate_destroy(edge_iprate_t **self_p)
     *self_p = NULL;
 }
 
-/* FNV-1a, 64 bits: addresses are short and not chosen to collide on purpose here (the
- * worst a collision does is share a bucket). */
-static uint64_t addr_hash(const char *s)
+/* A slot from the key: the key is an address (edge_addr_key), so it is mixed first (splitmix64's
+ * finaliser) for neighbouring addresses to spread over the table. */
+static uint64_t key_mix(uint64_t k)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
+    k ^= k >> 30;
+    k *= 0xbf58476d1ce4e5b9ull;
+    k ^= k >> 27;
+    k *= 0x94d049bb133111ebull;
+    return k ^ (k >> 31);
 }
 
-bool edge_iprate_allow(edge_iprate_t *self, const char *addr, uint32_t now_ms)
+bool edge_iprate_allow(edge_iprate_t *self, uint64_t key, uint32_t now_ms)
 {
     if (self->rate <= 0)
         return true;
-    uint64_t h = addr_hash(addr ? addr : "");
-    iprate_slot_t *s = &self->slot[h & self->mask];
+    uint64_t h = key ? key : 1;
+    iprate_slot_t *s = &self->slot[key_mix(h) & self->mask];
     if (s->key != h) {
         /* take the slot over only when its owner's bucket has refilled completely */
         edge_bucket_t probe = s->bucket;
@@ -93,4 +96,58 @@ bool edge_iprate_allow(edge_iprate_t *self, const char *addr, uint32_t now_ms)
         }
     }
     return edge_bucket_take(&s->bucket, self->rate, self->burst, now_ms);
+}
+
+/* The count is the map's value itself (no allocation per address); an address whose count
+ * drops to 0 leaves the map, so the table is as large as the set of addresses holding
+ * something. */
+struct edge_ipcount {
+    u64map_t *map;
+};
+
+edge_ipcount_t *edge_ipcount_new(void)
+{
+    edge_ipcount_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->map = u64map_new(256);
+    if (!self->map) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void edge_ipcount_destroy(edge_ipcount_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    u64map_destroy(&(*self_p)->map);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+size_t edge_ipcount_get(const edge_ipcount_t *self, uint64_t key)
+{
+    return (size_t)(uintptr_t)u64map_get(self->map, key);
+}
+
+int edge_ipcount_add(edge_ipcount_t *self, uint64_t key)
+{
+    uintptr_t n = (uintptr_t)u64map_get(self->map, key);
+    return u64map_put(self->map, key, (void *)(n + 1)) < 0 ? -ENOMEM : 0;
+}
+
+void edge_ipcount_remove(edge_ipcount_t *self, uint64_t key)
+{
+    uintptr_t n = (uintptr_t)u64map_get(self->map, key);
+    if (n > 1)
+        u64map_put(self->map, key, (void *)(n - 1)); /* replaces: cannot fail */
+    else if (n == 1)
+        u64map_remove(self->map, key);
+}
+
+size_t edge_ipcount_addresses(const edge_ipcount_t *self)
+{
+    return u64map_size(self->map);
 }

@@ -22,24 +22,55 @@
 #include "edge_limits.h"
 #include "edge_metrics.h"
 #include "edge_path.h"
+#include "edge_proxy.h"
 #include "edge_subprotocol.h"
 #include "edge_tls_io.h"
 #include "log.h"
 #include "u64map.h"
 
-/* One listening socket of the edge and the vhost its accepted sockets are adopted into. */
+/* A handshake older than this may be closed to make room for a new one once max_handshakes
+ * sockets are in the handshake; younger ones are never closed for that (accepting pauses). */
+#define HANDSHAKE_EVICT_AGE_US 1000000
+/* How long accepting pauses when max_handshakes sockets are in the handshake, or descriptors
+ * ran out. */
+#define ACCEPT_PAUSE_MS 100
+
+typedef struct edge_lws_hs hs_t;
+
+/* One listening socket of the edge (ws or wss) and the vhost its accepted sockets are adopted
+ * into: both take the same path (per-address caps, max_handshakes, the PROXY header). */
 typedef struct {
     edge_lws_t *owner;
-    struct lws_vhost *vhost;
-    int fd; /* -1: none, or closed */
+    struct lws_vhost *vhost; /* wss: lws does the TLS accept on adoption */
+    int fd;                  /* -1: none, or closed */
     uv_poll_t poll;
-    uv_timer_t retry; /* resumes accepting after running out of descriptors */
 } listener_t;
 
 enum {
     LISTEN_WS,
     LISTEN_WSS,
     LISTENERS
+};
+
+/* A socket waiting for its PROXY protocol header: polled by the edge until lws adopts it. */
+typedef struct {
+    uv_poll_t poll;
+    int fd;
+    hs_t *hs;
+    listener_t *l; /* where it was accepted: the vhost to adopt it into */
+} proxy_wait_t;
+
+/* A socket from accept until it is upgraded or gone: in accept order (the oldest first), with
+ * its peer address (from the PROXY header behind a balancer) and, once the upgrade was
+ * admitted, how it authenticated (for CONNECT). */
+struct edge_lws_hs {
+    hs_t *prev, *next;
+    struct lws *wsi;  /* once lws adopted it (NULL while the PROXY header is awaited) */
+    proxy_wait_t *pw; /* while the PROXY header is awaited */
+    uint64_t accept_us;
+    edge_addr_t addr;
+    bool counted; /* in hs_per_addr */
+    edge_auth_outcome_t auth;
 };
 
 struct edge_lws {
@@ -54,12 +85,19 @@ struct edge_lws {
      * subprotocol, newest first, all with one callback; a zeroed entry ends the list */
     struct lws_protocols protocols[2 + 3];
     listener_t listeners[LISTENERS]; /* ws and wss */
+    uv_timer_t accept_timer;         /* resumes accepting after a pause (descriptors, handshakes) */
+    uv_timer_t proxy_timer;          /* PROXY headers not there within handshake_timeout_ms */
+    bool proxy;                      /* proxy_protocol v2 */
     bool draining;
     bool kick; /* an lws timer was set: wake lws when outside its callbacks */
     edge_iprate_t *iprate;
-    u64map_t *handshakes; /* wsi -> accept time (us), until established or gone */
+    hs_t *hs_head, *hs_tail; /* sockets in the handshake, oldest first */
+    size_t hs_count;
+    u64map_t *handshakes;        /* wsi -> hs_t, until established or gone */
+    edge_ipcount_t *hs_per_addr; /* sockets in the handshake per address */
     metrics_histogram_t *m_handshake;
     metrics_counter_t *m_hs_failed;
+    metrics_gauge_t *m_handshakes;
 };
 
 static edge_lws_t *self_of(struct lws *wsi)
@@ -136,6 +174,198 @@ void edge_lws_kick(edge_lws_t *self)
     lws_cancel_service(self->lws);
 }
 
+/* ---- sockets in the handshake ------------------------------------------------------------- */
+
+static const edge_addr_t NO_ADDR;
+
+/* The record of a socket in the handshake (NULL: none, e.g. it was evicted). */
+static hs_t *hs_of(edge_lws_t *self, struct lws *wsi)
+{
+    return u64map_get(self->handshakes, (uint64_t)(uintptr_t)wsi);
+}
+
+/* The charge point's address of a socket in the handshake (from accept or the PROXY header). */
+static const edge_addr_t *peer_of(edge_lws_t *self, struct lws *wsi)
+{
+    hs_t *hs = hs_of(self, wsi);
+    return hs ? &hs->addr : &NO_ADDR;
+}
+
+static void sockets_dropped(const char *reason)
+{
+    metrics_def_count(&EDGE_METRICS[EDGE_M_SOCKETS_DROPPED], reason);
+}
+
+static hs_t *hs_new(edge_lws_t *self, const edge_addr_t *addr)
+{
+    hs_t *hs = calloc(1, sizeof(*hs));
+    if (!hs)
+        return NULL;
+    hs->accept_us = clock_now_us();
+    hs->addr = *addr;
+    hs->prev = self->hs_tail;
+    if (self->hs_tail)
+        self->hs_tail->next = hs;
+    else
+        self->hs_head = hs;
+    self->hs_tail = hs;
+    metrics_gauge_set(self->m_handshakes, (int64_t)++self->hs_count);
+    return hs;
+}
+
+/* The record only (the socket is lws' or closed by the caller). */
+static void hs_free(edge_lws_t *self, hs_t *hs)
+{
+    if (hs->prev)
+        hs->prev->next = hs->next;
+    else
+        self->hs_head = hs->next;
+    if (hs->next)
+        hs->next->prev = hs->prev;
+    else
+        self->hs_tail = hs->prev;
+    if (hs->counted)
+        edge_ipcount_remove(self->hs_per_addr, edge_addr_key(&hs->addr));
+    metrics_gauge_set(self->m_handshakes, (int64_t)--self->hs_count);
+    free(hs);
+}
+
+static void proxy_wait_freed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Stops waiting for the PROXY header (the poll handle is closed, the descriptor is not). */
+static int proxy_wait_end(hs_t *hs)
+{
+    proxy_wait_t *pw = hs->pw;
+    int fd = pw->fd;
+    hs->pw = NULL;
+    uv_poll_stop(&pw->poll);
+    pw->poll.data = pw;
+    uv_close((uv_handle_t *)&pw->poll, proxy_wait_freed); /* stops polling fd now */
+    return fd;
+}
+
+/* Closes a socket in the handshake now, whatever its phase. Not for the wsi being serviced. */
+static void hs_drop(edge_lws_t *self, hs_t *hs, const char *reason)
+{
+    sockets_dropped(reason);
+    if (hs->pw) {
+        close(proxy_wait_end(hs));
+        hs_free(self, hs);
+        return;
+    }
+    /* the record goes now (lws closes the socket on the loop's next turn, with libuv) */
+    struct lws *wsi = hs->wsi;
+    u64map_remove(self->handshakes, (uint64_t)(uintptr_t)wsi);
+    hs_free(self, hs);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* max_handshakes sockets are in the handshake: close the oldest if it had a second (a slow or
+ * silent client: a slow-loris host's sockets are the oldest), else accept nothing for a moment
+ * (a burst of fresh handshakes, e.g. a reconnect storm, waits in the kernel's backlog). */
+static bool hs_make_room(edge_lws_t *self)
+{
+    hs_t *oldest = self->hs_head;
+    if (!oldest || clock_now_us() - oldest->accept_us < HANDSHAKE_EVICT_AGE_US)
+        return false;
+    hs_drop(self, oldest, "handshake_evicted");
+    return true;
+}
+
+/* The address is known: at most ip_max_connections sockets of one address in the handshake,
+ * then the socket goes to lws, into the vhost of the listener that accepted it (wss: lws starts
+ * the TLS accept). false when it was closed. */
+static bool hs_adopt(edge_lws_t *self, listener_t *l, hs_t *hs, int fd)
+{
+    uint64_t key = edge_addr_key(&hs->addr);
+    size_t cap = (size_t)self->cfg->ip_max_connections;
+    if (cap && edge_ipcount_get(self->hs_per_addr, key) >= cap) {
+        sockets_dropped("ip_handshakes");
+        close(fd);
+        hs_free(self, hs);
+        return false;
+    }
+    hs->counted = edge_ipcount_add(self->hs_per_addr, key) == 0;
+    struct lws *wsi = lws_adopt_socket_vhost(l->vhost, fd); /* closes fd on failure */
+    if (!wsi || u64map_put(self->handshakes, (uint64_t)(uintptr_t)wsi, hs) < 0) {
+        metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], "adopt failed");
+        hs_free(self, hs);
+        if (wsi)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+        return false;
+    }
+    hs->wsi = wsi;
+    return true;
+}
+
+/* The PROXY header arrives: peeked until complete, then exactly its bytes are consumed, so what
+ * follows (a TLS ClientHello or the HTTP request) is lws' to read. */
+static void on_proxy_readable(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    proxy_wait_t *pw = p->data;
+    hs_t *hs = pw->hs;
+    listener_t *l = pw->l;
+    edge_lws_t *self = l->owner;
+    uint8_t buf[EDGE_PROXY_MAX];
+    ssize_t n = status < 0 ? -1 : recv(pw->fd, buf, sizeof(buf), MSG_PEEK);
+    if (n < 0 && status == 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) { /* closed or reset first (a balancer's health check may just connect) */
+        hs_drop(self, hs, "proxy_closed");
+        return;
+    }
+    edge_proxy_t px;
+    int rc = edge_proxy_parse(buf, (size_t)n, &px);
+    if (rc == EDGE_PROXY_NEED_MORE)
+        return; /* (a complete header fits in buf: EDGE_PROXY_MAX bounds it) */
+    if (rc < 0 || recv(pw->fd, buf, (size_t)rc, 0) != rc) {
+        char peer[EDGE_ADDR_TEXT_MAX];
+        edge_addr_format(&hs->addr, peer, sizeof(peer));
+        log_warn("connection from %s dropped: no valid PROXY v2 header (%s)", peer,
+                 edge_proxy_strerror(rc));
+        hs_drop(self, hs, "proxy_invalid");
+        return;
+    }
+    if (px.command == EDGE_PROXY_PROXY && px.src.family != EDGE_ADDR_NONE)
+        hs->addr = px.src; /* LOCAL (the balancer's health check): the socket's own peer */
+    if (hs_adopt(self, l, hs, proxy_wait_end(hs)))
+        lws_cancel_service(self->lws); /* lws arms the adopted socket's timeouts on service */
+}
+
+static void proxy_wait_start(edge_lws_t *self, listener_t *l, hs_t *hs, int fd)
+{
+    proxy_wait_t *pw = calloc(1, sizeof(*pw));
+    if (!pw || uv_poll_init(self->loop, &pw->poll, fd) < 0) {
+        free(pw);
+        close(fd);
+        hs_free(self, hs);
+        return;
+    }
+    pw->fd = fd;
+    pw->hs = hs;
+    pw->l = l;
+    pw->poll.data = pw;
+    hs->pw = pw;
+    uv_poll_start(&pw->poll, UV_READABLE | UV_DISCONNECT, on_proxy_readable);
+}
+
+/* Every 100 ms with proxy_protocol on: a socket still without its PROXY header after
+ * handshake_timeout_ms is dropped (lws times out the sockets it has). */
+static void on_proxy_timer(uv_timer_t *t)
+{
+    edge_lws_t *self = t->data;
+    uint64_t deadline = clock_now_us() - (uint64_t)self->cfg->handshake_timeout_ms * 1000;
+    for (hs_t *hs = self->hs_head, *next; hs && hs->accept_us <= deadline; hs = next) {
+        next = hs->next;
+        if (hs->pw)
+            hs_drop(self, hs, "proxy_timeout");
+    }
+}
+
 /* ---- upgrade admission ------------------------------------------------------------------- */
 
 /* Gathers the facts of a request for edge_admission_decide() and answers a refusal. upgrade_to:
@@ -143,8 +373,9 @@ void edge_lws_kick(edge_lws_t *self)
  * HTTP request. Returns what the lws callback returns. */
 static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgrade_to)
 {
-    char peer[64] = "", uri[512], offered[256];
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    char peer[EDGE_ADDR_TEXT_MAX], uri[512], offered[256];
+    const edge_addr_t *addr = peer_of(self, wsi);
+    edge_addr_format(addr, peer, sizeof(peer));
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     int olen = lws_hdr_copy(wsi, offered, sizeof(offered), WSI_TOKEN_PROTOCOL);
     edge_upgrade_t req = {
@@ -154,6 +385,9 @@ static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgr
         .max_connections = (size_t)self->cfg->max_connections,
         .draining = self->draining,
         .peer = peer,
+        .peer_key = edge_addr_key(addr),
+        .peer_connections = edge_conns_peer_count(self->conns, addr),
+        .max_peer_connections = (size_t)self->cfg->ip_max_connections,
         .path = n > 0 ? uri : NULL,
         .path_len = n > 0 ? (size_t)n : 0,
         .offered = olen > 0 ? offered : NULL,
@@ -167,9 +401,15 @@ static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgr
          * header storage is private, so "newest enabled" holds when the client lists newest
          * first (the usual case). The vhost only knows enabled versions, so whatever lws binds
          * is enabled and offered; the connection reports what lws bound. Then: is it the
-         * station it says it is (edge_auth.h)? */
-        return edge_auth_io_admit(self->auth, wsi, adm.identity, peer,
-                                  (uint32_t)uv_now(self->loop));
+         * station it says it is (edge_auth.h)? Failures are throttled by the same address key
+         * as the per-address cap (behind a balancer: the PROXY header's). */
+        edge_auth_outcome_t outcome = {0};
+        int rc = edge_auth_io_admit(self->auth, wsi, adm.identity, peer, req.peer_key,
+                                    (uint32_t)uv_now(self->loop), &outcome);
+        hs_t *hs = hs_of(self, wsi);
+        if (rc == 0 && hs)
+            hs->auth = outcome;
+        return rc;
     }
     metrics_def_count(&EDGE_METRICS[EDGE_M_REFUSED], adm.reason);
     if (plain) { /* not an upgrade at all: answered, not logged */
@@ -185,21 +425,25 @@ static int admit(edge_lws_t *self, struct lws *wsi, bool plain, const char *upgr
 
 static void established(edge_lws_t *self, struct lws *wsi, edge_conn_t *c)
 {
-    char uri[512], identity[IDENTITY_MAX + 1], peer[64] = "";
+    char uri[512], identity[IDENTITY_MAX + 1];
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     bool ok = n > 0 && edge_path_parse(uri, (size_t)n, self->cfg->path_prefixes, false, identity) ==
                            EDGE_PATH_OK;
     uint64_t now_us = clock_now_us();
-    void *t0 = ok ? u64map_remove(self->handshakes, (uint64_t)(uintptr_t)wsi) : NULL;
-    if (t0)
-        metrics_histogram_observe(self->m_handshake,
-                                  (double)(now_us - (uint64_t)(uintptr_t)t0) / 1e6);
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
-    uint32_t profile;
-    const char *auth;
-    edge_auth_io_established(self->auth, wsi, &profile, &auth);
+    edge_addr_t addr = *peer_of(self, wsi);
+    hs_t *rec = hs_of(self, wsi);
+    /* no record (evicted meanwhile): reported as unauthenticated, the lesser claim */
+    edge_auth_outcome_t auth = rec ? rec->auth : (edge_auth_outcome_t){0};
+    /* not ok: the record stays and WSI_DESTROY counts a failed handshake */
+    hs_t *hs = ok ? u64map_remove(self->handshakes, (uint64_t)(uintptr_t)wsi) : NULL;
+    if (hs) {
+        metrics_histogram_observe(self->m_handshake, (double)(now_us - hs->accept_us) / 1e6);
+        hs_free(self, hs);
+    }
+    const char *method = EDGE_AUTH_METHODS[auth.method < EDGE_AUTH_METHOD_COUNT ? auth.method : 0];
+    metrics_def_count(&EDGE_METRICS[EDGE_M_AUTHENTICATED], method);
     edge_conn_established(self->conns, c, wsi, ok ? identity : NULL, lws_get_protocol(wsi)->name,
-                          peer, profile, auth, now_us);
+                          &addr, auth.profile, method, now_us);
 }
 
 static unsigned int rx_flags(struct lws *wsi)
@@ -258,11 +502,14 @@ static int edge_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: /* the wss vhost's SSL_CTX */
         return edge_tls_configure(user, in);
-    case LWS_CALLBACK_WSI_DESTROY:
-        edge_auth_io_forget(self_of(wsi)->auth, wsi);
-        if (u64map_remove(self_of(wsi)->handshakes, (uint64_t)(uintptr_t)wsi))
-            metrics_counter_add(self_of(wsi)->m_hs_failed, 1); /* never became a WebSocket */
+    case LWS_CALLBACK_WSI_DESTROY: {
+        hs_t *hs = u64map_remove(self_of(wsi)->handshakes, (uint64_t)(uintptr_t)wsi);
+        if (hs) { /* never became a WebSocket */
+            metrics_counter_add(self_of(wsi)->m_hs_failed, 1);
+            hs_free(self_of(wsi), hs);
+        }
         return 0;
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return admit(self_of(wsi), wsi, false, in);
     case LWS_CALLBACK_HTTP:
@@ -324,6 +571,15 @@ static int listen_socket(const char *addr, int port)
 
 static void on_accept_retry(uv_timer_t *t);
 
+/* Every listener pauses: max_handshakes and the descriptors are the edge's, not a port's. */
+static void accept_pause(edge_lws_t *self)
+{
+    for (int i = 0; i < LISTENERS; i++)
+        if (self->listeners[i].fd >= 0)
+            uv_poll_stop(&self->listeners[i].poll);
+    uv_timer_start(&self->accept_timer, on_accept_retry, ACCEPT_PAUSE_MS, 0);
+}
+
 static void on_accept(uv_poll_t *p, int status, int events)
 {
     (void)status;
@@ -333,24 +589,34 @@ static void on_accept(uv_poll_t *p, int status, int events)
     int adopted = 0;
     /* level-triggered: a capped batch, the rest on the next loop iteration */
     for (int i = 0; i < 256; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* out of descriptors: pause accepting for a moment instead of spinning */
                 metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], strerror(errno));
-                uv_poll_stop(p);
-                uv_timer_start(&l->retry, on_accept_retry, 100, 0);
+                accept_pause(self);
             }
             break;
         }
-        /* on the wss vhost, lws starts the TLS accept on adoption; closes fd on failure */
-        struct lws *wsi = lws_adopt_socket_vhost(l->vhost, fd);
-        if (!wsi) {
-            metrics_def_count(&EDGE_METRICS[EDGE_M_ACCEPT_ERRORS], "adopt failed");
-            continue;
+        /* at max_handshakes: this socket takes the oldest one's place, or it is the last one
+         * for a moment (the table holds one more while accepting pauses) */
+        bool full = self->hs_count >= (size_t)self->cfg->max_handshakes && !hs_make_room(self);
+        edge_addr_t addr;
+        edge_addr_from_sockaddr(&addr, (struct sockaddr *)&ss);
+        hs_t *hs = hs_new(self, &addr);
+        if (!hs)
+            close(fd);
+        else if (self->proxy) /* the address is the one in the header */
+            proxy_wait_start(self, l, hs, fd);
+        else if (hs_adopt(self, l, hs, fd))
+            adopted++;
+        if (full) {
+            metrics_counter_add(metrics_def_counter(&EDGE_METRICS[EDGE_M_ACCEPT_PAUSES], NULL), 1);
+            accept_pause(self);
+            break;
         }
-        u64map_put(self->handshakes, (uint64_t)(uintptr_t)wsi, (void *)(uintptr_t)clock_now_us());
-        adopted++;
     }
     /* lws (libuv) arms the handshake timeouts of adopted sockets on its next service */
     if (adopted)
@@ -359,9 +625,10 @@ static void on_accept(uv_poll_t *p, int status, int events)
 
 static void on_accept_retry(uv_timer_t *t)
 {
-    listener_t *l = t->data;
-    if (l->fd >= 0)
-        uv_poll_start(&l->poll, UV_READABLE, on_accept);
+    edge_lws_t *self = t->data;
+    for (int i = 0; i < LISTENERS; i++)
+        if (self->listeners[i].fd >= 0)
+            uv_poll_start(&self->listeners[i].poll, UV_READABLE, on_accept);
 }
 
 /* Starts accepting on a listener whose socket is open (or none: fd -1) into vhost. */
@@ -369,8 +636,6 @@ static void listen_start(edge_lws_t *self, listener_t *l, struct lws_vhost *vhos
 {
     l->owner = self;
     l->vhost = vhost;
-    uv_timer_init(self->loop, &l->retry);
-    l->retry.data = l;
     if (l->fd < 0)
         return;
     uv_poll_init(self->loop, &l->poll, l->fd);
@@ -380,12 +645,12 @@ static void listen_start(edge_lws_t *self, listener_t *l, struct lws_vhost *vhos
 
 static void listen_close(edge_lws_t *self)
 {
+    uv_timer_stop(&self->accept_timer);
     for (int i = 0; i < LISTENERS; i++) {
         listener_t *l = &self->listeners[i];
         if (l->fd < 0)
             continue;
         uv_poll_stop(&l->poll);
-        uv_timer_stop(&l->retry);
         uv_close((uv_handle_t *)&l->poll, NULL);
         close(l->fd);
         l->fd = -1;
@@ -396,6 +661,16 @@ void edge_lws_stop_accepting(edge_lws_t *self)
 {
     self->draining = true;
     listen_close(self);
+}
+
+bool edge_lws_listening(const edge_lws_t *self)
+{
+    if (!self)
+        return false;
+    for (int i = 0; i < LISTENERS; i++)
+        if (self->listeners[i].fd >= 0)
+            return true;
+    return false;
 }
 
 void edge_lws_set_auth(edge_lws_t *self, edge_auth_io_t *auth)
@@ -449,12 +724,15 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     self->conns = conns;
     for (int i = 0; i < LISTENERS; i++)
         self->listeners[i].fd = -1;
+    self->proxy = strcmp(cfg->proxy_protocol, "v2") == 0;
     self->handshakes = u64map_new(256);
+    self->hs_per_addr = edge_ipcount_new();
     self->iprate =
         edge_iprate_new(65536, (double)cfg->ip_connect_rate, (double)cfg->ip_connect_burst);
     self->m_handshake = metrics_def_histogram(&EDGE_METRICS[EDGE_M_HANDSHAKE_SECONDS], NULL);
     self->m_hs_failed = metrics_def_counter(&EDGE_METRICS[EDGE_M_HANDSHAKES_FAILED], NULL);
-    if (!self->handshakes || !self->iprate)
+    self->m_handshakes = metrics_def_gauge(&EDGE_METRICS[EDGE_M_HANDSHAKES], NULL);
+    if (!self->handshakes || !self->hs_per_addr || !self->iprate)
         goto out_free;
 
     raise_nofile();
@@ -462,7 +740,7 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     void *foreign[] = {loop};
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the edge accepts (listen_open) */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the edge accepts (listen_socket) */
     protocols_init(self);
     info.protocols = self->protocols;
     info.user = self;
@@ -490,6 +768,12 @@ edge_lws_t *edge_lws_new(const edge_config_t *cfg, uv_loop_t *loop, edge_conns_t
     if ((cfg->ws_port && (ws->fd = listen_socket(cfg->ws_bind, (int)cfg->ws_port)) < 0) ||
         (cfg->wss_port && (wss->fd = listen_socket(cfg->ws_bind, (int)cfg->wss_port)) < 0))
         goto out_free;
+    uv_timer_init(loop, &self->accept_timer);
+    self->accept_timer.data = self;
+    uv_timer_init(loop, &self->proxy_timer);
+    self->proxy_timer.data = self;
+    if (self->proxy)
+        uv_timer_start(&self->proxy_timer, on_proxy_timer, 100, 100);
     listen_start(self, ws, self->vhost);
     listen_start(self, wss, edge_tls_vhost(self->tls));
     return self;
@@ -502,6 +786,7 @@ out_free:
         lws_context_destroy(self->lws);
     edge_tls_destroy(&self->tls);
     u64map_destroy(&self->handshakes);
+    edge_ipcount_destroy(&self->hs_per_addr);
     edge_iprate_destroy(&self->iprate);
     free(self);
     return NULL;
@@ -512,10 +797,17 @@ void edge_lws_stop(edge_lws_t *self)
     if (!self)
         return;
     listen_close(self);
-    for (int i = 0; i < LISTENERS; i++) {
-        uv_handle_t *t = (uv_handle_t *)&self->listeners[i].retry;
-        if (!uv_is_closing(t))
-            uv_close(t, NULL);
+    if (!uv_is_closing((uv_handle_t *)&self->accept_timer)) {
+        uv_close((uv_handle_t *)&self->accept_timer, NULL);
+        uv_close((uv_handle_t *)&self->proxy_timer, NULL);
+    }
+    /* sockets still waiting for their PROXY header are the edge's; lws' report WSI_DESTROY */
+    for (hs_t *hs = self->hs_head, *next; hs; hs = next) {
+        next = hs->next;
+        if (hs->pw) {
+            close(proxy_wait_end(hs));
+            hs_free(self, hs);
+        }
     }
     if (self->lws)
         lws_context_destroy(self->lws);
@@ -529,6 +821,7 @@ void edge_lws_destroy(edge_lws_t **self_p)
     edge_lws_stop(self); /* a second lws_context_destroy() completes it on a foreign loop */
     edge_tls_destroy(&self->tls);
     u64map_destroy(&self->handshakes);
+    edge_ipcount_destroy(&self->hs_per_addr);
     edge_iprate_destroy(&self->iprate);
     free(self);
     *self_p = NULL;

@@ -9,7 +9,7 @@ const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
     [EDGE_M_REFUSED] = {"edge_upgrades_refused_total", METRICS_COUNTER,
                         "WebSocket upgrades refused, by reason", "reason"},
     [EDGE_M_CLOSED] = {"edge_connections_closed_total", METRICS_COUNTER,
-                       "connections closed, by close code", "code"},
+                       "connections closed, by close code (1000 ... 1011, other)", "code"},
     [EDGE_M_FRAMES_IN] = {"edge_frames_in_total", METRICS_COUNTER, "messages from charge points",
                           NULL},
     [EDGE_M_FRAMES_OUT] = {"edge_frames_out_total", METRICS_COUNTER, "messages to charge points",
@@ -40,6 +40,28 @@ const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
                                   NULL},
     [EDGE_M_HANDSHAKE_SECONDS] = {"edge_handshake_seconds", METRICS_HISTOGRAM,
                                   "time from TCP accept to an established WebSocket", NULL},
+    [EDGE_M_PARTIAL_BYTES] = {"edge_partial_bytes", METRICS_GAUGE,
+                              "bytes held for partial (fragmented) messages, at most "
+                              "rx_budget_bytes",
+                              NULL},
+    [EDGE_M_LIMIT_CLOSES] = {"edge_limit_closes_total", METRICS_COUNTER,
+                             "connections closed by a limit on partial messages: rx_budget "
+                             "(1009), message_timeout (1008)",
+                             "reason"},
+    [EDGE_M_HANDSHAKES] = {"edge_handshakes", METRICS_GAUGE,
+                           "sockets accepted and not upgraded yet (PROXY header, TLS, HTTP)", NULL},
+    [EDGE_M_SOCKETS_DROPPED] = {"edge_sockets_dropped_total", METRICS_COUNTER,
+                                "accepted sockets dropped before the upgrade without an answer, "
+                                "by reason",
+                                "reason"},
+    [EDGE_M_ACCEPT_PAUSES] = {"edge_accept_pauses_total", METRICS_COUNTER,
+                              "times accepting paused because max_handshakes sockets were in "
+                              "the handshake",
+                              NULL},
+    [EDGE_M_CORE_INSTANCES] = {"edge_core_instances_total", METRICS_COUNTER,
+                               "new core instances seen (a core started or restarted)", NULL},
+    [EDGE_M_REANNOUNCED] = {"edge_reannounced_total", METRICS_COUNTER,
+                            "connections re-announced to a core that restarted", NULL},
     [EDGE_M_AUTHENTICATED] = {"edge_authenticated_total", METRICS_COUNTER,
                               "upgrades accepted, by how the station authenticated (none, basic, "
                               "basic-previous, mtls)",
@@ -72,4 +94,15 @@ const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
 void edge_metrics_define(void)
 {
     metrics_define(EDGE_METRICS, EDGE_M_COUNT);
+}
+
+const char *edge_metrics_close_label(unsigned int code)
+{
+    static const char *const known[] = {"1000", "1001", "1002", "1003", "1006",
+                                        "1007", "1008", "1009", "1011"};
+    static const unsigned int codes[] = {1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (code == codes[i])
+            return known[i];
+    return "other";
 }

@@ -25,6 +25,14 @@ typedef enum {
     EDGE_M_ACCEPT_ERRORS,    /* {errno} */
     EDGE_M_HANDSHAKES_FAILED,
     EDGE_M_HANDSHAKE_SECONDS, /* histogram */
+    /* issues 12 and 13: limits against one host, reconciliation with the cores */
+    EDGE_M_PARTIAL_BYTES,   /* gauge: reassembly buffers */
+    EDGE_M_LIMIT_CLOSES,    /* {reason}: rx_budget, message_timeout */
+    EDGE_M_HANDSHAKES,      /* gauge: sockets accepted, not yet upgraded */
+    EDGE_M_SOCKETS_DROPPED, /* {reason}: dropped before the upgrade without an answer */
+    EDGE_M_ACCEPT_PAUSES,   /* max_handshakes reached */
+    EDGE_M_CORE_INSTANCES,  /* new core instances seen */
+    EDGE_M_REANNOUNCED,     /* CONNECT resumed=true sent */
     /* issue 13: authentication and TLS */
     EDGE_M_AUTHENTICATED,   /* {method}: none, basic, basic-previous, mtls */
     EDGE_M_CREDENTIALS,     /* gauge: records cached */
@@ -41,5 +49,10 @@ extern const metrics_def_t EDGE_METRICS[EDGE_M_COUNT];
 
 /* Registers the table (every family in /metrics from the first scrape). */
 void edge_metrics_define(void);
+
+/* The `code` label of edge_connections_closed_total: one of a fixed set ("1000", "1001", "1002",
+ * "1003", "1006", "1007", "1008", "1009", "1011", "other"), so a peer choosing its close code
+ * cannot create new series. */
+const char *edge_metrics_close_label(unsigned int code);
 
 #endif

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 
-#include "channel.h"
 #include "edge_metrics.h"
 #include "log.h"
 
@@ -13,31 +12,32 @@ struct edge_security {
     edge_auth_t *auth;
     edge_auth_io_t *auth_io;
     bool needs_credentials;
-    zsock_t *registry; /* PUSH to the registry: HELLO, CRED_USED */
-    msgpack_sbuffer scratch;
+    edge_send_fn *send; /* to the registry's outbox: CRED_USED */
+    void *send_arg;
 };
 
-/* CRED_USED: dropped and counted when the registry is full; the next connection of the station
- * with its new password sends it again, so nothing is lost for good. */
+/* CRED_USED: OUTBOX_DROP (dropped and counted when the registry's outbox is full); the next
+ * connection of the station with its new password sends it again, so nothing is lost for good. */
 static void on_cred_used(void *arg, const char *identity, const char *fingerprint)
 {
     edge_security_t *self = arg;
     envelope_t env = {.type = ENV_CRED_USED};
     env.u.cred_used.identity = env_str(identity);
     env.u.cred_used.fingerprint = env_str(fingerprint);
-    if (channel_send_counted(self->registry, &env, &self->scratch, "registry", 0) == 0)
+    if (self->send(self->send_arg, EDGE_TO_REGISTRY, 0, &env, OUTBOX_DROP) == 0)
         metrics_def_count(&EDGE_METRICS[EDGE_M_CRED_USED], NULL);
     log_write(LOG_INFO, identity, NULL,
               "authenticated with the new password: the previous one can go (CRED_USED %s)",
               fingerprint);
 }
 
-edge_security_t *edge_security_new(const edge_config_t *cfg)
+edge_security_t *edge_security_new(const edge_config_t *cfg, edge_send_fn *send, void *arg)
 {
     edge_security_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    msgpack_sbuffer_init(&self->scratch);
+    self->send = send;
+    self->send_arg = arg;
     edge_auth_config_t acfg = {
         .min_profile = (uint32_t)cfg->security_profile,
         .allow_unknown = cfg->allow_unknown_stations,
@@ -48,8 +48,7 @@ edge_security_t *edge_security_new(const edge_config_t *cfg)
     self->creds = edge_creds_new();
     self->auth = self->creds ? edge_auth_new(&acfg, self->creds) : NULL;
     self->auth_io = self->auth ? edge_auth_io_new(self->auth, on_cred_used, self) : NULL;
-    self->registry = channel_push_to(cfg->ipc_dir, "registry", (int)cfg->zmq_hwm);
-    if (!self->auth_io || !self->registry) {
+    if (!self->auth_io) {
         log_error("could not set up the edge's credentials and authentication");
         edge_security_destroy(&self);
         return NULL;
@@ -71,8 +70,6 @@ void edge_security_destroy(edge_security_t **self_p)
     edge_auth_io_destroy(&self->auth_io);
     edge_auth_destroy(&self->auth);
     edge_creds_destroy(&self->creds);
-    zsock_destroy(&self->registry);
-    msgpack_sbuffer_destroy(&self->scratch);
     free(self);
     *self_p = NULL;
 }
@@ -90,9 +87,4 @@ int edge_security_from_registry(edge_security_t *self, const envelope_t *env)
 bool edge_security_ready(const edge_security_t *self)
 {
     return !self->needs_credentials || edge_creds_synced(self->creds);
-}
-
-void edge_security_hello(edge_security_t *self, const envelope_t *env)
-{
-    channel_send_counted(self->registry, env, &self->scratch, "registry", 0);
 }

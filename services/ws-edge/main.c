@@ -19,6 +19,7 @@
 #include "edge_config.h"
 #include "edge_conn.h"
 #include "edge_lws_io.h"
+#include "edge_outbox_io.h"
 #include "edge_metrics.h"
 #include "edge_security_io.h"
 #include "envelope.h"
@@ -31,15 +32,14 @@ static struct {
     uv_poll_t zmq_poll;
     uv_idle_t drain_idle; /* continues draining core's messages after a full batch */
     uv_timer_t hello_timer;
-    uv_timer_t retry_timer; /* held envelopes (flow control, message rate) */
+    uv_timer_t retry_timer; /* outboxes, re-announces and held envelopes (flow control, rate) */
     uv_timer_t live_timer;  /* 1 s: a liveness tick of the engine */
     uv_timer_t drain_timer; /* staggered close after SIGTERM */
     uv_timer_t stop_timer;
     uv_poll_t signals; /* the signalfd of service.h */
     zsock_t *pull;
-    zsock_t **core_push;
+    edge_outboxes_t *out; /* to the cores and the registry: nothing waits on a full peer */
     char *endpoint;
-    msgpack_sbuffer scratch;
     admin_http_t *admin;
     edge_conns_t *conns;
     edge_lws_t *lws;
@@ -49,23 +49,25 @@ static struct {
     size_t drain_total;
 } E;
 
-/* ---- the engine's effects towards core ----------------------------------------------------- */
+/* ---- the engine's effects towards core and the registry ------------------------------------ */
 
-static int op_to_core(void *arg, uint32_t core, const void *data, size_t len)
+/* /readyz: ready while listening and not draining, once the credential cache had its first
+ * full sync (when the edge needs credentials: edge_security_ready). */
+static void update_ready(void)
 {
-    (void)arg;
-    return channel_send(E.core_push[core], data, len);
+    const char *why = E.stopping                    ? "draining"
+                      : !edge_lws_listening(E.lws)  ? "not listening"
+                      : !edge_security_ready(E.sec) ? "credentials not synced"
+                                                    : NULL;
+    admin_http_set_ready(E.admin, why == NULL, why);
 }
 
-static int op_to_core_counted(void *arg, uint32_t core, const envelope_t *env, int wait_ms)
-{
-    (void)arg;
-    return channel_send_counted(E.core_push[core], env, &E.scratch, "core", wait_ms);
-}
-
+/* Every EDGE_RETRY_MS while anything waits: what the outboxes hold goes first (in order), then
+ * the engine re-announces and retries what it holds. */
 static void on_retry_timer(uv_timer_t *t)
 {
-    if (edge_conns_retry(E.conns, clock_now_us()) == 0)
+    edge_outboxes_flush(E.out);
+    if (edge_conns_retry(E.conns, clock_now_us()) == 0 && edge_outboxes_queued(E.out) == 0)
         uv_timer_stop(t);
     edge_lws_kick(E.lws);
 }
@@ -77,21 +79,28 @@ static void op_want_retry(void *arg)
         uv_timer_start(&E.retry_timer, on_retry_timer, EDGE_RETRY_MS, EDGE_RETRY_MS);
 }
 
-/* ---- messages from the cores (SEND, CLOSE) and the registry (CRED, CRED_SYNC) --------------- */
-
-static void update_ready(void) /* not draining, and able to authenticate */
+static int op_send(void *arg, edge_peer_t to, uint32_t index, const envelope_t *env,
+                   outbox_policy_t policy)
 {
-    bool ready = !E.stopping && edge_security_ready(E.sec);
-    admin_http_set_ready(E.admin, ready, E.stopping ? "draining" : "credentials not synced");
+    int rc = edge_outboxes_send(E.out, to, index, env, policy);
+    if (edge_outboxes_queued(E.out) > 0)
+        op_want_retry(arg);
+    return rc;
 }
+
+/* ---- messages from the cores (SEND, CLOSE, CONN_STATE, ANNOUNCE) and the registry (CRED,
+ * CRED_SYNC, ANNOUNCE) ------------------------------------------------------------------------ */
 
 static void handle_from_core(const envelope_t *env, void *arg)
 {
     (void)arg;
-    if (edge_security_from_registry(E.sec, env) == 0)
-        update_ready();
-    else if (edge_conns_from_core(E.conns, env) < 0)
-        channel_reject("unexpected type", "core", env);
+    if (edge_security_from_registry(E.sec, env) == 0) {
+        update_ready(); /* the first full sync makes the edge ready */
+        return;
+    }
+    int rc = edge_conns_from_core(E.conns, env);
+    if (rc < 0)
+        channel_reject(rc == -ERANGE ? "bad field" : "unexpected type", "core", env);
 }
 
 /* ZMQ_FD is edge-triggered: drain while ZMQ_EVENTS says POLLIN, at most a batch per wake-up,
@@ -123,25 +132,14 @@ static void on_zmq_readable(uv_poll_t *p, int status, int events)
 
 /* ---- timers -------------------------------------------------------------------------------- */
 
-static void send_hello(void)
-{
-    envelope_t env = {.type = ENV_HELLO};
-    env.u.hello.edge_id = env_str(E.cfg.edge_id);
-    env.u.hello.endpoint = env_str(E.endpoint);
-    for (int64_t i = 0; i < E.cfg.core_count; i++)
-        channel_send_counted(E.core_push[i], &env, &E.scratch, "core", 0);
-    edge_security_hello(E.sec, &env);
-}
-
-/* Once a second: liveness for /healthz, HELLO every 2 s (a restarted core learns this edge
- * again), and a drain in case an edge-triggered ZMQ_FD wake-up was missed. */
+/* Once a second: liveness for /healthz, HELLO (a restarted core or registry learns this edge
+ * and its instance again), and a drain in case an edge-triggered ZMQ_FD wake-up was missed. */
 static void on_hello_timer(uv_timer_t *t)
 {
     (void)t;
-    static unsigned ticks;
     admin_http_heartbeat(E.admin);
-    if (ticks++ % 2 == 0)
-        send_hello();
+    edge_conns_hello(E.conns, E.endpoint);
+    update_ready();
     drain_core();
 }
 
@@ -213,24 +211,23 @@ static void on_signal_fd(uv_poll_t *p, int status, int events)
 static int start(void)
 {
     edge_metrics_define();
-    edge_conns_ops_t ops = {
-        .to_core = op_to_core, .to_core_counted = op_to_core_counted, .want_retry = op_want_retry};
+    edge_conns_ops_t ops = {.send = op_send, .want_retry = op_want_retry};
     edge_lws_conn_ops(&ops);
+    /* the instance: this start, in microseconds, also the first connection id */
     E.conns = edge_conns_new(&E.cfg, edge_lws_write_headroom(), clock_now_us(), &ops, NULL);
     if (!E.conns)
         return -1;
-    msgpack_sbuffer_init(&E.scratch);
     char name[128];
     snprintf(name, sizeof(name), "edge-%s", E.cfg.edge_id);
     E.endpoint = channel_ipc_endpoint(E.cfg.ipc_dir, name);
     E.pull = E.endpoint ? channel_pull_bind(E.endpoint, (int)E.cfg.zmq_hwm) : NULL;
     if (!E.pull)
         return -1;
-    E.core_push = channel_push_to_cores(E.cfg.ipc_dir, E.cfg.core_count, (int)E.cfg.zmq_hwm);
-    if (!E.core_push)
+    E.out = edge_outboxes_new(&E.cfg);
+    if (!E.out)
         return -1;
     uv_loop_init(&E.loop);
-    E.sec = edge_security_new(&E.cfg);
+    E.sec = edge_security_new(&E.cfg, op_send, NULL); /* CRED_USED through the registry outbox */
     if (!E.sec || !(E.lws = edge_lws_new(&E.cfg, &E.loop, E.conns)))
         return -1;
     edge_lws_set_auth(E.lws, edge_security_auth(E.sec));
@@ -267,10 +264,14 @@ int main(int argc, char **argv)
     if (!E.admin || start() < 0)
         return 1;
 
-    send_hello();
+    edge_conns_hello(E.conns, E.endpoint);
     update_ready();
-    log_info("listening on %s ws:%" PRId64 " wss:%" PRId64 ", edge %s -> %" PRId64 " core(s)",
-             E.cfg.ws_bind, E.cfg.ws_port, E.cfg.wss_port, E.cfg.edge_id, E.cfg.core_count);
+    log_info("listening on %s ws:%" PRId64 " wss:%" PRId64 " (paths %s, subprotocols %s, proxy "
+             "protocol %s), edge %s instance %" PRIu64 " -> %" PRId64 " core(s), partial "
+             "messages budget %" PRId64 " bytes",
+             E.cfg.ws_bind, E.cfg.ws_port, E.cfg.wss_port, E.cfg.path_prefixes, E.cfg.subprotocols,
+             E.cfg.proxy_protocol, E.cfg.edge_id, edge_conns_instance(E.conns), E.cfg.core_count,
+             E.cfg.rx_budget_bytes);
 
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
@@ -288,10 +289,9 @@ int main(int argc, char **argv)
     if (uv_loop_close(&E.loop) < 0)
         log_warn("event loop closed with handles still open");
     edge_conns_destroy(&E.conns);
-    channel_push_to_cores_destroy(&E.core_push, E.cfg.core_count);
+    edge_outboxes_destroy(&E.out);
     zsock_destroy(&E.pull);
     free(E.endpoint);
-    msgpack_sbuffer_destroy(&E.scratch);
     admin_http_stop(&E.admin);
     metrics_shutdown();
     config_free(EDGE_CONFIG, EDGE_CONFIG_COUNT, &E.cfg);

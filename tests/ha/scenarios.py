@@ -38,6 +38,9 @@ POD_ENV = {
     # HAProxy in TCP mode hides the stations' addresses: every connection comes from
     # 127.0.0.1, so the per-address connection rate limit would throttle the whole fleet.
     "OCPPGW_IP_CONNECT_RATE": "0",
+    # ... and the per-address cap on open connections (ip_max_connections, 100 by default)
+    # would refuse every station past the 100th: 0 turns it off.
+    "OCPPGW_IP_MAX_CONNECTIONS": "0",
     # A station answers a DataTransfer at once: a downlink CALL unanswered for 10 s (instead
     # of 30 s) is a timeout, and the bridge's backstop for a command whose core died holding
     # it fires 20 s after the command's expiry (instead of 2 min), so that the harness can

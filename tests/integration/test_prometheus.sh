@@ -43,6 +43,8 @@ MAY_PEND_ALERTS=OcppgwKafkaDeliveryErrors,OcppgwCallErrorRatioHigh,OcppgwEdgeSlo
 # it cannot hand on, and drops what is repeated anyway, such as its ANNOUNCE)
 export OCPPGW_SEND_QUEUE_BYTES=4096 OCPPGW_MESSAGE_RATE=0 OCPPGW_EVENT_HEARTBEAT=true \
   OCPPGW_OUTBOX_MAX_BYTES=65536
+# hundreds of stations from 127.0.0.1: no per-address cap
+export OCPPGW_IP_MAX_CONNECTIONS=0
 start_pod "$POD"
 RUN="$TMP/$POD" OUT_A="$POD_OUT" PID_A="$POD_PID" PORT_A="$WS_PORT"
 OCPPGW_REDIS_URL="$REDIS_URL" OCPPGW_KAFKA_BROKERS="$KAFKA" start_pod "$POD_B"

@@ -19,6 +19,7 @@ export OCPPGW_HANDSHAKE_TIMEOUT_MS=2s OCPPGW_PING_INTERVAL_MS=1s OCPPGW_IDLE_TIM
 export OCPPGW_MESSAGE_RATE=20 OCPPGW_MESSAGE_BURST=20 OCPPGW_MAX_CONNECTIONS=30
 export OCPPGW_IP_CONNECT_RATE=1 OCPPGW_IP_CONNECT_BURST=10 OCPPGW_DRAIN_WINDOW_MS=3s
 export OCPPGW_ZMQ_HWM=4 # small, so that a stalled core fills the queue fast
+export OCPPGW_CORE_OUTBOX_BYTES=4096 # and the outbox in front of it
 start_pod itest-edge
 edge_admin="$(grep -o 'edge :[0-9]*' "$POD_OUT" | grep -o '[0-9]*')"
 metric() { curl -sf "http://127.0.0.1:$edge_admin/metrics" | awk -v m="ocppgw_$1" '$1 == m {print $2}'; }

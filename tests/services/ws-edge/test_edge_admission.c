@@ -15,6 +15,9 @@ static edge_upgrade_t good(void)
         .max_connections = 10,
         .draining = false,
         .peer = "10.0.0.1",
+        .peer_key = 0x0a000001,
+        .peer_connections = 99,
+        .max_peer_connections = 100,
         .path = "/ocpp/CP-1",
         .path_len = strlen("/ocpp/CP-1"),
         .offered = "ocpp1.6, ocpp2.0.1",
@@ -62,6 +65,11 @@ START_TEST(test_every_refusal)
     req.draining = true;
     expect(&req, 503, "draining");
     req = good();
+    req.peer_connections = 100; /* the address holds its cap of connections */
+    expect(&req, 429, "ip_connections");
+    req.max_peer_connections = 0; /* 0: no cap */
+    ck_assert_uint_eq(edge_admission_decide(&req, NULL, 0, &(edge_admission_t){0}), 0);
+    req = good();
     req.path = NULL;
     req.path_len = 0;
     expect(&req, 404, "bad_path");
@@ -100,9 +108,9 @@ START_TEST(test_ip_rate_and_order)
     ck_assert_uint_eq(edge_admission_decide(&req, r, 0, &out), 429);
     ck_assert_str_eq(out.reason, "ip_rate");
     /* another address has its own bucket; a second later the first has a token again */
-    req.peer = "10.0.0.2";
+    req.peer_key = 0x0a000002;
     ck_assert_uint_eq(edge_admission_decide(&req, r, 0, &out), 0);
-    req.peer = "10.0.0.1";
+    req.peer_key = 0x0a000001;
     /* refused before the rate check: costs the address no token */
     req.draining = true;
     ck_assert_uint_eq(edge_admission_decide(&req, r, 1000, &out), 503);
@@ -110,6 +118,10 @@ START_TEST(test_ip_rate_and_order)
     req.open_connections = 10;
     ck_assert_uint_eq(edge_admission_decide(&req, r, 1000, &out), 503);
     req.open_connections = 0;
+    req.peer_connections = 100; /* over the per-address cap: refused before the rate too */
+    ck_assert_uint_eq(edge_admission_decide(&req, r, 1000, &out), 429);
+    ck_assert_str_eq(out.reason, "ip_connections");
+    req.peer_connections = 0;
     ck_assert_uint_eq(edge_admission_decide(&req, r, 1000, &out), 0);
     ck_assert_uint_eq(edge_admission_decide(&req, r, 1000, &out), 429);
     /* a bad path from a flooding address is refused for the rate first */

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/evp.h>
 
 #include "cred_records.h"
+#include "edge_addr.h"
 #include "edge_config.h"
 
 #define ITER 10 /* cheap hashes: the rules are under test, not PBKDF2 */
@@ -73,12 +76,24 @@ static void teardown(void)
     edge_creds_destroy(&C);
 }
 
+/* the throttle's key of a textual address, as the shell gives it (edge_addr_key: IPv6 by /64) */
+static uint64_t key_of(const char *peer)
+{
+    uint8_t b[16];
+    edge_addr_t a;
+    bool v6 = strchr(peer, ':') != NULL;
+    ck_assert_int_eq(inet_pton(v6 ? AF_INET6 : AF_INET, peer, b), 1);
+    edge_addr_set(&a, v6 ? EDGE_ADDR_V6 : EDGE_ADDR_V4, b, 40000);
+    return edge_addr_key(&a);
+}
+
 /* a request from peer for identity over ws (tls false) or wss, with Basic user:pass (user NULL:
  * no header) */
 static edge_auth_request_t basic(const char *identity, const char *peer, bool tls, const char *user,
                                  const char *pass)
 {
-    edge_auth_request_t r = {.identity = identity, .peer = peer, .tls = tls};
+    edge_auth_request_t r = {
+        .identity = identity, .peer = peer, .peer_key = key_of(peer), .tls = tls};
     if (user) {
         char text[256];
         unsigned char b64[400];
@@ -95,7 +110,8 @@ static edge_auth_request_t basic(const char *identity, const char *peer, bool tl
 static edge_auth_request_t cert(const char *identity, const char *peer, const char *cn,
                                 bool verified)
 {
-    edge_auth_request_t r = {.identity = identity, .peer = peer, .tls = true};
+    edge_auth_request_t r = {
+        .identity = identity, .peer = peer, .peer_key = key_of(peer), .tls = true};
     r.cert_present = true;
     r.cert_verified = verified;
     r.cert_cn = cn;
@@ -251,6 +267,26 @@ START_TEST(test_address_throttled)
 }
 END_TEST
 
+/* the address is the per-address limits' key: an IPv6 host is its /64, so it cannot escape its
+ * block by moving within the prefix (nor its own connection cap: edge_addr_key) */
+START_TEST(test_address_throttled_by_prefix)
+{
+    uint32_t t = 5000;
+    for (int i = 0; i < EDGE_AUTH_ADDR_FAILURES; i++) {
+        char id[16], peer[64];
+        snprintf(id, sizeof(id), "U%d", i);
+        snprintf(peer, sizeof(peer), "2001:db8:1:2::%x", i + 1);
+        expect_refused(basic(id, peer, false, id, PW1), t, 401, "unknown_station");
+    }
+    expect_refused(basic("P1", "2001:db8:1:2:ffff::9", false, "P1", PW1), t, 429, "auth_throttled");
+    expect_ok(basic("P1", "2001:db8:1:3::1", false, "P1", PW1), t, "basic", 1); /* another /64 */
+    /* a v4-mapped address is its IPv4 address */
+    for (int i = 0; i < EDGE_AUTH_ADDR_FAILURES; i++)
+        expect_refused(basic("U1", "10.7.7.7", false, "U1", PW1), t, 401, "unknown_station");
+    expect_refused(basic("P1", "::ffff:10.7.7.7", false, "P1", PW1), t, 429, "auth_throttled");
+}
+END_TEST
+
 START_TEST(test_identity_throttled)
 {
     uint32_t t = 100000;
@@ -374,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_not_synced);
     tcase_add_test(tc, test_unknown_allowed);
     tcase_add_test(tc, test_address_throttled);
+    tcase_add_test(tc, test_address_throttled_by_prefix);
     tcase_add_test(tc, test_identity_throttled);
     tcase_add_test(tc, test_failures_forgotten);
     tcase_add_test(tc, test_hash_budget);

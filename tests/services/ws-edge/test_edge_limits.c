@@ -2,6 +2,7 @@
 #include "edge_limits.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 
 START_TEST(test_bucket_burst_then_rate)
@@ -47,16 +48,16 @@ START_TEST(test_iprate_per_address)
 {
     edge_iprate_t *r = edge_iprate_new(1024, 1, 2);
     ck_assert_ptr_nonnull(r);
-    ck_assert(edge_iprate_allow(r, "10.0.0.1", 0));
-    ck_assert(edge_iprate_allow(r, "10.0.0.1", 0));
-    ck_assert(!edge_iprate_allow(r, "10.0.0.1", 0));
+    ck_assert(edge_iprate_allow(r, 0x0a000001, 0));
+    ck_assert(edge_iprate_allow(r, 0x0a000001, 0));
+    ck_assert(!edge_iprate_allow(r, 0x0a000001, 0));
     /* another address has its own bucket */
-    ck_assert(edge_iprate_allow(r, "10.0.0.2", 0));
-    ck_assert(edge_iprate_allow(r, "10.0.0.2", 0));
-    ck_assert(!edge_iprate_allow(r, "10.0.0.2", 10));
+    ck_assert(edge_iprate_allow(r, 0x0a000002, 0));
+    ck_assert(edge_iprate_allow(r, 0x0a000002, 0));
+    ck_assert(!edge_iprate_allow(r, 0x0a000002, 10));
     /* refill at 1 per second */
-    ck_assert(edge_iprate_allow(r, "10.0.0.1", 1000));
-    ck_assert(!edge_iprate_allow(r, "10.0.0.1", 1000));
+    ck_assert(edge_iprate_allow(r, 0x0a000001, 1000));
+    ck_assert(!edge_iprate_allow(r, 0x0a000001, 1000));
     edge_iprate_destroy(&r);
     ck_assert_ptr_null(r);
     edge_iprate_destroy(&r); /* safe twice */
@@ -69,20 +70,46 @@ START_TEST(test_iprate_collisions_never_unbounded)
      * addresses is still held to the rate */
     edge_iprate_t *r = edge_iprate_new(1, 1, 5);
     int allowed = 0;
-    char addr[32];
-    for (int i = 0; i < 100; i++) {
-        snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
-        allowed += edge_iprate_allow(r, addr, 0);
-    }
+    for (uint64_t i = 0; i < 100; i++)
+        allowed += edge_iprate_allow(r, 0x0a000000 + i, 0);
     ck_assert_int_eq(allowed, 5);
     /* once the owner's bucket is full again the slot is taken over with a full bucket */
-    ck_assert(edge_iprate_allow(r, "192.168.1.1", 10000));
+    ck_assert(edge_iprate_allow(r, 0xc0a80101, 10000));
     edge_iprate_destroy(&r);
     /* rate 0 disables */
     r = edge_iprate_new(4, 0, 1);
     for (int i = 0; i < 50; i++)
-        ck_assert(edge_iprate_allow(r, "10.0.0.1", 0));
+        ck_assert(edge_iprate_allow(r, 0x0a000001, 0));
     edge_iprate_destroy(&r);
+}
+END_TEST
+
+START_TEST(test_ipcount_exact)
+{
+    edge_ipcount_t *n = edge_ipcount_new();
+    ck_assert_ptr_nonnull(n);
+    ck_assert_uint_eq(edge_ipcount_get(n, 7), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(edge_ipcount_add(n, 7), 0);
+    ck_assert_int_eq(edge_ipcount_add(n, 8), 0);
+    ck_assert_uint_eq(edge_ipcount_get(n, 7), 3);
+    ck_assert_uint_eq(edge_ipcount_get(n, 8), 1);
+    ck_assert_uint_eq(edge_ipcount_addresses(n), 2);
+    edge_ipcount_remove(n, 8);
+    edge_ipcount_remove(n, 8); /* nothing held: nothing happens */
+    ck_assert_uint_eq(edge_ipcount_get(n, 8), 0);
+    ck_assert_uint_eq(edge_ipcount_addresses(n), 1); /* no entry kept at 0 */
+    /* many addresses: exact counts, no sharing */
+    for (uint64_t k = 100; k < 5100; k++)
+        ck_assert_int_eq(edge_ipcount_add(n, k), 0);
+    for (uint64_t k = 100; k < 5100; k++)
+        ck_assert_uint_eq(edge_ipcount_get(n, k), 1);
+    for (uint64_t k = 100; k < 5100; k++)
+        edge_ipcount_remove(n, k);
+    ck_assert_uint_eq(edge_ipcount_addresses(n), 1);
+    edge_ipcount_destroy(&n);
+    ck_assert_ptr_null(n);
+    edge_ipcount_destroy(&n);
 }
 END_TEST
 
@@ -94,6 +121,7 @@ int main(void)
     tcase_add_test(tc, test_bucket_disabled_and_clock);
     tcase_add_test(tc, test_iprate_per_address);
     tcase_add_test(tc, test_iprate_collisions_never_unbounded);
+    tcase_add_test(tc, test_ipcount_exact);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

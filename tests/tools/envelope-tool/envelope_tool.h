@@ -23,6 +23,7 @@ tool_run_fn tool_takeover; /* send.c: one TAKEOVER to a kafka-bridge */
 tool_run_fn tool_command;  /* send.c: one COMMAND to ocpp-core 0 */
 tool_run_fn tool_registry; /* registry.c: plays the cores and the bridge towards a redis-registry */
 tool_run_fn tool_creds;    /* creds.c: plays the registry's credential sync towards a ws-edge */
+tool_run_fn tool_core;     /* core.c: plays ocpp-core 0 towards a ws-edge */
 
 /* A decimal unsigned integer that is the whole of arg: 0 with *out set, or -EINVAL after saying
  * which argument (what) is wrong on stderr. */

@@ -7,6 +7,7 @@
  *   envelope-tool command  IPC_DIR IDENTITY COMMAND_ID RECORD_JSON [TOKEN]  (send.c)
  *   envelope-tool registry IPC_DIR CORE_COUNT                          (registry.c)
  *   envelope-tool creds    IPC_DIR EDGE_ID [registry]                  (creds.c)
+ *   envelope-tool core     IPC_DIR [HWM]                               (core.c)
  * Each source file's first comment says what its subcommand does and prints. */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static const struct {
      tool_registry},
     {"creds", 2, 3, "IPC_DIR EDGE_ID [registry]",
      "plays redis-registry's credential sync towards a ws-edge (stdin in, stdout out)", tool_creds},
+    {"core", 1, 2, "IPC_DIR [HWM]", "plays ocpp-core 0 towards a ws-edge (stdin in, stdout out)",
+     tool_core},
 };
 #define NSUBCOMMANDS (sizeof(SUBCOMMANDS) / sizeof(SUBCOMMANDS[0]))
 
