@@ -4,7 +4,8 @@
 # Makes a CA and certificates with openssl (server: ECDSA P-256 and RSA 2048; clients with
 # CN = identity, an expired one, one from another CA, one with another CN), starts a pod
 # (scripts/run.sh) with ws and wss, a minimum profile of 1 and unknown stations refused, and
-# feeds the edge credential records the way redis-registry does (envelope-tool creds). Then, for
+# writes the credential records to its Redis as a backend does (HSET + PUBLISH ocppgw:cred: the
+# registry moves them to the edge). Then, for
 # each profile, the right credentials get in and a wrong password, a wrong username, an unknown
 # station, a profile mismatch (ws for a profile-2 station, Basic for a profile-3 one), an
 # expired certificate, one from another CA, a CN that is not the identity, TLS 1.1 and a weak
@@ -19,8 +20,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
 STATION="node $E2E/tls_station.js"
-SRCN=20 # each scenario from its own loopback address: failures are throttled per address
-src() { SRCN=$((SRCN + 1)); echo "127.0.0.$SRCN"; }
+# each scenario from its own loopback address (failures are throttled per address); the counter
+# is a file because src runs in a command substitution, whose variables die with it
+echo 20 >"$TMP/srcn"
+src() { local n; n=$(($(cat "$TMP/srcn") + 1)); echo "$n" >"$TMP/srcn"; echo "127.0.0.$n"; }
 
 # check DESCRIPTION JSON PYTHON-CONDITION-ON-r
 check() {
@@ -94,22 +97,7 @@ PY
 }
 P1=station-one-password P2=station-two-password OLD2=station-two-previous P4=station-four-password
 
-# the pod's edge gets its records from envelope-tool creds (the real registry has no credential
-# sync yet): the sync is queued on the edge's socket before the edge binds it
 NAME=itest-tls
-mkdir -p "$TMP/$NAME/ipc"
-mkfifo "$TMP/creds.in"
-"$TBIN/envelope-tool" creds "$TMP/$NAME/ipc" edge-0 <"$TMP/creds.in" >"$TMP/creds.out" 2>&1 &
-exec 7>"$TMP/creds.in"
-{
-  echo "set CP1 $(record 1 "$P1")"
-  echo "set CP2 $(record 2 "$P2" "$OLD2")"
-  echo "set CP3 $(record 3 -)"
-  echo "set CP4 $(record 2 "$P4")"
-  echo sync
-} >&7
-wait_until 10 "credential sync sent" grep -q '^sync 1 4' "$TMP/creds.out"
-
 WSS_PORT="$(free_port)"
 export OCPPGW_WSS_PORT="$WSS_PORT" OCPPGW_TLS_CERT_FILE="$PKI/server.pem"
 export OCPPGW_TLS_KEY_FILE="$PKI/server.key" OCPPGW_TLS_CLIENT_CA_FILE="$PKI/ca.pem"
@@ -117,6 +105,23 @@ export OCPPGW_SECURITY_PROFILE=1 OCPPGW_ALLOW_UNKNOWN_STATIONS=false
 start_pod "$NAME"
 edge_admin="$(grep -o 'edge :[0-9]*' "$POD_OUT" | grep -o '[0-9]*')"
 metric() { curl -sf "http://127.0.0.1:$edge_admin/metrics" | awk -v m="ocppgw_$1" '$1 == m {print $2}'; }
+# the records written as a backend does (docs/security.md "A backend writing Redis directly"):
+# HSET cred:<identity>, then PUBLISH ocppgw:cred; the pod's registry moves them to the edge
+provision() { # IDENTITY FIELDS...: name=value pairs of record()
+  local id="$1" kv args=()
+  shift
+  for kv in "$@"; do args+=("${kv%%=*}" "${kv#*=}"); done
+  redis-cli -u "$REDIS_URL" HSET "cred:$id" "${args[@]}" >/dev/null
+  redis-cli -u "$REDIS_URL" PUBLISH ocppgw:cred "$id" >/dev/null
+}
+# shellcheck disable=SC2046 # record() prints the fields, one word each
+{
+  provision CP1 $(record 1 "$P1")
+  provision CP2 $(record 2 "$P2" "$OLD2")
+  provision CP3 $(record 3 -)
+  provision CP4 $(record 2 "$P4")
+}
+wait_until 10 "4 credential records at the edge" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | awk '\$1 == \"ocppgw_edge_credentials\" {print \$2}')\" = 4 ]"
 [ "$(metric edge_credentials)" = 4 ] || fail "the edge holds $(metric edge_credentials) records, expected 4"
 [ "$(metric edge_credential_syncs_total)" = 1 ] || fail "credential sync not counted"
 ok "pod ready once the edge's credentials were synced (4 records)"
@@ -139,19 +144,23 @@ refused "an unknown station over wss" \
   "$($STATION "$WSSU/CPX" "${CA[@]}" --user CPX --pass "$P1" --src "$(src)")" 401 unknown_station
 
 # --- profile 2: TLS + Basic ---------------------------------------------------------------
+check "profile 2: the previous password of a rotation gets in while the current one is unused" \
+  "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass "$OLD2" --src "$(src)")" "r['result'] == 'open'"
+[ "$(metric 'edge_authenticated_total{method="basic-previous"}')" -ge 1 ] || fail "basic-previous not counted"
 check "profile 2: the right credentials over wss get in" \
   "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass "$P2" --src "$(src)")" "r['result'] == 'open'"
+[ "$(metric edge_cred_used_sent_total)" -ge 1 ] || fail "no CRED_USED after the current password"
+# the registry removes prev_* (compare-and-set on the fingerprint) and publishes the change
+wait_until 10 "prev_* removed from cred:CP2" bash -c "[ -z \"\$(redis-cli -u $REDIS_URL HGET cred:CP2 prev_hash)\" ]"
+refused "profile 2: the previous password once the current one was used" \
+  "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass "$OLD2" --src "$(src)")" 401 wrong_password
 refused "profile 2: ws (a profile mismatch)" \
   "$($STATION "$WS/CP2" --user CP2 --pass "$P2" --src "$(src)")" 403 tls_required
 refused "profile 2: a wrong password" \
   "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass wrong-password-000 --src "$(src)")" 401 wrong_password
 refused "profile 2: a wrong username" \
   "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP1 --pass "$P2" --src "$(src)")" 401 wrong_username
-check "profile 2: the previous password of a rotation still gets in" \
-  "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass "$OLD2" --src "$(src)")" "r['result'] == 'open'"
-[ "$(metric 'edge_authenticated_total{method="basic-previous"}')" -ge 1 ] || fail "basic-previous not counted"
-[ "$(metric edge_cred_used_sent_total)" -ge 1 ] || fail "no CRED_USED after the current password"
-ok "CONNECT.auth basic-previous counted; CRED_USED sent for the current password"
+ok "CONNECT.auth basic-previous counted; CRED_USED for the current password ended the rotation through the registry"
 
 # --- profile 3: mutual TLS ----------------------------------------------------------------
 check "profile 3: a client certificate with CN = identity gets in" \
@@ -245,7 +254,6 @@ wait_until 5 "failed reload counted" bash -c "curl -sf http://127.0.0.1:$edge_ad
 grep -q 'Server public key is 2048 bit' <<<"$(sc -tls1_3)" || fail "a failed reload changed the certificate"
 ok "SIGHUP: RSA 2048 served after the reload, connections kept; a key that does not match is refused and the previous pair kept"
 stop_pod "$POD_PID"
-exec 7>&-
 
 # --- a standalone edge: readiness, the HELLO-triggered sync, CRED_USED --------------------
 IPC="$TMP/solo/ipc"
