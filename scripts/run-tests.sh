@@ -4,7 +4,9 @@
 # Unit tests: every build/tests/**/test_* binary (check framework); each check counts.
 # Integration tests: every tests/integration/test_*.sh; each script counts as one test, runs
 # with a time bound, and its output is shown only when it fails (or with VERBOSE=1).
-#   --unit / --integration   run only that part;  ONLY=pattern  runs matching tests only.
+# HA scenarios: every scenario of tests/ha at the size `check` (docs/ha.md), one test each
+# ("tests/ha/<scenario>"), the nothing-lost checker's verdict; about 15 minutes in all.
+#   --unit / --integration / --ha   run only that part;  ONLY=pattern  runs matching tests only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
@@ -61,6 +63,34 @@ if [ "$mode" = all ] || [ "$mode" = --integration ]; then
       echo "$out" | tail -n 60
     fi
   done
+fi
+
+if [ "$mode" = all ] || [ "$mode" = --ha ]; then
+  names=()
+  while read -r n _; do
+    [ -n "${ONLY:-}" ] && [[ "tests/ha/$n" != *$ONLY* ]] && continue
+    names+=("$n")
+  done < <(tests/ha/run.sh --list)
+  if [ ${#names[@]} -gt 0 ]; then
+    start=$SECONDS
+    out="$(timeout --kill-after=60 "${HA_TIMEOUT:-2400}" tests/ha/run.sh --check "${names[@]}" 2>&1)"
+    rc=$?
+    summary="$(sed -n '/^ha: check summary/,$p' <<<"$out")"
+    for n in "${names[@]}"; do
+      line="$(grep -E "^$n: stations" <<<"$summary" | tail -1)"
+      if [[ "$line" == *"=> PASS"* ]]; then
+        passed=$((passed + 1))
+        echo "--- tests/ha/$n: ${line#*: }"
+      else
+        failed=$((failed + 1))
+        failed_names+=("tests/ha/$n")
+        echo "--- tests/ha/$n: FAILED ${line:+${line#*: }}"
+        grep -A3 -E "^$n: stations" <<<"$summary" | sed -n '2,4p'
+      fi
+    done
+    echo "--- tests/ha: $((SECONDS - start)) s (exit $rc)"
+    [ $rc -eq 0 ] || [ -n "$summary" ] || echo "$out" | tail -n 60
+  fi
 fi
 
 if [ ${#failed_names[@]} -gt 0 ]; then

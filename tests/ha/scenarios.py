@@ -2,7 +2,7 @@
 """scenarios.py: the HA scenarios of issue 12, each a test that passes only with the
 nothing-lost checker clean (docs/ha.md).
 
-    scenarios.py [--reduced | --full] [--keep] [--out DIR] [--list] [SCENARIO ...]
+    scenarios.py [--reduced | --full | --check] [--keep] [--out DIR] [--list] [SCENARIO ...]
 
 Every scenario runs the same frame: start redis-server, kafka-dev, the pods (each under its
 supervisor) and HAProxy; start the stations (cp-sim through HAProxy) and wait until 99 % have
@@ -62,6 +62,11 @@ SIZES = {
     "full": {"stations": 3000, "heartbeat_ms": 5000, "session_every_ms": 60000, "ramp": 500,
              "cmd_rate": 20.0, "events_partitions": 64, "warm_s": 15, "observe_s": 60,
              "ttl_ms": 30000},
+    # what `make check` runs (tests/integration/test_ha.sh): every scenario, with its faults as
+    # long as at the other sizes, on fewer stations and shorter observation, within ~15 minutes
+    "check": {"stations": 150, "heartbeat_ms": 2000, "session_every_ms": 20000, "ramp": 300,
+              "cmd_rate": 4.0, "events_partitions": 8, "warm_s": 6, "observe_s": 20,
+              "ttl_ms": 15000},
 }
 
 
@@ -316,6 +321,7 @@ def sc_reconnect_storm(c):
 KAFKA_ENV = {"OCPPGW_KAFKA_QUEUE_MESSAGES": "1000", "OCPPGW_ZMQ_HWM": "1000"}
 KAFKA_REDUCED = {"pods": 2, "stations": 500, "heartbeat_ms": 1000, "hb_only_share": 0.8}
 KAFKA_FULL = {"pods": 2, "stations": 3000, "heartbeat_ms": 1000, "hb_only_share": 0.8}
+KAFKA_CHECK = {"pods": 2, "stations": 400, "heartbeat_ms": 1000, "hb_only_share": 0.8}
 
 SCENARIOS = {
     "baseline": (sc_baseline, {}),
@@ -331,11 +337,12 @@ SCENARIOS = {
     "redis-restart": (sc_redis_restart, {}),
     "redis-unreachable": (sc_redis_unreachable, {}),
     "kafka-down": (sc_kafka_down, {"env": KAFKA_ENV, "reduced": KAFKA_REDUCED,
-                                   "full": KAFKA_FULL}),
+                                   "full": KAFKA_FULL, "check": KAFKA_CHECK}),
     "kafka-slow": (sc_kafka_slow, {"env": KAFKA_ENV, "reduced": KAFKA_REDUCED,
-                                   "full": KAFKA_FULL}),
+                                   "full": KAFKA_FULL, "check": KAFKA_CHECK}),
     "reconnect-storm": (sc_reconnect_storm, {
         "reduced": {"stations": 1200, "heartbeat_ms": 10000, "ramp": 400, "observe_s": 30},
+        "check": {"stations": 800, "heartbeat_ms": 10000, "ramp": 400, "observe_s": 25},
         "full": {"stations": 16000, "heartbeat_ms": 30000, "session_every_ms": 300000,
                  "ramp": 1000, "observe_s": 45, "lbs": 3}}),
 }
@@ -573,6 +580,7 @@ def main(argv):
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--reduced", action="store_true", help="reduced sizes (the default)")
     g.add_argument("--full", action="store_true", help="full sizes (make ha)")
+    g.add_argument("--check", action="store_true", help="the sizes make check runs")
     ap.add_argument("--keep", action="store_true", help="keep every run directory")
     ap.add_argument("--out", help="directory for the run directories (default: a new one "
                     "under /tmp)")
@@ -590,7 +598,7 @@ def main(argv):
         if n not in SCENARIOS:
             print(f"unknown scenario {n!r}; --list shows them", file=sys.stderr)
             return 2
-    size = "full" if a.full else "reduced"
+    size = "full" if a.full else "check" if a.check else "reduced"
     sets = {}
     for kv in a.set:
         k, _, v = kv.partition("=")
