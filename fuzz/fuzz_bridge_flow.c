@@ -13,6 +13,21 @@
  * - at most one final result (or forward) delivered per record, at most one DLQ copy; never a
  *   second result: every result record the engine produces for a command carries the same cookie
  *   (retries of one output), also after its core restarted or when a late RESULT comes;
+ * - exactly one final result per command across readers: a record may be a copy of an earlier
+ *   command (the same command_id read again, by the same or another reader: a takeover resumed
+ *   after a yield, a record forwarded back, a re-read), and DEDUP is answered by a model of the
+ *   registry's key per command_id (the first request to take it is first, and stays first when
+ *   asked again; every other request is a duplicate; or an error, which changes nothing; a key
+ *   may also be taken elsewhere: another pod's reader, not modelled). Every result (and DLQ copy)
+ *   of a record with a readable command_id comes from the copy that holds the key (the results
+ *   the bridge decides itself, expired / hop limit / invalid, take it too; those of a core passed
+ *   it on their way there); a copy told "not first" gives no output; at most one result is
+ *   persisted per command_id, and after the final drain exactly one when a copy here holds the
+ *   key (none when it is held elsewhere: that reader answers);
+ * - a forward never names the pod of the reader the record came from (it would come back to the
+ *   same reader); a takeover reader whose record's owner is its own pod, alive, stops at once
+ *   (yield) without TAKEOVER_DONE, and resumes reading only for a yield no TAKEOVER and no
+ *   registry restart has ended since, with the same epoch;
  * - a core restart finishes, at once, every command that core held (or, for the first instance
  *   heard, those handed over before it started) with a result;
  * - a stored offset never passes a record without its final outcome persisted (or skipped, or a
@@ -75,6 +90,12 @@ typedef struct {
     char key[COMMAND_ID_MAX + 1]; /* the key its result / DLQ copy carries */
     bool skip;                    /* addressed to another pod: no output */
     bool dup_told, first_told, core_sent, must_finish;
+    bool readable;     /* a readable command_id: every result follows a DEDUP said first */
+    int tpl;           /* VALUES index it was made from, -1: raw bytes */
+    int cmd;           /* the first record with its key: where the command's state is kept */
+    uint64_t tok;      /* the engine's token for it (request ids, COMMAND token, cookies) */
+    uint64_t holder;   /* (on recs[cmd]) request id holding the DEDUP key; 0 free, ELSEWHERE */
+    int cmd_results;   /* (on recs[cmd]) results persisted for the command, across copies */
     bool waiting;      /* a full core refused its COMMAND: not handed over yet */
     bool hard_refused; /* a COMMAND send failed for good */
     uint64_t token;    /* from its COMMAND */
@@ -85,12 +106,18 @@ typedef struct {
     int results, forwards, dlqs, dlqs_produced;
 } frec_t;
 
+/* the DEDUP key is held by a reader this driver does not model (another pod) */
+#define ELSEWHERE UINT64_MAX
+/* a delivery cookie is the command's token << 2 | part (command_flow.c) */
+#define COOKIE_TOKEN(c) ((c) >> 2)
+
 typedef struct {
     uint32_t id;
     char pod[16];
     uint64_t epoch;
     bool for_good; /* stopped by active=false or an unconfirmed claim, not by the bridge's stop */
     bool takeover, paused, stopped, destroyed, eof_after_last, done_sent;
+    bool yielded, yield_ended; /* stopped for a record of its own pod, alive; resumed or ended */
     int prefetch_left;
     int64_t stored, last_offset;
     int records;
@@ -135,11 +162,14 @@ static struct {
     uint64_t core_inst[2], reg_inst, next_inst;
     int head_waiting[2]; /* the record a full core refused first, -1: none */
     bool in_takeover_stop;
+    bool in_takeover;       /* a TAKEOVER is being handed over: a reader started is its claim */
+    const char *owner_pod;  /* an OWNER is being handed over naming this pod, live (or NULL) */
     uint64_t pending_epoch; /* of the TAKEOVER being handed over */
     /* questions answered already: the registry answers every copy of a question re-sent */
     fq_t old_lookups[MAX_PENDING], old_dedups[MAX_PENDING];
     int nold_lookups, nold_dedups;
     int64_t next_offset;
+    uint64_t tokens; /* the engine's last token: one per record taken, one per relayed RESULT */
     int relays;
     bool fail_produce, reenter, stopping;
     int fail_core; /* 0; 1: the next COMMAND meets a full core; 2: fails for good */
@@ -169,6 +199,18 @@ static int rec_by_key(const char *key)
     for (int i = 0; i < G.nrecs; i++)
         if (strcmp(G.recs[i].key, key) == 0)
             return i;
+    return -1;
+}
+
+/* The record (copy) an effect is about: by the engine's token, which must carry key. */
+static int rec_by_token(uint64_t tok, const char *key)
+{
+    for (int i = 0; i < G.nrecs; i++)
+        if (G.recs[i].tok == tok) {
+            CHECK(strcmp(G.recs[i].key, key) == 0);
+            return i;
+        }
+    CHECK(!"an effect for a token no record has");
     return -1;
 }
 
@@ -269,8 +311,9 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
                                    sizeof(why)) == 0);
         CHECK(strcmp(f.target_pod, key) == 0);
         CHECK(rec->partition == hash_kafka_partition(key, strlen(key), PARTITIONS));
-        r = rec_by_key(f.command_id);
-        CHECK(r >= 0);
+        r = rec_by_token(COOKIE_TOKEN(cookie), f.command_id);
+        /* never back to the reader it came from: that pod's partition is the one it reads */
+        CHECK(strcmp(f.target_pod, G.readers[G.recs[r].reader].pod) != 0);
         kind = K_FORWARD;
     } else {
         CHECK(strcmp(rec->topic, "command-results") == 0 ||
@@ -289,12 +332,16 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
             G.out[G.nout++] = (fcookie_t){cookie, n, K_RELAY};
             return 0;
         }
-        CHECK(r >= 0);
+        r = rec_by_token(COOKIE_TOKEN(cookie), key);
         if (kind == K_DLQ)
             G.recs[r].dlqs_produced++;
     }
     frec_t *fr = &G.recs[r];
     CHECK(cookie != 0);
+    /* a result (decided here or by a core) holds the command's DEDUP key: no second result from
+     * another reader of the same command, which finds the key taken */
+    if (kind != K_FORWARD && fr->readable)
+        CHECK(fr->first_told && G.recs[fr->cmd].holder == fr->tok);
     /* nothing more once a final outcome is persisted (but a DLQ copy not persisted yet) */
     CHECK(kind == K_DLQ ? fr->dlqs == 0 : outputs(fr) == 0);
     CHECK(!fr->skip);
@@ -345,8 +392,8 @@ static int op_send_registry(void *arg, const envelope_t *env)
     } else if (env->type == ENV_DEDUP) {
         char id[COMMAND_ID_MAX + 1];
         env_str_copy(env->u.dedup.command_id, id, sizeof(id));
-        int r = rec_by_key(id);
-        CHECK(r >= 0);
+        int r = rec_by_token(env->u.dedup.request_id, id);
+        CHECK(G.recs[r].readable); /* a made-up id has no key to take */
         q_add(G.dedups, &G.ndedups, env->u.dedup.request_id, r);
     } else {
         CHECK(env->type == ENV_TAKEOVER_DONE);
@@ -383,12 +430,12 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
                              : "");
     char id[COMMAND_ID_MAX + 1];
     env_str_copy(env->u.command.command_id, id, sizeof(id));
-    int r = rec_by_key(id);
-    CHECK(r >= 0);
+    int r = rec_by_token(env->u.command.token, id);
     frec_t *fr = &G.recs[r];
-    CHECK(fr->first_told);   /* only after DEDUP said first */
-    CHECK(!fr->core_sent);   /* never delivered twice */
-    CHECK(!fr->main_cookie); /* never after its result */
+    CHECK(fr->first_told);                    /* only after DEDUP said first */
+    CHECK(G.recs[fr->cmd].holder == fr->tok); /* by the copy holding the key */
+    CHECK(!fr->core_sent);                    /* never delivered twice */
+    CHECK(!fr->main_cookie);                  /* never after its result */
     fr->token = env->u.command.token;
     fr->core = index;
     /* the command a full core refused first goes first */
@@ -432,12 +479,29 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
     CHECK(!reader_by_id(reader)); /* ids are never reused */
     CHECK(partition == hash_kafka_partition(pod, strlen(pod), PARTITIONS));
     CHECK(G.nreaders < MAX_READERS);
+    uint64_t epoch = G.pending_epoch;
+    if (takeover && !G.in_takeover) {
+        /* a takeover left to its pod that nobody ended: resumed with the same claim, once */
+        CHECK(!G.stopping);
+        freader_t *y = NULL;
+        for (int i = 0; i < G.nreaders; i++) {
+            freader_t *x = &G.readers[i];
+            if (x->takeover && strcmp(x->pod, pod) == 0) {
+                CHECK(x->stopped || x->destroyed); /* never two readers of one claim */
+                if (x->yielded && !x->yield_ended)
+                    y = x;
+            }
+        }
+        CHECK(y);
+        y->yield_ended = true;
+        epoch = y->epoch;
+    }
     freader_t *fr = &G.readers[G.nreaders++];
     memset(fr, 0, sizeof(*fr));
     fr->id = reader;
     snprintf(fr->pod, sizeof(fr->pod), "%s", pod);
     fr->takeover = takeover;
-    fr->epoch = G.pending_epoch;
+    fr->epoch = epoch;
     fr->last_offset = -1;
     return 0;
 }
@@ -457,6 +521,11 @@ static void op_reader_stop(void *arg, uint32_t reader)
     freader_t *fr = reader_by_id(reader);
     CHECK(fr && !fr->destroyed && !fr->stopped);
     fr->stopped = true;
+    if (G.owner_pod) { /* a record of its own pod, alive: left to it, no TAKEOVER_DONE */
+        CHECK(fr->takeover && strcmp(fr->pod, G.owner_pod) == 0);
+        fr->yielded = true;
+        return;
+    }
     /* by TAKEOVER active=false, or by a tick (a claim a restarted registry did not confirm) */
     fr->for_good = fr->takeover && !G.stopping;
     if (G.in_takeover_stop)
@@ -506,6 +575,8 @@ static void deliver_at(int i, bool ok)
         else
             r->results++;
         CHECK(outputs(r) <= 1 && r->dlqs <= 1); /* one final outcome */
+        if (c.kind == K_RESULT)                 /* one result per command, across its copies */
+            CHECK(++G.recs[r->cmd].cmd_results == 1);
     }
     command_flow_on_delivery(G.flow, c.cookie, ok ? 0 : -1, now_us());
 }
@@ -549,6 +620,21 @@ static size_t expand(const char *tpl, const char *id, const char *pod, char *out
     return n;
 }
 
+/* An earlier record with a readable command_id made from a template, picked by pick; -1: none. */
+static int copy_source(uint8_t pick)
+{
+    int n = 0;
+    for (int i = 0; i < G.nrecs; i++)
+        n += G.recs[i].readable && G.recs[i].tpl >= 0 && G.recs[i].cmd == i;
+    if (!n)
+        return -1;
+    n = pick % n;
+    for (int i = 0; i < G.nrecs; i++)
+        if (G.recs[i].readable && G.recs[i].tpl >= 0 && G.recs[i].cmd == i && n-- == 0)
+            return i;
+    return -1;
+}
+
 static void ev_record(void)
 {
     uint8_t pick = byte(), kind = byte(), age = byte();
@@ -557,15 +643,23 @@ static void ev_record(void)
         return;
     if (fr->paused && fr->prefetch_left == 0)
         return; /* a paused partition hands over nothing more */
-    char value[512], id[16];
+    char value[512], id[COMMAND_ID_MAX + 1];
     size_t len;
+    /* kind >= 240: a copy of an earlier command, when there is one (records of the older seeds
+     * with such a kind became copies; the others kept their meaning) */
+    int tpl = kind % (NVALUES + 1), src = kind >= 240 ? copy_source(age) : -1;
     snprintf(id, sizeof(id), "f%d", G.nrecs);
-    if (kind % (NVALUES + 1) == NVALUES) { /* raw bytes */
+    if (src >= 0) { /* the same command read again: same id and template, this reader's pod */
+        tpl = G.recs[src].tpl;
+        snprintf(id, sizeof(id), "%s", G.recs[src].key);
+    }
+    if (tpl == (int)NVALUES) { /* raw bytes */
+        tpl = -1;
         len = byte() % 64;
         for (size_t i = 0; i < len; i++)
             value[i] = (char)byte();
     } else {
-        len = expand(VALUES[kind % (NVALUES + 1)], id, fr->pod, value, sizeof(value));
+        len = expand(VALUES[tpl], id, fr->pod, value, sizeof(value));
     }
     int64_t ts = (int64_t)G.now_ms - (int64_t)age * 1000;
     int64_t offset = G.next_offset;
@@ -576,16 +670,24 @@ static void ev_record(void)
     frec_t *r = &G.recs[G.nrecs];
     memset(r, 0, sizeof(*r));
     int32_t partition = hash_kafka_partition(fr->pod, strlen(fr->pod), PARTITIONS);
+    r->cmd = G.nrecs;
     if (rec.command_id[0]) {
-        if (rec_by_key(rec.command_id) >= 0 || strncmp(rec.command_id, "relay-", 6) == 0)
-            return; /* raw bytes that name an id already used: keys must tell records apart */
+        if (strncmp(rec.command_id, "relay-", 6) == 0 ||
+            strncmp(rec.command_id, "commands-down[", 14) == 0)
+            return; /* raw bytes naming a relayed result or a made-up id: not told apart */
         snprintf(r->key, sizeof(r->key), "%s", rec.command_id);
+        int first = rec_by_key(r->key);
+        if (first >= 0) /* a copy (also raw bytes naming an id already read) */
+            r->cmd = G.recs[first].cmd;
     } else {
         snprintf(r->key, sizeof(r->key), "commands-down[%d]@%lld", (int)partition,
                  (long long)offset);
     }
     r->reader = (uint32_t)(fr - G.readers);
     r->offset = offset;
+    r->readable = rec.command_id[0] != '\0';
+    r->tpl = tpl;
+    r->tok = ++G.tokens; /* the engine takes it as a command: its next token */
     r->skip = ok && rec.target_pod[0] && strcmp(rec.target_pod, fr->pod) != 0;
     G.nrecs++;
     G.next_offset += 1 + age % 3;
@@ -594,12 +696,14 @@ static void ev_record(void)
     fr->records++;
     if (fr->paused)
         fr->prefetch_left--;
-    TRACE("record %s on reader %u @%lld: %.*s\n", r->key, fr->id, (long long)offset, (int)len,
-          value);
+    TRACE("record %s%s on reader %u @%lld: %.*s\n", r->key, src >= 0 ? " (a copy)" : "", fr->id,
+          (long long)offset, (int)len, value);
     command_flow_on_record(G.flow, fr->id, offset, ts, value, len, now_us());
 }
 
 static const char *const PODS[] = {"pod-b", "pod-c", "pod-d", "pod-a", ""};
+
+static void owner_envelope(const envelope_t *env);
 
 static void ev_owner(void)
 {
@@ -633,7 +737,26 @@ static void ev_owner(void)
     }
     TRACE("OWNER %llu pod '%.*s' live %d\n", (unsigned long long)id, (int)env.u.owner.pod.len,
           env.u.owner.pod.ptr, env.u.owner.live);
-    CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+    owner_envelope(&env);
+}
+
+/* A record's owner may be the pod of the takeover reader it came from: the reader stops then. */
+static void owner_envelope(const envelope_t *env)
+{
+    static char pod[COMMAND_POD_MAX + 1];
+    env_str_copy(env->u.owner.pod, pod, sizeof(pod));
+    G.owner_pod = env->u.owner.live ? pod : NULL;
+    CHECK(command_flow_on_envelope(G.flow, env, now_us()) == 0);
+    G.owner_pod = NULL;
+}
+
+/* Any TAKEOVER for a pod, and a restarted registry for every pod, end a yield: the registry
+ * confirms the claim (a reader starts) or ends it; it is never resumed afterwards. */
+static void yields_end(const char *pod)
+{
+    for (int i = 0; i < G.nreaders; i++)
+        if (G.readers[i].yielded && (!pod || strcmp(G.readers[i].pod, pod) == 0))
+            G.readers[i].yield_ended = true;
 }
 
 static void dedup_answer(fq_t q, int kind)
@@ -644,12 +767,20 @@ static void dedup_answer(fq_t q, int kind)
                       : "duplicate");
     envelope_t env = {.type = ENV_DEDUP_RESULT};
     env.u.dedup_result.request_id = q.id;
+    frec_t *r = q.rec >= 0 ? &G.recs[q.rec] : NULL;
+    if (r && kind != 2) {
+        /* the registry's key of the command: the first request to take it (here, or elsewhere
+         * when kind says so and it is free) is first, asked again too; every other one is not */
+        uint64_t *holder = &G.recs[r->cmd].holder;
+        if (*holder == 0)
+            *holder = kind == 0 ? q.id : ELSEWHERE;
+        kind = *holder == q.id ? 0 : 1;
+    }
     if (kind == 2) {
         env.u.dedup_result.status = -5;
     } else {
         env.u.dedup_result.first = kind == 0;
         /* the first answer decides (the engine leaves DEDUP then); later copies change nothing */
-        frec_t *r = q.rec >= 0 ? &G.recs[q.rec] : NULL;
         if (r && !r->first_told && !r->dup_told)
             *(kind == 0 ? &r->first_told : &r->dup_told) = true;
     }
@@ -705,6 +836,7 @@ static void ev_result(void)
     } else if (G.relays < MAX_RECORDS) { /* a token of an earlier bridge: below the first */
         char id[32];
         snprintf(id, sizeof(id), "relay-%d", G.relays++);
+        G.tokens++; /* the engine tracks it as a command of its own */
         core_answer(kind & 0x20 ? 0 : 1000 - 1 - pick, id, status);
     }
 }
@@ -723,6 +855,8 @@ static void ev_announce(void)
         env.u.announce.instance = inst;
         TRACE("ANNOUNCE registry %llu\n", (unsigned long long)inst);
         CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
+        if (inst && G.reg_inst && inst != G.reg_inst)
+            yields_end(NULL);
         if (inst)
             G.reg_inst = inst;
         return;
@@ -783,8 +917,10 @@ static void ev_takeover(void)
     TRACE("TAKEOVER %s epoch %u active %d\n", PODS[pick % 5], epoch, env.u.takeover.active);
     G.pending_epoch = epoch;
     G.in_takeover_stop = !env.u.takeover.active;
+    G.in_takeover = true;
+    yields_end(PODS[pick % 5]);
     CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
-    G.in_takeover_stop = false;
+    G.in_takeover = G.in_takeover_stop = false;
     if (env.u.takeover.active) /* a repeated claim keeps the reader with the new epoch */
         for (int i = 0; i < G.nreaders; i++) {
             freader_t *fr = &G.readers[i];
@@ -853,7 +989,7 @@ static void drain(void)
             env.u.owner.request_id = q.id;
             env.u.owner.pod = env_str(q.id % 2 ? "pod-b" : "pod-a");
             env.u.owner.live = true;
-            command_flow_on_envelope(G.flow, &env, now_us());
+            owner_envelope(&env);
         }
         answer_all();
         G.now_ms += 3600000;
@@ -891,24 +1027,36 @@ static void drain(void)
     }
     for (int i = 0; i < G.relays; i++)
         CHECK(G.relayed[i] == 1); /* every RESULT of an earlier bridge persisted, once */
-    /* the registry ends every takeover left: each reader goes with TAKEOVER_DONE */
+    /* exactly one result per command whose key a copy here took; none when taken elsewhere */
+    for (int i = 0; i < G.nrecs; i++) {
+        const frec_t *r = &G.recs[i];
+        if (r->cmd == i && r->readable && r->holder)
+            CHECK(r->cmd_results == (r->holder == ELSEWHERE ? 0 : 1));
+    }
+    /* the registry ends every takeover left: each reader goes with TAKEOVER_DONE; a takeover
+     * left to its pod ends without a reader, and without TAKEOVER_DONE */
     for (int i = 0; i < G.nreaders; i++) {
         freader_t *fr = &G.readers[i];
-        if (!fr->takeover || fr->stopped)
+        if (!fr->takeover || (fr->stopped && !(fr->yielded && !fr->yield_ended)))
             continue;
         envelope_t env = {.type = ENV_TAKEOVER};
         env.u.takeover.pod = env_str(fr->pod);
         env.u.takeover.epoch = fr->epoch;
-        G.in_takeover_stop = true;
+        bool reading = !fr->stopped;
+        G.in_takeover_stop = G.in_takeover = true;
+        yields_end(fr->pod);
         CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
-        G.in_takeover_stop = false;
-        CHECK(fr->stopped && fr->for_good);
+        G.in_takeover_stop = G.in_takeover = false;
+        if (reading)
+            CHECK(fr->stopped && fr->for_good);
     }
-    G.now_ms += 1000;
+    int readers = G.nreaders;
+    G.now_ms += 3600000;
     tick();
+    CHECK(G.nreaders == readers); /* nothing resumes once ended */
     for (int i = 0; i < G.nreaders; i++)
         if (G.readers[i].takeover)
-            CHECK(G.readers[i].destroyed && G.readers[i].done_sent);
+            CHECK(G.readers[i].destroyed && G.readers[i].done_sent == !G.readers[i].yielded);
 }
 
 /* stop: the shell drains its input and flushes, without ticks, then closes. The commands that
@@ -957,6 +1105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     G.p = data;
     G.left = size;
     G.now_ms = T0_MS;
+    G.tokens = 1000; /* cfg.first_token */
     command_flow_config_t cfg = {.pod_id = "pod-a",
                                  .commands_topic = "commands-down",
                                  .results_topic = "command-results",

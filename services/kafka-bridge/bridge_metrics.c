@@ -51,8 +51,18 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
                                    "records addressed to another pod sharing the partition", NULL},
     [BRIDGE_M_COMMANDS_DUPLICATE] = {"bridge_commands_duplicate_total", METRICS_COUNTER,
                                      "commands not sent again: DEDUP said already delivered", NULL},
+    [BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE] = {"bridge_commands_finished_elsewhere_total",
+                                              METRICS_COUNTER,
+                                              "results the bridge decided (expired, invalid) not "
+                                              "produced: DEDUP said the command was delivered or "
+                                              "finished elsewhere",
+                                              NULL},
     [BRIDGE_M_ORPHAN_TAKEOVERS] = {"bridge_orphan_takeovers_total", METRICS_COUNTER,
                                    "dead pods' partitions taken over", NULL},
+    [BRIDGE_M_TAKEOVERS_YIELDED] = {"bridge_orphan_takeovers_yielded_total", METRICS_COUNTER,
+                                    "takeovers stopped because a record read there was for the "
+                                    "taken-over pod itself, alive again (left to it)",
+                                    NULL},
     [BRIDGE_M_LOOKUPS] = {"bridge_lookups_total", METRICS_COUNTER, "LOOKUPs sent to the registry",
                           NULL},
     [BRIDGE_M_DEDUPS] = {"bridge_dedups_total", METRICS_COUNTER, "DEDUPs sent to the registry",

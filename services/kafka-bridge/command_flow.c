@@ -39,6 +39,18 @@ typedef struct reader {
     struct reader *next;
 } reader_t;
 
+/* A takeover this bridge stopped itself because the taken-over pod is alive again (a record read
+ * there was for that pod): the registry still holds the claim until it sees the pod's lease and
+ * says TAKEOVER active=false. If it does not say so by resume_ms (the pod died again before the
+ * registry noticed it alive, and the claim was merely extended), reading resumes: a claim held
+ * must never leave the partition unread. */
+typedef struct yielded {
+    char pod[COMMAND_POD_MAX + 1];
+    uint64_t epoch;
+    int64_t resume_ms;
+    struct yielded *next;
+} yielded_t;
+
 typedef enum {
     CMD_LOOKUP,   /* LOOKUP sent, waiting for OWNER */
     CMD_PARKED,   /* nobody holds the charge point: re-check at due_ms */
@@ -76,6 +88,10 @@ typedef struct cmd {
     unsigned outstanding; /* PART_* bits produced whose report has not come back */
     bool holding;         /* cmd_output() is producing: reports meanwhile must not finish it */
     bool in_wait;         /* in its core's wait list */
+    /* DEDUP before a result the bridge decides itself (status, reason below): first, the
+     * result (with a DLQ copy when claim_dlq); not first, finished elsewhere */
+    bool claim, claim_dlq;
+    bool id_made_up; /* no readable command_id: answered under commands-down[<p>]@<offset> */
     char status[16];
     char reason[160];
     char owner[COMMAND_POD_MAX + 1];
@@ -96,6 +112,7 @@ struct command_flow {
     bool stopping;
     reader_t *readers;
     uint32_t next_reader;
+    yielded_t *yields;
     u64map_t *cmds;
     cmd_t *cmd_head;
     size_t cmd_count;
@@ -108,7 +125,7 @@ struct command_flow {
     cmd_t **wait_head, **wait_tail;
     metrics_counter_t *m_read, *m_forwards, *m_parks, *m_skipped, *m_duplicates, *m_takeovers,
         *m_lookups, *m_dedups, *m_retries, *m_core_timeouts, *m_core_restart_timeouts, *m_core_full,
-        *m_relayed, *m_late;
+        *m_relayed, *m_late, *m_elsewhere, *m_yielded;
     metrics_gauge_t *m_inflight, *m_parked, *m_waiting;
 };
 
@@ -396,17 +413,51 @@ void command_flow_on_delivery(command_flow_t *self, uint64_t cookie, int err, ui
     cmd_settle(self, c, ms_of(now_us));
 }
 
-/* Final result status with reason (and a DLQ copy when dlq). May free c. */
-static void cmd_finish(command_flow_t *f, cmd_t *c, const char *status, const char *reason,
-                       bool dlq, int64_t now)
+static void cmd_set_result(cmd_t *c, const char *status, const char *reason)
 {
     snprintf(c->status, sizeof(c->status), "%s", status);
     snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+}
+
+/* Produces the result set by cmd_set_result (and a DLQ copy when dlq). May free c. */
+static void cmd_produce_final(command_flow_t *f, cmd_t *c, bool dlq, int64_t now)
+{
     c->out = OUT_FINAL;
     c->need = PART_MAIN | (dlq ? PART_DLQ : 0);
     log_info("command %s for %s: %s (%s)", c->rec.command_id[0] ? c->rec.command_id : "?",
-             c->rec.cp_id[0] ? c->rec.cp_id : "?", status, c->reason);
+             c->rec.cp_id[0] ? c->rec.cp_id : "?", c->status, c->reason);
     cmd_output(f, c, now);
+}
+
+/* Final result status with reason (and a DLQ copy when dlq), for a command whose DEDUP key this
+ * bridge holds already (it passed DEDUP on its way to core). May free c. */
+static void cmd_finish(command_flow_t *f, cmd_t *c, const char *status, const char *reason,
+                       bool dlq, int64_t now)
+{
+    cmd_set_result(c, status, reason);
+    cmd_produce_final(f, c, dlq, now);
+}
+
+static void cmd_dedup(command_flow_t *f, cmd_t *c, int64_t now);
+
+/* A final result the bridge decides by itself (expired, the hop limit, invalid) for a command that
+ * has not passed DEDUP: it takes the command's DEDUP key first. Another reader of the same
+ * partition (the pod restarted or resumed and re-reading from its committed offsets, a takeover,
+ * the pod itself after a takeover finished the command) may have delivered or finished this very
+ * command: then DEDUP says not first and this copy ends without a result. The key also stops any
+ * later delivery of the command anywhere. A record without a readable command_id has no key to
+ * take: answered at once. May free c. */
+static void cmd_decide(command_flow_t *f, cmd_t *c, const char *status, const char *reason,
+                       bool dlq, int64_t now)
+{
+    if (c->id_made_up) {
+        cmd_finish(f, c, status, reason, dlq, now);
+        return;
+    }
+    cmd_set_result(c, status, reason);
+    c->claim = true;
+    c->claim_dlq = dlq;
+    cmd_dedup(f, c, now);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -425,7 +476,10 @@ static void cmd_lookup(command_flow_t *f, cmd_t *c, int64_t now)
 
 static void cmd_dedup(command_flow_t *f, cmd_t *c, int64_t now)
 {
-    if (c->state != CMD_DEDUP)
+    if (c->state != CMD_DEDUP && c->claim)
+        log_info("command %s for %s: %s (%s) unless finished elsewhere, DEDUP", c->rec.command_id,
+                 c->rec.cp_id, c->status, c->reason);
+    else if (c->state != CMD_DEDUP)
         log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
     cmd_set_state(f, c, CMD_DEDUP);
     c->due_ms = now + f->cfg.registry_timeout_ms;
@@ -449,6 +503,8 @@ static void cmd_park(command_flow_t *f, cmd_t *c, int64_t now)
                                             f->cfg.park_backoff_max_ms, now, c->rec.expires_at_ms);
 }
 
+static void takeover_yield(command_flow_t *f, cmd_t *c, int64_t now);
+
 /* Runs the routing decision with what is known and carries it out. May free c. */
 static void cmd_route(command_flow_t *f, cmd_t *c, bool owner_known, const char *owner, bool live,
                       int64_t now)
@@ -468,11 +524,11 @@ static void cmd_route(command_flow_t *f, cmd_t *c, bool owner_known, const char 
         cmd_done(f, c);
         break;
     case ROUTE_EXPIRED:
-        cmd_finish(f, c, "expired", "expires_at passed before the charge point was reached", true,
+        cmd_decide(f, c, "expired", "expires_at passed before the charge point was reached", true,
                    now);
         break;
     case ROUTE_HOPS:
-        cmd_finish(f, c, "expired", "hop limit reached while following the charge point", true,
+        cmd_decide(f, c, "expired", "hop limit reached while following the charge point", true,
                    now);
         break;
     case ROUTE_LOOKUP:
@@ -489,6 +545,9 @@ static void cmd_route(command_flow_t *f, cmd_t *c, bool owner_known, const char 
         break;
     case ROUTE_PARK:
         cmd_park(f, c, now);
+        break;
+    case ROUTE_YIELD:
+        takeover_yield(f, c, now);
         break;
     }
 }
@@ -567,10 +626,12 @@ void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offse
         if (command_record_parse(c->value, c->len, c->record_ts_ms, self->cfg.default_ttl_ms,
                                  &c->rec, why, sizeof(why)) < 0) {
             metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INVALID), why);
-            if (!c->rec.command_id[0])
+            if (!c->rec.command_id[0]) {
+                c->id_made_up = true;
                 snprintf(c->rec.command_id, sizeof(c->rec.command_id), "%s[%d]@%" PRId64,
                          self->commands_topic, (int)r->partition, offset);
-            cmd_finish(self, c, "invalid", why, true, now);
+            }
+            cmd_decide(self, c, "invalid", why, true, now);
         } else {
             cmd_route(self, c, false, NULL, false, now);
         }
@@ -669,13 +730,23 @@ static void on_dedup_result(command_flow_t *f, const env_dedup_result_t *m, int6
         c->due_ms = now + f->cfg.park_backoff_ms;
         return;
     }
+    if (!m->first && c->claim) {
+        metrics_counter_add(f->m_elsewhere, 1);
+        log_info("command %s for %s: delivered or finished elsewhere, no %s result here",
+                 c->rec.command_id, c->rec.cp_id, c->status);
+        cmd_done(f, c);
+        return;
+    }
     if (!m->first) {
         metrics_counter_add(f->m_duplicates, 1);
         log_info("command %s already delivered once: not sent again", c->rec.command_id);
         cmd_done(f, c);
         return;
     }
-    cmd_to_core(f, c, now);
+    if (c->claim)
+        cmd_produce_final(f, c, c->claim_dlq, now); /* the key is ours: nobody else answers it */
+    else
+        cmd_to_core(f, c, now);
 }
 
 /* A RESULT for a token this instance never issued: a command an earlier instance of this bridge
@@ -774,6 +845,87 @@ static void reader_stop(command_flow_t *f, reader_t *r)
     readers_resume_if_room(f);
 }
 
+/* The takeovers this bridge left to their pod (takeover_yield): at most one per pod. */
+static yielded_t **yield_find(command_flow_t *f, const char *pod)
+{
+    yielded_t **p = &f->yields;
+    while (*p && strcmp((*p)->pod, pod) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+static void yield_forget(command_flow_t *f, const char *pod)
+{
+    yielded_t **p = yield_find(f, pod);
+    yielded_t *y = *p;
+    if (y) {
+        *p = y->next;
+        free(y);
+    }
+}
+
+static void yields_clear(command_flow_t *f)
+{
+    while (f->yields) {
+        yielded_t *y = f->yields;
+        f->yields = y->next;
+        free(y);
+    }
+}
+
+/* A record read from a taken-over partition is for the pod that partition belongs to, alive
+ * again (a stall of the whole host expires every lease at once; a frozen pod resumes): the record
+ * is left to that pod. Forwarding it would put it back into the very partition this reader reads,
+ * round after round until the hop limit. The takeover stops at once, as for TAKEOVER
+ * active=false (commands waiting for a LOOKUP or parked are let go, those whose DEDUP was sent
+ * are finished), and neither this record's offset nor any later one is stored: the pod reads them
+ * from the committed offsets. No TAKEOVER_DONE: the registry still holds its claim until it sees
+ * the pod's lease and says active=false; if it has not by 3 x command_registry_timeout_ms, the
+ * pod may have died again under the same claim, and reading resumes (readers_tick). A takeover a
+ * restarted registry has not confirmed yet is not resumed: the registry repeats active=true for
+ * the claims it holds. May free c. */
+static void takeover_yield(command_flow_t *f, cmd_t *c, int64_t now)
+{
+    reader_t *r = c->reader;
+    metrics_counter_add(f->m_yielded, 1);
+    log_warn("orphan takeover of pod %s (epoch %" PRIu64 "): command %s for %s is for pod %s, "
+             "alive again: left to it, reading stopped",
+             r->pod, r->epoch, c->rec.command_id, c->rec.cp_id, r->pod);
+    cmd_unlink(f, c); /* its offset stays open: nothing past it is stored */
+    if (!r->confirm_by_ms) {
+        yielded_t **p = yield_find(f, r->pod);
+        if (!*p && (*p = calloc(1, sizeof(**p))) != NULL)
+            snprintf((*p)->pod, sizeof((*p)->pod), "%s", r->pod);
+        if (*p) {
+            (*p)->epoch = r->epoch;
+            (*p)->resume_ms = now + 3 * f->cfg.registry_timeout_ms;
+        }
+    }
+    reader_stop(f, r);
+}
+
+/* Takeovers left to their pod that the registry did not end in time read again (same claim). */
+static void yields_tick(command_flow_t *f, int64_t now)
+{
+    for (yielded_t **p = &f->yields; *p;) {
+        yielded_t *y = *p;
+        if (now < y->resume_ms) {
+            p = &y->next;
+            continue;
+        }
+        if (!reader_find(f, y->pod, true) && !reader_new(f, y->pod, y->epoch, true)) {
+            y->resume_ms = now + f->cfg.park_backoff_ms; /* the shell could not start it */
+            p = &y->next;
+            continue;
+        }
+        log_warn("orphan takeover of pod %s (epoch %" PRIu64 ") left to the pod, but the "
+                 "registry did not end it: reading again",
+                 y->pod, y->epoch);
+        *p = y->next;
+        free(y);
+    }
+}
+
 /* TAKEOVER active=true starts a reader of the dead pod's partition, which reads on for as long
  * as the pod is dead: drained is not done, a backend with a stale lookup may write there at any
  * time. The registry ends it (active=false: the pod's lease is back, the claim was lost, or the
@@ -785,6 +937,12 @@ static void on_takeover(command_flow_t *f, const env_takeover_t *m)
 {
     char pod[COMMAND_POD_MAX + 1];
     env_str_copy(m->pod, pod, sizeof(pod));
+    if (*yield_find(f, pod)) {
+        /* a takeover left to its pod: the registry confirms the claim (read again) or ends it */
+        log_info("orphan takeover of pod %s, left to the pod: TAKEOVER active=%d", pod,
+                 (int)m->active);
+        yield_forget(f, pod);
+    }
     reader_t *r = reader_find(f, pod, true); /* one on its way out: a new claim gets a new one */
     switch (command_takeover_action(f->pod_id, pod, m->active, r != NULL)) {
     case TAKEOVER_IGNORE:
@@ -882,6 +1040,7 @@ static void on_registry_announce(command_flow_t *f, uint64_t instance, int64_t n
     for (reader_t *r = f->readers; r; r = r->next)
         if (r->takeover && !r->stopping)
             r->confirm_by_ms = now + 3 * f->cfg.registry_timeout_ms;
+    yields_clear(f); /* it repeats active=true for each claim it still holds */
 }
 
 static int on_announce(command_flow_t *f, const env_announce_t *m, int64_t now)
@@ -1022,6 +1181,9 @@ static uint64_t next_due_us(const command_flow_t *f, int64_t now)
             next = now + COMMAND_FLOW_TICK_MS;
     if (f->cfg.announce_interval_ms > 0 && f->next_announce_ms < next)
         next = f->next_announce_ms;
+    for (const yielded_t *y = f->yields; y; y = y->next)
+        if (y->resume_ms < next)
+            next = y->resume_ms;
     if (next == INT64_MAX)
         return 0;
     if (next < now)
@@ -1053,6 +1215,7 @@ uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
     free(due);
     cores_pump(self, now);
     readers_tick(self, now);
+    yields_tick(self, now);
     return next_due_us(self, now);
 }
 
@@ -1109,6 +1272,8 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
     f->m_core_full = COUNTER(BRIDGE_M_CORE_FULL);
     f->m_relayed = COUNTER(BRIDGE_M_RESULTS_RELAYED);
     f->m_late = COUNTER(BRIDGE_M_RESULTS_LATE);
+    f->m_elsewhere = COUNTER(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE);
+    f->m_yielded = COUNTER(BRIDGE_M_TAKEOVERS_YIELDED);
 #undef COUNTER
     f->m_inflight = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INFLIGHT), NULL);
     f->m_parked = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_PARKED), NULL);
@@ -1129,6 +1294,7 @@ void command_flow_destroy(command_flow_t **self_p)
         offset_track_free(&r->track);
         free(r);
     }
+    yields_clear(f);
     u64map_destroy(&f->cmds);
     free(f->core_instance);
     free(f->wait_head);
@@ -1161,6 +1327,8 @@ int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us
 void command_flow_stop(command_flow_t *self, uint64_t now_us)
 {
     self->stopping = true;
+    /* no reader resumes while stopping: the claims expire and another pod takes over */
+    yields_clear(self);
     for (reader_t *r = self->readers; r; r = r->next)
         reader_stop(self, r);
     cores_pump(self, ms_of(now_us)); /* one more offer each, then rejected: see core_pump */

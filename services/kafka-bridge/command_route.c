@@ -15,6 +15,9 @@ route_t command_route(const command_record_t *rec, const route_input_t *in)
         return ROUTE_PARK;
     if (strcmp(in->owner, in->self_pod) == 0)
         return ROUTE_HERE;
+    /* only a takeover reader can get here (reader_pod != self_pod): the dead pod is back */
+    if (strcmp(in->owner, in->reader_pod) == 0)
+        return ROUTE_YIELD;
     return rec->hops >= in->max_hops ? ROUTE_HOPS : ROUTE_FORWARD;
 }
 
@@ -35,6 +38,8 @@ const char *command_route_name(route_t r)
         return "hop_limit";
     case ROUTE_PARK:
         return "park";
+    case ROUTE_YIELD:
+        return "yield";
     }
     return "?";
 }

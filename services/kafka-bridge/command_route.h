@@ -2,7 +2,12 @@
  *
  * A parsed record (command_record.h) is routed by command_route(): skipped when it belongs to
  * another pod sharing the partition, finished as expired, looked up in the registry, handed to a
- * core here, forwarded to its owner's partition, or parked until its charge point shows up. The
+ * core here, forwarded to its owner's partition, parked until its charge point shows up, or left
+ * to the pod of a taken-over partition when that pod turns out to be alive. A forward never
+ * targets the pod whose partition the record was read from: the copy would come back to the same
+ * reader (a ping-pong until the hop limit). A forward to another pod whose partition is the same
+ * one (pods sharing a partition) is fine: the copy names that pod in target_pod, so this reader
+ * skips it and that pod's reader routes it. The
  * helpers beside it give the other timing and takeover rules of the command lifecycle: the
  * back-off of a parked command, the backstop deadline of a command at a core, what a TAKEOVER
  * asks and when a taken-over partition is drained. command_flow carries the decisions out. */
@@ -23,6 +28,9 @@ typedef enum {
     ROUTE_FORWARD, /* connected to another live pod: re-publish to its partition */
     ROUTE_HOPS,    /* would be forwarded once more than allowed: result expired + DLQ copy */
     ROUTE_PARK,    /* connected nowhere (or owner without lease): re-check later */
+    ROUTE_YIELD,   /* read from a taken-over partition whose pod holds the charge point, alive
+                      again: left to that pod (the takeover stops), never forwarded back into
+                      the partition this reader reads */
 } route_t;
 
 typedef struct {

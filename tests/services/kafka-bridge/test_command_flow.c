@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_metrics.h"
 #include "hash.h"
 #include "log.h"
 
@@ -265,13 +266,14 @@ static op_t *take(op_kind_t kind)
     return o;
 }
 
-/* No effect since the last one taken. */
-static void none(void)
+/* No effect since the last one taken (line: the caller's, to tell which check failed). */
+static void none_at(int line)
 {
-    ck_assert_msg(seen == nops, "unexpected effect %d (type %d, '%s')",
+    ck_assert_msg(seen == nops, "line %d: unexpected effect %d (type %d, '%s')", line,
                   seen < nops ? (int)rec_ops[seen].kind : -1, seen < nops ? rec_ops[seen].type : -1,
                   seen < nops ? rec_ops[seen].text : "");
 }
+#define none() none_at(__LINE__)
 
 static void skip_start(void)
 {
@@ -349,6 +351,25 @@ static void take_dedup(uint64_t request_id, const char *id)
     ck_assert_uint_eq(o->request_id, request_id);
     ck_assert_str_eq(o->text, id);
     ck_assert_uint_eq(o->epoch, 86400000); /* the de-dup key's ttl */
+}
+
+/* The DEDUP before a result the bridge decides itself (expired, hop limit, invalid): returns its
+ * request id. */
+static uint64_t take_claim(const char *id)
+{
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_DEDUP);
+    ck_assert_str_eq(o->text, id);
+    ck_assert_uint_eq(o->epoch, 86400000);
+    return o->request_id;
+}
+
+static void dedup_result(uint64_t request_id, bool first, int32_t status, int64_t now_ms);
+
+/* ... answered first: the result may be produced. */
+static void claim_first(const char *id, int64_t now_ms)
+{
+    dedup_result(take_claim(id), true, 0, now_ms);
 }
 
 static const char *header(const op_t *o, const char *name)
@@ -502,6 +523,9 @@ START_TEST(test_forwarded)
     record_on(OWN, 1, last, T0_MS);
     t = take_lookup("CP-3");
     owner(t, "pod-b", true, T0_MS);
+    take_dedup(t, "c-3"); /* a result the bridge decides: the command's key first */
+    none();
+    dedup_result(t, true, 0, T0_MS);
     uint64_t r =
         take_own_result("c-3", "expired", "hop limit reached while following the charge point");
     uint64_t d =
@@ -560,6 +584,9 @@ START_TEST(test_parked_expires)
     none();
     int64_t now = T0_MS + 2000;
     command_flow_tick(F, US(now));
+    take_dedup(t, "c-5");
+    none();
+    dedup_result(t, true, 0, now);
     const char *why = "expires_at passed before the charge point was reached";
     uint64_t r = take_own_result("c-5", "expired", why);
     uint64_t d = take_dlq("c-5", json, "expired", why);
@@ -688,6 +715,7 @@ START_TEST(test_invalid_record)
     uint64_t d = take_dlq(key, "{not json", "invalid", "record is not valid JSON");
     const char *nocp = "{\"command_id\":\"c-12\",\"action\":\"reset\"}";
     record_on(OWN, 4, nocp, T0_MS);
+    claim_first("c-12", T0_MS); /* its command_id could be read: its key first */
     uint64_t r2 = take_own_result("c-12", "invalid", "cp_id missing");
     uint64_t d2 = take_dlq("c-12", nocp, "invalid", "cp_id missing");
     record_on(OWN, 5, cmd_json("c-13", NULL), T0_MS); /* the next one is routed as usual */
@@ -958,9 +986,11 @@ START_TEST(test_reentrant_delivery)
     uint64_t ra = core_answers(ta, "ra", "accepted");
     const char *old = "{\"command_id\":\"rb\",\"cp_id\":\"CP\",\"action\":\"reset\","
                       "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    record_on(OWN, 1, old, T0_MS);
+    uint64_t tb = take_claim("rb");
     reenter_cookie = ra; /* a's report comes inside b's first produce */
     reenter_last = true; /* b's result report inside the produce of its DLQ copy */
-    record_on(OWN, 1, old, T0_MS);
+    dedup_result(tb, true, 0, T0_MS);
     reenter_last = false;
     take_store(OWN, 1); /* a done, from inside b's produce */
     const char *why = "expires_at passed before the charge point was reached";
@@ -982,6 +1012,7 @@ START_TEST(test_parts_any_order)
     const char *old = "{\"command_id\":\"rc\",\"cp_id\":\"CP\",\"action\":\"reset\","
                       "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
     record_on(OWN, 0, old, T0_MS);
+    claim_first("rc", T0_MS);
     uint64_t r = take(OP_PRODUCE)->cookie;
     uint64_t d = take(OP_PRODUCE)->cookie;
     none();
@@ -1083,6 +1114,8 @@ START_TEST(test_lookup_timeout)
     ck_assert_uint_eq(take_lookup("CP-c-20"), t);
     none();
     command_flow_tick(F, US(T0_MS + 6000));
+    take_dedup(t, "c-20");
+    dedup_result(t, true, 0, T0_MS + 6000);
     take_own_result("c-20", "expired", "expires_at passed before the charge point was reached");
     take(OP_PRODUCE);
     none();
@@ -1098,6 +1131,7 @@ START_TEST(test_expired_and_skipped)
     const char *old = "{\"command_id\":\"c-22\",\"cp_id\":\"CP\",\"action\":\"reset\","
                       "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
     record_on(OWN, 1, old, T0_MS);
+    claim_first("c-22", T0_MS);
     take_own_result("c-22", "expired", "expires_at passed before the charge point was reached");
     take_dlq("c-22", old, "expired", "expires_at passed before the charge point was reached");
     none();
@@ -1347,6 +1381,295 @@ START_TEST(test_core_full)
 }
 END_TEST
 
+/* ---- exactly one final result across readers; a takeover never forwards into itself -------- */
+
+static uint64_t counter(bridge_metric_t m)
+{
+    return metrics_counter_get(metrics_def_counter(BRIDGE_METRIC(m), NULL));
+}
+
+/* A result the bridge decides itself takes the command's DEDUP key first. Not first: another
+ * reader delivered or finished the command (a pod restarted and re-read from its committed
+ * offsets, a resumed pod, a takeover): no result, the offset is stored, counted. */
+START_TEST(test_decided_elsewhere)
+{
+    skip_start();
+    uint64_t elsewhere = counter(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE);
+    /* delivered by another pod, read again here, parked (its station left) until it expires */
+    const char *json = "{\"command_id\":\"e1\",\"cp_id\":\"CP-e1\",\"action\":\"reset\","
+                       "\"ttl_ms\":1000}";
+    record_on(OWN, 0, json, T0_MS);
+    uint64_t t = take_lookup("CP-e1");
+    owner(t, "", false, T0_MS);
+    command_flow_tick(F, US(T0_MS + 500));
+    owner(take_lookup("CP-e1"), "", false, T0_MS + 500);
+    command_flow_tick(F, US(T0_MS + 1000));
+    take_dedup(t, "e1");
+    none(); /* no result before the key is ours */
+    dedup_result(t, false, 0, T0_MS + 1001);
+    take_store(OWN, 1);
+    none();
+    ck_assert_uint_eq(counter(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE), elsewhere + 1);
+    dedup_result(t, true, 0, T0_MS + 1002); /* a late answer to an earlier copy: nothing */
+    none();
+    /* expired when read, and invalid with a readable command_id: the same */
+    const char *old = "{\"command_id\":\"e2\",\"cp_id\":\"CP\",\"action\":\"reset\","
+                      "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    record_on(OWN, 1, old, T0_MS + 2000);
+    dedup_result(take_claim("e2"), false, 0, T0_MS + 2000);
+    take_store(OWN, 2);
+    record_on(OWN, 2, "{\"command_id\":\"e3\",\"action\":\"reset\"}", T0_MS + 2000);
+    dedup_result(take_claim("e3"), false, 0, T0_MS + 2000);
+    take_store(OWN, 3);
+    /* at the hop limit: the owner's DEDUP decides too (a forwarded copy has the same id) */
+    record_on(OWN, 3, cmd_json("e4", ",\"hops\":3"), T0_MS + 2000);
+    t = take_lookup("CP-e4");
+    owner(t, "pod-b", true, T0_MS + 2000);
+    take_dedup(t, "e4");
+    dedup_result(t, false, 0, T0_MS + 2000);
+    take_store(OWN, 4);
+    none();
+    ck_assert_uint_eq(counter(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE), elsewhere + 4);
+    /* no readable command_id: no key to take, answered at once */
+    record_on(OWN, 4, "{\"command_id\":7}", T0_MS + 2000);
+    char key[64];
+    snprintf(key, sizeof(key), "commands-down[%d]@4", hash_kafka_partition("pod-a", 5, PARTITIONS));
+    uint64_t r = take_own_result(key, "invalid", "command_id is not a string of 1..128 bytes");
+    uint64_t d = take_dlq(key, "{\"command_id\":7}", "invalid",
+                          "command_id is not a string of 1..128 bytes");
+    deliver(r, 0, T0_MS + 2000);
+    deliver(d, 0, T0_MS + 2000);
+    take_store(OWN, 5);
+    none();
+}
+END_TEST
+
+/* The DEDUP before a decided result: an error asks again after the park back-off (the command is
+ * past its deadline anyway), an unanswered one after the registry timeout, a restarted registry
+ * at once; the key ours, the result; a stop keeps it until answered (the key may be ours: a
+ * re-read copy would find it taken and give no result at all). */
+START_TEST(test_decided_dedup_retries)
+{
+    skip_start();
+    const char *old = "{\"command_id\":\"e5\",\"cp_id\":\"CP\",\"action\":\"reset\","
+                      "\"expires_at\":\"2000-01-01T00:00:00Z\"}";
+    record_on(OWN, 0, old, T0_MS);
+    uint64_t t = take_claim("e5");
+    dedup_result(t, false, -EIO, T0_MS + 10);
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 509)), US(T0_MS + 510));
+    none();
+    command_flow_tick(F, US(T0_MS + 510));
+    take_dedup(t, "e5"); /* the same request id: the registry knows its own key again */
+    command_flow_tick(F, US(T0_MS + 3509));
+    none();
+    command_flow_tick(F, US(T0_MS + 3510));
+    take_dedup(t, "e5");
+    ck_assert_int_eq(announce_env("registry", 0, 111, T0_MS + 3600), 0);
+    ck_assert_int_eq(announce_env("registry", 0, 222, T0_MS + 3700), 0);
+    take_dedup(t, "e5");
+    none();
+    command_flow_stop(F, US(T0_MS + 3800));
+    take(OP_STOP);
+    none();
+    ck_assert_uint_eq(command_flow_inflight(F), 1); /* kept */
+    dedup_result(t, true, 0, T0_MS + 3900);
+    const char *why = "expires_at passed before the charge point was reached";
+    uint64_t r = take_own_result("e5", "expired", why);
+    uint64_t d = take_dlq("e5", old, "expired", why);
+    dedup_result(t, false, 0, T0_MS + 3901); /* an answer to an earlier copy: nothing */
+    deliver(r, 0, T0_MS + 4000);
+    deliver(d, 0, T0_MS + 4000);
+    take_store(OWN, 1);
+    none();
+}
+END_TEST
+
+/* Results that hold the key already (they passed DEDUP on their way to core) take no second
+ * DEDUP: a command waiting for a full core that expires, one the core refuses, the backstop. */
+START_TEST(test_held_key_no_second_dedup)
+{
+    skip_start();
+    uint64_t t = to_dedup(OWN, 0, "h1");
+    core_rc = -ENOBUFS;
+    dedup_result(t, true, 0, T0_MS);
+    take(OP_CORE);
+    none();
+    command_flow_tick(F, US(T0_MS + 600000)); /* expired while waiting for room */
+    take_own_result("h1", "expired", "expires_at passed before the charge point was reached");
+    take(OP_PRODUCE);
+    none();
+}
+END_TEST
+
+/* A takeover reader reads a record whose owner is the taken-over pod itself, alive again (every
+ * lease expired in a host stall, or a frozen pod resumed): the record is left to that pod. No
+ * forward back into the partition this reader reads; the reader stops at once, this record's
+ * offset and every later one unstored (the pod reads them from the committed offsets); commands
+ * whose DEDUP was sent finish; no TAKEOVER_DONE (the registry still holds the claim and ends it
+ * with active=false once it sees the pod's lease). */
+START_TEST(test_takeover_yields)
+{
+    skip_start();
+    uint64_t yielded = counter(BRIDGE_M_TAKEOVERS_YIELDED);
+    takeover("pod-c", 7, true);
+    uint32_t rd = take(OP_START)->reader;
+    record_on(rd, 10, cmd_json("y0", NULL), T0_MS); /* forwarded elsewhere */
+    uint64_t t0 = take_lookup("CP-y0");
+    owner(t0, "pod-b", true, T0_MS);
+    uint64_t f0 = take(OP_PRODUCE)->cookie;
+    uint64_t t1 = to_dedup(rd, 11, "y1");           /* the station is here: DEDUP sent */
+    record_on(rd, 12, cmd_json("y2", NULL), T0_MS); /* the one for pod-c itself */
+    uint64_t t2 = take_lookup("CP-y2");
+    record_on(rd, 13, cmd_json("y3", NULL), T0_MS); /* later: waiting for its LOOKUP */
+    uint64_t t3 = take_lookup("CP-y3");
+    none();
+    owner(t2, "pod-c", true, T0_MS + 1);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rd);
+    none(); /* no forward to pod-c's partition: that is where this reader reads */
+    ck_assert_uint_eq(counter(BRIDGE_M_TAKEOVERS_YIELDED), yielded + 1);
+    ck_assert_uint_eq(command_flow_inflight(F), 2); /* y0 (output), y1 (DEDUP); y2, y3 let go */
+    owner(t3, "pod-c", true, T0_MS + 2);
+    record_on(rd, 14, cmd_json("y4", NULL), T0_MS + 2); /* fetched before the stop: not taken */
+    none();
+    deliver(f0, 0, T0_MS + 3);
+    take_store(rd, 11);
+    dedup_result(t1, true, 0, T0_MS + 4);
+    take(OP_CORE);
+    deliver(core_answers(t1, "y1", "accepted"), 0, T0_MS + 5);
+    take_store(rd, 12);
+    none(); /* 12 was left to pod-c: nothing stored past it */
+    command_flow_tick(F, US(T0_MS + 100));
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, rd); /* committed: pod-c reads on from 12 */
+    none();                                          /* no TAKEOVER_DONE */
+    takeover("pod-c", 7, false);                     /* the registry saw pod-c's lease */
+    none();
+    command_flow_tick(F, US(T0_MS + 3600000));
+    none();                     /* ended: never read again */
+    takeover("pod-c", 8, true); /* pod-c dies again: a new claim, a new reader */
+    ck_assert_uint_gt(take(OP_START)->reader, rd);
+}
+END_TEST
+
+/* After a yield the registry may never say active=false (pod-c died again before it noticed the
+ * lease, and its claim was only extended): reading resumes after 3 x registry timeout with the
+ * same claim, which later ends with TAKEOVER_DONE as usual. A registry confirming the claim
+ * (active=true) resumes it at once; a restarted registry repeats active=true for the claims it
+ * holds, so one it does not confirm is never resumed. */
+START_TEST(test_takeover_yield_resumes)
+{
+    skip_start();
+    takeover("pod-c", 7, true);
+    uint32_t rd = take(OP_START)->reader;
+    record_on(rd, 0, cmd_json("z0", NULL), T0_MS);
+    owner(take_lookup("CP-z0"), "pod-c", true, T0_MS);
+    take(OP_STOP);
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 100)), US(T0_MS + 9000));
+    take(OP_DESTROY);
+    command_flow_tick(F, US(T0_MS + 8999));
+    none();
+    command_flow_tick(F, US(T0_MS + 9000));
+    op_t *o = take(OP_START);
+    uint32_t rd2 = o->reader;
+    ck_assert_uint_gt(rd2, rd);
+    ck_assert_str_eq(o->pod, "pod-c");
+    ck_assert(o->flag);
+    none();
+    record_on(rd2, 0, cmd_json("z0", NULL), T0_MS + 9100); /* read again from the committed */
+    owner(take_lookup("CP-z0"), "", false, T0_MS + 9100);  /* pod-c dead: parked as usual */
+    none();
+    takeover("pod-c", 7, false);
+    take(OP_STOP);
+    command_flow_tick(F, US(T0_MS + 9200));
+    take(OP_DESTROY);
+    o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_TAKEOVER_DONE);
+    ck_assert_uint_eq(o->epoch, 7);
+    none();
+
+    /* confirmed by the registry: at once, and no second reader later */
+    takeover("pod-d", 3, true);
+    uint32_t rdd = take(OP_START)->reader;
+    record_on(rdd, 0, cmd_json("z1", NULL), T0_MS + 10000);
+    owner(take_lookup("CP-z1"), "pod-d", true, T0_MS + 10000);
+    take(OP_STOP);
+    takeover("pod-d", 3, true);
+    ck_assert_str_eq(take(OP_START)->pod, "pod-d");
+    command_flow_tick(F, US(T0_MS + 10100));
+    take(OP_DESTROY);
+    command_flow_tick(F, US(T0_MS + 30000));
+    none();
+    takeover("pod-d", 3, false);
+    take(OP_STOP);
+    command_flow_tick(F, US(T0_MS + 30000));
+    take(OP_DESTROY);
+    ck_assert_int_eq(take(OP_REGISTRY)->type, ENV_TAKEOVER_DONE);
+
+    /* a restarted registry: never resumed unless it confirms */
+    takeover("pod-e", 4, true);
+    uint32_t rde = take(OP_START)->reader;
+    record_on(rde, 0, cmd_json("z2", NULL), T0_MS + 30000);
+    owner(take_lookup("CP-z2"), "pod-e", true, T0_MS + 30000);
+    take(OP_STOP);
+    ck_assert_int_eq(announce_env("registry", 0, 111, T0_MS + 30001), 0);
+    ck_assert_int_eq(announce_env("registry", 0, 222, T0_MS + 30002), 0);
+    command_flow_tick(F, US(T0_MS + 30100));
+    take(OP_DESTROY);
+    command_flow_tick(F, US(T0_MS + 3600000));
+    none();
+    /* a stopping bridge resumes nothing either */
+    takeover("pod-f", 5, true);
+    uint32_t rdf = take(OP_START)->reader;
+    record_on(rdf, 0, cmd_json("z3", ",\"ttl_ms\":86400000"), T0_MS + 3600000);
+    owner(take_lookup("CP-z3"), "pod-f", true, T0_MS + 3600000);
+    take(OP_STOP);
+    command_flow_stop(F, US(T0_MS + 3600001));
+    take(OP_STOP); /* the own reader */
+    command_flow_tick(F, US(T0_MS + 7200000));
+    take(OP_DESTROY);
+    take(OP_DESTROY);
+    none();
+}
+END_TEST
+
+/* A forward never loops back into the reader it came from. Owner = the pod of a taken-over
+ * partition: yield (above), at any hop count. Owner = a pod that shares this reader's partition
+ * (pod names hash to the same partition): forwarded there with target_pod = that pod, and the
+ * copy read back here is skipped (that pod's reader routes it), never forwarded again. */
+START_TEST(test_forward_same_partition)
+{
+    skip_start();
+    int32_t p = hash_kafka_partition("pod-a", 5, PARTITIONS);
+    char mate[16] = "";
+    for (int i = 0; i < 1000 && !mate[0]; i++) {
+        char pod[16];
+        snprintf(pod, sizeof(pod), "pod-%d", i);
+        if (hash_kafka_partition(pod, strlen(pod), PARTITIONS) == p)
+            snprintf(mate, sizeof(mate), "%s", pod);
+    }
+    ck_assert(mate[0]);
+    record_on(OWN, 0, cmd_json("w1", NULL), T0_MS);
+    owner(take_lookup("CP-w1"), mate, true, T0_MS);
+    op_t *o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "commands-down");
+    ck_assert_int_eq(o->partition, p); /* the partition this reader reads */
+    ck_assert_str_eq(header(o, "target_pod"), mate);
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%.*s", (int)o->vlen, o->value);
+    deliver(o->cookie, 0, T0_MS);
+    take_store(OWN, 1);
+    record_on(OWN, 1, copy, T0_MS + 1); /* the copy comes back on this reader: not ours */
+    take_store(OWN, 2);
+    none();
+    /* a taken-over partition: a record at the hop limit for its own pod, alive, is left to it */
+    takeover("pod-c", 2, true);
+    uint32_t rd = take(OP_START)->reader;
+    record_on(rd, 0, cmd_json("w2", ",\"hops\":3,\"target_pod\":\"pod-c\""), T0_MS);
+    owner(take_lookup("CP-w2"), "pod-c", true, T0_MS);
+    take(OP_STOP);
+    none();
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_ERROR); /* the engine's info lines are not what is tested */
@@ -1378,6 +1701,12 @@ int main(void)
     tcase_add_test(tc, test_core_first_announce);
     tcase_add_test(tc, test_registry_restarted);
     tcase_add_test(tc, test_core_full);
+    tcase_add_test(tc, test_decided_elsewhere);
+    tcase_add_test(tc, test_decided_dedup_retries);
+    tcase_add_test(tc, test_held_key_no_second_dedup);
+    tcase_add_test(tc, test_takeover_yields);
+    tcase_add_test(tc, test_takeover_yield_resumes);
+    tcase_add_test(tc, test_forward_same_partition);
     suite_add_tcase(s, tc);
     /* these make their own engine */
     TCase *own = tcase_create("own engine");

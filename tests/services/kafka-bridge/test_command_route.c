@@ -48,6 +48,17 @@ START_TEST(test_route_outcomes)
     /* empty target_pod: addressed to the partition's pod */
     r.target_pod[0] = '\0';
     ck_assert_int_eq(route(&r, "pod-a", true, "pod-a", true, T0), ROUTE_HERE);
+    /* a taken-over partition whose pod holds the charge point, alive again: left to it, at any
+     * hop count, never forwarded back into the partition it was read from; that pod without a
+     * lease (its mapping outlived it): parked; another pod: forwarded; this pod: here */
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-dead", true, T0), ROUTE_YIELD);
+    r.hops = 0;
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-dead", true, T0), ROUTE_YIELD);
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-dead", false, T0), ROUTE_PARK);
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-b", true, T0), ROUTE_FORWARD);
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-a", true, T0), ROUTE_HERE);
+    ck_assert_int_eq(route(&r, "pod-dead", true, "pod-dead", true, T0 + 1000), ROUTE_EXPIRED);
+    ck_assert_str_eq(command_route_name(ROUTE_YIELD), "yield");
     ck_assert_str_eq(command_route_name(ROUTE_HOPS), "hop_limit");
 }
 END_TEST
