@@ -516,13 +516,18 @@ static void on_connect(core_conn_t *self, const env_connect_t *m, uint64_t now)
     conn_open(self, &o, now);
 }
 
-/* The connection is gone (DISCONNECT, or its edge restarted): UNREGISTER if it holds the
- * mapping, device.disconnected, and the final results of its commands. */
+/* The connection is gone (DISCONNECT, or its edge restarted): UNREGISTER unless it was told it
+ * is stale, device.disconnected, and the final results of its commands. */
 static void conn_finish(core_conn_t *self, conn_t *c, uint32_t code, const char *reason,
                         uint64_t now)
 {
     conn_unlink(self, c);
-    if (c->epoch) /* only a connection that holds the mapping releases it */
+    /* A connection that holds the mapping releases it by its epoch. One whose REGISTER is not
+     * answered yet (just opened, or recovered after a restart of this core) releases it by
+     * connection (epoch 0): the registry matches its conn_id, so the claim it may still make
+     * does not outlive the station. A superseded or refused one (closing, epoch 0) never does:
+     * the mapping is a newer owner's. */
+    if (c->epoch || !c->closing)
         send_unregister(self, c);
     json_t *data = json_pack("{s:i, s:s}", "close_code", (int)code, "reason", reason);
     transport_event(self, c, "device.disconnected", data, now);
