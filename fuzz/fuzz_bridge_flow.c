@@ -698,7 +698,7 @@ static void ev_record(void)
         fr->prefetch_left--;
     TRACE("record %s%s on reader %u @%lld: %.*s\n", r->key, src >= 0 ? " (a copy)" : "", fr->id,
           (long long)offset, (int)len, value);
-    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, now_us());
+    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, env_str(""), now_us());
 }
 
 static const char *const PODS[] = {"pod-b", "pod-c", "pod-d", "pod-a", ""};

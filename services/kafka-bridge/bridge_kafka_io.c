@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -510,6 +511,36 @@ const command_flow_ops_t BRIDGE_KAFKA_FLOW_OPS = {
     .reader_destroy = op_reader_destroy,
 };
 
+/* The record's W3C traceparent header (the last one) when it is a valid one, else a new trace
+ * (random trace id and parent id, sampled flag off): every command has one (issue 14). */
+static void record_traceparent(const rd_kafka_message_t *msg, char out[COMMAND_TRACEPARENT_LEN + 1])
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(hdrs, "traceparent", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        command_traceparent_valid(v, n)) {
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return;
+    }
+    uint8_t id[24];
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        out[0] = '\0'; /* none: the result simply has no traceparent header */
+        return;
+    }
+    id[0] |= 1; /* never all zeros (invalid) */
+    id[16] |= 1;
+    char *p = out + snprintf(out, 4, "00-");
+    for (int i = 0; i < 16; i++)
+        p += snprintf(p, 3, "%02x", id[i]);
+    *p++ = '-';
+    for (int i = 16; i < 24; i++)
+        p += snprintf(p, 3, "%02x", id[i]);
+    snprintf(p, 4, "-00");
+}
+
 /* Takes what the reader's queue holds (the wake pipe only signals a non-empty queue). */
 static void reader_read(bridge_kafka_t *k, reader_t *r)
 {
@@ -526,8 +557,10 @@ static void reader_read(bridge_kafka_t *k, reader_t *r)
         } else {
             rd_kafka_timestamp_type_t tstype;
             int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+            char tp[COMMAND_TRACEPARENT_LEN + 1];
+            record_traceparent(msg, tp);
             command_flow_on_record(k->flow, r->id, msg->offset, ts, msg->payload, msg->len,
-                                   clock_now_us());
+                                   env_str(tp), clock_now_us());
         }
         rd_kafka_message_destroy(msg);
     }

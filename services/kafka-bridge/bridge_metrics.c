@@ -96,6 +96,12 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
                                 "restarts of a core or the registry seen (a new ANNOUNCE "
                                 "instance), by stage",
                                 "stage"},
+    /* series labelled action="...",status="..." (bounded: command_action_label(),
+     * command_status_label()), buckets 5 ms .. 1 h (command_flow.c) */
+    [BRIDGE_M_COMMAND_DURATION] = {"bridge_command_duration_seconds", METRICS_HISTOGRAM,
+                                   "command record read to its final result persisted, by action "
+                                   "and status",
+                                   "action"},
 };
 
 void bridge_metrics_define(void)

@@ -92,6 +92,7 @@ typedef struct cmd {
      * result (with a DLQ copy when claim_dlq); not first, finished elsewhere */
     bool claim, claim_dlq;
     bool id_made_up; /* no readable command_id: answered under commands-down[<p>]@<offset> */
+    char traceparent[COMMAND_TRACEPARENT_LEN + 1]; /* "" when none */
     char status[16];
     char reason[160];
     char owner[COMMAND_POD_MAX + 1];
@@ -128,6 +129,12 @@ struct command_flow {
         *m_relayed, *m_late, *m_elsewhere, *m_yielded;
     metrics_gauge_t *m_inflight, *m_parked, *m_waiting;
 };
+
+/* The CloudEvents Kafka binding reads a record's type from its content-type header: results and
+ * forwarded commands are plain JSON documents (not CloudEvents), a DLQ copy is the record as it
+ * was read (JSON, or bytes that were not). */
+#define CONTENT_TYPE_JSON  "application/json"
+#define CONTENT_TYPE_BYTES "application/octet-stream"
 
 static int64_t ms_of(uint64_t now_us)
 {
@@ -316,13 +323,24 @@ static void cmd_produce_part(command_flow_t *f, cmd_t *c, unsigned part, const c
         c->outstanding &= ~part; /* not queued: no report comes, the part stays needed */
 }
 
-/* The DLQ copy: the record as read, with status, reason and pod headers. */
+/* The command's traceparent as one more header, when it has one. */
+static void add_traceparent(env_headers_t *h, const cmd_t *c)
+{
+    if (c->traceparent[0])
+        h->items[h->count++] = (env_header_t){env_str("traceparent"), env_str(c->traceparent)};
+}
+
+/* The DLQ copy: the record as read, with status, reason, pod, content-type and traceparent
+ * headers. */
 static void cmd_produce_dlq(command_flow_t *f, cmd_t *c)
 {
-    env_headers_t dh = {.count = 3};
+    env_headers_t dh = {.count = 4};
     dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
     dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
     dh.items[2] = (env_header_t){env_str("pod"), env_str(f->pod_id)};
+    dh.items[3] = (env_header_t){env_str("content-type"),
+                                 env_str(c->rec.is_json ? CONTENT_TYPE_JSON : CONTENT_TYPE_BYTES)};
+    add_traceparent(&dh, c);
     cmd_produce_part(f, c, PART_DLQ, f->dlq_topic, COMMAND_FLOW_PARTITION_ANY, c->rec.command_id,
                      &dh, c->value, c->len);
 }
@@ -333,8 +351,10 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
     char *fwd = command_forward_json(c->value, c->len, &c->rec, c->owner, &len);
     int32_t p = hash_kafka_partition(c->owner, strlen(c->owner), f->partitions);
     if (fwd && p >= 0) {
-        env_headers_t fh = {.count = 1};
+        env_headers_t fh = {.count = 2};
         fh.items[0] = (env_header_t){env_str("target_pod"), env_str(c->owner)};
+        fh.items[1] = (env_header_t){env_str("content-type"), env_str(CONTENT_TYPE_JSON)};
+        add_traceparent(&fh, c);
         cmd_produce_part(f, c, PART_MAIN, f->commands_topic, p, c->owner, &fh, fwd, len);
     }
     free(fwd);
@@ -343,8 +363,10 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
 /* The result on command-results: core's record as it is, or one the bridge writes. */
 static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 {
-    env_headers_t h = {.count = 1};
+    env_headers_t h = {.count = 2};
     h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    h.items[1] = (env_header_t){env_str("content-type"), env_str(CONTENT_TYPE_JSON)};
+    add_traceparent(&h, c);
     if (c->out == OUT_CORE_RESULT) {
         cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
                          c->rec.command_id, &h, c->core_value, c->core_len);
@@ -360,6 +382,26 @@ static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 }
 
 static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now);
+
+/* Buckets of bridge_command_duration_seconds: a command read to its final result takes from
+ * milliseconds (refused at once) to minutes (parked, or a slow charge point), up to the
+ * default lifetime of 10 minutes and the backstop beyond it. */
+static const double DURATION_BUCKETS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,    2.5,
+                                          5,     10,   30,    60,   120, 300,  600, 1800, 3600};
+
+/* Read -> final result persisted, by action (bounded) and status. */
+static void observe_duration(const cmd_t *c, int64_t now)
+{
+    char labels[128];
+    snprintf(labels, sizeof(labels), "action=\"%s\",status=\"%s\"",
+             command_action_label(c->rec.action), command_status_label(c->status));
+    const metrics_def_t *def = BRIDGE_METRIC(BRIDGE_M_COMMAND_DURATION);
+    metrics_histogram_t *h =
+        metrics_histogram(def->name, def->help, labels, DURATION_BUCKETS,
+                          sizeof(DURATION_BUCKETS) / sizeof(DURATION_BUCKETS[0]));
+    int64_t ms = now > c->received_ms ? now - c->received_ms : 0;
+    metrics_histogram_observe(h, (double)ms / 1000.0);
+}
 
 /* (Re)produces what the command still needs persisted. Each part is marked outstanding before
  * it is produced, and the command is held for the whole call, so reports served meanwhile never
@@ -391,6 +433,8 @@ static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now)
                      c->rec.cp_id, c->owner, c->rec.hops + 1);
         } else {
             metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_TOTAL), c->status);
+            if (c->reader) /* read here (a relayed RESULT's read time is unknown) */
+                observe_duration(c, now);
         }
         cmd_done(f, c);
         return;
@@ -463,10 +507,29 @@ static void cmd_decide(command_flow_t *f, cmd_t *c, const char *status, const ch
 /* ---------------------------------------------------------------------------------------
  * Routing: lookup, park, de-dup, forward */
 
+/* now + delay, but never past the command's deadline while it waits to be delivered (a result
+ * the bridge decided waits for its DEDUP however long it takes: it is final already). */
+static int64_t cmd_due_by(const cmd_t *c, int64_t now, int64_t delay)
+{
+    int64_t due = now + delay;
+    if (!c->claim && c->rec.expires_at_ms > 0 && c->rec.expires_at_ms < due)
+        due = c->rec.expires_at_ms > now ? c->rec.expires_at_ms : now;
+    return due;
+}
+
+/* A DEDUP key lives past the command's last moment (its deadline, plus the backstop grace of a
+ * command at a core) by command_dedup_ttl_ms: a copy read again after the command ended is still
+ * known, however long the command could live (up to a year). */
+static uint64_t dedup_ttl_ms(const command_flow_t *f, const cmd_t *c, int64_t now)
+{
+    int64_t left = c->rec.expires_at_ms > now ? c->rec.expires_at_ms - now : 0;
+    return (uint64_t)left + (uint64_t)f->cfg.core_grace_ms + (uint64_t)f->cfg.dedup_ttl_ms;
+}
+
 static void cmd_lookup(command_flow_t *f, cmd_t *c, int64_t now)
 {
     cmd_set_state(f, c, CMD_LOOKUP);
-    c->due_ms = now + f->cfg.registry_timeout_ms;
+    c->due_ms = cmd_due_by(c, now, f->cfg.registry_timeout_ms);
     metrics_counter_add(f->m_lookups, 1);
     envelope_t env = {.type = ENV_LOOKUP};
     env.u.lookup.request_id = c->token;
@@ -482,12 +545,12 @@ static void cmd_dedup(command_flow_t *f, cmd_t *c, int64_t now)
     else if (c->state != CMD_DEDUP)
         log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
     cmd_set_state(f, c, CMD_DEDUP);
-    c->due_ms = now + f->cfg.registry_timeout_ms;
+    c->due_ms = cmd_due_by(c, now, f->cfg.registry_timeout_ms);
     metrics_counter_add(f->m_dedups, 1);
     envelope_t env = {.type = ENV_DEDUP};
     env.u.dedup.request_id = c->token;
     env.u.dedup.command_id = env_str(c->rec.command_id);
-    env.u.dedup.ttl_ms = (uint64_t)f->cfg.dedup_ttl_ms;
+    env.u.dedup.ttl_ms = dedup_ttl_ms(f, c, now);
     f->ops->send_registry(f->arg, &env); /* lost: asked again at due_ms */
 }
 
@@ -609,7 +672,8 @@ static cmd_t *cmd_new(command_flow_t *f, reader_t *r, int64_t offset, int64_t ti
 }
 
 void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offset,
-                            int64_t timestamp_ms, const void *value, size_t len, uint64_t now_us)
+                            int64_t timestamp_ms, const void *value, size_t len,
+                            env_str_t traceparent, uint64_t now_us)
 {
     int64_t now = ms_of(now_us);
     reader_t *r = reader_get(self, reader);
@@ -621,6 +685,8 @@ void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offse
     r->drained_logged = false;
     metrics_counter_add(self->m_read, 1);
     cmd_t *c = cmd_new(self, r, offset, timestamp_ms, value ? value : "", value ? len : 0, now);
+    if (c && command_traceparent_valid(traceparent.ptr, traceparent.len))
+        env_str_copy(traceparent, c->traceparent, sizeof(c->traceparent));
     if (c) {
         char why[128] = "";
         if (command_record_parse(c->value, c->len, c->record_ts_ms, self->cfg.default_ttl_ms,
@@ -681,6 +747,8 @@ static void core_pump(command_flow_t *f, uint32_t core, int64_t now)
         env.u.command.identity = env_str(c->rec.cp_id);
         env.u.command.command_id = env_str(c->rec.command_id);
         env.u.command.record = (env_bin_t){(const uint8_t *)c->value, c->len};
+        env.u.command.traceparent = env_str(c->traceparent);
+        env.u.command.expires_at_ms = (uint64_t)c->rec.expires_at_ms;
         int rc = f->ops->send_core(f->arg, core, &env);
         if ((rc == -ENOBUFS || rc == -EAGAIN) && !f->stopping) {
             metrics_counter_add(f->m_core_full, 1);
@@ -726,8 +794,9 @@ static void on_dedup_result(command_flow_t *f, const env_dedup_result_t *m, int6
     if (!c || c->state != CMD_DEDUP)
         return;
     if (m->status != 0) {
-        /* registry cannot tell (Redis down): do not risk a second delivery; ask again later */
-        c->due_ms = now + f->cfg.park_backoff_ms;
+        /* registry cannot tell (Redis down): do not risk a second delivery; ask again later,
+         * or decide expired at the deadline */
+        c->due_ms = cmd_due_by(c, now, f->cfg.park_backoff_ms);
         return;
     }
     if (!m->first && c->claim) {
@@ -774,6 +843,8 @@ static void relay_result(command_flow_t *f, const env_result_t *m, int64_t now)
     c->core_len = m->value.len;
     env_str_copy(m->command_id, c->rec.command_id, sizeof(c->rec.command_id));
     env_str_copy(m->status, c->status, sizeof(c->status));
+    if (command_traceparent_valid(m->traceparent.ptr, m->traceparent.len))
+        env_str_copy(m->traceparent, c->traceparent, sizeof(c->traceparent));
     c->out = OUT_CORE_RESULT;
     c->need = PART_MAIN;
     cmd_link(f, c);
@@ -801,6 +872,8 @@ static void on_result(command_flow_t *f, const env_result_t *m, int64_t now)
         c->core_value = copy;
         c->core_len = m->value.len;
         env_str_copy(m->status, c->status, sizeof(c->status));
+        if (command_traceparent_valid(m->traceparent.ptr, m->traceparent.len))
+            env_str_copy(m->traceparent, c->traceparent, sizeof(c->traceparent));
         c->out = OUT_CORE_RESULT;
         c->need = PART_MAIN;
         /* core checks action and payload against the charge point's version (it has the
@@ -1095,7 +1168,16 @@ static void cmd_due(command_flow_t *f, cmd_t *c, int64_t now)
             cmd_lookup(f, c, now);
         break;
     case CMD_DEDUP:
-        cmd_dedup(f, c, now);
+        if (!c->claim && now >= c->rec.expires_at_ms) {
+            /* never retried past the deadline: the same request id now claims the key for the
+             * result expired (a late "first" to the earlier DEDUP means the same: ours) */
+            log_info("command %s for %s: expired while waiting for DEDUP", c->rec.command_id,
+                     c->rec.cp_id);
+            cmd_decide(f, c, "expired", "expires_at passed before the charge point was reached",
+                       true, now);
+        } else {
+            cmd_dedup(f, c, now);
+        }
         break;
     case CMD_HANDOVER: /* pumped every tick */
         break;
