@@ -43,7 +43,15 @@
  *   is needed: after a final drain (far-future ticks, every produce delivered, every question
  *   answered) every record read has exactly one final outcome, every RESULT of an earlier bridge
  *   is persisted once, and every takeover stopped is done; after a stop, every command that had a
- *   DEDUP or core question open, or waited for room at its core, is still finished.
+ *   DEDUP or core question open, or waited for room at its core, is still finished;
+ * - deadlines (issue 14): a COMMAND carries the deadline fixed when its record was read and is
+ *   never handed to a core at or past it, nor after a DEDUP sent at or past it (that one claims
+ *   the key for the result expired); every DEDUP's ttl_ms covers the command's time left plus the
+ *   backstop grace plus command_dedup_ttl_ms;
+ * - standard records: every result, DLQ copy and forward has a content-type header (application/
+ *   json; a DLQ copy of bytes that are not JSON application/octet-stream), and carries the
+ *   record's traceparent (a valid one given with the record; none for an invalid one) on its
+ *   COMMAND, result, DLQ copy and forward.
  * Seeds: fuzz/corpus/bridge_flow/. */
 #include "command_flow.h"
 
@@ -104,6 +112,10 @@ typedef struct {
     uint64_t main_cookie; /* the cookie of its result / forward (every retry the same) */
     int result_tries;     /* result records produced (tries) */
     int results, forwards, dlqs, dlqs_produced;
+    int64_t expires_ms; /* the deadline the record was given (0: not parsed) */
+    bool is_json;
+    bool late_dedup; /* a DEDUP was sent at or past the deadline: a claim, never a delivery */
+    char tp[COMMAND_TRACEPARENT_LEN + 1]; /* traceparent the engine must carry ("" none) */
 } frec_t;
 
 /* the DEDUP key is held by a reader this driver does not model (another pod) */
@@ -338,6 +350,23 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
     }
     frec_t *fr = &G.recs[r];
     CHECK(cookie != 0);
+    /* content-type on every record; the command's traceparent when it has one */
+    const char *ctype = NULL, *tp = NULL;
+    char tpbuf[80] = "";
+    for (size_t i = 0; rec->headers && i < rec->headers->count; i++) {
+        if (env_str_eq(rec->headers->items[i].name, "content-type"))
+            ctype = (const char *)rec->headers->items[i].value.ptr;
+        if (env_str_eq(rec->headers->items[i].name, "traceparent")) {
+            env_str_copy(rec->headers->items[i].value, tpbuf, sizeof(tpbuf));
+            tp = tpbuf;
+        }
+    }
+    CHECK(ctype);
+    if (kind == K_DLQ && !fr->is_json)
+        CHECK(strncmp(ctype, "application/octet-stream", 24) == 0);
+    else
+        CHECK(strncmp(ctype, "application/json", 16) == 0);
+    CHECK(fr->tp[0] ? tp && strcmp(tp, fr->tp) == 0 : tp == NULL);
     /* a result (decided here or by a core) holds the command's DEDUP key: no second result from
      * another reader of the same command, which finds the key taken */
     if (kind != K_FORWARD && fr->readable)
@@ -394,6 +423,11 @@ static int op_send_registry(void *arg, const envelope_t *env)
         env_str_copy(env->u.dedup.command_id, id, sizeof(id));
         int r = rec_by_token(env->u.dedup.request_id, id);
         CHECK(G.recs[r].readable); /* a made-up id has no key to take */
+        frec_t *fr = &G.recs[r];
+        int64_t left = fr->expires_ms > (int64_t)G.now_ms ? fr->expires_ms - (int64_t)G.now_ms : 0;
+        CHECK(env->u.dedup.ttl_ms >= (uint64_t)left + 120000 + 86400000);
+        if (fr->expires_ms && (int64_t)G.now_ms >= fr->expires_ms)
+            fr->late_dedup = true;
         q_add(G.dedups, &G.ndedups, env->u.dedup.request_id, r);
     } else {
         CHECK(env->type == ENV_TAKEOVER_DONE);
@@ -436,6 +470,12 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
     CHECK(G.recs[fr->cmd].holder == fr->tok); /* by the copy holding the key */
     CHECK(!fr->core_sent);                    /* never delivered twice */
     CHECK(!fr->main_cookie);                  /* never after its result */
+    /* the deadline read with the record; never handed over at or past it */
+    CHECK(env->u.command.expires_at_ms == (uint64_t)fr->expires_ms);
+    CHECK((int64_t)G.now_ms < fr->expires_ms && !fr->late_dedup);
+    char ctp[80];
+    env_str_copy(env->u.command.traceparent, ctp, sizeof(ctp));
+    CHECK(strcmp(ctp, fr->tp) == 0);
     fr->token = env->u.command.token;
     fr->core = index;
     /* the command a full core refused first goes first */
@@ -689,6 +729,15 @@ static void ev_record(void)
     r->tpl = tpl;
     r->tok = ++G.tokens; /* the engine takes it as a command: its next token */
     r->skip = ok && rec.target_pod[0] && strcmp(rec.target_pod, fr->pod) != 0;
+    r->expires_ms = ok ? rec.expires_at_ms : 0;
+    r->is_json = rec.is_json;
+    /* its traceparent header: none, a valid one, or one the engine must not take */
+    static const char *const TPS[] = {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                                      "garbage"};
+    const char *tp = TPS[(kind >> 4) % 4];
+    if (command_traceparent_valid(tp, strlen(tp)))
+        snprintf(r->tp, sizeof(r->tp), "%s", tp);
     G.nrecs++;
     G.next_offset += 1 + age % 3;
     fr->last_offset = offset;
@@ -698,7 +747,7 @@ static void ev_record(void)
         fr->prefetch_left--;
     TRACE("record %s%s on reader %u @%lld: %.*s\n", r->key, src >= 0 ? " (a copy)" : "", fr->id,
           (long long)offset, (int)len, value);
-    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, env_str(""), now_us());
+    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, env_str(tp), now_us());
 }
 
 static const char *const PODS[] = {"pod-b", "pod-c", "pod-d", "pod-a", ""};
