@@ -67,14 +67,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define T0_MS        1795000000000LL
-#define PARTITIONS   4
-#define MAX_INFLIGHT 6
-#define PREFETCH     3 /* records a reader still hands over after it was paused */
-#define MAX_RECORDS  200
-#define MAX_READERS  64
-#define MAX_PENDING  512
-#define DEFAULT_TTL  600000
+#define T0_MS             1795000000000LL
+#define PARTITIONS        4
+#define REPARTITION_GRACE 5000
+#define MAX_INFLIGHT      6
+#define PREFETCH          3 /* records a reader still hands over after it was paused */
+#define MAX_RECORDS       200
+#define MAX_READERS       256
+#define MAX_PENDING       512
+#define DEFAULT_TTL       600000
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -133,6 +134,9 @@ typedef struct {
     int prefetch_left;
     int64_t stored, last_offset;
     int records;
+    int32_t partition;
+    bool draining; /* replaced by a reader of its pod's new partition after a count change */
+    uint64_t drain_from_ms;
 } freader_t;
 
 typedef enum {
@@ -175,6 +179,8 @@ static struct {
     int head_waiting[2]; /* the record a full core refused first, -1: none */
     bool in_takeover_stop;
     bool in_takeover;       /* a TAKEOVER is being handed over: a reader started is its claim */
+    bool in_repartition;    /* a new partition count is being handed over */
+    int32_t partitions;     /* of commands-down, as the engine was told */
     const char *owner_pod;  /* an OWNER is being handed over naming this pod, live (or NULL) */
     uint64_t pending_epoch; /* of the TAKEOVER being handed over */
     /* questions answered already: the registry answers every copy of a question re-sent */
@@ -322,7 +328,7 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
         CHECK(command_record_parse((const char *)rec->value.ptr, rec->value.len, 1, 1, &f, why,
                                    sizeof(why)) == 0);
         CHECK(strcmp(f.target_pod, key) == 0);
-        CHECK(rec->partition == hash_kafka_partition(key, strlen(key), PARTITIONS));
+        CHECK(rec->partition == hash_kafka_partition(key, strlen(key), G.partitions));
         r = rec_by_token(COOKIE_TOKEN(cookie), f.command_id);
         /* never back to the reader it came from: that pod's partition is the one it reads */
         CHECK(strcmp(f.target_pod, G.readers[G.recs[r].reader].pod) != 0);
@@ -517,10 +523,25 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
 {
     (void)arg;
     CHECK(!reader_by_id(reader)); /* ids are never reused */
-    CHECK(partition == hash_kafka_partition(pod, strlen(pod), PARTITIONS));
+    CHECK(partition == hash_kafka_partition(pod, strlen(pod), G.partitions));
     CHECK(G.nreaders < MAX_READERS);
     uint64_t epoch = G.pending_epoch;
-    if (takeover && !G.in_takeover) {
+    freader_t *moved = NULL;
+    if (G.in_repartition) {
+        /* the pod's partition moved: the reader of the old one (same claim) drains it */
+        for (int i = 0; i < G.nreaders; i++) {
+            freader_t *x = &G.readers[i];
+            if (x->takeover == takeover && !x->stopped && !x->draining &&
+                strcmp(x->pod, pod) == 0) {
+                CHECK(!moved && x->partition != partition);
+                moved = x;
+            }
+        }
+        CHECK(moved);
+        moved->draining = true;
+        moved->drain_from_ms = G.now_ms;
+        epoch = moved->epoch;
+    } else if (takeover && !G.in_takeover) {
         /* a takeover left to its pod that nobody ended: resumed with the same claim, once */
         CHECK(!G.stopping);
         freader_t *y = NULL;
@@ -543,6 +564,7 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
     fr->takeover = takeover;
     fr->epoch = epoch;
     fr->last_offset = -1;
+    fr->partition = partition;
     return 0;
 }
 
@@ -564,6 +586,16 @@ static void op_reader_stop(void *arg, uint32_t reader)
     if (G.owner_pod) { /* a record of its own pod, alive: left to it, no TAKEOVER_DONE */
         CHECK(fr->takeover && strcmp(fr->pod, G.owner_pod) == 0);
         fr->yielded = true;
+        return;
+    }
+    /* an old partition after a count change: only once drained and the grace passed (a
+     * takeover's also ends with its claim, or unconfirmed), never with a record not final */
+    if (fr->draining && !G.stopping) {
+        if (!fr->takeover)
+            CHECK(fr->eof_after_last && G.now_ms >= fr->drain_from_ms + REPARTITION_GRACE);
+        for (int i = 0; i < G.nrecs; i++)
+            if (&G.readers[G.recs[i].reader] == fr && !fr->takeover)
+                CHECK(final(&G.recs[i]));
         return;
     }
     /* by TAKEOVER active=false, or by a tick (a claim a restarted registry did not confirm) */
@@ -709,7 +741,7 @@ static void ev_record(void)
     bool ok = command_record_parse(value, len, ts, DEFAULT_TTL, &rec, why, sizeof(why)) == 0;
     frec_t *r = &G.recs[G.nrecs];
     memset(r, 0, sizeof(*r));
-    int32_t partition = hash_kafka_partition(fr->pod, strlen(fr->pod), PARTITIONS);
+    int32_t partition = fr->partition;
     r->cmd = G.nrecs;
     if (rec.command_id[0]) {
         if (strncmp(rec.command_id, "relay-", 6) == 0 ||
@@ -978,6 +1010,48 @@ static void ev_takeover(void)
         }
 }
 
+/* The partition count of commands-down changes (or is told again): every reader whose pod's
+ * partition moved gets a reader of the new one at once, the old one draining. */
+static void ev_partitions(void)
+{
+    static const int32_t COUNTS[] = {PARTITIONS, 5, 8, 16, 128};
+    int32_t n = COUNTS[byte() % 5];
+    int live = 0;
+    for (int i = 0; i < G.nreaders; i++)
+        live += !G.readers[i].stopped && !G.readers[i].draining;
+    if (G.nreaders + live + 64 > MAX_READERS)
+        return; /* the driver keeps every reader it saw (64: room for takeovers and resumes) */
+    TRACE("partitions %d\n", (int)n);
+    /* back to a partition still draining: that reader reads on for its pod, no new one */
+    for (int i = 0; i < G.nreaders; i++) {
+        freader_t *x = &G.readers[i];
+        if (x->stopped || x->draining ||
+            x->partition == hash_kafka_partition(x->pod, strlen(x->pod), n))
+            continue;
+        for (int j = 0; j < G.nreaders; j++) {
+            freader_t *y = &G.readers[j];
+            if (y->draining && !y->stopped && y->takeover == x->takeover &&
+                strcmp(y->pod, x->pod) == 0 &&
+                y->partition == hash_kafka_partition(y->pod, strlen(y->pod), n)) {
+                y->draining = false;
+                y->epoch = x->epoch;
+                x->draining = true;
+                x->drain_from_ms = G.now_ms;
+                break;
+            }
+        }
+    }
+    G.partitions = n;
+    G.in_repartition = true;
+    CHECK(command_flow_on_partitions(G.flow, n, now_us()) == 0);
+    G.in_repartition = false;
+    for (int i = 0; i < G.nreaders; i++) { /* every pod read is read at its new partition */
+        const freader_t *fr = &G.readers[i];
+        if (!fr->stopped && !fr->draining)
+            CHECK(fr->partition == hash_kafka_partition(fr->pod, strlen(fr->pod), n));
+    }
+}
+
 static void ev_eof(void)
 {
     uint8_t pick = byte();
@@ -1073,6 +1147,9 @@ static void drain(void)
             CHECK(!fr->done_sent && !fr->destroyed);
         if (fr->for_good)
             CHECK(fr->destroyed && fr->done_sent);
+        /* a count change never leaves a pod's new partition unread */
+        if (!fr->takeover && !fr->stopped && !fr->draining)
+            CHECK(fr->partition == hash_kafka_partition("pod-a", 5, G.partitions));
     }
     for (int i = 0; i < G.relays; i++)
         CHECK(G.relayed[i] == 1); /* every RESULT of an earlier bridge persisted, once */
@@ -1097,7 +1174,7 @@ static void drain(void)
         CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
         G.in_takeover_stop = G.in_takeover = false;
         if (reading)
-            CHECK(fr->stopped && fr->for_good);
+            CHECK(fr->stopped && (fr->for_good || fr->draining));
     }
     int readers = G.nreaders;
     G.now_ms += 3600000;
@@ -1105,7 +1182,8 @@ static void drain(void)
     CHECK(G.nreaders == readers); /* nothing resumes once ended */
     for (int i = 0; i < G.nreaders; i++)
         if (G.readers[i].takeover)
-            CHECK(G.readers[i].destroyed && G.readers[i].done_sent == !G.readers[i].yielded);
+            CHECK(G.readers[i].destroyed &&
+                  G.readers[i].done_sent == (!G.readers[i].yielded && !G.readers[i].draining));
 }
 
 /* stop: the shell drains its input and flushes, without ticks, then closes. The commands that
@@ -1155,6 +1233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     G.left = size;
     G.now_ms = T0_MS;
     G.tokens = 1000; /* cfg.first_token */
+    G.partitions = PARTITIONS;
     command_flow_config_t cfg = {.pod_id = "pod-a",
                                  .commands_topic = "commands-down",
                                  .results_topic = "command-results",
@@ -1168,6 +1247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  .dedup_ttl_ms = 86400000,
                                  .max_inflight = MAX_INFLIGHT,
                                  .core_grace_ms = 120000,
+                                 .repartition_grace_ms = REPARTITION_GRACE,
                                  .first_token = 1000,
                                  .instance = 7777,
                                  .announce_interval_ms = 1000};
@@ -1210,6 +1290,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 G.fail_core = ev & 0x20 ? 2 : 1; /* failed for good, or a full core */
             break;
         case 10:
+            if (ev >= 0xf0) {
+                ev_partitions();
+                break;
+            }
             G.reenter = true;
             G.reenter_pick = byte();
             break;

@@ -48,6 +48,15 @@ const config_option_t BRIDGE_CONFIG[] = {
      "command_core_grace_ms (DEDUP ttl_ms = time left + grace + this)"},
     {"command_core_grace_ms", CONFIG_DURATION, "2m", F(command_core_grace_ms), 1000, 86400000, NULL,
      NULL, "a command at a core without RESULT this long after its expiry is finished as timeout"},
+    {"command_repartition_grace_ms", CONFIG_DURATION, "5m", F(command_repartition_grace_ms), 0,
+     86400000, NULL, NULL,
+     "after the partition count of commands-down changed, the pod's old partition is read until "
+     "drained and at least this long (backends still routing with the old count; 5m: the Java "
+     "client's metadata.max.age.ms)"},
+    {"command_partitions_refresh_ms", CONFIG_DURATION, "30s", F(command_partitions_refresh_ms), 0,
+     3600000, NULL, NULL,
+     "how often the partition count of commands-down is asked (a change moves the pod to its new "
+     "partition); 0: never"},
     {"command_max_inflight", CONFIG_INT, "10000", F(command_max_inflight), 1, 10000000, NULL, NULL,
      "commands without a final result before consumption pauses"},
     {"consumer_commit_ms", CONFIG_DURATION, "1s", F(consumer_commit_ms), 100, 600000, NULL, NULL,

@@ -102,6 +102,10 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
                                    "command record read to its final result persisted, by action "
                                    "and status",
                                    "action"},
+    [BRIDGE_M_PARTITION_MOVES] = {"bridge_commands_partition_moves_total", METRICS_COUNTER,
+                                  "readers moved to a pod's new partition of commands-down after "
+                                  "its partition count changed (the old one read until drained)",
+                                  NULL},
 };
 
 void bridge_metrics_define(void)

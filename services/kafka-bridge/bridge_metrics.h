@@ -46,6 +46,7 @@ typedef enum {
     BRIDGE_M_RESULTS_LATE,
     BRIDGE_M_PEER_RESTARTS,    /* {stage} */
     BRIDGE_M_COMMAND_DURATION, /* {action,status} */
+    BRIDGE_M_PARTITION_MOVES,
     BRIDGE_M_COUNT
 } bridge_metric_t;
 

@@ -33,6 +33,10 @@ typedef struct reader {
     bool done_after;       /* takeover ended for good: TAKEOVER_DONE once destroyed */
     bool drained_logged;   /* takeover: "drained" said since its last record */
     int64_t confirm_by_ms; /* takeover to be confirmed by a restarted registry by then (0: no) */
+    /* the partition count changed and the pod's partition moved: a new reader reads the new one,
+     * this one reads on until drained and at least until drain_until_ms, then stops */
+    bool draining;
+    int64_t drain_until_ms;
     int32_t partition;
     offset_track_t track;
     size_t refs; /* commands alive that came from here */
@@ -124,6 +128,7 @@ struct command_flow {
     int64_t next_announce_ms;
     /* per core: commands DEDUP allowed that wait for room, oldest first */
     cmd_t **wait_head, **wait_tail;
+    metrics_counter_t *m_moves;
     metrics_counter_t *m_read, *m_forwards, *m_parks, *m_skipped, *m_duplicates, *m_takeovers,
         *m_lookups, *m_dedups, *m_retries, *m_core_timeouts, *m_core_restart_timeouts, *m_core_full,
         *m_relayed, *m_late, *m_elsewhere, *m_yielded;
@@ -152,11 +157,11 @@ static reader_t *reader_get(command_flow_t *f, uint32_t id)
     return NULL;
 }
 
-/* A live (not stopping) reader of pod's partition. */
+/* A live (not stopping, not draining an old partition) reader of pod's partition. */
 static reader_t *reader_find(command_flow_t *f, const char *pod, bool takeover)
 {
     for (reader_t *r = f->readers; r; r = r->next)
-        if (r->takeover == takeover && !r->stopping && strcmp(r->pod, pod) == 0)
+        if (r->takeover == takeover && !r->stopping && !r->draining && strcmp(r->pod, pod) == 0)
             return r;
     return NULL;
 }
@@ -382,6 +387,7 @@ static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 }
 
 static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now);
+static void readers_follow_count(command_flow_t *f, int64_t now);
 
 /* Buckets of bridge_command_duration_seconds: a command read to its final result takes from
  * milliseconds (refused at once) to minutes (parked, or a slow charge point), up to the
@@ -915,6 +921,13 @@ static void reader_stop(command_flow_t *f, reader_t *r)
         if (c->reader == r && (c->state == CMD_LOOKUP || c->state == CMD_PARKED))
             cmd_unlink(f, c);
     }
+    /* a takeover ends on every partition it reads: the dead pod's old one still draining after
+     * a change of the partition count ends with it (without a TAKEOVER_DONE of its own); a
+     * drained old one ends alone */
+    if (r->takeover && !r->draining)
+        for (reader_t *o = f->readers; o; o = o->next)
+            if (o->takeover && !o->stopping && strcmp(o->pod, r->pod) == 0)
+                reader_stop(f, o);
     readers_resume_if_room(f);
 }
 
@@ -974,7 +987,10 @@ static void takeover_yield(command_flow_t *f, cmd_t *c, int64_t now)
             (*p)->resume_ms = now + 3 * f->cfg.registry_timeout_ms;
         }
     }
+    reader_t *live = reader_find(f, r->pod, true); /* r may be an old partition draining */
     reader_stop(f, r);
+    if (live)
+        reader_stop(f, live);
 }
 
 /* Takeovers left to their pod that the registry did not end in time read again (same claim). */
@@ -1022,8 +1038,11 @@ static void on_takeover(command_flow_t *f, const env_takeover_t *m)
         log_info("TAKEOVER of pod '%s' (active %d) ignored", pod, (int)m->active);
         break;
     case TAKEOVER_KEEP:
-        r->epoch = m->epoch;
-        r->confirm_by_ms = 0;
+        for (reader_t *o = f->readers; o; o = o->next) /* and the old partition draining */
+            if (o->takeover && !o->stopping && strcmp(o->pod, pod) == 0) {
+                o->epoch = m->epoch;
+                o->confirm_by_ms = 0;
+            }
         break;
     case TAKEOVER_START:
         if (!f->partitions) {
@@ -1205,10 +1224,16 @@ static void readers_tick(command_flow_t *f, int64_t now)
             log_warn("orphan takeover of pod %s (epoch %" PRIu64 ") not confirmed by the "
                      "restarted registry: stopped",
                      r->pod, r->epoch);
-            r->done_after = true;
+            r->done_after = !r->draining; /* one TAKEOVER_DONE per claim: the live reader's */
             reader_stop(f, r);
         }
-        if (r->takeover && !r->stopping && !r->drained_logged &&
+        if (r->draining && !r->stopping && now >= r->drain_until_ms &&
+            command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
+            log_info("%s[%d] of pod %s drained after the partition count changed: reader stopped",
+                     f->commands_topic, (int)r->partition, r->pod);
+            reader_stop(f, r);
+        }
+        if (r->takeover && !r->stopping && !r->draining && !r->drained_logged &&
             command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
             r->drained_logged = true;
             log_info("pod %s drained (epoch %" PRIu64 "): reading on while it is dead", r->pod,
@@ -1259,7 +1284,7 @@ static uint64_t next_due_us(const command_flow_t *f, int64_t now)
     if (waiting && now + COMMAND_FLOW_TICK_MS < next)
         next = now + COMMAND_FLOW_TICK_MS;
     for (const reader_t *r = f->readers; r; r = r->next)
-        if ((r->takeover || r->stopping) && now + COMMAND_FLOW_TICK_MS < next)
+        if ((r->takeover || r->stopping || r->draining) && now + COMMAND_FLOW_TICK_MS < next)
             next = now + COMMAND_FLOW_TICK_MS;
     if (f->cfg.announce_interval_ms > 0 && f->next_announce_ms < next)
         next = f->next_announce_ms;
@@ -1296,6 +1321,7 @@ uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
     }
     free(due);
     cores_pump(self, now);
+    readers_follow_count(self, now);
     readers_tick(self, now);
     yields_tick(self, now);
     return next_due_us(self, now);
@@ -1356,6 +1382,7 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
     f->m_late = COUNTER(BRIDGE_M_RESULTS_LATE);
     f->m_elsewhere = COUNTER(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE);
     f->m_yielded = COUNTER(BRIDGE_M_TAKEOVERS_YIELDED);
+    f->m_moves = COUNTER(BRIDGE_M_PARTITION_MOVES);
 #undef COUNTER
     f->m_inflight = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INFLIGHT), NULL);
     f->m_parked = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_PARKED), NULL);
@@ -1387,6 +1414,63 @@ void command_flow_destroy(command_flow_t **self_p)
     free(f->dlq_topic);
     free(f);
     *self_p = NULL;
+}
+
+/* Every reader whose pod's partition is another one under the current count gets a new reader of
+ * the new partition (same pod, claim and epoch), and reads on until drained (docs/commands.md
+ * "A change of the partition count"). A reader the shell could not start is tried again on the
+ * next tick. */
+static void readers_follow_count(command_flow_t *f, int64_t now)
+{
+    if (!f->partitions || f->stopping)
+        return;
+    for (reader_t *r = f->readers; r; r = r->next) {
+        if (r->stopping || r->draining ||
+            r->partition == hash_kafka_partition(r->pod, strlen(r->pod), f->partitions))
+            continue;
+        int32_t to = hash_kafka_partition(r->pod, strlen(r->pod), f->partitions);
+        reader_t *n = NULL;
+        for (reader_t *o = f->readers; o && !n; o = o->next)
+            if (o->draining && !o->stopping && o->takeover == r->takeover && o->partition == to &&
+                strcmp(o->pod, r->pod) == 0)
+                n = o; /* the count went back: that partition is still read, it reads on */
+        if (n) {
+            n->draining = false;
+            n->epoch = r->epoch;
+        } else {
+            n = reader_new(f, r->pod, r->epoch, r->takeover); /* put first: not visited */
+        }
+        if (!n) {
+            log_warn("cannot start reading %s for pod %s at its new partition: tried again",
+                     f->commands_topic, r->pod);
+            continue;
+        }
+        n->confirm_by_ms = r->confirm_by_ms;
+        r->draining = true;
+        r->drain_until_ms = now + f->cfg.repartition_grace_ms;
+        metrics_counter_add(f->m_moves, 1);
+        log_warn("%s has %d partitions: pod %s%s moves from partition %d to %d; the old one is "
+                 "read until drained",
+                 f->commands_topic, (int)f->partitions, r->pod, r->takeover ? " (taken over)" : "",
+                 (int)r->partition, (int)n->partition);
+    }
+}
+
+int command_flow_on_partitions(command_flow_t *self, int32_t partitions, uint64_t now_us)
+{
+    if (self->stopping)
+        return -ECANCELED;
+    if (!self->partitions)
+        return -EAGAIN;
+    if (partitions <= 0)
+        return -EINVAL;
+    if (partitions != self->partitions) {
+        log_warn("%s: partition count %d -> %d", self->commands_topic, (int)self->partitions,
+                 (int)partitions);
+        self->partitions = partitions;
+    }
+    readers_follow_count(self, ms_of(now_us));
+    return 0;
 }
 
 int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us)

@@ -56,14 +56,15 @@ typedef struct {
     const char *results_topic;
     const char *dlq_topic;
     uint32_t core_count;
-    int64_t default_ttl_ms;      /* command_default_ttl_ms */
-    int64_t max_hops;            /* command_max_hops */
-    int64_t park_backoff_ms;     /* command_park_backoff_ms: also the retry delay of output */
-    int64_t park_backoff_max_ms; /* command_park_backoff_max_ms */
-    int64_t registry_timeout_ms; /* command_registry_timeout_ms */
-    int64_t dedup_ttl_ms;        /* command_dedup_ttl_ms */
-    int64_t max_inflight;        /* command_max_inflight: beyond, every reader pauses */
-    int64_t core_grace_ms;       /* command_core_grace_ms */
+    int64_t default_ttl_ms;       /* command_default_ttl_ms */
+    int64_t max_hops;             /* command_max_hops */
+    int64_t park_backoff_ms;      /* command_park_backoff_ms: also the retry delay of output */
+    int64_t park_backoff_max_ms;  /* command_park_backoff_max_ms */
+    int64_t registry_timeout_ms;  /* command_registry_timeout_ms */
+    int64_t dedup_ttl_ms;         /* command_dedup_ttl_ms */
+    int64_t max_inflight;         /* command_max_inflight: beyond, every reader pauses */
+    int64_t core_grace_ms;        /* command_core_grace_ms */
+    int64_t repartition_grace_ms; /* command_repartition_grace_ms */
     /* Tokens (the request ids of LOOKUP and DEDUP, the token of COMMAND) count up from here.
      * A DEDUP key's value names its request id, so tokens must never repeat across restarts:
      * the shell passes the wall clock in microseconds. Below 2^61. */
@@ -126,6 +127,14 @@ void command_flow_destroy(command_flow_t **self_p);
  * -ECANCELED after stop, -EINVAL, or -EIO when the reader did not start (the shell tries again
  * later). */
 int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us);
+
+/* The partition count of the commands topic is now `partitions` (the shell's metadata refresh;
+ * the same count again changes nothing). Every reader whose pod's partition moved (its own, and
+ * dead pods' taken over) gets a reader of the new partition at once; the old one reads on until
+ * it is drained (end of partition, every record read final, nothing in flight) and at least
+ * command_repartition_grace_ms (backends that still route with the old count), then stops and
+ * commits. 0; -EAGAIN before start, -ECANCELED after stop, -EINVAL. */
+int command_flow_on_partitions(command_flow_t *self, int32_t partitions, uint64_t now_us);
 
 /* A record of `reader` at `offset` (ascending per reader), with its Kafka timestamp (<= 0: none,
  * now is used), value (copied) and W3C traceparent (the record's `traceparent` header, or a new

@@ -234,6 +234,7 @@ static command_flow_config_t config(void)
                                    .dedup_ttl_ms = 86400000,
                                    .max_inflight = 100,
                                    .core_grace_ms = 120000,
+                                   .repartition_grace_ms = 300000,
                                    .first_token = 1000};
 }
 
@@ -1828,6 +1829,135 @@ START_TEST(test_cp_id_invalid)
 }
 END_TEST
 
+/* A count under which pod's partition differs from the one under PARTITIONS. */
+static int32_t moved_count(const char *pod)
+{
+    int32_t old = hash_kafka_partition(pod, strlen(pod), PARTITIONS);
+    for (int32_t n = 128; n < 1024; n++)
+        if (hash_kafka_partition(pod, strlen(pod), n) != old)
+            return n;
+    ck_abort_msg("no count moves %s", pod);
+    return 0;
+}
+
+/* The partition count grows: a reader of the pod's new partition starts at once; the old one
+ * reads on (a record there is handled as before) until it is drained AND
+ * command_repartition_grace_ms passed, then stops and commits; forwards use the new count. The
+ * same count again changes nothing. */
+START_TEST(test_partition_count_changes)
+{
+    skip_start();
+    ck_assert_int_eq(command_flow_on_partitions(F, PARTITIONS, US(T0_MS)), 0);
+    none();
+    ck_assert_int_eq(command_flow_on_partitions(F, 0, US(T0_MS)), -EINVAL);
+    int32_t n = moved_count("pod-a");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    op_t *o = take(OP_START);
+    uint32_t nr = o->reader;
+    ck_assert_uint_ne(nr, OWN);
+    ck_assert_str_eq(o->pod, "pod-a");
+    ck_assert_int_eq(o->offset, hash_kafka_partition("pod-a", 5, n));
+    ck_assert(!o->flag);
+    none();
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    none();
+    /* a record still on the old partition (a backend with the old count) is handled */
+    record_on(OWN, 7, cmd_json("p-1", NULL), T0_MS);
+    uint64_t t = take_lookup("CP-p-1");
+    owner(t, "pod-b", true, T0_MS);
+    o = take(OP_PRODUCE); /* forwarded: to pod-b's partition under the new count */
+    ck_assert_int_eq(o->partition, hash_kafka_partition("pod-b", 5, n));
+    uint64_t f1 = o->cookie;
+    command_flow_on_eof(F, OWN);
+    command_flow_tick(F, US(T0_MS + 300000));
+    none(); /* grace over, but the forward is not persisted: not drained */
+    deliver(f1, 0, T0_MS + 300001);
+    take_store(OWN, 8);
+    record_on(OWN, 9, cmd_json("p-3", ",\"target_pod\":\"pod-x\""), T0_MS + 300050);
+    take_store(OWN, 10); /* skipped: final at once */
+    command_flow_tick(F, US(T0_MS + 300100));
+    none(); /* a record arrived since the last end of partition: not drained */
+    command_flow_on_eof(F, OWN);
+    command_flow_tick(F, US(T0_MS + 300200));
+    ck_assert_uint_eq(take(OP_STOP)->reader, OWN);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, OWN);
+    none();
+    /* the new reader is the pod's own reader now */
+    record_on(nr, 0, cmd_json("p-2", NULL), T0_MS + 300300);
+    take_lookup("CP-p-2");
+    ck_assert_uint_eq(counter(BRIDGE_M_PARTITION_MOVES) >= 1, 1);
+}
+END_TEST
+
+/* Back to the old count while the old partition is still draining: that reader reads on as the
+ * pod's own (no third reader), and the new one drains instead. */
+START_TEST(test_partition_count_back)
+{
+    skip_start();
+    int32_t n = moved_count("pod-a");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    uint32_t nr = take(OP_START)->reader;
+    ck_assert_int_eq(command_flow_on_partitions(F, PARTITIONS, US(T0_MS + 10)), 0);
+    none();
+    command_flow_on_eof(F, OWN);
+    command_flow_on_eof(F, nr);
+    command_flow_tick(F, US(T0_MS + 300010));
+    ck_assert_uint_eq(take(OP_STOP)->reader, nr);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, nr);
+    none(); /* the first reader reads on */
+    record_on(OWN, 3, cmd_json("b-1", NULL), T0_MS + 300020);
+    take_lookup("CP-b-1");
+}
+END_TEST
+
+/* A dead pod's partition taken over moves too; the registry ending the claim stops both the new
+ * reader and the old one still draining, with one TAKEOVER_DONE; a repeated claim's epoch
+ * reaches both. Before start and after stop the count is not taken. */
+START_TEST(test_partition_count_takeover)
+{
+    skip_start();
+    takeover("pod-c", 7, true);
+    uint32_t rd = take(OP_START)->reader;
+    int32_t n = moved_count("pod-c");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    uint32_t nr = 0;
+    for (int i = 0; i < 2; i++) { /* pod-a's may move as well */
+        op_t *o = take(OP_START);
+        if (strcmp(o->pod, "pod-c") == 0) {
+            ck_assert(o->flag);
+            ck_assert_int_eq(o->offset, hash_kafka_partition("pod-c", 5, n));
+            nr = o->reader;
+        }
+        if (hash_kafka_partition("pod-a", 5, n) == hash_kafka_partition("pod-a", 5, PARTITIONS))
+            break;
+    }
+    ck_assert_uint_ne(nr, 0);
+    none();
+    takeover("pod-c", 8, true); /* repeated: keeps both */
+    none();
+    takeover("pod-c", 8, false);
+    ck_assert_uint_eq(take(OP_STOP)->reader, nr);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rd);
+    none();
+    command_flow_tick(F, US(T0_MS + 100));
+    int dones = 0, destroyed = 0;
+    while (seen < nops) {
+        op_t *o = &rec_ops[seen++];
+        if (o->kind == OP_DESTROY)
+            destroyed++;
+        else if (o->kind == OP_REGISTRY && o->type == ENV_TAKEOVER_DONE) {
+            dones++;
+            ck_assert_str_eq(o->text, "pod-c");
+            ck_assert_uint_eq(o->epoch, 8);
+        }
+    }
+    ck_assert_int_eq(destroyed, 2);
+    ck_assert_int_eq(dones, 1);
+    command_flow_stop(F, US(T0_MS + 200));
+    ck_assert_int_eq(command_flow_on_partitions(F, n + 1, US(T0_MS)), -ECANCELED);
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_ERROR); /* the engine's info lines are not what is tested */
@@ -1869,6 +1999,9 @@ int main(void)
     tcase_add_test(tc, test_dedup_wait_expires);
     tcase_add_test(tc, test_lookup_wait_expires);
     tcase_add_test(tc, test_cp_id_invalid);
+    tcase_add_test(tc, test_partition_count_changes);
+    tcase_add_test(tc, test_partition_count_takeover);
+    tcase_add_test(tc, test_partition_count_back);
     suite_add_tcase(s, tc);
     /* these make their own engine */
     TCase *own = tcase_create("own engine");
