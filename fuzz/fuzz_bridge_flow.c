@@ -7,7 +7,8 @@
  * outstanding cookies, also served inside a produce call, produce failures, COMMAND sends refused
  * by a full core or for good, ANNOUNCEs of cores (the same instance, an old one, a new one: a
  * restart) and of the registry, TAKEOVER start, repeat and stop, end of partition (a taken-over
- * partition is read on after it), ticks of a fake clock advancing by random amounts, and stop.
+ * partition is read on after it), changes of the partition count, traceparent headers (valid,
+ * invalid, none), ticks of a fake clock advancing by random amounts, and stop.
  *
  * The recording ops check, and abort on a violation:
  * - at most one final result (or forward) delivered per record, at most one DLQ copy; never a
@@ -51,7 +52,13 @@
  * - standard records: every result, DLQ copy and forward has a content-type header (application/
  *   json; a DLQ copy of bytes that are not JSON application/octet-stream), and carries the
  *   record's traceparent (a valid one given with the record; none for an invalid one) on its
- *   COMMAND, result, DLQ copy and forward.
+ *   COMMAND, result, DLQ copy and forward;
+ * - a change of the partition count (told again, raised, lowered back: a partition still
+ *   draining): every reader whose pod's partition moved gets a reader of the new one at once
+ *   (same claim and epoch), or the reader still draining there reads on; an old partition of the
+ *   pod's own stops only once drained (end of partition, every record read final) and
+ *   command_repartition_grace_ms passed; one TAKEOVER_DONE per claim; forwards use the new
+ *   count.
  * Seeds: fuzz/corpus/bridge_flow/. */
 #include "command_flow.h"
 

@@ -731,7 +731,7 @@ static void *watch_partitions(void *arg)
     pthread_mutex_lock(&k->watch_lock);
     while (!k->watch_stop) {
         pthread_mutex_unlock(&k->watch_lock);
-        int32_t n = metadata_partitions(k, 5000);
+        int32_t n = metadata_partitions(k, 2000); /* bounds the join at shutdown */
         if (n > 0)
             atomic_store(&k->partitions_seen, n);
         pthread_mutex_lock(&k->watch_lock);

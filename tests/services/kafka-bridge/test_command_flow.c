@@ -6,7 +6,10 @@
  * Issue 12: ANNOUNCE sent, a core restarting (its commands finished as timeout, a late RESULT
  * dropped), a registry restarting (questions asked again, takeovers to be confirmed), a full core
  * (the command waits, in order, never rejected), a taken-over partition read on after its drain
- * until TAKEOVER active=false (then TAKEOVER_DONE), RESULTs of an earlier bridge instance. */
+ * until TAKEOVER active=false (then TAKEOVER_DONE), RESULTs of an earlier bridge instance.
+ * Issue 14: the deadline in COMMAND.expires_at_ms and checked while waiting for OWNER or DEDUP,
+ * the DEDUP key's ttl, a cp_id the edge would refuse, content-type and traceparent headers, the
+ * duration histogram, a change of the partition count (own and taken-over partitions). */
 #include "command_flow.h"
 
 #include <check.h>
