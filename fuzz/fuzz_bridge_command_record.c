@@ -4,7 +4,11 @@
  * with a reason, without a crash, a leak or a read outside the input. What parses must route to
  * some decision, and its forwarded copy must parse again with the same command_id, cp_id and
  * action, target_pod set, hops + 1 and the same absolute expiry; a result record must be built
- * for it. Seeds: fuzz/corpus/bridge_command_record/. */
+ * for it. What parses has a command_id of at most 79 bytes (ocpp-core's limit) and a cp_id the
+ * edge accepts (identity_valid()). The same
+ * bytes checked as a traceparent are taken only in the W3C version-00 shape; action and status
+ * labels of the duration histogram stay within their bounded sets. Seeds:
+ * fuzz/corpus/bridge_command_record/. */
 #include "command_record.h"
 #include "command_route.h"
 
@@ -19,12 +23,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int64_t ts = 1795000000000LL;
     command_record_t r, f;
     char why[128] = "";
+    if (command_traceparent_valid((const char *)data, size) &&
+        (size != COMMAND_TRACEPARENT_LEN || memcmp(data, "00-", 3) != 0 || data[35] != '-' ||
+         data[52] != '-'))
+        abort();
     if (command_record_parse((const char *)data, size, ts, 60000, &r, why, sizeof(why)) != 0) {
         if (!why[0])
             abort(); /* a refusal always says why */
         return 0;
     }
     if (!r.command_id[0] || !r.cp_id[0] || !r.action[0])
+        abort();
+    /* the limits of the other stages: never a command the core or registry would cut */
+    if (strlen(r.command_id) > 79 || !identity_valid(r.cp_id, strlen(r.cp_id)) || !r.is_json)
+        abort();
+    /* bounded labels: the action's own name only when it is one of the known ones */
+    const char *al = command_action_label(r.action);
+    if (strcmp(al, "other") != 0 && strcmp(al, r.action) != 0)
+        abort();
+    const char *sl = command_status_label(r.action);
+    if (strcmp(sl, "other") != 0 && strcmp(sl, r.action) != 0)
         abort();
     route_input_t in = {.self_pod = "pod-a",
                         .reader_pod = "pod-a",

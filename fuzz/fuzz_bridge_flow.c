@@ -7,7 +7,8 @@
  * outstanding cookies, also served inside a produce call, produce failures, COMMAND sends refused
  * by a full core or for good, ANNOUNCEs of cores (the same instance, an old one, a new one: a
  * restart) and of the registry, TAKEOVER start, repeat and stop, end of partition (a taken-over
- * partition is read on after it), ticks of a fake clock advancing by random amounts, and stop.
+ * partition is read on after it), changes of the partition count, traceparent headers (valid,
+ * invalid, none), ticks of a fake clock advancing by random amounts, and stop.
  *
  * The recording ops check, and abort on a violation:
  * - at most one final result (or forward) delivered per record, at most one DLQ copy; never a
@@ -43,7 +44,21 @@
  *   is needed: after a final drain (far-future ticks, every produce delivered, every question
  *   answered) every record read has exactly one final outcome, every RESULT of an earlier bridge
  *   is persisted once, and every takeover stopped is done; after a stop, every command that had a
- *   DEDUP or core question open, or waited for room at its core, is still finished.
+ *   DEDUP or core question open, or waited for room at its core, is still finished;
+ * - deadlines (issue 14): a COMMAND carries the deadline fixed when its record was read and is
+ *   never handed to a core at or past it, nor after a DEDUP sent at or past it (that one claims
+ *   the key for the result expired); every DEDUP's ttl_ms covers the command's time left plus the
+ *   backstop grace plus command_dedup_ttl_ms;
+ * - standard records: every result, DLQ copy and forward has a content-type header (application/
+ *   json; a DLQ copy of bytes that are not JSON application/octet-stream), and carries the
+ *   record's traceparent (a valid one given with the record; none for an invalid one) on its
+ *   COMMAND, result, DLQ copy and forward;
+ * - a change of the partition count (told again, raised, lowered back: a partition still
+ *   draining): every reader whose pod's partition moved gets a reader of the new one at once
+ *   (same claim and epoch), or the reader still draining there reads on; an old partition of the
+ *   pod's own stops only once drained (end of partition, every record read final) and
+ *   command_repartition_grace_ms passed; one TAKEOVER_DONE per claim; forwards use the new
+ *   count.
  * Seeds: fuzz/corpus/bridge_flow/. */
 #include "command_flow.h"
 
@@ -59,14 +74,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define T0_MS        1795000000000LL
-#define PARTITIONS   4
-#define MAX_INFLIGHT 6
-#define PREFETCH     3 /* records a reader still hands over after it was paused */
-#define MAX_RECORDS  200
-#define MAX_READERS  64
-#define MAX_PENDING  512
-#define DEFAULT_TTL  600000
+#define T0_MS             1795000000000LL
+#define PARTITIONS        4
+#define REPARTITION_GRACE 5000
+#define MAX_INFLIGHT      6
+#define PREFETCH          3 /* records a reader still hands over after it was paused */
+#define MAX_RECORDS       200
+#define MAX_READERS       256
+#define MAX_PENDING       512
+#define DEFAULT_TTL       600000
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -104,6 +120,10 @@ typedef struct {
     uint64_t main_cookie; /* the cookie of its result / forward (every retry the same) */
     int result_tries;     /* result records produced (tries) */
     int results, forwards, dlqs, dlqs_produced;
+    int64_t expires_ms; /* the deadline the record was given (0: not parsed) */
+    bool is_json;
+    bool late_dedup; /* a DEDUP was sent at or past the deadline: a claim, never a delivery */
+    char tp[COMMAND_TRACEPARENT_LEN + 1]; /* traceparent the engine must carry ("" none) */
 } frec_t;
 
 /* the DEDUP key is held by a reader this driver does not model (another pod) */
@@ -121,6 +141,9 @@ typedef struct {
     int prefetch_left;
     int64_t stored, last_offset;
     int records;
+    int32_t partition;
+    bool draining; /* replaced by a reader of its pod's new partition after a count change */
+    uint64_t drain_from_ms;
 } freader_t;
 
 typedef enum {
@@ -163,6 +186,8 @@ static struct {
     int head_waiting[2]; /* the record a full core refused first, -1: none */
     bool in_takeover_stop;
     bool in_takeover;       /* a TAKEOVER is being handed over: a reader started is its claim */
+    bool in_repartition;    /* a new partition count is being handed over */
+    int32_t partitions;     /* of commands-down, as the engine was told */
     const char *owner_pod;  /* an OWNER is being handed over naming this pod, live (or NULL) */
     uint64_t pending_epoch; /* of the TAKEOVER being handed over */
     /* questions answered already: the registry answers every copy of a question re-sent */
@@ -310,7 +335,7 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
         CHECK(command_record_parse((const char *)rec->value.ptr, rec->value.len, 1, 1, &f, why,
                                    sizeof(why)) == 0);
         CHECK(strcmp(f.target_pod, key) == 0);
-        CHECK(rec->partition == hash_kafka_partition(key, strlen(key), PARTITIONS));
+        CHECK(rec->partition == hash_kafka_partition(key, strlen(key), G.partitions));
         r = rec_by_token(COOKIE_TOKEN(cookie), f.command_id);
         /* never back to the reader it came from: that pod's partition is the one it reads */
         CHECK(strcmp(f.target_pod, G.readers[G.recs[r].reader].pod) != 0);
@@ -338,6 +363,23 @@ static int op_produce(void *arg, const command_flow_record_t *rec, uint64_t cook
     }
     frec_t *fr = &G.recs[r];
     CHECK(cookie != 0);
+    /* content-type on every record; the command's traceparent when it has one */
+    const char *ctype = NULL, *tp = NULL;
+    char tpbuf[80] = "";
+    for (size_t i = 0; rec->headers && i < rec->headers->count; i++) {
+        if (env_str_eq(rec->headers->items[i].name, "content-type"))
+            ctype = (const char *)rec->headers->items[i].value.ptr;
+        if (env_str_eq(rec->headers->items[i].name, "traceparent")) {
+            env_str_copy(rec->headers->items[i].value, tpbuf, sizeof(tpbuf));
+            tp = tpbuf;
+        }
+    }
+    CHECK(ctype);
+    if (kind == K_DLQ && !fr->is_json)
+        CHECK(strncmp(ctype, "application/octet-stream", 24) == 0);
+    else
+        CHECK(strncmp(ctype, "application/json", 16) == 0);
+    CHECK(fr->tp[0] ? tp && strcmp(tp, fr->tp) == 0 : tp == NULL);
     /* a result (decided here or by a core) holds the command's DEDUP key: no second result from
      * another reader of the same command, which finds the key taken */
     if (kind != K_FORWARD && fr->readable)
@@ -394,6 +436,11 @@ static int op_send_registry(void *arg, const envelope_t *env)
         env_str_copy(env->u.dedup.command_id, id, sizeof(id));
         int r = rec_by_token(env->u.dedup.request_id, id);
         CHECK(G.recs[r].readable); /* a made-up id has no key to take */
+        frec_t *fr = &G.recs[r];
+        int64_t left = fr->expires_ms > (int64_t)G.now_ms ? fr->expires_ms - (int64_t)G.now_ms : 0;
+        CHECK(env->u.dedup.ttl_ms >= (uint64_t)left + 120000 + 86400000);
+        if (fr->expires_ms && (int64_t)G.now_ms >= fr->expires_ms)
+            fr->late_dedup = true;
         q_add(G.dedups, &G.ndedups, env->u.dedup.request_id, r);
     } else {
         CHECK(env->type == ENV_TAKEOVER_DONE);
@@ -436,6 +483,12 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
     CHECK(G.recs[fr->cmd].holder == fr->tok); /* by the copy holding the key */
     CHECK(!fr->core_sent);                    /* never delivered twice */
     CHECK(!fr->main_cookie);                  /* never after its result */
+    /* the deadline read with the record; never handed over at or past it */
+    CHECK(env->u.command.expires_at_ms == (uint64_t)fr->expires_ms);
+    CHECK((int64_t)G.now_ms < fr->expires_ms && !fr->late_dedup);
+    char ctp[80];
+    env_str_copy(env->u.command.traceparent, ctp, sizeof(ctp));
+    CHECK(strcmp(ctp, fr->tp) == 0);
     fr->token = env->u.command.token;
     fr->core = index;
     /* the command a full core refused first goes first */
@@ -477,10 +530,25 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
 {
     (void)arg;
     CHECK(!reader_by_id(reader)); /* ids are never reused */
-    CHECK(partition == hash_kafka_partition(pod, strlen(pod), PARTITIONS));
+    CHECK(partition == hash_kafka_partition(pod, strlen(pod), G.partitions));
     CHECK(G.nreaders < MAX_READERS);
     uint64_t epoch = G.pending_epoch;
-    if (takeover && !G.in_takeover) {
+    freader_t *moved = NULL;
+    if (G.in_repartition) {
+        /* the pod's partition moved: the reader of the old one (same claim) drains it */
+        for (int i = 0; i < G.nreaders; i++) {
+            freader_t *x = &G.readers[i];
+            if (x->takeover == takeover && !x->stopped && !x->draining &&
+                strcmp(x->pod, pod) == 0) {
+                CHECK(!moved && x->partition != partition);
+                moved = x;
+            }
+        }
+        CHECK(moved);
+        moved->draining = true;
+        moved->drain_from_ms = G.now_ms;
+        epoch = moved->epoch;
+    } else if (takeover && !G.in_takeover) {
         /* a takeover left to its pod that nobody ended: resumed with the same claim, once */
         CHECK(!G.stopping);
         freader_t *y = NULL;
@@ -503,6 +571,7 @@ static int op_reader_start(void *arg, uint32_t reader, const char *pod, int32_t 
     fr->takeover = takeover;
     fr->epoch = epoch;
     fr->last_offset = -1;
+    fr->partition = partition;
     return 0;
 }
 
@@ -524,6 +593,16 @@ static void op_reader_stop(void *arg, uint32_t reader)
     if (G.owner_pod) { /* a record of its own pod, alive: left to it, no TAKEOVER_DONE */
         CHECK(fr->takeover && strcmp(fr->pod, G.owner_pod) == 0);
         fr->yielded = true;
+        return;
+    }
+    /* an old partition after a count change: only once drained and the grace passed (a
+     * takeover's also ends with its claim, or unconfirmed), never with a record not final */
+    if (fr->draining && !G.stopping) {
+        if (!fr->takeover)
+            CHECK(fr->eof_after_last && G.now_ms >= fr->drain_from_ms + REPARTITION_GRACE);
+        for (int i = 0; i < G.nrecs; i++)
+            if (&G.readers[G.recs[i].reader] == fr && !fr->takeover)
+                CHECK(final(&G.recs[i]));
         return;
     }
     /* by TAKEOVER active=false, or by a tick (a claim a restarted registry did not confirm) */
@@ -669,7 +748,7 @@ static void ev_record(void)
     bool ok = command_record_parse(value, len, ts, DEFAULT_TTL, &rec, why, sizeof(why)) == 0;
     frec_t *r = &G.recs[G.nrecs];
     memset(r, 0, sizeof(*r));
-    int32_t partition = hash_kafka_partition(fr->pod, strlen(fr->pod), PARTITIONS);
+    int32_t partition = fr->partition;
     r->cmd = G.nrecs;
     if (rec.command_id[0]) {
         if (strncmp(rec.command_id, "relay-", 6) == 0 ||
@@ -689,6 +768,15 @@ static void ev_record(void)
     r->tpl = tpl;
     r->tok = ++G.tokens; /* the engine takes it as a command: its next token */
     r->skip = ok && rec.target_pod[0] && strcmp(rec.target_pod, fr->pod) != 0;
+    r->expires_ms = ok ? rec.expires_at_ms : 0;
+    r->is_json = rec.is_json;
+    /* its traceparent header: none, a valid one, or one the engine must not take */
+    static const char *const TPS[] = {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                                      "garbage"};
+    const char *tp = TPS[(kind >> 4) % 4];
+    if (command_traceparent_valid(tp, strlen(tp)))
+        snprintf(r->tp, sizeof(r->tp), "%s", tp);
     G.nrecs++;
     G.next_offset += 1 + age % 3;
     fr->last_offset = offset;
@@ -698,7 +786,7 @@ static void ev_record(void)
         fr->prefetch_left--;
     TRACE("record %s%s on reader %u @%lld: %.*s\n", r->key, src >= 0 ? " (a copy)" : "", fr->id,
           (long long)offset, (int)len, value);
-    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, now_us());
+    command_flow_on_record(G.flow, fr->id, offset, ts, value, len, env_str(tp), now_us());
 }
 
 static const char *const PODS[] = {"pod-b", "pod-c", "pod-d", "pod-a", ""};
@@ -929,6 +1017,48 @@ static void ev_takeover(void)
         }
 }
 
+/* The partition count of commands-down changes (or is told again): every reader whose pod's
+ * partition moved gets a reader of the new one at once, the old one draining. */
+static void ev_partitions(void)
+{
+    static const int32_t COUNTS[] = {PARTITIONS, 5, 8, 16, 128};
+    int32_t n = COUNTS[byte() % 5];
+    int live = 0;
+    for (int i = 0; i < G.nreaders; i++)
+        live += !G.readers[i].stopped && !G.readers[i].draining;
+    if (G.nreaders + live + 64 > MAX_READERS)
+        return; /* the driver keeps every reader it saw (64: room for takeovers and resumes) */
+    TRACE("partitions %d\n", (int)n);
+    /* back to a partition still draining: that reader reads on for its pod, no new one */
+    for (int i = 0; i < G.nreaders; i++) {
+        freader_t *x = &G.readers[i];
+        if (x->stopped || x->draining ||
+            x->partition == hash_kafka_partition(x->pod, strlen(x->pod), n))
+            continue;
+        for (int j = 0; j < G.nreaders; j++) {
+            freader_t *y = &G.readers[j];
+            if (y->draining && !y->stopped && y->takeover == x->takeover &&
+                strcmp(y->pod, x->pod) == 0 &&
+                y->partition == hash_kafka_partition(y->pod, strlen(y->pod), n)) {
+                y->draining = false;
+                y->epoch = x->epoch;
+                x->draining = true;
+                x->drain_from_ms = G.now_ms;
+                break;
+            }
+        }
+    }
+    G.partitions = n;
+    G.in_repartition = true;
+    CHECK(command_flow_on_partitions(G.flow, n, now_us()) == 0);
+    G.in_repartition = false;
+    for (int i = 0; i < G.nreaders; i++) { /* every pod read is read at its new partition */
+        const freader_t *fr = &G.readers[i];
+        if (!fr->stopped && !fr->draining)
+            CHECK(fr->partition == hash_kafka_partition(fr->pod, strlen(fr->pod), n));
+    }
+}
+
 static void ev_eof(void)
 {
     uint8_t pick = byte();
@@ -1024,6 +1154,9 @@ static void drain(void)
             CHECK(!fr->done_sent && !fr->destroyed);
         if (fr->for_good)
             CHECK(fr->destroyed && fr->done_sent);
+        /* a count change never leaves a pod's new partition unread */
+        if (!fr->takeover && !fr->stopped && !fr->draining)
+            CHECK(fr->partition == hash_kafka_partition("pod-a", 5, G.partitions));
     }
     for (int i = 0; i < G.relays; i++)
         CHECK(G.relayed[i] == 1); /* every RESULT of an earlier bridge persisted, once */
@@ -1048,7 +1181,7 @@ static void drain(void)
         CHECK(command_flow_on_envelope(G.flow, &env, now_us()) == 0);
         G.in_takeover_stop = G.in_takeover = false;
         if (reading)
-            CHECK(fr->stopped && fr->for_good);
+            CHECK(fr->stopped && (fr->for_good || fr->draining));
     }
     int readers = G.nreaders;
     G.now_ms += 3600000;
@@ -1056,7 +1189,8 @@ static void drain(void)
     CHECK(G.nreaders == readers); /* nothing resumes once ended */
     for (int i = 0; i < G.nreaders; i++)
         if (G.readers[i].takeover)
-            CHECK(G.readers[i].destroyed && G.readers[i].done_sent == !G.readers[i].yielded);
+            CHECK(G.readers[i].destroyed &&
+                  G.readers[i].done_sent == (!G.readers[i].yielded && !G.readers[i].draining));
 }
 
 /* stop: the shell drains its input and flushes, without ticks, then closes. The commands that
@@ -1106,6 +1240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     G.left = size;
     G.now_ms = T0_MS;
     G.tokens = 1000; /* cfg.first_token */
+    G.partitions = PARTITIONS;
     command_flow_config_t cfg = {.pod_id = "pod-a",
                                  .commands_topic = "commands-down",
                                  .results_topic = "command-results",
@@ -1119,6 +1254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  .dedup_ttl_ms = 86400000,
                                  .max_inflight = MAX_INFLIGHT,
                                  .core_grace_ms = 120000,
+                                 .repartition_grace_ms = REPARTITION_GRACE,
                                  .first_token = 1000,
                                  .instance = 7777,
                                  .announce_interval_ms = 1000};
@@ -1161,6 +1297,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 G.fail_core = ev & 0x20 ? 2 : 1; /* failed for good, or a full core */
             break;
         case 10:
+            if (ev >= 0xf0) {
+                ev_partitions();
+                break;
+            }
             G.reenter = true;
             G.reenter_pick = byte();
             break;

@@ -31,7 +31,9 @@ const config_option_t BRIDGE_CONFIG[] = {
     {"commands_enabled", CONFIG_BOOL, "true", F(commands_enabled), 0, 0, NULL, NULL,
      "consume commands-down (false: publish only)"},
     {"command_default_ttl_ms", CONFIG_DURATION, "10m", F(command_default_ttl_ms), 1000, 604800000,
-     NULL, NULL, "lifetime of a command that has neither expires_at nor ttl_ms"},
+     NULL, NULL,
+     "lifetime of a command that has neither expires_at nor ttl_ms (from its record timestamp; "
+     "sent to ocpp-core as COMMAND.expires_at_ms)"},
     {"command_max_hops", CONFIG_INT, "3", F(command_max_hops), 0, 100, NULL, NULL,
      "times a command may be re-published to another pod before it expires"},
     {"command_park_backoff_ms", CONFIG_DURATION, "500ms", F(command_park_backoff_ms), 10, 600000,
@@ -41,9 +43,20 @@ const config_option_t BRIDGE_CONFIG[] = {
     {"command_registry_timeout_ms", CONFIG_DURATION, "3s", F(command_registry_timeout_ms), 100,
      600000, NULL, NULL, "LOOKUP or DEDUP unanswered this long is sent again"},
     {"command_dedup_ttl_ms", CONFIG_DURATION, "24h", F(command_dedup_ttl_ms), 1000, 2592000000,
-     NULL, NULL, "how long a delivered command_id is remembered cluster-wide"},
+     NULL, NULL,
+     "how long a command_id is remembered cluster-wide after the command's deadline and "
+     "command_core_grace_ms (DEDUP ttl_ms = time left + grace + this)"},
     {"command_core_grace_ms", CONFIG_DURATION, "2m", F(command_core_grace_ms), 1000, 86400000, NULL,
      NULL, "a command at a core without RESULT this long after its expiry is finished as timeout"},
+    {"command_repartition_grace_ms", CONFIG_DURATION, "5m", F(command_repartition_grace_ms), 0,
+     86400000, NULL, NULL,
+     "after the partition count of commands-down changed, the pod's old partition is read until "
+     "drained and at least this long (backends still routing with the old count; 5m: the Java "
+     "client's metadata.max.age.ms)"},
+    {"command_partitions_refresh_ms", CONFIG_DURATION, "30s", F(command_partitions_refresh_ms), 0,
+     3600000, NULL, NULL,
+     "how often the partition count of commands-down is asked (a change moves the pod to its new "
+     "partition); 0: never"},
     {"command_max_inflight", CONFIG_INT, "10000", F(command_max_inflight), 1, 10000000, NULL, NULL,
      "commands without a final result before consumption pauses"},
     {"consumer_commit_ms", CONFIG_DURATION, "1s", F(consumer_commit_ms), 100, 600000, NULL, NULL,

@@ -35,6 +35,8 @@ typedef struct {
     int64_t command_dedup_ttl_ms;
     int64_t command_max_inflight;
     int64_t command_core_grace_ms;
+    int64_t command_repartition_grace_ms;
+    int64_t command_partitions_refresh_ms;
     int64_t consumer_commit_ms;
     int64_t outbox_max_bytes;
     char *kafka_security_protocol;

@@ -4,9 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -57,6 +61,12 @@ struct bridge_kafka {
     metrics_counter_t *m_produced, *m_delivered, *m_failed;
     metrics_gauge_t *m_queue;
     metrics_histogram_t *m_latency;
+    /* the partition count of the commands topic, refreshed off the loop (watch_partitions) */
+    _Atomic int32_t partitions_seen;
+    pthread_t watcher;
+    bool watching, watch_stop;
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -510,6 +520,36 @@ const command_flow_ops_t BRIDGE_KAFKA_FLOW_OPS = {
     .reader_destroy = op_reader_destroy,
 };
 
+/* The record's W3C traceparent header (the last one) when it is a valid one, else a new trace
+ * (random trace id and parent id, sampled flag off): every command has one (issue 14). */
+static void record_traceparent(const rd_kafka_message_t *msg, char out[COMMAND_TRACEPARENT_LEN + 1])
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(hdrs, "traceparent", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        command_traceparent_valid(v, n)) {
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return;
+    }
+    uint8_t id[24];
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        out[0] = '\0'; /* none: the result simply has no traceparent header */
+        return;
+    }
+    id[0] |= 1; /* never all zeros (invalid) */
+    id[16] |= 1;
+    char *p = out + snprintf(out, 4, "00-");
+    for (int i = 0; i < 16; i++)
+        p += snprintf(p, 3, "%02x", id[i]);
+    *p++ = '-';
+    for (int i = 16; i < 24; i++)
+        p += snprintf(p, 3, "%02x", id[i]);
+    snprintf(p, 4, "-00");
+}
+
 /* Takes what the reader's queue holds (the wake pipe only signals a non-empty queue). */
 static void reader_read(bridge_kafka_t *k, reader_t *r)
 {
@@ -526,8 +566,10 @@ static void reader_read(bridge_kafka_t *k, reader_t *r)
         } else {
             rd_kafka_timestamp_type_t tstype;
             int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+            char tp[COMMAND_TRACEPARENT_LEN + 1];
+            record_traceparent(msg, tp);
             command_flow_on_record(k->flow, r->id, msg->offset, ts, msg->payload, msg->len,
-                                   clock_now_us());
+                                   env_str(tp), clock_now_us());
         }
         rd_kafka_message_destroy(msg);
     }
@@ -553,6 +595,8 @@ bridge_kafka_t *bridge_kafka_new(const bridge_kafka_args_t *args)
     k->registry = args->registry;
     k->cores = args->cores;
     k->wake[0] = k->wake[1] = -1;
+    pthread_mutex_init(&k->watch_lock, NULL);
+    pthread_cond_init(&k->watch_cond, NULL);
     k->m_produced = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_PRODUCED), NULL);
     k->m_delivered = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_DELIVERED), NULL);
     k->m_failed = metrics_def_counter(BRIDGE_METRIC(BRIDGE_M_RECORDS_FAILED), NULL);
@@ -608,6 +652,15 @@ void bridge_kafka_destroy(bridge_kafka_t **self_p)
     if (!self_p || !*self_p)
         return;
     bridge_kafka_t *k = *self_p;
+    if (k->watching) { /* before the handle it uses goes */
+        pthread_mutex_lock(&k->watch_lock);
+        k->watch_stop = true;
+        pthread_cond_signal(&k->watch_cond);
+        pthread_mutex_unlock(&k->watch_lock);
+        pthread_join(k->watcher, NULL);
+    }
+    pthread_mutex_destroy(&k->watch_lock);
+    pthread_cond_destroy(&k->watch_cond);
     while (k->readers)
         reader_destroy(k, k->readers);
     readers_closing(k, true);
@@ -638,13 +691,15 @@ int bridge_kafka_wake_fd(const bridge_kafka_t *k)
     return k->wake[0];
 }
 
-int32_t bridge_kafka_partitions(bridge_kafka_t *k)
+/* The partition count of the commands topic from a metadata request (0: not known). */
+static int32_t metadata_partitions(bridge_kafka_t *k, int timeout_ms)
 {
     int32_t n = 0;
     rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, k->cfg->commands_topic, NULL);
+    if (!t)
+        return 0;
     const struct rd_kafka_metadata *md = NULL;
-    /* short: called from the loop every second until it works (Kafka may be down at start) */
-    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, t, &md, 500);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, t, &md, timeout_ms);
     if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
         n = md->topics[0].partition_cnt;
     else
@@ -656,6 +711,53 @@ int32_t bridge_kafka_partitions(bridge_kafka_t *k)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(t);
     return n;
+}
+
+int32_t bridge_kafka_partitions(bridge_kafka_t *k)
+{
+    /* short: called from the loop every second until it works (Kafka may be down at start) */
+    int32_t n = metadata_partitions(k, 500);
+    if (n > 0)
+        atomic_store(&k->partitions_seen, n);
+    return n;
+}
+
+/* Asks the metadata every command_partitions_refresh_ms on its own thread (a request may wait
+ * its whole timeout on a slow broker, and the loop never waits on Kafka): a change of the
+ * partition count is seen by the loop through partitions_seen. */
+static void *watch_partitions(void *arg)
+{
+    bridge_kafka_t *k = arg;
+    pthread_mutex_lock(&k->watch_lock);
+    while (!k->watch_stop) {
+        pthread_mutex_unlock(&k->watch_lock);
+        int32_t n = metadata_partitions(k, 2000); /* bounds the join at shutdown */
+        if (n > 0)
+            atomic_store(&k->partitions_seen, n);
+        pthread_mutex_lock(&k->watch_lock);
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        int64_t ns = at.tv_nsec + (k->cfg->command_partitions_refresh_ms % 1000) * 1000000;
+        at.tv_sec += (time_t)(k->cfg->command_partitions_refresh_ms / 1000 + ns / 1000000000);
+        at.tv_nsec = (long)(ns % 1000000000);
+        while (!k->watch_stop &&
+               pthread_cond_timedwait(&k->watch_cond, &k->watch_lock, &at) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&k->watch_lock);
+    return NULL;
+}
+
+int32_t bridge_kafka_partitions_seen(bridge_kafka_t *k)
+{
+    if (!k->watching && k->cfg->command_partitions_refresh_ms > 0 && k->cfg->commands_enabled) {
+        k->watching = pthread_create(&k->watcher, NULL, watch_partitions, k) == 0;
+        if (!k->watching)
+            log_error("cannot start the metadata refresh of %s: a change of its partition "
+                      "count will not be seen",
+                      k->cfg->commands_topic);
+    }
+    return atomic_load(&k->partitions_seen);
 }
 
 void bridge_kafka_poll(bridge_kafka_t *k, int timeout_ms)

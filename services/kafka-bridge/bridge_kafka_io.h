@@ -61,6 +61,11 @@ bool bridge_kafka_resume(bridge_kafka_t *self);
  * known yet (logged). */
 int32_t bridge_kafka_partitions(bridge_kafka_t *self);
 
+/* The partition count of the commands topic as last seen (0: not yet): from
+ * bridge_kafka_partitions() and, once this was called first, a thread that asks the metadata
+ * every command_partitions_refresh_ms (0: never) without blocking the loop. */
+int32_t bridge_kafka_partitions_seen(bridge_kafka_t *self);
+
 /* Serves the producer's delivery reports, waiting up to timeout_ms for one (0: not at all; the
  * loop never waits, only shutdown does). */
 void bridge_kafka_poll(bridge_kafka_t *self, int timeout_ms);

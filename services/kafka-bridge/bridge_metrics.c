@@ -96,6 +96,16 @@ const metrics_def_t BRIDGE_METRICS[BRIDGE_M_COUNT] = {
                                 "restarts of a core or the registry seen (a new ANNOUNCE "
                                 "instance), by stage",
                                 "stage"},
+    /* series labelled action="...",status="..." (bounded: command_action_label(),
+     * command_status_label()), buckets 5 ms .. 1 h (command_flow.c) */
+    [BRIDGE_M_COMMAND_DURATION] = {"bridge_command_duration_seconds", METRICS_HISTOGRAM,
+                                   "command record read to its final result persisted, by action "
+                                   "and status",
+                                   "action"},
+    [BRIDGE_M_PARTITION_MOVES] = {"bridge_commands_partition_moves_total", METRICS_COUNTER,
+                                  "readers moved to a pod's new partition of commands-down after "
+                                  "its partition count changed (the old one read until drained)",
+                                  NULL},
 };
 
 void bridge_metrics_define(void)

@@ -44,7 +44,9 @@ typedef enum {
     BRIDGE_M_COMMANDS_WAITING_CORE,
     BRIDGE_M_RESULTS_RELAYED,
     BRIDGE_M_RESULTS_LATE,
-    BRIDGE_M_PEER_RESTARTS, /* {stage} */
+    BRIDGE_M_PEER_RESTARTS,    /* {stage} */
+    BRIDGE_M_COMMAND_DURATION, /* {action,status} */
+    BRIDGE_M_PARTITION_MOVES,
     BRIDGE_M_COUNT
 } bridge_metric_t;
 

@@ -33,6 +33,10 @@ typedef struct reader {
     bool done_after;       /* takeover ended for good: TAKEOVER_DONE once destroyed */
     bool drained_logged;   /* takeover: "drained" said since its last record */
     int64_t confirm_by_ms; /* takeover to be confirmed by a restarted registry by then (0: no) */
+    /* the partition count changed and the pod's partition moved: a new reader reads the new one,
+     * this one reads on until drained and at least until drain_until_ms, then stops */
+    bool draining;
+    int64_t drain_until_ms;
     int32_t partition;
     offset_track_t track;
     size_t refs; /* commands alive that came from here */
@@ -92,6 +96,7 @@ typedef struct cmd {
      * result (with a DLQ copy when claim_dlq); not first, finished elsewhere */
     bool claim, claim_dlq;
     bool id_made_up; /* no readable command_id: answered under commands-down[<p>]@<offset> */
+    char traceparent[COMMAND_TRACEPARENT_LEN + 1]; /* "" when none */
     char status[16];
     char reason[160];
     char owner[COMMAND_POD_MAX + 1];
@@ -123,11 +128,18 @@ struct command_flow {
     int64_t next_announce_ms;
     /* per core: commands DEDUP allowed that wait for room, oldest first */
     cmd_t **wait_head, **wait_tail;
+    metrics_counter_t *m_moves;
     metrics_counter_t *m_read, *m_forwards, *m_parks, *m_skipped, *m_duplicates, *m_takeovers,
         *m_lookups, *m_dedups, *m_retries, *m_core_timeouts, *m_core_restart_timeouts, *m_core_full,
         *m_relayed, *m_late, *m_elsewhere, *m_yielded;
     metrics_gauge_t *m_inflight, *m_parked, *m_waiting;
 };
+
+/* The CloudEvents Kafka binding reads a record's type from its content-type header: results and
+ * forwarded commands are plain JSON documents (not CloudEvents), a DLQ copy is the record as it
+ * was read (JSON, or bytes that were not). */
+#define CONTENT_TYPE_JSON  "application/json"
+#define CONTENT_TYPE_BYTES "application/octet-stream"
 
 static int64_t ms_of(uint64_t now_us)
 {
@@ -145,11 +157,11 @@ static reader_t *reader_get(command_flow_t *f, uint32_t id)
     return NULL;
 }
 
-/* A live (not stopping) reader of pod's partition. */
+/* A live (not stopping, not draining an old partition) reader of pod's partition. */
 static reader_t *reader_find(command_flow_t *f, const char *pod, bool takeover)
 {
     for (reader_t *r = f->readers; r; r = r->next)
-        if (r->takeover == takeover && !r->stopping && strcmp(r->pod, pod) == 0)
+        if (r->takeover == takeover && !r->stopping && !r->draining && strcmp(r->pod, pod) == 0)
             return r;
     return NULL;
 }
@@ -316,13 +328,24 @@ static void cmd_produce_part(command_flow_t *f, cmd_t *c, unsigned part, const c
         c->outstanding &= ~part; /* not queued: no report comes, the part stays needed */
 }
 
-/* The DLQ copy: the record as read, with status, reason and pod headers. */
+/* The command's traceparent as one more header, when it has one. */
+static void add_traceparent(env_headers_t *h, const cmd_t *c)
+{
+    if (c->traceparent[0])
+        h->items[h->count++] = (env_header_t){env_str("traceparent"), env_str(c->traceparent)};
+}
+
+/* The DLQ copy: the record as read, with status, reason, pod, content-type and traceparent
+ * headers. */
 static void cmd_produce_dlq(command_flow_t *f, cmd_t *c)
 {
-    env_headers_t dh = {.count = 3};
+    env_headers_t dh = {.count = 4};
     dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
     dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
     dh.items[2] = (env_header_t){env_str("pod"), env_str(f->pod_id)};
+    dh.items[3] = (env_header_t){env_str("content-type"),
+                                 env_str(c->rec.is_json ? CONTENT_TYPE_JSON : CONTENT_TYPE_BYTES)};
+    add_traceparent(&dh, c);
     cmd_produce_part(f, c, PART_DLQ, f->dlq_topic, COMMAND_FLOW_PARTITION_ANY, c->rec.command_id,
                      &dh, c->value, c->len);
 }
@@ -333,8 +356,10 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
     char *fwd = command_forward_json(c->value, c->len, &c->rec, c->owner, &len);
     int32_t p = hash_kafka_partition(c->owner, strlen(c->owner), f->partitions);
     if (fwd && p >= 0) {
-        env_headers_t fh = {.count = 1};
+        env_headers_t fh = {.count = 2};
         fh.items[0] = (env_header_t){env_str("target_pod"), env_str(c->owner)};
+        fh.items[1] = (env_header_t){env_str("content-type"), env_str(CONTENT_TYPE_JSON)};
+        add_traceparent(&fh, c);
         cmd_produce_part(f, c, PART_MAIN, f->commands_topic, p, c->owner, &fh, fwd, len);
     }
     free(fwd);
@@ -343,8 +368,10 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
 /* The result on command-results: core's record as it is, or one the bridge writes. */
 static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 {
-    env_headers_t h = {.count = 1};
+    env_headers_t h = {.count = 2};
     h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
+    h.items[1] = (env_header_t){env_str("content-type"), env_str(CONTENT_TYPE_JSON)};
+    add_traceparent(&h, c);
     if (c->out == OUT_CORE_RESULT) {
         cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
                          c->rec.command_id, &h, c->core_value, c->core_len);
@@ -360,6 +387,27 @@ static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 }
 
 static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now);
+static void readers_follow_count(command_flow_t *f, int64_t now);
+
+/* Buckets of bridge_command_duration_seconds: a command read to its final result takes from
+ * milliseconds (refused at once) to minutes (parked, or a slow charge point), up to the
+ * default lifetime of 10 minutes and the backstop beyond it. */
+static const double DURATION_BUCKETS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,    2.5,
+                                          5,     10,   30,    60,   120, 300,  600, 1800, 3600};
+
+/* Read -> final result persisted, by action (bounded) and status. */
+static void observe_duration(const cmd_t *c, int64_t now)
+{
+    char labels[128];
+    snprintf(labels, sizeof(labels), "action=\"%s\",status=\"%s\"",
+             command_action_label(c->rec.action), command_status_label(c->status));
+    const metrics_def_t *def = BRIDGE_METRIC(BRIDGE_M_COMMAND_DURATION);
+    metrics_histogram_t *h =
+        metrics_histogram(def->name, def->help, labels, DURATION_BUCKETS,
+                          sizeof(DURATION_BUCKETS) / sizeof(DURATION_BUCKETS[0]));
+    int64_t ms = now > c->received_ms ? now - c->received_ms : 0;
+    metrics_histogram_observe(h, (double)ms / 1000.0);
+}
 
 /* (Re)produces what the command still needs persisted. Each part is marked outstanding before
  * it is produced, and the command is held for the whole call, so reports served meanwhile never
@@ -391,6 +439,8 @@ static void cmd_settle(command_flow_t *f, cmd_t *c, int64_t now)
                      c->rec.cp_id, c->owner, c->rec.hops + 1);
         } else {
             metrics_def_count(BRIDGE_METRIC(BRIDGE_M_COMMANDS_TOTAL), c->status);
+            if (c->reader) /* read here (a relayed RESULT's read time is unknown) */
+                observe_duration(c, now);
         }
         cmd_done(f, c);
         return;
@@ -463,10 +513,29 @@ static void cmd_decide(command_flow_t *f, cmd_t *c, const char *status, const ch
 /* ---------------------------------------------------------------------------------------
  * Routing: lookup, park, de-dup, forward */
 
+/* now + delay, but never past the command's deadline while it waits to be delivered (a result
+ * the bridge decided waits for its DEDUP however long it takes: it is final already). */
+static int64_t cmd_due_by(const cmd_t *c, int64_t now, int64_t delay)
+{
+    int64_t due = now + delay;
+    if (!c->claim && c->rec.expires_at_ms > 0 && c->rec.expires_at_ms < due)
+        due = c->rec.expires_at_ms > now ? c->rec.expires_at_ms : now;
+    return due;
+}
+
+/* A DEDUP key lives past the command's last moment (its deadline, plus the backstop grace of a
+ * command at a core) by command_dedup_ttl_ms: a copy read again after the command ended is still
+ * known, however long the command could live (up to a year). */
+static uint64_t dedup_ttl_ms(const command_flow_t *f, const cmd_t *c, int64_t now)
+{
+    int64_t left = c->rec.expires_at_ms > now ? c->rec.expires_at_ms - now : 0;
+    return (uint64_t)left + (uint64_t)f->cfg.core_grace_ms + (uint64_t)f->cfg.dedup_ttl_ms;
+}
+
 static void cmd_lookup(command_flow_t *f, cmd_t *c, int64_t now)
 {
     cmd_set_state(f, c, CMD_LOOKUP);
-    c->due_ms = now + f->cfg.registry_timeout_ms;
+    c->due_ms = cmd_due_by(c, now, f->cfg.registry_timeout_ms);
     metrics_counter_add(f->m_lookups, 1);
     envelope_t env = {.type = ENV_LOOKUP};
     env.u.lookup.request_id = c->token;
@@ -482,12 +551,12 @@ static void cmd_dedup(command_flow_t *f, cmd_t *c, int64_t now)
     else if (c->state != CMD_DEDUP)
         log_info("command %s for %s: connected here, DEDUP", c->rec.command_id, c->rec.cp_id);
     cmd_set_state(f, c, CMD_DEDUP);
-    c->due_ms = now + f->cfg.registry_timeout_ms;
+    c->due_ms = cmd_due_by(c, now, f->cfg.registry_timeout_ms);
     metrics_counter_add(f->m_dedups, 1);
     envelope_t env = {.type = ENV_DEDUP};
     env.u.dedup.request_id = c->token;
     env.u.dedup.command_id = env_str(c->rec.command_id);
-    env.u.dedup.ttl_ms = (uint64_t)f->cfg.dedup_ttl_ms;
+    env.u.dedup.ttl_ms = dedup_ttl_ms(f, c, now);
     f->ops->send_registry(f->arg, &env); /* lost: asked again at due_ms */
 }
 
@@ -609,7 +678,8 @@ static cmd_t *cmd_new(command_flow_t *f, reader_t *r, int64_t offset, int64_t ti
 }
 
 void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offset,
-                            int64_t timestamp_ms, const void *value, size_t len, uint64_t now_us)
+                            int64_t timestamp_ms, const void *value, size_t len,
+                            env_str_t traceparent, uint64_t now_us)
 {
     int64_t now = ms_of(now_us);
     reader_t *r = reader_get(self, reader);
@@ -621,6 +691,8 @@ void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offse
     r->drained_logged = false;
     metrics_counter_add(self->m_read, 1);
     cmd_t *c = cmd_new(self, r, offset, timestamp_ms, value ? value : "", value ? len : 0, now);
+    if (c && command_traceparent_valid(traceparent.ptr, traceparent.len))
+        env_str_copy(traceparent, c->traceparent, sizeof(c->traceparent));
     if (c) {
         char why[128] = "";
         if (command_record_parse(c->value, c->len, c->record_ts_ms, self->cfg.default_ttl_ms,
@@ -681,6 +753,8 @@ static void core_pump(command_flow_t *f, uint32_t core, int64_t now)
         env.u.command.identity = env_str(c->rec.cp_id);
         env.u.command.command_id = env_str(c->rec.command_id);
         env.u.command.record = (env_bin_t){(const uint8_t *)c->value, c->len};
+        env.u.command.traceparent = env_str(c->traceparent);
+        env.u.command.expires_at_ms = (uint64_t)c->rec.expires_at_ms;
         int rc = f->ops->send_core(f->arg, core, &env);
         if ((rc == -ENOBUFS || rc == -EAGAIN) && !f->stopping) {
             metrics_counter_add(f->m_core_full, 1);
@@ -726,8 +800,9 @@ static void on_dedup_result(command_flow_t *f, const env_dedup_result_t *m, int6
     if (!c || c->state != CMD_DEDUP)
         return;
     if (m->status != 0) {
-        /* registry cannot tell (Redis down): do not risk a second delivery; ask again later */
-        c->due_ms = now + f->cfg.park_backoff_ms;
+        /* registry cannot tell (Redis down): do not risk a second delivery; ask again later,
+         * or decide expired at the deadline */
+        c->due_ms = cmd_due_by(c, now, f->cfg.park_backoff_ms);
         return;
     }
     if (!m->first && c->claim) {
@@ -774,6 +849,8 @@ static void relay_result(command_flow_t *f, const env_result_t *m, int64_t now)
     c->core_len = m->value.len;
     env_str_copy(m->command_id, c->rec.command_id, sizeof(c->rec.command_id));
     env_str_copy(m->status, c->status, sizeof(c->status));
+    if (command_traceparent_valid(m->traceparent.ptr, m->traceparent.len))
+        env_str_copy(m->traceparent, c->traceparent, sizeof(c->traceparent));
     c->out = OUT_CORE_RESULT;
     c->need = PART_MAIN;
     cmd_link(f, c);
@@ -801,6 +878,8 @@ static void on_result(command_flow_t *f, const env_result_t *m, int64_t now)
         c->core_value = copy;
         c->core_len = m->value.len;
         env_str_copy(m->status, c->status, sizeof(c->status));
+        if (command_traceparent_valid(m->traceparent.ptr, m->traceparent.len))
+            env_str_copy(m->traceparent, c->traceparent, sizeof(c->traceparent));
         c->out = OUT_CORE_RESULT;
         c->need = PART_MAIN;
         /* core checks action and payload against the charge point's version (it has the
@@ -842,6 +921,13 @@ static void reader_stop(command_flow_t *f, reader_t *r)
         if (c->reader == r && (c->state == CMD_LOOKUP || c->state == CMD_PARKED))
             cmd_unlink(f, c);
     }
+    /* a takeover ends on every partition it reads: the dead pod's old one still draining after
+     * a change of the partition count ends with it (without a TAKEOVER_DONE of its own); a
+     * drained old one ends alone */
+    if (r->takeover && !r->draining)
+        for (reader_t *o = f->readers; o; o = o->next)
+            if (o->takeover && !o->stopping && strcmp(o->pod, r->pod) == 0)
+                reader_stop(f, o);
     readers_resume_if_room(f);
 }
 
@@ -901,7 +987,10 @@ static void takeover_yield(command_flow_t *f, cmd_t *c, int64_t now)
             (*p)->resume_ms = now + 3 * f->cfg.registry_timeout_ms;
         }
     }
+    reader_t *live = reader_find(f, r->pod, true); /* r may be an old partition draining */
     reader_stop(f, r);
+    if (live)
+        reader_stop(f, live);
 }
 
 /* Takeovers left to their pod that the registry did not end in time read again (same claim). */
@@ -949,8 +1038,11 @@ static void on_takeover(command_flow_t *f, const env_takeover_t *m)
         log_info("TAKEOVER of pod '%s' (active %d) ignored", pod, (int)m->active);
         break;
     case TAKEOVER_KEEP:
-        r->epoch = m->epoch;
-        r->confirm_by_ms = 0;
+        for (reader_t *o = f->readers; o; o = o->next) /* and the old partition draining */
+            if (o->takeover && !o->stopping && strcmp(o->pod, pod) == 0) {
+                o->epoch = m->epoch;
+                o->confirm_by_ms = 0;
+            }
         break;
     case TAKEOVER_START:
         if (!f->partitions) {
@@ -1095,7 +1187,16 @@ static void cmd_due(command_flow_t *f, cmd_t *c, int64_t now)
             cmd_lookup(f, c, now);
         break;
     case CMD_DEDUP:
-        cmd_dedup(f, c, now);
+        if (!c->claim && now >= c->rec.expires_at_ms) {
+            /* never retried past the deadline: the same request id now claims the key for the
+             * result expired (a late "first" to the earlier DEDUP means the same: ours) */
+            log_info("command %s for %s: expired while waiting for DEDUP", c->rec.command_id,
+                     c->rec.cp_id);
+            cmd_decide(f, c, "expired", "expires_at passed before the charge point was reached",
+                       true, now);
+        } else {
+            cmd_dedup(f, c, now);
+        }
         break;
     case CMD_HANDOVER: /* pumped every tick */
         break;
@@ -1123,10 +1224,16 @@ static void readers_tick(command_flow_t *f, int64_t now)
             log_warn("orphan takeover of pod %s (epoch %" PRIu64 ") not confirmed by the "
                      "restarted registry: stopped",
                      r->pod, r->epoch);
-            r->done_after = true;
+            r->done_after = !r->draining; /* one TAKEOVER_DONE per claim: the live reader's */
             reader_stop(f, r);
         }
-        if (r->takeover && !r->stopping && !r->drained_logged &&
+        if (r->draining && !r->stopping && now >= r->drain_until_ms &&
+            command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
+            log_info("%s[%d] of pod %s drained after the partition count changed: reader stopped",
+                     f->commands_topic, (int)r->partition, r->pod);
+            reader_stop(f, r);
+        }
+        if (r->takeover && !r->stopping && !r->draining && !r->drained_logged &&
             command_takeover_drained(r->eof, offset_track_open(&r->track), r->refs)) {
             r->drained_logged = true;
             log_info("pod %s drained (epoch %" PRIu64 "): reading on while it is dead", r->pod,
@@ -1177,7 +1284,7 @@ static uint64_t next_due_us(const command_flow_t *f, int64_t now)
     if (waiting && now + COMMAND_FLOW_TICK_MS < next)
         next = now + COMMAND_FLOW_TICK_MS;
     for (const reader_t *r = f->readers; r; r = r->next)
-        if ((r->takeover || r->stopping) && now + COMMAND_FLOW_TICK_MS < next)
+        if ((r->takeover || r->stopping || r->draining) && now + COMMAND_FLOW_TICK_MS < next)
             next = now + COMMAND_FLOW_TICK_MS;
     if (f->cfg.announce_interval_ms > 0 && f->next_announce_ms < next)
         next = f->next_announce_ms;
@@ -1214,6 +1321,7 @@ uint64_t command_flow_tick(command_flow_t *self, uint64_t now_us)
     }
     free(due);
     cores_pump(self, now);
+    readers_follow_count(self, now);
     readers_tick(self, now);
     yields_tick(self, now);
     return next_due_us(self, now);
@@ -1274,6 +1382,7 @@ command_flow_t *command_flow_new(const command_flow_config_t *cfg, const command
     f->m_late = COUNTER(BRIDGE_M_RESULTS_LATE);
     f->m_elsewhere = COUNTER(BRIDGE_M_COMMANDS_FINISHED_ELSEWHERE);
     f->m_yielded = COUNTER(BRIDGE_M_TAKEOVERS_YIELDED);
+    f->m_moves = COUNTER(BRIDGE_M_PARTITION_MOVES);
 #undef COUNTER
     f->m_inflight = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_INFLIGHT), NULL);
     f->m_parked = metrics_def_gauge(BRIDGE_METRIC(BRIDGE_M_COMMANDS_PARKED), NULL);
@@ -1305,6 +1414,63 @@ void command_flow_destroy(command_flow_t **self_p)
     free(f->dlq_topic);
     free(f);
     *self_p = NULL;
+}
+
+/* Every reader whose pod's partition is another one under the current count gets a new reader of
+ * the new partition (same pod, claim and epoch), and reads on until drained (docs/commands.md
+ * "A change of the partition count"). A reader the shell could not start is tried again on the
+ * next tick. */
+static void readers_follow_count(command_flow_t *f, int64_t now)
+{
+    if (!f->partitions || f->stopping)
+        return;
+    for (reader_t *r = f->readers; r; r = r->next) {
+        if (r->stopping || r->draining ||
+            r->partition == hash_kafka_partition(r->pod, strlen(r->pod), f->partitions))
+            continue;
+        int32_t to = hash_kafka_partition(r->pod, strlen(r->pod), f->partitions);
+        reader_t *n = NULL;
+        for (reader_t *o = f->readers; o && !n; o = o->next)
+            if (o->draining && !o->stopping && o->takeover == r->takeover && o->partition == to &&
+                strcmp(o->pod, r->pod) == 0)
+                n = o; /* the count went back: that partition is still read, it reads on */
+        if (n) {
+            n->draining = false;
+            n->epoch = r->epoch;
+        } else {
+            n = reader_new(f, r->pod, r->epoch, r->takeover); /* put first: not visited */
+        }
+        if (!n) {
+            log_warn("cannot start reading %s for pod %s at its new partition: tried again",
+                     f->commands_topic, r->pod);
+            continue;
+        }
+        n->confirm_by_ms = r->confirm_by_ms;
+        r->draining = true;
+        r->drain_until_ms = now + f->cfg.repartition_grace_ms;
+        metrics_counter_add(f->m_moves, 1);
+        log_warn("%s has %d partitions: pod %s%s moves from partition %d to %d; the old one is "
+                 "read until drained",
+                 f->commands_topic, (int)f->partitions, r->pod, r->takeover ? " (taken over)" : "",
+                 (int)r->partition, (int)n->partition);
+    }
+}
+
+int command_flow_on_partitions(command_flow_t *self, int32_t partitions, uint64_t now_us)
+{
+    if (self->stopping)
+        return -ECANCELED;
+    if (!self->partitions)
+        return -EAGAIN;
+    if (partitions <= 0)
+        return -EINVAL;
+    if (partitions != self->partitions) {
+        log_warn("%s: partition count %d -> %d", self->commands_topic, (int)self->partitions,
+                 (int)partitions);
+        self->partitions = partitions;
+    }
+    readers_follow_count(self, ms_of(now_us));
+    return 0;
 }
 
 int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us)

@@ -14,6 +14,13 @@
  *   DEDUP    connected here: DEDUP sent, waiting for DEDUP_RESULT (an error: asked again later)
  *   HANDOVER DEDUP said first but the core's queue is full: COMMAND sent again, in order per core,
  *            every tick until the core takes it (never "rejected" for a full core)
+ *
+ * The deadline fixed when the record was read (expires_at, ttl_ms or command_default_ttl_ms) is
+ * checked in every state before the core took the command (LOOKUP, PARKED, DEDUP, HANDOVER: a
+ * due time never lies past it): result expired + DLQ copy, through the DEDUP key as any result
+ * the bridge decides; at a core it travels in COMMAND.expires_at_ms and the core owns it (the
+ * backstop above). Every record the engine produces carries a content-type header and, when
+ * known, the command's traceparent; final results feed bridge_command_duration_seconds.
  *   AT_CORE  COMMAND handed to a core, waiting for its RESULT (the core restarting, or the
  *            backstop: timeout)
  *   OUTPUT   its result / DLQ copy / forward is being persisted; a failed delivery is produced
@@ -49,14 +56,15 @@ typedef struct {
     const char *results_topic;
     const char *dlq_topic;
     uint32_t core_count;
-    int64_t default_ttl_ms;      /* command_default_ttl_ms */
-    int64_t max_hops;            /* command_max_hops */
-    int64_t park_backoff_ms;     /* command_park_backoff_ms: also the retry delay of output */
-    int64_t park_backoff_max_ms; /* command_park_backoff_max_ms */
-    int64_t registry_timeout_ms; /* command_registry_timeout_ms */
-    int64_t dedup_ttl_ms;        /* command_dedup_ttl_ms */
-    int64_t max_inflight;        /* command_max_inflight: beyond, every reader pauses */
-    int64_t core_grace_ms;       /* command_core_grace_ms */
+    int64_t default_ttl_ms;       /* command_default_ttl_ms */
+    int64_t max_hops;             /* command_max_hops */
+    int64_t park_backoff_ms;      /* command_park_backoff_ms: also the retry delay of output */
+    int64_t park_backoff_max_ms;  /* command_park_backoff_max_ms */
+    int64_t registry_timeout_ms;  /* command_registry_timeout_ms */
+    int64_t dedup_ttl_ms;         /* command_dedup_ttl_ms */
+    int64_t max_inflight;         /* command_max_inflight: beyond, every reader pauses */
+    int64_t core_grace_ms;        /* command_core_grace_ms */
+    int64_t repartition_grace_ms; /* command_repartition_grace_ms */
     /* Tokens (the request ids of LOOKUP and DEDUP, the token of COMMAND) count up from here.
      * A DEDUP key's value names its request id, so tokens must never repeat across restarts:
      * the shell passes the wall clock in microseconds. Below 2^61. */
@@ -120,10 +128,21 @@ void command_flow_destroy(command_flow_t **self_p);
  * later). */
 int command_flow_start(command_flow_t *self, int32_t partitions, uint64_t now_us);
 
+/* The partition count of the commands topic is now `partitions` (the shell's metadata refresh;
+ * the same count again changes nothing). Every reader whose pod's partition moved (its own, and
+ * dead pods' taken over) gets a reader of the new partition at once; the old one reads on until
+ * it is drained (end of partition, every record read final, nothing in flight) and at least
+ * command_repartition_grace_ms (backends that still route with the old count), then stops and
+ * commits. 0; -EAGAIN before start, -ECANCELED after stop, -EINVAL. */
+int command_flow_on_partitions(command_flow_t *self, int32_t partitions, uint64_t now_us);
+
 /* A record of `reader` at `offset` (ascending per reader), with its Kafka timestamp (<= 0: none,
- * now is used) and value (copied). */
+ * now is used), value (copied) and W3C traceparent (the record's `traceparent` header, or a new
+ * trace the shell started; anything but a valid version-00 traceparent is taken as none). Its
+ * deadline is fixed here, once (command_record_parse()), and never restarted. */
 void command_flow_on_record(command_flow_t *self, uint32_t reader, int64_t offset,
-                            int64_t timestamp_ms, const void *value, size_t len, uint64_t now_us);
+                            int64_t timestamp_ms, const void *value, size_t len,
+                            env_str_t traceparent, uint64_t now_us);
 /* The reader reached the end of its partition (until its next record). */
 void command_flow_on_eof(command_flow_t *self, uint32_t reader);
 /* The delivery report of a record produced with cookie: err 0 = persisted. An unknown cookie is

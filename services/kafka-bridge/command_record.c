@@ -118,6 +118,7 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
         return -EINVAL;
     }
     int rc = -EINVAL;
+    out->is_json = true;
     if (!json_is_object(root)) {
         say(why, whylen, "record is not a JSON object");
         goto out;
@@ -126,12 +127,19 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
     if (r < 0) {
         out->command_id[0] = '\0';
         say(why, whylen,
-            r == -ENOENT ? "command_id missing" : "command_id is not a string of 1..128 bytes");
+            r == -ENOENT ? "command_id missing" : "command_id is not a string of 1..79 bytes");
         goto out;
     }
+    /* the edge's identity rules: a longer or otherwise foreign cp_id names no charge point (the
+     * registry and core would cut or refuse it, and reach another one) */
     r = get_str(root, "cp_id", out->cp_id, COMMAND_CP_MAX, true);
+    if (r == 0 && !identity_valid(out->cp_id, strlen(out->cp_id)))
+        r = -EINVAL;
     if (r < 0) {
-        say(why, whylen, r == -ENOENT ? "cp_id missing" : "cp_id is not a string of 1..128 bytes");
+        out->cp_id[0] = '\0';
+        say(why, whylen,
+            r == -ENOENT ? "cp_id missing"
+                         : "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)");
         goto out;
     }
     r = get_str(root, "action", out->action, COMMAND_ACTION_MAX, true);
@@ -182,6 +190,69 @@ int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int
 out:
     json_decref(root);
     return rc;
+}
+
+static bool lower_hex(const char *s, size_t n, bool *zero)
+{
+    *zero = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+            return false;
+        *zero &= s[i] == '0';
+    }
+    return true;
+}
+
+bool command_traceparent_valid(const char *s, size_t len)
+{
+    bool zero, trace_zero, parent_zero;
+    if (!s || len != COMMAND_TRACEPARENT_LEN || s[0] != '0' || s[1] != '0' || s[2] != '-' ||
+        s[35] != '-' || s[52] != '-')
+        return false;
+    return lower_hex(s + 3, 32, &trace_zero) && !trace_zero &&
+           lower_hex(s + 36, 16, &parent_zero) && !parent_zero && lower_hex(s + 53, 2, &zero);
+}
+
+/* The unified actions (DESIGN §5) and every OCPP 1.6 / 2.0.1 action a CSMS may send
+ * (OS_FROM_CSMS in ocpp-core's schema table). */
+static const char *const ACTIONS[] = {
+    "start_transaction", "stop_transaction", "reset", "unlock_connector", "change_availability",
+    "set_charging_profile", "clear_charging_profile", "get_composite_schedule", "trigger_message",
+    "get_configuration", "set_configuration", "update_firmware", "get_log", "data_transfer",
+    "send_local_list", "clear_cache", "reserve_now", "cancel_reservation",
+    /* OCPP 1.6 */
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
+    "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
+    "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
+    "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
+    "UnlockConnector", "UpdateFirmware", "CertificateSigned", "DeleteCertificate",
+    "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog", "InstallCertificate",
+    "SignedUpdateFirmware",
+    /* OCPP 2.0.1 (those not above) */
+    "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated", "CustomerInformation",
+    "GetBaseReport", "GetChargingProfiles", "GetDisplayMessages", "GetMonitoringReport",
+    "GetReport", "GetTransactionStatus", "GetVariables", "PublishFirmware",
+    "RequestStartTransaction", "RequestStopTransaction", "SetDisplayMessage", "SetMonitoringBase",
+    "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+    "UnpublishFirmware"};
+
+const char *command_action_label(const char *action)
+{
+    for (size_t i = 0; action && i < sizeof(ACTIONS) / sizeof(ACTIONS[0]); i++)
+        if (strcmp(action, ACTIONS[i]) == 0)
+            return ACTIONS[i];
+    return "other";
+}
+
+static const char *const STATUSES[] = {"accepted", "rejected", "ocpp_error", "timeout",
+                                       "expired",  "invalid",  "unsupported"};
+
+const char *command_status_label(const char *status)
+{
+    for (size_t i = 0; status && i < sizeof(STATUSES) / sizeof(STATUSES[0]); i++)
+        if (strcmp(status, STATUSES[i]) == 0)
+            return STATUSES[i];
+    return "other";
 }
 
 static char *dump(json_t *obj, size_t *outlen)

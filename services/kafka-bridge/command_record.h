@@ -10,12 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COMMAND_ID_MAX     128
-#define COMMAND_CP_MAX     128
+#include "identity.h"
+
+/* command_id: ocpp-core refuses ids longer than 79 characters (core_command.c) and the registry
+ * keeps de-dup keys of up to 127, so the bridge refuses what the core would refuse, with result
+ * invalid, before the command is looked up, parked or de-duplicated anywhere. */
+#define COMMAND_ID_MAX     79
+#define COMMAND_CP_MAX     IDENTITY_MAX /* cp_id: the edge's identity rules (common/identity.h) */
 #define COMMAND_POD_MAX    128
 #define COMMAND_ACTION_MAX 64
 #define COMMAND_HOPS_MAX   1000
 #define COMMAND_TTL_MAX_MS 31536000000LL /* 365 days */
+/* W3C traceparent, version 00: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" */
+#define COMMAND_TRACEPARENT_LEN 55
 
 typedef struct {
     char command_id[COMMAND_ID_MAX + 1];
@@ -25,15 +32,29 @@ typedef struct {
     int64_t expires_at_ms; /* absolute, ms since the epoch */
     int64_t hops;          /* times the record was re-published by a bridge */
     int64_t priority;
+    bool is_json; /* the value is JSON (also when a field was refused): the DLQ copy's type */
 } command_record_t;
 
-/* Parses one record value. record_ts_ms is the Kafka record timestamp (base of ttl_ms);
- * default_ttl_ms applies when neither expires_at nor ttl_ms is given. 0, or -EINVAL with a
- * short reason in why (bad JSON, not an object, missing or bad command_id / cp_id / action,
- * bad expires_at / ttl_ms / hops). command_id is filled as far as it could be read, so an
- * invalid record can still be answered under its id. */
+/* Parses one record value and fixes its absolute deadline (expires_at_ms): expires_at, else the
+ * record timestamp record_ts_ms + ttl_ms, else record_ts_ms + default_ttl_ms. 0, or -EINVAL with
+ * a short reason in why (bad JSON, not an object, missing or bad command_id (1..79 bytes) /
+ * cp_id (an identity the edge accepts: identity_valid()) / action, bad expires_at / ttl_ms /
+ * hops). command_id is filled as far as it could be read, so an invalid record can still be
+ * answered under its id. */
 int command_record_parse(const char *json, size_t len, int64_t record_ts_ms, int64_t default_ttl_ms,
                          command_record_t *out, char *why, size_t whylen);
+
+/* true if s[0..len) is a W3C traceparent of version 00 with a non-zero trace id and parent id
+ * (lower-case hex, as the Trace Context spec requires). */
+bool command_traceparent_valid(const char *s, size_t len);
+
+/* The action as a bounded metric label: a unified action of DESIGN §5 or an OCPP 1.6 / 2.0.1
+ * action as it is, anything else "other". */
+const char *command_action_label(const char *action);
+
+/* A status of a result as a bounded metric label: the statuses of docs/commands.md, else
+ * "other". */
+const char *command_status_label(const char *status);
 
 /* RFC 3339 date-time ("2026-11-24T03:00:00Z", "...T03:00:00.250+01:00") to ms since the epoch.
  * 0 or -EINVAL (also for years before 1970). */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bridge_metrics.h"
 #include "log.h"
@@ -89,11 +90,34 @@ static kept_t *keep_copy(const env_event_t *ev)
     return k;
 }
 
-/* Hands ev to the producer: 0 (queued, or refused for good and answered) or -ENOBUFS (full). */
+/* Header names are case-insensitive in the Kafka binding's reading of content-type. */
+static bool has_content_type(const env_headers_t *h)
+{
+    size_t count = h->count < ENVELOPE_MAX_HEADERS ? h->count : ENVELOPE_MAX_HEADERS;
+    for (size_t i = 0; i < count; i++)
+        if (h->items[i].name.len == 12 &&
+            strncasecmp(h->items[i].name.ptr, "content-type", 12) == 0)
+            return true;
+    return false;
+}
+
+/* Hands ev to the producer: 0 (queued, or refused for good and answered) or -ENOBUFS (full).
+ * An EVENT without content-type gets the structured-mode one (the last header slot is taken for
+ * it when all are used: an event's own headers never need all sixteen). */
 static int hand_on(event_relay_t *self, const env_event_t *ev)
 {
     int32_t status = 0;
     char why[256] = "";
+    env_event_t typed;
+    if (!has_content_type(&ev->headers)) {
+        typed = *ev;
+        size_t at = typed.headers.count < ENVELOPE_MAX_HEADERS ? typed.headers.count
+                                                               : ENVELOPE_MAX_HEADERS - 1;
+        typed.headers.items[at] =
+            (env_header_t){env_str("content-type"), env_str(EVENT_RELAY_CONTENT_TYPE)};
+        typed.headers.count = at + 1;
+        ev = &typed;
+    }
     int rc = self->ops->produce(self->arg, ev, &status, why, sizeof(why));
     if (rc == -ENOBUFS)
         return rc;

@@ -10,6 +10,10 @@
  * An EVENT the producer refuses for good (not "full") is answered at once with an EVENT_ACK
  * carrying the error, when the core asked for one.
  *
+ * Every event record carries the CloudEvents Kafka binding's `content-type` header (DESIGN §4):
+ * an EVENT without one (e.g. the registry's device.disconnected) gets
+ * EVENT_RELAY_CONTENT_TYPE, so a CloudEvents SDK reads it in structured mode.
+ *
  * Not thread-safe: one relay belongs to one loop. */
 #ifndef EVENT_RELAY_H
 #define EVENT_RELAY_H
@@ -19,10 +23,14 @@
 
 #include "envelope.h"
 
+/* The content type of an EVENT's record that does not say it (structured-mode CloudEvents). */
+#define EVENT_RELAY_CONTENT_TYPE "application/cloudevents+json; charset=UTF-8"
+
 typedef struct event_relay event_relay_t;
 
 typedef struct {
-    /* Hands the EVENT's record to the producer (views borrowed for the call). 0: queued, its
+    /* Hands the EVENT's record to the producer (views borrowed for the call), with a
+     * content-type header (added when the EVENT had none). 0: queued, its
      * delivery report will answer it; -ENOBUFS: the producer queue is full, nothing queued;
      * another negative errno: refused for good, with status (the producer's error code for the
      * EVENT_ACK) and why filled in. */

@@ -113,6 +113,14 @@ static void commands_start(void)
         B.commands_started = true;
 }
 
+/* A change of the partition count seen by the metadata refresh moves the pod's readers. */
+static void commands_follow_count(void)
+{
+    int32_t n = B.commands_started ? bridge_kafka_partitions_seen(B.kafka) : 0;
+    if (n > 0)
+        command_flow_on_partitions(B.flow, n, clock_now_us());
+}
+
 static int on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
@@ -121,6 +129,7 @@ static int on_tick(zloop_t *loop, int timer_id, void *arg)
     admin_http_heartbeat(B.admin);
     bridge_kafka_poll(B.kafka, 0);
     commands_start();
+    commands_follow_count();
     return 0;
 }
 
@@ -153,6 +162,7 @@ static command_flow_t *flow_new(void)
         .dedup_ttl_ms = c->command_dedup_ttl_ms,
         .max_inflight = c->command_max_inflight,
         .core_grace_ms = c->command_core_grace_ms,
+        .repartition_grace_ms = c->command_repartition_grace_ms,
         /* tokens are also the request ids of DEDUP, whose Redis value is <pod>/<request_id>:
          * they must never repeat across restarts, or a replayed command could find "its own"
          * key; and a RESULT for a token below it is one of an earlier instance */

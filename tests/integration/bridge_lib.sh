@@ -2,11 +2,14 @@
 # with its control FIFO, commands-down records written the way a backend writes them, topics read
 # from the beginning, the bridge's log.
 
-# start_kafka_dev: kafka-dev (one broker, 4 partitions per topic) with its bootstrap file and a
-# control FIFO in $TMP; sets K (the bootstrap list) and CTL (the FIFO).
+# start_kafka_dev: kafka-dev (one broker, 4 partitions per topic: an explicit count, since the
+# bridge tests name the partitions of their pods; kafka-dev's default for commands-down is 128)
+# with its bootstrap file and a control FIFO in $TMP; sets K (the bootstrap list) and CTL (the
+# FIFO).
 start_kafka_dev() {
   CTL=$TMP/kafka-control
-  OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
+  OCPPGW_COMMANDS_PARTITIONS=4 OCPPGW_EVENTS_PARTITIONS=4 \
+    OCPPGW_BOOTSTRAP_FILE=$TMP/boot OCPPGW_CONTROL_PATH=$CTL "$BIN/kafka-dev" </dev/null \
     >"$TMP/kd.out" 2>"$TMP/kd.log" &
   wait_until 15 "kafka-dev" test -s "$TMP/boot"
   K=$(cat "$TMP/boot")

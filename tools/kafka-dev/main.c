@@ -42,8 +42,9 @@ typedef struct kafka_dev_config {
 static const config_option_t config_table[] = {
     {"kafka_dev_brokers", CONFIG_INT, "1", offsetof(kafka_dev_config_t, brokers), 1, 5, NULL, NULL,
      "number of mock brokers (ids 1..N), all on 127.0.0.1 with kernel-chosen ports"},
-    {"commands_partitions", CONFIG_INT, "4", offsetof(kafka_dev_config_t, commands_partitions), 1,
-     KAFKA_DEV_PARTITIONS_MAX, NULL, NULL, "partitions of commands-down"},
+    {"commands_partitions", CONFIG_INT, "128", offsetof(kafka_dev_config_t, commands_partitions), 1,
+     KAFKA_DEV_PARTITIONS_MAX, NULL, NULL,
+     "partitions of commands-down (128, the production figure: k8s topics Job, compose)"},
     {"events_partitions", CONFIG_INT, "4", offsetof(kafka_dev_config_t, events_partitions), 1,
      KAFKA_DEV_PARTITIONS_MAX, NULL, NULL,
      "partitions of ocpp-events-up, command-results and commands-dlq"},

@@ -6,7 +6,10 @@
  * Issue 12: ANNOUNCE sent, a core restarting (its commands finished as timeout, a late RESULT
  * dropped), a registry restarting (questions asked again, takeovers to be confirmed), a full core
  * (the command waits, in order, never rejected), a taken-over partition read on after its drain
- * until TAKEOVER active=false (then TAKEOVER_DONE), RESULTs of an earlier bridge instance. */
+ * until TAKEOVER active=false (then TAKEOVER_DONE), RESULTs of an earlier bridge instance.
+ * Issue 14: the deadline in COMMAND.expires_at_ms and checked while waiting for OWNER or DEDUP,
+ * the DEDUP key's ttl, a cp_id the edge would refuse, content-type and traceparent headers, the
+ * duration histogram, a change of the partition count (own and taken-over partitions). */
 #include "command_flow.h"
 
 #include <check.h>
@@ -45,8 +48,8 @@ typedef struct {
     char value[4096];
     size_t vlen;
     uint64_t cookie;
-    char hname[4][32];
-    char hvalue[4][200];
+    char hname[6][32];
+    char hvalue[6][200];
     size_t nh;
     /* envelopes */
     int type;
@@ -54,6 +57,8 @@ typedef struct {
     char text[160];      /* LOOKUP identity, DEDUP / COMMAND command_id, TAKEOVER_DONE pod */
     uint64_t epoch;
     uint32_t core;
+    char traceparent[64];   /* COMMAND */
+    uint64_t expires_at_ms; /* COMMAND */
     /* readers */
     uint32_t reader;
     char pod[64];
@@ -66,6 +71,8 @@ static size_t nops, seen;
 static int produce_rc, core_rc, start_rc;
 static int core_rc_calls; /* core_rc applies to this many COMMAND sends (-1: all), then 0 */
 static command_flow_t *F;
+/* the traceparent header of the records read next ("" none) */
+static const char *record_tp = "";
 /* delivery reports served (ok) inside a produce call, as the shell does while the producer
  * queue is full: a given cookie on the next call, or the previous record's on every call */
 static uint64_t reenter_cookie;
@@ -103,7 +110,7 @@ static int op_produce(void *arg, const command_flow_record_t *r, uint64_t cookie
     memcpy(o->value, r->value.ptr, r->value.len);
     o->vlen = r->value.len;
     o->cookie = cookie;
-    for (size_t i = 0; r->headers && i < r->headers->count && i < 4; i++) {
+    for (size_t i = 0; r->headers && i < r->headers->count && i < 6; i++) {
         copy_str(o->hname[i], sizeof(o->hname[i]), r->headers->items[i].name);
         copy_str(o->hvalue[i], sizeof(o->hvalue[i]), r->headers->items[i].value);
         o->nh++;
@@ -150,6 +157,8 @@ static int op_send_core(void *arg, uint32_t index, const envelope_t *env)
     ck_assert_uint_lt(env->u.command.record.len, sizeof(o->value));
     memcpy(o->value, env->u.command.record.ptr, env->u.command.record.len);
     o->vlen = env->u.command.record.len;
+    copy_str(o->traceparent, sizeof(o->traceparent), env->u.command.traceparent);
+    o->expires_at_ms = env->u.command.expires_at_ms;
     if (core_rc_calls == 0)
         return 0;
     if (core_rc_calls > 0)
@@ -228,12 +237,14 @@ static command_flow_config_t config(void)
                                    .dedup_ttl_ms = 86400000,
                                    .max_inflight = 100,
                                    .core_grace_ms = 120000,
+                                   .repartition_grace_ms = 300000,
                                    .first_token = 1000};
 }
 
 static void setup_with(int64_t max_inflight)
 {
     nops = seen = 0;
+    record_tp = "";
     produce_rc = core_rc = start_rc = 0;
     core_rc_calls = -1;
     reenter_cookie = 0;
@@ -286,7 +297,8 @@ static void skip_start(void)
 
 static void record_on(uint32_t reader, int64_t offset, const char *json, int64_t now_ms)
 {
-    command_flow_on_record(F, reader, offset, T0_MS, json, strlen(json), US(now_ms));
+    command_flow_on_record(F, reader, offset, T0_MS, json, strlen(json), env_str(record_tp),
+                           US(now_ms));
 }
 
 static char *cmd_json(const char *id, const char *extra)
@@ -350,7 +362,10 @@ static void take_dedup(uint64_t request_id, const char *id)
     ck_assert_int_eq(o->type, ENV_DEDUP);
     ck_assert_uint_eq(o->request_id, request_id);
     ck_assert_str_eq(o->text, id);
-    ck_assert_uint_eq(o->epoch, 86400000); /* the de-dup key's ttl */
+    /* the de-dup key's ttl: the command's time left (at most the default 10 min here) + the
+     * backstop grace (2 min) + command_dedup_ttl_ms (24 h) */
+    ck_assert_uint_ge(o->epoch, 86400000 + 120000);
+    ck_assert_uint_le(o->epoch, 86400000 + 120000 + 600000);
 }
 
 /* The DEDUP before a result the bridge decides itself (expired, hop limit, invalid): returns its
@@ -360,7 +375,8 @@ static uint64_t take_claim(const char *id)
     op_t *o = take(OP_REGISTRY);
     ck_assert_int_eq(o->type, ENV_DEDUP);
     ck_assert_str_eq(o->text, id);
-    ck_assert_uint_eq(o->epoch, 86400000);
+    ck_assert_uint_ge(o->epoch, 86400000 + 120000);
+    ck_assert_uint_le(o->epoch, 86400000 + 120000 + 600000);
     return o->request_id;
 }
 
@@ -728,7 +744,7 @@ START_TEST(test_invalid_record)
     take_store(OWN, 5);
     none();
     /* a record without a value at all */
-    command_flow_on_record(F, OWN, 6, 0, NULL, 0, US(T0_MS));
+    command_flow_on_record(F, OWN, 6, 0, NULL, 0, env_str(""), US(T0_MS));
     snprintf(key, sizeof(key), "commands-down[%d]@6", hash_kafka_partition("pod-a", 5, PARTITIONS));
     take_own_result(key, "invalid", "record is not valid JSON");
     take_dlq(key, "", "invalid", "record is not valid JSON");
@@ -1054,7 +1070,7 @@ START_TEST(test_unknown_inputs)
     takeover("pod-a", 1, true); /* our own partition */
     takeover("", 1, true);
     none();
-    command_flow_on_record(F, 99, 0, T0_MS, "{}", 2, US(T0_MS)); /* unknown reader */
+    command_flow_on_record(F, 99, 0, T0_MS, "{}", 2, env_str(""), US(T0_MS)); /* unknown reader */
     command_flow_on_eof(F, 99);
     none();
     ck_assert_int_eq(command_flow_start(F, PARTITIONS, US(T0_MS)), -EALREADY);
@@ -1434,9 +1450,9 @@ START_TEST(test_decided_elsewhere)
     record_on(OWN, 4, "{\"command_id\":7}", T0_MS + 2000);
     char key[64];
     snprintf(key, sizeof(key), "commands-down[%d]@4", hash_kafka_partition("pod-a", 5, PARTITIONS));
-    uint64_t r = take_own_result(key, "invalid", "command_id is not a string of 1..128 bytes");
-    uint64_t d = take_dlq(key, "{\"command_id\":7}", "invalid",
-                          "command_id is not a string of 1..128 bytes");
+    uint64_t r = take_own_result(key, "invalid", "command_id is not a string of 1..79 bytes");
+    uint64_t d =
+        take_dlq(key, "{\"command_id\":7}", "invalid", "command_id is not a string of 1..79 bytes");
     deliver(r, 0, T0_MS + 2000);
     deliver(d, 0, T0_MS + 2000);
     take_store(OWN, 5);
@@ -1670,6 +1686,281 @@ START_TEST(test_forward_same_partition)
 }
 END_TEST
 
+/* ---- issue 14: deadlines in every state, cp_id, standard headers, trace context ------------ */
+
+#define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+/* A metric line (e.g. a histogram's _count series) as rendered, or 0 when absent. */
+static double rendered(const char *series)
+{
+    char *text = metrics_render();
+    ck_assert_ptr_nonnull(text);
+    const char *at = strstr(text, series);
+    double v = at ? strtod(at + strlen(series), NULL) : 0;
+    free(text);
+    return v;
+}
+
+/* A record without expires_at / ttl_ms has the default deadline, fixed when read, carried in
+ * COMMAND.expires_at_ms with the record's traceparent; the result carries the RESULT's
+ * traceparent, content-type application/json, and feeds the duration histogram. */
+START_TEST(test_deadline_and_trace_to_core)
+{
+    skip_start();
+    double before = rendered(
+        "ocppgw_bridge_command_duration_seconds_count{action=\"reset\",status=\"accepted\"} ");
+    record_tp = TP;
+    record_on(OWN, 0, cmd_json("d-1", NULL), T0_MS);
+    uint64_t t = take_lookup("CP-d-1");
+    owner(t, "pod-a", true, T0_MS + 100);
+    op_t *dd = take(OP_REGISTRY);
+    ck_assert_int_eq(dd->type, ENV_DEDUP);
+    /* the key outlives the command: time left + backstop grace + command_dedup_ttl_ms */
+    ck_assert_uint_eq(dd->epoch, 600000 - 100 + 120000 + 86400000);
+    dedup_result(t, true, 0, T0_MS + 100);
+    op_t *o = take(OP_CORE);
+    ck_assert_uint_eq(o->expires_at_ms, T0_MS + 600000); /* record timestamp + default */
+    ck_assert_str_eq(o->traceparent, TP);
+    const char *tp2 = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
+    envelope_t env = {.type = ENV_RESULT};
+    env.u.result.token = t;
+    env.u.result.command_id = env_str("d-1");
+    env.u.result.status = env_str("accepted");
+    env.u.result.value = (env_bin_t){(const uint8_t *)"{}", 2};
+    env.u.result.traceparent = env_str(tp2);
+    ck_assert_int_eq(command_flow_on_envelope(F, &env, US(T0_MS + 1500)), 0);
+    o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "command-results");
+    ck_assert_str_eq(header(o, "content-type"), "application/json");
+    ck_assert_str_eq(header(o, "traceparent"), tp2); /* the core's span */
+    deliver(o->cookie, 0, T0_MS + 2000);
+    take_store(OWN, 1);
+    none();
+    ck_assert(rendered("ocppgw_bridge_command_duration_seconds_count{action=\"reset\",status="
+                       "\"accepted\"} ") == before + 1);
+    /* 2 s from read to the result persisted: in the 2.5 s bucket, not the 1 s one */
+    ck_assert(rendered("ocppgw_bridge_command_duration_seconds_bucket{action=\"reset\",status="
+                       "\"accepted\",le=\"2.5\"} ") >= 1);
+}
+END_TEST
+
+/* A command waiting for its DEDUP is asked again only until its deadline, then decided expired
+ * through the same request id (the key first), with its DLQ copy and the record's trace. */
+START_TEST(test_dedup_wait_expires)
+{
+    skip_start();
+    record_tp = TP;
+    const char *json = cmd_json("d-2", ",\"ttl_ms\":5000");
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", json);
+    record_on(OWN, 0, copy, T0_MS);
+    uint64_t t = take_lookup("CP-d-2");
+    owner(t, "pod-a", true, T0_MS);
+    op_t *dd = take(OP_REGISTRY);
+    ck_assert_uint_eq(dd->epoch, 5000 + 120000 + 86400000);
+    none();
+    /* unanswered: asked again after command_registry_timeout_ms (3 s) */
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 3000)), US(T0_MS + 5000));
+    take_dedup(t, "d-2");
+    none();
+    /* the registry cannot tell: not asked again past the deadline (backoff 500 ms, due 5 s) */
+    dedup_result(t, false, -5, T0_MS + 4800);
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 4900)), US(T0_MS + 5000));
+    none();
+    /* the deadline: expired, the key claimed with the same request id */
+    command_flow_tick(F, US(T0_MS + 5000));
+    op_t *o = take(OP_REGISTRY);
+    ck_assert_int_eq(o->type, ENV_DEDUP);
+    ck_assert_uint_eq(o->request_id, t);
+    ck_assert_uint_eq(o->epoch, 120000 + 86400000);
+    none();
+    dedup_result(t, true, 0, T0_MS + 5001);
+    uint64_t r =
+        take_own_result("d-2", "expired", "expires_at passed before the charge point was reached");
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "content-type"), "application/json");
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "traceparent"), TP);
+    uint64_t d =
+        take_dlq("d-2", copy, "expired", "expires_at passed before the charge point was reached");
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "content-type"), "application/json");
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "traceparent"), TP);
+    deliver(r, 0, T0_MS + 5002);
+    deliver(d, 0, T0_MS + 5002);
+    take_store(OWN, 1);
+    none();
+}
+END_TEST
+
+/* A LOOKUP unanswered is not waited for past the deadline either. */
+START_TEST(test_lookup_wait_expires)
+{
+    skip_start();
+    record_on(OWN, 0, cmd_json("d-3", ",\"ttl_ms\":1000"), T0_MS);
+    take_lookup("CP-d-3");
+    ck_assert_uint_eq(command_flow_tick(F, US(T0_MS + 10)), US(T0_MS + 1000));
+    none();
+    command_flow_tick(F, US(T0_MS + 1000));
+    take_claim("d-3");
+    none();
+}
+END_TEST
+
+/* A cp_id the edge would refuse (49 characters, a ':'): invalid, DLQ copy, never looked up. A
+ * record that is not JSON gets its DLQ copy as application/octet-stream. */
+START_TEST(test_cp_id_invalid)
+{
+    skip_start();
+    const char *json =
+        "{\"command_id\":\"d-4\",\"cp_id\":"
+        "\"0123456789012345678901234567890123456789012345678\",\"action\":\"reset\"}";
+    record_on(OWN, 0, json, T0_MS);
+    dedup_result(take_claim("d-4"), true, 0, T0_MS);
+    const char *why = "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)";
+    uint64_t r = take_own_result("d-4", "invalid", why);
+    uint64_t d = take_dlq("d-4", json, "invalid", why);
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "content-type"), "application/json");
+    ck_assert_ptr_null(header(&rec_ops[seen - 1], "traceparent")); /* none given */
+    deliver(r, 0, T0_MS);
+    deliver(d, 0, T0_MS);
+    take_store(OWN, 1);
+    record_on(OWN, 1, "{nope", T0_MS);
+    op_t *o = take(OP_PRODUCE); /* no key to take: answered at once */
+    ck_assert_str_eq(o->topic, "command-results");
+    ck_assert_str_eq(header(o, "content-type"), "application/json");
+    o = take(OP_PRODUCE);
+    ck_assert_str_eq(o->topic, "commands-dlq");
+    ck_assert_str_eq(header(o, "content-type"), "application/octet-stream");
+}
+END_TEST
+
+/* A count under which pod's partition differs from the one under PARTITIONS. */
+static int32_t moved_count(const char *pod)
+{
+    int32_t old = hash_kafka_partition(pod, strlen(pod), PARTITIONS);
+    for (int32_t n = 128; n < 1024; n++)
+        if (hash_kafka_partition(pod, strlen(pod), n) != old)
+            return n;
+    ck_abort_msg("no count moves %s", pod);
+    return 0;
+}
+
+/* The partition count grows: a reader of the pod's new partition starts at once; the old one
+ * reads on (a record there is handled as before) until it is drained AND
+ * command_repartition_grace_ms passed, then stops and commits; forwards use the new count. The
+ * same count again changes nothing. */
+START_TEST(test_partition_count_changes)
+{
+    skip_start();
+    ck_assert_int_eq(command_flow_on_partitions(F, PARTITIONS, US(T0_MS)), 0);
+    none();
+    ck_assert_int_eq(command_flow_on_partitions(F, 0, US(T0_MS)), -EINVAL);
+    int32_t n = moved_count("pod-a");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    op_t *o = take(OP_START);
+    uint32_t nr = o->reader;
+    ck_assert_uint_ne(nr, OWN);
+    ck_assert_str_eq(o->pod, "pod-a");
+    ck_assert_int_eq(o->offset, hash_kafka_partition("pod-a", 5, n));
+    ck_assert(!o->flag);
+    none();
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    none();
+    /* a record still on the old partition (a backend with the old count) is handled */
+    record_on(OWN, 7, cmd_json("p-1", NULL), T0_MS);
+    uint64_t t = take_lookup("CP-p-1");
+    owner(t, "pod-b", true, T0_MS);
+    o = take(OP_PRODUCE); /* forwarded: to pod-b's partition under the new count */
+    ck_assert_int_eq(o->partition, hash_kafka_partition("pod-b", 5, n));
+    uint64_t f1 = o->cookie;
+    command_flow_on_eof(F, OWN);
+    command_flow_tick(F, US(T0_MS + 300000));
+    none(); /* grace over, but the forward is not persisted: not drained */
+    deliver(f1, 0, T0_MS + 300001);
+    take_store(OWN, 8);
+    record_on(OWN, 9, cmd_json("p-3", ",\"target_pod\":\"pod-x\""), T0_MS + 300050);
+    take_store(OWN, 10); /* skipped: final at once */
+    command_flow_tick(F, US(T0_MS + 300100));
+    none(); /* a record arrived since the last end of partition: not drained */
+    command_flow_on_eof(F, OWN);
+    command_flow_tick(F, US(T0_MS + 300200));
+    ck_assert_uint_eq(take(OP_STOP)->reader, OWN);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, OWN);
+    none();
+    /* the new reader is the pod's own reader now */
+    record_on(nr, 0, cmd_json("p-2", NULL), T0_MS + 300300);
+    take_lookup("CP-p-2");
+    ck_assert_uint_eq(counter(BRIDGE_M_PARTITION_MOVES) >= 1, 1);
+}
+END_TEST
+
+/* Back to the old count while the old partition is still draining: that reader reads on as the
+ * pod's own (no third reader), and the new one drains instead. */
+START_TEST(test_partition_count_back)
+{
+    skip_start();
+    int32_t n = moved_count("pod-a");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    uint32_t nr = take(OP_START)->reader;
+    ck_assert_int_eq(command_flow_on_partitions(F, PARTITIONS, US(T0_MS + 10)), 0);
+    none();
+    command_flow_on_eof(F, OWN);
+    command_flow_on_eof(F, nr);
+    command_flow_tick(F, US(T0_MS + 300010));
+    ck_assert_uint_eq(take(OP_STOP)->reader, nr);
+    ck_assert_uint_eq(take(OP_DESTROY)->reader, nr);
+    none(); /* the first reader reads on */
+    record_on(OWN, 3, cmd_json("b-1", NULL), T0_MS + 300020);
+    take_lookup("CP-b-1");
+}
+END_TEST
+
+/* A dead pod's partition taken over moves too; the registry ending the claim stops both the new
+ * reader and the old one still draining, with one TAKEOVER_DONE; a repeated claim's epoch
+ * reaches both. Before start and after stop the count is not taken. */
+START_TEST(test_partition_count_takeover)
+{
+    skip_start();
+    takeover("pod-c", 7, true);
+    uint32_t rd = take(OP_START)->reader;
+    int32_t n = moved_count("pod-c");
+    ck_assert_int_eq(command_flow_on_partitions(F, n, US(T0_MS)), 0);
+    uint32_t nr = 0;
+    for (int i = 0; i < 2; i++) { /* pod-a's may move as well */
+        op_t *o = take(OP_START);
+        if (strcmp(o->pod, "pod-c") == 0) {
+            ck_assert(o->flag);
+            ck_assert_int_eq(o->offset, hash_kafka_partition("pod-c", 5, n));
+            nr = o->reader;
+        }
+        if (hash_kafka_partition("pod-a", 5, n) == hash_kafka_partition("pod-a", 5, PARTITIONS))
+            break;
+    }
+    ck_assert_uint_ne(nr, 0);
+    none();
+    takeover("pod-c", 8, true); /* repeated: keeps both */
+    none();
+    takeover("pod-c", 8, false);
+    ck_assert_uint_eq(take(OP_STOP)->reader, nr);
+    ck_assert_uint_eq(take(OP_STOP)->reader, rd);
+    none();
+    command_flow_tick(F, US(T0_MS + 100));
+    int dones = 0, destroyed = 0;
+    while (seen < nops) {
+        op_t *o = &rec_ops[seen++];
+        if (o->kind == OP_DESTROY)
+            destroyed++;
+        else if (o->kind == OP_REGISTRY && o->type == ENV_TAKEOVER_DONE) {
+            dones++;
+            ck_assert_str_eq(o->text, "pod-c");
+            ck_assert_uint_eq(o->epoch, 8);
+        }
+    }
+    ck_assert_int_eq(destroyed, 2);
+    ck_assert_int_eq(dones, 1);
+    command_flow_stop(F, US(T0_MS + 200));
+    ck_assert_int_eq(command_flow_on_partitions(F, n + 1, US(T0_MS)), -ECANCELED);
+}
+END_TEST
+
 int main(void)
 {
     log_set_level(LOG_ERROR); /* the engine's info lines are not what is tested */
@@ -1707,6 +1998,13 @@ int main(void)
     tcase_add_test(tc, test_takeover_yields);
     tcase_add_test(tc, test_takeover_yield_resumes);
     tcase_add_test(tc, test_forward_same_partition);
+    tcase_add_test(tc, test_deadline_and_trace_to_core);
+    tcase_add_test(tc, test_dedup_wait_expires);
+    tcase_add_test(tc, test_lookup_wait_expires);
+    tcase_add_test(tc, test_cp_id_invalid);
+    tcase_add_test(tc, test_partition_count_changes);
+    tcase_add_test(tc, test_partition_count_takeover);
+    tcase_add_test(tc, test_partition_count_back);
     suite_add_tcase(s, tc);
     /* these make their own engine */
     TCase *own = tcase_create("own engine");

@@ -54,7 +54,19 @@ START_TEST(test_parse_invalid)
         {"[1,2]", "record is not a JSON object", ""},
         {"{\"cp_id\":\"x\",\"action\":\"reset\"}", "command_id missing", ""},
         {"{\"command_id\":7,\"cp_id\":\"x\",\"action\":\"reset\"}",
-         "command_id is not a string of 1..128 bytes", ""},
+         "command_id is not a string of 1..79 bytes", ""},
+        /* 80 bytes: more than ocpp-core accepts */
+        {"{\"command_id\":\"01234567890123456789012345678901234567890123456789012345678901234567"
+         "890123456789\",\"cp_id\":\"x\",\"action\":\"reset\"}",
+         "command_id is not a string of 1..79 bytes", ""},
+        /* 49 characters: one more than the edge accepts (the registry and core would cut it) */
+        {"{\"command_id\":\"c-9\",\"cp_id\":\"0123456789012345678901234567890123456789012345678\","
+         "\"action\":\"reset\"}",
+         "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)", "c-9"},
+        {"{\"command_id\":\"c-9\",\"cp_id\":\"CP:7\",\"action\":\"reset\"}",
+         "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)", "c-9"},
+        {"{\"command_id\":\"c-9\",\"cp_id\":\"CP 7\",\"action\":\"reset\"}",
+         "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)", "c-9"},
         {"{\"command_id\":\"c-9\",\"action\":\"reset\"}", "cp_id missing", "c-9"},
         {"{\"command_id\":\"c-9\",\"cp_id\":\"x\"}", "action missing", "c-9"},
         {"{\"command_id\":\"c-9\",\"cp_id\":\"x\",\"action\":\"reset\",\"ttl_ms\":-1}",
@@ -72,7 +84,7 @@ START_TEST(test_parse_invalid)
         {"{\"command_id\":\"c-9\",\"cp_id\":\"x\",\"action\":\"reset\",\"hops\":-1}",
          "hops is not an integer 0..1000", "c-9"},
         {"{\"command_id\":\"c-9\",\"cp_id\":\"a\\u0001b\",\"action\":\"reset\"}",
-         "cp_id is not a string of 1..128 bytes", "c-9"},
+         "cp_id is not an identity (1..48 of A-Z a-z 0-9 * - _ = + | @ .)", "c-9"},
         {"{\"command_id\":\"c-9\",\"command_id\":\"c-8\",\"cp_id\":\"x\",\"action\":\"r\"}",
          "record is not valid JSON", ""},
     };
@@ -83,6 +95,68 @@ START_TEST(test_parse_invalid)
         ck_assert_str_eq(why, cases[i].why);
         ck_assert_str_eq(r.command_id, cases[i].id);
     }
+}
+END_TEST
+
+/* The limits of the other stages, at their edge: a 79-byte command_id (ocpp-core's limit) and a
+ * 48-character cp_id of every character the edge allows are taken. */
+START_TEST(test_parse_limits)
+{
+    command_record_t r;
+    char why[128] = "";
+    char id[COMMAND_ID_MAX + 1], cp[IDENTITY_MAX + 1], json[512];
+    memset(id, 'i', COMMAND_ID_MAX);
+    id[COMMAND_ID_MAX] = '\0';
+    snprintf(cp, sizeof(cp), "%s", "AZaz09*-_=+|@.");
+    memset(cp + 14, 'c', IDENTITY_MAX - 14);
+    cp[IDENTITY_MAX] = '\0';
+    snprintf(json, sizeof(json), "{\"command_id\":\"%s\",\"cp_id\":\"%s\",\"action\":\"reset\"}",
+             id, cp);
+    ck_assert_int_eq(parse(json, &r, why), 0);
+    ck_assert_str_eq(r.command_id, id);
+    ck_assert_str_eq(r.cp_id, cp);
+    ck_assert(r.is_json);
+    ck_assert_int_eq(COMMAND_ID_MAX, 79);
+    ck_assert_int_eq(COMMAND_CP_MAX, IDENTITY_MAX);
+    /* a refused record that is JSON is still known as JSON (its DLQ copy's content type) */
+    ck_assert_int_lt(parse("{\"cp_id\":\"x\"}", &r, why), 0);
+    ck_assert(r.is_json);
+    ck_assert_int_lt(parse("{nope", &r, why), 0);
+    ck_assert(!r.is_json);
+}
+END_TEST
+
+START_TEST(test_traceparent)
+{
+    static const char *ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    ck_assert(command_traceparent_valid(ok, strlen(ok)));
+    ck_assert(!command_traceparent_valid(ok, strlen(ok) - 1));
+    ck_assert(!command_traceparent_valid(NULL, 0));
+    static const char *bad[] = {
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", /* version */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", /* upper case */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01", /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", /* zero parent id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01", /* separator */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", /* flags */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!command_traceparent_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(test_labels)
+{
+    ck_assert_str_eq(command_action_label("reset"), "reset");
+    ck_assert_str_eq(command_action_label("RemoteStartTransaction"), "RemoteStartTransaction");
+    ck_assert_str_eq(command_action_label("SetVariables"), "SetVariables");
+    ck_assert_str_eq(command_action_label("rm -rf"), "other");
+    ck_assert_str_eq(command_action_label(""), "other");
+    ck_assert_str_eq(command_action_label(NULL), "other");
+    ck_assert_str_eq(command_status_label("expired"), "expired");
+    ck_assert_str_eq(command_status_label("unsupported"), "unsupported");
+    ck_assert_str_eq(command_status_label("weird"), "other");
+    ck_assert_str_eq(command_status_label(NULL), "other");
 }
 END_TEST
 
@@ -177,6 +251,9 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_parse_ok);
     tcase_add_test(tc, test_parse_invalid);
+    tcase_add_test(tc, test_parse_limits);
+    tcase_add_test(tc, test_traceparent);
+    tcase_add_test(tc, test_labels);
     tcase_add_test(tc, test_rfc3339);
     tcase_add_test(tc, test_forward_json);
     tcase_add_test(tc, test_result_json);

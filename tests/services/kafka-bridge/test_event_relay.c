@@ -16,6 +16,8 @@ static int produce_rc;      /* 0, -ENOBUFS (full) or -EIO (for good) */
 static int full_after = -1; /* >= 0: that many more produces are taken, then full */
 static char produced[32][256];
 static size_t nproduced, nacks;
+static char ctype[32][64]; /* content-type header of each record produced ("" none) */
+static size_t nheaders[32];
 static struct {
     uint32_t core;
     uint64_t token;
@@ -39,6 +41,11 @@ static int op_produce(void *arg, const env_event_t *ev, int32_t *status, char *w
     if (produce_rc)
         return produce_rc;
     ck_assert_uint_lt(nproduced, 32);
+    ctype[nproduced][0] = '\0';
+    nheaders[nproduced] = ev->headers.count;
+    for (size_t i = 0; i < ev->headers.count; i++)
+        if (env_str_eq(ev->headers.items[i].name, "content-type"))
+            env_str_copy(ev->headers.items[i].value, ctype[nproduced], sizeof(ctype[0]));
     /* topic|key|h0name=h0value|value: what reached the producer */
     snprintf(produced[nproduced++], sizeof(produced[0]), "%.*s|%.*s|%.*s=%.*s|%.*s",
              (int)ev->topic.len, ev->topic.ptr, (int)ev->key.len, ev->key.ptr,
@@ -116,6 +123,43 @@ START_TEST(test_handed_on)
     ck_assert_uint_eq(nacks, 0); /* its delivery report acks it, not the relay */
     ck_assert_uint_eq(event_relay_held(R), 0);
     ck_assert_uint_eq(event_relay_retry(R), 0);
+}
+END_TEST
+
+/* Every event record has the CloudEvents binding's content-type: an EVENT without one (the
+ * registry's device.disconnected) gets the structured-mode type; one that has it keeps its own;
+ * an EVENT with every header slot used gives its last one up for it. */
+START_TEST(test_content_type)
+{
+    env_event_t ev = event(0, 1);
+    ck_assert_int_eq(event_relay_on_event(R, &ev), 0);
+    ck_assert_str_eq(ctype[0], "application/cloudevents+json; charset=UTF-8");
+    ck_assert_uint_eq(nheaders[0], 2);
+    ck_assert_str_eq(produced[0], "ocpp-events-up|CP-1|ce_id=id-1|{\"n\":1}");
+    ev = event(0, 2);
+    ev.headers.count = 2;
+    ev.headers.items[1] = (env_header_t){env_str("Content-Type"), env_str("text/plain")};
+    ck_assert_int_eq(event_relay_on_event(R, &ev), 0);
+    ck_assert_str_eq(ctype[1], ""); /* its own, under its own spelling, untouched */
+    ck_assert_uint_eq(nheaders[1], 2);
+    ev = event(0, 3);
+    ev.headers.count = 0;
+    ck_assert_int_eq(event_relay_on_event(R, &ev), 0);
+    ck_assert_str_eq(ctype[2], "application/cloudevents+json; charset=UTF-8");
+    ev = event(0, 4);
+    ev.headers.count = ENVELOPE_MAX_HEADERS;
+    for (size_t i = 1; i < ENVELOPE_MAX_HEADERS; i++)
+        ev.headers.items[i] = ev.headers.items[0];
+    ck_assert_int_eq(event_relay_on_event(R, &ev), 0);
+    ck_assert_str_eq(ctype[3], "application/cloudevents+json; charset=UTF-8");
+    ck_assert_uint_eq(nheaders[3], ENVELOPE_MAX_HEADERS);
+    /* kept while full: the kept copy gets it too when produced */
+    full_after = 0;
+    ev = event(7, 5);
+    ck_assert_int_eq(event_relay_on_event(R, &ev), -EBUSY);
+    full_after = -1;
+    ck_assert_uint_eq(event_relay_retry(R), 0);
+    ck_assert_str_eq(ctype[4], "application/cloudevents+json; charset=UTF-8");
 }
 END_TEST
 
@@ -225,6 +269,7 @@ int main(void)
     tcase_add_test(tc, test_refused);
     tcase_add_test(tc, test_abandon);
     tcase_add_test(tc, test_copy_edges);
+    tcase_add_test(tc, test_content_type);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
