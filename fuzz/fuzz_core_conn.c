@@ -171,6 +171,7 @@ typedef struct {
      * once, without an event (the engine remembers at most as many, never more) */
     char persisted[64][CORE_EVENT_ID_LEN + 1];
     size_t npersisted;
+    int resend; /* the CALL at persist_id is such a resend */
 } slot_t;
 
 typedef struct {
@@ -330,7 +331,8 @@ static void on_edge_text(int slot, const env_send_t *m)
     if (f.type == OCPP_CALL)
         snprintf(s->last_call, sizeof(s->last_call), "%s", f.message_id);
     if (f.type == OCPP_CALLRESULT) {
-        if (s->persist_id[0] && strcmp(f.message_id, s->persist_id) == 0 && !s->persist_acked)
+        if (s->persist_id[0] && strcmp(f.message_id, s->persist_id) == 0 && !s->persist_acked &&
+            !s->resend)
             abort(); /* acknowledged before its event was persisted */
         if (s->refused_id[0] && strcmp(f.message_id, s->refused_id) == 0)
             abort(); /* answered although its event was not handed on */
@@ -368,6 +370,15 @@ static void trace_effect(const char *edge_id, const envelope_t *env, outbox_poli
             b ? (int)b->len : 0, b ? (const char *)b->ptr : "");
 }
 
+/* the slot's connection had the event of this natural id acked */
+static int persisted_has(const slot_t *s, const char *natural)
+{
+    for (size_t i = 0; i < s->npersisted && i < 64; i++)
+        if (strcmp(s->persisted[i], natural) == 0)
+            return 1;
+    return 0;
+}
+
 static lookup_t *lookup_find(uint64_t request)
 {
     for (size_t i = 0; i < D.nlookups; i++)
@@ -384,8 +395,8 @@ static int str_is(env_str_t s, const char *text)
 }
 
 /* the standard record: CloudEvents binding header, trace context, an id that is the record's;
- * ids of occurrences unique */
-static void check_event_record(const env_event_t *ev)
+ * ids of occurrences unique. Returns the ce_type header. */
+static env_str_t check_event_record(const env_event_t *ev)
 {
     int ctype = 0, trace = 0;
     env_str_t id = {0}, type = {0};
@@ -408,25 +419,26 @@ static void check_event_record(const env_event_t *ev)
         abort(); /* the header's id is not the event's */
     if (!str_is(type, "device.online") && !str_is(type, "device.connected") &&
         !str_is(type, "device.disconnected"))
-        return;
+        return type;
     size_t n = D.noccurrences < 256 ? D.noccurrences : 256;
     for (size_t i = 0; i < n; i++)
         if (memcmp(D.occurrences[i], id.ptr, id.len) == 0)
             abort(); /* an occurrence's id repeated */
     snprintf(D.occurrences[D.noccurrences++ % 256], CORE_EVENT_ID_LEN + 1, "%.*s", (int)id.len,
              id.ptr);
+    return type;
 }
 
 static void on_event(const env_event_t *ev, int refused)
 {
-    check_event_record(ev);
+    env_str_t type = check_event_record(ev);
     char id[ID_LEN];
     event_message_id(ev, id);
     int slot = id[0] ? slot_of_call(id) : -1;
     if (trace)
         fprintf(stderr, "  event of %s: slot %d refused %d token %" PRIu64 "\n", id, slot, refused,
                 ev->token);
-    if (D.cur_resumed && env_str_eq(ev->headers.items[0].value, "device.connected"))
+    if (D.cur_resumed && str_is(type, "device.connected"))
         abort(); /* a resumed connection is not new for the backend */
     if (slot >= 0 && refused)
         snprintf(D.slots[slot].refused_id, ID_LEN, "%s", id);
@@ -782,10 +794,11 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
                 if (must_hold && !core_event_natural_id(IDENTITIES[s->ident], v, f.action,
                                                         f.payload, s->natural))
                     s->natural[0] = '\0';
-                for (size_t i = 0; must_hold && s->natural[0] && i < s->npersisted && i < 64; i++)
-                    if (strcmp(s->persisted[i], s->natural) == 0)
-                        must_hold = 0; /* a resend of what is in Kafka: answered again */
-                if (must_hold) {
+                /* a resend of what this connection has in Kafka may be answered at once */
+                s->resend = must_hold && s->natural[0] && persisted_has(s, s->natural);
+                if (s->resend)
+                    must_hold = 0;
+                if (must_hold || s->resend) {
                     snprintf(s->persist_id, sizeof(s->persist_id), "%s", f.message_id);
                     s->persist_acked = 0;
                 }
@@ -897,7 +910,7 @@ static void do_ack(core_conn_t *e, input_t *in, uint64_t now)
     if (watched >= 0 && status == 0) {
         slot_t *s = &D.slots[watched];
         s->persist_acked = 1;
-        if (s->natural[0])
+        if (s->natural[0] && !persisted_has(s, s->natural))
             snprintf(s->persisted[s->npersisted++ % 64], CORE_EVENT_ID_LEN + 1, "%s", s->natural);
     }
     event_begin();
