@@ -444,6 +444,14 @@ static void on_event(const env_event_t *ev, int refused)
         snprintf(D.slots[slot].refused_id, ID_LEN, "%s", id);
     if (!ev->token)
         return;
+    for (int ed = 0; slot < 0 && ed < EDGES; ed++) {
+        /* a CALL that waited for its id token on a connection of an edge that restarted since:
+         * the engine serves it until it hears the new instance; its answer goes nowhere */
+        if (D.restarts_pending[ed] && D.nlimbo[ed] < CONNS * 4) {
+            D.limbo[ed][D.nlimbo[ed]++] = ev->token;
+            return;
+        }
+    }
     if (slot < 0 || D.slots[slot].waiting || strcmp(D.slots[slot].persist_id, id) != 0)
         abort(); /* a held answer only for a CALL flagged persist, one at a time */
     if (refused)
