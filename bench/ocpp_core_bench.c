@@ -63,8 +63,14 @@ static void convert(ocpp_version_t v, const ocpp_frame_t *f, int with_reply)
     core_action_ctx_t ctx = {.heartbeat_interval_s = 300, .now_us = 1735787045678000ULL};
     core_action_out_t out;
     core_action_handle(v, f->action, f->payload, &ctx, &out);
+    char id[CORE_EVENT_ID_LEN + 1]; /* the id as the engine takes it (DESIGN §3) */
+    if (!core_event_natural_id("CP-0001", v, f->action, f->payload, id)) {
+        static core_idgen_t ids;
+        core_idgen_event_id(&ids, id);
+    }
     core_event_t ev = {.type = out.event_type,
                        .identity = "CP-0001",
+                       .id = id,
                        .pod = "pod-a",
                        .version = v,
                        .action = f->action,

@@ -35,6 +35,8 @@ static atomic_int log_threshold = LOG_INFO;
 static atomic_int log_out_fd = 2;
 /* Guarded by log_lock; empty until log_init or the first line. */
 static char log_ident[LOG_IDENT_CAP];
+/* the trace of what this thread handles now (log_set_trace_id), "" for none */
+static _Thread_local char log_trace_id[33];
 static size_t log_ident_len;
 
 /* A bounded output buffer: appends that do not fit are dropped whole. */
@@ -290,6 +292,10 @@ void log_write(log_level_t level, const char *identity, const char *message_id, 
         if (!buf_put_field(&buf, "message_id", message_id, LOG_FIELD_MAX))
             truncated = true;
     }
+    if (log_trace_id[0]) {
+        buf_puts(&buf, ",");
+        buf_put_field(&buf, "trace_id", log_trace_id, LOG_FIELD_MAX);
+    }
     buf_puts(&buf, ",\"msg\":\"");
     if (!buf_put_escaped(&buf, msg, msg_len, LOG_MSG_MAX)) {
         buf_puts(&buf, LOG_ELLIPSIS);
@@ -320,4 +326,9 @@ void log_write(log_level_t level, const char *identity, const char *message_id, 
     }
     pthread_mutex_unlock(&log_lock);
     errno = saved_errno;
+}
+
+void log_set_trace_id(const char *trace_id)
+{
+    snprintf(log_trace_id, sizeof(log_trace_id), "%s", trace_id ? trace_id : "");
 }

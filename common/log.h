@@ -54,6 +54,11 @@ void log_set_fd(int fd);
 void log_write(log_level_t level, const char *identity, const char *message_id, const char *fmt,
                ...) __attribute__((format(printf, 4, 5)));
 
+/* Until the next call, every line this thread writes carries "trace_id":trace_id (the 32 hex
+ * characters of a W3C trace id: the message or command the lines are about). NULL or "" clears
+ * it; longer text is cut to 32 characters. */
+void log_set_trace_id(const char *trace_id);
+
 #define log_debug(...) log_write(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
 #define log_info(...)  log_write(LOG_INFO, NULL, NULL, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_WARN, NULL, NULL, __VA_ARGS__)

@@ -36,6 +36,10 @@
  *  - a resumed CONNECT never yields device.connected; REGISTER.authenticated only for a
  *    connection whose CONNECT said it authenticated;
  *  - a new bridge instance leaves no answer waiting for an ack;
+ *  - every EVENT carries the CloudEvents binding's content-type, a valid W3C traceparent and an
+ *    id of 32 hex characters that is the record's "id"; the id of an occurrence (device.online,
+ *    device.connected, device.disconnected) never repeats, across core restarts too; every
+ *    RESULT carries a valid traceparent, the COMMAND's own when it had a valid one;
  *  - memory stays bounded: connections <= what the edges may still hold, held answers == answers
  *    the driver sees waiting, waiting CALLs and queues and timers bounded by the connections,
  *    envelopes waiting for a route <= edges x unrouted_queue_max, cached tokens <= tag_cache_max;
@@ -43,6 +47,7 @@
  * Seeds: fuzz/corpus/core_conn/. FUZZ_TRACE=1 prints the effects of a reproducer. */
 #include "core_actions.h"
 #include "core_conn.h"
+#include "core_event.h"
 #include "core_tags.h"
 #include "log.h"
 #include "ocpp_frame.h"
@@ -161,6 +166,12 @@ typedef struct {
     uint64_t tag_deadline;
     char expect_id[ID_LEN]; /* the tagged CALL whose answer status is known */
     char expect_status[16];
+    char natural[CORE_EVENT_ID_LEN + 1]; /* natural event id of the CALL at persist_id */
+    /* natural ids whose events this connection had acked: a resend of one may be answered at
+     * once, without an event (the engine remembers at most as many, never more) */
+    char persisted[64][CORE_EVENT_ID_LEN + 1];
+    size_t npersisted;
+    int resend; /* the CALL at persist_id is such a resend */
 } slot_t;
 
 typedef struct {
@@ -184,7 +195,10 @@ static struct {
     uint64_t limbo[EDGES][CONNS * 4];
     size_t nlimbo[EDGES];
     int open_fails;
-    uint8_t results[MAX_CMDS + 1]; /* RESULTs per command token (1..ncmds) */
+    uint8_t results[MAX_CMDS + 1];                /* RESULTs per command token (1..ncmds) */
+    uint8_t cmd_traced[MAX_CMDS + 1];             /* the COMMAND carried FUZZ_TRACEPARENT */
+    char occurrences[256][CORE_EVENT_ID_LEN + 1]; /* ids of occurrence events seen (a ring) */
+    size_t noccurrences;
     size_t ncmds;
     uint64_t tokens[64]; /* EVENT tokens seen, for acks */
     size_t ntokens;
@@ -317,7 +331,8 @@ static void on_edge_text(int slot, const env_send_t *m)
     if (f.type == OCPP_CALL)
         snprintf(s->last_call, sizeof(s->last_call), "%s", f.message_id);
     if (f.type == OCPP_CALLRESULT) {
-        if (s->persist_id[0] && strcmp(f.message_id, s->persist_id) == 0 && !s->persist_acked)
+        if (s->persist_id[0] && strcmp(f.message_id, s->persist_id) == 0 && !s->persist_acked &&
+            !s->resend)
             abort(); /* acknowledged before its event was persisted */
         if (s->refused_id[0] && strcmp(f.message_id, s->refused_id) == 0)
             abort(); /* answered although its event was not handed on */
@@ -355,6 +370,15 @@ static void trace_effect(const char *edge_id, const envelope_t *env, outbox_poli
             b ? (int)b->len : 0, b ? (const char *)b->ptr : "");
 }
 
+/* the slot's connection had the event of this natural id acked */
+static int persisted_has(const slot_t *s, const char *natural)
+{
+    for (size_t i = 0; i < s->npersisted && i < 64; i++)
+        if (strcmp(s->persisted[i], natural) == 0)
+            return 1;
+    return 0;
+}
+
 static lookup_t *lookup_find(uint64_t request)
 {
     for (size_t i = 0; i < D.nlookups; i++)
@@ -363,20 +387,71 @@ static lookup_t *lookup_find(uint64_t request)
     return NULL;
 }
 
+#define FUZZ_TRACEPARENT "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+static int str_is(env_str_t s, const char *text)
+{
+    return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0;
+}
+
+/* the standard record: CloudEvents binding header, trace context, an id that is the record's;
+ * ids of occurrences unique. Returns the ce_type header. */
+static env_str_t check_event_record(const env_event_t *ev)
+{
+    int ctype = 0, trace = 0;
+    env_str_t id = {0}, type = {0};
+    for (size_t i = 0; i < ev->headers.count; i++) {
+        const env_header_t *h = &ev->headers.items[i];
+        if (str_is(h->name, "content-type"))
+            ctype = str_is(h->value, CORE_EVENT_CONTENT_TYPE);
+        else if (str_is(h->name, "traceparent"))
+            trace = core_traceparent_valid(h->value.ptr, h->value.len);
+        else if (str_is(h->name, "ce_id"))
+            id = h->value;
+        else if (str_is(h->name, "ce_type"))
+            type = h->value;
+    }
+    if (!ctype || !trace || id.len != CORE_EVENT_ID_LEN)
+        abort(); /* not a standard record */
+    char key[CORE_EVENT_ID_LEN + 8];
+    snprintf(key, sizeof(key), "\"id\":\"%.*s\"", (int)id.len, id.ptr);
+    if (!memmem(ev->value.ptr, ev->value.len, key, strlen(key)))
+        abort(); /* the header's id is not the event's */
+    if (!str_is(type, "device.online") && !str_is(type, "device.connected") &&
+        !str_is(type, "device.disconnected"))
+        return type;
+    size_t n = D.noccurrences < 256 ? D.noccurrences : 256;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(D.occurrences[i], id.ptr, id.len) == 0)
+            abort(); /* an occurrence's id repeated */
+    snprintf(D.occurrences[D.noccurrences++ % 256], CORE_EVENT_ID_LEN + 1, "%.*s", (int)id.len,
+             id.ptr);
+    return type;
+}
+
 static void on_event(const env_event_t *ev, int refused)
 {
+    env_str_t type = check_event_record(ev);
     char id[ID_LEN];
     event_message_id(ev, id);
     int slot = id[0] ? slot_of_call(id) : -1;
     if (trace)
         fprintf(stderr, "  event of %s: slot %d refused %d token %" PRIu64 "\n", id, slot, refused,
                 ev->token);
-    if (D.cur_resumed && env_str_eq(ev->headers.items[0].value, "device.connected"))
+    if (D.cur_resumed && str_is(type, "device.connected"))
         abort(); /* a resumed connection is not new for the backend */
     if (slot >= 0 && refused)
         snprintf(D.slots[slot].refused_id, ID_LEN, "%s", id);
     if (!ev->token)
         return;
+    for (int ed = 0; slot < 0 && ed < EDGES; ed++) {
+        /* a CALL that waited for its id token on a connection of an edge that restarted since:
+         * the engine serves it until it hears the new instance; its answer goes nowhere */
+        if (D.restarts_pending[ed] && D.nlimbo[ed] < CONNS * 4) {
+            D.limbo[ed][D.nlimbo[ed]++] = ev->token;
+            return;
+        }
+    }
     if (slot < 0 || D.slots[slot].waiting || strcmp(D.slots[slot].persist_id, id) != 0)
         abort(); /* a held answer only for a CALL flagged persist, one at a time */
     if (refused)
@@ -466,6 +541,10 @@ static int fuzz_send(void *arg, core_peer_t to, const char *edge_id, const envel
         if (to != CORE_TO_BRIDGE || policy != OUTBOX_MUST || token < 1 || token > D.ncmds ||
             D.results[token]++)
             abort(); /* a RESULT for no command, or a second one */
+        env_str_t tp = env->u.result.traceparent;
+        if (!core_traceparent_valid(tp.ptr, tp.len) ||
+            (D.cmd_traced[token] && !str_is(tp, FUZZ_TRACEPARENT)))
+            abort(); /* the command's trace is lost */
         return rc;
     }
     case ENV_REGISTER: {
@@ -719,7 +798,15 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
                 core_action_handle(v, f.action, f.payload, &ctx, &out);
                 must_hold = out.persist;
                 core_action_out_clear(&out);
-                if (must_hold) {
+                s->natural[0] = '\0';
+                if (must_hold && !core_event_natural_id(IDENTITIES[s->ident], v, f.action,
+                                                        f.payload, s->natural))
+                    s->natural[0] = '\0';
+                /* a resend of what this connection has in Kafka may be answered at once */
+                s->resend = must_hold && s->natural[0] && persisted_has(s, s->natural);
+                if (s->resend)
+                    must_hold = 0;
+                if (must_hold || s->resend) {
                     snprintf(s->persist_id, sizeof(s->persist_id), "%s", f.message_id);
                     s->persist_acked = 0;
                 }
@@ -828,8 +915,12 @@ static void do_ack(core_conn_t *e, input_t *in, uint64_t now)
     for (int ed = 0; ed < EDGES; ed++)
         for (size_t i = 0; i < D.nlimbo[ed]; i++)
             limbo |= D.limbo[ed][i] == token;
-    if (watched >= 0 && status == 0)
-        D.slots[watched].persist_acked = 1;
+    if (watched >= 0 && status == 0) {
+        slot_t *s = &D.slots[watched];
+        s->persist_acked = 1;
+        if (s->natural[0] && !persisted_has(s, s->natural))
+            snprintf(s->persisted[s->npersisted++ % 64], CORE_EVENT_ID_LEN + 1, "%s", s->natural);
+    }
     event_begin();
     D.watch_slot = watched;
     envelope_t env = {.type = ENV_EVENT_ACK};
@@ -856,6 +947,10 @@ static void do_command(core_conn_t *e, input_t *in, uint64_t now)
     env.u.command.command_id = env_str("c");
     const char *record = RECORDS[rec % (sizeof(RECORDS) / sizeof(RECORDS[0]))];
     env.u.command.record = (env_bin_t){(const uint8_t *)record, strlen(record)};
+    /* the record's traceparent: none, valid (it must come back) or broken (a new one) */
+    static const char *const traces[] = {"", FUZZ_TRACEPARENT, "00-00-broken-01"};
+    env.u.command.traceparent = env_str(traces[rec / 16 % 3]);
+    D.cmd_traced[env.u.command.token] = rec / 16 % 3 == 1;
     event_begin();
     core_conn_on_envelope(e, &env, now);
 }
@@ -982,6 +1077,7 @@ static core_conn_t *engine_new(uint8_t conf, uint64_t generation)
                               .unrouted_queue_max = UNROUTED_MAX,
                               .unrouted_queue_ms = 2000,
                               .token_base = generation << 40 | (uint64_t)conf << 8};
+    memcpy(cfg.id_key, &generation, sizeof(generation)); /* a new process, a new key */
     core_conn_ops_t ops = {.send = fuzz_send, .open_edge = fuzz_open_edge};
     core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
     if (!e)
@@ -1001,6 +1097,7 @@ static core_conn_t *do_core_restart(core_conn_t **e, uint8_t conf, uint64_t *gen
         s->waiting = 0;
         s->tag_req = 0;
         s->persist_id[0] = s->expect_id[0] = s->refused_id[0] = s->last_call[0] = '\0';
+        s->npersisted = 0; /* the new engine's sessions remember nothing */
     }
     D.nlookups = 0;
     D.ntokens = 0;

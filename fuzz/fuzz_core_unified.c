@@ -63,8 +63,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *type = unified_event(v, action, json_object_get(in, "payload"), 42, &d);
         if (!type)
             abort();
+        /* the id as the engine takes it: the natural key's digest, or a new one */
+        char id[CORE_EVENT_ID_LEN + 1];
+        if (!core_event_natural_id("CP", v, action, json_object_get(in, "payload"), id)) {
+            static core_idgen_t ids; /* key all zero: fine for fuzzing */
+            core_idgen_event_id(&ids, id);
+        }
+        if (strlen(id) != CORE_EVENT_ID_LEN)
+            abort();
         core_event_t ev = {.type = type,
                            .identity = "CP",
+                           .id = id,
                            .pod = "p",
                            .version = v,
                            .action = action,
@@ -72,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .data = d,
                            .raw = json_object_get(in, "payload")};
         char *text = core_event_build(&ev);
+        if (!text)
+            abort(); /* only out of memory */
         check_json(text);
         free(text);
         json_decref(d);

@@ -72,13 +72,58 @@ struct core_conn {
     uint64_t next_request; /* last TAG_LOOKUP request id given */
     uint64_t bridge_instance, registry_instance; /* last seen; 0: none yet */
     uint64_t next_announce_us;                   /* 0: at the first tick */
-    metrics_counter_t *m_calls, *m_events, *m_stale, *m_lost, *m_refused, *m_tag_hit, *m_tag_miss;
+    core_idgen_t ids;                            /* event ids and traces of new occurrences */
+    char trace[CORE_TRACE_ID_LEN + 1]; /* the trace logged now (log_set_trace_id), "" none */
+    zhashx_t *call_seconds;            /* "version action" -> histogram series (borrowed) */
+    metrics_counter_t *m_calls, *m_events, *m_stale, *m_lost, *m_refused, *m_tag_hit, *m_tag_miss,
+        *m_resends;
     metrics_gauge_t *m_conns, *m_held, *m_busy, *m_unrouted, *m_waiting, *m_tags;
 };
 
 static void count(core_metric_t m, const char *label_value)
 {
     metrics_def_count(&CORE_METRICS[m], label_value);
+}
+
+/* ---- trace context and latency --------------------------------------------------------------- */
+
+/* Every line logged from now on is about the trace of traceparent (NULL or "": none), until
+ * trace_leave(). The engine handles one CALL or command at a time, so one current trace is
+ * enough; a command ended in the middle of a CALL (command_finish) restores the CALL's. */
+static void trace_enter(core_conn_t *self, const char *traceparent)
+{
+    if (traceparent && strlen(traceparent) >= 3 + CORE_TRACE_ID_LEN)
+        snprintf(self->trace, sizeof(self->trace), "%.*s", CORE_TRACE_ID_LEN, traceparent + 3);
+    else
+        self->trace[0] = '\0';
+    log_set_trace_id(self->trace);
+}
+
+static void trace_leave(core_conn_t *self)
+{
+    self->trace[0] = '\0';
+    log_set_trace_id(NULL);
+}
+
+/* receive (the edge's at_us) -> answer handed on, per action and version; actions outside the
+ * schemas are "other", so the label values stay bounded */
+static void call_seconds(core_conn_t *self, ocpp_version_t version, const char *action,
+                         uint64_t at_us, uint64_t now)
+{
+    if (!at_us || now < at_us)
+        return; /* the edge's clock is ahead, or no receive time: nothing to measure */
+    const char *label = action && ocpp_schema_find(version, action) ? action : "other";
+    char key[OCPP_ACTION_MAX + 16];
+    snprintf(key, sizeof(key), "%s %s", ocpp_version_name(version), label);
+    metrics_histogram_t *h = zhashx_lookup(self->call_seconds, key);
+    if (!h) {
+        char labels[OCPP_ACTION_MAX + 48];
+        snprintf(labels, sizeof(labels), "action=\"%s\",version=\"%s\"", label,
+                 ocpp_version_name(version));
+        h = metrics_def_histogram(&CORE_METRICS[CORE_M_CALL_SECONDS], labels);
+        zhashx_insert(self->call_seconds, key, h);
+    }
+    metrics_histogram_observe(h, (double)(now - at_us) / 1e6);
 }
 
 /* ---- the connection table ---------------------------------------------------------------- */
@@ -167,8 +212,8 @@ static void send_conn_state(core_conn_t *self, const conn_t *c)
 
 /* Publishes a unified event (token != 0: the bridge acks it) with policy. 0 or the send's error
  * (-ENOBUFS: the bridge is full and policy OUTBOX_TRY refused it). */
-static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, uint64_t token,
-                         outbox_policy_t policy)
+static int publish_event(core_conn_t *self, const conn_t *c, const core_event_t *ev,
+                         const char *traceparent, uint64_t token, outbox_policy_t policy)
 {
     char *value = core_event_build(ev);
     if (!value) {
@@ -180,10 +225,14 @@ static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, u
     env.u.event.token = token;
     env.u.event.topic = env_str(self->cfg.events_topic);
     env.u.event.key = env_str(c->identity);
-    env.u.event.headers.count = 2;
-    env.u.event.headers.items[0] = (env_header_t){env_str("ce_type"), env_str(ev->type)};
-    env.u.event.headers.items[1] =
-        (env_header_t){env_str("ce_id"), env_str(ev->id ? ev->id : ev->content_id)};
+    /* the CloudEvents Kafka binding: structured mode, said by content-type; W3C trace context;
+     * ce_type and ce_id for consumers that filter on headers without parsing the value */
+    env.u.event.headers.count = 4;
+    env.u.event.headers.items[0] =
+        (env_header_t){env_str("content-type"), env_str(CORE_EVENT_CONTENT_TYPE)};
+    env.u.event.headers.items[1] = (env_header_t){env_str("traceparent"), env_str(traceparent)};
+    env.u.event.headers.items[2] = (env_header_t){env_str("ce_type"), env_str(ev->type)};
+    env.u.event.headers.items[3] = (env_header_t){env_str("ce_id"), env_str(ev->id)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
     int rc = self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env, policy);
     if (rc == 0)
@@ -192,23 +241,21 @@ static int publish_event(core_conn_t *self, const conn_t *c, core_event_t *ev, u
     return rc;
 }
 
-/* device.connected / device.disconnected: a new occurrence each, id from the connection. One
- * per connection each, so they are queued when the bridge is full (OUTBOX_MUST). */
+/* device.connected / device.disconnected: a new occurrence each (an id and a trace of its own).
+ * One per connection each, so they are queued when the bridge is full (OUTBOX_MUST). */
 static void transport_event(core_conn_t *self, const conn_t *c, const char *type, json_t *data,
                             uint64_t at)
 {
-    char id[CORE_EVENT_ID_LEN + 1], conn[24], when[24];
-    snprintf(conn, sizeof(conn), "%" PRIu64, c->conn_id);
-    snprintf(when, sizeof(when), "%" PRIu64, at);
-    const char *parts[] = {c->identity, type, c->edge_id, conn, when};
-    core_event_id_parts(parts, 5, id);
+    char id[CORE_EVENT_ID_LEN + 1], traceparent[CORE_TRACEPARENT_LEN + 1];
+    core_idgen_event_id(&self->ids, id);
+    core_idgen_traceparent(&self->ids, traceparent);
     core_event_t ev = {.type = type,
                        .identity = c->identity,
                        .pod = self->cfg.pod_id,
                        .id = id,
                        .time_us = at,
                        .data = data};
-    publish_event(self, c, &ev, 0, OUTBOX_MUST);
+    publish_event(self, c, &ev, traceparent, 0, OUTBOX_MUST);
 }
 
 /* REGISTER on connect (or recovery), again once the boot is accepted (the registry records the
@@ -269,8 +316,13 @@ static void reply_error(core_conn_t *self, const conn_t *c, const char *message_
 static void command_finish(core_conn_t *self, const char *identity, uint64_t token,
                            const char *command_id, const core_command_t *cmd, const char *status,
                            const json_t *response, const ocpp_frame_t *error, const char *reason,
-                           uint64_t now)
+                           const char *traceparent, uint64_t now)
 {
+    if (cmd)
+        traceparent = cmd->traceparent;
+    char outer[CORE_TRACE_ID_LEN + 1]; /* the trace being handled (a CALL's), back at the end */
+    snprintf(outer, sizeof(outer), "%s", self->trace);
+    log_set_trace_id(traceparent && strlen(traceparent) > 3 ? traceparent + 3 : NULL);
     char *value = core_command_result(
         command_id, identity, status, cmd, response, error ? error->error_code : NULL,
         error ? error->error_text : NULL, error ? error->payload : NULL, reason, now);
@@ -284,8 +336,10 @@ static void command_finish(core_conn_t *self, const char *identity, uint64_t tok
     env.u.result.status = env_str(status);
     env.u.result.value =
         (env_bin_t){(const uint8_t *)(value ? value : "{}"), value ? strlen(value) : 2};
+    env.u.result.traceparent = env_str(traceparent ? traceparent : "");
     self->ops.send(self->ops_arg, CORE_TO_BRIDGE, NULL, &env, OUTBOX_MUST);
     free(value);
+    log_set_trace_id(outer);
 }
 
 /* command_finish for a command of connection c without a response; frees the command */
@@ -293,7 +347,7 @@ static void command_end(core_conn_t *self, const conn_t *c, core_command_t **cmd
                         const char *status, const char *reason, uint64_t now)
 {
     command_finish(self, c->identity, (*cmd)->token, (*cmd)->command_id, *cmd, status, NULL, NULL,
-                   reason, now);
+                   reason, NULL, now);
     core_command_free(cmd);
 }
 
@@ -612,12 +666,13 @@ typedef struct {
     const char *message_id, *action;
     const json_t *payload;
     uint64_t at_us;
+    const char *traceparent; /* its trace, new for every CALL */
 } call_t;
 
 /* The answer waits until the bridge reports the event in Kafka (persist-before-ack, DESIGN §3):
  * the session keeps the CALLRESULT, the index finds it again by the event's token. */
 static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const json_t *response,
-                        uint64_t token, uint64_t now)
+                        uint64_t token, const char *event_id, uint64_t now)
 {
     char *text = ocpp_frame_callresult(call->message_id, response);
     if (!text || u64map_put(self->held, token, c) < 0) {
@@ -626,7 +681,13 @@ static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const 
         return;
     }
     uint64_t bound = self->cfg.persist_timeout_ms * 1000u;
-    core_session_hold(c->s, call->message_id, token, bound ? now + bound : 0, &text);
+    core_held_t what = {
+        .token = token, .deadline_us = bound ? now + bound : 0, .at_us = call->at_us};
+    snprintf(what.message_id, sizeof(what.message_id), "%s", call->message_id);
+    snprintf(what.action, sizeof(what.action), "%s", call->action);
+    snprintf(what.traceparent, sizeof(what.traceparent), "%s", call->traceparent);
+    snprintf(what.event_id, sizeof(what.event_id), "%s", event_id);
+    core_session_hold(c->s, &what, &text);
     metrics_gauge_set(self->m_held, (int64_t)u64map_size(self->held));
 }
 
@@ -634,7 +695,9 @@ static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const 
  * redis). The event goes to the bridge first, and only what was handed on is answered: a refused
  * event (the bridge is full) answers InternalError "gateway busy, retry" instead of the
  * CALLRESULT, so the station sends it again; a transaction message's CALLRESULT waits for the
- * event's ack. */
+ * event's ack. The event id is the digest of the message's natural key when it has one, else
+ * new (DESIGN §3); a resend whose natural id this connection already had in Kafka is answered
+ * again without a second event. */
 static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const char *tag_status,
                        uint64_t tag_expires_at_ms, uint64_t now)
 {
@@ -661,12 +724,29 @@ static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const c
     const char *type = out.event_type;
     if (type && !self->cfg.event_heartbeat && strcmp(type, "heartbeat") == 0)
         type = NULL; /* off by default (DESIGN §4): a full bridge never stops Heartbeats */
+    char natural[CORE_EVENT_ID_LEN + 1] = "", id[CORE_EVENT_ID_LEN + 1];
+    if (type &&
+        !core_event_natural_id(c->identity, c->version, call->action, call->payload, natural))
+        natural[0] = '\0';
+    if (natural[0])
+        memcpy(id, natural, sizeof(id));
+    else
+        core_idgen_event_id(&self->ids, id);
+    if (!out.err && natural[0] && core_session_seen(c->s, natural)) {
+        metrics_counter_add(self->m_resends, 1);
+        log_write(LOG_INFO, c->identity, call->message_id,
+                  "%s resent (event %s already in Kafka): answered, not published again",
+                  call->action, natural);
+        type = NULL;
+        out.persist = 0;
+    }
     core_event_t ev = {.type = type,
                        .identity = c->identity,
                        .pod = self->cfg.pod_id,
                        .version = c->version,
                        .action = call->action,
                        .message_id = call->message_id,
+                       .id = id,
                        .time_us = call->at_us,
                        .data = out.event_data,
                        /* ocpp.message carries the payload anyway */
@@ -676,27 +756,33 @@ static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const c
                                : NULL};
     if (out.err) {
         reply_error(self, c, call->message_id, out.err, out.err_text);
+        call_seconds(self, c->version, call->action, call->at_us, now);
         if (type) /* what the station said is still published, when the bridge takes it */
-            publish_event(self, c, &ev, 0, OUTBOX_TRY);
+            publish_event(self, c, &ev, call->traceparent, 0, OUTBOX_TRY);
         goto out;
     }
     uint64_t token = out.persist ? ++self->next_token : 0;
     if (out.persist && !type) {
         reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "no event for this message");
+        call_seconds(self, c->version, call->action, call->at_us, now);
         goto out;
     }
-    if (type && publish_event(self, c, &ev, token, OUTBOX_TRY) < 0) {
+    if (type && publish_event(self, c, &ev, call->traceparent, token, OUTBOX_TRY) < 0) {
         metrics_counter_add(self->m_refused, 1);
         reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "gateway busy, retry");
+        call_seconds(self, c->version, call->action, call->at_us, now);
         goto out;
     }
     if (token) {
-        hold_answer(self, c, call, out.response, token, now);
+        hold_answer(self, c, call, out.response, token, natural, now);
     } else {
+        if (type) /* handed on: a resend of it is answered without a new event */
+            core_session_remember(c->s, natural);
         char *text = ocpp_frame_callresult(call->message_id, out.response);
         if (text)
             send_text(self, c, text);
         free(text);
+        call_seconds(self, c->version, call->action, call->at_us, now);
     }
     if (out.boot_accepted && !core_session_booted(c->s)) {
         core_session_set_booted(c->s);
@@ -751,6 +837,7 @@ static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, con
     snprintf(w.message_id, sizeof(w.message_id), "%s", call->message_id);
     snprintf(w.action, sizeof(w.action), "%s", call->action);
     snprintf(w.tag, sizeof(w.tag), "%s", tag);
+    snprintf(w.traceparent, sizeof(w.traceparent), "%s", call->traceparent);
     if (send_tag_lookup(self, w.request_id, tag) < 0) {
         serve_fallback(self, c, call, "refused", now);
         return;
@@ -765,7 +852,7 @@ static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, con
 }
 
 static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_t at_us,
-                    uint64_t now)
+                    const char *traceparent, uint64_t now)
 {
     metrics_counter_add(self->m_calls, 1);
     core_held_t abandoned;
@@ -788,6 +875,7 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
     if (verdict == CORE_CALL_NOT_BOOTED) {
         reply_error(self, c, f->message_id, OCPP_ERR_SECURITY,
                     "BootNotification has not been accepted on this connection");
+        call_seconds(self, c->version, f->action, at_us, now);
         return;
     }
     /* the request must match its schema before anything acts on it */
@@ -798,9 +886,10 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
          msg->direction == OS_UNKNOWN_DIR) &&
         ocpp_schema_validate(msg, 0, f->payload, &verr) < 0) {
         reply_error(self, c, f->message_id, verr.err, verr.why);
+        call_seconds(self, c->version, f->action, at_us, now);
         return;
     }
-    call_t call = {f->message_id, f->action, f->payload, at_us};
+    call_t call = {f->message_id, f->action, f->payload, at_us, traceparent};
     const char *tag = self->auth_policy == CORE_AUTH_REDIS
                           ? core_action_id_tag(c->version, f->action, f->payload)
                           : NULL;
@@ -832,18 +921,20 @@ static void on_tag_info(core_conn_t *self, const env_tag_info_t *m, uint64_t now
         return;
     }
     waiting_forget(self, &w);
-    call_t call = {w.message_id, w.action, w.payload, w.at_us};
+    call_t call = {w.message_id, w.action, w.payload, w.at_us, w.traceparent};
+    trace_enter(self, w.traceparent);
     if (m->error != 0 || !fits || strcmp(w.tag, tag) != 0)
         serve_fallback(self, c, &call, "error", now);
     else
         serve_call(self, c, &call, core_tag_status(&a, now), a.expires_at_ms, now);
+    trace_leave(self);
     core_waiting_clear(&w);
     schedule(self, c);
 }
 
 /* The bridge reports whether an event we wait on is in Kafka: status 0 sends the held answer,
  * anything else answers InternalError (the charge point retries). */
-static void on_event_ack(core_conn_t *self, const env_event_ack_t *m)
+static void on_event_ack(core_conn_t *self, const env_event_ack_t *m, uint64_t now)
 {
     conn_t *c = m->token ? u64map_get(self->held, m->token) : NULL;
     core_held_t h;
@@ -855,7 +946,9 @@ static void on_event_ack(core_conn_t *self, const env_event_ack_t *m)
                   m->token, (int)m->status);
         return;
     }
+    trace_enter(self, h.traceparent);
     if (m->status == 0) {
+        core_session_remember(c->s, h.event_id); /* in Kafka: a resend is not published again */
         send_text(self, c, h.text);
     } else {
         char why[200], err[128];
@@ -863,6 +956,8 @@ static void on_event_ack(core_conn_t *self, const env_event_ack_t *m)
         snprintf(why, sizeof(why), "event not persisted: %s", err);
         reply_error(self, c, h.message_id, OCPP_ERR_INTERNAL, why);
     }
+    call_seconds(self, c->version, h.action, h.at_us, now);
+    trace_leave(self);
     held_forget(self, &h);
     schedule(self, c);
 }
@@ -888,8 +983,10 @@ static void pump(core_conn_t *self, conn_t *c, uint64_t now)
         char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
         if (text) { /* otherwise it stays in flight and times out */
+            log_set_trace_id(cmd->traceparent + 3);
             log_write(LOG_INFO, c->identity, cmd->message_id, "CALL %s for command %s", cmd->action,
                       cmd->command_id);
+            log_set_trace_id(self->trace);
             send_text(self, c, text);
             cmd->sent_us = now;
         }
@@ -902,30 +999,41 @@ static void pump(core_conn_t *self, conn_t *c, uint64_t now)
 static void on_command(core_conn_t *self, const env_command_t *m, uint64_t now)
 {
     char identity[IDENTITY_MAX + 1], command_id[COMMAND_ID_MAX + 1];
+    char traceparent[CORE_TRACEPARENT_LEN + 1];
     env_str_copy(m->identity, identity, sizeof(identity));
     env_str_copy(m->command_id, command_id, sizeof(command_id));
+    /* the command's trace from its record's header (through the bridge), else a new one */
+    if (core_traceparent_valid(m->traceparent.ptr, m->traceparent.len))
+        env_str_copy(m->traceparent, traceparent, sizeof(traceparent));
+    else
+        core_idgen_traceparent(&self->ids, traceparent);
+    trace_enter(self, traceparent);
     conn_t *c = zhashx_lookup(self->identities, identity);
     if (!c) {
         command_finish(self, identity, m->token, command_id, NULL, "rejected", NULL, NULL,
-                       "charge point not connected to this core", now);
-        return;
+                       "charge point not connected to this core", traceparent, now);
+        goto out;
     }
     core_command_t *cmd;
     const char *status;
     char why[200];
     if (core_command_parse(m->record.ptr, m->record.len, c->version, now, &cmd, &status, why,
                            sizeof(why)) < 0) {
-        command_finish(self, identity, m->token, command_id, NULL, status, NULL, NULL, why, now);
-        return;
+        command_finish(self, identity, m->token, command_id, NULL, status, NULL, NULL, why,
+                       traceparent, now);
+        goto out;
     }
     cmd->token = m->token;
+    memcpy(cmd->traceparent, traceparent, sizeof(cmd->traceparent));
     if (core_session_enqueue(c->s, cmd) < 0) {
         command_end(self, c, &cmd, "rejected", "too many commands queued for this charge point",
                     now);
-        return;
+        goto out;
     }
     pump(self, c, now);
     schedule(self, c);
+out:
+    trace_leave(self);
 }
 
 /* A CALLRESULT or CALLERROR from the charge point: the answer to our in-flight command? */
@@ -938,15 +1046,17 @@ static void on_response(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uin
                   "response to no outstanding request (late or unknown) dropped");
         return;
     }
+    trace_enter(self, cmd->traceparent);
     if (f->type == OCPP_CALLERROR) {
         command_finish(self, c->identity, cmd->token, cmd->command_id, cmd, "ocpp_error", NULL, f,
-                       NULL, now);
+                       NULL, NULL, now);
     } else {
         char why[200];
         const char *status = core_command_classify(c->version, cmd, f->payload, why, sizeof(why));
         command_finish(self, c->identity, cmd->token, cmd->command_id, cmd, status, f->payload,
-                       NULL, why, now);
+                       NULL, why, NULL, now);
     }
+    trace_leave(self);
     core_command_free(&cmd);
     pump(self, c, now);
 }
@@ -1107,15 +1217,20 @@ static void conn_deadlines(core_conn_t *self, conn_t *c, uint64_t now)
         command_end(self, c, &cmd, "timeout", "no response from the charge point in time", now);
     core_held_t h;
     if (core_session_hold_expired(c->s, now, &h)) {
+        trace_enter(self, h.traceparent);
         reply_error(self, c, h.message_id, OCPP_ERR_INTERNAL,
                     "event not confirmed by Kafka within persist_timeout_ms");
+        call_seconds(self, c->version, h.action, h.at_us, now);
+        trace_leave(self);
         held_forget(self, &h);
     }
     core_waiting_t w;
     if (core_session_wait_expired(c->s, now, &w)) {
         waiting_forget(self, &w);
-        call_t call = {w.message_id, w.action, w.payload, w.at_us};
+        call_t call = {w.message_id, w.action, w.payload, w.at_us, w.traceparent};
+        trace_enter(self, w.traceparent);
         serve_fallback(self, c, &call, "timeout", now);
+        trace_leave(self);
         core_waiting_clear(&w);
     }
     pump(self, c, now);
@@ -1188,17 +1303,24 @@ static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
         snprintf(why, sizeof(why), "message type %d exists only in OCPP 2.1", (int)f.type);
         f.type = OCPP_CALL; /* answerable: it is not a response */
     }
+    int response = f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR ||
+                   f.type == OCPP_CALLRESULTERROR || f.type == OCPP_SEND;
+    char traceparent[CORE_TRACEPARENT_LEN + 1] = "";
+    if (!response) { /* every message of the charge point is a new trace (DESIGN §8) */
+        core_idgen_traceparent(&self->ids, traceparent);
+        trace_enter(self, traceparent);
+    }
     if (err) {
-        if (f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR ||
-            f.type == OCPP_CALLRESULTERROR || f.type == OCPP_SEND) {
+        if (response) {
             /* never answer a response (or a SEND) with a CALLERROR: count and log only */
             count(CORE_M_RESPONSES_MALFORMED, ocpp_error_code(err, c->version));
             log_write(LOG_WARN, c->identity, f.message_id, "malformed response dropped: %s", why);
         } else {
             reply_error(self, c, f.message_id, err, why);
+            call_seconds(self, c->version, NULL, m->at_us, now);
         }
     } else if (f.type == OCPP_CALL) {
-        on_call(self, c, &f, m->at_us, now);
+        on_call(self, c, &f, m->at_us, traceparent, now);
     } else if (f.type == OCPP_SEND) {
         /* 2.1 SEND: validated and logged, never answered */
         const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, f.action);
@@ -1215,6 +1337,7 @@ static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
     } else {
         on_response(self, c, &f, now);
     }
+    trace_leave(self);
     ocpp_frame_clear(&f);
     schedule(self, c);
 }
@@ -1296,7 +1419,7 @@ void core_conn_on_envelope(core_conn_t *self, const envelope_t *env, uint64_t no
         on_tag_info(self, &env->u.tag_info, now_us);
         break;
     case ENV_EVENT_ACK:
-        on_event_ack(self, &env->u.event_ack);
+        on_event_ack(self, &env->u.event_ack, now_us);
         break;
     case ENV_COMMAND:
         on_command(self, &env->u.command, now_us);
@@ -1339,8 +1462,10 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
         core_edges_new(EDGES_MAX, cfg->unrouted_queue_max, cfg->unrouted_queue_ms * 1000u);
     self->tags = core_tags_new(cfg->tag_cache_max);
     self->timers = core_timers_new();
+    self->call_seconds = zhashx_new();
+    core_idgen_init(&self->ids, cfg->id_key);
     if (!self->conns || !self->held || !self->lookups || !self->identities || !self->edges ||
-        !self->tags || !self->timers) {
+        !self->tags || !self->timers || !self->call_seconds) {
         core_conn_destroy(&self);
         return NULL;
     }
@@ -1357,6 +1482,7 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
     self->m_unrouted = metrics_def_gauge(&CORE_METRICS[CORE_M_UNROUTED], NULL);
     self->m_waiting = metrics_def_gauge(&CORE_METRICS[CORE_M_TAGS_WAITING], NULL);
     self->m_tags = metrics_def_gauge(&CORE_METRICS[CORE_M_TAG_CACHE_ENTRIES], NULL);
+    self->m_resends = metrics_def_counter(&CORE_METRICS[CORE_M_RESENDS_SUPPRESSED], NULL);
     return self;
 }
 
@@ -1381,6 +1507,7 @@ void core_conn_destroy(core_conn_t **self_p)
     u64map_destroy(&self->held);
     u64map_destroy(&self->lookups);
     zhashx_destroy(&self->identities);
+    zhashx_destroy(&self->call_seconds);
     core_edges_destroy(&self->edges);
     core_tags_destroy(&self->tags);
     free(self);

@@ -78,6 +78,9 @@ typedef struct {
     uint64_t token_base;            /* EVENT ack tokens count up from here: unique across runs
                                      * (the shell passes its start time << 8), so a late ack of a
                                      * former run matches nothing */
+    unsigned char id_key[32];       /* key of the ids unique to an occurrence (event ids,
+                                     * traceparents): the shell fills it from getrandom, tests
+                                     * with what they like (core_event.h, core_idgen_t) */
 } core_conn_config_t;
 
 /* Strings in cfg are borrowed and must outlive the engine; ops is copied. NULL on failure. */

@@ -2,6 +2,7 @@
 #include "core_event.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,172 @@ void core_event_id_parts(const char *const *parts, size_t n, char out[CORE_EVENT
     hex_prefix(digest, out);
 }
 
+/* SHA-256 of the key and the counter, which then moves on */
+static void idgen_next(core_idgen_t *g, unsigned char digest[EVP_MAX_MD_SIZE])
+{
+    unsigned char ctr[8];
+    for (int i = 0; i < 8; i++)
+        ctr[i] = (unsigned char)(g->counter >> (8 * i));
+    g->counter++;
+    unsigned int dlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, g->key, sizeof(g->key));
+    EVP_DigestUpdate(ctx, ctr, sizeof(ctr));
+    EVP_DigestFinal_ex(ctx, digest, &dlen);
+    EVP_MD_CTX_free(ctx);
+}
+
+void core_idgen_init(core_idgen_t *g, const unsigned char key[32])
+{
+    memcpy(g->key, key, sizeof(g->key));
+    g->counter = 0;
+}
+
+void core_idgen_event_id(core_idgen_t *g, char out[CORE_EVENT_ID_LEN + 1])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    idgen_next(g, digest);
+    hex_prefix(digest, out);
+}
+
+void core_idgen_traceparent(core_idgen_t *g, char out[CORE_TRACEPARENT_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE];
+    idgen_next(g, d);
+    d[15] |= 1; /* neither id may be all zero (W3C) */
+    d[23] |= 1;
+    char *p = out;
+    memcpy(p, "00-", 3), p += 3;
+    for (int i = 0; i < 16; i++)
+        *p++ = hex[d[i] >> 4], *p++ = hex[d[i] & 15];
+    *p++ = '-';
+    for (int i = 16; i < 24; i++)
+        *p++ = hex[d[i] >> 4], *p++ = hex[d[i] & 15];
+    memcpy(p, "-01", 4);
+}
+
+/* n lowercase hex characters, 1 when at least one is not '0' */
+static int hex_run(const char *s, size_t n, int *nonzero)
+{
+    *nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return 0;
+        if (ch != '0')
+            *nonzero = 1;
+    }
+    return 1;
+}
+
+int core_traceparent_valid(const char *s, size_t len)
+{
+    int nz;
+    if (!s || len < CORE_TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' || s[52] != '-')
+        return 0;
+    if (!hex_run(s, 2, &nz) || (s[0] == 'f' && s[1] == 'f')) /* version ff is invalid */
+        return 0;
+    int v00 = s[0] == '0' && s[1] == '0';
+    if (v00 ? len != CORE_TRACEPARENT_LEN : len > CORE_TRACEPARENT_LEN && s[55] != '-')
+        return 0;
+    if (!hex_run(s + 3, 32, &nz) || !nz || !hex_run(s + 36, 16, &nz) || !nz)
+        return 0;
+    return hex_run(s + 53, 2, &nz);
+}
+
+/* A member of the payload (dotted path of at most two names) as text: a string as is, an
+ * integer in decimal, anything else (or absent) "" */
+static void field_text(const json_t *payload, const char *name, const char *sub, char *out,
+                       size_t outlen)
+{
+    const json_t *v = json_object_get(payload, name);
+    if (sub)
+        v = json_object_get(v, sub);
+    if (json_is_string(v))
+        snprintf(out, outlen, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, outlen, "%" PRId64, (int64_t)json_integer_value(v));
+    else
+        out[0] = '\0';
+}
+
+#define KEY_PARTS 6
+#define PART_MAX  128
+
+int core_event_natural_id(const char *identity, ocpp_version_t version, const char *action,
+                          const json_t *payload, char out[CORE_EVENT_ID_LEN + 1])
+{
+    if (!action || !json_is_object(payload))
+        return 0;
+    char f[KEY_PARTS][PART_MAX];
+    /* the key: the field names below, after identity and action (docs/unified-model.md) */
+    static const struct {
+        ocpp_version_t version; /* 0: both */
+        const char *action;
+        const char *fields[KEY_PARTS]; /* "a" or "a.b"; NULL ends */
+        const char *required;          /* no key without it (a 1.6 status without timestamp) */
+    } keys[] = {
+        {OCPP_V201, "TransactionEvent", {"transactionInfo.transactionId", "seqNo"}, NULL},
+        {OCPP_V16, "StartTransaction", {"timestamp", "connectorId", "idTag"}, NULL},
+        {OCPP_V16, "StopTransaction", {"timestamp", "transactionId"}, NULL},
+        {OCPP_V16, "MeterValues", {"transactionId", "connectorId"}, "transactionId"},
+        {OCPP_V16,
+         "StatusNotification",
+         {"timestamp", "connectorId", "status", "errorCode"},
+         "timestamp"},
+        {OCPP_V201,
+         "StatusNotification",
+         {"timestamp", "evseId", "connectorId", "connectorStatus"},
+         "timestamp"},
+        {0, "SecurityEventNotification", {"timestamp", "type"}, "timestamp"},
+        {OCPP_V201, "NotifyEvent", {"generatedAt", "seqNo"}, NULL},
+        {OCPP_V201, "NotifyReport", {"requestId", "generatedAt", "seqNo"}, NULL},
+    };
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        if ((keys[k].version && keys[k].version != version) || strcmp(keys[k].action, action))
+            continue;
+        if (keys[k].required && !json_object_get(payload, keys[k].required))
+            return 0;
+        const char *parts[KEY_PARTS + 3] = {identity, action};
+        size_t n = 2;
+        for (size_t i = 0; i < KEY_PARTS && keys[k].fields[i]; i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "%s", keys[k].fields[i]);
+            char *dot = strchr(name, '.');
+            if (dot)
+                *dot++ = '\0';
+            field_text(payload, name, dot, f[i], sizeof(f[i]));
+            parts[n++] = f[i];
+        }
+        /* 1.6 MeterValues: the timestamps of its samples tell one report from the next */
+        char *stamps = NULL;
+        if (version == OCPP_V16 && strcmp(action, "MeterValues") == 0) {
+            size_t len = 0;
+            FILE *m = open_memstream(&stamps, &len);
+            if (!m)
+                return 0;
+            size_t i;
+            const json_t *mv;
+            json_array_foreach(json_object_get(payload, "meterValue"), i, mv)
+            {
+                fputs(json_string_value(json_object_get(mv, "timestamp")) ?: "", m);
+                fputc(',', m);
+            }
+            if (fclose(m) != 0) {
+                free(stamps);
+                return 0;
+            }
+            parts[n++] = stamps;
+        }
+        core_event_id_parts(parts, n, out);
+        free(stamps);
+        return 1;
+    }
+    return 0;
+}
+
 void core_event_format_time(uint64_t time_us, char out[32])
 {
     time_t secs = (time_t)(time_us / 1000000u);
@@ -59,18 +226,14 @@ static void put_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-char *core_event_build(core_event_t *ev)
+char *core_event_build(const core_event_t *ev)
 {
-    /* the data, serialised once: the text is both hashed (content id) and sent */
+    if (!ev->id || !ev->type)
+        return NULL;
     char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
     if (!data)
         return NULL;
     const char *id = ev->id;
-    if (!id) {
-        const char *parts[] = {ev->identity, ev->action, data};
-        core_event_id_parts(parts, 3, ev->content_id);
-        id = ev->content_id;
-    }
     char time_text[32];
     core_event_format_time(ev->time_us, time_text);
     char *out = NULL;
@@ -90,7 +253,12 @@ char *core_event_build(core_event_t *ev)
     put_json_string(f, ev->type);
     fputs(",\"subject\":", f);
     put_json_string(f, ev->identity);
-    fprintf(f, ",\"time\":\"%s\",\"datacontenttype\":\"application/json\",\"data\":", time_text);
+    fprintf(f, ",\"time\":\"%s\",\"datacontenttype\":\"application/json\"", time_text);
+    char schema[160];
+    snprintf(schema, sizeof(schema), CORE_EVENT_SCHEMA_BASE "event-%s.json", ev->type);
+    fputs(",\"dataschema\":", f);
+    put_json_string(f, schema);
+    fputs(",\"data\":", f);
     size_t dlen = strlen(data);
     int empty = dlen <= 2;
     if (!ev->version && !ev->raw) {

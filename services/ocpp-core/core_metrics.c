@@ -68,4 +68,15 @@ const metrics_def_t CORE_METRICS[CORE_M_COUNT] = {
                              "CALLs waiting for their id token's status from the registry", NULL},
     [CORE_M_TAG_CACHE_ENTRIES] = {"core_tag_cache_entries", METRICS_GAUGE,
                                   "id-token answers in the cache", NULL},
+    /* label: the engine sets action and version (bounded: actions of the schemas, else
+     * "other"), see call_seconds() in core_conn.c */
+    [CORE_M_CALL_SECONDS] = {"core_call_duration_seconds", METRICS_HISTOGRAM,
+                             "time from the edge receiving a charge point's CALL to the core "
+                             "handing on its answer (CALLRESULT or CALLERROR), by action and OCPP "
+                             "version",
+                             "action"},
+    [CORE_M_RESENDS_SUPPRESSED] = {"core_resends_suppressed_total", METRICS_COUNTER,
+                                   "CALLs whose natural event id this connection already had in "
+                                   "Kafka: answered again, not published again",
+                                   NULL},
 };

@@ -33,6 +33,8 @@ typedef enum {
     CORE_M_TAG_FALLBACKS,         /* id tokens answered by tag_fallback, {reason} */
     CORE_M_TAGS_WAITING,          /* gauge: CALLs waiting for their id token's status */
     CORE_M_TAG_CACHE_ENTRIES,     /* gauge: id-token answers cached */
+    CORE_M_CALL_SECONDS,          /* histogram: receive -> answer, {action,version} */
+    CORE_M_RESENDS_SUPPRESSED,    /* resent CALLs answered again without a new event */
     CORE_M_COUNT
 } core_metric_t;
 

@@ -18,6 +18,8 @@ struct core_session_s {
     core_command_t *in_flight;
     uint64_t seed;
     uint64_t next_seq;
+    char seen[CORE_SESSION_SEEN_MAX][CORE_EVENT_ID_LEN + 1]; /* a ring of natural event ids */
+    size_t seen_next;
 };
 
 void core_command_free(core_command_t **cmd)
@@ -97,13 +99,10 @@ core_call_verdict_t core_session_on_call(core_session_t *self, const char *actio
     return CORE_CALL_SERVE;
 }
 
-void core_session_hold(core_session_t *self, const char *message_id, uint64_t token,
-                       uint64_t deadline_us, char **text)
+void core_session_hold(core_session_t *self, const core_held_t *what, char **text)
 {
     core_held_clear(&self->held);
-    snprintf(self->held.message_id, sizeof(self->held.message_id), "%s", message_id);
-    self->held.token = token;
-    self->held.deadline_us = deadline_us;
+    self->held = *what;
     self->held.text = *text;
     *text = NULL;
 }
@@ -269,4 +268,22 @@ uint64_t core_session_next_deadline(const core_session_t *self)
         EARLIER(self->queue[i]->expires_us);
 #undef EARLIER
     return d;
+}
+
+int core_session_seen(const core_session_t *self, const char *event_id)
+{
+    if (!event_id || !event_id[0])
+        return 0;
+    for (size_t i = 0; i < CORE_SESSION_SEEN_MAX; i++)
+        if (strcmp(self->seen[i], event_id) == 0)
+            return 1;
+    return 0;
+}
+
+void core_session_remember(core_session_t *self, const char *event_id)
+{
+    if (!event_id || !event_id[0] || core_session_seen(self, event_id))
+        return;
+    snprintf(self->seen[self->seen_next], sizeof(self->seen[0]), "%s", event_id);
+    self->seen_next = (self->seen_next + 1) % CORE_SESSION_SEEN_MAX;
 }

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "core_event.h"
 #include "core_tags.h"
 #include "ocpp_frame.h"
 
@@ -33,15 +34,16 @@ typedef struct {
     uint64_t token;      /* bridge token of the Kafka record */
     char command_id[80]; /* command id */
     char action[OCPP_ACTION_MAX + 1];
-    json_t *payload;                          /* CALL payload (owned by the command) */
-    int priority;                             /* higher first */
-    uint64_t expires_us;                      /* 0: never */
-    char message_id[OCPP_MESSAGE_ID_MAX + 1]; /* set when sent */
-    uint64_t deadline_us;                     /* response deadline once sent */
-    char unified[32];                         /* unified action, "" for a native one */
-    uint64_t received_us;                     /* when core received the record */
-    uint64_t sent_us;                         /* when the CALL went to the charge point */
-    ocpp_version_t version;                   /* of the charge point it is for */
+    json_t *payload;                            /* CALL payload (owned by the command) */
+    int priority;                               /* higher first */
+    uint64_t expires_us;                        /* 0: never */
+    char message_id[OCPP_MESSAGE_ID_MAX + 1];   /* set when sent */
+    uint64_t deadline_us;                       /* response deadline once sent */
+    char unified[32];                           /* unified action, "" for a native one */
+    uint64_t received_us;                       /* when core received the record */
+    uint64_t sent_us;                           /* when the CALL went to the charge point */
+    ocpp_version_t version;                     /* of the charge point it is for */
+    char traceparent[CORE_TRACEPARENT_LEN + 1]; /* W3C trace context, back on its RESULT */
 } core_command_t;
 
 void core_command_free(core_command_t **cmd);
@@ -66,6 +68,11 @@ typedef struct {
     uint64_t token;       /* bridge ack token of the event; 0: nothing held */
     uint64_t deadline_us; /* InternalError at this time (0: wait for Kafka as long as it takes) */
     char *text;           /* the CALLRESULT (owned) */
+    char action[OCPP_ACTION_MAX + 1];           /* of the CALL: latency per action */
+    uint64_t at_us;                             /* when the edge received the CALL */
+    char traceparent[CORE_TRACEPARENT_LEN + 1]; /* the CALL's trace */
+    char event_id[CORE_EVENT_ID_LEN + 1];       /* natural id of its event ("" none): remembered
+                                                 * once persisted, so a resend is not published */
 } core_held_t;
 
 /* Frees the text and empties h. */
@@ -76,10 +83,10 @@ void core_held_clear(core_held_t *h);
 core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
                                          core_held_t *abandoned);
 
-/* The answer to message_id waits for persistence of the event with this token; the session
- * takes *text (set to NULL). A hold still in place is abandoned first (freed). */
-void core_session_hold(core_session_t *self, const char *message_id, uint64_t token,
-                       uint64_t deadline_us, char **text);
+/* The answer to what->message_id waits for persistence of the event with what->token (what's
+ * other fields are copied, its text ignored); the session takes *text (set to NULL). A hold
+ * still in place is abandoned first (freed). */
+void core_session_hold(core_session_t *self, const core_held_t *what, char **text);
 /* token of the held answer (0: none) */
 uint64_t core_session_held_token(const core_session_t *self);
 /* The event of token was persisted (or failed): 1 with the held answer moved into *out when it
@@ -99,8 +106,9 @@ typedef struct {
     char message_id[OCPP_MESSAGE_ID_MAX + 1];
     char action[OCPP_ACTION_MAX + 1];
     char tag[CORE_TAG_MAX + 1];
-    json_t *payload; /* the CALL payload (owned) */
-    uint64_t at_us;  /* when the edge received the frame */
+    json_t *payload;                            /* the CALL payload (owned) */
+    uint64_t at_us;                             /* when the edge received the frame */
+    char traceparent[CORE_TRACEPARENT_LEN + 1]; /* the CALL's trace */
 } core_waiting_t;
 
 /* Frees the payload and empties w. */
@@ -131,6 +139,14 @@ core_command_t *core_session_take_any(core_session_t *self);
 
 size_t core_session_queued(const core_session_t *self);
 int core_session_busy(const core_session_t *self); /* a downlink CALL is in flight */
+/* Resends the gateway can see (DESIGN §3): the natural event ids of the last
+ * CORE_SESSION_SEEN_MAX events of this connection that reached Kafka (or were handed on, when
+ * they need no persistence). 1 when event_id is among them. */
+#define CORE_SESSION_SEEN_MAX 16
+int core_session_seen(const core_session_t *self, const char *event_id);
+/* Adds event_id to them (the oldest goes); "" is ignored. */
+void core_session_remember(core_session_t *self, const char *event_id);
+
 /* earliest deadline of anything pending (0: none), to schedule the next check */
 uint64_t core_session_next_deadline(const core_session_t *self);
 

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
 #include <czmq.h>
 
 #include "admin_http.h"
@@ -185,6 +187,11 @@ static core_conn_t *engine_new(void)
         /* tokens unique across restarts of this core: late acks of a former run match nothing */
         .token_base = instance << 8,
     };
+    /* the key of event ids and traces unique to an occurrence: never the same in two runs */
+    if (getrandom(ec.id_key, sizeof(ec.id_key), 0) != (ssize_t)sizeof(ec.id_key)) {
+        log_error("getrandom failed: %s", strerror(errno));
+        return NULL;
+    }
     core_conn_ops_t ops = {.send = send_envelope, .open_edge = open_edge};
     return core_conn_new(&ec, &ops, NULL);
 }

@@ -407,6 +407,29 @@ START_TEST(test_identity_and_message_id)
 }
 END_TEST
 
+/* log_set_trace_id: every line of this thread carries trace_id until it is cleared */
+START_TEST(test_trace_id_context)
+{
+    log_set_trace_id("4bf92f3577b34da6a3ce929d0e0e4736");
+    log_write(LOG_WARN, "CP1", "42", "about the CALL");
+    capture_line();
+    ck_assert_str_eq(json_get(&cap_obj, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_ptr_nonnull(strstr(cap_line, "\"message_id\":\"42\",\"trace_id\":"));
+    log_set_trace_id("4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); /* cut to 32 */
+    log_info("again");
+    capture_line();
+    ck_assert_str_eq(json_get(&cap_obj, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    log_set_trace_id(NULL);
+    log_info("none");
+    capture_line();
+    ck_assert_ptr_null(json_get(&cap_obj, "trace_id"));
+    log_set_trace_id("");
+    log_info("none either");
+    capture_line();
+    ck_assert_ptr_null(strstr(cap_line, "trace_id"));
+}
+END_TEST
+
 START_TEST(test_escaping)
 {
     const char *nasty = "q\"uote b\\slash\nnew\rret\ttab \x01\x08\x0c\x1f\x7f end";
@@ -722,6 +745,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_line_format);
     tcase_add_test(tc, test_one_line_per_call);
     tcase_add_test(tc, test_identity_and_message_id);
+    tcase_add_test(tc, test_trace_id_context);
     tcase_add_test(tc, test_escaping);
     tcase_add_test(tc, test_invalid_utf8_replaced);
     tcase_add_test(tc, test_levels_filter);

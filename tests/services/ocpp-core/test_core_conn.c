@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #define SEC  1000000ULL
 #define T0   (1735689600ULL * SEC) /* 2025-01-01T00:00:00Z */
@@ -46,6 +49,9 @@ typedef struct {
     char what[128];  /* CLOSE reason, EVENT ce_type, RESULT status, REGISTER/CONN_STATE boot_state,
                       * TAG_LOOKUP id_tag, ANNOUNCE stage */
     char id[96];     /* RESULT command_id */
+    char evid[40];   /* EVENT ce_id header (the event id) */
+    char ctype[64];  /* EVENT content-type header */
+    char trace[64];  /* EVENT traceparent header, RESULT traceparent */
     char text[4096]; /* SEND data, RESULT value */
 } rec_t;
 
@@ -89,7 +95,19 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
         break;
     case ENV_EVENT:
         r->token = env->u.event.token;
-        copy_str(env->u.event.headers.items[0].value, r->what, sizeof(r->what));
+        for (size_t i = 0; i < env->u.event.headers.count; i++) {
+            const env_header_t *h = &env->u.event.headers.items[i];
+            char name[32];
+            copy_str(h->name, name, sizeof(name));
+            if (strcmp(name, "ce_type") == 0)
+                copy_str(h->value, r->what, sizeof(r->what));
+            else if (strcmp(name, "ce_id") == 0)
+                copy_str(h->value, r->evid, sizeof(r->evid));
+            else if (strcmp(name, "content-type") == 0)
+                copy_str(h->value, r->ctype, sizeof(r->ctype));
+            else if (strcmp(name, "traceparent") == 0)
+                copy_str(h->value, r->trace, sizeof(r->trace));
+        }
         snprintf(r->text, sizeof(r->text), "%.*s", (int)env->u.event.value.len,
                  (const char *)env->u.event.value.ptr);
         break;
@@ -97,6 +115,7 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
         r->token = env->u.result.token;
         copy_str(env->u.result.status, r->what, sizeof(r->what));
         copy_str(env->u.result.command_id, r->id, sizeof(r->id));
+        copy_str(env->u.result.traceparent, r->trace, sizeof(r->trace));
         snprintf(r->text, sizeof(r->text), "%.*s", (int)env->u.result.value.len,
                  (const char *)env->u.result.value.ptr);
         break;
@@ -276,15 +295,22 @@ static void ack(core_conn_t *e, uint64_t token, int32_t status, uint64_t now)
     core_conn_on_envelope(e, &env, now);
 }
 
-static void command(core_conn_t *e, uint64_t token, const char *identity, const char *record,
-                    uint64_t now)
+static void command_traced(core_conn_t *e, uint64_t token, const char *identity, const char *record,
+                           const char *traceparent, uint64_t now)
 {
     envelope_t env = {.type = ENV_COMMAND};
+    env.u.command.traceparent = env_str(traceparent);
     env.u.command.token = token;
     env.u.command.identity = env_str(identity);
     env.u.command.command_id = env_str("cmd");
     env.u.command.record = (env_bin_t){(const uint8_t *)record, strlen(record)};
     core_conn_on_envelope(e, &env, now);
+}
+
+static void command(core_conn_t *e, uint64_t token, const char *identity, const char *record,
+                    uint64_t now)
+{
+    command_traced(e, token, identity, record, "", now);
 }
 
 static void registered(core_conn_t *e, const char *identity, uint64_t conn_id, uint64_t epoch,
@@ -1741,6 +1767,237 @@ END_TEST
 /* ---- core_timers ------------------------------------------------------------------------------
  */
 
+/* ---- event ids, resends, CloudEvents headers, trace context, latency (issue 14) ---------- */
+
+/* the value of a top-level string member of an event's JSON text */
+static void event_member(const rec_t *r, const char *name, char *out, size_t len)
+{
+    json_t *root = json_loads(r->text, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    snprintf(out, len, "%s", json_string_value(json_object_get(root, name)) ?: "");
+    json_decref(root);
+}
+
+static int traceparent_like(const char *tp)
+{
+    if (strlen(tp) != 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' || strcmp(tp + 52, "-01"))
+        return 0;
+    for (size_t i = 3; i < 52; i++)
+        if (i != 35 && !strchr("0123456789abcdef", tp[i]))
+            return 0;
+    return 1;
+}
+
+/* every event: the CloudEvents binding's content-type, a W3C traceparent, an id of 32 hex
+ * characters that is also the record's id, and the dataschema of its type */
+static void check_event_record(const rec_t *r)
+{
+    ck_assert_str_eq(r->ctype, "application/cloudevents+json; charset=UTF-8");
+    ck_assert_msg(traceparent_like(r->trace), "traceparent %s", r->trace);
+    ck_assert_uint_eq(strlen(r->evid), 32);
+    char id[64], schema[160], want[200];
+    event_member(r, "id", id, sizeof(id));
+    ck_assert_str_eq(id, r->evid);
+    event_member(r, "dataschema", schema, sizeof(schema));
+    snprintf(want, sizeof(want), "https://ocppgw.example/unified/event-%s.json", r->what);
+    ck_assert_str_eq(schema, want);
+}
+
+/* two identical boots are two occurrences: two ids, two traces; so are two connections */
+START_TEST(test_event_ids_of_occurrences)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    frame(e, 1, BOOT16, T0);
+    frame(e, 1, BOOT16, T0); /* the very same frame again */
+    frame(e, 1, HEARTBEAT, T0);
+    disconnect(e, 1, T0);
+    connect_(e, EDGE, 2, "CP1", "ocpp1.6", T0);
+    ck_assert_uint_eq(n_of(ENV_EVENT), 5);
+    for (size_t i = 0; i < n_of(ENV_EVENT); i++)
+        check_event_record(nth(ENV_EVENT, i));
+    const rec_t *b1 = nth(ENV_EVENT, 1), *b2 = nth(ENV_EVENT, 2);
+    ck_assert_str_eq(b1->what, "device.online");
+    ck_assert_str_eq(b2->what, "device.online");
+    ck_assert_str_ne(b1->evid, b2->evid);
+    ck_assert_str_ne(b1->trace, b2->trace);
+    ck_assert_str_ne(nth(ENV_EVENT, 0)->evid, nth(ENV_EVENT, 4)->evid); /* two connects */
+    core_conn_destroy(&e);
+    /* another engine with another key: other ids for the same input */
+    core_conn_config_t cfg = config();
+    cfg.id_key[0] = 1;
+    char first[40];
+    snprintf(first, sizeof(first), "%s", b1->evid);
+    e = engine_with(&cfg);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    frame(e, 1, BOOT16, T0);
+    ck_assert_str_ne(nth(ENV_EVENT, 1)->evid, first);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* a StartTransaction resent with a new message id: the same event id; once the first is in
+ * Kafka, a resend is answered again (same transactionId) without a second event, counted */
+START_TEST(test_resent_start_transaction_same_id)
+{
+    core_conn_t *e = booted16(0);
+    frame(e, 1, START16, T0);
+    const rec_t *ev = only(ENV_EVENT);
+    check_event_record(ev);
+    char id[40], trace[64];
+    snprintf(id, sizeof(id), "%s", ev->evid);
+    snprintf(trace, sizeof(trace), "%s", ev->trace);
+    uint64_t token = ev->token;
+    forget();
+    /* resent before the ack (the station gave up): published again, same id, new trace */
+    static const char START16_RESENT[] =
+        "[2,\"s2\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
+        "\"timestamp\":\"2025-01-01T00:00:00Z\"}]";
+    frame(e, 1, START16_RESENT, T0 + SEC);
+    ev = only(ENV_EVENT);
+    ck_assert_str_eq(ev->evid, id);
+    ck_assert_str_ne(ev->trace, trace);
+    token = ev->token;
+    forget();
+    ack(e, token, 0, T0 + 2 * SEC);
+    const rec_t *s = only(ENV_SEND);
+    ck_assert(starts(s->text, "[3,\"s2\",{"));
+    char answer[4096];
+    snprintf(answer, sizeof(answer), "%s", s->text + strlen("[3,\"s2\""));
+    forget();
+    /* resent after it is in Kafka: answered at once, the same answer, no event */
+    uint64_t suppressed = counter(CORE_M_RESENDS_SUPPRESSED);
+    static const char START16_AGAIN[] =
+        "[2,\"s3\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
+        "\"timestamp\":\"2025-01-01T00:00:00Z\"}]";
+    frame(e, 1, START16_AGAIN, T0 + 3 * SEC);
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    s = only(ENV_SEND);
+    ck_assert(starts(s->text, "[3,\"s3\",{"));
+    ck_assert_str_eq(s->text + strlen("[3,\"s3\""), answer);
+    ck_assert_uint_eq(counter(CORE_M_RESENDS_SUPPRESSED), suppressed + 1);
+    ck_assert_uint_eq(stats(e).held, 0);
+    forget();
+    /* another connection does not know it: published again, with the same id */
+    disconnect(e, 1, T0 + 4 * SEC);
+    connect_(e, EDGE, 2, "CP1", "ocpp1.6", T0 + 4 * SEC);
+    forget();
+    frame(e, 2, START16_AGAIN, T0 + 5 * SEC);
+    ck_assert_str_eq(only(ENV_EVENT)->evid, id);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* 2.0.1 TransactionEvent: transactionId + seqNo; a resend with a new message id keeps the id */
+START_TEST(test_resent_transaction_event_same_id)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.0.1", T0);
+    frame(e, 1, BOOT201, T0);
+    forget();
+    static const char TE1[] =
+        "[2,\"t1\",\"TransactionEvent\",{\"eventType\":\"Started\",\"seqNo\":0,"
+        "\"timestamp\":\"2025-01-01T00:00:00Z\",\"triggerReason\":\"Authorized\","
+        "\"transactionInfo\":{\"transactionId\":\"tx-1\"}}]";
+    static const char TE2[] =
+        "[2,\"t2\",\"TransactionEvent\",{\"eventType\":\"Started\",\"seqNo\":0,"
+        "\"timestamp\":\"2025-01-01T00:00:00Z\",\"triggerReason\":\"Authorized\","
+        "\"transactionInfo\":{\"transactionId\":\"tx-1\"}}]";
+    static const char TE3[] =
+        "[2,\"t3\",\"TransactionEvent\",{\"eventType\":\"Updated\",\"seqNo\":1,"
+        "\"timestamp\":\"2025-01-01T00:00:00Z\",\"triggerReason\":\"MeterValuePeriodic\","
+        "\"transactionInfo\":{\"transactionId\":\"tx-1\"}}]";
+    frame(e, 1, TE1, T0);
+    const rec_t *ev = only(ENV_EVENT);
+    check_event_record(ev);
+    char id[40];
+    snprintf(id, sizeof(id), "%s", ev->evid);
+    forget();
+    frame(e, 1, TE2, T0 + SEC); /* the first was not acked: published again */
+    ck_assert_str_eq(only(ENV_EVENT)->evid, id);
+    ack(e, only(ENV_EVENT)->token, 0, T0 + SEC);
+    forget();
+    frame(e, 1, TE3, T0 + 2 * SEC); /* the next seqNo: another event */
+    ck_assert_str_ne(only(ENV_EVENT)->evid, id);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* the command's traceparent comes back on its RESULT; without one (or a broken one) the core
+ * makes one; every way a command ends carries it */
+START_TEST(test_command_traceparent_on_result)
+{
+    static const char TP[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    core_conn_t *e = booted16(0);
+    command_traced(e, 70, "CP1", RESET16, TP, T0);
+    char id[OCPP_MESSAGE_ID_MAX + 1];
+    call_id(only(ENV_SEND), id);
+    forget();
+    respond(e, id, "{\"status\":\"Accepted\"}", T0 + SEC);
+    ck_assert_str_eq(only(ENV_RESULT)->trace, TP);
+    forget();
+    command_traced(e, 71, "CP9", RESET16, TP, T0); /* not here: rejected, still traced */
+    ck_assert_str_eq(only(ENV_RESULT)->trace, TP);
+    forget();
+    command_traced(e, 72, "CP1", "{\"action\":", TP, T0); /* invalid record */
+    ck_assert_str_eq(only(ENV_RESULT)->trace, TP);
+    forget();
+    command_traced(e, 73, "CP9", RESET16, "00-zz-broken", T0);
+    ck_assert(traceparent_like(only(ENV_RESULT)->trace));
+    forget();
+    command(e, 74, "CP1", RESET16, T0); /* none: a new trace, also on a timeout */
+    forget();
+    core_conn_tick(e, T0 + 31 * SEC);
+    const rec_t *res = only(ENV_RESULT);
+    ck_assert_str_eq(res->what, "timeout");
+    ck_assert(traceparent_like(res->trace));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* receive -> answer per action and version: direct answers, held answers at their ack, errors;
+ * unknown actions are "other" */
+START_TEST(test_call_duration_histogram)
+{
+    char *before = metrics_render();
+    core_conn_t *e = booted16(0);
+    frame(e, 1, HEARTBEAT, T0 + SEC);
+    frame(e, 1, START16, T0 + 2 * SEC);
+    ack(e, only(ENV_EVENT)->token, 0, T0 + 2 * SEC + 3000); /* 3 ms later */
+    frame(e, 1, "[2,\"x1\",\"NoSuchAction\",{}]", T0 + 3 * SEC);
+    char *text = metrics_render();
+    ck_assert_ptr_nonnull(strstr(
+        text, "ocppgw_core_call_duration_seconds_count{action=\"Heartbeat\",version=\"1.6\"}"));
+    ck_assert_ptr_nonnull(strstr(text, "ocppgw_core_call_duration_seconds_bucket{action="
+                                       "\"StartTransaction\",version=\"1.6\",le=\"0.005\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "ocppgw_core_call_duration_seconds_count{action=\"other\",version=\"1.6\"}"));
+    ck_assert_ptr_null(strstr(text, "NoSuchAction"));
+    free(text);
+    free(before);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* every line about a CALL carries its trace_id: the CALLERROR's log line here */
+START_TEST(test_log_lines_carry_trace_id)
+{
+    char path[] = "/tmp/test_core_conn_log_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    core_conn_t *e = booted16(0);
+    log_set_fd(fd);
+    frame(e, 1, "[2,\"x1\",\"NoSuchAction\",{}]", T0);
+    log_set_fd(-1);
+    char buf[4096] = "";
+    ck_assert_int_gt(pread(fd, buf, sizeof(buf) - 1, 0), 0);
+    close(fd);
+    unlink(path);
+    ck_assert_msg(strstr(buf, "\"trace_id\":\"") != NULL, "no trace_id in %s", buf);
+    core_conn_destroy(&e);
+}
+END_TEST
+
 START_TEST(test_timers_order_move_cancel)
 {
     core_timers_t *h = core_timers_new();
@@ -1779,6 +2036,12 @@ int main(void)
     Suite *s = suite_create("core_conn");
     TCase *t = tcase_create("engine");
     tcase_add_test(t, test_connect_registers_and_publishes);
+    tcase_add_test(t, test_event_ids_of_occurrences);
+    tcase_add_test(t, test_resent_start_transaction_same_id);
+    tcase_add_test(t, test_resent_transaction_event_same_id);
+    tcase_add_test(t, test_command_traceparent_on_result);
+    tcase_add_test(t, test_call_duration_histogram);
+    tcase_add_test(t, test_log_lines_carry_trace_id);
     tcase_add_test(t, test_unregister_with_epoch);
     tcase_add_test(t, test_hello_opens_route_once);
     tcase_add_test(t, test_frame_for_unknown_connection);

@@ -51,7 +51,9 @@ END_TEST
 static void hold(core_session_t *s, const char *message_id, uint64_t token, uint64_t deadline)
 {
     char *text = strdup(message_id); /* stands for the CALLRESULT */
-    core_session_hold(s, message_id, token, deadline, &text);
+    core_held_t what = {.token = token, .deadline_us = deadline};
+    snprintf(what.message_id, sizeof(what.message_id), "%s", message_id);
+    core_session_hold(s, &what, &text);
     ck_assert_ptr_null(text); /* the session owns it */
 }
 

@@ -103,38 +103,131 @@ START_TEST(test_replies)
 }
 END_TEST
 
-/* the id is a digest of identity, action and the data (sorted): never of the message id */
-static void built_id(const char *identity, const char *data_text, const char *message_id,
-                     char out[CORE_EVENT_ID_LEN + 1])
+/* the natural id of a CALL's event, "" when it has none */
+static void natural(const char *identity, ocpp_version_t v, const char *action, const char *payload,
+                    char out[CORE_EVENT_ID_LEN + 1])
 {
-    json_t *d = json_loads(data_text, 0, NULL);
-    core_event_t ev = {.type = "meter.values",
-                       .identity = identity,
-                       .pod = "pod-a",
-                       .version = OCPP_V16,
-                       .action = "MeterValues",
-                       .message_id = message_id,
-                       .data = d};
-    char *text = core_event_build(&ev);
-    json_t *root = json_loads(text, 0, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(root, "id")), ev.content_id);
-    snprintf(out, CORE_EVENT_ID_LEN + 1, "%s", ev.content_id);
-    json_decref(root);
-    free(text);
-    json_decref(d);
+    json_t *p = json_loads(payload, 0, NULL);
+    ck_assert_ptr_nonnull(p);
+    if (!core_event_natural_id(identity, v, action, p, out))
+        out[0] = '\0';
+    json_decref(p);
 }
 
-START_TEST(test_event_id_is_content_derived)
+/* DESIGN §3: a natural idempotency key where the message has one, never the message id nor the
+ * rest of the content; none for boots, heartbeats, Authorize, untimed statuses */
+START_TEST(test_event_natural_id)
 {
-    char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1], c[CORE_EVENT_ID_LEN + 1];
-    built_id("CP1", "{\"x\":1,\"y\":[1,2]}", "m1", a);
-    built_id("CP1", "{\"y\":[1,2],\"x\":1}", "m2", b); /* same content, other order, resent */
-    ck_assert_str_eq(a, b);
-    built_id("CP1", "{\"x\":2,\"y\":[1,2]}", "m1", c);
-    ck_assert_str_ne(a, c);
+    char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1];
+    const char *start = "{\"connectorId\":1,\"idTag\":\"T1\",\"meterStart\":0,"
+                        "\"timestamp\":\"2026-01-01T00:00:00Z\"}";
+    natural("CP1", OCPP_V16, "StartTransaction", start, a);
     ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
-    built_id("CP2", "{\"x\":1,\"y\":[1,2]}", "m1", c);
-    ck_assert_str_ne(a, c);
+    /* the same start with another meterStart is still the same start */
+    natural("CP1", OCPP_V16, "StartTransaction",
+            "{\"connectorId\":1,\"idTag\":\"T1\",\"meterStart\":5,"
+            "\"timestamp\":\"2026-01-01T00:00:00Z\"}",
+            b);
+    ck_assert_str_eq(a, b);
+    natural("CP2", OCPP_V16, "StartTransaction", start, b); /* another station */
+    ck_assert_str_ne(a, b);
+    natural("CP1", OCPP_V16, "StartTransaction",
+            "{\"connectorId\":2,\"idTag\":\"T1\",\"meterStart\":0,"
+            "\"timestamp\":\"2026-01-01T00:00:00Z\"}",
+            b);
+    ck_assert_str_ne(a, b);
+    /* 2.0.1 TransactionEvent: transactionId + seqNo, whatever else changes */
+    natural(
+        "CP1", OCPP_V201, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"seqNo\":3,\"timestamp\":\"2026-01-01T00:00:00Z\","
+        "\"triggerReason\":\"MeterValuePeriodic\",\"transactionInfo\":{\"transactionId\":\"t1\"}}",
+        a);
+    natural(
+        "CP1", OCPP_V201, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"seqNo\":3,\"timestamp\":\"2026-01-01T00:00:09Z\","
+        "\"triggerReason\":\"MeterValuePeriodic\",\"transactionInfo\":{\"transactionId\":\"t1\"}}",
+        b);
+    ck_assert_str_eq(a, b);
+    natural(
+        "CP1", OCPP_V201, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"seqNo\":4,\"timestamp\":\"2026-01-01T00:00:00Z\","
+        "\"triggerReason\":\"MeterValuePeriodic\",\"transactionInfo\":{\"transactionId\":\"t1\"}}",
+        b);
+    ck_assert_str_ne(a, b);
+    /* 1.6 MeterValues: with a transaction only, told apart by the samples' timestamps */
+    const char *mv = "{\"connectorId\":1,\"transactionId\":7,\"meterValue\":[{\"timestamp\":"
+                     "\"2026-01-01T00:00:00Z\",\"sampledValue\":[{\"value\":\"1\"}]}]}";
+    natural("CP1", OCPP_V16, "MeterValues", mv, a);
+    ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
+    natural("CP1", OCPP_V16, "MeterValues",
+            "{\"connectorId\":1,\"transactionId\":7,\"meterValue\":[{\"timestamp\":"
+            "\"2026-01-01T00:00:10Z\",\"sampledValue\":[{\"value\":\"1\"}]}]}",
+            b);
+    ck_assert_str_ne(a, b);
+    natural("CP1", OCPP_V16, "MeterValues",
+            "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"2026-01-01T00:00:00Z\","
+            "\"sampledValue\":[{\"value\":\"1\"}]}]}",
+            a);
+    ck_assert_str_eq(a, "");
+    /* a 1.6 status with a timestamp has a key, one without has none */
+    natural("CP1", OCPP_V16, "StatusNotification",
+            "{\"connectorId\":1,\"errorCode\":\"NoError\",\"status\":\"Available\","
+            "\"timestamp\":\"2026-01-01T00:00:00Z\"}",
+            a);
+    ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
+    natural("CP1", OCPP_V16, "StatusNotification",
+            "{\"connectorId\":1,\"errorCode\":\"NoError\",\"status\":\"Available\"}", a);
+    ck_assert_str_eq(a, "");
+    /* occurrences: no key */
+    natural("CP1", OCPP_V16, "BootNotification",
+            "{\"chargePointVendor\":\"V\",\"chargePointModel\":\"M\"}", a);
+    ck_assert_str_eq(a, "");
+    natural("CP1", OCPP_V16, "Heartbeat", "{}", a);
+    ck_assert_str_eq(a, "");
+    natural("CP1", OCPP_V16, "Authorize", "{\"idTag\":\"T1\"}", a);
+    ck_assert_str_eq(a, "");
+}
+END_TEST
+
+/* ids of occurrences never repeat, and differ between keys; traceparents are W3C */
+START_TEST(test_idgen_and_traceparent)
+{
+    unsigned char key[32] = {1}, other[32] = {2};
+    core_idgen_t g, h;
+    core_idgen_init(&g, key);
+    core_idgen_init(&h, other);
+    char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1];
+    core_idgen_event_id(&g, a);
+    core_idgen_event_id(&g, b);
+    ck_assert_uint_eq(strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_str_ne(a, b);
+    core_idgen_event_id(&h, b);
+    ck_assert_str_ne(a, b);
+    char tp[CORE_TRACEPARENT_LEN + 1], tp2[CORE_TRACEPARENT_LEN + 1];
+    core_idgen_traceparent(&g, tp);
+    core_idgen_traceparent(&g, tp2);
+    ck_assert_uint_eq(strlen(tp), CORE_TRACEPARENT_LEN);
+    ck_assert(strncmp(tp, "00-", 3) == 0 && strcmp(tp + 52, "-01") == 0);
+    ck_assert_str_ne(tp, tp2);
+    ck_assert(core_traceparent_valid(tp, strlen(tp)));
+    const char *ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    ck_assert(core_traceparent_valid(ok, strlen(ok)));
+    const char *bad[] = {
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!core_traceparent_valid(bad[i], strlen(bad[i])), "valid: %s", bad[i]);
+    ck_assert(!core_traceparent_valid(NULL, 0));
+    /* a later version may be longer */
+    const char *v1 = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more";
+    ck_assert(core_traceparent_valid(v1, strlen(v1)));
 }
 END_TEST
 
@@ -158,6 +251,8 @@ START_TEST(test_cloudevent)
     ck_assert_str_eq(json_string_value(json_object_get(root, "subject")), "CP1");
     ck_assert_str_eq(json_string_value(json_object_get(root, "source")), "/ocppgw/pod-a");
     ck_assert_str_eq(json_string_value(json_object_get(root, "time")), "2026-11-24T03:09:01.315Z");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "dataschema")),
+                     "https://ocppgw.example/unified/event-device.online.json");
     json_t *d = json_object_get(root, "data");
     ck_assert_str_eq(json_string_value(json_object_get(d, "vendor")), "V");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "ocpp"), "version")),
@@ -218,7 +313,8 @@ int main(void)
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_error_spelling);
     tcase_add_test(tc, test_replies);
-    tcase_add_test(tc, test_event_id_is_content_derived);
+    tcase_add_test(tc, test_event_natural_id);
+    tcase_add_test(tc, test_idgen_and_traceparent);
     tcase_add_test(tc, test_cloudevent);
     tcase_add_test(tc, test_boot_answer);
     suite_add_tcase(s, tc);

@@ -38,6 +38,7 @@ static json_t *event_of(ocpp_version_t v, const char *action, const char *payloa
                        .version = v,
                        .action = action,
                        .message_id = "m-1",
+                       .id = "0123456789abcdef0123456789abcdef",
                        .time_us = NOW,
                        .data = out.event_data};
     char *text = core_event_build(&ev);
