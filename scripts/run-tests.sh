@@ -85,7 +85,7 @@ if [ "$mode" = all ] || [ "$mode" = --ha ]; then
         failed=$((failed + 1))
         failed_names+=("tests/ha/$n")
         echo "--- tests/ha/$n: FAILED ${line:+${line#*: }}"
-        grep -A3 -E "^$n: stations" <<<"$summary" | sed -n '2,4p'
+        awk -v n="$n: stations" 'index($0, n) == 1 {on = 1; next} on && /^   / {print; next} {on = 0}' <<<"$summary"
       fi
     done
     echo "--- tests/ha: $((SECONDS - start)) s (exit $rc)"

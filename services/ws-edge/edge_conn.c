@@ -28,7 +28,13 @@ enum {
     CLOSE_POLICY_VIOLATION = 1008,
     CLOSE_MESSAGE_TOO_LARGE = 1009,
     CLOSE_UNEXPECTED_CONDITION = 1011,
+    CLOSE_SERVICE_RESTART = 1012,
 };
+
+/* A CALL of a connection whose core restarted must be answered within this many ticks (s):
+ * otherwise the old core took it and died with it, and the connection is closed so that the
+ * station sends it again after reconnecting (it would wait for its own call timeout). */
+#define LOST_CALL_TICKS 5
 
 /* A message waiting to be written to the charge point. */
 typedef struct out_msg {
@@ -66,6 +72,7 @@ struct edge_conn {
     edge_bucket_t rate;  /* message rate of this connection */
     uint32_t last_rx;    /* wheel tick of the last frame or pong received */
     uint32_t last_ping;  /* wheel tick of the last ping sent (0: none) */
+    uint32_t lost_call_due; /* wheel tick: close if its CALL is still unanswered (0: none) */
     uint16_t close_code; /* set when the edge or core decided to close */
     uint16_t peer_close_code;
     uint8_t state;            /* conn_state_t */
@@ -76,6 +83,7 @@ struct edge_conn {
     bool token_held : 1;      /* the held envelope already took its rate token */
     bool announced : 1;       /* core took its CONNECT: it gets a DISCONNECT, and a re-announce */
     bool reannounce : 1;      /* its core restarted: CONNECT resumed=true before anything else */
+    bool call_open : 1;       /* a CALL of the station handed on, no CALLRESULT/ERROR sent yet */
     edge_addr_t peer;
     char identity[IDENTITY_MAX + 1];
     char close_reason[40]; /* what the edge or core gave (core's are under 40 characters) */
@@ -398,6 +406,26 @@ static int hand_to_core(edge_conns_t *self, edge_conn_t *c, const envelope_t *en
     return rc;
 }
 
+/* The OCPP-J message type of a frame, from its first bytes ("[2," ...): 2 CALL, 3 CALLRESULT,
+ * 4 CALLERROR, 5 CALLRESULTERROR, 6 SEND; 0 when it does not start like one. The edge reads no
+ * more of a message than this: it only needs to know whether a station's CALL is answered. */
+static int ocpp_type_of(const unsigned char *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+        i++;
+    if (i >= len || data[i++] != '[')
+        return 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+        i++;
+    if (i + 1 >= len || data[i] < '2' || data[i] > '6')
+        return 0;
+    unsigned char after = data[i + 1];
+    return after == ',' || after == ' ' || after == '\t' || after == '\r' || after == '\n'
+               ? data[i] - '0'
+               : 0;
+}
+
 /* A complete, valid message: hand it to core, or hold it and pause reading (core full, or the
  * connection over its message rate). The FRAME carries what a restarted core needs to recover
  * the connection from it (identity, subprotocol, boot state, auth). */
@@ -417,6 +445,10 @@ static void conn_message(edge_conns_t *self, edge_conn_t *c, const unsigned char
     f->auth = facts.auth;
     metrics_counter_add(self->m_frames_in, 1);
     metrics_counter_add(self->m_bytes_in, len);
+    if (ocpp_type_of(data, len) == 2) {
+        c->call_open = true;
+        c->lost_call_due = 0; /* a new CALL: the station gave up the one before */
+    }
     c->token_held = edge_bucket_take(&c->rate, (double)self->cfg->message_rate,
                                      (double)self->cfg->message_burst, ms_of(now_us));
     if (!c->token_held)
@@ -527,6 +559,11 @@ static void collect_core(uint64_t key, void *value, void *arg)
         return;
     c->reannounce = true;
     col->ids[col->n++] = key;
+    if (c->call_open && c->state == CONN_OPEN) { /* the old core may have taken it */
+        edge_conns_t *self = col->self;
+        c->lost_call_due = (uint32_t)(self->tick + LOST_CALL_TICKS);
+        edge_wheel_schedule(self->wheel, &c->live, c->lost_call_due);
+    }
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -938,6 +975,11 @@ static void core_send(edge_conns_t *self, const env_send_t *s)
         metrics_counter_add(self->m_stale, 1);
         return;
     }
+    int type = ocpp_type_of(s->data.ptr, s->data.len);
+    if (type >= 3 && type <= 5) { /* the station's CALL is answered */
+        c->call_open = false;
+        c->lost_call_due = 0;
+    }
     if (c->out_bytes + s->data.len > (size_t)self->cfg->send_queue_bytes) {
         metrics_def_count(&EDGE_METRICS[EDGE_M_SEND_QUEUE_DROPS], "send_queue_full");
         log_write(LOG_WARN, c->identity, NULL, "slow reader: %zu bytes queued, closing",
@@ -1012,6 +1054,17 @@ static void on_live_due(edge_wheel_node_t *node, void *arg)
         edge_wheel_schedule(self->wheel, node, self->tick + self->ping_ticks);
         return;
     }
+    if (c->lost_call_due && self->tick >= c->lost_call_due) {
+        c->lost_call_due = 0;
+        if (c->call_open) {
+            log_write(LOG_WARN, c->identity, NULL,
+                      "a CALL stayed unanswered after ocpp-core restarted: closing (1012) so that "
+                      "the station sends it again");
+            metrics_def_count(&EDGE_METRICS[EDGE_M_LOST_CALL_CLOSES], NULL);
+            conn_close(self, c, CLOSE_SERVICE_RESTART, "ocpp-core restarted");
+            return;
+        }
+    }
     uint64_t rx_due = c->rx ? (uint64_t)c->rx_since + self->message_ticks : UINT64_MAX;
     if (self->message_ticks && self->tick >= rx_due) {
         limit_close(self, c, CLOSE_POLICY_VIOLATION, "message_timeout",
@@ -1032,7 +1085,10 @@ static void on_live_due(edge_wheel_node_t *node, void *arg)
     case EDGE_LIVE_WAIT:
         break;
     }
-    edge_wheel_schedule(self->wheel, node, self->message_ticks && next > rx_due ? rx_due : next);
+    uint64_t due = self->message_ticks && next > rx_due ? rx_due : next;
+    if (c->lost_call_due && c->lost_call_due < due)
+        due = c->lost_call_due;
+    edge_wheel_schedule(self->wheel, node, due);
 }
 
 void edge_conns_tick(edge_conns_t *self)

@@ -62,6 +62,10 @@ const metrics_def_t EDGE_METRICS[EDGE_M_COUNT] = {
                                "new core instances seen (a core started or restarted)", NULL},
     [EDGE_M_REANNOUNCED] = {"edge_reannounced_total", METRICS_COUNTER,
                             "connections re-announced to a core that restarted", NULL},
+    [EDGE_M_LOST_CALL_CLOSES] = {"edge_lost_call_closes_total", METRICS_COUNTER,
+                                 "connections closed (1012) because a CALL of theirs stayed "
+                                 "unanswered after their core restarted",
+                                 NULL},
     [EDGE_M_AUTHENTICATED] = {"edge_authenticated_total", METRICS_COUNTER,
                               "upgrades accepted, by how the station authenticated (none, basic, "
                               "basic-previous, mtls)",

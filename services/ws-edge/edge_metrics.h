@@ -33,6 +33,7 @@ typedef enum {
     EDGE_M_ACCEPT_PAUSES,   /* max_handshakes reached */
     EDGE_M_CORE_INSTANCES,  /* new core instances seen */
     EDGE_M_REANNOUNCED,     /* CONNECT resumed=true sent */
+    EDGE_M_LOST_CALL_CLOSES, /* closed: a CALL its restarted core lost stayed unanswered */
     /* issue 13: authentication and TLS */
     EDGE_M_AUTHENTICATED,   /* {method}: none, basic, basic-previous, mtls */
     EDGE_M_CREDENTIALS,     /* gauge: records cached */

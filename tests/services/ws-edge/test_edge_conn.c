@@ -858,6 +858,50 @@ START_TEST(test_reannounce_order_and_content)
 }
 END_TEST
 
+/* A CALL handed to a core that then restarted: answered by the new core, nothing happens; left
+ * unanswered LOST_CALL_TICKS (5) ticks after the restart was seen, the connection is closed with
+ * 1012 so that the station sends it again after reconnecting. */
+START_TEST(test_lost_call_after_core_restart)
+{
+    cfg.core_count = 1;
+    cfg.ping_interval_ms = 30000; /* no liveness close within the test */
+    cfg.idle_timeout_ms = 90000;
+    cfg.max_message_bytes = 256;
+    cfg.send_queue_bytes = 1024;
+    restart();
+    ck_assert_int_eq(announce("core", 0, 1), 0);
+    open_conn(0, "CP-A");
+    open_conn(1, "CP-B");
+    open_conn(2, "CP-C");
+    uint64_t a = edge_conn_id(C[0]), b = edge_conn_id(C[1]);
+    rx(0, " [ 2 ,\"m1\",\"MeterValues\",{}]", WHOLE); /* spaces are allowed */
+    rx(1, "[2,\"m2\",\"TransactionEvent\",{}]", WHOLE);
+    rx(2, "[3,\"d1\",{}]", WHOLE); /* an answer of the station: no CALL of its own open */
+    ck_assert_int_eq(announce("core", 0, 2), 0); /* the core restarted */
+    send_from_core(b, "[3,\"m2\",{}]");          /* the new core had B's CALL: answered */
+    for (int i = 0; i < 4; i++)
+        edge_conns_tick(E);
+    ck_assert_msg(edge_conn_is_open(C[0]), "closed %u %s", edge_conn_close_code(C[0]),
+                  edge_conn_close_reason(C[0]));
+    edge_conns_tick(E); /* 5 ticks after the restart */
+    ck_assert(!edge_conn_is_open(C[0]));
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1012);
+    ck_assert(edge_conn_is_open(C[1]));
+    ck_assert(edge_conn_is_open(C[2]));
+    ck_assert_uint_eq(counter(EDGE_M_LOST_CALL_CLOSES), 1);
+    /* a CALL answered with a CALLERROR, and a downlink CALL of the core, do not count */
+    rx(1, "[2,\"m3\",\"Heartbeat\",{}]", WHOLE);
+    send_from_core(b, "[4,\"m3\",\"InternalError\",\"\",{}]");
+    send_from_core(b, "[2,\"c1\",\"Reset\",{}]");
+    ck_assert_int_eq(announce("core", 0, 3), 0);
+    for (int i = 0; i < 8; i++)
+        edge_conns_tick(E);
+    ck_assert(edge_conn_is_open(C[1]));
+    ck_assert_uint_eq(counter(EDGE_M_LOST_CALL_CLOSES), 1);
+    (void)a;
+}
+END_TEST
+
 START_TEST(test_reannounce_before_later_frames_while_full)
 {
     cfg.core_count = 1;
@@ -1376,6 +1420,7 @@ int main(void)
     tcase_add_test(tc, test_hello_every_core_and_registry);
     tcase_add_test(tc, test_conn_state_kept_and_in_frames);
     tcase_add_test(tc, test_reannounce_order_and_content);
+    tcase_add_test(tc, test_lost_call_after_core_restart);
     tcase_add_test(tc, test_reannounce_before_later_frames_while_full);
     tcase_add_test(tc, test_reannounce_full_midway_resumes_in_order);
     tcase_add_test(tc, test_disconnect_must_and_only_if_announced);
