@@ -69,11 +69,11 @@ struct edge_conn {
     uint32_t rx_len, rx_cap; /* bytes in rx, bytes allocated (counted in the budget) */
     uint32_t rx_since;       /* wheel tick the partial message began */
     uint32_t core;
-    edge_bucket_t rate;  /* message rate of this connection */
-    uint32_t last_rx;    /* wheel tick of the last frame or pong received */
-    uint32_t last_ping;  /* wheel tick of the last ping sent (0: none) */
+    edge_bucket_t rate;     /* message rate of this connection */
+    uint32_t last_rx;       /* wheel tick of the last frame or pong received */
+    uint32_t last_ping;     /* wheel tick of the last ping sent (0: none) */
     uint32_t lost_call_due; /* wheel tick: close if its CALL is still unanswered (0: none) */
-    uint16_t close_code; /* set when the edge or core decided to close */
+    uint16_t close_code;    /* set when the edge or core decided to close */
     uint16_t peer_close_code;
     uint8_t state;            /* conn_state_t */
     uint8_t boot;             /* index into BOOT_STATES */

@@ -26,13 +26,13 @@ typedef enum {
     EDGE_M_HANDSHAKES_FAILED,
     EDGE_M_HANDSHAKE_SECONDS, /* histogram */
     /* issues 12 and 13: limits against one host, reconciliation with the cores */
-    EDGE_M_PARTIAL_BYTES,   /* gauge: reassembly buffers */
-    EDGE_M_LIMIT_CLOSES,    /* {reason}: rx_budget, message_timeout */
-    EDGE_M_HANDSHAKES,      /* gauge: sockets accepted, not yet upgraded */
-    EDGE_M_SOCKETS_DROPPED, /* {reason}: dropped before the upgrade without an answer */
-    EDGE_M_ACCEPT_PAUSES,   /* max_handshakes reached */
-    EDGE_M_CORE_INSTANCES,  /* new core instances seen */
-    EDGE_M_REANNOUNCED,     /* CONNECT resumed=true sent */
+    EDGE_M_PARTIAL_BYTES,    /* gauge: reassembly buffers */
+    EDGE_M_LIMIT_CLOSES,     /* {reason}: rx_budget, message_timeout */
+    EDGE_M_HANDSHAKES,       /* gauge: sockets accepted, not yet upgraded */
+    EDGE_M_SOCKETS_DROPPED,  /* {reason}: dropped before the upgrade without an answer */
+    EDGE_M_ACCEPT_PAUSES,    /* max_handshakes reached */
+    EDGE_M_CORE_INSTANCES,   /* new core instances seen */
+    EDGE_M_REANNOUNCED,      /* CONNECT resumed=true sent */
     EDGE_M_LOST_CALL_CLOSES, /* closed: a CALL its restarted core lost stayed unanswered */
     /* issue 13: authentication and TLS */
     EDGE_M_AUTHENTICATED,   /* {method}: none, basic, basic-previous, mtls */
