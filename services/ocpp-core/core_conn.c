@@ -1025,6 +1025,10 @@ static void on_command(core_conn_t *self, const env_command_t *m, uint64_t now)
     }
     cmd->token = m->token;
     memcpy(cmd->traceparent, traceparent, sizeof(cmd->traceparent));
+    /* the deadline kafka-bridge fixed when it read the record (expires_at, or ttl_ms or its
+     * default counted from then) wins over ttl_ms counted from now */
+    if (m->expires_at_ms)
+        cmd->expires_us = m->expires_at_ms * 1000u;
     if (core_session_enqueue(c->s, cmd) < 0) {
         command_end(self, c, &cmd, "rejected", "too many commands queued for this charge point",
                     now);

@@ -295,16 +295,24 @@ static void ack(core_conn_t *e, uint64_t token, int32_t status, uint64_t now)
     core_conn_on_envelope(e, &env, now);
 }
 
-static void command_traced(core_conn_t *e, uint64_t token, const char *identity, const char *record,
-                           const char *traceparent, uint64_t now)
+/* A COMMAND with the deadline the bridge fixed (0: none sent) */
+static void command_until(core_conn_t *e, uint64_t token, const char *identity, const char *record,
+                          const char *traceparent, uint64_t expires_at_ms, uint64_t now)
 {
     envelope_t env = {.type = ENV_COMMAND};
     env.u.command.traceparent = env_str(traceparent);
+    env.u.command.expires_at_ms = expires_at_ms;
     env.u.command.token = token;
     env.u.command.identity = env_str(identity);
     env.u.command.command_id = env_str("cmd");
     env.u.command.record = (env_bin_t){(const uint8_t *)record, strlen(record)};
     core_conn_on_envelope(e, &env, now);
+}
+
+static void command_traced(core_conn_t *e, uint64_t token, const char *identity, const char *record,
+                           const char *traceparent, uint64_t now)
+{
+    command_until(e, token, identity, record, traceparent, 0, now);
 }
 
 static void command(core_conn_t *e, uint64_t token, const char *identity, const char *record,
@@ -986,6 +994,31 @@ START_TEST(test_command_expired_while_queued)
     ck_assert_str_eq(res->what, "expired");
     ck_assert_uint_eq(n_of(ENV_SEND), 0); /* never reached the charge point */
     ck_assert_uint_eq(stats(e).queued, 1);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* The deadline the bridge fixed when it read the record (COMMAND.expires_at_ms) wins over the
+ * record's ttl_ms counted from the core's arrival: a command that waited at the bridge does not
+ * live longer here; one already past it never reaches the charge point. */
+START_TEST(test_command_deadline_from_bridge)
+{
+    core_conn_t *e = booted16(0);
+    command(e, 90, "CP1", RESET16, T0); /* in flight */
+    const char *rec = "{\"command_id\":\"cmd\",\"action\":\"Reset\",\"payload\":{\"type\":"
+                      "\"Soft\"},\"ttl_ms\":60000}";
+    command_until(e, 91, "CP1", rec, "", (T0 + 3 * SEC) / 1000, T0);
+    forget();
+    command_until(e, 92, "CP1", rec, "", (T0 - SEC) / 1000, T0); /* already past: at once */
+    ck_assert_str_eq(only(ENV_RESULT)->what, "expired");
+    ck_assert_uint_eq(only(ENV_RESULT)->token, 92);
+    forget();
+    ck_assert_uint_eq(core_conn_tick(e, T0 + SEC), T0 + 3 * SEC);
+    ck_assert_uint_eq(n_of(ENV_RESULT), 0);
+    core_conn_tick(e, T0 + 3 * SEC);
+    ck_assert_uint_eq(only(ENV_RESULT)->token, 91);
+    ck_assert_str_eq(only(ENV_RESULT)->what, "expired");
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
     core_conn_destroy(&e);
 }
 END_TEST
@@ -2061,6 +2094,7 @@ int main(void)
     tcase_add_test(t, test_command_answered);
     tcase_add_test(t, test_command_timeout_then_next);
     tcase_add_test(t, test_command_expired_while_queued);
+    tcase_add_test(t, test_command_deadline_from_bridge);
     tcase_add_test(t, test_command_refused);
     tcase_add_test(t, test_commands_when_connection_closes);
     tcase_add_test(t, test_responses_never_answered);
