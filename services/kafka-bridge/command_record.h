@@ -12,10 +12,9 @@
 
 #include "identity.h"
 
-/* command_id: ocpp-core refuses ids longer than 79 characters (core_command.c) and the registry
- * keeps de-dup keys of up to 127, so the bridge refuses what the core would refuse, with result
- * invalid, before the command is looked up, parked or de-duplicated anywhere. */
-#define COMMAND_ID_MAX     79
+/* command_id: at most COMMAND_ID_MAX (common/identity.h), what ocpp-core accepts, so the bridge
+ * refuses what the core would refuse, with result invalid, before the command is looked up,
+ * parked or de-duplicated anywhere. */
 #define COMMAND_CP_MAX     IDENTITY_MAX /* cp_id: the edge's identity rules (common/identity.h) */
 #define COMMAND_POD_MAX    128
 #define COMMAND_ACTION_MAX 64

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core_event.h"
+#include "identity.h"
 #include "ocpp_schema.h"
 #include "unified_command.h"
 
@@ -57,7 +58,7 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
     const json_t *prio = json_object_get(doc, "priority");
     const json_t *expires = json_object_get(doc, "expires_at");
     const json_t *ttl = json_object_get(doc, "ttl_ms");
-    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) >= 80) {
+    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > COMMAND_ID_MAX) {
         fail(status, "invalid", why, whylen, "command_id must be a string of 1 to 79 characters");
         goto out;
     }

@@ -36,9 +36,8 @@
 #include "ocpp_schema.h"
 #include "u64map.h"
 
-#define EDGE_ID_MAX    CORE_EDGE_ID_MAX
-#define COMMAND_ID_MAX 79
-#define EDGES_MAX      256 /* edge records; an edge id beyond is dropped and counted */
+#define EDGE_ID_MAX CORE_EDGE_ID_MAX
+#define EDGES_MAX   256 /* edge records; an edge id beyond is dropped and counted */
 
 /* One charge-point connection, from CONNECT (or its recovery) to DISCONNECT. */
 typedef struct {
