@@ -58,7 +58,8 @@ int core_command_parse(const uint8_t *record, size_t len, ocpp_version_t version
     const json_t *prio = json_object_get(doc, "priority");
     const json_t *expires = json_object_get(doc, "expires_at");
     const json_t *ttl = json_object_get(doc, "ttl_ms");
-    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > COMMAND_ID_MAX) {
+    if (!json_is_string(id) || json_string_length(id) == 0 ||
+        json_string_length(id) > COMMAND_ID_MAX) {
         fail(status, "invalid", why, whylen, "command_id must be a string of 1 to 79 characters");
         goto out;
     }
