@@ -18,7 +18,7 @@
 
 /* REGISTRY_BUSY is repeated this often while busy, in case a core missed it. */
 #define BUSY_REPEAT_US 5000000u
-#define COMMAND_ID_MAX 127
+#define WORK_KEY_MAX   127 /* an identity, a command id or an id token: the key of a work item */
 /* Identities of this pod's set read per reconciliation step (SSCAN COUNT). */
 #define RECONCILE_PAGE "1000"
 
@@ -62,15 +62,15 @@ typedef enum {
  * they enter a batch, carrying the connection and epoch they were sent for. */
 typedef struct {
     work_kind_t kind;
-    char key[COMMAND_ID_MAX + 1]; /* identity, or the command id of a de-dup check */
-    uint64_t conn_id;             /* claim, re-assertion */
-    uint64_t epoch;               /* re-assertion: held; release: to release */
-    uint64_t request_id;          /* lookup, de-dup, id-token lookup */
-    uint64_t ttl_ms;              /* de-dup */
-    uint32_t core;                /* id-token lookup: who asked */
-    char edge[64];                /* release by connection: its edge (with conn_id) */
-    release_why_t why;            /* release */
-    bool sent;                    /* de-dup sent once: in doubt, retried with the same value */
+    char key[WORK_KEY_MAX + 1]; /* identity, or the command id of a de-dup check */
+    uint64_t conn_id;           /* claim, re-assertion */
+    uint64_t epoch;             /* re-assertion: held; release: to release */
+    uint64_t request_id;        /* lookup, de-dup, id-token lookup */
+    uint64_t ttl_ms;            /* de-dup */
+    uint32_t core;              /* id-token lookup: who asked */
+    char edge[64];              /* release by connection: its edge (with conn_id) */
+    release_why_t why;          /* release */
+    bool sent;                  /* de-dup sent once: in doubt, retried with the same value */
 } work_t;
 
 /* The connections a newer REGISTER replaced (the last REPLACED_MAX of an identity): the
@@ -584,7 +584,7 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
         return;
     w->request_id = m->request_id;
     w->ttl_ms = m->ttl_ms;
-    if (m->command_id.len == 0 || m->command_id.len > COMMAND_ID_MAX) {
+    if (m->command_id.len == 0 || m->command_id.len > WORK_KEY_MAX) {
         channel_reject("bad command id", "kafka-bridge", NULL);
         answer_dedup(self, w, false, -EINVAL);
         free(w);
@@ -608,7 +608,7 @@ static void on_tag_lookup(registry_table_t *self, const env_tag_lookup_t *m)
         return;
     w->request_id = m->request_id;
     w->core = m->core_id;
-    if (m->id_tag.len == 0 || m->id_tag.len > COMMAND_ID_MAX ||
+    if (m->id_tag.len == 0 || m->id_tag.len > WORK_KEY_MAX ||
         memchr(m->id_tag.ptr, '\0', m->id_tag.len)) {
         channel_reject("bad id token", "core", NULL);
         answer_tag(self, w, NULL, -EINVAL);

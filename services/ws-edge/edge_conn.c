@@ -84,6 +84,7 @@ struct edge_conn {
     bool announced : 1;       /* core took its CONNECT: it gets a DISCONNECT, and a re-announce */
     bool reannounce : 1;      /* its core restarted: CONNECT resumed=true before anything else */
     bool call_open : 1;       /* a CALL of the station handed on, no CALLRESULT/ERROR sent yet */
+    bool close_answered : 1;  /* draining: close (1001) once its open CALL is answered */
     edge_addr_t peer;
     char identity[IDENTITY_MAX + 1];
     char close_reason[40]; /* what the edge or core gave (core's are under 40 characters) */
@@ -976,7 +977,8 @@ static void core_send(edge_conns_t *self, const env_send_t *s)
         return;
     }
     int type = ocpp_type_of(s->data.ptr, s->data.len);
-    if (type >= 3 && type <= 5) { /* the station's CALL is answered */
+    bool answer = type >= 3 && type <= 5; /* the station's CALL is answered */
+    if (answer) {
         c->call_open = false;
         c->lost_call_due = 0;
     }
@@ -1004,6 +1006,8 @@ static void core_send(edge_conns_t *self, const env_send_t *s)
     c->out_tail = m;
     c->out_bytes += m->len;
     self->ops.want_write(self->arg, c->io);
+    if (answer && c->close_answered) /* draining: the answer goes out, then the close */
+        conn_close(self, c, CLOSE_GOING_AWAY, "gateway shutting down");
 }
 
 /* CLOSE: with core's code (1000 when it is not a valid one), after what is queued. */
@@ -1120,7 +1124,13 @@ bool edge_conns_drain_step(edge_conns_t *self, uint64_t window_ms, uint64_t elap
     size_t quota = edge_drain_quota(self->drain_total, window_ms, elapsed_ms);
     for (; self->drain_done < quota; self->drain_done++) {
         edge_conn_t *c = u64map_get(self->conns, self->drain_ids[self->drain_done]);
-        if (c)
+        if (!c)
+            continue;
+        /* a station waiting for the answer to its CALL gets it before the close (a Heartbeat
+         * or a status is not resent after a reconnect); the drain's deadline still bounds it */
+        if (c->call_open && c->state == CONN_OPEN)
+            c->close_answered = true;
+        else
             conn_close(self, c, CLOSE_GOING_AWAY, "gateway shutting down");
     }
     return self->drain_done == self->drain_total && u64map_size(self->conns) == 0;

@@ -1178,6 +1178,34 @@ START_TEST(test_drain_staggered)
 }
 END_TEST
 
+/* A station whose CALL is open when the drain reaches it gets its answer, then the close. */
+START_TEST(test_drain_waits_for_open_call)
+{
+    cfg.max_message_bytes = 256;
+    cfg.send_queue_bytes = 1024;
+    restart();
+    open_conn(0, "CP-A");
+    open_conn(1, "CP-B");
+    uint64_t a = edge_conn_id(C[0]);
+    rx(0, "[2,\"h1\",\"Heartbeat\",{}]", WHOLE);
+    ck_assert_int_eq(edge_conns_drain_begin(E), 0);
+    ck_assert(!edge_conns_drain_step(E, 1000, 1000)); /* every connection's turn */
+    ck_assert(edge_conn_is_open(C[0]));               /* its CALL is open */
+    ck_assert(!edge_conn_is_open(C[1]));
+    nrec = 0;
+    send_from_core(a, "[3,\"h1\",{}]");
+    ck_assert(!edge_conn_is_open(C[0]));
+    ck_assert_uint_eq(edge_conn_close_code(C[0]), 1001);
+    ck_assert_int_eq(count_ops(OP_CLOSE_NOW, -1), 0); /* the answer first, then the close */
+    ck_assert_int_eq(edge_conn_writable(E, C[0]), 0);
+    ck_assert_int_eq(rec[nrec - 2].kind, OP_TEXT);
+    ck_assert_str_eq(rec[nrec - 2].data, "[3,\"h1\",{}]");
+    edge_conn_closed(E, C[0]);
+    edge_conn_closed(E, C[1]);
+    ck_assert(edge_conns_drain_step(E, 1000, 1100));
+}
+END_TEST
+
 /* ---- with a real outbox in front of a core that is not there yet ---------------------------- */
 
 #define RCONN 120
@@ -1417,6 +1445,7 @@ int main(void)
     tcase_add_test(tc, test_paused_not_hung_up);
     tcase_add_test(tc, test_traffic_keeps_alive);
     tcase_add_test(tc, test_drain_staggered);
+    tcase_add_test(tc, test_drain_waits_for_open_call);
     tcase_add_test(tc, test_hello_every_core_and_registry);
     tcase_add_test(tc, test_conn_state_kept_and_in_frames);
     tcase_add_test(tc, test_reannounce_order_and_content);
