@@ -389,7 +389,7 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
     if (script == REGISTRY_SCRIPT_CLAIM) {
         CHECK(argc == 11 && strcmp(a[3], "pod-a") == 0, "claim arguments");
         int id = id_of_arg(a[9]);
-        snprintf(key, sizeof(key), "conn:{%s}", IDS[id]);
+        snprintf(key, sizeof(key), "conn:%s", IDS[id]);
         CHECK(strcmp(a[0], key) == 0, "claim key");
         bool auth = strcmp(a[10], "1") == 0;
         int prev = F.owner[id];
@@ -441,9 +441,10 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
                       text(POD_NAMES[F.owner[id]]));
     }
     if (script == REGISTRY_SCRIPT_RELEASE) {
-        CHECK((argc == 6 || argc == 8) && strcmp(a[4], "pod-a") == 0, "release arguments");
+        CHECK((argc == 7 || argc == 9) && strcmp(a[4], "pod-a") == 0 && strtoull(a[6], NULL, 10),
+              "release arguments");
         /* by connection (a claim whose answer was lost): the mapping must name it */
-        uint64_t by_conn = argc == 8 ? strtoull(a[6], NULL, 10) : 0;
+        uint64_t by_conn = argc == 9 ? strtoull(a[7], NULL, 10) : 0;
         int id = id_of_arg(a[5]);
         uint64_t epoch = strtoull(a[3], NULL, 10);
         if (F.trace)
@@ -476,7 +477,7 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
         CHECK(argc == 3, "lookup arguments");
         int id = -1;
         for (int k = 0; k < NIDS; k++) {
-            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            snprintf(key, sizeof(key), "conn:%s", IDS[k]);
             if (strcmp(a[0], key) == 0)
                 id = k;
         }
@@ -515,7 +516,7 @@ static registry_reply_t *run_sscan(const registry_batch_t *b, size_t i)
     return r;
 }
 
-/* SET dedup:{cmd-k} <value> NX GET PX <ttl>; SSCAN; MGET conn:{id} conn:{id}:epoch; HGETALL
+/* SET dedup:{cmd-k} <value> NX GET PX <ttl>; SSCAN; MGET conn:id {conn:id}:epoch; HGETALL
  * idtag:TAGk (even k: found). */
 static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
 {
@@ -527,7 +528,7 @@ static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
         int id = -1;
         for (int k = 0; k < NIDS; k++) {
             char key[64];
-            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            snprintf(key, sizeof(key), "conn:%s", IDS[k]);
             if (strcmp(registry_batch_arg(b, i, 1), key) == 0)
                 id = k;
         }

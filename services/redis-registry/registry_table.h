@@ -53,6 +53,7 @@ typedef struct {
     const char *events_topic;   /* of device.disconnected (copied) */
     int64_t reconcile_grace_ms; /* a restarted core's registrations wait this long */
     int64_t reconcile_interval_ms; /* between reconciliations of this pod's mappings */
+    int64_t epoch_ttl_ms; /* a released mapping's epoch counter lives this long (0: 7 days) */
 } registry_table_config_t;
 
 /* NULL on failure. */
