@@ -72,10 +72,11 @@ const metrics_def_t REGISTRY_METRICS[REGISTRY_M_COUNT] = {
                                 "status"},
     [REGISTRY_M_TXID_IDS] = {"registry_txid_ids_total", METRICS_COUNTER,
                              "OCPP 1.6 transaction ids handed out to cores in blocks", NULL},
-    [REGISTRY_M_TXID_COUNTER] = {"registry_txid_counter", METRICS_GAUGE,
-                                 "the cluster-wide transaction id counter as last read (its limit "
-                                 "is 2147483647)",
-                                 NULL},
+    [REGISTRY_M_TXID_LAST] =
+        {"registry_txid_last_issued", METRICS_GAUGE,
+         "the last 1.6 transaction id handed out cluster-wide (counter as last "
+         "read; its limit is 2147483647)",
+         NULL},
     [REGISTRY_M_TXID_CLAIMS] = {"registry_txid_claims_total", METRICS_COUNTER,
                                 "TXID_CLAIM answered (first: the candidate stored, found: an id "
                                 "remembered before, busy, unavailable, invalid, error)",

@@ -222,7 +222,7 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->m_rtt = metrics_def_histogram(M(REGISTRY_M_BATCH_SECONDS), NULL);
     self->m_recon_runs = metrics_def_counter(M(REGISTRY_M_RECONCILIATIONS), NULL);
     self->m_txid_ids = metrics_def_counter(M(REGISTRY_M_TXID_IDS), NULL);
-    self->m_txid_counter = metrics_def_gauge(M(REGISTRY_M_TXID_COUNTER), NULL);
+    self->m_txid_counter = metrics_def_gauge(M(REGISTRY_M_TXID_LAST), NULL);
     return self;
 }
 
