@@ -385,7 +385,7 @@ static void note(const registry_batch_t *b, size_t i, const registry_reply_t *r,
     }
     if (script == REGISTRY_SCRIPT_SWEEP && registry_reply_elem_int(r, 0) == 1) {
         CHECK(F.nowed < MAX_OWED, "too many sweeps in one batch (fuzz limit)");
-        const char *id = registry_batch_arg(b, i, 5);
+        const char *id = registry_batch_arg(b, i, 6);
         for (int k = 0; k < NIDS; k++)
             if (strcmp(id, IDS[k]) == 0)
                 F.owed[F.nowed++] = (owed_t){k, (uint64_t)registry_reply_elem_int(r, 1)};
