@@ -693,76 +693,79 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
     queue_question(self, self->dedups, w);
 }
 
-/* TAG_LOOKUP: a token that cannot be a key (empty, oversized) or a core out of range is
- * answered at once (-EINVAL), when there is a core to answer. */
+/* A core's question: NULL when its core is out of range (nobody to answer: logged, counted,
+ * dropped) or memory ran out. */
+static work_t *core_question(registry_table_t *self, work_kind_t kind, uint32_t core,
+                             uint64_t request_id, const char *what, const char *reason)
+{
+    if (core >= self->cfg.core_count) {
+        log_warn("%s from core %u dropped", what, core);
+        channel_reject(reason, "core", NULL);
+        return NULL;
+    }
+    work_t *w = work_new(kind, "");
+    if (w) {
+        w->request_id = request_id;
+        w->core = core;
+    }
+    return w;
+}
+
+/* A core's question that cannot be asked: answered at once (-EINVAL). */
+static void refuse_question(registry_table_t *self, work_t *w, const char *reason)
+{
+    channel_reject(reason, "core", NULL);
+    if (w->kind == WORK_TAG)
+        answer_tag(self, w, NULL, -EINVAL);
+    else
+        answer_txid(self, w, NULL, -EINVAL);
+    free(w);
+}
+
+/* TAG_LOOKUP: a token that cannot be a key (empty, oversized) is refused. */
 static void on_tag_lookup(registry_table_t *self, const env_tag_lookup_t *m)
 {
-    if (m->core_id >= self->cfg.core_count) {
-        log_warn("TAG_LOOKUP from core %u dropped", m->core_id);
-        channel_reject("bad tag lookup", "core", NULL);
-        return;
-    }
-    work_t *w = work_new(WORK_TAG, "");
+    work_t *w =
+        core_question(self, WORK_TAG, m->core_id, m->request_id, "TAG_LOOKUP", "bad tag lookup");
     if (!w)
         return;
-    w->request_id = m->request_id;
-    w->core = m->core_id;
     if (m->id_tag.len == 0 || m->id_tag.len > COMMAND_ID_MAX ||
         memchr(m->id_tag.ptr, '\0', m->id_tag.len)) {
-        channel_reject("bad id token", "core", NULL);
-        answer_tag(self, w, NULL, -EINVAL);
-        free(w);
+        refuse_question(self, w, "bad id token");
         return;
     }
     env_str_copy(m->id_tag, w->key, sizeof(w->key));
     queue_question(self, self->tags, w);
 }
 
-/* TXID_BLOCK: a count of 0 is refused (-EINVAL), a bigger one than TXID_BLOCK_MAX cut to it. */
+/* TXID_BLOCK: a count of 0 is refused, a bigger one than TXID_BLOCK_MAX cut to it. */
 static void on_txid_block(registry_table_t *self, const env_txid_block_t *m)
 {
-    if (m->core_id >= self->cfg.core_count) {
-        log_warn("TXID_BLOCK from core %u dropped", m->core_id);
-        channel_reject("bad txid block", "core", NULL);
-        return;
-    }
-    work_t *w = work_new(WORK_TXID_BLOCK, "");
+    work_t *w = core_question(self, WORK_TXID_BLOCK, m->core_id, m->request_id, "TXID_BLOCK",
+                              "bad txid block");
     if (!w)
         return;
-    w->request_id = m->request_id;
-    w->core = m->core_id;
     w->ttl_ms = m->count > TXID_BLOCK_MAX ? TXID_BLOCK_MAX : m->count;
-    if (m->count == 0) {
-        channel_reject("bad txid block", "core", NULL);
-        answer_txid(self, w, NULL, -EINVAL);
-        free(w);
-        return;
-    }
-    queue_question(self, self->txids, w);
+    if (m->count == 0)
+        refuse_question(self, w, "bad txid block");
+    else
+        queue_question(self, self->txids, w);
 }
 
 /* TXID_CLAIM: a key that cannot be one (empty, over WORK_KEY_MAX bytes, a NUL), a candidate
- * outside 1 .. 2^31-1 or a TTL outside 1 ms .. 30 days is refused (-EINVAL). */
+ * outside 1 .. 2^31-1 or a TTL outside 1 ms .. 30 days is refused. */
 static void on_txid_claim(registry_table_t *self, const env_txid_claim_t *m)
 {
-    if (m->core_id >= self->cfg.core_count) {
-        log_warn("TXID_CLAIM from core %u dropped", m->core_id);
-        channel_reject("bad txid claim", "core", NULL);
-        return;
-    }
-    work_t *w = work_new(WORK_TXID_CLAIM, "");
+    work_t *w = core_question(self, WORK_TXID_CLAIM, m->core_id, m->request_id, "TXID_CLAIM",
+                              "bad txid claim");
     if (!w)
         return;
-    w->request_id = m->request_id;
-    w->core = m->core_id;
     w->epoch = m->candidate;
     w->ttl_ms = m->ttl_ms;
     if (m->key.len == 0 || m->key.len > WORK_KEY_MAX || memchr(m->key.ptr, '\0', m->key.len) ||
         m->candidate == 0 || m->candidate > (uint64_t)REGISTRY_TXID_LIMIT || m->ttl_ms == 0 ||
         m->ttl_ms > TXID_TTL_MAX_MS) {
-        channel_reject("bad txid claim", "core", NULL);
-        answer_txid(self, w, NULL, -EINVAL);
-        free(w);
+        refuse_question(self, w, "bad txid claim");
         return;
     }
     env_str_copy(m->key, w->key, sizeof(w->key));
