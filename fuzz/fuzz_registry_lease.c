@@ -276,8 +276,8 @@ static registry_reply_t *run_script(int script, size_t argc, const char *const *
         return registry_reply_int(1);
     }
     if (script == REGISTRY_SCRIPT_SWEEP) {
-        CHECK(argc == 6, "sweep arguments");
-        int p = pod_of_arg(a[4]);
+        CHECK(argc == 8, "sweep arguments");
+        int p = pod_of_arg(a[5]);
         CHECK(p > ME && pod_of_key(a[3], "pod:{", "}") == p, "sweep of our own pod or wrong keys");
         CHECK(F.lock_holder == ME, "sweep without the sweeper lock");
         CHECK(F.dead_since[p] && F.now_ms >= F.dead_since[p] - 1 + GRACE_MS,
@@ -286,7 +286,7 @@ static registry_reply_t *run_script(int script, size_t argc, const char *const *
             return pair(-1, registry_reply_int(0));
         int id = -1;
         for (int i = 0; i < NIDS; i++)
-            if (strcmp(a[5], IDS[i]) == 0)
+            if (strcmp(a[6], IDS[i]) == 0)
                 id = i;
         if (id < 0)
             return pair(0, registry_reply_int(0));
@@ -297,7 +297,7 @@ static registry_reply_t *run_script(int script, size_t argc, const char *const *
         return pair(1, registry_reply_int((long long)F.epoch[id]));
     }
     if (script == REGISTRY_SCRIPT_TAKEOVER) {
-        CHECK(argc == 12 && strcmp(a[7], "pod-a") == 0, "takeover arguments");
+        CHECK(argc == 13 && strcmp(a[7], "pod-a") == 0, "takeover arguments");
         int p = pod_of_key(a[0], "takeover:{", "}");
         CHECK(p > ME && p != GARBAGE && pod_of_arg(a[11]) == p,
               "takeover of our own pod or of garbage");
@@ -385,7 +385,7 @@ static void note(const registry_batch_t *b, size_t i, const registry_reply_t *r,
     }
     if (script == REGISTRY_SCRIPT_SWEEP && registry_reply_elem_int(r, 0) == 1) {
         CHECK(F.nowed < MAX_OWED, "too many sweeps in one batch (fuzz limit)");
-        const char *id = registry_batch_arg(b, i, 5);
+        const char *id = registry_batch_arg(b, i, 6);
         for (int k = 0; k < NIDS; k++)
             if (strcmp(id, IDS[k]) == 0)
                 F.owed[F.nowed++] = (owed_t){k, (uint64_t)registry_reply_elem_int(r, 1)};

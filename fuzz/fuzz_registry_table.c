@@ -59,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_CONNS  64
 #define MAX_ASSIGN 512
 #define MAX_REQS   256
+#define NTXKEYS    4
 #define MAX_PUBSUB 64
 #define POD_A      1
 #define POD_B      2
@@ -104,6 +105,7 @@ typedef struct {
 typedef struct {
     bool lookup;
     bool tag;
+    uint8_t txid;     /* 0, or a core's TXID_BLOCK (1) or TXID_CLAIM (2) */
     uint8_t arg;      /* identity or command id index, ttl */
     bool outstanding; /* asked, not answered yet */
     bool done;        /* answered with status 0 */
@@ -121,6 +123,11 @@ static struct {
     req_t reqs[MAX_REQS];
     size_t nreqs;
     int firsts[NCMDS];
+    /* transaction ids: the model's counter and txid:K<k> keys, the ranges the cores got */
+    uint64_t txid_counter;
+    uint64_t txid_key[NTXKEYS];
+    uint64_t range_first[MAX_REQS], range_count[MAX_REQS];
+    size_t nranges;
     size_t requests; /* REGISTER, UNREGISTER, LOOKUP, DEDUP sent */
     size_t claims_run;
     /* the model of Redis */
@@ -183,12 +190,51 @@ static bool is_current(const conn_t *c)
     return c && c->live && F.current[c->id] >= 0 && &F.conns[F.current[c->id]] == c;
 }
 
+/* TXID_RANGE: answered once, to the core that asked, never overlapping a range given before
+ * (the counter only grows, and a block whose answer was lost is a gap, never given twice).
+ * TXID_CLAIMED: answered once, the id Redis keeps under the key, "first" only with the
+ * request's own candidate. */
+static void check_txid(uint32_t core, const envelope_t *env)
+{
+    bool range = env->type == ENV_TXID_RANGE;
+    uint64_t request_id = range ? env->u.txid_range.request_id : env->u.txid_claimed.request_id;
+    CHECK(request_id < F.nreqs && F.reqs[request_id].txid == (range ? 1 : 2),
+          "TXID answer for no such request");
+    req_t *q = &F.reqs[request_id];
+    CHECK(q->outstanding, "TXID request answered twice");
+    CHECK(core == q->arg % CORES, "TXID answer to another core");
+    q->outstanding = false;
+    int32_t error = range ? env->u.txid_range.error : env->u.txid_claimed.error;
+    q->done = error == 0;
+    if (!q->done)
+        return;
+    if (range) {
+        uint64_t first = env->u.txid_range.first, count = env->u.txid_range.count;
+        CHECK(first >= 1 && count >= 1 && count <= (uint64_t)(q->arg % 50 + 1) &&
+                  first + count - 1 <= F.txid_counter,
+              "TXID_RANGE not from the counter");
+        for (size_t i = 0; i < F.nranges; i++)
+            CHECK(first + count <= F.range_first[i] || F.range_first[i] + F.range_count[i] <= first,
+                  "overlapping TXID ranges");
+        F.range_first[F.nranges] = first;
+        F.range_count[F.nranges++] = count;
+        return;
+    }
+    uint64_t id = env->u.txid_claimed.id;
+    CHECK(id == F.txid_key[q->arg % NTXKEYS], "TXID_CLAIMED not the id Redis keeps");
+    CHECK(!env->u.txid_claimed.first || id == 1000 + request_id, "first with another candidate");
+}
+
 static int to_core(void *arg, uint32_t core, const envelope_t *env)
 {
     (void)arg;
     CHECK(core < CORES, "envelope to a core index >= core_count");
     if (env->type == ENV_REGISTRY_BUSY)
         return 0;
+    if (env->type == ENV_TXID_RANGE || env->type == ENV_TXID_CLAIMED) {
+        check_txid(core, env);
+        return 0;
+    }
     if (env->type == ENV_TAG_INFO) {
         uint64_t request_id = env->u.tag_info.request_id;
         CHECK(request_id < F.nreqs && F.reqs[request_id].tag, "TAG_INFO for no TAG_LOOKUP");
@@ -389,7 +435,7 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
     if (script == REGISTRY_SCRIPT_CLAIM) {
         CHECK(argc == 11 && strcmp(a[3], "pod-a") == 0, "claim arguments");
         int id = id_of_arg(a[9]);
-        snprintf(key, sizeof(key), "conn:{%s}", IDS[id]);
+        snprintf(key, sizeof(key), "conn:%s", IDS[id]);
         CHECK(strcmp(a[0], key) == 0, "claim key");
         bool auth = strcmp(a[10], "1") == 0;
         int prev = F.owner[id];
@@ -441,9 +487,10 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
                       text(POD_NAMES[F.owner[id]]));
     }
     if (script == REGISTRY_SCRIPT_RELEASE) {
-        CHECK((argc == 6 || argc == 8) && strcmp(a[4], "pod-a") == 0, "release arguments");
+        CHECK((argc == 7 || argc == 9) && strcmp(a[4], "pod-a") == 0 && strtoull(a[6], NULL, 10),
+              "release arguments");
         /* by connection (a claim whose answer was lost): the mapping must name it */
-        uint64_t by_conn = argc == 8 ? strtoull(a[6], NULL, 10) : 0;
+        uint64_t by_conn = argc == 9 ? strtoull(a[7], NULL, 10) : 0;
         int id = id_of_arg(a[5]);
         uint64_t epoch = strtoull(a[3], NULL, 10);
         if (F.trace)
@@ -476,7 +523,7 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
         CHECK(argc == 3, "lookup arguments");
         int id = -1;
         for (int k = 0; k < NIDS; k++) {
-            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            snprintf(key, sizeof(key), "conn:%s", IDS[k]);
             if (strcmp(a[0], key) == 0)
                 id = k;
         }
@@ -484,6 +531,31 @@ static registry_reply_t *run_script(const registry_batch_t *b, size_t i)
             return array3(text(""), registry_reply_int(0), registry_reply_int(0));
         return array3(text(POD_NAMES[F.owner[id]]), registry_reply_int((long long)F.counter[id]),
                       registry_reply_int(1));
+    }
+    if (script == REGISTRY_SCRIPT_TXID_BLOCK) {
+        CHECK(argc == 3 && strcmp(a[0], REGISTRY_TXID_KEY) == 0 && strcmp(a[2], "2147483647") == 0,
+              "TXID_BLOCK arguments");
+        uint64_t want = strtoull(a[1], NULL, 10), first = F.txid_counter + 1;
+        CHECK(want >= 1 && want <= 10000, "TXID_BLOCK count");
+        F.txid_counter += want;
+        return array3(registry_reply_int((long long)first), registry_reply_int((long long)want),
+                      registry_reply_int((long long)F.txid_counter));
+    }
+    if (script == REGISTRY_SCRIPT_TXID_CLAIM) {
+        CHECK(argc == 3 && strncmp(a[0], "txid:K", 6) == 0 && a[0][6] >= '0' &&
+                  a[0][6] < '0' + NTXKEYS && strcmp(a[2], "1000") == 0,
+              "TXID_CLAIM arguments");
+        uint64_t *kept = &F.txid_key[a[0][6] - '0'], candidate = strtoull(a[1], NULL, 10);
+        registry_reply_t *r = registry_reply_array(2);
+        if (*kept) {
+            r->element[0] = registry_reply_int((long long)*kept);
+            r->element[1] = registry_reply_int(*kept == candidate);
+            return r;
+        }
+        *kept = candidate;
+        r->element[0] = registry_reply_int((long long)candidate);
+        r->element[1] = registry_reply_int(1);
+        return r;
     }
     CHECK(0, "a script the table never sends");
     return NULL;
@@ -515,7 +587,7 @@ static registry_reply_t *run_sscan(const registry_batch_t *b, size_t i)
     return r;
 }
 
-/* SET dedup:{cmd-k} <value> NX GET PX <ttl>; SSCAN; MGET conn:{id} conn:{id}:epoch; HGETALL
+/* SET dedup:{cmd-k} <value> NX GET PX <ttl>; SSCAN; MGET conn:id {conn:id}:epoch; HGETALL
  * idtag:TAGk (even k: found). */
 static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
 {
@@ -527,7 +599,7 @@ static registry_reply_t *run_set(const registry_batch_t *b, size_t i)
         int id = -1;
         for (int k = 0; k < NIDS; k++) {
             char key[64];
-            snprintf(key, sizeof(key), "conn:{%s}", IDS[k]);
+            snprintf(key, sizeof(key), "conn:%s", IDS[k]);
             if (strcmp(registry_batch_arg(b, i, 1), key) == 0)
                 id = k;
         }
@@ -750,7 +822,19 @@ static void ask(req_t *q)
     uint64_t request_id = (uint64_t)(q - F.reqs);
     envelope_t env = {.type = q->tag ? ENV_TAG_LOOKUP : q->lookup ? ENV_LOOKUP : ENV_DEDUP};
     char command_id[8];
-    if (q->tag) {
+    if (q->txid == 1) {
+        env.type = ENV_TXID_BLOCK;
+        env.u.txid_block = (env_txid_block_t){
+            .request_id = request_id, .core_id = q->arg % CORES, .count = q->arg % 50 + 1u};
+    } else if (q->txid == 2) {
+        snprintf(command_id, sizeof(command_id), "K%d", q->arg % NTXKEYS);
+        env.type = ENV_TXID_CLAIM;
+        env.u.txid_claim = (env_txid_claim_t){.request_id = request_id,
+                                              .core_id = q->arg % CORES,
+                                              .key = env_str(command_id),
+                                              .candidate = 1000 + request_id,
+                                              .ttl_ms = 1000};
+    } else if (q->tag) {
         snprintf(command_id, sizeof(command_id), "TAG%d", q->arg % 10);
         env.u.tag_lookup.request_id = request_id;
         env.u.tag_lookup.core_id = q->arg % CORES;
@@ -769,12 +853,12 @@ static void ask(req_t *q)
     CHECK(registry_table_on_envelope(F.table, &env, F.now) == 0, "request refused");
 }
 
-static void ev_request(uint8_t b, bool lookup, bool tag)
+static void ev_request(uint8_t b, bool lookup, bool tag, uint8_t txid)
 {
     if (F.nreqs >= MAX_REQS)
         return;
     req_t *q = &F.reqs[F.nreqs++];
-    *q = (req_t){.lookup = lookup, .tag = tag, .arg = b};
+    *q = (req_t){.lookup = lookup, .tag = tag, .txid = txid, .arg = b};
     ask(q);
 }
 
@@ -895,10 +979,10 @@ static void step(input_t *in, const registry_table_config_t *cfg, const registry
             }
         break;
     case 5:
-        ev_request(b, true, false);
+        ev_request(b, true, false, 0);
         break;
     case 6:
-        ev_request(b, false, false);
+        ev_request(b, false, false, 0);
         break;
     case 7:
     case 8:
@@ -965,8 +1049,8 @@ static void step(input_t *in, const registry_table_config_t *cfg, const registry
         F.now += (uint64_t)b * 100000u;
         registry_table_update_busy(F.table, F.connected, F.now);
         break;
-    case 20:
-        ev_request(b, false, true);
+    case 20: /* a core asks: an id token, a block of transaction ids, a transaction's id */
+        ev_request(b, false, b % 3 == 0, (uint8_t)(b % 3));
         break;
     case 21:
         ev_core_restart(b, next(in));

@@ -199,7 +199,8 @@ static int engines_new(void)
                                     .batch_max = BATCH_MAX,
                                     .events_topic = R.cfg.events_topic,
                                     .reconcile_grace_ms = R.cfg.reconcile_grace_ms,
-                                    .reconcile_interval_ms = R.cfg.reconcile_interval_ms};
+                                    .reconcile_interval_ms = R.cfg.reconcile_interval_ms,
+                                    .epoch_ttl_ms = R.cfg.epoch_ttl_ms};
     registry_table_ops_t tops = {.to_core = to_core, .to_bridge = to_bridge};
     registry_lease_config_t lcfg = {.pod_id = R.cfg.pod_id,
                                     .lease_ttl_ms = R.cfg.lease_ttl_ms,
@@ -207,6 +208,7 @@ static int engines_new(void)
                                     .sweep_batch = R.cfg.sweep_batch,
                                     .sweep_grace_ms = R.cfg.sweep_grace_ms,
                                     .orphan_forget_ms = R.cfg.orphan_forget_ms,
+                                    .epoch_ttl_ms = R.cfg.epoch_ttl_ms,
                                     .events_topic = R.cfg.events_topic};
     registry_lease_ops_t lops = {.to_bridge = to_bridge, .lease_expired = lease_expired};
     registry_creds_config_t ccfg = {.rescan_ms = R.cfg.cred_rescan_ms,

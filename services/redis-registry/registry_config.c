@@ -59,6 +59,11 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"orphan_forget_ms", CONFIG_DURATION, "24h", F(orphan_forget_ms), 1000, 2592000000, NULL, NULL,
      "a pod dead this long is forgotten: its command partition is no longer read and it leaves "
      "the set of known pods"},
+    {"epoch_ttl_ms", CONFIG_DURATION, "168h", F(epoch_ttl_ms), 60000, 31536000000, NULL, NULL,
+     "how long a released mapping's fencing counter {conn:<identity>}:epoch (and its boot state) "
+     "is kept; a claim makes it permanent again. The counter restarts from Redis' clock when it "
+     "is gone, so fencing holds unless a pod frozen longer than this wakes after a Redis clock "
+     "step backwards: keep it far above any pause a pod can survive"},
     {"cred_rescan_ms", CONFIG_DURATION, "5m", F(cred_rescan_ms), 1000, 86400000, NULL, NULL,
      "how often every ws-edge gets a full credential sync again, in case a change notification "
      "(PUBLISH ocppgw:cred) was missed"},

@@ -30,6 +30,7 @@ typedef struct {
     int64_t reconcile_grace_ms;
     int64_t reconcile_interval_ms;
     int64_t orphan_forget_ms;
+    int64_t epoch_ttl_ms;
     int64_t cred_rescan_ms;
     int64_t outbox_max_bytes;
 } registry_config_t;

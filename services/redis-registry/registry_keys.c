@@ -29,6 +29,8 @@
     "    redis.call('HSET', KEYS[3], 'boot', ARGV[E + 4])\n"                                       \
     "  end\n"                                                                                      \
     "  redis.call('SADD', 'pod:{' .. ARGV[1] .. '}:conns', ARGV[E + 5])\n"                         \
+    "  redis.call('PERSIST', KEYS[2])\n"                                                           \
+    "  redis.call('PERSIST', KEYS[3])\n"                                                           \
     "end\n"
 
 /* Newest wins only among authenticated connections: an unauthenticated claim over an
@@ -69,23 +71,40 @@ const char REGISTRY_REASSERT_LUA[] =
     "end\n"
     "return {cur, 'superseded', owner}\n";
 
+/* A released mapping's companions: the epoch counter stays (fencing needs it monotonic) and
+ * the metadata keeps only the boot state (a booted station is served at once on any pod), both
+ * expiring after epoch_ttl_ms; a new claim makes them permanent again (write_owner). */
+#define RETIRE                                                                                     \
+    "local function retire(kepoch, kmeta, ttl)\n"                                                  \
+    "  local boot = redis.call('HGET', kmeta, 'boot')\n"                                           \
+    "  redis.call('DEL', kmeta)\n"                                                                 \
+    "  if boot == 'accepted' or boot == 'pending' then\n"                                          \
+    "    redis.call('HSET', kmeta, 'boot', boot)\n"                                                \
+    "    redis.call('PEXPIRE', kmeta, ttl)\n"                                                      \
+    "  end\n"                                                                                      \
+    "  redis.call('PEXPIRE', kepoch, ttl)\n"                                                       \
+    "end\n"
+
+/* A key that has no owner any more (released, swept, deleted by hand) never keeps a permanent
+ * epoch: the companions are retired whenever the owner is missing. */
 const char REGISTRY_RELEASE_LUA[] =
-    "local match = redis.call('GET', KEYS[2]) == ARGV[1]\n"
-    "if not match and ARGV[4] and ARGV[4] ~= '' then\n"
-    "  local mc = redis.call('HMGET', KEYS[3], 'edge', 'conn')\n"
-    "  match = mc[1] == ARGV[5] and mc[2] == ARGV[4]\n"
-    "end\n"
-    "if match and redis.call('GET', KEYS[1]) == ARGV[2] then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('HSET', KEYS[3], 'pod', '')\n"
-    "  redis.call('HDEL', KEYS[3], 'conn', 'edge', 'auth')\n"
-    "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
-    "  return 1\n"
-    "end\n"
-    "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
-    "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
-    "end\n"
-    "return 0\n";
+    RETIRE "local match = redis.call('GET', KEYS[2]) == ARGV[1]\n"
+           "if not match and ARGV[5] and ARGV[5] ~= '' then\n"
+           "  local mc = redis.call('HMGET', KEYS[3], 'edge', 'conn')\n"
+           "  match = mc[1] == ARGV[6] and mc[2] == ARGV[5]\n"
+           "end\n"
+           "local owner = redis.call('GET', KEYS[1])\n"
+           "if match and owner == ARGV[2] then\n"
+           "  redis.call('DEL', KEYS[1])\n"
+           "  retire(KEYS[2], KEYS[3], ARGV[4])\n"
+           "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
+           "  return 1\n"
+           "end\n"
+           "if not owner then retire(KEYS[2], KEYS[3], ARGV[4]) end\n"
+           "if owner ~= ARGV[2] then\n"
+           "  redis.call('SREM', 'pod:{' .. ARGV[2] .. '}:conns', ARGV[3])\n"
+           "end\n"
+           "return 0\n";
 
 /* The lease key is outside KEYS (it depends on the value read): fine on a single Redis or
  * Sentinel; a Redis Cluster deployment would read it in a second step. */
@@ -97,14 +116,15 @@ const char REGISTRY_LOOKUP_LUA[] =
     "return {pod, epoch, live}\n";
 
 const char REGISTRY_SWEEP_LUA[] =
-    "if redis.call('EXISTS', KEYS[4]) == 1 then return {-1, 0} end\n"
-    "redis.call('SREM', KEYS[3], ARGV[2])\n"
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end\n"
-    "local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[2], 'pod', '')\n"
-    "redis.call('HDEL', KEYS[2], 'conn', 'edge', 'auth')\n"
-    "return {1, tonumber(epoch)}\n";
+    RETIRE "if redis.call('EXISTS', KEYS[4]) == 1 then return {-1, 0} end\n"
+           "redis.call('SREM', KEYS[3], ARGV[2])\n"
+           "local owner = redis.call('GET', KEYS[1])\n"
+           "if not owner then retire(KEYS[5], KEYS[2], ARGV[3]) end\n"
+           "if owner ~= ARGV[1] then return {0, 0} end\n"
+           "local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'\n"
+           "redis.call('DEL', KEYS[1])\n"
+           "retire(KEYS[5], KEYS[2], ARGV[3])\n"
+           "return {1, tonumber(epoch)}\n";
 
 const char REGISTRY_LOCK_LUA[] = "local cur = redis.call('GET', KEYS[1])\n"
                                  "if cur == ARGV[1] then\n"
@@ -141,7 +161,7 @@ const char REGISTRY_TAKEOVER_LUA[] =
                "local dead = now - since\n"
                "if redis.call('EXISTS', KEYS[4]) == 1 or dead >= tonumber(ARGV[4]) then\n"
                "  if mine then redis.call('DEL', KEYS[1]) end\n"
-               "  redis.call('SET', KEYS[4], string.format('%d', since))\n"
+               "  redis.call('SET', KEYS[4], string.format('%d', since), 'PX', ARGV[6])\n"
                "  if redis.call('SCARD', KEYS[6]) == 0 then\n"
                "    redis.call('SREM', KEYS[7], ARGV[5])\n"
                "    redis.call('DEL', KEYS[5])\n"
@@ -150,11 +170,13 @@ const char REGISTRY_TAKEOVER_LUA[] =
                "end\n"
                "if mine then\n"
                "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+               "  redis.call('PEXPIRE', KEYS[2], ARGV[6])\n"
                "  return {held, 'held', dead}\n"
                "end\n"
                "if cur then return {0, 'other', dead} end\n"
                "local epoch = next_epoch(KEYS[2], 0)\n"
                "redis.call('SET', KEYS[1], pre .. epoch, 'PX', ARGV[2])\n"
+               "redis.call('PEXPIRE', KEYS[2], ARGV[6])\n"
                "return {epoch, 'won', dead}\n";
 
 /* Drops the previous password of a rotation once the station used the current one: only if
@@ -172,6 +194,26 @@ const char REGISTRY_CRED_USED_LUA[] =
     "redis.call('PUBLISH', ARGV[2], ARGV[3])\n"
     "return 1\n";
 
+/* The counter never passes the limit: a block near it is cut short, and past it nothing is
+ * handed out (the caller answers an error and says so loudly). */
+const char REGISTRY_TXID_BLOCK_LUA[] = "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+                                       "local want = tonumber(ARGV[1])\n"
+                                       "local limit = tonumber(ARGV[2])\n"
+                                       "if cur >= limit then return {0, 0, cur} end\n"
+                                       "if want > limit - cur then want = limit - cur end\n"
+                                       "local last = redis.call('INCRBY', KEYS[1], want)\n"
+                                       "return {last - want + 1, want, last}\n";
+
+/* Finding our own candidate again means an earlier attempt of this very claim ran (its answer
+ * was lost): candidates come from disjoint blocks, so no other claim can have stored it. */
+const char REGISTRY_TXID_CLAIM_LUA[] = "local v = redis.call('GET', KEYS[1])\n"
+                                       "if v then\n"
+                                       "  if v == ARGV[1] then return {tonumber(v), 1} end\n"
+                                       "  return {tonumber(v) or -1, 0}\n"
+                                       "end\n"
+                                       "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                       "return {tonumber(ARGV[1]), 1}\n";
+
 const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT] = {
     [REGISTRY_SCRIPT_CLAIM] = REGISTRY_CLAIM_LUA,
     [REGISTRY_SCRIPT_REASSERT] = REGISTRY_REASSERT_LUA,
@@ -181,6 +223,8 @@ const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT] = {
     [REGISTRY_SCRIPT_LOCK] = REGISTRY_LOCK_LUA,
     [REGISTRY_SCRIPT_TAKEOVER] = REGISTRY_TAKEOVER_LUA,
     [REGISTRY_SCRIPT_CRED_USED] = REGISTRY_CRED_USED_LUA,
+    [REGISTRY_SCRIPT_TXID_BLOCK] = REGISTRY_TXID_BLOCK_LUA,
+    [REGISTRY_SCRIPT_TXID_CLAIM] = REGISTRY_TXID_CLAIM_LUA,
 };
 
 static int fit(int n, size_t outlen)
@@ -190,17 +234,17 @@ static int fit(int n, size_t outlen)
 
 int registry_key_conn(const char *identity, char *out, size_t outlen)
 {
-    return fit(snprintf(out, outlen, "conn:{%s}", identity), outlen);
+    return fit(snprintf(out, outlen, "conn:%s", identity), outlen);
 }
 
 int registry_key_epoch(const char *identity, char *out, size_t outlen)
 {
-    return fit(snprintf(out, outlen, "conn:{%s}:epoch", identity), outlen);
+    return fit(snprintf(out, outlen, "{conn:%s}:epoch", identity), outlen);
 }
 
 int registry_key_meta(const char *identity, char *out, size_t outlen)
 {
-    return fit(snprintf(out, outlen, "conn:{%s}:meta", identity), outlen);
+    return fit(snprintf(out, outlen, "{conn:%s}:meta", identity), outlen);
 }
 
 int registry_key_lease(const char *pod, char *out, size_t outlen)
@@ -246,6 +290,11 @@ int registry_key_cred(const char *identity, char *out, size_t outlen)
 int registry_key_idtag(const char *token, char *out, size_t outlen)
 {
     return fit(snprintf(out, outlen, "idtag:%s", token), outlen);
+}
+
+int registry_key_txid(const char *natural_key, char *out, size_t outlen)
+{
+    return fit(snprintf(out, outlen, "txid:%s", natural_key), outlen);
 }
 
 int registry_channel_superseded(const char *pod, char *out, size_t outlen)

@@ -102,6 +102,8 @@ registry_lease_t *registry_lease_new(const registry_lease_config_t *cfg,
     if (!self)
         return NULL;
     self->cfg = *cfg;
+    if (self->cfg.epoch_ttl_ms <= 0)
+        self->cfg.epoch_ttl_ms = REGISTRY_EPOCH_TTL_DEFAULT_MS;
     snprintf(self->pod_id, sizeof(self->pod_id), "%s", cfg->pod_id);
     self->cfg.pod_id = self->pod_id;
     self->topic = strdup(cfg->events_topic ? cfg->events_topic : "");
@@ -357,7 +359,7 @@ static takeover_t *dead_pod_seen(registry_lease_t *self, const char *pod, uint64
 /* One takeover script call on pod, "try" or "release", into the current batch. */
 static int takeover_command(registry_lease_t *self, const char *pod, const char *mode)
 {
-    char kt[128], ke[140], kl[128], kf[150], ks[150], kc[140], ttl[24], forget[24];
+    char kt[128], ke[140], kl[128], kf[150], ks[150], kc[140], ttl[24], forget[24], keep[24];
     registry_key_takeover(pod, kt, sizeof(kt));
     registry_key_takeover_epoch(pod, ke, sizeof(ke));
     registry_key_lease(pod, kl, sizeof(kl));
@@ -366,9 +368,10 @@ static int takeover_command(registry_lease_t *self, const char *pod, const char 
     registry_key_pod_conns(pod, kc, sizeof(kc));
     snprintf(ttl, sizeof(ttl), "%" PRId64, self->cfg.lease_ttl_ms);
     snprintf(forget, sizeof(forget), "%" PRId64, self->cfg.orphan_forget_ms);
-    const char *argv[] = {kt,           ke,  kl,   kf,     ks, kc, REGISTRY_PODS_KEY,
-                          self->pod_id, ttl, mode, forget, pod};
-    return registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER, 7, argv, 12);
+    snprintf(keep, sizeof(keep), "%" PRId64, self->cfg.epoch_ttl_ms);
+    const char *argv[] = {kt,           ke,  kl,   kf,     ks,  kc,  REGISTRY_PODS_KEY,
+                          self->pod_id, ttl, mode, forget, pod, keep};
+    return registry_batch_script(self->batch, REGISTRY_SCRIPT_TAKEOVER, 7, argv, 13);
 }
 
 static void start_takeover(registry_lease_t *self, const char *pod)
@@ -411,21 +414,24 @@ static int on_sweep_list(registry_lease_t *self, const registry_reply_t *const *
         start_takeover(self, pod);
         return 0;
     }
-    char kconns[140], klease[128];
+    char kconns[140], klease[128], keep[24];
     registry_key_pod_conns(pod, kconns, sizeof(kconns));
     registry_key_lease(pod, klease, sizeof(klease));
+    snprintf(keep, sizeof(keep), "%" PRId64, self->cfg.epoch_ttl_ms);
     begin(self, STEP_SWEEP);
     for (size_t i = 0; i < self->nids; i++) {
         const char *id = self->ids[i];
-        char kc[80], km[96];
+        char kc[80], km[96], ke[96];
         if (registry_key_conn(id, kc, sizeof(kc)) < 0 ||
-            registry_key_meta(id, km, sizeof(km)) < 0) {
+            registry_key_meta(id, km, sizeof(km)) < 0 ||
+            registry_key_epoch(id, ke, sizeof(ke)) < 0) {
             /* oversized garbage: just drop it from the set */
-            snprintf(kc, sizeof(kc), "conn:{}");
-            snprintf(km, sizeof(km), "conn:{}:meta");
+            snprintf(kc, sizeof(kc), "conn:");
+            snprintf(km, sizeof(km), "{conn:}:meta");
+            snprintf(ke, sizeof(ke), "{conn:}:epoch");
         }
-        const char *argv[] = {kc, km, kconns, klease, pod, id};
-        if (registry_batch_script(self->batch, REGISTRY_SCRIPT_SWEEP, 4, argv, 6) < 0)
+        const char *argv[] = {kc, km, kconns, klease, ke, pod, id, keep};
+        if (registry_batch_script(self->batch, REGISTRY_SCRIPT_SWEEP, 5, argv, 8) < 0)
             return abandon(self);
     }
     return 0;

@@ -47,6 +47,7 @@ typedef struct {
     int64_t sweep_batch;
     int64_t sweep_grace_ms;
     int64_t orphan_forget_ms; /* a pod dead this long is forgotten */
+    int64_t epoch_ttl_ms;     /* released epochs, takeover counters, :forgotten expire after it */
     const char *events_topic; /* copied */
 } registry_lease_config_t;
 

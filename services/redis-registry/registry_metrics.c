@@ -66,6 +66,21 @@ const metrics_def_t REGISTRY_METRICS[REGISTRY_M_COUNT] = {
     [REGISTRY_M_CRED_USED] = {"registry_cred_used_total", METRICS_COUNTER,
                               "CRED_USED handled: previous password removed or nothing to do",
                               "result"},
+    [REGISTRY_M_TXID_BLOCKS] = {"registry_txid_blocks_total", METRICS_COUNTER,
+                                "TXID_BLOCK answered (ok, busy, unavailable, invalid, exhausted: "
+                                "the counter reached 2^31-1, error)",
+                                "status"},
+    [REGISTRY_M_TXID_IDS] = {"registry_txid_ids_total", METRICS_COUNTER,
+                             "OCPP 1.6 transaction ids handed out to cores in blocks", NULL},
+    [REGISTRY_M_TXID_LAST] =
+        {"registry_txid_last_issued", METRICS_GAUGE,
+         "the last 1.6 transaction id handed out cluster-wide (counter as last "
+         "read; its limit is 2147483647)",
+         NULL},
+    [REGISTRY_M_TXID_CLAIMS] = {"registry_txid_claims_total", METRICS_COUNTER,
+                                "TXID_CLAIM answered (first: the candidate stored, found: an id "
+                                "remembered before, busy, unavailable, invalid, error)",
+                                "result"},
 };
 
 void registry_metrics_define(void)

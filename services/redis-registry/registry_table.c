@@ -18,7 +18,15 @@
 
 /* REGISTRY_BUSY is repeated this often while busy, in case a core missed it. */
 #define BUSY_REPEAT_US 5000000u
-#define WORK_KEY_MAX   127 /* an identity, a command id or an id token: the key of a work item */
+/* A de-dup check's command id or an id token: at most this many bytes (kafka-bridge sends command
+ * ids of at most COMMAND_ID_MAX, common/identity.h; id tokens are shorter). */
+#define QUESTION_KEY_MAX 127
+/* The longest key a work item carries: a TXID_CLAIM's natural key. */
+#define WORK_KEY_MAX 191
+/* Ids one TXID_BLOCK gets at most (a bigger request gets this many). */
+#define TXID_BLOCK_MAX 10000u
+/* How long a TXID_CLAIM's key may be remembered at most (30 days). */
+#define TXID_TTL_MAX_MS 2592000000u
 /* Identities of this pod's set read per reconciliation step (SSCAN COUNT). */
 #define RECONCILE_PAGE "1000"
 
@@ -45,6 +53,8 @@ typedef enum {
     WORK_LOOKUP,
     WORK_DEDUP,
     WORK_TAG,        /* TAG_LOOKUP: HGETALL idtag:<token> */
+    WORK_TXID_BLOCK, /* TXID_BLOCK: the block script on the counter */
+    WORK_TXID_CLAIM, /* TXID_CLAIM: the claim script on txid:<key> */
     WORK_RECON_SCAN, /* reconciliation: SSCAN of this pod's set */
     WORK_RECON_READ  /* reconciliation: owner and epoch of one identity the table does not hold */
 } work_kind_t;
@@ -62,12 +72,12 @@ typedef enum {
  * they enter a batch, carrying the connection and epoch they were sent for. */
 typedef struct {
     work_kind_t kind;
-    char key[WORK_KEY_MAX + 1]; /* identity, or the command id of a de-dup check */
+    char key[WORK_KEY_MAX + 1]; /* identity, command id, id token, or a TXID_CLAIM's key */
     uint64_t conn_id;           /* claim, re-assertion */
-    uint64_t epoch;             /* re-assertion: held; release: to release */
-    uint64_t request_id;        /* lookup, de-dup, id-token lookup */
-    uint64_t ttl_ms;            /* de-dup */
-    uint32_t core;              /* id-token lookup: who asked */
+    uint64_t epoch;             /* re-assertion: held; release: to release; TXID_CLAIM: candidate */
+    uint64_t request_id;        /* lookup, de-dup, id-token lookup, TXID_BLOCK, TXID_CLAIM */
+    uint64_t ttl_ms;            /* de-dup, TXID_CLAIM; TXID_BLOCK: ids wanted */
+    uint32_t core;              /* id-token lookup, TXID_BLOCK, TXID_CLAIM: who asked */
     char edge[64];              /* release by connection: its edge (with conn_id) */
     release_why_t why;          /* release */
     bool sent;                  /* de-dup sent once: in doubt, retried with the same value */
@@ -123,6 +133,7 @@ struct registry_table {
     zlistx_t *lookups;   /* work_t* */
     zlistx_t *dedups;    /* work_t* */
     zlistx_t *tags;      /* work_t* */
+    zlistx_t *txids;     /* work_t*: TXID_BLOCK and TXID_CLAIM */
     core_t *cores;       /* core_count of them */
     recon_t recon;
     registry_batch_t *batch;
@@ -133,7 +144,8 @@ struct registry_table {
     uint64_t busy_told_us;
     metrics_counter_t *m_claims, *m_reasserts, *m_releases, *m_errors, *m_dedup_first, *m_dedup_dup;
     metrics_counter_t *m_recon_runs;
-    metrics_gauge_t *m_regs, *m_queue, *m_busy;
+    metrics_gauge_t *m_regs, *m_queue, *m_busy, *m_txid_counter;
+    metrics_counter_t *m_txid_ids;
     metrics_histogram_t *m_rtt;
 };
 
@@ -166,6 +178,8 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->cfg.events_topic = self->topic;
     if (self->cfg.batch_max == 0)
         self->cfg.batch_max = 1;
+    if (self->cfg.epoch_ttl_ms <= 0)
+        self->cfg.epoch_ttl_ms = REGISTRY_EPOCH_TTL_DEFAULT_MS;
     self->ops = *ops;
     self->ops_arg = ops_arg;
     self->regs = zhashx_new();
@@ -176,12 +190,13 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->lookups = zlistx_new();
     self->dedups = zlistx_new();
     self->tags = zlistx_new();
+    self->txids = zlistx_new();
     self->recon.reads = zlistx_new();
     self->cores = calloc(cfg->core_count ? cfg->core_count : 1, sizeof(*self->cores));
     self->batch = registry_batch_new();
     if (!self->topic || !self->regs || !self->releasing || !self->replaced || !self->claims ||
-        !self->releases || !self->lookups || !self->dedups || !self->tags || !self->recon.reads ||
-        !self->cores || !self->batch) {
+        !self->releases || !self->lookups || !self->dedups || !self->tags || !self->txids ||
+        !self->recon.reads || !self->cores || !self->batch) {
         registry_table_destroy(&self);
         return NULL;
     }
@@ -190,6 +205,7 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     zlistx_set_duplicator(self->recon.reads, string_dup);
     zlistx_set_destructor(self->recon.reads, item_free);
     zlistx_set_destructor(self->tags, item_free);
+    zlistx_set_destructor(self->txids, item_free);
     /* own copies: a registration may go while its claim waits */
     zlistx_set_duplicator(self->claims, string_dup);
     zlistx_set_destructor(self->claims, item_free);
@@ -207,6 +223,8 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
     self->m_busy = metrics_def_gauge(M(REGISTRY_M_BUSY), NULL);
     self->m_rtt = metrics_def_histogram(M(REGISTRY_M_BATCH_SECONDS), NULL);
     self->m_recon_runs = metrics_def_counter(M(REGISTRY_M_RECONCILIATIONS), NULL);
+    self->m_txid_ids = metrics_def_counter(M(REGISTRY_M_TXID_IDS), NULL);
+    self->m_txid_counter = metrics_def_gauge(M(REGISTRY_M_TXID_LAST), NULL);
     return self;
 }
 
@@ -224,6 +242,7 @@ void registry_table_destroy(registry_table_t **self_p)
     zlistx_destroy(&self->lookups);
     zlistx_destroy(&self->dedups);
     zlistx_destroy(&self->tags);
+    zlistx_destroy(&self->txids);
     zlistx_destroy(&self->recon.reads);
     zhashx_destroy(&self->regs);
     zhashx_destroy(&self->releasing);
@@ -237,7 +256,8 @@ void registry_table_destroy(registry_table_t **self_p)
 size_t registry_table_depth(const registry_table_t *self)
 {
     return zlistx_size(self->claims) + zlistx_size(self->releases) + zlistx_size(self->lookups) +
-           zlistx_size(self->dedups) + zlistx_size(self->tags) + self->ninflight;
+           zlistx_size(self->dedups) + zlistx_size(self->tags) + zlistx_size(self->txids) +
+           self->ninflight;
 }
 
 bool registry_table_holds(const registry_table_t *self, const char *identity, uint64_t *epoch)
@@ -355,6 +375,79 @@ static void answer_tag(registry_table_t *self, const work_t *w, const registry_r
                                                                      : "error");
 }
 
+/* TXID_RANGE from the block script's {first, count, counter}, or an error status. A counter
+ * at its limit is an outage of 1.6 transactions: logged as an error every time, and counted. */
+static void answer_txid_range(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                              int status)
+{
+    envelope_t env = {.type = ENV_TXID_RANGE};
+    env.u.txid_range.request_id = w->request_id;
+    if (status == 0) {
+        long long first = registry_reply_elem_int(r, 0), count = registry_reply_elem_int(r, 1);
+        long long counter = registry_reply_elem_int(r, 2);
+        metrics_gauge_set(self->m_txid_counter, counter);
+        if (count <= 0 || first <= 0 || count > (long long)TXID_BLOCK_MAX ||
+            first + count - 1 > REGISTRY_TXID_LIMIT) {
+            status = count == 0 && first == 0 ? -ENOSPC : -EIO;
+            if (status == -ENOSPC)
+                log_error("transaction id counter %s is at %lld (limit %lld): no 1.6 "
+                          "transaction id left, TXID_BLOCK of core %u refused",
+                          REGISTRY_TXID_KEY, counter, REGISTRY_TXID_LIMIT, w->core);
+            else
+                metrics_def_count(M(REGISTRY_M_BAD_REPLIES), "txid block");
+        } else {
+            env.u.txid_range.first = (uint64_t)first;
+            env.u.txid_range.count = (uint32_t)count;
+            metrics_counter_add(self->m_txid_ids, (uint64_t)count);
+        }
+    }
+    env.u.txid_range.error = status;
+    self->ops.to_core(self->ops_arg, w->core, &env);
+    metrics_def_count(M(REGISTRY_M_TXID_BLOCKS), status == 0         ? "ok"
+                                                 : status == -EBUSY  ? "busy"
+                                                 : status == -EAGAIN ? "unavailable"
+                                                 : status == -EINVAL ? "invalid"
+                                                 : status == -ENOSPC ? "exhausted"
+                                                                     : "error");
+}
+
+/* TXID_CLAIMED from the claim script's {id, first}, or an error status. */
+static void answer_txid_claimed(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                                int status)
+{
+    envelope_t env = {.type = ENV_TXID_CLAIMED};
+    env.u.txid_claimed.request_id = w->request_id;
+    if (status == 0) {
+        long long id = registry_reply_elem_int(r, 0);
+        if (id <= 0 || id > REGISTRY_TXID_LIMIT) {
+            log_warn("txid:%s holds no transaction id: TXID_CLAIM of core %u failed", w->key,
+                     w->core);
+            metrics_def_count(M(REGISTRY_M_BAD_REPLIES), "txid claim");
+            status = -EIO;
+        } else {
+            env.u.txid_claimed.id = (uint64_t)id;
+            env.u.txid_claimed.first = registry_reply_elem_int(r, 1) == 1;
+        }
+    }
+    env.u.txid_claimed.error = status;
+    self->ops.to_core(self->ops_arg, w->core, &env);
+    metrics_def_count(M(REGISTRY_M_TXID_CLAIMS),
+                      status == 0         ? (env.u.txid_claimed.first ? "first" : "found")
+                      : status == -EBUSY  ? "busy"
+                      : status == -EAGAIN ? "unavailable"
+                      : status == -EINVAL ? "invalid"
+                                          : "error");
+}
+
+static void answer_txid(registry_table_t *self, const work_t *w, const registry_reply_t *r,
+                        int status)
+{
+    if (w->kind == WORK_TXID_BLOCK)
+        answer_txid_range(self, w, r, status);
+    else
+        answer_txid_claimed(self, w, r, status);
+}
+
 /* The value a de-dup check writes: finding it again means our own earlier attempt ran. */
 static void dedup_value(const registry_table_t *self, const work_t *w, char *out, size_t outlen)
 {
@@ -443,6 +536,12 @@ void registry_table_on_redis_unavailable(registry_table_t *self)
     }
     while ((w = zlistx_detach(self->tags, NULL))) {
         answer_tag(self, w, NULL, -EAGAIN);
+        free(w);
+    }
+    /* a block or claim that may have run is asked again by its core: a block lost that way is
+     * a gap in the ids, and a claim finds its own candidate (first) */
+    while ((w = zlistx_detach(self->txids, NULL))) {
+        answer_txid(self, w, NULL, -EAGAIN);
         free(w);
     }
     recon_abandon(self, self->recon.next_us);
@@ -562,6 +661,8 @@ static void queue_question(registry_table_t *self, zlistx_t *queue, work_t *w)
         answer_lookup(self, w, NULL, -EBUSY);
     else if (w->kind == WORK_TAG)
         answer_tag(self, w, NULL, -EBUSY);
+    else if (w->kind == WORK_TXID_BLOCK || w->kind == WORK_TXID_CLAIM)
+        answer_txid(self, w, NULL, -EBUSY);
     else
         answer_dedup(self, w, false, -EBUSY);
     free(w);
@@ -584,7 +685,7 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
         return;
     w->request_id = m->request_id;
     w->ttl_ms = m->ttl_ms;
-    if (m->command_id.len == 0 || m->command_id.len > WORK_KEY_MAX) {
+    if (m->command_id.len == 0 || m->command_id.len > QUESTION_KEY_MAX) {
         channel_reject("bad command id", "kafka-bridge", NULL);
         answer_dedup(self, w, false, -EINVAL);
         free(w);
@@ -594,29 +695,83 @@ static void on_dedup(registry_table_t *self, const env_dedup_t *m)
     queue_question(self, self->dedups, w);
 }
 
-/* TAG_LOOKUP: a token that cannot be a key (empty, oversized) or a core out of range is
- * answered at once (-EINVAL), when there is a core to answer. */
+/* A core's question: NULL when its core is out of range (nobody to answer: logged, counted,
+ * dropped) or memory ran out. */
+static work_t *core_question(registry_table_t *self, work_kind_t kind, uint32_t core,
+                             uint64_t request_id, const char *what, const char *reason)
+{
+    if (core >= self->cfg.core_count) {
+        log_warn("%s from core %u dropped", what, core);
+        channel_reject(reason, "core", NULL);
+        return NULL;
+    }
+    work_t *w = work_new(kind, "");
+    if (w) {
+        w->request_id = request_id;
+        w->core = core;
+    }
+    return w;
+}
+
+/* A core's question that cannot be asked: answered at once (-EINVAL). */
+static void refuse_question(registry_table_t *self, work_t *w, const char *reason)
+{
+    channel_reject(reason, "core", NULL);
+    if (w->kind == WORK_TAG)
+        answer_tag(self, w, NULL, -EINVAL);
+    else
+        answer_txid(self, w, NULL, -EINVAL);
+    free(w);
+}
+
+/* TAG_LOOKUP: a token that cannot be a key (empty, oversized) is refused. */
 static void on_tag_lookup(registry_table_t *self, const env_tag_lookup_t *m)
 {
-    if (m->core_id >= self->cfg.core_count) {
-        log_warn("TAG_LOOKUP from core %u dropped", m->core_id);
-        channel_reject("bad tag lookup", "core", NULL);
-        return;
-    }
-    work_t *w = work_new(WORK_TAG, "");
+    work_t *w =
+        core_question(self, WORK_TAG, m->core_id, m->request_id, "TAG_LOOKUP", "bad tag lookup");
     if (!w)
         return;
-    w->request_id = m->request_id;
-    w->core = m->core_id;
-    if (m->id_tag.len == 0 || m->id_tag.len > WORK_KEY_MAX ||
+    if (m->id_tag.len == 0 || m->id_tag.len > QUESTION_KEY_MAX ||
         memchr(m->id_tag.ptr, '\0', m->id_tag.len)) {
-        channel_reject("bad id token", "core", NULL);
-        answer_tag(self, w, NULL, -EINVAL);
-        free(w);
+        refuse_question(self, w, "bad id token");
         return;
     }
     env_str_copy(m->id_tag, w->key, sizeof(w->key));
     queue_question(self, self->tags, w);
+}
+
+/* TXID_BLOCK: a count of 0 is refused, a bigger one than TXID_BLOCK_MAX cut to it. */
+static void on_txid_block(registry_table_t *self, const env_txid_block_t *m)
+{
+    work_t *w = core_question(self, WORK_TXID_BLOCK, m->core_id, m->request_id, "TXID_BLOCK",
+                              "bad txid block");
+    if (!w)
+        return;
+    w->ttl_ms = m->count > TXID_BLOCK_MAX ? TXID_BLOCK_MAX : m->count;
+    if (m->count == 0)
+        refuse_question(self, w, "bad txid block");
+    else
+        queue_question(self, self->txids, w);
+}
+
+/* TXID_CLAIM: a key that cannot be one (empty, over WORK_KEY_MAX bytes, a NUL), a candidate
+ * outside 1 .. 2^31-1 or a TTL outside 1 ms .. 30 days is refused. */
+static void on_txid_claim(registry_table_t *self, const env_txid_claim_t *m)
+{
+    work_t *w = core_question(self, WORK_TXID_CLAIM, m->core_id, m->request_id, "TXID_CLAIM",
+                              "bad txid claim");
+    if (!w)
+        return;
+    w->epoch = m->candidate;
+    w->ttl_ms = m->ttl_ms;
+    if (m->key.len == 0 || m->key.len > WORK_KEY_MAX || memchr(m->key.ptr, '\0', m->key.len) ||
+        m->candidate == 0 || m->candidate > (uint64_t)REGISTRY_TXID_LIMIT || m->ttl_ms == 0 ||
+        m->ttl_ms > TXID_TTL_MAX_MS) {
+        refuse_question(self, w, "bad txid claim");
+        return;
+    }
+    env_str_copy(m->key, w->key, sizeof(w->key));
+    queue_question(self, self->txids, w);
 }
 
 int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, uint64_t now_us)
@@ -636,6 +791,12 @@ int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, ui
         return 0;
     case ENV_TAG_LOOKUP:
         on_tag_lookup(self, &env->u.tag_lookup);
+        return 0;
+    case ENV_TXID_BLOCK:
+        on_txid_block(self, &env->u.txid_block);
+        return 0;
+    case ENV_TXID_CLAIM:
+        on_txid_claim(self, &env->u.txid_claim);
         return 0;
     default:
         return -ENOTSUP;
@@ -779,7 +940,7 @@ static int append_claim(registry_table_t *self, const reg_t *g)
 
 static int append_work(registry_table_t *self, const work_t *w)
 {
-    char k1[160], k2[96], k3[96], value[96], number[24];
+    char k1[WORK_KEY_MAX + 32], k2[96], k3[96], value[96], number[24], ttl[24];
     switch (w->kind) {
     case WORK_RELEASE: {
         registry_key_conn(w->key, k1, sizeof(k1));
@@ -787,9 +948,10 @@ static int append_work(registry_table_t *self, const work_t *w)
         registry_key_meta(w->key, k3, sizeof(k3));
         snprintf(number, sizeof(number), "%" PRIu64, w->epoch);
         snprintf(value, sizeof(value), "%" PRIu64, w->conn_id);
-        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key, value, w->edge};
+        snprintf(ttl, sizeof(ttl), "%" PRId64, self->cfg.epoch_ttl_ms);
+        const char *argv[] = {k1, k2, k3, number, self->pod_id, w->key, ttl, value, w->edge};
         return registry_batch_script(self->batch, REGISTRY_SCRIPT_RELEASE, 3, argv,
-                                     w->conn_id ? 8 : 6);
+                                     w->conn_id ? 9 : 7);
     }
     case WORK_LOOKUP: {
         registry_key_conn(w->key, k1, sizeof(k1));
@@ -808,6 +970,20 @@ static int append_work(registry_table_t *self, const work_t *w)
         registry_key_idtag(w->key, k1, sizeof(k1));
         const char *argv[] = {"HGETALL", k1};
         return registry_batch_command(self->batch, argv, 2);
+    }
+    case WORK_TXID_BLOCK: {
+        snprintf(number, sizeof(number), "%" PRIu64, w->ttl_ms);
+        snprintf(ttl, sizeof(ttl), "%lld", REGISTRY_TXID_LIMIT);
+        const char *argv[] = {REGISTRY_TXID_KEY, number, ttl};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_TXID_BLOCK, 1, argv, 3);
+    }
+    case WORK_TXID_CLAIM: {
+        if (registry_key_txid(w->key, k1, sizeof(k1)) < 0)
+            return -EINVAL;
+        snprintf(number, sizeof(number), "%" PRIu64, w->epoch);
+        snprintf(ttl, sizeof(ttl), "%" PRIu64, w->ttl_ms);
+        const char *argv[] = {k1, number, ttl};
+        return registry_batch_script(self->batch, REGISTRY_SCRIPT_TXID_CLAIM, 1, argv, 3);
     }
     case WORK_RECON_SCAN: {
         registry_key_pod_conns(self->pod_id, k1, sizeof(k1));
@@ -907,6 +1083,7 @@ const registry_batch_t *registry_table_prepare(registry_table_t *self, uint64_t 
     take(self, self->lookups, max);
     take(self, self->dedups, max);
     take(self, self->tags, max);
+    take(self, self->txids, max);
     recon_take(self, max, now_us);
     if (!self->ninflight)
         return NULL;
@@ -1120,6 +1297,15 @@ static bool on_reply(registry_table_t *self, const work_t *w, const registry_rep
     case WORK_TAG:
         answer_tag(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
         break;
+    case WORK_TXID_BLOCK:
+    case WORK_TXID_CLAIM:
+        if (r->type != REGISTRY_REPLY_ARRAY) {
+            metrics_counter_add(self->m_errors, 1);
+            log_error("%s failed: %s", w->kind == WORK_TXID_BLOCK ? "TXID_BLOCK" : "TXID_CLAIM",
+                      r->type == REGISTRY_REPLY_ERROR ? r->str : "unexpected reply");
+        }
+        answer_txid(self, w, r, r->type == REGISTRY_REPLY_ARRAY ? 0 : -EIO);
+        break;
     case WORK_RECON_SCAN:
         on_recon_scan(self, r, now_us);
         break;
@@ -1155,7 +1341,8 @@ static void put_back(registry_table_t *self, size_t from, uint64_t now_us)
         zlistx_t *queue = w->kind == WORK_RELEASE  ? self->releases
                           : w->kind == WORK_LOOKUP ? self->lookups
                           : w->kind == WORK_TAG    ? self->tags
-                                                   : self->dedups;
+                          : w->kind == WORK_DEDUP  ? self->dedups
+                                                   : self->txids;
         zlistx_add_start(queue, w);
     }
 }

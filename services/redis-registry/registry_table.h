@@ -1,18 +1,19 @@
 /* registry_table: this pod's live registrations and the work waiting for Redis, as an engine
  * (docs/engines.md, docs/registry.md): no I/O, time passed in, effects through an ops table.
  *
- * Inputs: REGISTER, UNREGISTER, LOOKUP, DEDUP and TAG_LOOKUP envelopes; a superseded notification
+ * Inputs: REGISTER, UNREGISTER, LOOKUP, DEDUP, TAG_LOOKUP, TXID_BLOCK and TXID_CLAIM envelopes; a
+ * superseded notification
  * read from pub/sub; a core's instance (ANNOUNCE); ticks; "Redis connected" (every registration
  * is re-asserted: Redis may have lost its data), "Redis unavailable" (what only reads is answered
  * -EAGAIN at once), "requeue all" (the subscription came back or our lease had expired: a newer
  * owner may exist); and the replies of the batch it prepared.
  *
  * Redis work is queued (claims and re-assertions, releases, lookups, de-dup checks, id-token
- * lookups, the reconciliation's reads) and turned into one batch of commands at a time
- * (registry_table_prepare); the batch's replies come back through one handler
- * (registry_table_on_replies) that dispatches on what each command was. Effects: REGISTERED,
- * SUPERSEDED, TAG_INFO and REGISTRY_BUSY to a core, OWNER, DEDUP_RESULT and device.disconnected
- * EVENTs to the bridge.
+ * lookups, blocks and claims of 1.6 transaction ids, the reconciliation's reads) and turned into
+ * one batch of commands at a time (registry_table_prepare); the batch's replies come back through
+ * one handler (registry_table_on_replies) that dispatches on what each command was. Effects:
+ * REGISTERED, SUPERSEDED, TAG_INFO, TXID_RANGE, TXID_CLAIMED and REGISTRY_BUSY to a core, OWNER,
+ * DEDUP_RESULT and device.disconnected EVENTs to the bridge.
  *
  * Rules kept here: a new connection takes a fresh epoch, the same connection re-asserts its
  * own, and so does a connection a core re-registers with the epoch it holds (this registry
@@ -20,6 +21,7 @@
  * connection's; re-assertion is a compare-and-set that never overwrites a newer owner; an
  * unauthenticated claim never supersedes an authenticated live mapping (SUPERSEDED to its core);
  * a de-dup check that may have run is retried with the same value, so "first" is answered once;
+ * transaction id blocks never pass 2^31-1 (an exhausted counter is refused -ENOSPC, loudly);
  * questions are refused (-EBUSY) over queue_limit and the cores told (REGISTRY_BUSY, with
  * hysteresis). Reconciliation (issue 12): when a core restarts (a new instance), its
  * registrations not confirmed by a REGISTER within reconcile_grace_ms are released with a
@@ -39,7 +41,8 @@
 typedef struct registry_table registry_table_t;
 
 typedef struct {
-    /* REGISTERED, SUPERSEDED, TAG_INFO, REGISTRY_BUSY to core number core (< core_count) */
+    /* REGISTERED, SUPERSEDED, TAG_INFO, TXID_RANGE, TXID_CLAIMED, REGISTRY_BUSY to core number
+     * core (< core_count) */
     int (*to_core)(void *arg, uint32_t core, const envelope_t *env);
     /* OWNER, DEDUP_RESULT, EVENT (device.disconnected of a released mapping) to the bridge */
     int (*to_bridge)(void *arg, const envelope_t *env);
@@ -53,6 +56,7 @@ typedef struct {
     const char *events_topic;   /* of device.disconnected (copied) */
     int64_t reconcile_grace_ms; /* a restarted core's registrations wait this long */
     int64_t reconcile_interval_ms; /* between reconciliations of this pod's mappings */
+    int64_t epoch_ttl_ms; /* a released mapping's epoch counter lives this long (0: 7 days) */
 } registry_table_config_t;
 
 /* NULL on failure. */
@@ -61,8 +65,9 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
 /* Frees everything, queued and in-flight work included, without effects; safe twice. */
 void registry_table_destroy(registry_table_t **self_p);
 
-/* REGISTER, UNREGISTER, LOOKUP, DEDUP, TAG_LOOKUP. 0, or -ENOTSUP for another type (not refused
- * here: the shell routes it elsewhere or refuses it). now_us: wall clock, the instances' clock. */
+/* REGISTER, UNREGISTER, LOOKUP, DEDUP, TAG_LOOKUP, TXID_BLOCK, TXID_CLAIM. 0, or -ENOTSUP for
+ * another type (not refused here: the shell routes it elsewhere or refuses it). now_us: wall clock,
+ * the instances' clock. */
 int registry_table_on_envelope(registry_table_t *self, const envelope_t *env, uint64_t now_us);
 
 /* A message of our superseded channel (raw payload; malformed ones are counted and ignored). */

@@ -187,8 +187,8 @@ node "$ROOT/tests/e2e/skeleton.js" "ws://127.0.0.1:$ws_port" CP-ROOTFS ocpp1.6 2
 client=$!
 for _ in $(seq 50); do grep -q '^holding' "$TMP/client.log" && break; sleep 0.2; done
 grep -q '^holding' "$TMP/client.log" || { cat "$TMP/client.log"; fail "skeleton client did not boot"; }
-owner="$(redis-cli -p "$rport" GET 'conn:{CP-ROOTFS}')"
-[ "$owner" = ocppgw-0 ] || fail "conn:{CP-ROOTFS} is '$owner', expected ocppgw-0"
+owner="$(redis-cli -p "$rport" GET 'conn:CP-ROOTFS')"
+[ "$owner" = ocppgw-0 ] || fail "conn:CP-ROOTFS is '$owner', expected ocppgw-0"
 say "charge point booted through the image's binaries; Redis maps it to ocppgw-0"
 wait "$client" || { cat "$TMP/client.log"; fail "skeleton client failed"; }
 timeout 20 kcat -C -b "$brokers" -t ocpp-events-up -o beginning -e -q -f '%k %s\n' >"$TMP/events" || true

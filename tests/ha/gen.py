@@ -1,7 +1,7 @@
 """gen.py: the command generator of the HA harness: a backend writing commands to
 commands-down exactly as DESIGN §5 tells one to.
 
-For each command it picks a station, looks up its pod (GET conn:{<identity>}, haredis.conn_key),
+For each command it picks a station, looks up its pod (GET conn:<identity>, haredis.conn_key),
 and writes the record with key = pod to partition (murmur2(pod) & 0x7fffffff) % N, acks=all
 (through `ocppctl produce`, hakafka.Producer). Every command is a unified `data_transfer` whose
 `data` is the command_id itself, so the station's log (cp-sim's D lines, log_format detailed)

@@ -1,9 +1,9 @@
 """haredis.py: a minimal Redis client (RESP2 over a socket, standard library only) and the
 registry's key names as the harness reads them.
 
-The key names live here and nowhere else in tests/ha: the backend lookup `conn:{<identity>}`
-(docs/registry.md; a later issue may rename it `conn:<identity>`), its companions, and the pod
-leases.
+The key names live here and nowhere else in tests/ha: the backend lookup `conn:<identity>`
+(the seed's `GET conn:CP-007`, docs/registry.md), its companions `{conn:<identity>}:epoch` and
+`{conn:<identity>}:meta` (the mapping key as their Cluster hash tag), and the pod leases.
 """
 
 import socket
@@ -11,16 +11,17 @@ import socket
 
 def conn_key(identity: str) -> str:
     """The key a backend GETs to find a station's pod (DESIGN §5, docs/registry.md)."""
-    return "conn:{%s}" % identity
+    return "conn:%s" % identity
 
 
-CONN_PATTERN = "conn:*"  # SCAN pattern of the mappings and their companions
+CONN_PATTERN = "conn:*"  # SCAN pattern of the mappings (companions start with "{conn:")
 
 
 def conn_identity(key: str):
-    """The identity of a mapping key, or None for a companion key (:epoch, :meta) or another."""
-    if key.startswith("conn:{") and key.endswith("}"):
-        return key[len("conn:{"):-1]
+    """The identity of a mapping key, or None for a companion key or another. An identity has
+    no ':' or braces (DESIGN §3), so anything after the prefix is the identity."""
+    if key.startswith("conn:") and len(key) > 5 and not any(c in key[5:] for c in ":{}"):
+        return key[5:]
     return None
 
 

@@ -64,8 +64,8 @@ class Murmur2(unittest.TestCase):
 
 class Resp(unittest.TestCase):
     def test_encode(self):
-        self.assertEqual(haredis.Redis.encode("GET", "conn:{A}"),
-                         b"*2\r\n$3\r\nGET\r\n$8\r\nconn:{A}\r\n")
+        self.assertEqual(haredis.Redis.encode("GET", "conn:A"),
+                         b"*2\r\n$3\r\nGET\r\n$6\r\nconn:A\r\n")
 
     def test_replies_and_pipeline(self):
         """A fake server answers a pipeline with every RESP type."""
@@ -101,10 +101,10 @@ class Resp(unittest.TestCase):
             haredis.Redis("127.0.0.1", port, timeout=0.5).call("PING")
 
     def test_keys(self):
-        self.assertEqual(haredis.conn_key("CP-7"), "conn:{CP-7}")
-        self.assertEqual(haredis.conn_identity("conn:{CP-7}"), "CP-7")
-        self.assertIsNone(haredis.conn_identity("conn:{CP-7}:epoch"))
-        self.assertIsNone(haredis.conn_identity("conn:{CP-7}:meta"))
+        self.assertEqual(haredis.conn_key("CP-7"), "conn:CP-7")
+        self.assertEqual(haredis.conn_identity("conn:CP-7"), "CP-7")
+        self.assertIsNone(haredis.conn_identity("{conn:CP-7}:epoch"))
+        self.assertIsNone(haredis.conn_identity("{conn:CP-7}:meta"))
         self.assertEqual(haredis.lease_key("p"), "pod:{p}")
 
 

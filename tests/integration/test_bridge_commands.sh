@@ -20,7 +20,7 @@
 #            committed offsets, nothing handled twice; active=false leaves a parked command
 #            uncommitted, so the next claim reads it again.
 # The pods run the real redis-registry (DEDUP, leases), but the test writes the ownership keys
-# conn:{<cp>} and the lease keys pod:{<pod>} itself so that each case starts from a known map,
+# conn:<cp> and the lease keys pod:{<pod>} itself so that each case starts from a known map,
 # and plays the registry's TAKEOVER for pod-c, a pod that never ran, with `envelope-tool
 # takeover` (the exact envelope the registry sends; test_bridge_failover.sh has a real registry
 # take over a real dead pod).
@@ -62,13 +62,13 @@ AB=$(admin_of pod-b)
 # here ---------------------------------------------------------------------------------------
 # (on pod-b: until the registry answers DEDUP, c-here holds back pod-b's commits, and pod-a is
 # the pod restarted below)
-R set 'conn:{CP-H}' pod-b
+R set 'conn:CP-H' pod-b
 put pod-b '{"command_id":"c-here","cp_id":"CP-H","action":"reset","target_pod":"pod-b","ttl_ms":60000}'
 wait_until 15 "c-here to be taken as here" in_log pod-b "command c-here for CP-H: connected here, DEDUP"
 ok "here: pod-b routes c-here to its core via DEDUP"
 
 # moved --------------------------------------------------------------------------------------
-R set 'conn:{CP-M}' pod-b
+R set 'conn:CP-M' pod-b
 put pod-a '{"command_id":"c-moved","cp_id":"CP-M","action":"reset","target_pod":"pod-a","ttl_ms":60000,"payload":{"type":"Soft"}}'
 wait_until 15 "c-moved on pod-b's partition" has commands-down '"command_id":"c-moved"' -p 2
 rec=$(topic commands-down -p 2 | grep -F '"command_id":"c-moved"' || true)
@@ -93,7 +93,7 @@ ok "nowhere: parked, then result expired + DLQ copy"
 # appears while parked -------------------------------------------------------------------------
 put pod-a '{"command_id":"c-appears","cp_id":"CP-L","action":"reset","ttl_ms":60000}'
 wait_until 10 "c-appears parked" in_log pod-a "command c-appears parked"
-R set 'conn:{CP-L}' pod-b
+R set 'conn:CP-L' pod-b
 wait_until 15 "c-appears forwarded" has commands-down '"command_id":"c-appears"' -p 2
 ok "appears: a parked command follows its charge point once the registry knows it"
 
@@ -138,7 +138,7 @@ PA=$POD_PID
 AA=$(admin_of pod-a)
 wait_until 15 "c-park read again after the restart" in_log pod-a "command c-park parked"
 in_log pod-a "command c-moved" && bad "pod-a re-read a command it had finished before the restart"
-R set 'conn:{CP-P}' pod-b
+R set 'conn:CP-P' pod-b
 wait_until 15 "c-park forwarded" has commands-down '"command_id":"c-park"' -p 2
 sleep 1
 [ "$(count_in commands-down '"command_id":"c-park"' -p 2)" -eq 1 ] || bad "c-park forwarded more than once"

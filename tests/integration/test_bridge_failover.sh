@@ -49,7 +49,7 @@ bad() {
 wub() { (wait_until "$@") || bad "timed out waiting for $2"; }
 
 # dedup -------------------------------------------------------------------------------------
-redis-cli -p "$RPORT" set 'conn:{CP-D}' pod-b >/dev/null
+redis-cli -p "$RPORT" set 'conn:CP-D' pod-b >/dev/null
 put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":3000}'
 wub 15 "c-dedup handed to core" in_log pod-b "command c-dedup handed to core"
 put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":3000}'
@@ -64,7 +64,7 @@ sleep 2
 ok "dedup: first copy to core, replay not sent again (registry SET NX), exactly one final result"
 
 # takeover ----------------------------------------------------------------------------------
-redis-cli -p "$RPORT" set 'conn:{CP-M}' pod-b >/dev/null
+redis-cli -p "$RPORT" set 'conn:CP-M' pod-b >/dev/null
 stop_pod "$PC"
 put pod-c '{"command_id":"c-o1","cp_id":"CP-M","action":"reset","target_pod":"pod-c","ttl_ms":8000}'
 put pod-c '{"command_id":"c-o2","cp_id":"CP-GONE","action":"reset","target_pod":"pod-c","ttl_ms":8000}'

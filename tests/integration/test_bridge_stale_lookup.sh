@@ -43,7 +43,7 @@ bad() {
   --identity_prefix STL --v201_percent 0 --duration_ms 120s --heartbeat_interval_ms 5s \
   --session_every_ms 0 --log_file "$TMP/sim.log" --progress off >"$TMP/sim.txt" 2>&1 &
 SIM=$!
-wait_until 20 "STL000001 on pod-b" bash -c "[ \"\$(redis-cli -p $RPORT GET 'conn:{STL000001}')\" = pod-b ]"
+wait_until 20 "STL000001 on pod-b" bash -c "[ \"\$(redis-cli -p $RPORT GET 'conn:STL000001')\" = pod-b ]"
 ok "station STL000001 connected to pod-b"
 
 # drain ------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ ok "pod ready on ws port $WS_PORT"
 node "$E2E/steady.js" "ws://127.0.0.1:$WS_PORT" CPR1 ocpp2.0.1 30000 300 >"$TMP/station.log" 2>&1 &
 station=$!
 wait_until 10 "CPR1 booted" grep -q '^booted' "$TMP/station.log"
-wait_until 5 "conn:{CPR1} -> $POD" redis_is 'conn:{CPR1}' "$POD"
+wait_until 5 "conn:CPR1 -> $POD" redis_is 'conn:CPR1' "$POD"
 answered() { [ "$(grep -c '^A ' "$TMP/station.log")" -ge "$1" ]; }
 wait_until 10 "the station served" answered 6
 ok "CPR1 (2.0.1) booted and is served; Redis maps it to $POD"
@@ -88,8 +88,8 @@ rc=0
 grep -q '^C .* Reset$' "$TMP/station.log" || fail "the station never received the Reset"
 ok "a command sent after the restart reached the station: $(grep '^{' "$TMP/cmd.out" | tail -1 | cut -c1-100)"
 
-[ "$(redis-cli -u "$REDIS_URL" GET 'conn:{CPR1}')" = "$POD" ] || fail "conn:{CPR1} lost"
-[ "$(redis-cli -u "$REDIS_URL" HGET 'conn:{CPR1}:meta' boot)" = accepted ] || fail "boot state lost"
+[ "$(redis-cli -u "$REDIS_URL" GET 'conn:CPR1')" = "$POD" ] || fail "conn:CPR1 lost"
+[ "$(redis-cli -u "$REDIS_URL" HGET '{conn:CPR1}:meta' boot)" = accepted ] || fail "boot state lost"
 ok "Redis still maps CPR1 to $POD with boot state accepted"
 
 wait "$station" || fail "the station failed: $(tail -5 "$TMP/station.log")"

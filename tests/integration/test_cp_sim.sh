@@ -28,10 +28,10 @@ ok "pod ready on ws port $WS_PORT"
   --log_file "$TMP/sim.log" --progress off >"$TMP/report.txt" 2>"$TMP/sim.err" &
 sim=$!
 
-registered_is() { [ "$(redis-cli -u "$REDIS_URL" --scan --pattern 'conn:{ITS*}:meta' | wc -l)" -eq "$1" ]; }
+registered_is() { [ "$(redis-cli -u "$REDIS_URL" --scan --pattern '{conn:ITS*}:meta' | wc -l)" -eq "$1" ]; }
 wait_until 15 "all 20 stations registered" registered_is 20
 for id in ITS000001 ITS000002 ITS000003 ITS000004 ITS000005 ITS000006; do
-  meta="$(redis-cli -u "$REDIS_URL" HGETALL "conn:{$id}:meta" | paste -sd' ')"
+  meta="$(redis-cli -u "$REDIS_URL" HGETALL "{conn:$id}:meta" | paste -sd' ')"
   [[ "$meta" == *"boot accepted"* ]] || fail "$id: registry meta $meta"
   echo "$meta" | grep -oE 'version [^ ]+' >>"$TMP/versions"
 done

@@ -116,7 +116,7 @@ fi
 # and writes the result to command-results (key command_id), as kafka-bridge does. The charge
 # point is mapped to "ghost-pod", a pod with a lease the test sets and no bridge, so the real
 # pod's bridge never answers these records itself.
-redis-cli -u "$REDIS_URL" SET 'conn:{GHOST1}' ghost-pod >/dev/null
+redis-cli -u "$REDIS_URL" SET 'conn:GHOST1' ghost-pod >/dev/null
 redis-cli -u "$REDIS_URL" SET 'pod:{ghost-pod}' '{"registrations":1}' PX 120000 >/dev/null
 answer() { # command_id status: write the final result
   printf '%s\t{"command_id":"%s","cp_id":"GHOST1","status":"%s","response":null}\n' "$1" "$1" "$2" |
@@ -141,7 +141,7 @@ redis-cli -u "$REDIS_URL" SET 'pod:{ghost-pod}' '{"registrations":1}' PX 3000 >/
 sender=$!
 wait_until 10 "command $cid on commands-down" record_count "$cid" 1
 wait_until 10 "ghost-pod lease expired" redis_is 'pod:{ghost-pod}' ""
-redis-cli -u "$REDIS_URL" SET 'conn:{GHOST1}' itest-ctl >/dev/null   # the station moved to a live pod
+redis-cli -u "$REDIS_URL" SET 'conn:GHOST1' itest-ctl >/dev/null   # the station moved to a live pod
 wait_until 10 "command $cid resent" record_count "$cid" 2
 # itest-ctl is a real pod: its bridge and core now give the resent command its final result
 # (GHOST1 holds no connection there, so core answers it); the exit code must follow that result

@@ -23,7 +23,7 @@ for v in 0 100; do
     --progress off >"$TMP/sim$v.txt" 2>&1 &
 done
 wait_until 20 "both stations registered" sh -c \
-  "[ \"\$(redis-cli -u '$REDIS_URL' EXISTS 'conn:{ROT0-000001}' 'conn:{ROT100-000001}')\" = 2 ]"
+  "[ \"\$(redis-cli -u '$REDIS_URL' EXISTS 'conn:ROT0-000001' 'conn:ROT100-000001')\" = 2 ]"
 OLD='the-old-password-0123'
 
 for id in ROT0-000001 ROT100-000001; do

@@ -109,7 +109,7 @@ python3 "$ROOT/tests/integration/ws_edge_client.py" "$WS_PORT" duplicate >/dev/n
 python3 "$ROOT/tests/integration/ws_edge_client.py" "$WS_PORT" slow-reader 5000 >/dev/null
 node "$E2E/skeleton.js" "ws://127.0.0.1:$PORT_A" PROMMOVE ocpp1.6 8000 >"$TMP/move-a.out" 2>&1 &
 move=$!
-wait_until 10 "PROMMOVE on pod A" redis_is 'conn:{PROMMOVE}' "$POD"
+wait_until 10 "PROMMOVE on pod A" redis_is 'conn:PROMMOVE' "$POD"
 node "$E2E/skeleton.js" "ws://127.0.0.1:$PORT_B" PROMMOVE ocpp1.6 >"$TMP/move-b.out" 2>&1 || fail "PROMMOVE on pod B: $(cat "$TMP/move-b.out")"
 wait_until 10 "pod A's core to close the superseded connection" has_metric core 'ocppgw_core_superseded_total'
 wait "$move" 2>/dev/null || true

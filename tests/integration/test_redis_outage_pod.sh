@@ -31,7 +31,7 @@ sim() { # sim PREFIX COUNT DURATION
 mapped() { # mapped PREFIX COUNT: every station of PREFIX maps to the pod
   local n=0 i
   for i in $(seq 1 "$2"); do
-    [ "$(redis-cli -p "$REDIS_PORT" GET "conn:{$1$(printf %06d "$i")}")" = itest-rdown ] && n=$((n + 1))
+    [ "$(redis-cli -p "$REDIS_PORT" GET "conn:$1$(printf %06d "$i")")" = itest-rdown ] && n=$((n + 1))
   done
   [ "$n" = "$2" ]
 }

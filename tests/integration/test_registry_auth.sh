@@ -25,11 +25,11 @@ start_registry pod-c OCPPGW_SWEEP_GRACE_MS=60s
 
 drv pod-a register 0 CP1 1 accepted 0 1
 e1="$(expect_line 5 pod-a '^registered 0 CP1 1 [0-9]+ 0 ' | cut -d' ' -f5)"
-[ "$(rcli HGET 'conn:{CP1}:meta' auth)" = 1 ] || fail "auth not stored with the mapping"
+[ "$(rcli HGET '{conn:CP1}:meta' auth)" = 1 ] || fail "auth not stored with the mapping"
 drv pod-b register 0 CP1 2 none 0 0
 expect_line 5 pod-b "^superseded 0 CP1 2 $e1 pod-a$" >/dev/null
-[ "$(rcli GET 'conn:{CP1}')" = pod-a ] || fail "the unauthenticated claim overwrote the mapping"
-[ "$(rcli GET 'conn:{CP1}:epoch')" = "$e1" ] || fail "the refused claim took an epoch"
+[ "$(rcli GET 'conn:CP1')" = pod-a ] || fail "the unauthenticated claim overwrote the mapping"
+[ "$(rcli GET '{conn:CP1}:epoch')" = "$e1" ] || fail "the refused claim took an epoch"
 ! grep -q '^superseded 0 CP1 1 ' "$TMP/pod-a.drv" || fail "the authenticated connection was superseded"
 ok "an unauthenticated claim over a live authenticated mapping is refused: SUPERSEDED to its core, Redis unchanged"
 
@@ -48,7 +48,7 @@ drv pod-c register 0 CP3 6 none 0 1
 expect_line 5 pod-c '^registered 0 CP3 6 [0-9]+ 0 ' >/dev/null
 kill_registry pod-c
 wait_until 10 "pod-c's lease to expire" key_is 'pod:{pod-c}' EXISTS 0
-[ "$(rcli GET 'conn:{CP3}')" = pod-c ] || fail "CP3 swept already"
+[ "$(rcli GET 'conn:CP3')" = pod-c ] || fail "CP3 swept already"
 drv pod-b register 0 CP3 7 none 0 0
 expect_line 5 pod-b '^registered 0 CP3 7 [0-9]+ 0 pod-c' >/dev/null
 ok "an unauthenticated claim takes over an authenticated mapping whose pod has no lease"
@@ -103,12 +103,21 @@ rcli HSET cred:A1 v 1 profile 1 alg pbkdf2-sha256 iter 1000 salt c2FsdHNhbHRzYWx
 drv pod-x hello edge-0 5
 expect_line 5 pod-x '^cred_sync edge-0 [0-9]+ 1 1$' >/dev/null
 grep -q '^cred edge-0 A1 [0-9]* v=1|profile=1|alg=pbkdf2-sha256|iter=1000|' "$TMP/pod-x.drv" || fail "credential record"
+drv pod-x txid_block 4 0 10
+expect_line 5 pod-x '^txid_range 0 4 1 10 0$' >/dev/null
+drv pod-x txid_claim 5 0 A1-1-2026-01-01T00:00:00Z-T1 3 60000
+expect_line 5 pod-x '^txid_claimed 0 5 3 1 0$' >/dev/null
+drv pod-x register 0 A3 3 accepted 0 1
+line="$(expect_line 5 pod-x '^registered 0 A3 3 [0-9]+ 0 ')"
+read -r _ _ _ _ a3_epoch _ <<<"$line"
+drv pod-x unregister 0 A3 3 "$a3_epoch"
+wait_until 5 "A3 released" key_is 'conn:A3' EXISTS 0
 kill_registry pod-y # swept by pod-x: the sweeper and the takeover scripts under the ACL too
-wait_until 15 "A2 swept" key_is 'conn:{A2}' EXISTS 0
+wait_until 15 "A2 swept" key_is 'conn:A2' EXISTS 0
 expect_line 10 pod-x '^takeover pod-y [0-9]+ 1$' >/dev/null
 denied="$(rcli ACL LOG | head -20)"
 [ -z "$denied" ] || fail "ACL denials: $denied"
-ok "claims, lookups, de-dup, id tokens, a credential sync, the sweep and the takeover work under the ACL (ACL LOG empty)"
+ok "claims, releases, lookups, de-dup, id tokens, transaction ids, a credential sync, the sweep and the takeover work under the ACL (ACL LOG empty)"
 
 NO_LEASE_WAIT=1 start_registry pod-z \
   OCPPGW_REDIS_URL="redis://ocppgw-registry:wrong-password@127.0.0.1:$REDIS_PORT"

@@ -27,7 +27,7 @@ line="$(expect_line 5 pod-b '^registered 0 CP1 12 [0-9]+ 0 pod-a ')"
 e2="$(echo "$line" | cut -d' ' -f5)"
 [ "$e2" -gt "$e1" ] || fail "second claim epoch $e2 not above $e1"
 expect_line 5 pod-a "^superseded 1 CP1 11 $e2 pod-b\$" >/dev/null
-[ "$(rcli GET 'conn:{CP1}')" = pod-b ] || fail "conn:{CP1} is not pod-b"
+[ "$(rcli GET 'conn:CP1')" = pod-b ] || fail "conn:CP1 is not pod-b"
 ok "A then B: B owns CP1 (epoch $e1 -> $e2), A told SUPERSEDED for conn 11 on core 1"
 
 drv pod-b register 0 CP2 21 none
@@ -35,14 +35,14 @@ expect_line 5 pod-b '^registered 0 CP2 21 [0-9]+ 0 - ' >/dev/null
 drv pod-a register 0 CP2 22 none
 expect_line 5 pod-a '^registered 0 CP2 22 [0-9]+ 0 pod-b ' >/dev/null
 expect_line 5 pod-b '^superseded 0 CP2 21 [0-9]+ pod-a$' >/dev/null
-[ "$(rcli GET 'conn:{CP2}')" = pod-a ] || fail "conn:{CP2} is not pod-a"
+[ "$(rcli GET 'conn:CP2')" = pod-a ] || fail "conn:CP2 is not pod-a"
 [ "$(rcli SISMEMBER 'pod:{pod-b}:conns' CP2)" = 0 ] || fail "CP2 still in pod-b's set"
 ok "B then A: A owns CP2, B told SUPERSEDED for conn 21"
 
 # 2. the loser's late UNREGISTER (old epoch) must not release the winner's mapping
 drv pod-a unregister 1 CP1 11 "$e1"
 sleep 0.5
-[ "$(rcli GET 'conn:{CP1}')" = pod-b ] || fail "stale release deleted the newer owner"
+[ "$(rcli GET 'conn:CP1')" = pod-b ] || fail "stale release deleted the newer owner"
 ok "stale release with epoch $e1 left pod-b's mapping alone"
 drv pod-b lookup 1 CP1
 expect_line 5 pod-b "^owner 1 CP1 pod-b $e2 1 0\$" >/dev/null
@@ -64,14 +64,14 @@ sleep 0.5
 kill -CONT "$(reg_pid pod-a)"
 expect_line 10 pod-a "^superseded 0 CP3 31 $e32 pod-b\$" >/dev/null
 grep -q '"identity":"CP3".*via reassert' "$TMP/pod-a.log" || fail "pod-a did not learn it by re-assertion"
-[ "$(rcli GET 'conn:{CP3}')" = pod-b ] || fail "paused pod overwrote the newer owner"
-[ "$(rcli HGET 'conn:{CP3}:meta' epoch)" = "$e32" ] || fail "epoch of CP3 changed"
+[ "$(rcli GET 'conn:CP3')" = pod-b ] || fail "paused pod overwrote the newer owner"
+[ "$(rcli HGET '{conn:CP3}:meta' epoch)" = "$e32" ] || fail "epoch of CP3 changed"
 [ "$(count_lines pod-a '^registered 0 CP3 31 ')" = 1 ] || fail "pod-a re-registered CP3"
 ok "paused pod (epoch $e31) came back, re-assertion failed the CAS, told SUPERSEDED; pod-b keeps CP3 (epoch $e32)"
 wait_until 5 "pod-a's lease back" key_is 'pod:{pod-a}' EXISTS 1
 drv pod-a unregister 0 CP3 31 "$e31"
 sleep 0.5
-[ "$(rcli GET 'conn:{CP3}')" = pod-b ] || fail "paused pod's release deleted the newer owner"
+[ "$(rcli GET 'conn:CP3')" = pod-b ] || fail "paused pod's release deleted the newer owner"
 ok "its later release did not touch pod-b's mapping"
 
 # 4. de-dup: the first delivery wins once, cluster-wide; a replay on either pod is refused

@@ -18,8 +18,8 @@ start_redis
 CORES=2 start_registry pod-a OCPPGW_QUEUE_LIMIT=100
 drv pod-a burst 200 L
 line="$(expect_line 20 pod-a '^burst L 200 ')"
-[ "$(rcli EXISTS 'conn:{L0}' 'conn:{L199}')" = 2 ] || fail "burst not in Redis"
-old_epoch="$(rcli HGET 'conn:{L7}:meta' epoch)"
+[ "$(rcli EXISTS 'conn:L0' 'conn:L199')" = 2 ] || fail "burst not in Redis"
+old_epoch="$(rcli HGET '{conn:L7}:meta' epoch)"
 curl -sf "$(admin_url pod-a)/metrics" | grep -q '^ocppgw_registry_redis_up 1$' || fail "redis_up not 1 on a healthy registry"
 ok "200 registrations in Redis (${line##* } ms), ocppgw_registry_redis_up 1"
 
@@ -42,10 +42,10 @@ sleep 1.2 # at least a second of degraded time to count
 t0="$(date +%s%3N)"
 start_redis # same port, empty
 wait_until 10 "every registration back" sh -c \
-  "[ \"\$(redis-cli -p $REDIS_PORT EVAL \"local n=0 for i=0,199 do n=n+redis.call('EXISTS','conn:{L'..i..'}') end for i=0,119 do n=n+redis.call('EXISTS','conn:{N'..i..'}') end return n\" 0)\" = 320 ]"
+  "[ \"\$(redis-cli -p $REDIS_PORT EVAL \"local n=0 for i=0,199 do n=n+redis.call('EXISTS','conn:L'..i..'') end for i=0,119 do n=n+redis.call('EXISTS','conn:N'..i..'') end return n\" 0)\" = 320 ]"
 took=$(($(date +%s%3N) - t0))
-[ "$(rcli GET 'conn:{L7}')" = pod-a ] || fail "L7 not re-registered to pod-a"
-new_epoch="$(rcli HGET 'conn:{L7}:meta' epoch)"
+[ "$(rcli GET 'conn:L7')" = pod-a ] || fail "L7 not re-registered to pod-a"
+new_epoch="$(rcli HGET '{conn:L7}:meta' epoch)"
 [ "$new_epoch" -gt "$old_epoch" ] || fail "epoch went backwards: $old_epoch -> $new_epoch"
 ok "redis restarted empty: all 320 live connections registered again within ${took} ms (epoch $old_epoch -> $new_epoch)"
 expect_line 10 pod-a '^busy 0 0 [0-9]+ 100 1$' >/dev/null

@@ -55,13 +55,13 @@ for i in 1 2 3 4 5; do # K6 went while the registry was down
 done
 for i in 1 2 3 4 5; do
   expect_line 5 pod-a "^registered ${core[K$i]} K$i $((10 + i)) ${epoch[K$i]} 0 " >/dev/null
-  [ "$(rcli HGET "conn:{K$i}:meta" epoch)" = "${epoch[K$i]}" ] || fail "K$i epoch changed in Redis"
+  [ "$(rcli HGET "{conn:K$i}:meta" epoch)" = "${epoch[K$i]}" ] || fail "K$i epoch changed in Redis"
 done
 ok "registry killed and restarted (instance $inst1 -> $inst2): the cores' five connections re-asserted with their epochs"
 
-wait_until 10 "K6's mapping released" key_is 'conn:{K6}' EXISTS 0
+wait_until 10 "K6's mapping released" key_is 'conn:K6' EXISTS 0
 for i in 1 2 3 4 5; do
-  [ "$(rcli GET "conn:{K$i}")" = pod-a ] || fail "K$i lost its mapping"
+  [ "$(rcli GET "conn:K$i")" = pod-a ] || fail "K$i lost its mapping"
 done
 tail -n +"$((before + 1))" "$TMP/pod-a.drv" | grep '^event ' >"$TMP/events1" || true
 [ "$(wc -l <"$TMP/events1")" = 1 ] || fail "expected one event, got: $(cat "$TMP/events1")"
@@ -75,10 +75,10 @@ before="$(wc -l <"$TMP/pod-a.drv")"
 drv pod-a announce core 0 "$(date +%s%6N)"
 drv pod-a register 0 K2 12 accepted "${epoch[K2]}" 1
 expect_line 5 pod-a "^registered 0 K2 12 ${epoch[K2]} 0 " >/dev/null
-wait_until 10 "K4 released" key_is 'conn:{K4}' EXISTS 0
+wait_until 10 "K4 released" key_is 'conn:K4' EXISTS 0
 sleep 0.5
 for k in K1 K2 K3 K5; do
-  [ "$(rcli GET "conn:{$k}")" = pod-a ] || fail "$k lost its mapping"
+  [ "$(rcli GET "conn:$k")" = pod-a ] || fail "$k lost its mapping"
 done
 tail -n +"$((before + 1))" "$TMP/pod-a.drv" | grep '^event ' >"$TMP/events2" || true
 [ "$(wc -l <"$TMP/events2")" = 1 ] || fail "expected one event, got: $(cat "$TMP/events2")"
@@ -86,14 +86,14 @@ grep -q "^event ocpp-events-up K4 .*ocpp-core restarted" "$TMP/events2" || fail 
 ok "core 0 restarted: K2 re-registered and kept, K4 released with device.disconnected; core 1's K1, K3, K5 untouched"
 
 # a mapping of pod-a nobody holds, and one of K7 that pod-b took meanwhile
-rcli SET 'conn:{K8}' pod-a >/dev/null
-rcli SET 'conn:{K8}:epoch' 77 >/dev/null
+rcli SET 'conn:K8' pod-a >/dev/null
+rcli SET '{conn:K8}:epoch' 77 >/dev/null
 rcli SADD 'pod:{pod-a}:conns' K8 K9 >/dev/null
-rcli SET 'conn:{K9}' pod-b >/dev/null
-rcli SET 'conn:{K9}:epoch' 99 >/dev/null
-wait_until 10 "K8 released by the reconciliation" key_is 'conn:{K8}' EXISTS 0
+rcli SET 'conn:K9' pod-b >/dev/null
+rcli SET '{conn:K9}:epoch' 99 >/dev/null
+wait_until 10 "K8 released by the reconciliation" key_is 'conn:K8' EXISTS 0
 wait_until 5 "K9 out of pod-a's set" sh -c "[ \"\$(redis-cli -p $REDIS_PORT SISMEMBER 'pod:{pod-a}:conns' K9)\" = 0 ]"
-[ "$(rcli GET 'conn:{K9}')" = pod-b ] || fail "pod-b's mapping of K9 touched"
+[ "$(rcli GET 'conn:K9')" = pod-b ] || fail "pod-b's mapping of K9 touched"
 grep -q '"id":"released/K8/77"' "$TMP/pod-a.drv" || fail "no event for K8"
 ! grep -q 'released/K9' "$TMP/pod-a.drv" || fail "an event for K9"
 m="$(curl -sf "$(admin_url pod-a)/metrics")"

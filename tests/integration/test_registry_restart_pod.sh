@@ -27,7 +27,7 @@ epochs() { # epochs PREFIX COUNT: "identity owner epoch" lines
   local i id
   for i in $(seq 1 "$2"); do
     id="$1$(printf %06d "$i")"
-    echo "$id $(redis-cli -u "$REDIS_URL" GET "conn:{$id}") $(redis-cli -u "$REDIS_URL" GET "conn:{$id}:epoch")"
+    echo "$id $(redis-cli -u "$REDIS_URL" GET "conn:$id") $(redis-cli -u "$REDIS_URL" GET "{conn:$id}:epoch")"
   done
 }
 all_mapped() { [ "$(epochs "$1" "$2" | grep -c " itest-rr ")" = "$2" ]; }

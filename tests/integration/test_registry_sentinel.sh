@@ -27,7 +27,7 @@ start_registry pod-a OCPPGW_REDIS_URL=redis://127.0.0.1:1 \
   OCPPGW_SENTINEL_ADDRS="127.0.0.1:1,127.0.0.1:$SENTINEL" OCPPGW_SENTINEL_MASTER=mymaster
 drv pod-a register 0 CP1 11 accepted
 expect_line 5 pod-a '^registered 0 CP1 11 ' >/dev/null
-[ "$(rcli GET 'conn:{CP1}')" = pod-a ] || fail "CP1 not in the primary"
+[ "$(rcli GET 'conn:CP1')" = pod-a ] || fail "CP1 not in the primary"
 grep -q "connected to redis 127.0.0.1:$PRIMARY" "$TMP/pod-a.log" || fail "not connected through the sentinel"
 ok "redis_url points nowhere; the sentinel named primary :$PRIMARY and CP1 is there"
 
@@ -48,8 +48,8 @@ expect_line 20 pod-a '^registered 0 CP2 21 ' >/dev/null
 wait_until 40 "connection to the new primary" grep -q "connected to redis 127.0.0.1:$REPLICA" "$TMP/pod-a.log"
 # CP2 may have been written to the old primary in the moment before it was demoted (asynchronous
 # replication loses it); the re-assertion after the reconnect writes it again.
-in_new_primary() { [ "$(redis-cli -p "$REPLICA" GET "conn:{$1}")" = pod-a ]; }
+in_new_primary() { [ "$(redis-cli -p "$REPLICA" GET "conn:$1")" = pod-a ]; }
 wait_until 10 "CP2 in the new primary" in_new_primary CP2
-[ "$(redis-cli -p "$REPLICA" GET 'conn:{CP1}')" = pod-a ] || fail "CP1 not in the new primary"
+[ "$(redis-cli -p "$REPLICA" GET 'conn:CP1')" = pod-a ] || fail "CP1 not in the new primary"
 wait_until 10 "lease in the new primary" sh -c "[ \"\$(redis-cli -p $REPLICA EXISTS 'pod:{pod-a}')\" = 1 ]"
 ok "registry followed the failover: CP1 and CP2 and the lease are in the new primary"

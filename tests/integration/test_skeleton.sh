@@ -22,13 +22,13 @@ for pair in "CP1 ocpp1.6" "CP2 ocpp2.0.1"; do
   client=$!
   wait_until 10 "$1 boot checks" grep -q '^holding' "$TMP/$1.out"
   cat "$TMP/$1.out"
-  wait_until 5 "conn:{$1} in Redis" redis_is "conn:{$1}" itest-pod-a
-  ok "Redis maps conn:{$1} to itest-pod-a while connected"
-  boot="$(redis-cli -u "$REDIS_URL" HGET "conn:{$1}:meta" boot)"
+  wait_until 5 "conn:$1 in Redis" redis_is "conn:$1" itest-pod-a
+  ok "Redis maps conn:$1 to itest-pod-a while connected"
+  boot="$(redis-cli -u "$REDIS_URL" HGET "{conn:$1}:meta" boot)"
   [ "$boot" = accepted ] || fail "boot state of $1 is '$boot', expected accepted"
   ok "registry records boot state accepted for $1"
   wait "$client" || fail "client $1 failed: $(cat "$TMP/$1.out")"
-  wait_until 5 "conn:{$1} released" redis_is "conn:{$1}" ""
+  wait_until 5 "conn:$1 released" redis_is "conn:$1" ""
   ok "mapping of $1 released after disconnect"
 done
 

@@ -36,9 +36,9 @@ ws.on('close', () => process.exit(0));
 setTimeout(() => process.exit(1), 10000);
 JS
 client=$!
-wait_until 10 "conn:{CP1} -> itest-b" redis_is 'conn:{CP1}' itest-b
+wait_until 10 "conn:CP1 -> itest-b" redis_is 'conn:CP1' itest-b
 ok "Redis maps CP1 to pod B after the reconnect"
-[ "$(redis-cli -u "$REDIS_URL" HGET 'conn:{CP1}:meta' boot)" = accepted ] || fail "boot state lost"
+[ "$(redis-cli -u "$REDIS_URL" HGET '{conn:CP1}:meta' boot)" = accepted ] || fail "boot state lost"
 ok "the boot state accepted on pod A is known for the connection on pod B"
 wait "$client" || fail "heartbeat on pod B"
 

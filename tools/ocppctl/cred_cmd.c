@@ -163,8 +163,8 @@ static int cmd_set(const char *identity, int argc, char **argv)
     return CTL_OK;
 }
 
-/* The station's owner pod and OCPP version (conn:{<identity>}, its meta); exits 4 when it is not
- * connected: a new password could not be installed. */
+/* The station's owner pod and OCPP version (conn:<identity>, {conn:<identity>}:meta); exits 4 when
+ * it is not connected: a new password could not be installed. */
 static void station_version(redisContext *c, const char *identity, char *version, size_t cap)
 {
     char pod[256], key[300];
@@ -176,7 +176,7 @@ static void station_version(redisContext *c, const char *identity, char *version
                 identity);
         exit(CTL_UNKNOWN_CP);
     }
-    snprintf(key, sizeof(key), "conn:{%s}:meta", identity);
+    snprintf(key, sizeof(key), "{conn:%s}:meta", identity);
     const char *argv[] = {"HGET", key, "version"};
     redisReply *r = ctl_redis_argv(c, 3, argv);
     snprintf(version, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");

@@ -101,7 +101,7 @@ redisReply *ctl_redis_do(redisContext *c, const char *fmt, const char *arg)
 void ctl_owner_of(redisContext *c, const char *identity, char *pod, size_t cap)
 {
     char key[300];
-    snprintf(key, sizeof(key), "conn:{%s}", identity);
+    snprintf(key, sizeof(key), "conn:%s", identity);
     redisReply *r = ctl_redis_do(c, "GET %s", key);
     snprintf(pod, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);

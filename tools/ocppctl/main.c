@@ -130,7 +130,7 @@ static int cmd_status(int argc, char **argv)
         redisFree(rc);
         return CTL_UNKNOWN_CP;
     }
-    snprintf(key, sizeof(key), "conn:{%s}:meta", identity);
+    snprintf(key, sizeof(key), "{conn:%s}:meta", identity);
     redisReply *r = ctl_redis_do(rc, "HGETALL %s", key);
     const char *f[7] = {0};
     static const char *names[7] = {"pod", "epoch", "edge", "conn", "since", "version", "boot"};

@@ -94,6 +94,18 @@ static inline int record(recorder_t *rec, uint32_t to, const envelope_t *env)
         s->status = env->u.tag_info.error;
         s->epoch = env->u.tag_info.expires_at_ms;
         break;
+    case ENV_TXID_RANGE: /* epoch: first, queued: count */
+        s->request_id = env->u.txid_range.request_id;
+        s->epoch = env->u.txid_range.first;
+        s->queued = env->u.txid_range.count;
+        s->status = env->u.txid_range.error;
+        break;
+    case ENV_TXID_CLAIMED: /* epoch: the id */
+        s->request_id = env->u.txid_claimed.request_id;
+        s->epoch = env->u.txid_claimed.id;
+        s->flag = env->u.txid_claimed.first;
+        s->status = env->u.txid_claimed.error;
+        break;
     case ENV_CRED:
         copy_str(s->identity, sizeof(s->identity), env->u.cred.identity);
         snprintf(s->text, sizeof(s->text), "%.*s", (int)env->u.cred.record.len,
@@ -225,7 +237,8 @@ static inline const char *cmd(const registry_batch_t *b, size_t i)
     if (script != REGISTRY_BATCH_PLAIN)
         at += (size_t)snprintf(out, sizeof(out), "%s ",
                                (const char *[]){"CLAIM", "REASSERT", "RELEASE", "LOOKUP", "SWEEP",
-                                                "LOCK", "TAKEOVER", "CRED_USED"}[script]);
+                                                "LOCK", "TAKEOVER", "CRED_USED", "TXID_BLOCK",
+                                                "TXID_CLAIM"}[script]);
     for (size_t j = 0; j < registry_batch_argc(b, i) && at < sizeof(out); j++)
         at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%s", j ? " " : "",
                                registry_batch_arg(b, i, j));

@@ -31,12 +31,12 @@ END_TEST
 START_TEST(test_keys)
 {
     char k[64];
-    ck_assert_int_eq(registry_key_conn("CP-007", k, sizeof(k)), 13);
-    ck_assert_str_eq(k, "conn:{CP-007}");
+    ck_assert_int_eq(registry_key_conn("CP-007", k, sizeof(k)), 11);
+    ck_assert_str_eq(k, "conn:CP-007");
     registry_key_epoch("CP-007", k, sizeof(k));
-    ck_assert_str_eq(k, "conn:{CP-007}:epoch");
+    ck_assert_str_eq(k, "{conn:CP-007}:epoch");
     registry_key_meta("CP-007", k, sizeof(k));
-    ck_assert_str_eq(k, "conn:{CP-007}:meta");
+    ck_assert_str_eq(k, "{conn:CP-007}:meta");
     registry_key_lease("pod-a", k, sizeof(k));
     ck_assert_str_eq(k, "pod:{pod-a}");
     ck_assert_int_eq(registry_key_conn("CP-007", k, 8), -1); /* does not fit */

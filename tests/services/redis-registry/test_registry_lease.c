@@ -78,7 +78,7 @@ static void round_to_pod_b(int lock)
 static void takeover_answer(long long epoch, const char *state)
 {
     const registry_batch_t *b = batch(1);
-    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "try 86400000 pod-b");
+    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "try 86400000 pod-b 604800000");
     ck_assert_int_eq(feed(1, A(3, I(epoch), S(state), I(1000))), 0);
 }
 
@@ -150,9 +150,9 @@ START_TEST(test_sweep_after_grace_with_lock)
     ck_assert_str_eq(cmd(b, 0), "SRANDMEMBER pod:{pod-b}:conns 100");
     ck_assert_int_eq(feed(1, A(3, S("CP1"), S("CP2"), S("CP3"))), 0);
     b = batch(3);
-    ck_assert_str_eq(cmd(b, 0), "SWEEP conn:{CP1} conn:{CP1}:meta pod:{pod-b}:conns pod:{pod-b} "
-                                "pod-b CP1");
-    ck_assert_uint_eq(registry_batch_numkeys(b, 0), 4);
+    ck_assert_str_eq(cmd(b, 0), "SWEEP conn:CP1 {conn:CP1}:meta pod:{pod-b}:conns pod:{pod-b} "
+                                "{conn:CP1}:epoch pod-b CP1 604800000");
+    ck_assert_uint_eq(registry_batch_numkeys(b, 0), 5);
     /* CP1 swept by us; CP2 no longer pod-b's (or swept by another); CP3 as well */
     ck_assert_int_eq(feed(3, A(2, I(1), I(42)), A(2, I(0), I(0)), A(2, I(0), I(0))), 0);
     ck_assert_uint_eq(REC.n, 2);
@@ -225,7 +225,7 @@ START_TEST(test_takeover_lost_and_pod_back)
     ck_assert_int_eq(feed(1, A(2, S("pod-a"), S("pod-b"))), 0);
     ck_assert_int_eq(feed(2, I(1), I(1)), 0);
     const registry_batch_t *b = batch(1);
-    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "release 86400000 pod-b");
+    ck_assert_str_eq(cmd(b, 0), TAKEOVER_KEYS "release 86400000 pod-b 604800000");
     ck_assert_uint_eq(REC.n, 3); /* told after the release ran */
     ck_assert_int_eq(feed(1, A(2, I(8), S("released"))), 0);
     ck_assert_uint_eq(REC.n, 4);

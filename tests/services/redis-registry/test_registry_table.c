@@ -89,6 +89,25 @@ static void tag(uint64_t request, uint32_t core, const char *id_tag)
     ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
 }
 
+static void txid_block(uint64_t request, uint32_t core, uint32_t count)
+{
+    envelope_t env = {.type = ENV_TXID_BLOCK};
+    env.u.txid_block = (env_txid_block_t){.request_id = request, .core_id = core, .count = count};
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
+static void txid_claim(uint64_t request, uint32_t core, const char *key, uint64_t candidate,
+                       uint64_t ttl_ms)
+{
+    envelope_t env = {.type = ENV_TXID_CLAIM};
+    env.u.txid_claim = (env_txid_claim_t){.request_id = request,
+                                          .core_id = core,
+                                          .key = env_str(key),
+                                          .candidate = candidate,
+                                          .ttl_ms = ttl_ms};
+    ck_assert_int_eq(registry_table_on_envelope(T, &env, NOW), 0);
+}
+
 static void unreg(const char *identity, uint64_t conn, uint64_t epoch)
 {
     envelope_t env = {.type = ENV_UNREGISTER};
@@ -170,7 +189,7 @@ START_TEST(test_register_claim_registered)
     ck_assert_uint_eq(registry_table_depth(T), 1);
     ck_assert_uint_eq(registry_table_flush_passes(T), 1);
     const registry_batch_t *b = prepare(1);
-    ck_assert_str_eq(cmd(b, 0), "CLAIM conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a edge-1 7 "
+    ck_assert_str_eq(cmd(b, 0), "CLAIM conn:CP1 {conn:CP1}:epoch {conn:CP1}:meta pod-a edge-1 7 "
                                 "555 ocpp1.6 pending CP1 0");
     ck_assert_uint_eq(registry_batch_numkeys(b, 0), 3);
     prepare(0); /* one batch in flight at a time */
@@ -195,7 +214,7 @@ START_TEST(test_register_same_conn_reasserts)
     registered(0, "CP1", 7, 42);
     reg(0, "CP1", 7, "accepted");
     const registry_batch_t *b = prepare(1);
-    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a 42 "
+    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:CP1 {conn:CP1}:epoch {conn:CP1}:meta pod-a 42 "
                                 "edge-1 7 555 ocpp1.6 accepted CP1 0");
     ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
     ck_assert_int_eq(last()->type, ENV_REGISTERED);
@@ -218,7 +237,8 @@ START_TEST(test_second_register_before_claim_reply)
     const registry_batch_t *b = prepare(2);
     ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
     ck_assert_str_eq(arg(b, 0, 5), "8");
-    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta 42 pod-a CP1");
+    ck_assert_str_eq(cmd(b, 1),
+                     "RELEASE conn:CP1 {conn:CP1}:epoch {conn:CP1}:meta 42 pod-a CP1 604800000");
     ck_assert_int_eq(feed(2, claim_reply(43, "pod-a", ""), I(0)), 0);
     ck_assert_uint_eq(REC.n, 1);
     ck_assert_int_eq(REC.sent[0].type, ENV_REGISTERED);
@@ -276,9 +296,11 @@ START_TEST(test_unregister_before_registered_answered)
     /* first the release by connection queued at the UNREGISTER (no epoch known then: a claim
      * whose answer is lost may have mapped it), then the one of the epoch the claim gave */
     b = prepare(2);
-    ck_assert_str_eq(cmd(b, 0),
-                     "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 0 pod-a CP2 9 edge-1");
-    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 50 pod-a CP2");
+    ck_assert_str_eq(
+        cmd(b, 0),
+        "RELEASE conn:CP2 {conn:CP2}:epoch {conn:CP2}:meta 0 pod-a CP2 604800000 9 edge-1");
+    ck_assert_str_eq(cmd(b, 1),
+                     "RELEASE conn:CP2 {conn:CP2}:epoch {conn:CP2}:meta 50 pod-a CP2 604800000");
     ck_assert_int_eq(feed(2, I(1), I(0)), 0);
     ck_assert_uint_eq(registry_table_depth(T), 0);
 }
@@ -543,7 +565,7 @@ START_TEST(test_batch_max)
     ck_assert_int_eq(registry_batch_script_of(b, 1), REGISTRY_SCRIPT_CLAIM);
     ck_assert_int_eq(feed(2, claim_reply(1, "", ""), claim_reply(2, "", "")), 0);
     b = prepare(1);
-    ck_assert_str_eq(cmd(b, 0), "LOOKUP conn:{CP3} conn:{CP3}:meta pod:");
+    ck_assert_str_eq(cmd(b, 0), "LOOKUP conn:CP3 {conn:CP3}:meta pod:");
     ck_assert_int_eq(feed(1, A(3, S(""), I(0), I(0))), 0);
     ck_assert_int_eq(last()->type, ENV_OWNER);
     ck_assert(!last()->flag);
@@ -581,7 +603,7 @@ START_TEST(test_register_with_epoch_reasserts)
 {
     reg_full(1, "CP1", 7, 42, true);
     const registry_batch_t *b = prepare(1);
-    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:{CP1} conn:{CP1}:epoch conn:{CP1}:meta pod-a 42 "
+    ck_assert_str_eq(cmd(b, 0), "REASSERT conn:CP1 {conn:CP1}:epoch {conn:CP1}:meta pod-a 42 "
                                 "edge-1 7 555 ocpp1.6 accepted CP1 1");
     ck_assert_int_eq(feed(1, reassert_reply(42, "held", "")), 0);
     ck_assert_uint_eq(REC.n, 1);
@@ -631,8 +653,9 @@ START_TEST(test_unauthenticated_claim_refused)
     unreg("CP3", 9, 0);
     ck_assert_int_eq(feed(1, A(5, I(5), S("pod-b"), S(""), S(""), S("refused"))), 0);
     /* only the release by connection of the UNREGISTER (it finds pod-b's mapping: nothing) */
-    ck_assert_str_eq(cmd(prepare(1), 0),
-                     "RELEASE conn:{CP3} conn:{CP3}:epoch conn:{CP3}:meta 0 pod-a CP3 9 edge-1");
+    ck_assert_str_eq(
+        cmd(prepare(1), 0),
+        "RELEASE conn:CP3 {conn:CP3}:epoch {conn:CP3}:meta 0 pod-a CP3 604800000 9 edge-1");
     ck_assert_int_eq(feed(1, I(0)), 0);
     prepare(0);
 }
@@ -682,6 +705,126 @@ START_TEST(test_tag_lookup)
 }
 END_TEST
 
+/* TXID_BLOCK: the block script on the one counter with the limit, its answer to the core that
+ * asked; a block cut short near the limit; none left (exhausted, loudly); a bad count. */
+START_TEST(test_txid_block)
+{
+    txid_block(1, 1, 100);
+    txid_block(2, 0, 1000000); /* cut to the block maximum */
+    txid_block(3, 0, 10);
+    txid_block(4, 0, 10);
+    txid_block(5, 0, 10);
+    const registry_batch_t *b = prepare(5);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_TXID_BLOCK);
+    ck_assert_str_eq(cmd(b, 0), "TXID_BLOCK ocppgw:txid 100 2147483647");
+    ck_assert_str_eq(cmd(b, 1), "TXID_BLOCK ocppgw:txid 10000 2147483647");
+    ck_assert_uint_eq(registry_batch_numkeys(b, 0), 1);
+    ck_assert_int_eq(feed(5, A(3, I(1), I(100), I(100)), A(3, I(101), I(10000), I(10100)),
+                          A(3, I(2147483645), I(3), I(2147483647)), A(3, I(0), I(0), I(2147483647)),
+                          E("ERR something")),
+                     0);
+    ck_assert_uint_eq(REC.n, 5);
+    ck_assert_int_eq(REC.sent[0].type, ENV_TXID_RANGE);
+    ck_assert_uint_eq(REC.sent[0].to, 1);
+    ck_assert_uint_eq(REC.sent[0].request_id, 1);
+    ck_assert_uint_eq(REC.sent[0].epoch, 1);
+    ck_assert_uint_eq(REC.sent[0].queued, 100);
+    ck_assert_int_eq(REC.sent[0].status, 0);
+    ck_assert_uint_eq(REC.sent[1].epoch, 101);
+    ck_assert_uint_eq(REC.sent[1].queued, 10000);
+    ck_assert_uint_eq(REC.sent[2].epoch, 2147483645u); /* the last three */
+    ck_assert_uint_eq(REC.sent[2].queued, 3);
+    ck_assert_int_eq(REC.sent[3].status, -ENOSPC); /* none left */
+    ck_assert_uint_eq(REC.sent[3].epoch, 0);
+    ck_assert_uint_eq(REC.sent[3].queued, 0);
+    ck_assert_int_eq(REC.sent[4].status, -EIO);
+    /* a count of 0: refused at once; a core out of range: dropped */
+    txid_block(6, 0, 0);
+    ck_assert_int_eq(last()->status, -EINVAL);
+    size_t n = REC.n;
+    txid_block(7, 9, 10);
+    ck_assert_uint_eq(REC.n, n);
+    /* an answer that cannot be a block (beyond the limit) is an error, not ids */
+    txid_block(8, 0, 10);
+    b = prepare(1);
+    ck_assert_int_eq(feed(1, A(3, I(2147483640), I(10), I(2147483649))), 0);
+    ck_assert_int_eq(last()->status, -EIO);
+    ck_assert_uint_eq(last()->queued, 0);
+}
+END_TEST
+
+/* TXID_CLAIM: the claim script on txid:<key>; first (stored) or found (remembered before);
+ * bad input refused; Redis down -EAGAIN at once, queued or sent (the core asks again and finds
+ * its own candidate); over queue_limit -EBUSY; a broken batch puts it back. */
+START_TEST(test_txid_claim)
+{
+    txid_claim(1, 0, "CP1|1|2026-01-01T00:00:00Z|TAG", 7, 86400000);
+    txid_claim(2, 1, "CP1|1|2026-01-01T00:00:00Z|TAG", 9, 86400000);
+    txid_claim(3, 1, "CP2|1|x|T", 10, 1000);
+    const registry_batch_t *b = prepare(3);
+    ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_TXID_CLAIM);
+    ck_assert_str_eq(cmd(b, 0), "TXID_CLAIM txid:CP1|1|2026-01-01T00:00:00Z|TAG 7 86400000");
+    ck_assert_uint_eq(registry_batch_numkeys(b, 0), 1);
+    ck_assert_int_eq(feed(3, A(2, I(7), I(1)), A(2, I(7), I(0)), A(2, I(-1), I(0))), 0);
+    ck_assert_int_eq(REC.sent[0].type, ENV_TXID_CLAIMED);
+    ck_assert_uint_eq(REC.sent[0].to, 0);
+    ck_assert_uint_eq(REC.sent[0].epoch, 7);
+    ck_assert(REC.sent[0].flag);
+    ck_assert_uint_eq(REC.sent[1].to, 1);
+    ck_assert_uint_eq(REC.sent[1].request_id, 2);
+    ck_assert_uint_eq(REC.sent[1].epoch, 7); /* the id remembered, not its candidate */
+    ck_assert(!REC.sent[1].flag);
+    ck_assert_int_eq(REC.sent[1].status, 0);
+    ck_assert_int_eq(REC.sent[2].status, -EIO); /* not a number in Redis */
+    ck_assert_uint_eq(REC.sent[2].epoch, 0);
+    /* bad input */
+    size_t n = REC.n;
+    txid_claim(4, 0, "", 7, 1000);
+    txid_claim(5, 0, "K", 0, 1000);
+    txid_claim(6, 0, "K", 2147483648u, 1000);
+    txid_claim(7, 0, "K", 7, 0);
+    txid_claim(8, 0, "K", 7, 2592000001u);
+    char big[200];
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    txid_claim(9, 0, big, 7, 1000);
+    ck_assert_uint_eq(REC.n, n + 6);
+    for (size_t i = n; i < REC.n; i++)
+        ck_assert_int_eq(REC.sent[i].status, -EINVAL);
+    txid_claim(10, 5, "K", 7, 1000); /* core out of range: dropped */
+    ck_assert_uint_eq(REC.n, n + 6);
+    prepare(0);
+    /* a broken batch: back in the queue, then Redis down answers it at once */
+    txid_claim(11, 0, "K", 7, 1000);
+    txid_block(12, 0, 5);
+    prepare(2);
+    ck_assert_int_eq(feed(0), -EPIPE);
+    ck_assert_uint_eq(registry_table_depth(T), 2);
+    registry_table_on_redis_unavailable(T);
+    ck_assert_uint_eq(registry_table_depth(T), 0);
+    ck_assert_int_eq(REC.sent[REC.n - 2].type, ENV_TXID_CLAIMED);
+    ck_assert_int_eq(REC.sent[REC.n - 2].status, -EAGAIN);
+    ck_assert_int_eq(last()->type, ENV_TXID_RANGE);
+    ck_assert_int_eq(last()->status, -EAGAIN);
+    /* NOSCRIPT: reconnect, sent again */
+    txid_claim(13, 0, "K", 7, 1000);
+    prepare(1);
+    ck_assert_int_eq(feed(1, E("NOSCRIPT No matching script")), -EPIPE);
+    prepare(1);
+    /* over queue_limit: -EBUSY */
+    make(2, 8192);
+    txid_claim(14, 0, "K1", 7, 1000);
+    txid_block(15, 0, 5);
+    txid_claim(16, 1, "K3", 8, 1000);
+    ck_assert_int_eq(last()->status, -EBUSY);
+    ck_assert_uint_eq(last()->request_id, 16);
+    ck_assert_uint_eq(last()->to, 1);
+    txid_block(17, 0, 5);
+    ck_assert_int_eq(last()->type, ENV_TXID_RANGE);
+    ck_assert_int_eq(last()->status, -EBUSY);
+}
+END_TEST
+
 /* A restarted core: what it confirms stays, what it does not is released after the grace with
  * a device.disconnected; another core's registrations are untouched. */
 START_TEST(test_core_restart_unconfirmed_released)
@@ -714,8 +857,10 @@ START_TEST(test_core_restart_unconfirmed_released)
     ck_assert(registry_table_holds(T, "CP1", NULL));
     ck_assert(registry_table_holds(T, "CP3", NULL));
     const registry_batch_t *b = prepare(2);
-    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 12 pod-a CP2");
-    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP4} conn:{CP4}:epoch conn:{CP4}:meta 14 pod-a CP4");
+    ck_assert_str_eq(cmd(b, 0),
+                     "RELEASE conn:CP2 {conn:CP2}:epoch {conn:CP2}:meta 12 pod-a CP2 604800000");
+    ck_assert_str_eq(cmd(b, 1),
+                     "RELEASE conn:CP4 {conn:CP4}:epoch {conn:CP4}:meta 14 pod-a CP4 604800000");
     ck_assert_int_eq(feed(2, I(1), I(0)), 0);
     ck_assert_uint_eq(REC.n, n + 1); /* one event: CP4's mapping was no longer ours */
     ck_assert_int_eq(last()->type, ENV_EVENT);
@@ -745,9 +890,9 @@ START_TEST(test_reconcile_pod_set)
     unreg("CP5", 5, 50); /* a release pending for CP5 */
     /* CP5's release; CP1 held, CP5 releasing: only CP2, CP3, CP4 read; the next page */
     b = prepare(5);
-    ck_assert_str_eq(cmd(b, 1), "MGET conn:{CP2} conn:{CP2}:epoch");
-    ck_assert_str_eq(cmd(b, 2), "MGET conn:{CP3} conn:{CP3}:epoch");
-    ck_assert_str_eq(cmd(b, 3), "MGET conn:{CP4} conn:{CP4}:epoch");
+    ck_assert_str_eq(cmd(b, 1), "MGET conn:CP2 {conn:CP2}:epoch");
+    ck_assert_str_eq(cmd(b, 2), "MGET conn:CP3 {conn:CP3}:epoch");
+    ck_assert_str_eq(cmd(b, 3), "MGET conn:CP4 {conn:CP4}:epoch");
     ck_assert_str_eq(cmd(b, 4), "SSCAN pod:{pod-a}:conns 77 COUNT 1000");
     ck_assert_int_eq(feed(5, I(1), A(2, S("pod-a"), S("21")), A(2, S("pod-b"), S("31")),
                           A(2, S("pod-a"), S("41")), A(2, S("0"), A(1, S("CP5")))),
@@ -755,13 +900,16 @@ START_TEST(test_reconcile_pod_set)
     reg(1, "CP4", 9, "none"); /* a new connection of CP4 meanwhile */
     b = prepare(5);
     ck_assert_int_eq(registry_batch_script_of(b, 0), REGISTRY_SCRIPT_CLAIM);
-    ck_assert_str_eq(cmd(b, 1), "RELEASE conn:{CP2} conn:{CP2}:epoch conn:{CP2}:meta 21 pod-a CP2");
+    ck_assert_str_eq(cmd(b, 1),
+                     "RELEASE conn:CP2 {conn:CP2}:epoch {conn:CP2}:meta 21 pod-a CP2 604800000");
     /* CP3 maps elsewhere: only leaves our set (epoch 0 never matches) */
-    ck_assert_str_eq(cmd(b, 2), "RELEASE conn:{CP3} conn:{CP3}:epoch conn:{CP3}:meta 0 pod-a CP3");
+    ck_assert_str_eq(cmd(b, 2),
+                     "RELEASE conn:CP3 {conn:CP3}:epoch {conn:CP3}:meta 0 pod-a CP3 604800000");
     /* CP4: released with the epoch read, which the new claim (first in the batch) outdates */
-    ck_assert_str_eq(cmd(b, 3), "RELEASE conn:{CP4} conn:{CP4}:epoch conn:{CP4}:meta 41 pod-a CP4");
+    ck_assert_str_eq(cmd(b, 3),
+                     "RELEASE conn:CP4 {conn:CP4}:epoch {conn:CP4}:meta 41 pod-a CP4 604800000");
     /* CP5's release was answered: a candidate now */
-    ck_assert_str_eq(cmd(b, 4), "MGET conn:{CP5} conn:{CP5}:epoch");
+    ck_assert_str_eq(cmd(b, 4), "MGET conn:CP5 {conn:CP5}:epoch");
     size_t n = REC.n;
     ck_assert_int_eq(feed(5, claim_reply(42, "pod-a", ""), I(1), I(0), I(0), A(2, NIL(), S("50"))),
                      0);
@@ -770,7 +918,8 @@ START_TEST(test_reconcile_pod_set)
     ck_assert_str_eq(REC.sent[n + 1].text, "released/CP2/21");
     ck_assert(!registry_table_reconciling(T)); /* every identity decided */
     b = prepare(1);                            /* nobody maps CP5: it only leaves our set */
-    ck_assert_str_eq(cmd(b, 0), "RELEASE conn:{CP5} conn:{CP5}:epoch conn:{CP5}:meta 0 pod-a CP5");
+    ck_assert_str_eq(cmd(b, 0),
+                     "RELEASE conn:CP5 {conn:CP5}:epoch {conn:CP5}:meta 0 pod-a CP5 604800000");
     ck_assert_int_eq(feed(1, I(0)), 0);
     ck_assert_uint_eq(REC.n, n + 2); /* no event for what was not ours */
     ck_assert(!registry_table_reconciling(T));
@@ -825,6 +974,8 @@ int main(void)
     tcase_add_test(tc, test_register_with_epoch_reasserts);
     tcase_add_test(tc, test_unauthenticated_claim_refused);
     tcase_add_test(tc, test_tag_lookup);
+    tcase_add_test(tc, test_txid_block);
+    tcase_add_test(tc, test_txid_claim);
     tcase_add_test(tc, test_core_restart_unconfirmed_released);
     tcase_add_test(tc, test_reconcile_pod_set);
     suite_add_tcase(s, tc);

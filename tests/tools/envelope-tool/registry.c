@@ -127,6 +127,18 @@ static void print_envelope(const envelope_t *e, void *arg)
                m->expires_at_ms, m->error);
         break;
     }
+    case ENV_TXID_RANGE: {
+        const env_txid_range_t *m = &e->u.txid_range;
+        printf("txid_range %d %" PRIu64 " %" PRIu64 " %u %d\n", core, m->request_id, m->first,
+               m->count, m->error);
+        break;
+    }
+    case ENV_TXID_CLAIMED: {
+        const env_txid_claimed_t *m = &e->u.txid_claimed;
+        printf("txid_claimed %d %" PRIu64 " %" PRIu64 " %d %d\n", core, m->request_id, m->id,
+               m->first ? 1 : 0, m->error);
+        break;
+    }
     case ENV_ANNOUNCE: {
         const env_announce_t *m = &e->u.announce;
         char who[32];
@@ -249,6 +261,25 @@ static void burst(uint64_t n, const char *prefix)
     D.burst_total = 0;
 }
 
+/* The connections of burst(n, prefix) close: one UNREGISTER each, by connection (epoch 0). */
+static void unburst(uint64_t n, const char *prefix)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        char id[IDENTITY_MAX + 1];
+        snprintf(id, sizeof(id), "%s%" PRIu64, prefix, i);
+        envelope_t env = {.type = ENV_UNREGISTER};
+        env.u.unregister =
+            (env_unregister_t){.core_id = hash_core_index(id, strlen(id), (uint32_t)D.ncores),
+                               .identity = env_str(id),
+                               .conn_id = 1000000 + i};
+        send_env(&env);
+        if (i % 256 == 0)
+            drain_all();
+    }
+    printf("unburst %s %" PRIu64 "\n", prefix, n);
+    fflush(stdout);
+}
+
 /* One command line; false when it does not read (wrong name, count or number). */
 static bool command(char *line)
 {
@@ -321,6 +352,32 @@ static bool command(char *line)
         if (tool_parse_u64(argv[1], "N", &x) < 0)
             return false;
         burst(x, argv[2]);
+    } else if (strcmp(name, "unburst") == 0 && argc == 3) {
+        if (tool_parse_u64(argv[1], "N", &x) < 0)
+            return false;
+        unburst(x, argv[2]);
+    } else if (strcmp(name, "txid_block") == 0 && argc == 4) {
+        if (tool_parse_u64(argv[1], "REQ", &x) < 0 || tool_parse_u64(argv[2], "CORE", &y) < 0 ||
+            tool_parse_u64(argv[3], "COUNT", &z) < 0)
+            return false;
+        env.type = ENV_TXID_BLOCK;
+        env.u.txid_block = (env_txid_block_t){.request_id = x,
+                                              .core_id = (uint32_t)y,
+                                              .count = z > UINT32_MAX ? UINT32_MAX : (uint32_t)z};
+        send_env(&env);
+    } else if (strcmp(name, "txid_claim") == 0 && argc == 6) {
+        uint64_t ttl = 0;
+        if (tool_parse_u64(argv[1], "REQ", &x) < 0 || tool_parse_u64(argv[2], "CORE", &y) < 0 ||
+            tool_parse_u64(argv[4], "CANDIDATE", &z) < 0 ||
+            tool_parse_u64(argv[5], "TTL_MS", &ttl) < 0)
+            return false;
+        env.type = ENV_TXID_CLAIM;
+        env.u.txid_claim = (env_txid_claim_t){.request_id = x,
+                                              .core_id = (uint32_t)y,
+                                              .key = env_str(argv[3]),
+                                              .candidate = z,
+                                              .ttl_ms = ttl};
+        send_env(&env);
     } else {
         return false;
     }
