@@ -26,6 +26,7 @@
  *  - lease_expired exactly when the refresh found our lease missing;
  *  - the pods tracked stay within the pods ever named. */
 #include "registry_lease.h"
+#include "registry_logic.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -117,8 +118,10 @@ static int to_bridge(void *arg, const envelope_t *env)
                 memcmp(env->u.event.headers.items[i].name.ptr, "ce_id", 5) == 0)
                 env_str_copy(env->u.event.headers.items[i].value, id, sizeof(id));
         for (size_t i = 0; i < F.nowed; i++) {
-            char want[64];
-            snprintf(want, sizeof(want), "swept/%s/%" PRIu64, IDS[F.owed[i].id], F.owed[i].epoch);
+            char want[33];
+            registry_disconnect_t d = {
+                .identity = IDS[F.owed[i].id], .kind = "swept", .epoch = F.owed[i].epoch};
+            registry_event_disconnect_id(&d, want);
             if (strcmp(key, IDS[F.owed[i].id]) == 0 && strcmp(id, want) == 0) {
                 F.owed[i] = F.owed[--F.nowed];
                 return 0;

@@ -39,6 +39,7 @@
  *    answer per question, every LOOKUP and DEDUP answered with status 0 at the end;
  *  - nothing to a core index >= core_count; the queue never holds more than the requests seen.
  * Seeds: fuzz/corpus/registry_table/. */
+#include "registry_logic.h"
 #include "registry_table.h"
 
 #include <errno.h>
@@ -301,16 +302,22 @@ static void check_event(const envelope_t *env)
     for (size_t i = 0; i < m->headers.count; i++)
         if (env_str_eq(m->headers.items[i].name, "ce_id"))
             env_str_copy(m->headers.items[i].value, ce_id, sizeof(ce_id));
-    char prefix[64];
-    snprintf(prefix, sizeof(prefix), "released/%s/", IDS[id]);
-    CHECK(strncmp(ce_id, prefix, strlen(prefix)) == 0, "event id");
-    uint64_t epoch = strtoull(ce_id + strlen(prefix), NULL, 10);
+    /* the event id is a digest of (identity, "released", epoch): find the release it names */
+    uint64_t epoch = 0;
     bool found = false;
-    for (size_t i = 0; i < F.nreleased && !found; i++)
-        if (F.released[i] == ((uint64_t)id << 56 | epoch)) {
+    for (size_t i = 0; i < F.nreleased && !found; i++) {
+        if (F.released[i] >> 56 != (uint64_t)id)
+            continue;
+        char want[33];
+        registry_disconnect_t d = {
+            .identity = IDS[id], .kind = "released", .epoch = F.released[i] & ((1ull << 56) - 1)};
+        registry_event_disconnect_id(&d, want);
+        if (strcmp(ce_id, want) == 0) {
+            epoch = d.epoch;
             CHECK(!F.evented[i], "device.disconnected twice for one mapping");
             F.evented[i] = found = true;
         }
+    }
     CHECK(found, "device.disconnected for a mapping no release of ours removed");
     const assign_t *a = assignment(id, epoch);
     CHECK(a != NULL, "device.disconnected for an epoch this pod never held");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 static int parse_u64(const char *p, size_t n, uint64_t *out)
 {
     if (n == 0 || n > 20)
@@ -122,20 +124,37 @@ static bool json_raw(char *buf, size_t cap, size_t *pos, const char *s)
     return true;
 }
 
+void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33])
+{
+    char key[256];
+    int n = snprintf(key, sizeof(key), "device.disconnected\n%s\n%s\n%" PRIu64, d->identity,
+                     d->kind, d->epoch);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, n < (int)sizeof(key) ? (size_t)n : sizeof(key) - 1, md);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[32] = '\0';
+}
+
 char *registry_event_disconnect(const registry_disconnect_t *d)
 {
-    char id[160], source[160], when[40], epoch_text[24];
-    snprintf(id, sizeof(id), "%s/%s/%" PRIu64, d->kind, d->identity, d->epoch);
+    char id[33], source[160], when[40], reason[512];
+    registry_event_disconnect_id(d, id);
     snprintf(source, sizeof(source), "/ocppgw/%s", d->by_pod);
     time_t secs = (time_t)(d->time_us / 1000000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + n, sizeof(when) - n, ".%03uZ", (unsigned)((d->time_us / 1000u) % 1000u));
-    snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, d->epoch);
+    /* data has exactly the schema's fields (close_code, reason): which pod held the mapping, its
+     * epoch and who released it go into the reason's text */
+    snprintf(reason, sizeof(reason), "%s (pod %s, epoch %" PRIu64 ", released by %s)", d->reason,
+             d->pod, d->epoch, d->by_pod);
 
-    size_t cap = 512 + 6 * (strlen(d->identity) * 2 + strlen(d->pod) + 2 * strlen(d->by_pod) +
-                            strlen(d->reason) + strlen(d->kind));
+    size_t cap = 512 + 6 * (strlen(d->identity) + strlen(reason) + strlen(d->by_pod));
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
@@ -147,12 +166,10 @@ char *registry_event_disconnect(const registry_disconnect_t *d)
               json_string(buf, cap, &pos, d->identity) && json_raw(buf, cap, &pos, ",\"time\":") &&
               json_string(buf, cap, &pos, when) &&
               json_raw(buf, cap, &pos,
-                       ",\"datacontenttype\":\"application/json\",\"data\":{\"close_code\":1006,"
-                       "\"reason\":") &&
-              json_string(buf, cap, &pos, d->reason) && json_raw(buf, cap, &pos, ",\"pod\":") &&
-              json_string(buf, cap, &pos, d->pod) && json_raw(buf, cap, &pos, ",\"epoch\":") &&
-              json_raw(buf, cap, &pos, epoch_text) && json_raw(buf, cap, &pos, ",\"swept_by\":") &&
-              json_string(buf, cap, &pos, d->by_pod) && json_raw(buf, cap, &pos, "}}");
+                       ",\"datacontenttype\":\"application/"
+                       "json\",\"dataschema\":\"" REGISTRY_DISCONNECTED_SCHEMA
+                       "\",\"data\":{\"close_code\":1006,\"reason\":") &&
+              json_string(buf, cap, &pos, reason) && json_raw(buf, cap, &pos, "}}");
     if (!ok) {
         free(buf);
         return NULL;
@@ -179,17 +196,20 @@ int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void
     char *value = registry_event_disconnect(d);
     if (!value)
         return -ENOMEM;
-    char id[160];
-    snprintf(id, sizeof(id), "%s/%s/%" PRIu64, d->kind, d->identity, d->epoch);
+    char id[33];
+    registry_event_disconnect_id(d, id);
     envelope_t env = {.type = ENV_EVENT};
     env.u.event.core_id = 0;
     env.u.event.token = 0;
     env.u.event.topic = env_str(topic);
     env.u.event.key = env_str(d->identity);
-    env.u.event.headers.count = 2;
+    env.u.event.headers.count = 3;
     env.u.event.headers.items[0] =
         (env_header_t){env_str("ce_type"), env_str("device.disconnected")};
     env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(id)};
+    /* the CloudEvents Kafka binding's structured mode, as ocpp-core's events */
+    env.u.event.headers.items[2] = (env_header_t){
+        env_str("content-type"), env_str("application/cloudevents+json; charset=UTF-8")};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
     int rc = send(arg, &env);
     free(value);

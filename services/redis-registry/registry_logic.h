@@ -51,11 +51,18 @@ typedef struct {
     const char *reason; /* data.reason */
 } registry_disconnect_t;
 
-/* The CloudEvents JSON of device.disconnected: same attributes as ocpp-core's events
- * (services/ocpp-core/core_event.c), source /ocppgw/<by_pod>, id "<kind>/<identity>/<epoch>" (one
- * mapping is removed exactly once, so consumers may de-dup by it), data {close_code 1006, reason,
- * pod, epoch, swept_by}. Returns a malloc'd string (the caller frees it) or NULL on allocation
- * failure. */
+/* The $id of the published schema of device.disconnected's data (proto/unified/). */
+#define REGISTRY_DISCONNECTED_SCHEMA "https://ocppgw.example/unified/event-device.disconnected.json"
+
+/* The event id: the first 128 bits of SHA-256 over "device.disconnected", identity, kind and
+ * epoch, as 32 hex digits (out). One mapping is removed exactly once, so this is the event's
+ * natural key: consumers may de-duplicate on it (docs/unified-model.md). */
+void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33]);
+
+/* The CloudEvents JSON of device.disconnected, valid against proto/unified/cloudevent.json as
+ * ocpp-core's events: source /ocppgw/<by_pod>, the id above, dataschema, data {close_code 1006,
+ * reason}, the reason naming the pod, the epoch and who released it. Returns a malloc'd string
+ * (the caller frees it) or NULL on allocation failure. */
 char *registry_event_disconnect(const registry_disconnect_t *d);
 
 /* The sweeper's event: kind "swept", reason "pod lease expired". */

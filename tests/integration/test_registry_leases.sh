@@ -52,7 +52,10 @@ for line in open(sys.argv[1]):
     for f in ("specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"):
         assert f in ev, f"{f} missing: {value}"
     assert ev["type"] == "device.disconnected" and ev["subject"] == key, value
-    assert ev["data"]["pod"] == "pod-a" and ev["data"]["close_code"] == 1006, value
+    assert ev["data"]["close_code"] == 1006 and "(pod pod-a, epoch " in ev["data"]["reason"], value
+    assert set(ev["data"]) == {"close_code", "reason"}, value  # the published schema's fields
+    assert len(ev["id"]) == 32 and all(c in "0123456789abcdef" for c in ev["id"]), value
+    assert ev["dataschema"].endswith("/event-device.disconnected.json"), value
     assert key not in seen, f"{key} swept twice"
     seen.add(key)
 assert seen == {f"S{i}" for i in range(20)}, seen

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_unified_contract.sh: the contract test of the unified model. Every event the conversion
 # produces in test_unified_event (all valid request examples of 1.6 and 2.0.1, the data tests,
-# the 1.6 / 2.0.1 session) is validated by ajv against proto/unified/ (the published JSON
-# Schemas), so the documents cannot drift from the code.
+# the 1.6 / 2.0.1 session) and every device.disconnected redis-registry makes (test_registry_logic)
+# is validated by ajv against proto/unified/ (the published JSON Schemas), so the documents cannot
+# drift from the code.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 out="$(mktemp /tmp/ocppgw-unified.XXXXXX)"
@@ -11,9 +12,14 @@ UNIFIED_EVENTS_OUT="$out" "$BUILD/tests/services/ocpp-core/test_unified_event" >
 n=$(wc -l <"$out")
 [ "$n" -gt 300 ] || { echo "only $n events produced"; exit 1; }
 (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out")
+# the registry's device.disconnected (the sweeper's and the reconciliation's) too
+UNIFIED_EVENTS_OUT="$out.reg" "$BUILD/tests/services/redis-registry/test_registry_logic" >/dev/null
+trap 'rm -f "$out" "$out.reg"' EXIT
+[ "$(grep -c '"type":"device.disconnected"' "$out.reg")" -ge 3 ] || { echo "no registry events"; exit 1; }
+(cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out.reg")
 # the validator must refuse what breaks the contract (a test that cannot fail is a defect)
 bad="$(mktemp /tmp/ocppgw-unified-bad.XXXXXX)"
-trap 'rm -f "$out" "$bad"' EXIT
+trap 'rm -f "$out" "$out.reg" "$bad"' EXIT
 grep -m1 '"type":"meter.values"' "$out" | sed 's/"unit":"Wh"/"unit":"kWh"/' >"$bad"
 if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" >/dev/null); then
   echo "contract accepted a kWh unit"; exit 1
@@ -21,7 +27,7 @@ fi
 # commands and results: every command record the command tests use, every result they produce
 UNIFIED_COMMANDS_OUT="$out.cmd" UNIFIED_RESULTS_OUT="$out.res" \
   "$BUILD/tests/services/ocpp-core/test_unified_command" >/dev/null
-trap 'rm -f "$out" "$bad" "$out.cmd" "$out.res"' EXIT
+trap 'rm -f "$out" "$out.reg" "$bad" "$out.cmd" "$out.res"' EXIT
 [ "$(wc -l <"$out.cmd")" -ge 36 ] || { echo "too few command records"; exit 1; }
 (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out.cmd" command.json)
 (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out.res" result.json)

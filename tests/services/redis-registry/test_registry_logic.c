@@ -100,23 +100,65 @@ START_TEST(test_busy_hysteresis)
 }
 END_TEST
 
+#define EXPECTED_ID "103f86e25ee7316ff3ebcd4553c48e1c"
+
+/* With UNIFIED_EVENTS_OUT set, every event made here is appended to that file, one per line:
+ * tests/integration/test_unified_contract.sh validates them against the published schemas. */
+static void dump_event(const char *ev)
+{
+    const char *path = getenv("UNIFIED_EVENTS_OUT");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    if (f) {
+        fprintf(f, "%s\n", ev);
+        fclose(f);
+    }
+}
+
 START_TEST(test_event_disconnected)
 {
     /* 2026-11-24T03:00:00.123Z */
     char *ev = registry_event_disconnected("CP-7", "pod-a", "pod-b", 42, 1795489200123456u);
     ck_assert_ptr_nonnull(ev);
-    ck_assert_str_eq(
-        ev, "{\"specversion\":\"1.0\",\"id\":\"swept/CP-7/42\",\"source\":\"/ocppgw/pod-b\","
-            "\"type\":\"device.disconnected\",\"subject\":\"CP-7\","
-            "\"time\":\"2026-11-24T03:00:00.123Z\",\"datacontenttype\":"
-            "\"application/json\",\"data\":{\"close_code\":1006,\"reason\":"
-            "\"pod lease expired\",\"pod\":\"pod-a\",\"epoch\":42,"
-            "\"swept_by\":\"pod-b\"}}");
+    dump_event(ev);
+    /* the id: SHA-256 of "device.disconnected\nCP-7\nswept\n42", first 16 bytes in hex
+     * (python3 -c 'import hashlib; print(hashlib.sha256(b"device.disconnected\nCP-7\nswept\n42")
+     * .hexdigest()[:32])') */
+    ck_assert_str_eq(ev, "{\"specversion\":\"1.0\",\"id\":\"" EXPECTED_ID
+                         "\",\"source\":\"/ocppgw/pod-b\","
+                         "\"type\":\"device.disconnected\",\"subject\":\"CP-7\","
+                         "\"time\":\"2026-11-24T03:00:00.123Z\",\"datacontenttype\":"
+                         "\"application/json\",\"dataschema\":"
+                         "\"https://ocppgw.example/unified/event-device.disconnected.json\","
+                         "\"data\":{\"close_code\":1006,\"reason\":"
+                         "\"pod lease expired (pod pod-a, epoch 42, released by pod-b)\"}}");
     free(ev);
     /* a pod id with quotes, backslashes and control characters is escaped */
     ev = registry_event_disconnected("X", "a\"b\\c\n", "p", 1, 0);
-    ck_assert_ptr_nonnull(strstr(ev, "\"pod\":\"a\\\"b\\\\c\\u000a\""));
+    dump_event(ev);
+    registry_disconnect_t rel = {.identity = "CP-8",
+                                 .pod = "pod-a",
+                                 .by_pod = "pod-a",
+                                 .epoch = 9,
+                                 .time_us = 1795489200123456u,
+                                 .kind = "released",
+                                 .reason = "ocpp-core restarted: connection not resumed"};
+    char *ev2 = registry_event_disconnect(&rel);
+    ck_assert_ptr_nonnull(ev2);
+    dump_event(ev2);
+    free(ev2);
+    ck_assert_ptr_nonnull(strstr(ev, "(pod a\\\"b\\\\c\\u000a, epoch 1"));
     free(ev);
+    /* another epoch, kind or identity: another id */
+    registry_disconnect_t d = {.identity = "CP-7", .kind = "swept", .epoch = 43};
+    char a[33], b[33];
+    registry_event_disconnect_id(&d, a);
+    d.epoch = 42;
+    registry_event_disconnect_id(&d, b);
+    ck_assert_str_eq(b, EXPECTED_ID);
+    ck_assert_str_ne(a, b);
+    d.kind = "released";
+    registry_event_disconnect_id(&d, a);
+    ck_assert_str_ne(a, b);
 }
 END_TEST
 

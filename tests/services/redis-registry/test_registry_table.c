@@ -1,6 +1,7 @@
 /* Unit tests for services/redis-registry/registry_table: registrations, their claims,
  * re-assertions and releases, lookups and de-dup checks, driven as event sequences with replies
  * fed by the test (no Redis) and every envelope the engine sends recorded. */
+#include "registry_logic.h"
 #include "registry_table.h"
 
 #include <check.h>
@@ -181,6 +182,17 @@ static void registered(uint32_t core, const char *identity, uint64_t conn, long 
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */
+
+/* The ce_id of the device.disconnected the registry emits for (kind, identity, epoch). */
+static const char *disc_id(const char *kind, const char *identity, uint64_t epoch)
+{
+    static char ids[4][33];
+    static int next;
+    char *out = ids[next++ % 4];
+    registry_disconnect_t d = {.identity = identity, .kind = kind, .epoch = epoch};
+    registry_event_disconnect_id(&d, out);
+    return out;
+}
 
 START_TEST(test_register_claim_registered)
 {
@@ -866,7 +878,7 @@ START_TEST(test_core_restart_unconfirmed_released)
     ck_assert_int_eq(last()->type, ENV_EVENT);
     ck_assert_uint_eq(last()->to, TO_BRIDGE);
     ck_assert_str_eq(last()->identity, "CP2");
-    ck_assert_str_eq(last()->text, "released/CP2/12");
+    ck_assert_str_eq(last()->text, disc_id("released", "CP2", 12));
     ck_assert(!registry_table_reconciling(T));
 }
 END_TEST
@@ -915,7 +927,7 @@ START_TEST(test_reconcile_pod_set)
                      0);
     ck_assert_uint_eq(REC.n, n + 2); /* REGISTERED of CP4, the event of CP2 */
     ck_assert_int_eq(REC.sent[n + 1].type, ENV_EVENT);
-    ck_assert_str_eq(REC.sent[n + 1].text, "released/CP2/21");
+    ck_assert_str_eq(REC.sent[n + 1].text, disc_id("released", "CP2", 21));
     ck_assert(!registry_table_reconciling(T)); /* every identity decided */
     b = prepare(1);                            /* nobody maps CP5: it only leaves our set */
     ck_assert_str_eq(cmd(b, 0),
