@@ -103,3 +103,14 @@ redis_is() {
 redis_nonempty() {
   [ -n "$(redis-cli -u "$REDIS_URL" GET "$1")" ]
 }
+
+# provision_cred IDENTITY name=value...: a station's credential record written as a backend does
+# (docs/security.md "A backend writing Redis directly"): HSET cred:<identity>, then PUBLISH
+# ocppgw:cred, so the pod's redis-registry moves it to every edge. Needs REDIS_URL (start_pod).
+provision_cred() {
+  local id="$1" kv args=()
+  shift
+  for kv in "$@"; do args+=("${kv%%=*}" "${kv#*=}"); done
+  redis-cli -u "$REDIS_URL" HSET "cred:$id" "${args[@]}" >/dev/null
+  redis-cli -u "$REDIS_URL" PUBLISH ocppgw:cred "$id" >/dev/null
+}

@@ -29,13 +29,9 @@ mkdir -p "$PKI"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/server.key" \
   -out "$PKI/server.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
   >/dev/null 2>&1 || fail "openssl could not make the certificate"
-# security profile 1 with unknown stations let in (unauthenticated): PX-1 has a password; the
-# credential sync is queued on the edge's socket before the edge binds it (as test_edge_tls.sh)
+# security profile 1 with unknown stations let in (unauthenticated): PX-1 has a password, written
+# to the pod's Redis once it runs (provision_cred: the registry moves it to the edge)
 PXPW=proxy-station-password
-mkdir -p "$TMP/itest-proxy/ipc"
-mkfifo "$TMP/creds.in"
-"$TBIN/envelope-tool" creds "$TMP/itest-proxy/ipc" edge-0 <"$TMP/creds.in" >"$TMP/creds.out" 2>&1 &
-exec 7>"$TMP/creds.in"
 python3 - "$PXPW" >"$TMP/px.rec" <<'PY'
 import base64, hashlib, os, sys
 salt = os.urandom(16)
@@ -43,8 +39,6 @@ d = hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), salt, 1000)
 print(f"v=1 profile=1 alg=pbkdf2-sha256 iter=1000 salt={base64.b64encode(salt).decode()} "
       f"hash={base64.b64encode(d).decode()} updated_ms=1700000000000")
 PY
-printf 'set PX-1 %s\nsync\n' "$(cat "$TMP/px.rec")" >&7
-wait_until 10 "credential sync sent" grep -q '^sync 1 1' "$TMP/creds.out"
 
 WSS_PORT="$(free_port)"
 export OCPPGW_PROXY_PROTOCOL=v2 OCPPGW_IP_MAX_CONNECTIONS=5 OCPPGW_HANDSHAKE_TIMEOUT_MS=2s
@@ -57,6 +51,9 @@ metric() {
   curl -sf "http://127.0.0.1:$edge_admin/metrics" | awk -v m="ocppgw_$1" '$1 == m {print $2; f=1} END {if (!f) print 0}'
 }
 edge_log="$TMP/itest-proxy/log/ws-edge.log"
+# shellcheck disable=SC2046 # the record's fields, one word each
+provision_cred PX-1 $(cat "$TMP/px.rec")
+wait_until 10 "PX-1's record at the edge" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | awk '\$1 == \"ocppgw_edge_credentials\" {print \$2}')\" = 1 ]"
 
 HA_PORT="$(free_port)"
 HA_TLS_PORT="$(free_port)"
@@ -197,5 +194,4 @@ wait "${held[@]}"
 for i in 1 2 3 4 5; do
   check "wss connection $i held" "$(cat "$TMP/tls-$i.out")" "r['result'] == 'open' and r['closed'] is None"
 done
-exec 7>&-
 stop_pod "$POD_PID"

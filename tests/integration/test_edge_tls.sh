@@ -116,10 +116,10 @@ provision() { # IDENTITY FIELDS...: name=value pairs of record()
 }
 # shellcheck disable=SC2046 # record() prints the fields, one word each
 {
-  provision CP1 $(record 1 "$P1")
-  provision CP2 $(record 2 "$P2" "$OLD2")
-  provision CP3 $(record 3 -)
-  provision CP4 $(record 2 "$P4")
+  provision_cred CP1 $(record 1 "$P1")
+  provision_cred CP2 $(record 2 "$P2" "$OLD2")
+  provision_cred CP3 $(record 3 -)
+  provision_cred CP4 $(record 2 "$P4")
 }
 wait_until 10 "4 credential records at the edge" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | awk '\$1 == \"ocppgw_edge_credentials\" {print \$2}')\" = 4 ]"
 [ "$(metric edge_credentials)" = 4 ] || fail "the edge holds $(metric edge_credentials) records, expected 4"
@@ -263,9 +263,9 @@ port="$(free_port)"
 OCPPGW_IPC_DIR="$IPC" OCPPGW_WS_PORT="$port" OCPPGW_WS_BIND=127.0.0.1 OCPPGW_WSS_PORT=0 \
   OCPPGW_TLS_CLIENT_CA_FILE= OCPPGW_ADMIN_PORT="$admin" "$BIN/ws-edge" >"$TMP/solo.log" 2>&1 &
 solo=$!
-wait_until 10 "standalone edge up" curl -s "http://127.0.0.1:$admin/readyz"
-[ "$(curl -s "http://127.0.0.1:$admin/readyz")" = "not ready: credentials not synced" ] ||
-  fail "readyz before the sync: $(curl -s "http://127.0.0.1:$admin/readyz")"
+# up and listening ("not listening" comes first), then waiting for its credentials
+readyz_is() { [ "$(curl -s "http://127.0.0.1:$admin/readyz")" = "$1" ]; }
+wait_until 10 "standalone edge listening, credentials not synced" readyz_is "not ready: credentials not synced"
 refused "an upgrade before the first sync" \
   "$($STATION "ws://127.0.0.1:$port/ocpp/CP2" --user CP2 --pass "$P2")" 503 credentials_not_synced
 ok "not ready, and upgrades refused with 503, until the first credential sync"
