@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry_keys.h"
+#include "registry_logic.h"
 #include "registry_metrics.h"
 
 #define EDGE_ID_MAX     63
@@ -80,17 +81,6 @@ static const metrics_def_t *M(registry_metric_t m)
     return &REGISTRY_METRICS[m];
 }
 
-static void item_free(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
-static void *string_dup(const void *item)
-{
-    return strdup(item);
-}
-
 registry_creds_t *registry_creds_new(const registry_creds_config_t *cfg,
                                      const registry_creds_ops_t *ops, void *ops_arg)
 {
@@ -115,10 +105,10 @@ registry_creds_t *registry_creds_new(const registry_creds_config_t *cfg,
         registry_creds_destroy(&self);
         return NULL;
     }
-    zhashx_set_destructor(self->edges, item_free);
-    zlistx_set_destructor(self->used, item_free);
-    zlistx_set_duplicator(self->page, string_dup);
-    zlistx_set_destructor(self->page, item_free);
+    zhashx_set_destructor(self->edges, registry_item_free);
+    zlistx_set_destructor(self->used, registry_item_free);
+    zlistx_set_duplicator(self->page, registry_item_strdup);
+    zlistx_set_destructor(self->page, registry_item_free);
     self->m_syncs = metrics_def_counter(M(REGISTRY_M_CRED_SYNCS), NULL);
     self->m_sent_sync = metrics_def_counter(M(REGISTRY_M_CRED_SENT), "kind=\"sync\"");
     self->m_sent_change = metrics_def_counter(M(REGISTRY_M_CRED_SENT), "kind=\"change\"");

@@ -61,12 +61,6 @@ struct registry_lease {
     metrics_counter_t *m_swept, *m_forgotten;
 };
 
-static void item_free(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
 static void strings_free(char ***list, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
@@ -116,7 +110,7 @@ registry_lease_t *registry_lease_new(const registry_lease_config_t *cfg,
         registry_lease_destroy(&self);
         return NULL;
     }
-    zhashx_set_destructor(self->takeovers, item_free);
+    zhashx_set_destructor(self->takeovers, registry_item_free);
     self->m_swept = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_SWEPT], NULL);
     self->m_forgotten = metrics_def_counter(&REGISTRY_METRICS[REGISTRY_M_ORPHANS_FORGOTTEN], NULL);
     return self;

@@ -215,3 +215,14 @@ int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void
     free(value);
     return rc;
 }
+
+void registry_item_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+void *registry_item_strdup(const void *item)
+{
+    return strdup(item);
+}

@@ -74,4 +74,9 @@ char *registry_event_disconnected(const char *identity, const char *dead_pod, co
 int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void *arg,
                              const char *topic, const registry_disconnect_t *d);
 
+/* CZMQ container callbacks the engines share: free an item (zhashx/zlistx destructor) and copy a
+ * string item (duplicator). */
+void registry_item_free(void **item);
+void *registry_item_strdup(const void *item);
+
 #endif

@@ -154,17 +154,6 @@ static const metrics_def_t *M(registry_metric_t m)
     return &REGISTRY_METRICS[m];
 }
 
-static void item_free(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
-static void *string_dup(const void *item)
-{
-    return strdup(item);
-}
-
 registry_table_t *registry_table_new(const registry_table_config_t *cfg,
                                      const registry_table_ops_t *ops, void *ops_arg)
 {
@@ -200,18 +189,18 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
         registry_table_destroy(&self);
         return NULL;
     }
-    zhashx_set_destructor(self->regs, item_free);
-    zhashx_set_destructor(self->replaced, item_free);
-    zlistx_set_duplicator(self->recon.reads, string_dup);
-    zlistx_set_destructor(self->recon.reads, item_free);
-    zlistx_set_destructor(self->tags, item_free);
-    zlistx_set_destructor(self->txids, item_free);
+    zhashx_set_destructor(self->regs, registry_item_free);
+    zhashx_set_destructor(self->replaced, registry_item_free);
+    zlistx_set_duplicator(self->recon.reads, registry_item_strdup);
+    zlistx_set_destructor(self->recon.reads, registry_item_free);
+    zlistx_set_destructor(self->tags, registry_item_free);
+    zlistx_set_destructor(self->txids, registry_item_free);
     /* own copies: a registration may go while its claim waits */
-    zlistx_set_duplicator(self->claims, string_dup);
-    zlistx_set_destructor(self->claims, item_free);
-    zlistx_set_destructor(self->releases, item_free);
-    zlistx_set_destructor(self->lookups, item_free);
-    zlistx_set_destructor(self->dedups, item_free);
+    zlistx_set_duplicator(self->claims, registry_item_strdup);
+    zlistx_set_destructor(self->claims, registry_item_free);
+    zlistx_set_destructor(self->releases, registry_item_free);
+    zlistx_set_destructor(self->lookups, registry_item_free);
+    zlistx_set_destructor(self->dedups, registry_item_free);
     self->m_claims = metrics_def_counter(M(REGISTRY_M_CLAIMS), NULL);
     self->m_reasserts = metrics_def_counter(M(REGISTRY_M_REASSERTS), NULL);
     self->m_releases = metrics_def_counter(M(REGISTRY_M_RELEASES), NULL);
