@@ -18,6 +18,7 @@
 #include "bridge_metrics.h"
 #include "channel.h"
 #include "clock.h"
+#include "hex.h"
 #include "event_relay.h"
 #include "kafka_settings.h"
 #include "log.h"
@@ -541,13 +542,7 @@ static void record_traceparent(const rd_kafka_message_t *msg, char out[COMMAND_T
     }
     id[0] |= 1; /* never all zeros (invalid) */
     id[16] |= 1;
-    char *p = out + snprintf(out, 4, "00-");
-    for (int i = 0; i < 16; i++)
-        p += snprintf(p, 3, "%02x", id[i]);
-    *p++ = '-';
-    for (int i = 16; i < 24; i++)
-        p += snprintf(p, 3, "%02x", id[i]);
-    snprintf(p, 4, "-00");
+    hex_traceparent(id, 0x00, out);
 }
 
 /* Takes what the reader's queue holds (the wake pipe only signals a non-empty queue). */

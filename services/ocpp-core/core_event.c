@@ -8,16 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
+
 #include <openssl/evp.h>
 
 static void hex_prefix(const unsigned char *digest, char out[CORE_EVENT_ID_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < CORE_EVENT_ID_LEN / 2; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[CORE_EVENT_ID_LEN] = '\0';
+    hex_encode(digest, CORE_EVENT_ID_LEN / 2, out);
 }
 
 void core_event_id_parts(const char *const *parts, size_t n, char out[CORE_EVENT_ID_LEN + 1])
@@ -66,19 +63,11 @@ void core_idgen_event_id(core_idgen_t *g, char out[CORE_EVENT_ID_LEN + 1])
 
 void core_idgen_traceparent(core_idgen_t *g, char out[CORE_TRACEPARENT_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char d[EVP_MAX_MD_SIZE];
     idgen_next(g, d);
     d[15] |= 1; /* neither id may be all zero (W3C) */
     d[23] |= 1;
-    char *p = out;
-    memcpy(p, "00-", 3), p += 3;
-    for (int i = 0; i < 16; i++)
-        *p++ = hex[d[i] >> 4], *p++ = hex[d[i] & 15];
-    *p++ = '-';
-    for (int i = 16; i < 24; i++)
-        *p++ = hex[d[i] >> 4], *p++ = hex[d[i] & 15];
-    memcpy(p, "-01", 4);
+    hex_traceparent(d, 0x01, out); /* sampled */
 }
 
 /* n lowercase hex characters, 1 when at least one is not '0' */
@@ -213,13 +202,13 @@ void core_event_format_time(uint64_t time_us, char out[32])
 /* appends s as a JSON string literal */
 static void put_json_string(FILE *f, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        char code[3];
         if (*p == '"' || *p == '\\')
             fputc('\\', f), fputc(*p, f);
         else if (*p < 0x20)
-            fprintf(f, "\\u00%c%c", hex[*p >> 4], hex[*p & 15]);
+            hex_encode(p, 1, code), fprintf(f, "\\u00%s", code);
         else
             fputc(*p, f);
     }

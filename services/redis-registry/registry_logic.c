@@ -1,6 +1,8 @@
 /* registry_logic: pure decisions of redis-registry. See registry_logic.h. */
 #include "registry_logic.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -84,7 +86,6 @@ bool registry_busy_update(bool *busy, size_t queued, size_t limit)
 /* Appends s as a JSON string (quotes included) to buf at *pos; false if it does not fit. */
 static bool json_string(char *buf, size_t cap, size_t *pos, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     if (*pos + 1 >= cap)
         return false;
     buf[(*pos)++] = '"';
@@ -97,8 +98,7 @@ static bool json_string(char *buf, size_t cap, size_t *pos, const char *s)
             n = 2;
         } else if (*p < 0x20) {
             memcpy(esc, "\\u00", 4);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
+            hex_encode(p, 1, esc + 4);
             n = 6;
         } else {
             esc[0] = (char)*p;
@@ -131,12 +131,7 @@ void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33])
                      d->kind, d->epoch);
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)key, n < (int)sizeof(key) ? (size_t)n : sizeof(key) - 1, md);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[32] = '\0';
+    hex_encode(md, 16, out);
 }
 
 char *registry_event_disconnect(const registry_disconnect_t *d)

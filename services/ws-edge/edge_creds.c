@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "edge_base64.h"
+#include "hex.h"
 #include "edge_metrics.h"
 #include "identity.h"
 #include "log.h"
@@ -251,12 +252,7 @@ void edge_cred_fingerprint(const char *hash_text, size_t len,
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)hash_text, len, md);
-    static const char HEX[] = "0123456789abcdef";
-    for (size_t i = 0; i < EDGE_CRED_FINGERPRINT_LEN / 2; i++) {
-        out[2 * i] = HEX[md[i] >> 4];
-        out[2 * i + 1] = HEX[md[i] & 15];
-    }
-    out[EDGE_CRED_FINGERPRINT_LEN] = '\0';
+    hex_encode(md, EDGE_CRED_FINGERPRINT_LEN / 2, out);
 }
 
 bool edge_cred_hash_matches(const edge_cred_hash_t *h, const char *password, size_t len)

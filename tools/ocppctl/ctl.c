@@ -1,6 +1,8 @@
 /* ctl.c: see ctl.h. */
 #include "ctl.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +70,12 @@ void ctl_uuid(const uint8_t rnd[16], char out[37])
     memcpy(b, rnd, 16);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+        o += hex_encode(b + i, 1, out + o);
     }
-    out[o] = '\0';
 }
 
 int ctl_check_payload(const char *text, char *why, size_t whylen)

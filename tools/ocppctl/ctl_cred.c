@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "ctl.h"
+#include "hex.h"
 
 int ctl_cred_check_password(const char *pw, char *why, size_t whylen)
 {
@@ -71,12 +72,7 @@ void ctl_cred_fingerprint(const char *hash_text, char out[CTL_FINGERPRINT_LEN + 
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)hash_text, strlen(hash_text), md);
-    static const char HEX[] = "0123456789abcdef";
-    for (size_t i = 0; i < CTL_FINGERPRINT_LEN / 2; i++) {
-        out[2 * i] = HEX[md[i] >> 4];
-        out[2 * i + 1] = HEX[md[i] & 15];
-    }
-    out[CTL_FINGERPRINT_LEN] = '\0';
+    hex_encode(md, CTL_FINGERPRINT_LEN / 2, out);
 }
 
 static void field(ctl_field_t *out, size_t *n, const char *name, const char *value)

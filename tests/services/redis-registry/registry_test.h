@@ -12,6 +12,7 @@
 
 #include "envelope.h"
 #include "registry_batch.h"
+#include "registry_logic.h"
 
 #define TO_BRIDGE UINT32_MAX
 #define TO_EDGE   (UINT32_MAX - 1)
@@ -242,6 +243,17 @@ static inline const char *cmd(const registry_batch_t *b, size_t i)
     for (size_t j = 0; j < registry_batch_argc(b, i) && at < sizeof(out); j++)
         at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%s", j ? " " : "",
                                registry_batch_arg(b, i, j));
+    return out;
+}
+
+/* The ce_id of the device.disconnected the registry emits for (kind, identity, epoch). */
+static inline const char *disc_id(const char *kind, const char *identity, uint64_t epoch)
+{
+    static char ids[4][33];
+    static int next;
+    char *out = ids[next++ % 4];
+    registry_disconnect_t d = {.identity = identity, .kind = kind, .epoch = epoch};
+    registry_event_disconnect_id(&d, out);
     return out;
 }
 

@@ -83,17 +83,6 @@ static void takeover_answer(long long epoch, const char *state)
     ck_assert_int_eq(feed(1, A(3, I(epoch), S(state), I(1000))), 0);
 }
 
-/* The ce_id of the device.disconnected the registry emits for (kind, identity, epoch). */
-static const char *disc_id(const char *kind, const char *identity, uint64_t epoch)
-{
-    static char ids[4][33];
-    static int next;
-    char *out = ids[next++ % 4];
-    registry_disconnect_t d = {.identity = identity, .kind = kind, .epoch = epoch};
-    registry_event_disconnect_id(&d, out);
-    return out;
-}
-
 START_TEST(test_refresh)
 {
     ck_assert_int_eq(registry_lease_refresh(L, 3, NOW), 0);

@@ -183,17 +183,6 @@ static void registered(uint32_t core, const char *identity, uint64_t conn, long 
 
 /* ---- tests ------------------------------------------------------------------------------ */
 
-/* The ce_id of the device.disconnected the registry emits for (kind, identity, epoch). */
-static const char *disc_id(const char *kind, const char *identity, uint64_t epoch)
-{
-    static char ids[4][33];
-    static int next;
-    char *out = ids[next++ % 4];
-    registry_disconnect_t d = {.identity = identity, .kind = kind, .epoch = epoch};
-    registry_event_disconnect_id(&d, out);
-    return out;
-}
-
 START_TEST(test_register_claim_registered)
 {
     reg(1, "CP1", 7, "pending");
