@@ -107,6 +107,27 @@ redis_nonempty() {
 # provision_cred IDENTITY name=value...: a station's credential record written as a backend does
 # (docs/security.md "A backend writing Redis directly"): HSET cred:<identity>, then PUBLISH
 # ocppgw:cred, so the pod's redis-registry moves it to every edge. Needs REDIS_URL (start_pod).
+# cred_record PROFILE PASSWORD|- [PREVIOUS]: the fields of a credential record (name=value, one
+# word each) as ocppctl makes them (docs/security.md): PBKDF2-SHA256 with 1,000 iterations and a
+# random salt; "-" for no password (profile 3: the certificate alone); PREVIOUS adds the prev_*
+# fields of a rotation. For provision_cred and `envelope-tool creds set`.
+cred_record() {
+  python3 - "$@" <<'PY'
+import base64, hashlib, os, sys
+prof, pw = sys.argv[1], sys.argv[2]
+out = ["v=1", f"profile={prof}"]
+def h(prefix, p):
+    salt = os.urandom(16)
+    d = hashlib.pbkdf2_hmac("sha256", p.encode(), salt, 1000)
+    return [f"{prefix}alg=pbkdf2-sha256", f"{prefix}iter=1000",
+            f"{prefix}salt={base64.b64encode(salt).decode()}", f"{prefix}hash={base64.b64encode(d).decode()}"]
+out += ["alg=none"] if pw == "-" else h("", pw)
+if len(sys.argv) > 3:
+    out += h("prev_", sys.argv[3])
+print(" ".join(out + ["updated_ms=1700000000000"]))
+PY
+}
+
 provision_cred() {
   local id="$1" kv args=()
   shift

@@ -32,13 +32,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P
 # security profile 1 with unknown stations let in (unauthenticated): PX-1 has a password, written
 # to the pod's Redis once it runs (provision_cred: the registry moves it to the edge)
 PXPW=proxy-station-password
-python3 - "$PXPW" >"$TMP/px.rec" <<'PY'
-import base64, hashlib, os, sys
-salt = os.urandom(16)
-d = hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), salt, 1000)
-print(f"v=1 profile=1 alg=pbkdf2-sha256 iter=1000 salt={base64.b64encode(salt).decode()} "
-      f"hash={base64.b64encode(d).decode()} updated_ms=1700000000000")
-PY
+cred_record 1 "$PXPW" >"$TMP/px.rec"
 
 WSS_PORT="$(free_port)"
 export OCPPGW_PROXY_PROTOCOL=v2 OCPPGW_IP_MAX_CONNECTIONS=5 OCPPGW_HANDSHAKE_TIMEOUT_MS=2s

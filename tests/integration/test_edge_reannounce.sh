@@ -37,18 +37,9 @@ wait_until 10 "ws-edge up" curl -s "http://127.0.0.1:$ADMIN/readyz"
 # the registry: CP-R1 and CP-D0..CP-D4 have a password (profile 1, as ocppctl makes records:
 # docs/security.md); the edge's HELLO starts the full sync
 PW=station-r1-password
-record() { # PASSWORD: the fields of a record, for `envelope-tool creds set`
-  python3 - "$1" <<'PY'
-import base64, hashlib, os, sys
-salt = os.urandom(16)
-d = hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), salt, 1000)
-print(f"v=1 profile=1 alg=pbkdf2-sha256 iter=1000 salt={base64.b64encode(salt).decode()} "
-      f"hash={base64.b64encode(d).decode()} updated_ms=1700000000000")
-PY
-}
 {
-  echo "set CP-R1 $(record "$PW")"
-  for i in 0 1 2 3 4; do echo "set CP-D$i $(record "$PW-d$i")"; done
+  echo "set CP-R1 $(cred_record 1 "$PW")"
+  for i in 0 1 2 3 4; do echo "set CP-D$i $(cred_record 1 "$PW-d$i")"; done
 } >"$TMP/records"
 mkfifo "$TMP/creds.in"
 "$TBIN/envelope-tool" creds "$TMP/ipc" edge-0 registry <"$TMP/creds.in" >"$TMP/creds.out" 2>&1 &

@@ -79,22 +79,6 @@ mkdir -p "$PKI"
 ok "CA, server (ECDSA P-256, RSA 2048) and client certificates made with openssl"
 
 # --- credential records, made as ocppctl does (docs/security.md) -------------------------
-record() { # PROFILE PASSWORD|- [PREVIOUS]: the fields of a record, for `envelope-tool creds set`
-  python3 - "$@" <<'PY'
-import base64, hashlib, os, sys
-prof, pw = sys.argv[1], sys.argv[2]
-out = ["v=1", f"profile={prof}"]
-def h(prefix, p):
-    salt = os.urandom(16)
-    d = hashlib.pbkdf2_hmac("sha256", p.encode(), salt, 1000)
-    return [f"{prefix}alg=pbkdf2-sha256", f"{prefix}iter=1000",
-            f"{prefix}salt={base64.b64encode(salt).decode()}", f"{prefix}hash={base64.b64encode(d).decode()}"]
-out += ["alg=none"] if pw == "-" else h("", pw)
-if len(sys.argv) > 3:
-    out += h("prev_", sys.argv[3])
-print(" ".join(out + ["updated_ms=1700000000000"]))
-PY
-}
 P1=station-one-password P2=station-two-password OLD2=station-two-previous P4=station-four-password
 
 NAME=itest-tls
@@ -107,19 +91,12 @@ edge_admin="$(grep -o 'edge :[0-9]*' "$POD_OUT" | grep -o '[0-9]*')"
 metric() { curl -sf "http://127.0.0.1:$edge_admin/metrics" | awk -v m="ocppgw_$1" '$1 == m {print $2}'; }
 # the records written as a backend does (docs/security.md "A backend writing Redis directly"):
 # HSET cred:<identity>, then PUBLISH ocppgw:cred; the pod's registry moves them to the edge
-provision() { # IDENTITY FIELDS...: name=value pairs of record()
-  local id="$1" kv args=()
-  shift
-  for kv in "$@"; do args+=("${kv%%=*}" "${kv#*=}"); done
-  redis-cli -u "$REDIS_URL" HSET "cred:$id" "${args[@]}" >/dev/null
-  redis-cli -u "$REDIS_URL" PUBLISH ocppgw:cred "$id" >/dev/null
-}
-# shellcheck disable=SC2046 # record() prints the fields, one word each
+# shellcheck disable=SC2046 # cred_record prints the fields, one word each
 {
-  provision_cred CP1 $(record 1 "$P1")
-  provision_cred CP2 $(record 2 "$P2" "$OLD2")
-  provision_cred CP3 $(record 3 -)
-  provision_cred CP4 $(record 2 "$P4")
+  provision_cred CP1 $(cred_record 1 "$P1")
+  provision_cred CP2 $(cred_record 2 "$P2" "$OLD2")
+  provision_cred CP3 $(cred_record 3 -)
+  provision_cred CP4 $(cred_record 2 "$P4")
 }
 wait_until 10 "4 credential records at the edge" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | awk '\$1 == \"ocppgw_edge_credentials\" {print \$2}')\" = 4 ]"
 [ "$(metric edge_credentials)" = 4 ] || fail "the edge holds $(metric edge_credentials) records, expected 4"
@@ -272,7 +249,7 @@ ok "not ready, and upgrades refused with 503, until the first credential sync"
 mkfifo "$TMP/solo.in"
 "$TBIN/envelope-tool" creds "$IPC" edge-0 registry <"$TMP/solo.in" >"$TMP/solo-creds.out" 2>&1 &
 exec 8>"$TMP/solo.in"
-rec2="$(record 1 "$P2" "$OLD2")"
+rec2="$(cred_record 1 "$P2" "$OLD2")"
 echo "set CP2 $rec2" >&8
 wait_until 10 "HELLO-triggered sync" grep -q '^sync 1 ' "$TMP/solo-creds.out"
 wait_until 5 "ready after the sync" curl -sf "http://127.0.0.1:$admin/readyz"
