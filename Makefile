@@ -117,10 +117,11 @@ COMMON_TEST_SRC := $(sort $(wildcard tests/common/test_*.c))
 COMMON_TEST_BIN := $(COMMON_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_BINS += $(COMMON_TEST_BIN)
 
+# jansson: test_json_escape parses what the escaper writes with a real JSON parser
 $(BUILD)/tests/common/%: tests/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(TEST_PKGS)) $(LDFLAGS) -o $@ $< \
-	    $(COMMON_LIB) $(COMMON_LDLIBS) $(call pkg_libs,$(TEST_PKGS))
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(COMMON_PKGS) $(TEST_PKGS) jansson) $(LDFLAGS) -o $@ $< \
+	    $(COMMON_LIB) $(COMMON_LDLIBS) $(call pkg_libs,$(TEST_PKGS) jansson)
 
 BINARIES := $(SERVICES:%=$(BIN)/%) $(TOOLS:%=$(BIN)/%)
 

@@ -5,6 +5,7 @@
  * terminal). The mutex also guards the service/pod names, kept pre-escaped.
  */
 #include "log.h"
+#include "json_escape.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,8 +26,6 @@
 
 /* U+2026 HORIZONTAL ELLIPSIS, marks a cut message. */
 #define LOG_ELLIPSIS "\xE2\x80\xA6"
-/* U+FFFD REPLACEMENT CHARACTER, stands for each byte that is not valid UTF-8. */
-#define LOG_REPLACEMENT "\xEF\xBF\xBD"
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
 
@@ -59,93 +58,16 @@ static void buf_puts(log_buf_t *buf, const char *str)
     buf_put(buf, str, strlen(str));
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF), or 0 when the bytes at s are not one. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (len < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return need;
-}
-
 /* Append the JSON-escaped form of in[0..inlen) to buf, using at most limit bytes and never cutting
  * an escape or a character in two. Returns true when all of the input fitted. */
 static bool buf_put_escaped(log_buf_t *buf, const char *in, size_t inlen, size_t limit)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)in;
-    size_t used = 0;
-    size_t i = 0;
+    size_t consumed;
 
     if (limit > buf->cap - buf->len)
         limit = buf->cap - buf->len;
-    while (i < inlen) {
-        char esc[6];
-        const char *rep = esc;
-        size_t rep_len, consumed = 1;
-        unsigned char c = s[i];
-
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            rep_len = 2;
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            esc[0] = '\\';
-            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-            rep_len = 2;
-        } else if (c < 0x20 || c == 0x7F) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0xF];
-            rep_len = 6;
-        } else if (c < 0x80) {
-            rep = (const char *)s + i;
-            rep_len = 1;
-        } else {
-            consumed = utf8_sequence_len(s + i, inlen - i);
-            if (consumed > 0) {
-                rep = (const char *)s + i;
-                rep_len = consumed;
-            } else {
-                rep = LOG_REPLACEMENT;
-                rep_len = sizeof(LOG_REPLACEMENT) - 1;
-                consumed = 1;
-            }
-        }
-        if (rep_len > limit - used)
-            return false;
-        memcpy(buf->data + buf->len, rep, rep_len);
-        buf->len += rep_len;
-        used += rep_len;
-        i += consumed;
-    }
-    return true;
+    buf->len += json_escape(in, inlen, buf->data + buf->len, limit, &consumed);
+    return consumed == inlen;
 }
 
 /* Append `"key":"escaped value"`; returns true when the value was not cut. */

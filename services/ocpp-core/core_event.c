@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hex.h"
+#include "json_escape.h"
 
 #include <openssl/evp.h>
 
@@ -202,15 +203,14 @@ void core_event_format_time(uint64_t time_us, char out[32])
 /* appends s as a JSON string literal */
 static void put_json_string(FILE *f, const char *s)
 {
+    size_t len = s ? strlen(s) : 0, done = 0;
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        char code[3];
-        if (*p == '"' || *p == '\\')
-            fputc('\\', f), fputc(*p, f);
-        else if (*p < 0x20)
-            hex_encode(p, 1, code), fprintf(f, "\\u00%s", code);
-        else
-            fputc(*p, f);
+    while (done < len) {
+        char chunk[256];
+        size_t consumed;
+        size_t n = json_escape(s + done, len - done, chunk, sizeof(chunk), &consumed);
+        fwrite(chunk, 1, n, f);
+        done += consumed;
     }
     fputc('"', f);
 }

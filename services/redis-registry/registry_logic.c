@@ -2,6 +2,7 @@
 #include "registry_logic.h"
 
 #include "hex.h"
+#include "json_escape.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -86,29 +87,13 @@ bool registry_busy_update(bool *busy, size_t queued, size_t limit)
 /* Appends s as a JSON string (quotes included) to buf at *pos; false if it does not fit. */
 static bool json_string(char *buf, size_t cap, size_t *pos, const char *s)
 {
-    if (*pos + 1 >= cap)
+    size_t len = strlen(s), consumed;
+    if (*pos + 2 >= cap)
         return false;
     buf[(*pos)++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[7];
-        size_t n;
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            n = 2;
-        } else if (*p < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            hex_encode(p, 1, esc + 4);
-            n = 6;
-        } else {
-            esc[0] = (char)*p;
-            n = 1;
-        }
-        if (*pos + n + 1 >= cap)
-            return false;
-        memcpy(buf + *pos, esc, n);
-        *pos += n;
-    }
+    *pos += json_escape(s, len, buf + *pos, cap - *pos - 2, &consumed);
+    if (consumed < len)
+        return false;
     buf[(*pos)++] = '"';
     buf[*pos] = '\0';
     return true;

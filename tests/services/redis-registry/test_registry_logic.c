@@ -146,7 +146,7 @@ START_TEST(test_event_disconnected)
     ck_assert_ptr_nonnull(ev2);
     dump_event(ev2);
     free(ev2);
-    ck_assert_ptr_nonnull(strstr(ev, "(pod a\\\"b\\\\c\\u000a, epoch 1"));
+    ck_assert_ptr_nonnull(strstr(ev, "(pod a\\\"b\\\\c\\n, epoch 1"));
     free(ev);
     /* another epoch, kind or identity: another id */
     registry_disconnect_t d = {.identity = "CP-7", .kind = "swept", .epoch = 43};
