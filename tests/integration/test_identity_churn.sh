@@ -16,8 +16,8 @@
 #    identities keep their boot state in `{conn:<id>}:meta`, with a TTL too;
 #  - the keys that belong to no identity are the pod's own few (lease, set of pods, sweeper).
 # Counts by key family are printed. Running time on the 2 shared cores: 13 s in all (the 10,000
-# connections 7.3 s) at load average 1.8 (bounded: churn.js fails a wave after 60 s, the test
-# after 150 s). Env: CHURN_N (10000), CHURN_WAVE (2000).
+# connections 7.3 s) at load average 1.8, 25 s at load average 11 (bounded: churn.js fails a
+# wave after 60 s, the test after 150 s). Env: CHURN_N (10000), CHURN_WAVE (2000).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 itest_cleanup_on_exit
