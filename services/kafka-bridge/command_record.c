@@ -301,10 +301,12 @@ char *command_result_json(const char *command_id, const char *cp_id, const char 
     char rcv[32], fin[32];
     command_format_rfc3339(received_ms, rcv, sizeof(rcv));
     command_format_rfc3339(finished_ms, fin, sizeof(fin));
-    json_t *o = json_pack("{s:s, s:s?, s:s, s:s?, s:n, s:s, s:s, s:s?}", "command_id", command_id,
-                          "cp_id", cp_id && cp_id[0] ? cp_id : NULL, "status", status, "reason",
-                          reason && reason[0] ? reason : NULL, "response", "received_at", rcv,
-                          "finished_at", fin, "pod", pod);
+    /* "at" as on ocpp-core's results (result.json requires it on every result): when the
+     * result was decided, the same instant as finished_at */
+    json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:s?, s:n, s:s, s:s, s:s?}", "command_id",
+                          command_id, "cp_id", cp_id && cp_id[0] ? cp_id : NULL, "status", status,
+                          "at", fin, "reason", reason && reason[0] ? reason : NULL, "response",
+                          "received_at", rcv, "finished_at", fin, "pod", pod);
     if (!o)
         return NULL;
     return dump(o, outlen);

@@ -67,8 +67,9 @@ void command_format_rfc3339(int64_t ms, char *out, size_t outlen);
 char *command_forward_json(const char *json, size_t len, const command_record_t *rec,
                            const char *pod, size_t *outlen);
 
-/* The result record (command-results, docs/commands.md): command_id, cp_id, status, reason,
- * response null, received_at, finished_at, pod. malloc'd, NUL-terminated; NULL on OOM. */
+/* The result record (command-results, docs/commands.md): command_id, cp_id, status, at (the
+ * instant of finished_at, as on ocpp-core's results), reason, response null, received_at,
+ * finished_at, pod. malloc'd, NUL-terminated; NULL on OOM. */
 char *command_result_json(const char *command_id, const char *cp_id, const char *status,
                           const char *reason, int64_t received_ms, int64_t finished_ms,
                           const char *pod, size_t *outlen);

@@ -109,14 +109,31 @@ static bool json_raw(char *buf, size_t cap, size_t *pos, const char *s)
     return true;
 }
 
-void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33])
+/* SHA-256 over the event's natural key: "device.disconnected", identity, kind, epoch. */
+static void disconnect_digest(const registry_disconnect_t *d,
+                              unsigned char md[SHA256_DIGEST_LENGTH])
 {
     char key[256];
     int n = snprintf(key, sizeof(key), "device.disconnected\n%s\n%s\n%" PRIu64, d->identity,
                      d->kind, d->epoch);
-    unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)key, n < (int)sizeof(key) ? (size_t)n : sizeof(key) - 1, md);
+}
+
+void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    disconnect_digest(d, md);
     hex_encode(md, 16, out);
+}
+
+void registry_event_disconnect_traceparent(const registry_disconnect_t *d,
+                                           char out[REGISTRY_TRACEPARENT_LEN + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    disconnect_digest(d, md);
+    md[15] |= 1; /* neither id may be all zero (W3C) */
+    md[23] |= 1;
+    hex_traceparent(md, 0x01, out); /* sampled */
 }
 
 char *registry_event_disconnect(const registry_disconnect_t *d)
@@ -176,20 +193,23 @@ int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void
     char *value = registry_event_disconnect(d);
     if (!value)
         return -ENOMEM;
-    char id[33];
+    char id[33], traceparent[REGISTRY_TRACEPARENT_LEN + 1];
     registry_event_disconnect_id(d, id);
+    registry_event_disconnect_traceparent(d, traceparent);
     envelope_t env = {.type = ENV_EVENT};
     env.u.event.core_id = 0;
     env.u.event.token = 0;
     env.u.event.topic = env_str(topic);
     env.u.event.key = env_str(d->identity);
-    env.u.event.headers.count = 3;
+    env.u.event.headers.count = 4;
     env.u.event.headers.items[0] =
         (env_header_t){env_str("ce_type"), env_str("device.disconnected")};
     env.u.event.headers.items[1] = (env_header_t){env_str("ce_id"), env_str(id)};
     /* the CloudEvents Kafka binding's structured mode, as ocpp-core's events */
     env.u.event.headers.items[2] = (env_header_t){
         env_str("content-type"), env_str("application/cloudevents+json; charset=UTF-8")};
+    /* W3C trace context, as on every connection event (docs/unified-model.md) */
+    env.u.event.headers.items[3] = (env_header_t){env_str("traceparent"), env_str(traceparent)};
     env.u.event.value = (env_bin_t){(const uint8_t *)value, strlen(value)};
     int rc = send(arg, &env);
     free(value);

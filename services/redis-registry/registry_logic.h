@@ -59,6 +59,13 @@ typedef struct {
  * natural key: consumers may de-duplicate on it (docs/unified-model.md). */
 void registry_event_disconnect_id(const registry_disconnect_t *d, char out[33]);
 
+/* Its W3C traceparent ("00-<trace id>-<parent id>-01"): a trace of its own, from the same digest
+ * (bytes 0..15 the trace id, 16..23 the parent id), so one release is one trace wherever it is
+ * emitted, without a random source in this pure code. */
+#define REGISTRY_TRACEPARENT_LEN 55
+void registry_event_disconnect_traceparent(const registry_disconnect_t *d,
+                                           char out[REGISTRY_TRACEPARENT_LEN + 1]);
+
 /* The CloudEvents JSON of device.disconnected, valid against proto/unified/cloudevent.json as
  * ocpp-core's events: source /ocppgw/<by_pod>, the id above, dataschema, data {close_code 1006,
  * reason}, the reason naming the pod, the epoch and who released it. Returns a malloc'd string
@@ -69,8 +76,9 @@ char *registry_event_disconnect(const registry_disconnect_t *d);
 char *registry_event_disconnected(const char *identity, const char *dead_pod, const char *by_pod,
                                   uint64_t epoch, uint64_t time_us);
 
-/* The EVENT envelope of registry_event_disconnect (topic, key = identity, headers ce_type and
- * ce_id, no ack token) handed to send. Returns what send returned, or -ENOMEM. */
+/* The EVENT envelope of registry_event_disconnect (topic, key = identity, headers ce_type,
+ * ce_id, content-type and traceparent, no ack token) handed to send. Returns what send returned, or
+ * -ENOMEM. */
 int registry_send_disconnect(int (*send)(void *arg, const envelope_t *env), void *arg,
                              const char *topic, const registry_disconnect_t *d);
 

@@ -15,7 +15,7 @@
 #    ce_id header is the event's id;
 #  - the command's result comes back with the command's own traceparent as a header;
 #  - ocppgw_core_call_duration_seconds has series for the actions the station sent.
-# The npm `cloudevents` SDK is not in tests/e2e/node_modules: the binding is checked by hand.
+# (The npm `cloudevents` SDK reads these records in test_cloudevents_sdk.sh.)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/metrics_lib.sh"

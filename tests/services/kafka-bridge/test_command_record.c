@@ -219,6 +219,8 @@ START_TEST(test_result_json)
                      "1970-01-01T00:00:01.000Z");
     ck_assert_str_eq(json_string_value(json_object_get(o, "finished_at")),
                      "1970-01-01T00:00:02.500Z");
+    /* "at", which proto/unified/result.json requires of every result, ocpp-core's or ours */
+    ck_assert_str_eq(json_string_value(json_object_get(o, "at")), "1970-01-01T00:00:02.500Z");
     json_decref(o);
     free(s);
     /* an invalid record may have no cp_id and the reason is still there */

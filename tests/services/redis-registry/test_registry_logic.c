@@ -162,6 +162,55 @@ START_TEST(test_event_disconnected)
 }
 END_TEST
 
+/* registry_send_disconnect's envelope: the record's headers as the Kafka binding and W3C trace
+ * context want them (a CloudEvents SDK found the traceparent missing on the registry's event) */
+static envelope_t sent;
+static char sent_headers[4][2][128];
+static int capture(void *arg, const envelope_t *env)
+{
+    (void)arg;
+    sent = *env;
+    for (size_t i = 0; i < env->u.event.headers.count && i < 4; i++) {
+        snprintf(sent_headers[i][0], 128, "%.*s", (int)env->u.event.headers.items[i].name.len,
+                 env->u.event.headers.items[i].name.ptr);
+        snprintf(sent_headers[i][1], 128, "%.*s", (int)env->u.event.headers.items[i].value.len,
+                 env->u.event.headers.items[i].value.ptr);
+    }
+    return 0;
+}
+
+START_TEST(test_send_disconnect_headers)
+{
+    registry_disconnect_t d = {.identity = "CP-7",
+                               .pod = "pod-a",
+                               .by_pod = "pod-b",
+                               .epoch = 42,
+                               .kind = "swept",
+                               .reason = "pod lease expired"};
+    ck_assert_int_eq(registry_send_disconnect(capture, NULL, "ocpp-events-up", &d), 0);
+    ck_assert_int_eq(sent.type, ENV_EVENT);
+    ck_assert_uint_eq(sent.u.event.headers.count, 4);
+    ck_assert_str_eq(sent_headers[0][0], "ce_type");
+    ck_assert_str_eq(sent_headers[0][1], "device.disconnected");
+    ck_assert_str_eq(sent_headers[1][0], "ce_id");
+    ck_assert_str_eq(sent_headers[1][1], EXPECTED_ID);
+    ck_assert_str_eq(sent_headers[2][0], "content-type");
+    ck_assert_str_eq(sent_headers[2][1], "application/cloudevents+json; charset=UTF-8");
+    ck_assert_str_eq(sent_headers[3][0], "traceparent");
+    /* the digest's bytes 0..15 (last bit set) and 16..23 (last bit set):
+     * python3 -c 'import hashlib; m=bytearray(hashlib.sha256(b"device.disconnected\nCP-7\n
+     * swept\n42").digest()); m[15]|=1; m[23]|=1; print(m[:16].hex(), m[16:24].hex())' */
+    ck_assert_str_eq(sent_headers[3][1], "00-103f86e25ee7316ff3ebcd4553c48e1d-97ef3a3b342da00d-01");
+    char tp[REGISTRY_TRACEPARENT_LEN + 1];
+    registry_event_disconnect_traceparent(&d, tp);
+    ck_assert_str_eq(tp, sent_headers[3][1]);
+    d.epoch = 43; /* another release, another trace */
+    registry_event_disconnect_traceparent(&d, tp);
+    ck_assert_str_ne(tp, sent_headers[3][1]);
+    ck_assert_uint_eq(strlen(tp), REGISTRY_TRACEPARENT_LEN);
+}
+END_TEST
+
 START_TEST(test_addr_list)
 {
     registry_addr_t a[REGISTRY_MAX_SENTINELS];
@@ -220,6 +269,7 @@ int main(void)
     tcase_add_test(tc, test_takeover_step);
     tcase_add_test(tc, test_busy_hysteresis);
     tcase_add_test(tc, test_event_disconnected);
+    tcase_add_test(tc, test_send_disconnect_headers);
     tcase_add_test(tc, test_addr_list);
     tcase_add_test(tc, test_keys);
     suite_add_tcase(s, tc);
