@@ -16,10 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/sha.h>
 
 #include "bridge_metrics.h"
 #include "command_route.h"
 #include "hash.h"
+#include "hex.h"
 #include "log.h"
 #include "offset_track.h"
 #include "u64map.h"
@@ -80,6 +84,7 @@ typedef enum {
 typedef struct cmd {
     reader_t *reader; /* NULL: a RESULT of an earlier bridge instance being published */
     int64_t offset, record_ts_ms, received_ms, due_ms;
+    int64_t decided_ms; /* when its output was first produced: the ce_time of result and DLQ copy */
     uint64_t token; /* key in cmds; also the request_id of LOOKUP and DEDUP */
     command_record_t rec;
     char *value; /* the record as read, NUL-terminated */
@@ -136,10 +141,15 @@ struct command_flow {
 };
 
 /* The CloudEvents Kafka binding reads a record's type from its content-type header: results and
- * forwarded commands are plain JSON documents (not CloudEvents), a DLQ copy is the record as it
- * was read (JSON, or bytes that were not). */
+ * forwarded commands are plain JSON documents, a DLQ copy is the record as it was read (JSON, or
+ * bytes that were not). Results and DLQ copies are also CloudEvents in the binding's binary mode
+ * (ce_* headers, the value is the event's data): a consumer with a CloudEvents SDK reads them as
+ * events, one without sees the same plain value (docs/commands.md). */
 #define CONTENT_TYPE_JSON  "application/json"
 #define CONTENT_TYPE_BYTES "application/octet-stream"
+#define CE_TYPE_RESULT     "command.result"
+#define CE_TYPE_DLQ        "command.dead_lettered"
+#define CE_SCHEMA_RESULT   "https://ocppgw.example/unified/result.json"
 
 static int64_t ms_of(uint64_t now_us)
 {
@@ -335,10 +345,44 @@ static void add_traceparent(env_headers_t *h, const cmd_t *c)
         h->items[h->count++] = (env_header_t){env_str("traceparent"), env_str(c->traceparent)};
 }
 
-/* The DLQ copy: the record as read, with status, reason, pod, content-type and traceparent
- * headers. */
+/* The ce_* attributes' text, alive while a part is produced. */
+typedef struct {
+    char id[33], time[32], source[COMMAND_POD_MAX + 16];
+} ce_text_t;
+
+/* Appends the binary-mode CloudEvents headers of c's record of type `type` to h. The id is the
+ * SHA-256 of type and command id: a result or DLQ copy produced again (after a crash, on any pod)
+ * has the id it had, so consumers de-duplicate it like any event (DESIGN §3). */
+static void add_ce_headers(env_headers_t *h, ce_text_t *t, const command_flow_t *f,
+                           const cmd_t *c, const char *type, const char *schema)
+{
+    char key[COMMAND_ID_MAX + 64];
+    int n = snprintf(key, sizeof(key), "%s\n%s", type, c->rec.command_id);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, n < (int)sizeof(key) ? (size_t)n : sizeof(key) - 1, md);
+    hex_encode(md, 16, t->id);
+    time_t secs = (time_t)(c->decided_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t len = strftime(t->time, sizeof(t->time), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(t->time + len, sizeof(t->time) - len, ".%03dZ", (int)(c->decided_ms % 1000));
+    snprintf(t->source, sizeof(t->source), "/ocppgw/%s", f->pod_id);
+    h->items[h->count++] = (env_header_t){env_str("ce_specversion"), env_str("1.0")};
+    h->items[h->count++] = (env_header_t){env_str("ce_id"), env_str(t->id)};
+    h->items[h->count++] = (env_header_t){env_str("ce_type"), env_str(type)};
+    h->items[h->count++] = (env_header_t){env_str("ce_source"), env_str(t->source)};
+    h->items[h->count++] = (env_header_t){env_str("ce_time"), env_str(t->time)};
+    if (c->rec.cp_id[0])
+        h->items[h->count++] = (env_header_t){env_str("ce_subject"), env_str(c->rec.cp_id)};
+    if (schema)
+        h->items[h->count++] = (env_header_t){env_str("ce_dataschema"), env_str(schema)};
+}
+
+/* The DLQ copy: the record as read, with status, reason, pod, content-type, traceparent and
+ * CloudEvents headers. */
 static void cmd_produce_dlq(command_flow_t *f, cmd_t *c)
 {
+    ce_text_t ce;
     env_headers_t dh = {.count = 4};
     dh.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
     dh.items[1] = (env_header_t){env_str("reason"), env_str(c->reason)};
@@ -346,6 +390,7 @@ static void cmd_produce_dlq(command_flow_t *f, cmd_t *c)
     dh.items[3] = (env_header_t){env_str("content-type"),
                                  env_str(c->rec.is_json ? CONTENT_TYPE_JSON : CONTENT_TYPE_BYTES)};
     add_traceparent(&dh, c);
+    add_ce_headers(&dh, &ce, f, c, CE_TYPE_DLQ, NULL);
     cmd_produce_part(f, c, PART_DLQ, f->dlq_topic, COMMAND_FLOW_PARTITION_ANY, c->rec.command_id,
                      &dh, c->value, c->len);
 }
@@ -368,10 +413,12 @@ static void cmd_produce_forward(command_flow_t *f, cmd_t *c)
 /* The result on command-results: core's record as it is, or one the bridge writes. */
 static void cmd_produce_result(command_flow_t *f, cmd_t *c, int64_t now)
 {
+    ce_text_t ce;
     env_headers_t h = {.count = 2};
     h.items[0] = (env_header_t){env_str("status"), env_str(c->status)};
     h.items[1] = (env_header_t){env_str("content-type"), env_str(CONTENT_TYPE_JSON)};
     add_traceparent(&h, c);
+    add_ce_headers(&h, &ce, f, c, CE_TYPE_RESULT, CE_SCHEMA_RESULT);
     if (c->out == OUT_CORE_RESULT) {
         cmd_produce_part(f, c, PART_MAIN, f->results_topic, COMMAND_FLOW_PARTITION_ANY,
                          c->rec.command_id, &h, c->core_value, c->core_len);
@@ -415,6 +462,8 @@ static void observe_duration(const cmd_t *c, int64_t now)
 static void cmd_output(command_flow_t *f, cmd_t *c, int64_t now)
 {
     cmd_set_state(f, c, CMD_OUTPUT);
+    if (!c->decided_ms)
+        c->decided_ms = now;
     c->holding = true;
     if (c->out == OUT_FORWARD)
         cmd_produce_forward(f, c);

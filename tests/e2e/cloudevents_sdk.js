@@ -11,15 +11,17 @@
 // the record's data; the record value validates against cloudevent.json (ajv) and its data
 // against the schema dataschema names. Every type of cloudevent.json's enum must appear.
 // Results (command-results) and DLQ copies (commands-dlq) are plain JSON documents with
-// content-type application/json (docs/commands.md): the SDK must not take them for CloudEvents
-// (isEvent false, toEvent refuses them), and their values validate against result.json / are
-// the record as written. expect.json: {results: {command_id: status}, dlq: {command_id: value},
+// content-type application/json and the binding's binary-mode ce_* headers (docs/commands.md):
+// the SDK reads them as CloudEvents of type command.result / command.dead_lettered whose id is
+// the SHA-256 of "<type>\n<command_id>" (32 hex), whose data is the record's value, and their
+// values validate against result.json / are the record as written. expect.json: {results: {command_id: status}, dlq: {command_id: value},
 // registry: {subject, id}} (the registry's own device.disconnected). Exit 1 on any failure.
 'use strict';
-const { Kafka, CloudEvent, ValidationError } = require('cloudevents');
+const { Kafka, CloudEvent } = require('cloudevents');
 const Ajv = require('ajv');
 const addFormats = require('ajv-formats');
 const assert = require('assert');
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -100,20 +102,31 @@ check(`the registry's device.disconnected of ${expect.registry.subject}`, () => 
   assert.match(mine[0].data.reason, /reconciliation/);
 });
 
-// results and DLQ copies: plain JSON, not CloudEvents
-function notCloudEvent(msg) {
+// results and DLQ copies: plain JSON values, CloudEvents in binary mode
+function binaryCloudEvent(msg, type, cid, schema) {
   assert.strictEqual(msg.headers['content-type'], 'application/json');
-  assert.strictEqual(Kafka.isEvent(msg), false, 'the SDK takes it for a CloudEvent');
-  assert.throws(() => Kafka.toEvent(msg), (e) => e instanceof ValidationError && /No CloudEvent/.test(e.message));
-  assert.ok(!Object.keys(msg.headers).some((h) => h.startsWith('ce_')), 'ce_ headers on a plain record');
+  assert.ok(Kafka.isEvent(msg), 'the SDK does not see a CloudEvent');
+  const ce = Kafka.toEvent(msg);
+  assert.ok(ce.validate(), 'not a valid CloudEvent');
+  assert.strictEqual(ce.specversion, '1.0');
+  assert.strictEqual(ce.type, type);
+  const id = crypto.createHash('sha256').update(`${type}\n${cid}`).digest('hex').slice(0, 32);
+  assert.strictEqual(ce.id, id, 'id is not the digest of type and command id');
+  assert.strictEqual(ce.source, `/ocppgw/${pod}`);
+  assert.strictEqual(ce.datacontenttype, 'application/json');
+  assert.strictEqual(ce.dataschema, schema);
+  assert.ok(!Number.isNaN(Date.parse(ce.time)), 'no time');
+  assert.deepStrictEqual(ce.data, JSON.parse(msg.value), 'data is not the record value');
+  return ce;
 }
 const results = records(resFile);
 for (const [cid, status] of Object.entries(expect.results)) {
   check(`result ${cid}`, () => {
     const mine = results.filter((m) => m.key === cid);
     assert.strictEqual(mine.length, 1, `${mine.length} results`);
-    notCloudEvent(mine[0]);
     const r = JSON.parse(mine[0].value);
+    const ce = binaryCloudEvent(mine[0], 'command.result', cid, BASE + 'result.json');
+    if (r.cp_id) assert.strictEqual(ce.subject, r.cp_id);
     assert.ok(resultSchema(r), `breaks result.json: ${JSON.stringify(resultSchema.errors)}`);
     assert.strictEqual(r.status, status);
     assert.strictEqual(mine[0].headers.status, status, 'status header');
@@ -125,12 +138,12 @@ for (const [cid, value] of Object.entries(expect.dlq)) {
   check(`DLQ copy ${cid}`, () => {
     const mine = dlq.filter((m) => m.key === cid);
     assert.strictEqual(mine.length, 1, `${mine.length} copies`);
-    notCloudEvent(mine[0]);
+    binaryCloudEvent(mine[0], 'command.dead_lettered', cid, undefined);
     assert.strictEqual(mine[0].value, value, 'not the record as written');
     assert.strictEqual(mine[0].headers.status, 'invalid');
     assert.ok(mine[0].headers.reason, 'no reason header');
   });
 }
-console.log(`results: ${Object.keys(expect.results).length}, DLQ copies: ${Object.keys(expect.dlq).length} read as plain JSON records`);
+console.log(`results: ${Object.keys(expect.results).length}, DLQ copies: ${Object.keys(expect.dlq).length} read as binary-mode CloudEvents with plain JSON values`);
 console.log(failures ? `cloudevents SDK: ${failures} failures` : 'cloudevents SDK: every record read as specified');
 process.exit(failures ? 1 : 0);

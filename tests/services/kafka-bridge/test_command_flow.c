@@ -48,8 +48,8 @@ typedef struct {
     char value[4096];
     size_t vlen;
     uint64_t cookie;
-    char hname[6][32];
-    char hvalue[6][200];
+    char hname[16][32];
+    char hvalue[16][200];
     size_t nh;
     /* envelopes */
     int type;
@@ -110,7 +110,7 @@ static int op_produce(void *arg, const command_flow_record_t *r, uint64_t cookie
     memcpy(o->value, r->value.ptr, r->value.len);
     o->vlen = r->value.len;
     o->cookie = cookie;
-    for (size_t i = 0; r->headers && i < r->headers->count && i < 6; i++) {
+    for (size_t i = 0; r->headers && i < r->headers->count && i < 16; i++) {
         copy_str(o->hname[i], sizeof(o->hname[i]), r->headers->items[i].name);
         copy_str(o->hvalue[i], sizeof(o->hvalue[i]), r->headers->items[i].value);
         o->nh++;
@@ -1733,6 +1733,14 @@ START_TEST(test_deadline_and_trace_to_core)
     ck_assert_str_eq(o->topic, "command-results");
     ck_assert_str_eq(header(o, "content-type"), "application/json");
     ck_assert_str_eq(header(o, "traceparent"), tp2); /* the core's span */
+    /* a CloudEvent in the Kafka binding's binary mode: id from type and command id */
+    ck_assert_str_eq(header(o, "ce_specversion"), "1.0");
+    ck_assert_str_eq(header(o, "ce_type"), "command.result");
+    ck_assert_str_eq(header(o, "ce_id"), "69ee41de851cf0233300884a03a4b72f");
+    ck_assert_str_eq(header(o, "ce_source"), "/ocppgw/pod-a");
+    ck_assert_str_eq(header(o, "ce_subject"), "CP-d-1");
+    ck_assert_str_eq(header(o, "ce_time"), "2026-11-18T11:06:41.500Z");
+    ck_assert_str_eq(header(o, "ce_dataschema"), "https://ocppgw.example/unified/result.json");
     deliver(o->cookie, 0, T0_MS + 2000);
     take_store(OWN, 1);
     none();
@@ -1819,6 +1827,9 @@ START_TEST(test_cp_id_invalid)
     uint64_t d = take_dlq("d-4", json, "invalid", why);
     ck_assert_str_eq(header(&rec_ops[seen - 1], "content-type"), "application/json");
     ck_assert_ptr_null(header(&rec_ops[seen - 1], "traceparent")); /* none given */
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "ce_type"), "command.dead_lettered");
+    ck_assert_str_eq(header(&rec_ops[seen - 1], "ce_id"), "e3935f137542bae560e48a72986233d2");
+    ck_assert_ptr_null(header(&rec_ops[seen - 1], "ce_dataschema")); /* the record as read */
     deliver(r, 0, T0_MS);
     deliver(d, 0, T0_MS);
     take_store(OWN, 1);
