@@ -33,7 +33,7 @@ typedef struct core_conn core_conn_t;
 typedef enum {
     CORE_TO_EDGE = 0, /* SEND, CLOSE, CONN_STATE, ANNOUNCE: to the edge named by edge_id */
     CORE_TO_BRIDGE,   /* EVENT, RESULT, ANNOUNCE */
-    CORE_TO_REGISTRY  /* REGISTER, UNREGISTER, TAG_LOOKUP, ANNOUNCE */
+    CORE_TO_REGISTRY  /* REGISTER, UNREGISTER, TAG_LOOKUP, TXID_BLOCK, TXID_CLAIM, ANNOUNCE */
 } core_peer_t;
 
 typedef struct {
@@ -78,6 +78,12 @@ typedef struct {
     uint64_t token_base;            /* EVENT ack tokens count up from here: unique across runs
                                      * (the shell passes its start time << 8), so a late ack of a
                                      * former run matches nothing */
+    /* 1.6 transaction ids (docs/ocpp-core.md "Transaction ids"); 0: the defaults in brackets */
+    uint32_t txid_block_size;       /* ids per TXID_BLOCK [1000] */
+    uint32_t txid_low_water;        /* next block when fewer are left [0: at empty] */
+    uint64_t txid_ttl_ms;           /* TXID_CLAIM ttl_ms [7 days] */
+    uint64_t txid_claim_timeout_ms; /* a claim or block unanswered is sent again [1000] */
+    uint64_t txid_claim_budget_ms;  /* StartTransaction: InternalError past this [5000] */
     unsigned char id_key[32];       /* key of the ids unique to an occurrence (event ids,
                                      * traceparents): the shell fills it from getrandom, tests
                                      * with what they like (core_event.h, core_idgen_t) */

@@ -62,6 +62,16 @@ static struct {
     int open_rc;  /* what open_edge returns */
     int opened;
     char opened_edge[64], opened_endpoint[64];
+    /* auto_claim: the registry's claim script stands in for 1.6 transaction ids (tests of other
+     * rules): a TXID_CLAIM is not recorded but answered at the end of frame() and tag_info(),
+     * with the id remembered under its key (first=false) or else its candidate, remembered
+     * (first=true); the tests of transaction ids turn it off and answer themselves */
+    bool auto_claim;
+    uint64_t claim_request, claim_candidate;
+    char claim_key[128];
+    char keys[16][128];
+    uint64_t ids[16];
+    size_t nkeys;
 } R;
 
 static void copy_str(env_str_t s, char *out, size_t len)
@@ -73,6 +83,12 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
                     outbox_policy_t policy)
 {
     (void)arg;
+    if (env->type == ENV_TXID_CLAIM && R.auto_claim && !R.full[to]) {
+        R.claim_request = env->u.txid_claim.request_id;
+        R.claim_candidate = env->u.txid_claim.candidate;
+        copy_str(env->u.txid_claim.key, R.claim_key, sizeof(R.claim_key));
+        return 0;
+    }
     ck_assert_uint_lt(R.n, sizeof(R.r) / sizeof(R.r[0]));
     rec_t *r = &R.r[R.n++];
     memset(r, 0, sizeof(*r));
@@ -143,6 +159,17 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
         r->conn_id = env->u.unregister.conn_id;
         r->epoch = env->u.unregister.epoch;
         break;
+    case ENV_TXID_BLOCK:
+        r->token = env->u.txid_block.request_id;
+        r->code = env->u.txid_block.count;
+        r->instance = env->u.txid_block.core_id;
+        break;
+    case ENV_TXID_CLAIM:
+        r->token = env->u.txid_claim.request_id;
+        r->epoch = env->u.txid_claim.candidate;
+        r->instance = env->u.txid_claim.ttl_ms;
+        copy_str(env->u.txid_claim.key, r->what, sizeof(r->what));
+        break;
     default:
         ck_abort_msg("unexpected effect %d", (int)env->type);
     }
@@ -188,7 +215,49 @@ static void hello(core_conn_t *e, const char *edge, uint64_t instance, uint64_t 
     core_conn_on_envelope(e, &env, now);
 }
 
-/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO */
+static void txid_range(core_conn_t *e, uint64_t request_id, uint64_t first, uint32_t count,
+                       int32_t error, uint64_t now)
+{
+    envelope_t env = {.type = ENV_TXID_RANGE};
+    env.u.txid_range.request_id = request_id;
+    env.u.txid_range.first = first;
+    env.u.txid_range.count = count;
+    env.u.txid_range.error = error;
+    core_conn_on_envelope(e, &env, now);
+}
+
+static void txid_claimed(core_conn_t *e, uint64_t request_id, uint64_t id, bool first,
+                         int32_t error, uint64_t now)
+{
+    envelope_t env = {.type = ENV_TXID_CLAIMED};
+    env.u.txid_claimed.request_id = request_id;
+    env.u.txid_claimed.id = id;
+    env.u.txid_claimed.first = first;
+    env.u.txid_claimed.error = error;
+    core_conn_on_envelope(e, &env, now);
+}
+
+/* auto_claim: answers the TXID_CLAIM the engine just sent, if any */
+static void registry_answers(core_conn_t *e, uint64_t now)
+{
+    while (R.claim_request) {
+        uint64_t request = R.claim_request, id = R.claim_candidate;
+        R.claim_request = 0;
+        for (size_t i = 0; i < R.nkeys; i++)
+            if (strcmp(R.keys[i], R.claim_key) == 0) {
+                txid_claimed(e, request, R.ids[i], false, 0, now);
+                return;
+            }
+        ck_assert_uint_lt(R.nkeys, 16);
+        snprintf(R.keys[R.nkeys], sizeof(R.keys[0]), "%s", R.claim_key);
+        R.ids[R.nkeys++] = id;
+        txid_claimed(e, request, id, true, 0, now);
+    }
+}
+
+/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO; without
+ * an ANNOUNCE period (the tests of it see the first tick) it ticked once and got the transaction
+ * ids 1000..1099 for its first TXID_BLOCK */
 static core_conn_t *engine_with(const core_conn_config_t *cfg)
 {
     memset(&R, 0, sizeof(R));
@@ -198,7 +267,15 @@ static core_conn_t *engine_with(const core_conn_config_t *cfg)
     ck_assert_ptr_nonnull(e);
     hello(e, EDGE, 0, T0);
     hello(e, "edge-2", 0, T0);
+    if (!cfg->announce_interval_ms) {
+        R.n = 0;
+        core_conn_tick(e, T0);
+        ck_assert_uint_eq(R.n, 1);
+        ck_assert_int_eq(R.r[0].type, ENV_TXID_BLOCK);
+        txid_range(e, R.r[0].token, 1000, 100, 0, T0);
+    }
     R.n = 0;
+    R.auto_claim = true;
     return e;
 }
 
@@ -274,6 +351,7 @@ static void frame(core_conn_t *e, uint64_t conn_id, const char *text, uint64_t n
     env.u.frame.data = (env_bin_t){(const uint8_t *)text, strlen(text)};
     env.u.frame.at_us = now;
     core_conn_on_envelope(e, &env, now);
+    registry_answers(e, now);
 }
 
 static void disconnect(core_conn_t *e, uint64_t conn_id, uint64_t now)
@@ -432,6 +510,7 @@ static void tag_info(core_conn_t *e, uint64_t request_id, const char *tag, bool 
     env.u.tag_info.expires_at_ms = expires_at_ms;
     env.u.tag_info.error = error;
     core_conn_on_envelope(e, &env, now);
+    registry_answers(e, now);
 }
 
 static uint64_t counter_of(core_metric_t m, const char *labels)
