@@ -72,12 +72,10 @@ const config_option_t CORE_CONFIG[] = {
      "how long Redis remembers a 1.6 StartTransaction's transaction id under its natural key "
      "(identity, connector, timestamp, idTag), so a resend on any pod gets the same id: longer "
      "than a station's offline queue plus its retries (at most 30 days)"},
-    {"txid_claim_timeout_ms", CONFIG_DURATION, "1s", F(txid_claim_timeout_ms), 1, 60000, NULL,
-     NULL,
+    {"txid_claim_timeout_ms", CONFIG_DURATION, "1s", F(txid_claim_timeout_ms), 1, 60000, NULL, NULL,
      "a TXID_CLAIM or TXID_BLOCK without answer this long is sent again (same candidate: the "
      "registry finds its own id if the first one was stored)"},
-    {"txid_claim_budget_ms", CONFIG_DURATION, "5s", F(txid_claim_budget_ms), 1, 600000, NULL,
-     NULL,
+    {"txid_claim_budget_ms", CONFIG_DURATION, "5s", F(txid_claim_budget_ms), 1, 600000, NULL, NULL,
      "how long a 1.6 StartTransaction waits for its transaction id (retrying while Redis is "
      "unreachable) before it is answered InternalError, which stations resend; keep it below "
      "the stations' message timeout"},

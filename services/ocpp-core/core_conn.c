@@ -846,9 +846,8 @@ static void txid_refill(core_conn_t *self, uint64_t now)
     env.u.txid_block.request_id = request_id;
     env.u.txid_block.core_id = self->cfg.core_index;
     env.u.txid_block.count = n;
-    core_txid_sent(self->txids, self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env,
-                                               OUTBOX_TRY),
-                   now);
+    core_txid_sent(self->txids,
+                   self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_TRY), now);
 }
 
 static void on_txid_range(core_conn_t *self, const env_txid_range_t *m, uint64_t now)

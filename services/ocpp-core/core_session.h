@@ -111,7 +111,7 @@ typedef enum {
 #define CORE_TXID_KEY_MAX 127
 
 typedef struct {
-    uint64_t request_id; /* the TAG_LOOKUP's or TXID_CLAIM's request id; 0: nothing waits */
+    uint64_t request_id;  /* the TAG_LOOKUP's or TXID_CLAIM's request id; 0: nothing waits */
     uint64_t deadline_us; /* TAG: fallback; TXID: this attempt times out (or the next starts) */
     core_wait_kind_t kind;
     /* CORE_WAIT_TXID: the id token's status already known ("" none), the natural key, the

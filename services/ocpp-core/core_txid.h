@@ -39,8 +39,7 @@ void core_txid_destroy(core_txid_t **self_p);              /* safe twice */
 /* 1 with *request_id and *count set when a TXID_BLOCK is due at now (below low water, nothing
  * in flight, no backoff running; or the one in flight timed out, counted): the caller sends it
  * and reports with core_txid_sent(). 0: nothing to ask now. */
-int core_txid_block_due(core_txid_t *self, uint64_t now_us, uint64_t *request_id,
-                        uint32_t *count);
+int core_txid_block_due(core_txid_t *self, uint64_t now_us, uint64_t *request_id, uint32_t *count);
 /* What became of the TXID_BLOCK of core_txid_block_due(): rc 0 sent (in flight until its answer
  * or timeout); a negative errno: not sent, asked again after the backoff. */
 void core_txid_sent(core_txid_t *self, int rc, uint64_t now_us);

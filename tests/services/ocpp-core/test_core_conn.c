@@ -2143,7 +2143,6 @@ START_TEST(test_timers_order_move_cancel)
 }
 END_TEST
 
-
 /* ---- 1.6 transaction ids (docs/ocpp-core.md "Transaction ids") ------------------------------- */
 
 /* a booted 1.6 CP1 on conn 1 whose registry answers claims only as the test says */
@@ -2201,7 +2200,7 @@ static uint64_t unanswered(const char *reason)
 static long long answered_txid(const char *text)
 {
     const char *p = strstr(text, "\"transactionId\":");
-    return p ? atoll(p + strlen("\"transactionId\":")) : -1;
+    return p ? strtoll(p + strlen("\"transactionId\":"), NULL, 10) : -1;
 }
 
 /* StartTransaction: TXID_CLAIM first (key, candidate, ttl), nothing published or answered until

@@ -39,7 +39,7 @@ START_TEST(test_pool_blocks_and_takes)
     core_txid_t *p = pool(3, 2);
     uint64_t req, req2;
     uint32_t n;
-    ck_assert_uint_eq(core_txid_take(p), 0); /* empty */
+    ck_assert_uint_eq(core_txid_take(p), 0);          /* empty */
     ck_assert_uint_eq(core_txid_next_deadline(p), 1); /* due now */
     ck_assert_int_eq(core_txid_block_due(p, T0, &req, &n), 1);
     ck_assert_uint_eq(req, 501);
