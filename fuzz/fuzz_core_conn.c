@@ -254,6 +254,8 @@ static struct {
     size_t nstored;
     uint64_t answered_ids[512];
     size_t nanswered_ids;
+    size_t claims_sent; /* TXID_CLAIMs during the event */
+    int claims_waiting; /* the model sent a StartTransaction that may still wait for its id */
 } D;
 
 static int trace = -1; /* FUZZ_TRACE=1: print every effect (to read a reproducer) */
@@ -400,8 +402,7 @@ static void on_edge_text(int slot, const env_send_t *m)
 static void on_txid_claim(const env_txid_claim_t *m, int refused)
 {
     char key[128];
-    if (env_str_copy(m->key, key, sizeof(key)) >= sizeof(key) || !strchr(key, '|') ||
-        !m->ttl_ms)
+    if (env_str_copy(m->key, key, sizeof(key)) >= sizeof(key) || !strchr(key, '|') || !m->ttl_ms)
         abort();
     int given = 0;
     for (size_t i = 0; i < D.ngiven; i++)
@@ -411,6 +412,7 @@ static void on_txid_claim(const env_txid_claim_t *m, int refused)
     for (size_t i = 0; i < D.nstored; i++)
         if (D.stored[i].id == m->candidate && strcmp(D.stored[i].key, key) != 0)
             abort(); /* a candidate stored for another transaction handed out again */
+    D.claims_sent++;
     if (refused)
         return;
     if (D.nclaims == 64)
@@ -712,6 +714,7 @@ static void event_begin(void)
 {
     D.edge_effects = D.answers = D.announces = D.registers = D.lookups_sent = 0;
     D.frame_answered = D.frame_result = D.lookup_sent = 0;
+    D.claims_sent = 0;
 }
 
 static void do_hello(core_conn_t *e, int edge, uint64_t now)
@@ -877,6 +880,8 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
                 ocpp_version_t v = (ocpp_version_t)(s->version - 1);
                 core_action_handle(v, f.action, f.payload, &ctx, &out);
                 must_hold = out.persist;
+                if (v == OCPP_V16 && strcmp(f.action, "StartTransaction") == 0)
+                    D.claims_waiting = 1;
                 core_action_out_clear(&out);
                 s->natural[0] = '\0';
                 if (must_hold && !core_event_natural_id(IDENTITIES[s->ident], v, f.action,
@@ -1089,9 +1094,12 @@ static void do_announce(core_conn_t *e, input_t *in, const core_conn_t *ce, uint
             if (D.slots[i].waiting)
                 abort();
     }
+    /* registered again, every id-token lookup asked again, and the transaction-id claims in
+     * flight (those waiting for a backoff or for the pool are not): both kinds wait alike */
     if (restarted && !bridge &&
-        (D.registers > before.connections || D.lookups_sent != before.waiting))
-        abort(); /* registered again, every lookup asked again */
+        (D.registers > before.connections || D.lookups_sent + D.claims_sent > before.waiting ||
+         (!D.claims_sent && D.lookups_sent != before.waiting && !D.claims_waiting)))
+        abort();
     if (!restarted && (D.registers || D.lookups_sent || D.edge_effects))
         abort();
 }
@@ -1271,6 +1279,7 @@ static core_conn_t *do_core_restart(core_conn_t **e, uint8_t conf, uint64_t *gen
     D.nlookups = 0;
     D.ntokens = 0;
     D.ngiven = D.nblock_req = D.nclaims = 0; /* Redis keeps the counter and the keys */
+    D.claims_waiting = 0;
     for (int ed = 0; ed < EDGES; ed++)
         D.routed[ed] = 0, D.engine_inst[ed] = 0, D.nlimbo[ed] = 0, D.restarts_pending[ed] = 0;
     D.bridge_heard = D.registry_heard = 0;
