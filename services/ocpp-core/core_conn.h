@@ -2,15 +2,17 @@
  *
  * Events in: every envelope the core receives, with the time (HELLO, CONNECT, FRAME,
  * DISCONNECT from the edges; EVENT_ACK, COMMAND from kafka-bridge; REGISTERED, SUPERSEDED,
- * TAG_INFO, REGISTRY_BUSY from redis-registry; ANNOUNCE from both), and a tick with the time that
- * does what is due and says when to come back. Effects out, through the ops table the shell
- * fills: an envelope to an edge (SEND, CLOSE, CONN_STATE, ANNOUNCE), to kafka-bridge (EVENT,
- * RESULT, ANNOUNCE) or to redis-registry (REGISTER, UNREGISTER, TAG_LOOKUP, ANNOUNCE), each with
+ * TAG_INFO, TXID_RANGE, TXID_CLAIMED, REGISTRY_BUSY from redis-registry; ANNOUNCE from both), and
+ * a tick with the time that does what is due and says when to come back. Effects out, through
+ * the ops table the shell fills: an envelope to an edge (SEND, CLOSE, CONN_STATE, ANNOUNCE), to
+ * kafka-bridge (EVENT, RESULT, ANNOUNCE) or to redis-registry (REGISTER, UNREGISTER, TAG_LOOKUP,
+ * TXID_BLOCK, TXID_CLAIM, ANNOUNCE), each with
  * the policy that applies when the receiver is full, and a route to open to a new edge.
  *
  * The engine holds the table of connections (edge id + conn id -> connection, identity ->
  * newest connection), what it knows of each edge (core_edges: route, instance, envelopes waiting
- * for the route) and of its other peers (their instances), the id-token cache (core_tags), and
+ * for the route) and of its other peers (their instances), the id-token cache (core_tags), the
+ * pool of 1.6 transaction ids (core_txid; a StartTransaction claims its id before its event), and
  * the rules: one CALL (frame -> 2.0.1 boot gating -> schema -> id token status -> answer now, or
  * hold it until the event is in Kafka -> EVENT_ACK or deadline) and one command (COMMAND ->
  * bounded queue -> CALL -> response, timeout, expiry or closed connection -> exactly one RESULT)
