@@ -20,7 +20,16 @@
  * with its current instance, the clock jumps far ahead, every live connection disconnects and the
  * engine ticks.
  *
+ * TXID_RANGE (a range of the registry's counter for a TXID_BLOCK of the engine, or for another
+ * request id; -EAGAIN, -EBUSY, -ENOSPC) and TXID_CLAIMED (as the registry's script answers a
+ * TXID_CLAIM: the id remembered under its key or the candidate stored; -EAGAIN, -EBUSY, -EINVAL,
+ * -EIO; or a request id nobody sent).
+ *
  * Invariants, checked in the recording ops (abort on a violation):
+ *  - 1.6 transaction ids: a TXID_CLAIM's candidate lies in a range the registry gave this engine
+ *    (never an invented id) and is never one stored under another key; a StartTransaction is
+ *    answered only with an id a TXID_CLAIMED gave (so never before the claim); a TXID_CLAIMED
+ *    nobody waits for sends nothing;
  *  - at most one RESULT per command token, and exactly one for each once everything ended (the
  *    bridge settles those of a core that restarted);
  *  - a CALLRESULT to a message whose answer waits for persistence (core_actions flags it) is
@@ -224,6 +233,29 @@ static struct {
     int watch_slot;              /* EVENT_ACK of a waiting answer: its slot */
     size_t announces, registers, lookups_sent;
     const char *hello_edge; /* HELLO: the edge, to check its ANNOUNCE */
+    /* 1.6 transaction ids: the registry's counter and txid:<key> records (they survive core
+     * restarts), the ranges given to the current engine, its requests not answered yet, and the
+     * ids the driver answered in TXID_CLAIMED (the only ids a StartTransaction may be answered
+     * with) */
+    uint64_t txid_counter;
+    uint64_t given_lo[64], given_hi[64];
+    size_t ngiven;
+    uint64_t block_req[8];
+    size_t nblock_req;
+    struct {
+        uint64_t request, candidate;
+        char key[128];
+    } claims[64];
+    size_t nclaims;
+    struct {
+        char key[128];
+        uint64_t id;
+    } stored[256];
+    size_t nstored;
+    uint64_t answered_ids[512];
+    size_t nanswered_ids;
+    size_t claims_sent; /* TXID_CLAIMs during the event */
+    int claims_waiting; /* the model sent a StartTransaction that may still wait for its id */
 } D;
 
 static int trace = -1; /* FUZZ_TRACE=1: print every effect (to read a reproducer) */
@@ -314,6 +346,17 @@ static void on_edge_text(int slot, const env_send_t *m)
     char why[160];
     if (ocpp_frame_parse((const char *)m->data.ptr, m->data.len, &f, why, sizeof(why)))
         abort(); /* the engine only sends well-formed frames */
+    const char *tx = f.type == OCPP_CALLRESULT
+                         ? memmem(m->data.ptr, m->data.len, "\"transactionId\":", 16)
+                         : NULL;
+    if (tx) { /* a StartTransaction's answer: only with an id the registry answered */
+        uint64_t id = strtoull(tx + 16, NULL, 10);
+        int known = 0;
+        for (size_t i = 0; i < D.nanswered_ids && i < 512; i++)
+            known |= D.answered_ids[i] == id;
+        if (!known)
+            abort(); /* a transactionId the registry never gave for a claim */
+    }
     if (f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR) {
         unsigned n;
         if (generated_id(f.message_id, &n) && D.answered[n]++)
@@ -352,6 +395,32 @@ static void on_edge_text(int slot, const env_send_t *m)
     if (watched && f.type == OCPP_CALLERROR && strcmp(f.error_code, "InternalError") == 0)
         s->waiting = 0; /* refused, past its bound, or its bridge restarted */
     ocpp_frame_clear(&f);
+}
+
+/* A TXID_CLAIM: its candidate comes from a range given to this engine, is never one the registry
+ * stores under another key, and its key is a StartTransaction's (identity|connector|digest). */
+static void on_txid_claim(const env_txid_claim_t *m, int refused)
+{
+    char key[128];
+    if (env_str_copy(m->key, key, sizeof(key)) >= sizeof(key) || !strchr(key, '|') || !m->ttl_ms)
+        abort();
+    int given = 0;
+    for (size_t i = 0; i < D.ngiven; i++)
+        given |= m->candidate >= D.given_lo[i] && m->candidate <= D.given_hi[i];
+    if (!given)
+        abort(); /* an id this core was not given: it may collide */
+    for (size_t i = 0; i < D.nstored; i++)
+        if (D.stored[i].id == m->candidate && strcmp(D.stored[i].key, key) != 0)
+            abort(); /* a candidate stored for another transaction handed out again */
+    D.claims_sent++;
+    if (refused)
+        return;
+    if (D.nclaims == 64)
+        memmove(&D.claims[0], &D.claims[1], 63 * sizeof(D.claims[0])), D.nclaims--;
+    D.claims[D.nclaims].request = m->request_id;
+    D.claims[D.nclaims].candidate = m->candidate;
+    snprintf(D.claims[D.nclaims].key, sizeof(D.claims[0].key), "%s", key);
+    D.nclaims++;
 }
 
 static void trace_effect(const char *edge_id, const envelope_t *env, outbox_policy_t policy)
@@ -570,6 +639,17 @@ static int fuzz_send(void *arg, core_peer_t to, const char *edge_id, const envel
             abort();
         on_tag_lookup(&env->u.tag_lookup, refused);
         return rc;
+    case ENV_TXID_BLOCK:
+        if (to != CORE_TO_REGISTRY || policy != OUTBOX_TRY || !env->u.txid_block.count)
+            abort();
+        if (!refused && D.nblock_req < 8)
+            D.block_req[D.nblock_req++] = env->u.txid_block.request_id;
+        return rc;
+    case ENV_TXID_CLAIM:
+        if (to != CORE_TO_REGISTRY || policy != OUTBOX_TRY)
+            abort();
+        on_txid_claim(&env->u.txid_claim, refused);
+        return rc;
     default:
         abort();
     }
@@ -634,6 +714,7 @@ static void event_begin(void)
 {
     D.edge_effects = D.answers = D.announces = D.registers = D.lookups_sent = 0;
     D.frame_answered = D.frame_result = D.lookup_sent = 0;
+    D.claims_sent = 0;
 }
 
 static void do_hello(core_conn_t *e, int edge, uint64_t now)
@@ -792,11 +873,15 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
             s->persist_id[0] = s->refused_id[0] = s->expect_id[0] = '\0';
             snprintf(s->call_id, sizeof(s->call_id), "%s", f.message_id);
             if (s->version) {
-                core_action_ctx_t ctx = {.heartbeat_interval_s = 300, .now_us = now};
+                /* a 1.6 StartTransaction is served with the id it claims (core_txid) */
+                core_action_ctx_t ctx = {
+                    .heartbeat_interval_s = 300, .now_us = now, .transaction_id = 1};
                 core_action_out_t out;
                 ocpp_version_t v = (ocpp_version_t)(s->version - 1);
                 core_action_handle(v, f.action, f.payload, &ctx, &out);
                 must_hold = out.persist;
+                if (v == OCPP_V16 && strcmp(f.action, "StartTransaction") == 0)
+                    D.claims_waiting = 1;
                 core_action_out_clear(&out);
                 s->natural[0] = '\0';
                 if (must_hold && !core_event_natural_id(IDENTITIES[s->ident], v, f.action,
@@ -1009,9 +1094,12 @@ static void do_announce(core_conn_t *e, input_t *in, const core_conn_t *ce, uint
             if (D.slots[i].waiting)
                 abort();
     }
+    /* registered again, every id-token lookup asked again, and the transaction-id claims in
+     * flight (those waiting for a backoff or for the pool are not): both kinds wait alike */
     if (restarted && !bridge &&
-        (D.registers > before.connections || D.lookups_sent != before.waiting))
-        abort(); /* registered again, every lookup asked again */
+        (D.registers > before.connections || D.lookups_sent + D.claims_sent > before.waiting ||
+         (!D.claims_sent && D.lookups_sent != before.waiting && !D.claims_waiting)))
+        abort();
     if (!restarted && (D.registers || D.lookups_sent || D.edge_effects))
         abort();
 }
@@ -1051,6 +1139,91 @@ static void do_tag_info(core_conn_t *e, input_t *in, uint64_t now)
         abort(); /* nobody waits for that token any more: nothing to send */
 }
 
+/* the registry answers a TXID_BLOCK (one of this engine's, or any request id): a range of the
+ * counter, or -EAGAIN, -EBUSY, -ENOSPC */
+static void do_txid_range(core_conn_t *e, input_t *in, uint64_t now)
+{
+    uint8_t pick = next(in), b = next(in);
+    envelope_t env = {.type = ENV_TXID_RANGE};
+    size_t k = D.nblock_req ? pick % D.nblock_req : 0;
+    int ours = D.nblock_req && pick < 220;
+    env.u.txid_range.request_id = ours ? D.block_req[k] : pick;
+    if (ours)
+        D.block_req[k] = D.block_req[--D.nblock_req];
+    static const int32_t errors[] = {0, 0, 0, 0, 0, -EAGAIN, -EBUSY, -ENOSPC};
+    env.u.txid_range.error = errors[b % 8];
+    if (!env.u.txid_range.error) {
+        uint32_t n = 1 + (b >> 3) % 4;
+        env.u.txid_range.first = D.txid_counter + 1;
+        env.u.txid_range.count = n;
+        D.txid_counter += n;
+        if (ours && D.ngiven < 64) { /* a range the engine may hand out */
+            D.given_lo[D.ngiven] = env.u.txid_range.first;
+            D.given_hi[D.ngiven++] = D.txid_counter;
+        } else if (ours) {
+            return; /* the model is full: not given */
+        }
+    }
+    event_begin();
+    core_conn_on_envelope(e, &env, now);
+}
+
+/* the registry answers a TXID_CLAIM as its script does (the id under the key, or the candidate
+ * stored), or with an error, or a request id nobody sent */
+static void do_txid_claimed(core_conn_t *e, input_t *in, uint64_t now)
+{
+    uint8_t pick = next(in), b = next(in);
+    envelope_t env = {.type = ENV_TXID_CLAIMED};
+    if (!D.nclaims || pick >= 220) {
+        env.u.txid_claimed.request_id = pick;
+        env.u.txid_claimed.id = 1 + b;
+        event_begin();
+        core_conn_on_envelope(e, &env, now);
+        if (D.edge_effects)
+            abort(); /* nobody waits for that claim: nothing to send */
+        return;
+    }
+    size_t k = pick % D.nclaims;
+    char key[128];
+    uint64_t candidate = D.claims[k].candidate;
+    snprintf(key, sizeof(key), "%s", D.claims[k].key);
+    env.u.txid_claimed.request_id = D.claims[k].request;
+    memmove(&D.claims[k], &D.claims[k + 1], (D.nclaims - k - 1) * sizeof(D.claims[0]));
+    D.nclaims--;
+    switch (b % 8) {
+    case 4:
+        env.u.txid_claimed.error = -EAGAIN;
+        break;
+    case 5:
+        env.u.txid_claimed.error = -EBUSY;
+        break;
+    case 6:
+        env.u.txid_claimed.error = -EINVAL;
+        break;
+    case 7:
+        env.u.txid_claimed.error = -EIO;
+        break;
+    default: {
+        size_t i = 0;
+        while (i < D.nstored && strcmp(D.stored[i].key, key) != 0)
+            i++;
+        if (i == D.nstored) {
+            if (D.nstored == 256)
+                return; /* the model is full */
+            snprintf(D.stored[i].key, sizeof(D.stored[i].key), "%s", key);
+            D.stored[i].id = candidate;
+            D.nstored++;
+        }
+        env.u.txid_claimed.id = D.stored[i].id;
+        env.u.txid_claimed.first = D.stored[i].id == candidate;
+        D.answered_ids[D.nanswered_ids++ % 512] = D.stored[i].id;
+        break;
+    }
+    }
+    event_begin();
+    core_conn_on_envelope(e, &env, now);
+}
+
 static core_conn_t *engine_new(uint8_t conf, uint64_t generation)
 {
     static const char *const policies[] = {"accept-all", "allow-list", "redis", "redis"};
@@ -1076,6 +1249,10 @@ static core_conn_t *engine_new(uint8_t conf, uint64_t generation)
                               .event_raw_payload = conf & 0x20,
                               .unrouted_queue_max = UNROUTED_MAX,
                               .unrouted_queue_ms = 2000,
+                              .txid_block_size = 4,
+                              .txid_low_water = 2,
+                              .txid_claim_timeout_ms = 1000,
+                              .txid_claim_budget_ms = 3000,
                               .token_base = generation << 40 | (uint64_t)conf << 8};
     memcpy(cfg.id_key, &generation, sizeof(generation)); /* a new process, a new key */
     core_conn_ops_t ops = {.send = fuzz_send, .open_edge = fuzz_open_edge};
@@ -1101,6 +1278,8 @@ static core_conn_t *do_core_restart(core_conn_t **e, uint8_t conf, uint64_t *gen
     }
     D.nlookups = 0;
     D.ntokens = 0;
+    D.ngiven = D.nblock_req = D.nclaims = 0; /* Redis keeps the counter and the keys */
+    D.claims_waiting = 0;
     for (int ed = 0; ed < EDGES; ed++)
         D.routed[ed] = 0, D.engine_inst[ed] = 0, D.nlimbo[ed] = 0, D.restarts_pending[ed] = 0;
     D.bridge_heard = D.registry_heard = 0;
@@ -1136,7 +1315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t now = T0;
     D.now = now;
     for (int n = 0; n < MAX_OPS && in.left; n++) {
-        uint8_t op = next(&in) % 19;
+        uint8_t op = next(&in) % 21;
         D.now = now;
         if (trace)
             fprintf(stderr, "op %d at +%" PRIu64 " ms\n", (int)op, (uint64_t)((now - T0) / 1000));
@@ -1209,6 +1388,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 send_connect(e, slot, 1, now);
             break;
         }
+        case 19:
+            do_txid_range(e, &in, now);
+            break;
+        case 20:
+            do_txid_claimed(e, &in, now);
+            break;
         default:
             do_late_frame(e, &in, now);
             break;

@@ -2,7 +2,6 @@
 #include "core_actions.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "core_event.h"
 #include "ocpp_schema.h"
@@ -68,43 +67,6 @@ const char *core_action_id_tag(ocpp_version_t version, const char *action, const
     if (strcmp(action, "Authorize") == 0 || strcmp(action, "TransactionEvent") == 0)
         return str_at(payload, "idToken", "idToken");
     return NULL;
-}
-
-#define TXID_EPOCH 1704067200LL /* 2024-01-01T00:00:00Z */
-
-static int64_t parse_time_s(const char *s)
-{
-    if (!s || !ocpp_schema_is_datetime(s, strlen(s)))
-        return -1;
-    struct tm tm = {0};
-    int off = 0;
-    tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0') - 1900;
-    tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
-    tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
-    tm.tm_hour = (s[11] - '0') * 10 + (s[12] - '0');
-    tm.tm_min = (s[14] - '0') * 10 + (s[15] - '0');
-    tm.tm_sec = (s[17] - '0') * 10 + (s[18] - '0');
-    const char *z = s + 19;
-    while (*z && *z != 'Z' && *z != 'z' && *z != '+' && *z != '-')
-        z++;
-    if (*z == '+' || *z == '-') {
-        off = ((z[1] - '0') * 10 + (z[2] - '0')) * 3600 + ((z[4] - '0') * 10 + (z[5] - '0')) * 60;
-        if (*z == '+')
-            off = -off;
-    }
-    return (int64_t)timegm(&tm) + off;
-}
-
-int64_t core_transaction_id(const json_t *p, uint64_t now_us)
-{
-    int64_t now = (int64_t)(now_us / 1000000u);
-    int64_t t = parse_time_s(str_at(p, "timestamp", NULL));
-    if (t < 0 || t > now + 86400 || t < now - 86400)
-        t = now; /* the charge point's clock is off: use ours */
-    json_t *c = json_object_get(p, "connectorId");
-    int64_t connector = json_is_integer(c) ? json_integer_value(c) : 0;
-    int64_t id = (t - TXID_EPOCH) * 8 + (connector & 7);
-    return id > 0 && id < 0x7fffffffLL ? id : (id & 0x7fffffffLL) | 1;
 }
 
 int core_security_event_critical(const char *type)
@@ -215,7 +177,13 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
         out->response =
             json_pack("{s:o}", v16 ? "idTagInfo" : "idTokenInfo", id_info(ctx, version, tag));
     } else if (strcmp(action, "StartTransaction") == 0) {
-        tx_id = core_transaction_id(payload, ctx->now_us);
+        tx_id = ctx->transaction_id;
+        if (tx_id <= 0) { /* no id claimed: never answer one that may collide */
+            out->err = OCPP_ERR_INTERNAL;
+            out->err_text = "no transaction id available, retry";
+            out->event_type = NULL;
+            return;
+        }
         out->response = json_pack("{s:o, s:I}", "idTagInfo",
                                   id_info(ctx, version, str_at(payload, "idTag", NULL)),
                                   "transactionId", (json_int_t)tx_id);

@@ -33,6 +33,9 @@ typedef struct {
      * idTokenInfo.cacheExpiryDateTime in 2.0.1) */
     const char *tag_status;
     uint64_t tag_expires_at_ms;
+    /* 1.6 StartTransaction: the transaction id claimed for it (core_txid, TXID_CLAIM); 0: none,
+     * the CALL is answered InternalError (never an id that may collide) */
+    int64_t transaction_id;
 } core_action_ctx_t;
 
 typedef struct {
@@ -58,12 +61,6 @@ const char *core_auth_status(const core_action_ctx_t *ctx, const char *id_tag);
  * StopTransaction, 2.0.1 TransactionEvent with an idToken), borrowed from payload; NULL for a CALL
  * without one. Under auth_policy redis the caller looks it up before core_action_handle(). */
 const char *core_action_id_tag(ocpp_version_t version, const char *action, const json_t *payload);
-
-/* OCPP 1.6 transactionId for a StartTransaction (docs/ocpp-core.md): seconds since
- * 2024-01-01 of the charge point's timestamp (the gateway's clock when that is implausible)
- * times 8, plus the connector id modulo 8. Deterministic, so a resent StartTransaction gets
- * the same id on any pod; positive and below 2^31 until 2032. */
-int64_t core_transaction_id(const json_t *start_payload, uint64_t now_us);
 
 /* 1 when a SecurityEventNotification of this type is critical (OCPP 2.0.1 appendix). */
 int core_security_event_critical(const char *type);

@@ -62,5 +62,22 @@ const config_option_t CORE_CONFIG[] = {
      "before it)"},
     {"event_raw_payload", CONFIG_BOOL, "false", F(event_raw_payload), 0, 0, NULL, NULL,
      "add the OCPP payload as received to the data of every unified event (member raw)"},
+    {"txid_block_size", CONFIG_INT, "1000", F(txid_block_size), 1, 10000, NULL, NULL,
+     "OCPP 1.6 transaction ids this core asks the registry for at a time (TXID_BLOCK; ids of a "
+     "block not used when the core stops are never given: gaps, no collisions)"},
+    {"txid_low_water", CONFIG_INT, "200", F(txid_low_water), 0, 10000, NULL, NULL,
+     "ask the next block of transaction ids when fewer than this are left (at most "
+     "txid_block_size)"},
+    {"txid_ttl_ms", CONFIG_DURATION, "168h", F(txid_ttl_ms), 1, 2592000000, NULL, NULL,
+     "how long Redis remembers a 1.6 StartTransaction's transaction id under its natural key "
+     "(identity, connector, timestamp, idTag), so a resend on any pod gets the same id: longer "
+     "than a station's offline queue plus its retries (at most 30 days)"},
+    {"txid_claim_timeout_ms", CONFIG_DURATION, "1s", F(txid_claim_timeout_ms), 1, 60000, NULL, NULL,
+     "a TXID_CLAIM or TXID_BLOCK without answer this long is sent again (same candidate: the "
+     "registry finds its own id if the first one was stored)"},
+    {"txid_claim_budget_ms", CONFIG_DURATION, "5s", F(txid_claim_budget_ms), 1, 600000, NULL, NULL,
+     "how long a 1.6 StartTransaction waits for its transaction id (retrying while Redis is "
+     "unreachable) before it is answered InternalError, which stations resend; keep it below "
+     "the stations' message timeout"},
 };
 const size_t CORE_CONFIG_COUNT = sizeof(CORE_CONFIG) / sizeof(CORE_CONFIG[0]);

@@ -34,6 +34,11 @@ typedef struct {
     int64_t command_queue_max;
     int64_t persist_timeout_ms;
     bool event_raw_payload;
+    int64_t txid_block_size;
+    int64_t txid_low_water;
+    int64_t txid_ttl_ms;
+    int64_t txid_claim_timeout_ms;
+    int64_t txid_claim_budget_ms;
 } core_config_t;
 
 extern const config_option_t CORE_CONFIG[];

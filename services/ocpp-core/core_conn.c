@@ -28,6 +28,7 @@
 #include "core_session.h"
 #include "core_tags.h"
 #include "core_timers.h"
+#include "core_txid.h"
 #include "hash.h"
 #include "identity.h"
 #include "log.h"
@@ -67,6 +68,7 @@ struct core_conn {
     core_edges_t *edges;   /* route, instance and waiting envelopes of each edge */
     core_tags_t *tags;     /* id-token answers (auth_policy redis) */
     core_timers_t *timers; /* one entry per connection with a deadline */
+    core_txid_t *txids;    /* 1.6 transaction ids of this core (blocks from the registry) */
     uint64_t next_token;   /* last EVENT ack token given */
     uint64_t next_request; /* last TAG_LOOKUP request id given */
     uint64_t bridge_instance, registry_instance; /* last seen; 0: none yet */
@@ -365,6 +367,16 @@ static void waiting_forget(core_conn_t *self, const core_waiting_t *w)
     metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
+/* A waiting CALL that will not be served: a transaction id candidate no TXID_CLAIM carried goes
+ * back to the pool (one that was sent may be stored in Redis: a gap), then it is freed. */
+static void waiting_drop(core_conn_t *self, core_waiting_t *w)
+{
+    waiting_forget(self, w);
+    if (w->kind == CORE_WAIT_TXID && w->candidate && !w->claim_sent)
+        core_txid_give_back(self->txids, w->candidate);
+    core_waiting_clear(w);
+}
+
 /* ---- the life of a connection ------------------------------------------------------------ */
 
 /* The connection ends: every command it still has gets its final result (sent but unanswered:
@@ -381,10 +393,8 @@ static void conn_release(core_conn_t *self, conn_t *c, const char *why, uint64_t
         held_forget(self, &h);
     }
     core_waiting_t w;
-    if (core_session_take_waiting(c->s, 0, &w)) {
-        waiting_forget(self, &w);
-        core_waiting_clear(&w);
-    }
+    if (core_session_take_waiting(c->s, 0, &w))
+        waiting_drop(self, &w);
     core_timers_set(self->timers, &c->timer, 0);
     core_session_destroy(&c->s);
     free(c);
@@ -698,7 +708,7 @@ static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const 
  * new (DESIGN §3); a resend whose natural id this connection already had in Kafka is answered
  * again without a second event. */
 static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const char *tag_status,
-                       uint64_t tag_expires_at_ms, uint64_t now)
+                       uint64_t tag_expires_at_ms, int64_t tx_id, uint64_t now)
 {
     const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, call->action);
     core_action_ctx_t ctx = {.heartbeat_interval_s = self->cfg.heartbeat_interval_s,
@@ -706,7 +716,8 @@ static void serve_call(core_conn_t *self, conn_t *c, const call_t *call, const c
                              .auth_policy = self->auth_policy,
                              .auth_list = self->cfg.auth_list,
                              .tag_status = tag_status,
-                             .tag_expires_at_ms = tag_expires_at_ms};
+                             .tag_expires_at_ms = tag_expires_at_ms,
+                             .transaction_id = tx_id};
     core_action_out_t out;
     core_action_handle(c->version, call->action, call->payload, &ctx, &out);
     /* what the gateway answers must match the response schema too (a bug otherwise) */
@@ -792,6 +803,240 @@ out:
     core_action_out_clear(&out);
 }
 
+/* ---- 1.6 transaction ids (docs/ocpp-core.md "Transaction ids") ----------------------------- */
+
+/* A StartTransaction's id must be unique across stations, pods and restarts, and a resend (new
+ * message id, any pod) must get the same one. The id comes from this core's pool (blocks of the
+ * cluster-wide counter) as a candidate and is claimed under the message's natural key
+ * (TXID_CLAIM): the registry answers the id remembered under that key, or stores the candidate.
+ * The claim comes first and the CALL is served (its event built, published and its answer held
+ * until persisted) only with the claimed id: the event and the answer carry the same id, and
+ * nothing is published for a StartTransaction that gets no id. While the registry cannot answer
+ * (-EAGAIN, -EBUSY, no answer in txid_claim_timeout_ms, the pool empty) the claim is tried again
+ * with a backoff, within txid_claim_budget_ms; past it the CALL is answered InternalError, which
+ * 1.6 stations resend (never an invented id that might collide). */
+
+#define TXID_RETRY_MIN_US  100000u  /* first wait after -EAGAIN/-EBUSY or an empty pool */
+#define TXID_RETRY_MAX_US  1000000u /* longest wait between two attempts of one claim */
+#define TXID_BLOCK_BACKOFF 5000000u /* longest wait between two TXID_BLOCKs that failed */
+
+static void txid_count(const char *result)
+{
+    count(CORE_M_TXID_CLAIMS, result);
+}
+
+static uint64_t txid_budget_us(const core_conn_t *self)
+{
+    return (self->cfg.txid_claim_budget_ms ? self->cfg.txid_claim_budget_ms : 5000) * 1000u;
+}
+
+static uint64_t txid_timeout_us(const core_conn_t *self)
+{
+    return (self->cfg.txid_claim_timeout_ms ? self->cfg.txid_claim_timeout_ms : 1000) * 1000u;
+}
+
+/* Sends the TXID_BLOCK the pool wants now, if any. */
+static void txid_refill(core_conn_t *self, uint64_t now)
+{
+    uint64_t request_id;
+    uint32_t n;
+    if (!core_txid_block_due(self->txids, now, &request_id, &n))
+        return;
+    envelope_t env = {.type = ENV_TXID_BLOCK};
+    env.u.txid_block.request_id = request_id;
+    env.u.txid_block.core_id = self->cfg.core_index;
+    env.u.txid_block.count = n;
+    core_txid_sent(self->txids,
+                   self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_TRY), now);
+}
+
+static void on_txid_range(core_conn_t *self, const env_txid_range_t *m, uint64_t now)
+{
+    int rc = core_txid_on_range(self->txids, m->request_id, m->first, m->count, m->error, now);
+    if (rc == -ESTALE)
+        log_write(LOG_INFO, NULL, NULL, "TXID_RANGE %" PRIu64 " of no request of this core",
+                  m->request_id);
+    else if (rc == 0)
+        log_write(LOG_DEBUG, NULL, NULL, "transaction ids %" PRIu64 "..%" PRIu64 " for this core",
+                  m->first, m->first + m->count - 1);
+    txid_refill(self, now);
+}
+
+/* "<identity>|<connectorId>|<digest>": the digest is the StartTransaction's natural event id
+ * (identity, action, timestamp, connectorId, idTag; docs/unified-model.md), so the key is short
+ * (at most 48 + 1 + 11 + 1 + 32 bytes, within the registry's 191) and names the same occurrence
+ * as the event id; identity and connector in clear let an operator find a station's keys. */
+static int txid_natural_key(const conn_t *c, const json_t *payload, char out[CORE_TXID_KEY_MAX + 1])
+{
+    char digest[CORE_EVENT_ID_LEN + 1];
+    if (!core_event_natural_id(c->identity, c->version, "StartTransaction", payload, digest))
+        return -EINVAL;
+    json_t *connector = json_object_get(payload, "connectorId");
+    int n = snprintf(out, CORE_TXID_KEY_MAX + 1, "%s|%" JSON_INTEGER_FORMAT "|%s", c->identity,
+                     json_is_integer(connector) ? json_integer_value(connector) : (json_int_t)-1,
+                     digest);
+    return n > 0 && n <= CORE_TXID_KEY_MAX ? 0 : -ENAMETOOLONG;
+}
+
+static int send_txid_claim(core_conn_t *self, const core_waiting_t *w)
+{
+    envelope_t env = {.type = ENV_TXID_CLAIM};
+    env.u.txid_claim.request_id = w->request_id;
+    env.u.txid_claim.core_id = self->cfg.core_index;
+    env.u.txid_claim.key = env_str(w->txid_key);
+    env.u.txid_claim.candidate = w->candidate;
+    env.u.txid_claim.ttl_ms = self->cfg.txid_ttl_ms ? self->cfg.txid_ttl_ms : 604800000u;
+    return self->ops.send(self->ops_arg, CORE_TO_REGISTRY, NULL, &env, OUTBOX_TRY);
+}
+
+/* The CALL gets no id within its budget: InternalError (the station resends StartTransaction). A
+ * candidate no TXID_CLAIM carried goes back to the pool; one that did may be stored in Redis under
+ * this key, so it is never handed out again (a gap). */
+static void txid_give_up(core_conn_t *self, conn_t *c, core_waiting_t *w, const char *reason,
+                         uint64_t now)
+{
+    if (w->candidate && !w->claim_sent)
+        core_txid_give_back(self->txids, w->candidate);
+    count(CORE_M_TXID_UNANSWERED, reason);
+    log_write(LOG_ERROR, c->identity, w->message_id,
+              "StartTransaction: no transaction id after %u attempts (%s), answered InternalError",
+              w->attempts, reason);
+    reply_error(self, c, w->message_id, OCPP_ERR_INTERNAL, "transaction id not available, retry");
+    call_seconds(self, c->version, w->action, w->at_us, now);
+    core_waiting_clear(w);
+}
+
+/* Parks the CALL in its session until deadline (bounded by its budget) under a fresh request id. */
+static void txid_park(core_conn_t *self, conn_t *c, core_waiting_t *w, uint64_t deadline)
+{
+    w->deadline_us = deadline < w->give_up_us ? deadline : w->give_up_us;
+    if (u64map_put(self->lookups, w->request_id, c) < 0) {
+        txid_give_up(self, c, w, "error", w->deadline_us);
+        return;
+    }
+    core_session_wait(c->s, w);
+    metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
+}
+
+/* One attempt: a candidate from the pool (kept across attempts: a claim whose answer was lost
+ * finds its own candidate), then TXID_CLAIM; the CALL waits for TXID_CLAIMED or the attempt's
+ * timeout. Without a candidate it waits for the pool to be refilled. */
+static void txid_attempt(core_conn_t *self, conn_t *c, core_waiting_t *w, uint64_t now)
+{
+    if (now >= w->give_up_us) {
+        txid_give_up(self, c, w, core_txid_available(self->txids) ? "budget" : "no_ids", now);
+        return;
+    }
+    uint64_t backoff = TXID_RETRY_MIN_US << (w->attempts < 4 ? w->attempts : 4);
+    if (backoff > TXID_RETRY_MAX_US)
+        backoff = TXID_RETRY_MAX_US;
+    w->attempts++;
+    w->claim_in_flight = 0;
+    w->request_id = ++self->next_request;
+    if (!w->candidate)
+        w->candidate = core_txid_take(self->txids);
+    txid_refill(self, now); /* below low water now, or empty: ask for the next block */
+    if (!w->candidate) {
+        txid_count("no_ids");
+        log_write(LOG_WARN, c->identity, w->message_id,
+                  "StartTransaction waits: no transaction id left in this core's pool");
+        txid_park(self, c, w, now + backoff);
+        return;
+    }
+    if (send_txid_claim(self, w) < 0) {
+        txid_count("refused");
+        txid_park(self, c, w, now + backoff);
+        return;
+    }
+    w->claim_sent = 1;
+    w->claim_in_flight = 1;
+    txid_park(self, c, w, now + txid_timeout_us(self));
+}
+
+/* Serves a CALL (the id token's status known): a 1.6 StartTransaction claims its id first. */
+static void serve(core_conn_t *self, conn_t *c, const call_t *call, const char *tag_status,
+                  uint64_t tag_expires_at_ms, uint64_t now)
+{
+    if (c->version != OCPP_V16 || strcmp(call->action, "StartTransaction") != 0) {
+        serve_call(self, c, call, tag_status, tag_expires_at_ms, 0, now);
+        return;
+    }
+    core_waiting_t w = {.kind = CORE_WAIT_TXID,
+                        .at_us = call->at_us,
+                        .tag_expires_at_ms = tag_expires_at_ms,
+                        .give_up_us = now + txid_budget_us(self)};
+    if (txid_natural_key(c, call->payload, w.txid_key) < 0) {
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "no natural key");
+        call_seconds(self, c->version, call->action, call->at_us, now);
+        return;
+    }
+    snprintf(w.message_id, sizeof(w.message_id), "%s", call->message_id);
+    snprintf(w.action, sizeof(w.action), "%s", call->action);
+    snprintf(w.traceparent, sizeof(w.traceparent), "%s", call->traceparent);
+    snprintf(w.tag_status, sizeof(w.tag_status), "%s", tag_status ? tag_status : "");
+    w.payload = json_incref((json_t *)call->payload);
+    txid_attempt(self, c, &w, now);
+}
+
+/* The registry's answer to TXID_CLAIM: the CALL is served with the id (whatever `first` says);
+ * an unused candidate goes back to the pool; -EAGAIN/-EBUSY try again after a backoff. */
+static void on_txid_claimed(core_conn_t *self, const env_txid_claimed_t *m, uint64_t now)
+{
+    conn_t *c = m->request_id ? u64map_get(self->lookups, m->request_id) : NULL;
+    const core_waiting_t *peek = c ? core_session_waiting(c->s) : NULL;
+    core_waiting_t w;
+    if (!peek || peek->kind != CORE_WAIT_TXID ||
+        !core_session_take_waiting(c->s, m->request_id, &w)) {
+        /* abandoned, timed out (a later attempt has another request id), or closed: a first=true
+         * candidate stays stored in Redis under its key, and is lost to the pool (a gap) */
+        log_write(LOG_DEBUG, NULL, NULL, "TXID_CLAIMED %" PRIu64 " for no waiting CALL (late)",
+                  m->request_id);
+        return;
+    }
+    waiting_forget(self, &w);
+    trace_enter(self, w.traceparent);
+    if (m->error == 0 && m->id > 0 && m->id <= CORE_TXID_LIMIT) {
+        txid_count(m->first ? "first" : "found");
+        if (!m->first || m->id != w.candidate) /* the candidate was not stored: reuse it */
+            core_txid_give_back(self->txids, w.candidate);
+        if (!m->first)
+            log_write(LOG_INFO, c->identity, w.message_id,
+                      "StartTransaction resent: transaction id %" PRIu64 " given before", m->id);
+        call_t call = {w.message_id, w.action, w.payload, w.at_us, w.traceparent};
+        serve_call(self, c, &call, w.tag_status[0] ? w.tag_status : NULL, w.tag_expires_at_ms,
+                   (int64_t)m->id, now);
+        core_waiting_clear(&w);
+    } else if (m->error == -EAGAIN || m->error == -EBUSY) {
+        txid_count(m->error == -EAGAIN ? "unavailable" : "busy");
+        uint64_t backoff = TXID_RETRY_MIN_US << (w.attempts < 4 ? w.attempts : 4);
+        w.request_id = ++self->next_request;
+        w.claim_in_flight = 0;
+        txid_park(self, c, &w, now + (backoff < TXID_RETRY_MAX_US ? backoff : TXID_RETRY_MAX_US));
+    } else {
+        txid_count("error");
+        log_write(LOG_ERROR, c->identity, w.message_id,
+                  "TXID_CLAIM of key %s failed: %s (id %" PRIu64 ")", w.txid_key,
+                  strerror(m->error < 0 ? -m->error : EIO), m->id);
+        if (m->error == -EINVAL) /* refused before the script ran: the candidate is free */
+            w.claim_sent = 0;
+        txid_give_up(self, c, &w, "error", now);
+    }
+    trace_leave(self);
+    schedule(self, c);
+}
+
+/* A TXID CALL's deadline: the attempt timed out (counted) or its backoff ended: try again, or give
+ * up once the budget is spent. */
+static void txid_deadline(core_conn_t *self, conn_t *c, core_waiting_t *w, uint64_t now)
+{
+    if (w->claim_in_flight) {
+        txid_count("timeout");
+        log_write(LOG_WARN, c->identity, w->message_id,
+                  "TXID_CLAIM %" PRIu64 " unanswered in time: claiming again", w->request_id);
+    }
+    txid_attempt(self, c, w, now);
+}
+
 /* No answer for the id token (none in time, the registry full or failing): tag_fallback. */
 static void serve_fallback(core_conn_t *self, conn_t *c, const call_t *call, const char *reason,
                            uint64_t now)
@@ -800,7 +1045,7 @@ static void serve_fallback(core_conn_t *self, conn_t *c, const call_t *call, con
     count(CORE_M_TAG_FALLBACKS, reason);
     log_write(LOG_WARN, c->identity, call->message_id, "id token status unknown (%s): %s", reason,
               status);
-    serve_call(self, c, call, status, 0, now);
+    serve(self, c, call, status, 0, now);
 }
 
 static int send_tag_lookup(core_conn_t *self, uint64_t request_id, const char *tag)
@@ -819,13 +1064,13 @@ static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, con
                            uint64_t now)
 {
     if (!tag[0]) { /* an empty token has no record */
-        serve_call(self, c, call, "Invalid", 0, now);
+        serve(self, c, call, "Invalid", 0, now);
         return;
     }
     core_tag_answer_t a;
     if (core_tags_get(self->tags, tag, now, &a)) {
         metrics_counter_add(self->m_tag_hit, 1);
-        serve_call(self, c, call, core_tag_status(&a, now), a.expires_at_ms, now);
+        serve(self, c, call, core_tag_status(&a, now), a.expires_at_ms, now);
         return;
     }
     metrics_counter_add(self->m_tag_miss, 1);
@@ -867,10 +1112,8 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
     }
     if (abandoned.token)
         held_forget(self, &abandoned);
-    if (waited) {
-        waiting_forget(self, &gave_up);
-        core_waiting_clear(&gave_up);
-    }
+    if (waited)
+        waiting_drop(self, &gave_up);
     if (verdict == CORE_CALL_NOT_BOOTED) {
         reply_error(self, c, f->message_id, OCPP_ERR_SECURITY,
                     "BootNotification has not been accepted on this connection");
@@ -895,7 +1138,7 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
     if (tag)
         serve_with_tag(self, c, &call, tag, now);
     else
-        serve_call(self, c, &call, NULL, 0, now);
+        serve(self, c, &call, NULL, 0, now);
 }
 
 /* The registry's answer to TAG_LOOKUP: cached (an Accepted token for tag_cache_ms, anything
@@ -913,8 +1156,10 @@ static void on_tag_info(core_conn_t *self, const env_tag_info_t *m, uint64_t now
         metrics_gauge_set(self->m_tags, (int64_t)core_tags_size(self->tags));
     }
     conn_t *c = m->request_id ? u64map_get(self->lookups, m->request_id) : NULL;
+    const core_waiting_t *peek = c ? core_session_waiting(c->s) : NULL;
     core_waiting_t w;
-    if (!c || !core_session_take_waiting(c->s, m->request_id, &w)) {
+    if (!peek || peek->kind != CORE_WAIT_TAG ||
+        !core_session_take_waiting(c->s, m->request_id, &w)) {
         log_write(LOG_DEBUG, NULL, NULL, "TAG_INFO %" PRIu64 " for no waiting CALL (late)",
                   m->request_id);
         return;
@@ -925,7 +1170,7 @@ static void on_tag_info(core_conn_t *self, const env_tag_info_t *m, uint64_t now
     if (m->error != 0 || !fits || strcmp(w.tag, tag) != 0)
         serve_fallback(self, c, &call, "error", now);
     else
-        serve_call(self, c, &call, core_tag_status(&a, now), a.expires_at_ms, now);
+        serve(self, c, &call, core_tag_status(&a, now), a.expires_at_ms, now);
     trace_leave(self);
     core_waiting_clear(&w);
     schedule(self, c);
@@ -1175,8 +1420,10 @@ static void registry_restarted(uint64_t key, void *value, void *arg)
     if (!c->closing)
         send_register(self, c);
     const core_waiting_t *w = core_session_waiting(c->s);
-    if (w)
+    if (w && w->kind == CORE_WAIT_TAG)
         send_tag_lookup(self, w->request_id, w->tag);
+    else if (w && w->claim_in_flight) /* same candidate: the registry finds it if it was stored */
+        send_txid_claim(self, w);
 }
 
 static void on_announce(core_conn_t *self, const env_announce_t *m)
@@ -1232,9 +1479,13 @@ static void conn_deadlines(core_conn_t *self, conn_t *c, uint64_t now)
         waiting_forget(self, &w);
         call_t call = {w.message_id, w.action, w.payload, w.at_us, w.traceparent};
         trace_enter(self, w.traceparent);
-        serve_fallback(self, c, &call, "timeout", now);
+        if (w.kind == CORE_WAIT_TXID) {
+            txid_deadline(self, c, &w, now); /* w parked again or cleared */
+        } else {
+            serve_fallback(self, c, &call, "timeout", now);
+            core_waiting_clear(&w);
+        }
         trace_leave(self);
-        core_waiting_clear(&w);
     }
     pump(self, c, now);
     schedule(self, c);
@@ -1267,7 +1518,9 @@ uint64_t core_conn_tick(core_conn_t *self, uint64_t now_us)
         core_edges_foreach_routed(self->edges, announce_edge, self);
         self->next_announce_us = now_us + self->cfg.announce_interval_ms * 1000u;
     }
+    txid_refill(self, now_us); /* at start, below low water, after a timeout or backoff */
     uint64_t next = earliest(core_timers_next(self->timers), core_edges_next_deadline(self->edges));
+    next = earliest(next, core_txid_next_deadline(self->txids));
     return self->cfg.announce_interval_ms ? earliest(next, self->next_announce_us) : next;
 }
 
@@ -1424,6 +1677,12 @@ void core_conn_on_envelope(core_conn_t *self, const envelope_t *env, uint64_t no
     case ENV_EVENT_ACK:
         on_event_ack(self, &env->u.event_ack, now_us);
         break;
+    case ENV_TXID_RANGE:
+        on_txid_range(self, &env->u.txid_range, now_us);
+        break;
+    case ENV_TXID_CLAIMED:
+        on_txid_claimed(self, &env->u.txid_claimed, now_us);
+        break;
     case ENV_COMMAND:
         on_command(self, &env->u.command, now_us);
         break;
@@ -1466,9 +1725,18 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
     self->tags = core_tags_new(cfg->tag_cache_max);
     self->timers = core_timers_new();
     self->call_seconds = zhashx_new();
+    uint64_t block = cfg->txid_block_size ? cfg->txid_block_size : 1000;
+    uint64_t low = cfg->txid_low_water <= block ? cfg->txid_low_water : block;
+    core_txid_config_t tc = {.block_size = (uint32_t)block,
+                             .low_water = (uint32_t)low,
+                             .timeout_us = txid_timeout_us(self),
+                             .backoff_min_us = TXID_RETRY_MIN_US,
+                             .backoff_max_us = TXID_BLOCK_BACKOFF,
+                             .request_base = cfg->token_base};
+    self->txids = core_txid_new(&tc);
     core_idgen_init(&self->ids, cfg->id_key);
     if (!self->conns || !self->held || !self->lookups || !self->identities || !self->edges ||
-        !self->tags || !self->timers || !self->call_seconds) {
+        !self->tags || !self->timers || !self->call_seconds || !self->txids) {
         core_conn_destroy(&self);
         return NULL;
     }
@@ -1513,6 +1781,7 @@ void core_conn_destroy(core_conn_t **self_p)
     zhashx_destroy(&self->call_seconds);
     core_edges_destroy(&self->edges);
     core_tags_destroy(&self->tags);
+    core_txid_destroy(&self->txids);
     free(self);
     *self_p = NULL;
 }

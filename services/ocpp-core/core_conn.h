@@ -2,15 +2,17 @@
  *
  * Events in: every envelope the core receives, with the time (HELLO, CONNECT, FRAME,
  * DISCONNECT from the edges; EVENT_ACK, COMMAND from kafka-bridge; REGISTERED, SUPERSEDED,
- * TAG_INFO, REGISTRY_BUSY from redis-registry; ANNOUNCE from both), and a tick with the time that
- * does what is due and says when to come back. Effects out, through the ops table the shell
- * fills: an envelope to an edge (SEND, CLOSE, CONN_STATE, ANNOUNCE), to kafka-bridge (EVENT,
- * RESULT, ANNOUNCE) or to redis-registry (REGISTER, UNREGISTER, TAG_LOOKUP, ANNOUNCE), each with
+ * TAG_INFO, TXID_RANGE, TXID_CLAIMED, REGISTRY_BUSY from redis-registry; ANNOUNCE from both), and
+ * a tick with the time that does what is due and says when to come back. Effects out, through
+ * the ops table the shell fills: an envelope to an edge (SEND, CLOSE, CONN_STATE, ANNOUNCE), to
+ * kafka-bridge (EVENT, RESULT, ANNOUNCE) or to redis-registry (REGISTER, UNREGISTER, TAG_LOOKUP,
+ * TXID_BLOCK, TXID_CLAIM, ANNOUNCE), each with
  * the policy that applies when the receiver is full, and a route to open to a new edge.
  *
  * The engine holds the table of connections (edge id + conn id -> connection, identity ->
  * newest connection), what it knows of each edge (core_edges: route, instance, envelopes waiting
- * for the route) and of its other peers (their instances), the id-token cache (core_tags), and
+ * for the route) and of its other peers (their instances), the id-token cache (core_tags), the
+ * pool of 1.6 transaction ids (core_txid; a StartTransaction claims its id before its event), and
  * the rules: one CALL (frame -> 2.0.1 boot gating -> schema -> id token status -> answer now, or
  * hold it until the event is in Kafka -> EVENT_ACK or deadline) and one command (COMMAND ->
  * bounded queue -> CALL -> response, timeout, expiry or closed connection -> exactly one RESULT)
@@ -33,7 +35,7 @@ typedef struct core_conn core_conn_t;
 typedef enum {
     CORE_TO_EDGE = 0, /* SEND, CLOSE, CONN_STATE, ANNOUNCE: to the edge named by edge_id */
     CORE_TO_BRIDGE,   /* EVENT, RESULT, ANNOUNCE */
-    CORE_TO_REGISTRY  /* REGISTER, UNREGISTER, TAG_LOOKUP, ANNOUNCE */
+    CORE_TO_REGISTRY  /* REGISTER, UNREGISTER, TAG_LOOKUP, TXID_BLOCK, TXID_CLAIM, ANNOUNCE */
 } core_peer_t;
 
 typedef struct {
@@ -78,6 +80,12 @@ typedef struct {
     uint64_t token_base;            /* EVENT ack tokens count up from here: unique across runs
                                      * (the shell passes its start time << 8), so a late ack of a
                                      * former run matches nothing */
+    /* 1.6 transaction ids (docs/ocpp-core.md "Transaction ids"); 0: the defaults in brackets */
+    uint32_t txid_block_size;       /* ids per TXID_BLOCK [1000] */
+    uint32_t txid_low_water;        /* next block when fewer are left [0: at empty] */
+    uint64_t txid_ttl_ms;           /* TXID_CLAIM ttl_ms [7 days] */
+    uint64_t txid_claim_timeout_ms; /* a claim or block unanswered is sent again [1000] */
+    uint64_t txid_claim_budget_ms;  /* StartTransaction: InternalError past this [5000] */
     unsigned char id_key[32];       /* key of the ids unique to an occurrence (event ids,
                                      * traceparents): the shell fills it from getrandom, tests
                                      * with what they like (core_event.h, core_idgen_t) */

@@ -79,4 +79,23 @@ const metrics_def_t CORE_METRICS[CORE_M_COUNT] = {
                                    "CALLs whose natural event id this connection already had in "
                                    "Kafka: answered again, not published again",
                                    NULL},
+    [CORE_M_TXID_BLOCKS] = {"core_txid_blocks_total", METRICS_COUNTER,
+                            "blocks of OCPP 1.6 transaction ids asked of the registry, by outcome "
+                            "(ok, unavailable: Redis unreachable, busy, exhausted: the counter "
+                            "reached 2^31-1, error, timeout: no answer in time, refused: the "
+                            "registry's outbox was full)",
+                            "status"},
+    [CORE_M_TXID_AVAILABLE] = {"core_txid_available", METRICS_GAUGE,
+                               "OCPP 1.6 transaction ids this core holds and has not handed out",
+                               NULL},
+    [CORE_M_TXID_CLAIMS] = {"core_txid_claims_total", METRICS_COUNTER,
+                            "StartTransaction ids claimed under their natural key, by outcome "
+                            "(first: the candidate, found: an id given before, a resend; "
+                            "unavailable, busy, timeout, refused: asked again; error)",
+                            "result"},
+    [CORE_M_TXID_UNANSWERED] = {"core_txid_unanswered_total", METRICS_COUNTER,
+                                "1.6 StartTransactions answered InternalError because no "
+                                "transaction id could be claimed within txid_claim_budget_ms "
+                                "(the station resends), by reason (budget, no_ids, error)",
+                                "reason"},
 };

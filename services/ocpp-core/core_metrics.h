@@ -35,6 +35,10 @@ typedef enum {
     CORE_M_TAG_CACHE_ENTRIES,     /* gauge: id-token answers cached */
     CORE_M_CALL_SECONDS,          /* histogram: receive -> answer, {action,version} */
     CORE_M_RESENDS_SUPPRESSED,    /* resent CALLs answered again without a new event */
+    CORE_M_TXID_BLOCKS,           /* TXID_BLOCK outcomes, {status} */
+    CORE_M_TXID_AVAILABLE,        /* gauge: 1.6 transaction ids left in the pool */
+    CORE_M_TXID_CLAIMS,           /* TXID_CLAIM outcomes, {result} */
+    CORE_M_TXID_UNANSWERED,       /* StartTransactions answered InternalError: no id, {reason} */
     CORE_M_COUNT
 } core_metric_t;
 

@@ -97,12 +97,35 @@ int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t
 /* 1 with the held answer moved into *out (the connection ends), 0 when nothing is held. */
 int core_session_take_held(core_session_t *self, core_held_t *out);
 
-/* A CALL whose answer depends on an id token the registry is asked about (auth_policy redis,
- * docs/security.md): it waits here until the TAG_INFO or its deadline, then it is served. One at
- * most per connection: like a held answer, a new CALL abandons it. */
+/* A CALL whose answer depends on something the registry is asked about: its id token's status
+ * (auth_policy redis, docs/security.md; TAG_LOOKUP) or, for a 1.6 StartTransaction, its
+ * transaction id (TXID_CLAIM, docs/ocpp-core.md "Transaction ids"). It waits here until the
+ * answer or its deadline, then it is served. One at most per connection: like a held answer, a
+ * new CALL abandons it. */
+typedef enum {
+    CORE_WAIT_TAG = 0, /* TAG_LOOKUP -> TAG_INFO */
+    CORE_WAIT_TXID     /* TXID_CLAIM -> TXID_CLAIMED (or a candidate from the pool) */
+} core_wait_kind_t;
+
+/* the natural key a TXID_CLAIM carries: "<identity>|<connectorId>|<32 hex digest>" */
+#define CORE_TXID_KEY_MAX 127
+
 typedef struct {
-    uint64_t request_id; /* the TAG_LOOKUP's request id; 0: nothing waits */
-    uint64_t deadline_us;
+    uint64_t request_id;  /* the TAG_LOOKUP's or TXID_CLAIM's request id; 0: nothing waits */
+    uint64_t deadline_us; /* TAG: fallback; TXID: this attempt times out (or the next starts) */
+    core_wait_kind_t kind;
+    /* CORE_WAIT_TXID: the id token's status already known ("" none), the natural key, the
+     * candidate taken from the pool (0: none yet), when the CALL is answered InternalError at
+     * the latest, attempts so far, and whether a TXID_CLAIM went out with this candidate (then
+     * it may be stored in Redis and never goes back to the pool unless the registry says so) */
+    char tag_status[16];
+    uint64_t tag_expires_at_ms;
+    char txid_key[CORE_TXID_KEY_MAX + 1];
+    uint64_t candidate;
+    uint64_t give_up_us;
+    unsigned attempts;
+    int claim_sent;      /* a TXID_CLAIM carried this candidate */
+    int claim_in_flight; /* ... and its answer is awaited until deadline_us */
     char message_id[OCPP_MESSAGE_ID_MAX + 1];
     char action[OCPP_ACTION_MAX + 1];
     char tag[CORE_TAG_MAX + 1];

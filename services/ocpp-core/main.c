@@ -184,6 +184,11 @@ static core_conn_t *engine_new(void)
         .event_raw_payload = S.cfg.event_raw_payload,
         .unrouted_queue_max = (size_t)S.cfg.unrouted_queue_max,
         .unrouted_queue_ms = (uint64_t)S.cfg.unrouted_queue_ms,
+        .txid_block_size = (uint32_t)S.cfg.txid_block_size,
+        .txid_low_water = (uint32_t)S.cfg.txid_low_water,
+        .txid_ttl_ms = (uint64_t)S.cfg.txid_ttl_ms,
+        .txid_claim_timeout_ms = (uint64_t)S.cfg.txid_claim_timeout_ms,
+        .txid_claim_budget_ms = (uint64_t)S.cfg.txid_claim_budget_ms,
         /* tokens unique across restarts of this core: late acks of a former run match nothing */
         .token_base = instance << 8,
     };

@@ -62,6 +62,16 @@ static struct {
     int open_rc;  /* what open_edge returns */
     int opened;
     char opened_edge[64], opened_endpoint[64];
+    /* auto_claim: the registry's claim script stands in for 1.6 transaction ids (tests of other
+     * rules): a TXID_CLAIM is not recorded but answered at the end of frame() and tag_info(),
+     * with the id remembered under its key (first=false) or else its candidate, remembered
+     * (first=true); the tests of transaction ids turn it off and answer themselves */
+    bool auto_claim;
+    uint64_t claim_request, claim_candidate;
+    char claim_key[128];
+    char keys[16][128];
+    uint64_t ids[16];
+    size_t nkeys;
 } R;
 
 static void copy_str(env_str_t s, char *out, size_t len)
@@ -73,6 +83,12 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
                     outbox_policy_t policy)
 {
     (void)arg;
+    if (env->type == ENV_TXID_CLAIM && R.auto_claim && !R.full[to]) {
+        R.claim_request = env->u.txid_claim.request_id;
+        R.claim_candidate = env->u.txid_claim.candidate;
+        copy_str(env->u.txid_claim.key, R.claim_key, sizeof(R.claim_key));
+        return 0;
+    }
     ck_assert_uint_lt(R.n, sizeof(R.r) / sizeof(R.r[0]));
     rec_t *r = &R.r[R.n++];
     memset(r, 0, sizeof(*r));
@@ -143,6 +159,17 @@ static int rec_send(void *arg, core_peer_t to, const char *edge_id, const envelo
         r->conn_id = env->u.unregister.conn_id;
         r->epoch = env->u.unregister.epoch;
         break;
+    case ENV_TXID_BLOCK:
+        r->token = env->u.txid_block.request_id;
+        r->code = env->u.txid_block.count;
+        r->instance = env->u.txid_block.core_id;
+        break;
+    case ENV_TXID_CLAIM:
+        r->token = env->u.txid_claim.request_id;
+        r->epoch = env->u.txid_claim.candidate;
+        r->instance = env->u.txid_claim.ttl_ms;
+        copy_str(env->u.txid_claim.key, r->what, sizeof(r->what));
+        break;
     default:
         ck_abort_msg("unexpected effect %d", (int)env->type);
     }
@@ -188,7 +215,49 @@ static void hello(core_conn_t *e, const char *edge, uint64_t instance, uint64_t 
     core_conn_on_envelope(e, &env, now);
 }
 
-/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO */
+static void txid_range(core_conn_t *e, uint64_t request_id, uint64_t first, uint32_t count,
+                       int32_t error, uint64_t now)
+{
+    envelope_t env = {.type = ENV_TXID_RANGE};
+    env.u.txid_range.request_id = request_id;
+    env.u.txid_range.first = first;
+    env.u.txid_range.count = count;
+    env.u.txid_range.error = error;
+    core_conn_on_envelope(e, &env, now);
+}
+
+static void txid_claimed(core_conn_t *e, uint64_t request_id, uint64_t id, bool first,
+                         int32_t error, uint64_t now)
+{
+    envelope_t env = {.type = ENV_TXID_CLAIMED};
+    env.u.txid_claimed.request_id = request_id;
+    env.u.txid_claimed.id = id;
+    env.u.txid_claimed.first = first;
+    env.u.txid_claimed.error = error;
+    core_conn_on_envelope(e, &env, now);
+}
+
+/* auto_claim: answers the TXID_CLAIM the engine just sent, if any */
+static void registry_answers(core_conn_t *e, uint64_t now)
+{
+    while (R.claim_request) {
+        uint64_t request = R.claim_request, id = R.claim_candidate;
+        R.claim_request = 0;
+        for (size_t i = 0; i < R.nkeys; i++)
+            if (strcmp(R.keys[i], R.claim_key) == 0) {
+                txid_claimed(e, request, R.ids[i], false, 0, now);
+                return;
+            }
+        ck_assert_uint_lt(R.nkeys, 16);
+        snprintf(R.keys[R.nkeys], sizeof(R.keys[0]), "%s", R.claim_key);
+        R.ids[R.nkeys++] = id;
+        txid_claimed(e, request, id, true, 0, now);
+    }
+}
+
+/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO; without
+ * an ANNOUNCE period (the tests of it see the first tick) it ticked once and got the transaction
+ * ids 1000..1099 for its first TXID_BLOCK */
 static core_conn_t *engine_with(const core_conn_config_t *cfg)
 {
     memset(&R, 0, sizeof(R));
@@ -198,7 +267,15 @@ static core_conn_t *engine_with(const core_conn_config_t *cfg)
     ck_assert_ptr_nonnull(e);
     hello(e, EDGE, 0, T0);
     hello(e, "edge-2", 0, T0);
+    if (!cfg->announce_interval_ms) {
+        R.n = 0;
+        core_conn_tick(e, T0);
+        ck_assert_uint_eq(R.n, 1);
+        ck_assert_int_eq(R.r[0].type, ENV_TXID_BLOCK);
+        txid_range(e, R.r[0].token, 1000, 100, 0, T0);
+    }
     R.n = 0;
+    R.auto_claim = true;
     return e;
 }
 
@@ -274,6 +351,7 @@ static void frame(core_conn_t *e, uint64_t conn_id, const char *text, uint64_t n
     env.u.frame.data = (env_bin_t){(const uint8_t *)text, strlen(text)};
     env.u.frame.at_us = now;
     core_conn_on_envelope(e, &env, now);
+    registry_answers(e, now);
 }
 
 static void disconnect(core_conn_t *e, uint64_t conn_id, uint64_t now)
@@ -432,6 +510,7 @@ static void tag_info(core_conn_t *e, uint64_t request_id, const char *tag, bool 
     env.u.tag_info.expires_at_ms = expires_at_ms;
     env.u.tag_info.error = error;
     core_conn_on_envelope(e, &env, now);
+    registry_answers(e, now);
 }
 
 static uint64_t counter_of(core_metric_t m, const char *labels)
@@ -2064,6 +2143,366 @@ START_TEST(test_timers_order_move_cancel)
 }
 END_TEST
 
+/* ---- 1.6 transaction ids (docs/ocpp-core.md "Transaction ids") ------------------------------- */
+
+/* a booted 1.6 CP1 on conn 1 whose registry answers claims only as the test says */
+static core_conn_t *txid_engine(uint32_t block, uint32_t low_water, bool fill)
+{
+    core_conn_config_t cfg = config();
+    cfg.txid_block_size = block;
+    cfg.txid_low_water = low_water;
+    cfg.txid_ttl_ms = 3600000;
+    memset(&R, 0, sizeof(R));
+    log_set_fd(-1);
+    core_conn_ops_t ops = {.send = rec_send, .open_edge = rec_open_edge};
+    core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
+    ck_assert_ptr_nonnull(e);
+    hello(e, EDGE, 0, T0);
+    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
+    frame(e, 1, BOOT16, T0);
+    forget();
+    core_conn_tick(e, T0); /* at start: the first block */
+    const rec_t *b = only(ENV_TXID_BLOCK);
+    ck_assert_uint_eq(b->code, block);
+    ck_assert_int_eq(b->to, CORE_TO_REGISTRY);
+    ck_assert_int_eq(b->policy, OUTBOX_TRY);
+    if (fill)
+        txid_range(e, b->token, 1000, block, 0, T0);
+    forget();
+    return e;
+}
+
+static const char *txid_label(const char *name, const char *value, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s=\"%s\"", name, value);
+    return buf;
+}
+
+static uint64_t claims(const char *result)
+{
+    char l[64];
+    return counter_of(CORE_M_TXID_CLAIMS, txid_label("result", result, l, sizeof(l)));
+}
+
+static uint64_t blocks_counted(const char *status)
+{
+    char l[64];
+    return counter_of(CORE_M_TXID_BLOCKS, txid_label("status", status, l, sizeof(l)));
+}
+
+static uint64_t unanswered(const char *reason)
+{
+    char l[64];
+    return counter_of(CORE_M_TXID_UNANSWERED, txid_label("reason", reason, l, sizeof(l)));
+}
+
+/* the transactionId of the CALLRESULT in text (-1: none) */
+static long long answered_txid(const char *text)
+{
+    const char *p = strstr(text, "\"transactionId\":");
+    return p ? strtoll(p + strlen("\"transactionId\":"), NULL, 10) : -1;
+}
+
+/* StartTransaction: TXID_CLAIM first (key, candidate, ttl), nothing published or answered until
+ * TXID_CLAIMED; then the event with the claimed id, and the answer once the event is persisted */
+START_TEST(test_txid_claim_before_event_and_answer)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    uint64_t first = claims("first");
+    frame(e, 1, START16, T0);
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    ck_assert_int_eq(c->to, CORE_TO_REGISTRY);
+    ck_assert_uint_eq(c->epoch, 1000); /* the candidate: first id of the block */
+    ck_assert_uint_eq(c->instance, 3600000);
+    ck_assert(starts(c->what, "CP1|1|"));
+    ck_assert_uint_eq(strlen(c->what), strlen("CP1|1|") + 32);
+    uint64_t request = c->token;
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    ck_assert_uint_eq(stats(e).waiting, 1);
+    forget();
+    txid_claimed(e, request + 7, 1000, true, 0, T0); /* another request: nothing */
+    ck_assert_uint_eq(R.n, 0);
+    txid_claimed(e, request, 1000, true, 0, T0);
+    const rec_t *ev = only(ENV_EVENT);
+    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"1000\""));
+    ck_assert_uint_eq(n_of(ENV_SEND), 0); /* held until persisted */
+    ck_assert_uint_eq(claims("first"), first + 1);
+    uint64_t token = ev->token;
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert_int_eq(answered_txid(only(ENV_SEND)->text), 1000);
+    forget();
+    /* the next start of another connector: the next id */
+    frame(e, 1,
+          "[2,\"s9\",\"StartTransaction\",{\"connectorId\":9,\"idTag\":\"TAG\",\"meterStart\":0,"
+          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
+          T0);
+    ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1001);
+    ck_assert(starts(only(ENV_TXID_CLAIM)->what, "CP1|9|"));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* a resend (new message id; on another pod the same): the registry finds the key and answers the
+ * id given before with first=false: answered with it, and the unused candidate is reused */
+START_TEST(test_txid_resend_gets_remembered_id)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    uint64_t found = claims("found");
+    frame(e, 1, START16, T0);
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    char key[128];
+    snprintf(key, sizeof(key), "%s", c->what);
+    uint64_t request = c->token;
+    forget();
+    txid_claimed(e, request, 4242, false, 0, T0);
+    const rec_t *ev = only(ENV_EVENT);
+    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"4242\""));
+    uint64_t token = ev->token;
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert_int_eq(answered_txid(only(ENV_SEND)->text), 4242);
+    ck_assert_uint_eq(claims("found"), found + 1);
+    forget();
+    /* the same natural key again: the same key is claimed */
+    frame(e, 1,
+          "[2,\"s2\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
+          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
+          T0 + SEC);
+    ck_assert_str_eq(only(ENV_TXID_CLAIM)->what, key);
+    ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1000); /* candidate 1000 came back */
+    forget();
+    /* another timestamp: another key */
+    frame(e, 1,
+          "[2,\"s3\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
+          "\"timestamp\":\"2025-01-01T00:00:01Z\"}]",
+          T0 + 2 * SEC);
+    ck_assert_str_ne(only(ENV_TXID_CLAIM)->what, key);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* Redis unreachable: -EAGAIN (and -EBUSY) try again after a backoff with the same candidate and
+ * key; the answer comes once the registry can give one */
+START_TEST(test_txid_claim_retried_on_eagain)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    uint64_t unavailable = claims("unavailable"), busy = claims("busy");
+    frame(e, 1, START16, T0);
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    char key[128];
+    snprintf(key, sizeof(key), "%s", c->what);
+    uint64_t request = c->token;
+    forget();
+    txid_claimed(e, request, 0, false, -EAGAIN, T0);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(claims("unavailable"), unavailable + 1);
+    uint64_t next = core_conn_tick(e, T0);
+    ck_assert_uint_gt(next, T0);
+    ck_assert_uint_le(next, T0 + SEC);
+    core_conn_tick(e, next);
+    c = only(ENV_TXID_CLAIM);
+    ck_assert_str_eq(c->what, key);
+    ck_assert_uint_eq(c->epoch, 1000);
+    ck_assert_uint_ne(c->token, request);
+    txid_claimed(e, request, 1000, true, 0, next); /* the former attempt's answer: late */
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    request = c->token;
+    forget();
+    txid_claimed(e, request, 0, false, -EBUSY, next);
+    ck_assert_uint_eq(claims("busy"), busy + 1);
+    uint64_t then = core_conn_tick(e, next);
+    core_conn_tick(e, then);
+    request = only(ENV_TXID_CLAIM)->token;
+    forget();
+    txid_claimed(e, request, 1000, true, 0, then);
+    ck_assert_ptr_nonnull(strstr(only(ENV_EVENT)->text, "\"transaction_id\":\"1000\""));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* no answer at all (registry down, answers lost): claimed again every txid_claim_timeout_ms, and
+ * past txid_claim_budget_ms answered InternalError (1.6 stations resend), no event, counted; the
+ * candidate a claim carried is never handed out again */
+START_TEST(test_txid_timeout_then_internal_error)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    uint64_t timeouts = claims("timeout"), budget = unanswered("budget");
+    frame(e, 1, START16, T0);
+    ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 1);
+    forget();
+    size_t attempts = 1;
+    uint64_t now = T0, next = core_conn_tick(e, T0);
+    while (n_of(ENV_SEND) == 0) {
+        ck_assert_uint_ne(next, 0);
+        ck_assert_uint_le(next, T0 + 5 * SEC);
+        now = next;
+        next = core_conn_tick(e, now);
+        attempts = attempts + n_of(ENV_TXID_CLAIM);
+        for (size_t i = 0; i < n_of(ENV_TXID_CLAIM); i++)
+            ck_assert_uint_eq(nth(ENV_TXID_CLAIM, i)->epoch, 1000);
+        if (!n_of(ENV_SEND))
+            forget();
+    }
+    ck_assert_uint_eq(now, T0 + 5 * SEC);
+    ck_assert_uint_eq(attempts, 5); /* at 0, 1, 2, 3, 4 s */
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    ck_assert_uint_eq(claims("timeout"), timeouts + 5); /* each attempt */
+    ck_assert_uint_eq(unanswered("budget"), budget + 1);
+    ck_assert_uint_eq(stats(e).waiting, 0);
+    forget();
+    frame(e, 1,
+          "[2,\"s2\",\"StartTransaction\",{\"connectorId\":2,\"idTag\":\"TAG\",\"meterStart\":0,"
+          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
+          now);
+    ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1001); /* 1000 may be stored: not reused */
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* the pool: the first block at start, one request in flight, asked again on timeout and after
+ * -EAGAIN (backoff), a late range kept; the next block below the low-water mark */
+START_TEST(test_txid_pool_refill)
+{
+    core_conn_t *e = txid_engine(4, 2, false);
+    uint64_t timeouts = blocks_counted("timeout"), unavail = blocks_counted("unavailable");
+    /* in flight: not asked again before its timeout (1 s) */
+    ck_assert_uint_eq(core_conn_tick(e, T0 + SEC / 2), T0 + SEC);
+    ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), 0);
+    core_conn_tick(e, T0 + SEC);
+    uint64_t request = only(ENV_TXID_BLOCK)->token;
+    ck_assert_uint_eq(blocks_counted("timeout"), timeouts + 1);
+    forget();
+    txid_range(e, request, 0, 0, -EAGAIN, T0 + SEC);
+    ck_assert_uint_eq(blocks_counted("unavailable"), unavail + 1);
+    ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), 0);
+    uint64_t next = core_conn_tick(e, T0 + SEC);
+    ck_assert_uint_gt(next, T0 + SEC);
+    core_conn_tick(e, next);
+    request = only(ENV_TXID_BLOCK)->token;
+    forget();
+    txid_range(e, request, 50, 4, 0, next); /* ids 50..53 */
+    ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), 0);
+    /* two starts: 50, 51; the third leaves 1 (< 2): the next block is asked */
+    R.auto_claim = true;
+    for (int i = 0; i < 3; i++) {
+        char f[256];
+        snprintf(f, sizeof(f),
+                 "[2,\"s%d\",\"StartTransaction\",{\"connectorId\":%d,\"idTag\":\"TAG\","
+                 "\"meterStart\":0,\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
+                 i, i + 1);
+        frame(e, 1, f, next);
+        const rec_t *ev = only(ENV_EVENT);
+        char want[64];
+        snprintf(want, sizeof(want), "\"transaction_id\":\"%d\"", 50 + i);
+        ck_assert_ptr_nonnull(strstr(ev->text, want));
+        uint64_t token = ev->token;
+        ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), i == 2 ? 1 : 0);
+        if (i == 2)
+            request = only(ENV_TXID_BLOCK)->token;
+        forget();
+        ack(e, token, 0, next);
+        forget();
+    }
+    txid_range(e, request, 9000, 4, 0, next);
+    core_conn_tick(e, next);
+    ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), 0); /* 5 left */
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* the counter is exhausted (-ENOSPC): logged as an error and counted; with no id left a
+ * StartTransaction waits for the pool within its budget, then InternalError "no_ids" */
+START_TEST(test_txid_exhausted)
+{
+    core_conn_t *e = txid_engine(100, 10, false);
+    uint64_t exhausted = blocks_counted("exhausted"), no_ids = unanswered("no_ids");
+    core_conn_tick(e, T0 + SEC); /* the first request timed out: asked again */
+    uint64_t request = only(ENV_TXID_BLOCK)->token;
+    forget();
+    txid_range(e, request, 0, 0, -ENOSPC, T0 + SEC);
+    ck_assert_uint_eq(blocks_counted("exhausted"), exhausted + 1);
+    frame(e, 1, START16, T0 + SEC);
+    ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 0);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    uint64_t now = T0 + SEC, next = core_conn_tick(e, now);
+    for (int guard = 0; n_of(ENV_SEND) == 0 && guard < 100; guard++) {
+        ck_assert_uint_le(next, T0 + 6 * SEC);
+        now = next;
+        next = core_conn_tick(e, now);
+    }
+    ck_assert_uint_eq(now, T0 + 6 * SEC);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+    ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 0);
+    ck_assert_uint_eq(unanswered("no_ids"), no_ids + 1);
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* StopTransaction and MeterValues of a transaction this core never claimed (another pod, before
+ * a restart): handled as any other, published and answered once persisted */
+START_TEST(test_txid_unknown_in_stop_and_meter_values)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    frame(e, 1,
+          "[2,\"m1\",\"MeterValues\",{\"connectorId\":1,\"transactionId\":987654,"
+          "\"meterValue\":[{\"timestamp\":\"2025-01-01T00:00:00Z\",\"sampledValue\":[{\"value\":"
+          "\"10\"}]}]}]",
+          T0);
+    ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 0);
+    const rec_t *ev = only(ENV_EVENT);
+    ck_assert_str_eq(ev->what, "transaction.updated");
+    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"987654\""));
+    uint64_t token = ev->token;
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"m1\",{}]"));
+    forget();
+    frame(e, 1,
+          "[2,\"x1\",\"StopTransaction\",{\"transactionId\":987654,\"meterStop\":20,"
+          "\"timestamp\":\"2025-01-01T01:00:00Z\"}]",
+          T0);
+    ev = only(ENV_EVENT);
+    ck_assert_str_eq(ev->what, "transaction.ended");
+    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"987654\""));
+    token = ev->token;
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"x1\","));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+/* a claim in flight is sent again to a new registry instance (same request, candidate and key);
+ * a claim abandoned by a new CALL is answered late to nobody */
+START_TEST(test_txid_registry_restart_and_abandon)
+{
+    core_conn_t *e = txid_engine(100, 10, true);
+    announce_in(e, "registry", 5, T0);
+    frame(e, 1, START16, T0);
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    uint64_t request = c->token;
+    char key[128];
+    snprintf(key, sizeof(key), "%s", c->what);
+    forget();
+    announce_in(e, "registry", 6, T0);
+    c = nth(ENV_TXID_CLAIM, 0);
+    ck_assert_uint_eq(c->token, request);
+    ck_assert_str_eq(c->what, key);
+    ck_assert_uint_eq(c->epoch, 1000);
+    forget();
+    frame(e, 1, HEARTBEAT, T0 + SEC); /* the station gave up on its StartTransaction */
+    ck_assert_uint_eq(stats(e).waiting, 0);
+    forget();
+    txid_claimed(e, request, 1000, true, 0, T0 + SEC);
+    ck_assert_uint_eq(n_of(ENV_EVENT), 0);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    core_conn_destroy(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core_conn");
@@ -2119,6 +2558,14 @@ int main(void)
     tcase_add_test(t, test_tag_waiting_abandoned_or_closed);
     tcase_add_test(t, test_tag_lookup_repeated_to_new_registry);
     tcase_add_test(t, test_timers_order_move_cancel);
+    tcase_add_test(t, test_txid_claim_before_event_and_answer);
+    tcase_add_test(t, test_txid_resend_gets_remembered_id);
+    tcase_add_test(t, test_txid_claim_retried_on_eagain);
+    tcase_add_test(t, test_txid_timeout_then_internal_error);
+    tcase_add_test(t, test_txid_pool_refill);
+    tcase_add_test(t, test_txid_exhausted);
+    tcase_add_test(t, test_txid_unknown_in_stop_and_meter_values);
+    tcase_add_test(t, test_txid_registry_restart_and_abandon);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -296,7 +296,8 @@ START_TEST(test_every_cp_call_answered_validly)
     json_error_t jerr;
     json_t *doc = json_load_file("tests/services/ocpp-core/ocpp_examples.json", 0, &jerr);
     ck_assert_ptr_nonnull(doc);
-    core_action_ctx_t ctx = {.heartbeat_interval_s = 60, .now_us = 1735787045678000ULL};
+    core_action_ctx_t ctx = {
+        .heartbeat_interval_s = 60, .now_us = 1735787045678000ULL, .transaction_id = 2147483647};
     int answered = 0;
     size_t i;
     json_t *c;
@@ -338,7 +339,8 @@ START_TEST(test_persist_flags_and_auth)
     core_action_ctx_t ctx = {.heartbeat_interval_s = 60,
                              .now_us = 1735787045678000ULL,
                              .auth_policy = CORE_AUTH_DENY_LIST,
-                             .auth_list = "BAD1, BAD2"};
+                             .auth_list = "BAD1, BAD2",
+                             .transaction_id = 505267201};
     core_action_out_t out;
     json_t *p = json_loads("{\"connectorId\":2,\"idTag\":\"BAD2\",\"meterStart\":0,"
                            "\"timestamp\":\"2025-01-02T03:04:05Z\"}",
@@ -349,18 +351,18 @@ START_TEST(test_persist_flags_and_auth)
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(out.response, "idTagInfo"), "status")),
         "Blocked");
-    /* transactionId: (2025-01-02T03:04:05Z - 2024-01-01) * 8 + connector 2 */
-    ck_assert_int_eq(json_integer_value(json_object_get(out.response, "transactionId")),
-                     (1735787045LL - 1704067200LL) * 8 + 2);
+    /* transactionId: the one claimed for it (core_conn), in the answer and in the event */
+    ck_assert_int_eq(json_integer_value(json_object_get(out.response, "transactionId")), 505267201);
+    ck_assert_str_eq(json_string_value(json_object_get(out.event_data, "transaction_id")),
+                     "505267201");
     core_action_out_clear(&out);
-    /* a resend on another pod gets the same id */
-    ck_assert_int_eq(core_transaction_id(p, 1735787999000000ULL),
-                     (1735787045LL - 1704067200LL) * 8 + 2);
-    json_decref(p);
-    /* implausible charge-point clock: the gateway's time is used */
-    p = json_loads("{\"connectorId\":1,\"timestamp\":\"1970-01-01T00:00:00Z\"}", 0, NULL);
-    ck_assert_int_eq(core_transaction_id(p, 1735787045000000ULL),
-                     (1735787045LL - 1704067200LL) * 8 + 1);
+    /* without a claimed id: InternalError and no event, never an id that may collide */
+    ctx.transaction_id = 0;
+    core_action_handle(OCPP_V16, "StartTransaction", p, &ctx, &out);
+    ck_assert_int_eq(out.err, OCPP_ERR_INTERNAL);
+    ck_assert_ptr_null(out.response);
+    ck_assert_ptr_null(out.event_type);
+    core_action_out_clear(&out);
     json_decref(p);
 
     ctx.auth_policy = CORE_AUTH_ALLOW_LIST;
@@ -459,7 +461,8 @@ START_TEST(test_redis_policy_answers)
                                      .now_us = 1735787045678000ULL,
                                      .auth_policy = CORE_AUTH_REDIS,
                                      .tag_status = statuses[k],
-                                     .tag_expires_at_ms = k % 2 ? 1767225600000ULL : 0};
+                                     .tag_expires_at_ms = k % 2 ? 1767225600000ULL : 0,
+                                     .transaction_id = 7};
             core_action_out_t out;
             core_action_handle(calls[i].v, calls[i].action, p, &ctx, &out);
             ocpp_verr_t e;
