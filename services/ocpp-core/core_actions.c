@@ -214,9 +214,9 @@ static json_t *chain_status(const json_t *p, uint64_t now_us)
     json_array_foreach(json_object_get(p, "certificateStatusRequests"), i, req)
     {
         json_array_append_new(list, json_pack("{s:O, s:O, s:s, s:s}", "certificateHashData",
-                                              json_object_get(req, "certificateHashData"),
-                                              "source", json_object_get(req, "source"),
-                                              "status", "Failed", "nextUpdate", now));
+                                              json_object_get(req, "certificateHashData"), "source",
+                                              json_object_get(req, "source"), "status", "Failed",
+                                              "nextUpdate", now));
     }
     return json_pack("{s:o}", "certificateStatus", list);
 }

@@ -35,6 +35,8 @@ typedef enum {
     CORE_M_TAG_CACHE_ENTRIES,     /* gauge: id-token answers cached */
     CORE_M_CALL_SECONDS,          /* histogram: receive -> answer, {action,version} */
     CORE_M_RESENDS_SUPPRESSED,    /* resent CALLs answered again without a new event */
+    CORE_M_SENDS,                 /* 2.1 SENDs from charge points, {result} */
+    CORE_M_CALLRESULTERRORS_SENT, /* 2.1 CALLRESULTERRORs sent for invalid CALLRESULTs, {code} */
     CORE_M_COUNT
 } core_metric_t;
 

@@ -317,7 +317,7 @@ START_TEST(test_every_cp_call_answered_validly)
         core_action_handle(v, action, json_object_get(c, "payload"), &ctx, &out);
         if (m->direction == OS_FROM_CSMS) {
             ck_assert_int_eq(out.err, OCPP_ERR_NOT_IMPLEMENTED); /* not ours to receive */
-        } else if (!m->response) { /* 2.1 SEND: no answer, an event */
+        } else if (!m->response) {                               /* 2.1 SEND: no answer, an event */
             ck_assert_int_eq(out.err, OCPP_ERR_NONE);
             ck_assert_ptr_null(out.response);
             ck_assert_ptr_nonnull(out.event_type);

@@ -139,9 +139,9 @@ START_TEST(test_coverage)
             ck_assert_int_ne(m->response, 0);
         }
     }
-    ck_assert_int_eq(v16, 39);  /* 28 core profiles + 11 security extension */
-    ck_assert_int_eq(v201, 64); /* OCPP 2.0.1 has 64 actions */
-    ck_assert_int_eq(v21, 91);  /* OCPP 2.1: 90 CALL actions and one SEND */
+    ck_assert_int_eq(v16, 39);    /* 28 core profiles + 11 security extension */
+    ck_assert_int_eq(v201, 64);   /* OCPP 2.0.1 has 64 actions */
+    ck_assert_int_eq(v21, 91);    /* OCPP 2.1: 90 CALL actions and one SEND */
     ck_assert_int_eq(v21_cp, 36); /* 2.0.1's 24 (DataTransfer is both) + 12 new */
     ck_assert_int_eq(v21_send, 1);
     ck_assert_int_eq((int)json_array_size(actions), v16 + v201 + v21);
