@@ -23,7 +23,7 @@ VERSIONS = [("ocpp1_6.json", "OCPP_V16", "1.6"), ("ocpp2_0_1.json", "OCPP_V201",
 # Everything not listed is sent by the CSMS; DataTransfer goes both ways. 2.1: the 2.0.1 list
 # plus the messages its new use cases have the station send (DER control, periodic event
 # streams, battery swap, local payment settlement and VAT number validation, dynamic schedules,
-# priority charging, the OCSP chain status; docs/ocpp-versions.md lists them).
+# priority charging, the OCSP chain status; docs/ocpp-core.md "OCPP 2.1" lists them).
 # NotifyAllowedEnergyTransfer, NotifyWebPaymentStarted, UsePriorityCharging and
 # UpdateDynamicSchedule are sent by the CSMS.
 CP_INITIATED = {
