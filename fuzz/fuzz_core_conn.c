@@ -36,6 +36,7 @@
  *    never sent before an EVENT_ACK with status 0 for its event's token; that ack sends it
  *    exactly once; an ack or a TAG_INFO that nobody waits for any more sends nothing;
  *  - a CALL whose event the bridge refused is never answered with a CALLRESULT;
+ *  - a 2.1 SEND is never answered (and abandons no held answer: the hold invariants above);
  *  - a CALL is answered at most once; a CALL waiting for its id token is not answered before the
  *    TAG_INFO or its bound, and its answer carries the status of that TAG_INFO (Expired past
  *    expires_at_ms, Invalid for no record) or of tag_fallback;
@@ -131,6 +132,15 @@ static const char *const FRAMES[] = {
     "[4,\"%s\",\"GenericError\",\"\",{}]",
     "[5,\"%s\",\"GenericError\",\"no\",{}]",
     "[6,\"%s\",\"NotifyPeriodicEventStream\",{}]",
+    "[6,\"%s\",\"NotifyPeriodicEventStream\",{\"id\":1,\"pending\":0,\"basetime\":"
+    "\"2025-01-01T00:00:00Z\",\"data\":[{\"t\":0,\"v\":\"1\"}]}]",
+    "[6,\"%s\",\"Heartbeat\",{}]",
+    "[2,\"%s\",\"NotifyDERAlarm\",{\"controlType\":\"FreqDroop\",\"timestamp\":"
+    "\"2025-01-01T00:00:00Z\"}]",
+    "[2,\"%s\",\"VatNumberValidation\",{\"vatNumber\":\"NL1\"}]",
+    "[2,\"%s\",\"GetCertificateChainStatus\",{\"certificateStatusRequests\":[{\"source\":"
+    "\"OCSP\",\"urls\":[\"https://o.example\"],\"certificateHashData\":{\"hashAlgorithm\":"
+    "\"SHA256\",\"issuerNameHash\":\"a\",\"issuerKeyHash\":\"b\",\"serialNumber\":\"1\"}}]}]",
     "[9,\"%s\",{}]",
     "not json %s",
     "[2,\"\",\"Heartbeat\",{}]",
@@ -140,8 +150,9 @@ static const char *const FRAMES[] = {
 static const char *const RESPONSES[] = {
     "[3,\"%s\",{\"status\":\"Accepted\"}]",  "[3,\"%s\",{\"status\":\"Rejected\"}]",
     "[3,\"%s\",{\"status\":\"Maybe\"}]",     "[3,\"%s\",{}]",
-    "[4,\"%s\",\"NotSupported\",\"no\",{}]",
+    "[4,\"%s\",\"NotSupported\",\"no\",{}]", "[5,\"%s\",\"FormatViolation\",\"no\",{}]",
 };
+#define NRESPONSES (sizeof(RESPONSES) / sizeof(RESPONSES[0]))
 
 static const char *const RECORDS[] = {
     "{\"command_id\":\"c\",\"action\":\"Reset\",\"payload\":{\"type\":\"Hard\"}}",
@@ -831,7 +842,7 @@ static size_t frame_text(input_t *in, int slot, char *text, size_t cap)
     } else if (kind < 220) {
         const char *id =
             slot >= 0 && D.slots[slot].last_call[0] ? D.slots[slot].last_call : "gw-unknown";
-        snprintf(text, cap, RESPONSES[arg % 5], id);
+        snprintf(text, cap, RESPONSES[arg % NRESPONSES], id);
         len = strlen(text);
     } else {
         len = arg % 96;
@@ -863,9 +874,15 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
     ocpp_frame_t f;
     char why[160];
     D.cur_message_id[0] = '\0';
-    int must_hold = 0;
+    int must_hold = 0, send21 = 0;
     slot_t *s = slot >= 0 ? &D.slots[slot] : NULL;
-    if (!ocpp_frame_parse(text, len, &f, why, sizeof(why)) && f.type == OCPP_CALL) {
+    int parsed = ocpp_frame_parse(text, len, &f, why, sizeof(why)) == OCPP_ERR_NONE;
+    if (parsed && f.type == OCPP_SEND && s && strcmp(SUBPROTOCOLS[s->sub], "ocpp2.1") == 0) {
+        /* a 2.1 SEND: never answered (checked below), and it abandons nothing */
+        snprintf(D.cur_message_id, sizeof(D.cur_message_id), "%s", f.message_id);
+        send21 = 1;
+    }
+    if (parsed && f.type == OCPP_CALL) {
         snprintf(D.cur_message_id, sizeof(D.cur_message_id), "%s", f.message_id);
         if (s) { /* a CALL abandons what still waits on that connection */
             s->waiting = 0;
@@ -918,6 +935,8 @@ static void send_frame(core_conn_t *e, const char *edge_id, uint64_t conn_id, in
     D.cur_slot = -1;
     if ((must_hold && D.frame_result) || (D.lookup_sent && D.frame_answered))
         abort(); /* answered at once although it must wait for its ack or its id token */
+    if (send21 && D.frame_answered)
+        abort(); /* a SEND answered */
     D.cur_message_id[0] = '\0';
 }
 

@@ -181,7 +181,7 @@ for ((k = 0; k < 2 + OCPPGW_CORE_COUNT + EDGE_COUNT; k++)); do
   wait_for "readiness on admin port $(admin $k)" 20 curl -sf "http://127.0.0.1:$(admin $k)/readyz"
 done
 
-say "pod $OCPPGW_POD_ID: ws://$OCPPGW_WS_BIND:$OCPPGW_WS_PORT/ocpp/{identity} (subprotocols ocpp2.0.1, ocpp1.6)"
+say "pod $OCPPGW_POD_ID: ws://$OCPPGW_WS_BIND:$OCPPGW_WS_PORT/ocpp/{identity} (subprotocols ${OCPPGW_SUBPROTOCOLS:-ocpp2.1,ocpp2.0.1,ocpp1.6})"
 say "admin: registry :$(admin 0), bridge :$(admin 1), core :$(admin 2).., edge :$edge_admin  (/metrics /healthz /readyz)"
 say "logs: $RUN_DIR/log/"
 say "ready"

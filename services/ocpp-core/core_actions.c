@@ -135,7 +135,53 @@ static const fixed_t FIXED[] = {
     {"PublishFirmwareStatusNotification", "{}"},
     {"ReportChargingProfiles", "{}"},
     {"ReservationStatusUpdate", "{}"},
+    /* 2.1: the station informs, the gateway takes note (the event carries it on) */
+    {"BatterySwap", "{}"},
+    {"ClosePeriodicEventStream", "{}"},
+    {"NotifyDERAlarm", "{}"},
+    {"NotifyDERStartStop", "{}"},
+    {"NotifyPriorityCharging", "{}"},
+    {"NotifySettlement", "{}"},
+    {"ReportDERControl", "{}"},
+    /* 2.1: the station asks; the gateway has no data of its own to answer with. A stream is
+     * accepted (its data comes as SEND NotifyPeriodicEventStream, each one an event); no
+     * schedule update is kept here (the backend pushes dynamic schedules through
+     * UpdateDynamicSchedule commands); VAT numbers are not checked by the gateway. */
+    {"OpenPeriodicEventStream", "{\"status\":\"Accepted\"}"},
+    {"PullDynamicScheduleUpdate",
+     "{\"status\":\"Rejected\",\"statusInfo\":{\"reasonCode\":\"NoSchedule\"}}"},
 };
+
+/* 2.1 VatNumberValidation: the number echoed, Rejected (the gateway has no VAT register; a
+ * backend that has one sees the request as an event) */
+static json_t *vat_number(const json_t *p)
+{
+    json_t *r = json_pack("{s:O, s:s, s:{s:s}}", "vatNumber", json_object_get(p, "vatNumber"),
+                          "status", "Rejected", "statusInfo", "reasonCode", "NotSupported");
+    json_t *evse = json_object_get(p, "evseId");
+    if (r && evse)
+        json_object_set(r, "evseId", evse);
+    return r;
+}
+
+/* 2.1 GetCertificateChainStatus (OCSP/CRL through the CSMS): one entry per certificate asked
+ * about, status Failed (the gateway fetches no OCSP or CRL), to be asked again from now on */
+static json_t *chain_status(const json_t *p, uint64_t now_us)
+{
+    char now[32];
+    core_event_format_time(now_us, now);
+    json_t *list = json_array();
+    size_t i;
+    json_t *req;
+    json_array_foreach(json_object_get(p, "certificateStatusRequests"), i, req)
+    {
+        json_array_append_new(list, json_pack("{s:O, s:O, s:s, s:s}", "certificateHashData",
+                                              json_object_get(req, "certificateHashData"), "source",
+                                              json_object_get(req, "source"), "status", "Failed",
+                                              "nextUpdate", now));
+    }
+    return json_pack("{s:o}", "certificateStatus", list);
+}
 
 static void transaction_event_201(ocpp_version_t version, const json_t *p,
                                   const core_action_ctx_t *ctx, core_action_out_t *out)
@@ -161,7 +207,9 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
         out->event_type = unified_message(action, payload, &out->event_data);
         return;
     }
-    if (strcmp(action, "BootNotification") == 0) {
+    if (!msg->response) {
+        /* 2.1 SEND (NotifyPeriodicEventStream): never answered, only its event */
+    } else if (strcmp(action, "BootNotification") == 0) {
         boot(ctx, out);
     } else if (strcmp(action, "Heartbeat") == 0) {
         char now[32];
@@ -195,6 +243,10 @@ void core_action_handle(ocpp_version_t version, const char *action, const json_t
         out->persist = 1;
     } else if (strcmp(action, "TransactionEvent") == 0) {
         transaction_event_201(version, payload, ctx, out);
+    } else if (strcmp(action, "VatNumberValidation") == 0) {
+        out->response = vat_number(payload);
+    } else if (strcmp(action, "GetCertificateChainStatus") == 0) {
+        out->response = chain_status(payload, ctx->now_us);
     } else if (strcmp(action, "SecurityEventNotification") == 0) {
         out->response = json_object();
         out->persist = core_security_event_critical(str_at(payload, "type", NULL));

@@ -1,9 +1,10 @@
 /* core_actions: what the gateway answers to a charge point's CALL, and which unified event
  * it yields. Pure: payload in, response and event out; no sockets, no state.
  *
- * Every CALL a charge point can send in 1.6 (with the security extension) and 2.0.1 gets a
- * response that validates against the response schema of that version (the unit tests check
- * each one against the generated validator). Authorize, StartTransaction, StopTransaction and
+ * Every CALL a charge point can send in 1.6 (with the security extension), 2.0.1 and 2.1 gets
+ * a response that validates against the response schema of that version (the unit tests check
+ * each one against the generated validator); a 2.1 SEND gets none (out->response NULL), only
+ * its event. Authorize, StartTransaction, StopTransaction and
  * TransactionEvent apply the authorization policy. Transaction messages and critical security
  * events are flagged `persist`: the caller answers them only once the event is in Kafka.
  * The event type and data come from unified_event (the version-independent model). */
@@ -39,7 +40,7 @@ typedef struct {
 } core_action_ctx_t;
 
 typedef struct {
-    json_t *response;       /* CALLRESULT payload (owned), NULL when err is set */
+    json_t *response;       /* CALLRESULT payload (owned), NULL when err is set or a SEND */
     ocpp_error_t err;       /* error to answer with instead */
     const char *err_text;   /* its description */
     const char *event_type; /* unified event type (static string) */

@@ -312,6 +312,20 @@ static void reply_error(core_conn_t *self, const conn_t *c, const char *message_
     free(text);
 }
 
+/* OCPP 2.1: the charge point's CALLRESULT to our command broke its schema; it is told so with a
+ * CALLRESULTERROR (the command itself ends ocpp_error in command_finish). */
+static void reply_callresulterror(core_conn_t *self, const conn_t *c, const char *message_id,
+                                  ocpp_error_t err, const char *why)
+{
+    const char *code = ocpp_error_code(err, c->version);
+    count(CORE_M_CALLRESULTERRORS_SENT, code);
+    log_write(LOG_WARN, c->identity, message_id, "CALLRESULTERROR %s: %s", code, why);
+    char *text = ocpp_frame_callresulterror(message_id, code, why);
+    if (text)
+        send_text(self, c, text);
+    free(text);
+}
+
 /* The one place a command gets its final result (RESULT to the bridge, then command-results).
  * cmd is NULL for a record that never became a command (no charge point here, invalid). */
 static void command_finish(core_conn_t *self, const char *identity, uint64_t token,
@@ -1123,6 +1137,12 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
     /* the request must match its schema before anything acts on it */
     const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, f->action);
     ocpp_verr_t verr;
+    if (msg && !msg->response) { /* 2.1 NotifyPeriodicEventStream: it has no CALLRESULT */
+        reply_error(self, c, f->message_id, OCPP_ERR_PROTOCOL,
+                    "this action is sent as SEND (message type 6), not as CALL");
+        call_seconds(self, c->version, f->action, at_us, now);
+        return;
+    }
     if (msg &&
         (msg->direction == OS_FROM_CP || msg->direction == OS_BOTH ||
          msg->direction == OS_UNKNOWN_DIR) &&
@@ -1139,6 +1159,68 @@ static void on_call(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_
         serve_with_tag(self, c, &call, tag, now);
     else
         serve(self, c, &call, NULL, 0, now);
+}
+
+/* An OCPP 2.1 SEND: never answered, and never the outstanding CALL (an answer held for
+ * persistence or a CALL waiting for its id token stays as it is). Validated like a CALL's
+ * request, then its event is published. Best effort: a SEND is not resent by the station and
+ * nothing waits for it, so a full bridge drops it (counted) rather than queueing it. */
+static void on_send(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_t at_us,
+                    const char *traceparent, uint64_t now)
+{
+    const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, f->action);
+    ocpp_verr_t verr;
+    const char *why = NULL;
+    if (!msg)
+        why = "unknown action";
+    else if (msg->response)
+        why = "a CALL action sent as SEND";
+    else if (msg->direction == OS_FROM_CSMS)
+        why = "action is not sent by a charge point";
+    else if (ocpp_schema_validate(msg, 0, f->payload, &verr) < 0)
+        why = verr.why;
+    if (why) {
+        count(CORE_M_SENDS, "invalid");
+        log_write(LOG_WARN, c->identity, f->message_id, "invalid SEND %s dropped: %s", f->action,
+                  why);
+        return;
+    }
+    if (!core_session_booted(c->s)) { /* as a CALL would get SecurityError (2.0.1 gating) */
+        count(CORE_M_SENDS, "not_booted");
+        log_write(LOG_WARN, c->identity, f->message_id,
+                  "SEND %s before an accepted BootNotification dropped", f->action);
+        return;
+    }
+    core_action_ctx_t ctx = {.heartbeat_interval_s = self->cfg.heartbeat_interval_s,
+                             .now_us = now,
+                             .auth_policy = self->auth_policy,
+                             .auth_list = self->cfg.auth_list};
+    core_action_out_t out;
+    core_action_handle(c->version, f->action, f->payload, &ctx, &out);
+    char id[CORE_EVENT_ID_LEN + 1];
+    core_idgen_event_id(&self->ids, id);
+    core_event_t ev = {.type = out.event_type,
+                       .identity = c->identity,
+                       .pod = self->cfg.pod_id,
+                       .version = c->version,
+                       .action = f->action,
+                       .message_id = f->message_id,
+                       .id = id,
+                       .time_us = at_us,
+                       .data = out.event_data,
+                       .raw = self->cfg.event_raw_payload && out.event_type &&
+                                      strcmp(out.event_type, "ocpp.message") != 0
+                                  ? f->payload
+                                  : NULL};
+    if (!out.event_type || publish_event(self, c, &ev, traceparent, 0, OUTBOX_TRY) < 0) {
+        count(CORE_M_SENDS, "refused");
+        log_write(LOG_WARN, c->identity, f->message_id, "SEND %s dropped: %s", f->action,
+                  out.event_type ? "kafka-bridge full" : "no event for it");
+    } else {
+        count(CORE_M_SENDS, "published");
+        log_write(LOG_DEBUG, c->identity, f->message_id, "SEND %s published", f->action);
+    }
+    core_action_out_clear(&out);
 }
 
 /* The registry's answer to TAG_LOOKUP: cached (an Accepted token for tag_cache_ms, anything
@@ -1284,10 +1366,21 @@ out:
     trace_leave(self);
 }
 
-/* A CALLRESULT or CALLERROR from the charge point: the answer to our in-flight command? */
+/* A CALLRESULT, CALLERROR or (2.1) CALLRESULTERROR from the charge point: the answer to our
+ * in-flight command? A CALLRESULTERROR normally says the station found our CALLRESULT to one
+ * of its CALLs invalid (counted and logged: that answer cannot be taken back); one whose id is
+ * the command in flight ends the command like a CALLERROR rather than leaving it to time out.
+ * A 2.1 CALLRESULT that breaks its schema is answered with a CALLRESULTERROR. */
 static void on_response(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uint64_t now)
 {
+    if (f->type == OCPP_CALLRESULTERROR)
+        count(CORE_M_CALLRESULTERRORS, NULL);
     core_command_t *cmd = core_session_on_response(c->s, f->message_id);
+    if (!cmd && f->type == OCPP_CALLRESULTERROR) {
+        log_write(LOG_WARN, c->identity, f->message_id, "charge point refused our answer: %s %s",
+                  f->error_code, f->error_text);
+        return;
+    }
     if (!cmd) {
         count(CORE_M_RESPONSES_DROPPED, NULL);
         log_write(LOG_WARN, c->identity, f->message_id,
@@ -1295,7 +1388,13 @@ static void on_response(core_conn_t *self, conn_t *c, const ocpp_frame_t *f, uin
         return;
     }
     trace_enter(self, cmd->traceparent);
-    if (f->type == OCPP_CALLERROR) {
+    const ocpp_schema_msg_t *msg;
+    ocpp_verr_t verr;
+    if (f->type == OCPP_CALLRESULT && c->version == OCPP_V21 &&
+        (msg = ocpp_schema_find(c->version, cmd->action)) && msg->response &&
+        ocpp_schema_validate(msg, 1, f->payload, &verr) < 0)
+        reply_callresulterror(self, c, f->message_id, verr.err, verr.why);
+    if (f->type == OCPP_CALLERROR || f->type == OCPP_CALLRESULTERROR) {
         command_finish(self, c->identity, cmd->token, cmd->command_id, cmd, "ocpp_error", NULL, f,
                        NULL, NULL, now);
     } else {
@@ -1559,16 +1658,19 @@ static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
         snprintf(why, sizeof(why), "message type %d exists only in OCPP 2.1", (int)f.type);
         f.type = OCPP_CALL; /* answerable: it is not a response */
     }
-    int response = f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR ||
-                   f.type == OCPP_CALLRESULTERROR || f.type == OCPP_SEND;
+    int response =
+        f.type == OCPP_CALLRESULT || f.type == OCPP_CALLERROR || f.type == OCPP_CALLRESULTERROR;
     char traceparent[CORE_TRACEPARENT_LEN + 1] = "";
     if (!response) { /* every message of the charge point is a new trace (DESIGN §8) */
         core_idgen_traceparent(&self->ids, traceparent);
         trace_enter(self, traceparent);
     }
     if (err) {
-        if (response) {
-            /* never answer a response (or a SEND) with a CALLERROR: count and log only */
+        if (f.type == OCPP_SEND) { /* never answered, not even when malformed */
+            count(CORE_M_SENDS, "invalid");
+            log_write(LOG_WARN, c->identity, f.message_id, "malformed SEND dropped: %s", why);
+        } else if (response) {
+            /* never answer a response with a CALLERROR: count and log only */
             count(CORE_M_RESPONSES_MALFORMED, ocpp_error_code(err, c->version));
             log_write(LOG_WARN, c->identity, f.message_id, "malformed response dropped: %s", why);
         } else {
@@ -1578,18 +1680,7 @@ static void on_frame(core_conn_t *self, const env_frame_t *m, uint64_t now)
     } else if (f.type == OCPP_CALL) {
         on_call(self, c, &f, m->at_us, traceparent, now);
     } else if (f.type == OCPP_SEND) {
-        /* 2.1 SEND: validated and logged, never answered */
-        const ocpp_schema_msg_t *msg = ocpp_schema_find(c->version, f.action);
-        ocpp_verr_t verr;
-        if (!msg || ocpp_schema_validate(msg, 0, f.payload, &verr) < 0)
-            log_write(LOG_WARN, c->identity, f.message_id, "invalid SEND %s dropped: %s", f.action,
-                      msg ? verr.why : "unknown action");
-        else
-            log_write(LOG_DEBUG, c->identity, f.message_id, "SEND %s", f.action);
-    } else if (f.type == OCPP_CALLRESULTERROR) {
-        count(CORE_M_CALLRESULTERRORS, NULL);
-        log_write(LOG_WARN, c->identity, f.message_id, "charge point refused our answer: %s %s",
-                  f.error_code, f.error_text);
+        on_send(self, c, &f, m->at_us, traceparent, now);
     } else {
         on_response(self, c, &f, now);
     }

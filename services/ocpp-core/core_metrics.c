@@ -22,11 +22,11 @@ const metrics_def_t CORE_METRICS[CORE_M_COUNT] = {
                                   "unknown)",
                                   NULL},
     [CORE_M_RESPONSES_MALFORMED] = {"core_responses_malformed_total", METRICS_COUNTER,
-                                    "malformed CALLRESULT/CALLERROR/SEND frames dropped "
+                                    "malformed CALLRESULT/CALLERROR/CALLRESULTERROR frames dropped "
                                     "unanswered, by code",
                                     "code"},
     [CORE_M_CALLRESULTERRORS] = {"core_callresulterrors_total", METRICS_COUNTER,
-                                 "CALLRESULTERRORs from charge points", NULL},
+                                 "CALLRESULTERRORs from charge points (OCPP 2.1)", NULL},
     [CORE_M_COMMAND_RESULTS] = {"core_command_results_total", METRICS_COUNTER,
                                 "final results of downlink commands, by status", "status"},
     [CORE_M_SUPERSEDED] = {"core_superseded_total", METRICS_COUNTER,
@@ -98,4 +98,10 @@ const metrics_def_t CORE_METRICS[CORE_M_COUNT] = {
                                 "transaction id could be claimed within txid_claim_budget_ms "
                                 "(the station resends), by reason (budget, no_ids, error)",
                                 "reason"},
+    [CORE_M_SENDS] = {"core_sends_total", METRICS_COUNTER,
+                      "OCPP 2.1 SENDs from charge points (never answered), by result", "result"},
+    [CORE_M_CALLRESULTERRORS_SENT] = {"core_callresulterrors_sent_total", METRICS_COUNTER,
+                                      "OCPP 2.1 CALLRESULTERRORs sent to charge points for an "
+                                      "invalid CALLRESULT to a command, by code",
+                                      "code"},
 };

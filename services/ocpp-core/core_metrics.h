@@ -39,6 +39,8 @@ typedef enum {
     CORE_M_TXID_AVAILABLE,        /* gauge: 1.6 transaction ids left in the pool */
     CORE_M_TXID_CLAIMS,           /* TXID_CLAIM outcomes, {result} */
     CORE_M_TXID_UNANSWERED,       /* StartTransactions answered InternalError: no id, {reason} */
+    CORE_M_SENDS,                 /* 2.1 SENDs from charge points, {result} */
+    CORE_M_CALLRESULTERRORS_SENT, /* 2.1 CALLRESULTERRORs sent for invalid CALLRESULTs, {code} */
     CORE_M_COUNT
 } core_metric_t;
 

@@ -172,12 +172,23 @@ char *ocpp_frame_callresult(const char *message_id, const json_t *payload)
     return text;
 }
 
-char *ocpp_frame_callerror(const char *message_id, const char *code, const char *description)
+static char *error_frame(ocpp_msg_type_t type, const char *message_id, const char *code,
+                         const char *description)
 {
-    json_t *arr = json_pack("[isss{}]", OCPP_CALLERROR, message_id, code, description);
+    json_t *arr = json_pack("[isss{}]", type, message_id, code, description);
     if (!arr)
         return NULL;
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     return text;
+}
+
+char *ocpp_frame_callerror(const char *message_id, const char *code, const char *description)
+{
+    return error_frame(OCPP_CALLERROR, message_id, code, description);
+}
+
+char *ocpp_frame_callresulterror(const char *message_id, const char *code, const char *description)
+{
+    return error_frame(OCPP_CALLRESULTERROR, message_id, code, description);
 }

@@ -1,6 +1,8 @@
 /* ocpp_frame: OCPP-J RPC framing (CALL, CALLRESULT, CALLERROR) as pure functions.
  *
- * Parses one text message into its parts and builds the replies. Error codes are spelled as
+ * Parses one text message into its parts and builds the replies. OCPP 2.1 adds SEND (type 6,
+ * never answered) and CALLRESULTERROR (type 5, the answer to an invalid CALLRESULT); its error
+ * codes are those of 2.0.1. Error codes are spelled as
  * the negotiated OCPP version spells them (1.6 FormationViolation, 2.0.1 FormatViolation...). */
 #ifndef OCPP_FRAME_H
 #define OCPP_FRAME_H
@@ -30,8 +32,8 @@ typedef enum {
 typedef enum {
     OCPP_ERR_NONE = 0,
     OCPP_ERR_FORMAT,          /* FormationViolation / FormatViolation */
-    OCPP_ERR_RPC_FRAMEWORK,   /* 2.0.1 RpcFrameworkError; 1.6 has none: FormationViolation */
-    OCPP_ERR_MESSAGE_TYPE,    /* 2.0.1 MessageTypeNotSupported; 1.6: FormationViolation */
+    OCPP_ERR_RPC_FRAMEWORK,   /* 2.0.1/2.1 RpcFrameworkError; 1.6 has none: FormationViolation */
+    OCPP_ERR_MESSAGE_TYPE,    /* 2.0.1/2.1 MessageTypeNotSupported; 1.6: FormationViolation */
     OCPP_ERR_NOT_IMPLEMENTED, /* NotImplemented */
     OCPP_ERR_NOT_SUPPORTED,   /* NotSupported */
     OCPP_ERR_PROTOCOL,        /* ProtocolError */
@@ -69,5 +71,8 @@ const char *ocpp_version_name(ocpp_version_t version); /* "1.6", "2.0.1", "2.1" 
 /* Replies, as malloc'd NUL-terminated text (caller frees); NULL on OOM. */
 char *ocpp_frame_callresult(const char *message_id, const json_t *payload);
 char *ocpp_frame_callerror(const char *message_id, const char *code, const char *description);
+/* OCPP 2.1 CALLRESULTERROR [5, id, code, description, {}]: the answer to a CALLRESULT that
+ * fails validation (never answered otherwise) */
+char *ocpp_frame_callresulterror(const char *message_id, const char *code, const char *description);
 
 #endif

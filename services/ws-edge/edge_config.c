@@ -22,11 +22,16 @@ const config_option_t EDGE_CONFIG[] = {
      "WebSocket port (ws://; 0: no plain listener, wss only)"},
     {"path_prefixes", CONFIG_STRING, "/ocpp/,/ws/", F(path_prefixes), 0, 0, NULL, NULL,
      "comma-separated URL prefixes followed by the identity"},
-    {"subprotocols", CONFIG_STRING, "ocpp2.0.1,ocpp1.6", F(subprotocols), 0, 0, NULL,
-     edge_subprotocol_validate_list, "enabled OCPP subprotocols (ocpp2.1, ocpp2.0.1, ocpp1.6)"},
+    /* ocpp2.1 on: ocpp-core frames, validates and answers all of it (docs/ocpp-core.md) */
+    {"subprotocols", CONFIG_STRING, "ocpp2.1,ocpp2.0.1,ocpp1.6", F(subprotocols), 0, 0, NULL,
+     edge_subprotocol_validate_list,
+     "enabled OCPP subprotocols (ocpp2.1, ocpp2.0.1, ocpp1.6); the newest one a station offers "
+     "is chosen"},
     {"max_connections", CONFIG_INT, "300000", F(max_connections), 1, 10000000, NULL, NULL,
      "connections beyond this are refused with HTTP 503"},
-    {"max_message_bytes", CONFIG_INT, "65536", F(max_message_bytes), 128, 16777216, NULL, NULL,
+    /* 256 KiB: OCPP 2.1 signed meter data is up to 32,768 characters, so a TransactionEvent
+     * with two signed values at their maxLength is 75 KB; this fits seven (docs/ws-edge.md) */
+    {"max_message_bytes", CONFIG_INT, "262144", F(max_message_bytes), 128, 16777216, NULL, NULL,
      "largest message accepted (reassembled); beyond: close 1009"},
     {"send_queue_bytes", CONFIG_INT, "1048576", F(send_queue_bytes), 1024, 268435456, NULL, NULL,
      "bytes queued to a slow reader before it is closed with 1008"},

@@ -11,7 +11,7 @@
 extern const char *const EDGE_SUBPROTOCOLS[];
 extern const size_t EDGE_SUBPROTOCOL_COUNT;
 
-/* enabled: comma-separated names ("ocpp2.0.1,ocpp1.6"); offered: the header value (comma-
+/* enabled: comma-separated names ("ocpp2.1,ocpp2.0.1,ocpp1.6"); offered: the header value (comma-
  * separated, optional whitespace). Returns the chosen name (static string) or NULL if none
  * matches or nothing was offered. */
 const char *edge_subprotocol_choose(const char *offered, size_t offered_len, const char *enabled);

@@ -1176,6 +1176,139 @@ START_TEST(test_responses_never_answered)
 }
 END_TEST
 
+/* ---- OCPP 2.1: SEND and CALLRESULTERROR ---------------------------------------------------- */
+
+static const char STREAM21[] =
+    "[6,\"p1\",\"NotifyPeriodicEventStream\",{\"id\":1,\"pending\":0,\"basetime\":"
+    "\"2025-01-01T00:00:00Z\",\"data\":[{\"t\":0,\"v\":\"230.1\"}]}]";
+static const char TXSTART21[] =
+    "[2,\"t1\",\"TransactionEvent\",{\"eventType\":\"Started\",\"timestamp\":"
+    "\"2025-01-01T00:00:00Z\",\"triggerReason\":\"CablePluggedIn\",\"seqNo\":0,"
+    "\"transactionInfo\":{\"transactionId\":\"T1\"}}]";
+
+/* a 2.1 charge point CP1 on conn 1, booted; effects forgotten */
+static core_conn_t *booted21(void)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.1", T0);
+    frame(e, 1, BOOT201, T0);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"b1\",{\"status\":\"Accepted\""));
+    forget();
+    return e;
+}
+
+/* a SEND is never answered, never takes the outstanding-CALL slot (the held answer of a
+ * transaction message survives it), and yields its event when valid and after boot */
+START_TEST(test_v21_send)
+{
+    core_conn_t *e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.1", T0);
+    forget();
+    uint64_t not_booted = counter_of(CORE_M_SENDS, "result=\"not_booted\"");
+    frame(e, 1, STREAM21, T0); /* before BootNotification: dropped, unanswered */
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(counter_of(CORE_M_SENDS, "result=\"not_booted\""), not_booted + 1);
+    core_conn_destroy(&e);
+
+    e = booted21();
+    frame(e, 1, TXSTART21, T0);
+    uint64_t token = held_token(); /* answer held until the event is in Kafka */
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    forget();
+    uint64_t published = counter_of(CORE_M_SENDS, "result=\"published\"");
+    frame(e, 1, STREAM21, T0 + 1);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    const rec_t *ev = only(ENV_EVENT);
+    ck_assert_uint_eq(ev->token, 0); /* best effort: nothing waits for its ack */
+    ck_assert_int_eq(ev->policy, OUTBOX_TRY);
+    ck_assert_uint_eq(counter_of(CORE_M_SENDS, "result=\"published\""), published + 1);
+    forget();
+    /* invalid SENDs: schema violation, a CALL action, unknown action, malformed; none answered */
+    uint64_t invalid = counter_of(CORE_M_SENDS, "result=\"invalid\"");
+    frame(e, 1, "[6,\"p2\",\"NotifyPeriodicEventStream\",{\"id\":1}]", T0 + 2);
+    frame(e, 1, "[6,\"p3\",\"Heartbeat\",{}]", T0 + 2);
+    frame(e, 1, "[6,\"p4\",\"NoSuchAction\",{}]", T0 + 2);
+    frame(e, 1, "[6,\"p5\",\"NotifyPeriodicEventStream\"]", T0 + 2);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(counter_of(CORE_M_SENDS, "result=\"invalid\""), invalid + 4);
+    /* the transaction message's answer still goes out once persisted */
+    ack(e, token, 0, T0 + 3);
+    ck_assert(starts(only(ENV_SEND)->text, "[3,\"t1\",{"));
+    forget();
+    /* the SEND-only action as a CALL: it has no CALLRESULT */
+    frame(e, 1,
+          "[2,\"c1\",\"NotifyPeriodicEventStream\",{\"id\":1,\"pending\":0,\"basetime\":"
+          "\"2025-01-01T00:00:00Z\",\"data\":[{\"t\":0,\"v\":\"1\"}]}]",
+          T0 + 4);
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"c1\",\"ProtocolError\""));
+    core_conn_destroy(&e);
+}
+END_TEST
+
+static const char RESET21[] =
+    "{\"command_id\":\"cmd\",\"action\":\"Reset\",\"payload\":{\"type\":\"Immediate\"}}";
+
+/* 2.1: an invalid CALLRESULT to a command is answered CALLRESULTERROR (2.0.1: not), and the
+ * command ends ocpp_error; a CALLRESULTERROR with the in-flight id ends it like a CALLERROR; one
+ * about our answer to a station's CALL is counted only */
+START_TEST(test_v21_callresulterror)
+{
+    char id[OCPP_MESSAGE_ID_MAX + 1], text[256];
+    core_conn_t *e = booted21();
+    uint64_t sent =
+        counter_of(CORE_M_CALLRESULTERRORS_SENT, "code=\"PropertyConstraintViolation\"");
+    command(e, 90, "CP1", RESET21, T0);
+    call_id(only(ENV_SEND), id);
+    forget();
+    respond(e, id, "{\"status\":\"Maybe\"}", T0 + 1);
+    snprintf(text, sizeof(text), "[5,\"%s\",\"PropertyConstraintViolation\"", id);
+    ck_assert_msg(starts(only(ENV_SEND)->text, text), "%s", only(ENV_SEND)->text);
+    ck_assert_str_eq(only(ENV_RESULT)->what, "ocpp_error");
+    ck_assert_uint_eq(
+        counter_of(CORE_M_CALLRESULTERRORS_SENT, "code=\"PropertyConstraintViolation\""), sent + 1);
+    forget();
+    /* a valid one is not */
+    command(e, 91, "CP1", RESET21, T0 + 2);
+    call_id(only(ENV_SEND), id);
+    forget();
+    respond(e, id, "{\"status\":\"Accepted\"}", T0 + 3);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    ck_assert_str_eq(only(ENV_RESULT)->what, "accepted");
+    forget();
+    /* CALLRESULTERROR for the command in flight */
+    uint64_t received = counter(CORE_M_CALLRESULTERRORS);
+    uint64_t dropped = counter(CORE_M_RESPONSES_DROPPED);
+    command(e, 92, "CP1", RESET21, T0 + 4);
+    call_id(only(ENV_SEND), id);
+    forget();
+    snprintf(text, sizeof(text), "[5,\"%s\",\"FormatViolation\",\"bad\",{}]", id);
+    frame(e, 1, text, T0 + 5);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    ck_assert_str_eq(only(ENV_RESULT)->what, "ocpp_error");
+    ck_assert_ptr_nonnull(strstr(only(ENV_RESULT)->text, "FormatViolation"));
+    forget();
+    /* about an answer of ours (the id of a station's CALL): counted and logged only */
+    frame(e, 1, "[5,\"b1\",\"OccurrenceConstraintViolation\",\"x\",{}]", T0 + 6);
+    ck_assert_uint_eq(R.n, 0);
+    ck_assert_uint_eq(counter(CORE_M_CALLRESULTERRORS), received + 2);
+    ck_assert_uint_eq(counter(CORE_M_RESPONSES_DROPPED), dropped);
+    core_conn_destroy(&e);
+
+    /* 2.0.1 has no CALLRESULTERROR: the invalid CALLRESULT only ends the command */
+    e = engine(0, 30000, 4);
+    connect_(e, EDGE, 1, "CP1", "ocpp2.0.1", T0);
+    frame(e, 1, BOOT201, T0);
+    forget();
+    command(e, 93, "CP1", RESET21, T0);
+    call_id(only(ENV_SEND), id);
+    forget();
+    respond(e, id, "{\"status\":\"Maybe\"}", T0 + 1);
+    ck_assert_uint_eq(n_of(ENV_SEND), 0);
+    ck_assert_str_eq(only(ENV_RESULT)->what, "ocpp_error");
+    core_conn_destroy(&e);
+}
+END_TEST
+
 /* ---- restarts of peers (DESIGN-12-13 "Instances") ----------------------------------------------
  */
 
@@ -2537,6 +2670,8 @@ int main(void)
     tcase_add_test(t, test_command_refused);
     tcase_add_test(t, test_commands_when_connection_closes);
     tcase_add_test(t, test_responses_never_answered);
+    tcase_add_test(t, test_v21_send);
+    tcase_add_test(t, test_v21_callresulterror);
     tcase_add_test(t, test_announce_at_start_and_every_second);
     tcase_add_test(t, test_edge_restart_finishes_its_connections);
     tcase_add_test(t, test_frame_recovers_connection);

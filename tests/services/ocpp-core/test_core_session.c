@@ -298,7 +298,7 @@ START_TEST(test_every_cp_call_answered_validly)
     ck_assert_ptr_nonnull(doc);
     core_action_ctx_t ctx = {
         .heartbeat_interval_s = 60, .now_us = 1735787045678000ULL, .transaction_id = 2147483647};
-    int answered = 0;
+    int answered = 0, sends = 0;
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cases"), i, c)
@@ -308,15 +308,21 @@ START_TEST(test_every_cp_call_answered_validly)
             strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
             continue;
         int counted = strcmp(why, "minimal") == 0 || strcmp(why, "all fields") == 0;
-        ocpp_version_t v = strcmp(json_string_value(json_object_get(c, "version")), "1.6") == 0
-                               ? OCPP_V16
-                               : OCPP_V201;
+        const char *vname = json_string_value(json_object_get(c, "version"));
+        ocpp_version_t v = strcmp(vname, "1.6") == 0     ? OCPP_V16
+                           : strcmp(vname, "2.0.1") == 0 ? OCPP_V201
+                                                         : OCPP_V21;
         const char *action = json_string_value(json_object_get(c, "action"));
         const ocpp_schema_msg_t *m = ocpp_schema_find(v, action);
         core_action_out_t out;
         core_action_handle(v, action, json_object_get(c, "payload"), &ctx, &out);
         if (m->direction == OS_FROM_CSMS) {
             ck_assert_int_eq(out.err, OCPP_ERR_NOT_IMPLEMENTED); /* not ours to receive */
+        } else if (!m->response) {                               /* 2.1 SEND: no answer, an event */
+            ck_assert_int_eq(out.err, OCPP_ERR_NONE);
+            ck_assert_ptr_null(out.response);
+            ck_assert_ptr_nonnull(out.event_type);
+            sends += counted;
         } else {
             ck_assert_msg(out.err == OCPP_ERR_NONE, "%s %s not answered", action,
                           json_string_value(json_object_get(c, "why")));
@@ -329,7 +335,9 @@ START_TEST(test_every_cp_call_answered_validly)
         }
         core_action_out_clear(&out);
     }
-    ck_assert_int_eq(answered, 2 * (14 + 25)); /* minimal + complete, 1.6 and 2.0.1 */
+    /* minimal + complete, 1.6, 2.0.1 and 2.1 (2.0.1's 25 and 11 new CALLs, one SEND) */
+    ck_assert_int_eq(answered, 2 * (14 + 25 + 36));
+    ck_assert_int_eq(sends, 2);
     json_decref(doc);
 }
 END_TEST

@@ -100,6 +100,14 @@ START_TEST(test_replies)
     r = ocpp_frame_callerror("m2", "NotImplemented", "say \"what\"");
     ck_assert_str_eq(r, "[4,\"m2\",\"NotImplemented\",\"say \\\"what\\\"\",{}]");
     free(r);
+    r = ocpp_frame_callresulterror("m3", "FormatViolation", "bad");
+    ck_assert_str_eq(r, "[5,\"m3\",\"FormatViolation\",\"bad\",{}]");
+    free(r);
+    /* 2.1 spells error codes as 2.0.1 does */
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_OCCURRENCE, OCPP_V21),
+                     "OccurrenceConstraintViolation");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_RPC_FRAMEWORK, OCPP_V21), "RpcFrameworkError");
+    ck_assert_str_eq(ocpp_error_code(OCPP_ERR_FORMAT, OCPP_V21), "FormatViolation");
 }
 END_TEST
 

@@ -64,7 +64,7 @@ static const char *kind_name(ocpp_error_t e)
 
 static ocpp_version_t version_of(const char *v)
 {
-    return strcmp(v, "1.6") == 0 ? OCPP_V16 : OCPP_V201;
+    return strcmp(v, "1.6") == 0 ? OCPP_V16 : strcmp(v, "2.0.1") == 0 ? OCPP_V201 : OCPP_V21;
 }
 
 /* every case of one action (both messages): the loop index picks the action */
@@ -107,35 +107,54 @@ START_TEST(test_action_examples)
         }
         response ? responses++ : requests++;
     }
-    ck_assert_msg(valid >= 4 && requests >= 2 && responses >= 2, "%s: too few examples", key);
+    /* a 2.1 SEND (no response schema) has request examples only */
+    ck_assert_msg(valid >= (msg->response ? 4 : 2) && requests >= 2 &&
+                      (responses >= 2 || !msg->response),
+                  "%s: too few examples", key);
     (void)invalid;
 }
 END_TEST
 
-/* the examples cover every action of 1.6 (incl. the security extension) and all of 2.0.1 */
+/* the examples cover every action of 1.6 (incl. the security extension), 2.0.1 and 2.1, and
+ * every action has a direction */
 START_TEST(test_coverage)
 {
     load();
-    int v16 = 0, v201 = 0;
+    int v16 = 0, v201 = 0, v21 = 0, v21_cp = 0, v21_send = 0;
     for (size_t i = 0; i < OCPP_SCHEMA_TABLES.message_count; i++) {
         const ocpp_schema_msg_t *m = &OCPP_SCHEMA_TABLES.messages[i];
-        if (m->version == OCPP_V21)
-            continue;
-        m->version == OCPP_V16 ? v16++ : v201++;
+        m->version == OCPP_V16 ? v16++ : m->version == OCPP_V201 ? v201++ : v21++;
         char key[96];
-        snprintf(key, sizeof(key), "%s %s", m->version == OCPP_V16 ? "1.6" : "2.0.1", m->action);
+        snprintf(key, sizeof(key), "%s %s", ocpp_version_name(m->version), m->action);
         int found = 0;
         for (size_t j = 0; j < json_array_size(actions) && !found; j++)
             found = strcmp(json_string_value(json_array_get(actions, j)), key) == 0;
         ck_assert_msg(found, "no examples for %s", key);
         ck_assert_int_ne(m->direction, OS_UNKNOWN_DIR);
+        ck_assert_int_ne(m->request, 0);
+        if (m->version == OCPP_V21) {
+            v21_cp += m->direction == OS_FROM_CP;
+            v21_send += m->response == 0;
+        } else {
+            ck_assert_int_ne(m->response, 0);
+        }
     }
-    ck_assert_int_eq(v16, 39);  /* 28 core profiles + 11 security extension */
-    ck_assert_int_eq(v201, 64); /* OCPP 2.0.1 has 64 actions */
-    ck_assert_int_eq((int)json_array_size(actions), v16 + v201);
+    ck_assert_int_eq(v16, 39);    /* 28 core profiles + 11 security extension */
+    ck_assert_int_eq(v201, 64);   /* OCPP 2.0.1 has 64 actions */
+    ck_assert_int_eq(v21, 91);    /* OCPP 2.1: 90 CALL actions and one SEND */
+    ck_assert_int_eq(v21_cp, 36); /* 2.0.1's 24 (DataTransfer is both) + 12 new */
+    ck_assert_int_eq(v21_send, 1);
+    ck_assert_int_eq((int)json_array_size(actions), v16 + v201 + v21);
     ck_assert_ptr_nonnull(ocpp_schema_find(OCPP_V21, "NotifyPeriodicEventStream"));
+    ck_assert_int_eq(ocpp_schema_find(OCPP_V21, "NotifyPeriodicEventStream")->response, 0);
+    ck_assert_int_eq(ocpp_schema_find(OCPP_V21, "NotifyDERAlarm")->direction, OS_FROM_CP);
+    ck_assert_int_eq(ocpp_schema_find(OCPP_V21, "SetDERControl")->direction, OS_FROM_CSMS);
+    ck_assert_int_eq(ocpp_schema_find(OCPP_V21, "NotifyWebPaymentStarted")->direction,
+                     OS_FROM_CSMS);
+    ck_assert_int_eq(ocpp_schema_find(OCPP_V21, "DataTransfer")->direction, OS_BOTH);
     ck_assert_ptr_null(ocpp_schema_find(OCPP_V16, "TransactionEvent"));
     ck_assert_ptr_null(ocpp_schema_find(OCPP_V201, "StartTransaction"));
+    ck_assert_ptr_null(ocpp_schema_find(OCPP_V201, "NotifyDERAlarm"));
     ck_assert_int_eq(ocpp_schema_find(OCPP_V16, "StartTransaction")->direction, OS_FROM_CP);
     ck_assert_int_eq(ocpp_schema_find(OCPP_V201, "Reset")->direction, OS_FROM_CSMS);
     ck_assert_int_eq(ocpp_schema_find(OCPP_V201, "DataTransfer")->direction, OS_BOTH);

@@ -133,6 +133,8 @@ START_TEST(test_every_action)
         if (!json_is_null(json_object_get(c, "error")) ||
             strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
             continue;
+        if (strcmp(version, "2.1") == 0) /* the examples hold 2.1 too; its mapping: issue 17 */
+            continue;
         ocpp_version_t v = strcmp(version, "1.6") == 0 ? OCPP_V16 : OCPP_V201;
         const ocpp_schema_msg_t *msg = ocpp_schema_find(v, action);
         ck_assert_ptr_nonnull(msg);

@@ -54,6 +54,7 @@ END_TEST
 START_TEST(test_subprotocol_choice)
 {
     const char *both = "ocpp2.0.1,ocpp1.6";
+    char why_buf[128];
     const char *o = "ocpp1.6, ocpp2.0.1";
     ck_assert_str_eq(edge_subprotocol_choose(o, strlen(o), both), "ocpp2.0.1");
     o = "ocpp1.6";
@@ -66,6 +67,13 @@ START_TEST(test_subprotocol_choice)
     o = "xocpp1.6";
     ck_assert_ptr_null(edge_subprotocol_choose(o, strlen(o), both));
     ck_assert_ptr_null(edge_subprotocol_choose("", 0, both));
+    /* the default list: the newest version offered wins, whatever the order offered */
+    const char *all = "ocpp2.1,ocpp2.0.1,ocpp1.6";
+    o = "ocpp1.6,ocpp2.0.1,ocpp2.1";
+    ck_assert_str_eq(edge_subprotocol_choose(o, strlen(o), all), "ocpp2.1");
+    o = "ocpp2.0.1, ocpp1.6";
+    ck_assert_str_eq(edge_subprotocol_choose(o, strlen(o), all), "ocpp2.0.1");
+    ck_assert_int_eq(edge_subprotocol_validate_list(all, why_buf, sizeof(why_buf)), 0);
 }
 END_TEST
 
