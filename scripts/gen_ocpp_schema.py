@@ -20,7 +20,9 @@ VERSIONS = [("ocpp1_6.json", "OCPP_V16", "1.6"), ("ocpp2_0_1.json", "OCPP_V201",
             ("ocpp2_1.json", "OCPP_V21", "2.1")]
 
 # Which side sends the CALL (the schemas do not say). Everything not listed is sent by the
-# CSMS; DataTransfer goes both ways. 2.1 is kept ready: its direction is left open (0).
+# CSMS; DataTransfer goes both ways. 2.1: the 2.0.1 set and its new station messages (part 2
+# of the 2.1 specification, the "Messages" tables); NotifyWebPaymentStarted, NotifyAllowed-
+# EnergyTransfer and the DER, tariff and stream requests other than those below go CSMS -> station.
 CP_INITIATED = {
     "1.6": {"Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
             "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
@@ -35,6 +37,11 @@ CP_INITIATED = {
               "ReservationStatusUpdate", "SecurityEventNotification", "SignCertificate",
               "StatusNotification", "TransactionEvent"},
 }
+CP_INITIATED["2.1"] = CP_INITIATED["2.0.1"] | {
+    "BatterySwap", "ClosePeriodicEventStream", "GetCertificateChainStatus", "NotifyDERAlarm",
+    "NotifyDERStartStop", "NotifyPeriodicEventStream", "NotifyPriorityCharging",
+    "NotifySettlement", "OpenPeriodicEventStream", "PullDynamicScheduleUpdate",
+    "ReportDERControl", "VatNumberValidation"}
 BOTH_WAYS = {"DataTransfer"}
 
 KIND = {None: "OS_ANY", "object": "OS_OBJECT", "array": "OS_ARRAY", "string": "OS_STRING",
