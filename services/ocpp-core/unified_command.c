@@ -1,5 +1,7 @@
-/* unified_command: unified downlink commands to OCPP 1.6 / 2.0.1. See unified_command.h and
- * docs/unified-model.md (the conversion table). */
+/* unified_command: unified downlink commands to OCPP 1.6 / 2.0.1 / 2.1. See unified_command.h
+ * and docs/unified-model.md (the conversion table). 2.1 takes the 2.0.1 conversion: every
+ * request a unified action produces has the same members in both (2.1 only adds optional
+ * members and enum values, and widens lengths and the id token type). */
 #include "unified_command.h"
 
 #include <ctype.h>
@@ -366,7 +368,8 @@ static json_t *variable_ref(conv_t *c, const char *key)
 {
     const char *dot = strchr(key, '.');
     if (!dot || dot == key || !dot[1]) {
-        failf(c, UNIFIED_CMD_INVALID, "payload: a 2.0.1 key is Component.Variable, not %s", key);
+        failf(c, UNIFIED_CMD_INVALID, "payload: a %s key is Component.Variable, not %s",
+              ocpp_version_name(c->v), key);
         return NULL;
     }
     return json_pack("{s:{s:s%}, s:{s:s}}", "component", "name", key, (size_t)(dot - key),
@@ -389,7 +392,8 @@ static void get_configuration(conv_t *c)
     c->action = "GetVariables";
     if (!keys || json_array_size(keys) == 0) {
         failf(c, UNIFIED_CMD_UNSUPPORTED,
-              "OCPP 2.0.1 has no \"all keys\" request: name the keys (or send GetBaseReport)");
+              "OCPP %s has no \"all keys\" request: name the keys (or send GetBaseReport)",
+              ocpp_version_name(c->v));
         return;
     }
     json_t *list = json_array();
@@ -612,8 +616,8 @@ unified_cmd_rc_t unified_command_convert(ocpp_version_t version, const char *act
             a = &ACTIONS[i];
     if (!a)
         failf(&c, UNIFIED_CMD_INVALID, "unknown unified action %s", action);
-    else if (version != OCPP_V16 && version != OCPP_V201)
-        failf(&c, UNIFIED_CMD_UNSUPPORTED, "unified actions are converted for 1.6 and 2.0.1");
+    else if (version != OCPP_V16 && version != OCPP_V201 && version != OCPP_V21)
+        failf(&c, UNIFIED_CMD_UNSUPPORTED, "unified actions are converted for 1.6, 2.0.1 and 2.1");
     else
         a->fn(&c);
     json_decref(empty);
