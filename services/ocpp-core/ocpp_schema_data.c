@@ -3854,6 +3854,6 @@ static const ocpp_schema_msg_t MESSAGES[] = {
 };
 
 const ocpp_schema_tables_t OCPP_SCHEMA_TABLES = {
-    NODES, sizeof(NODES) / sizeof(NODES[0]), PROPS, ENUMS, MESSAGES,
-    sizeof(MESSAGES) / sizeof(MESSAGES[0]),
+    NODES,    sizeof(NODES) / sizeof(NODES[0]),       PROPS, ENUMS,
+    MESSAGES, sizeof(MESSAGES) / sizeof(MESSAGES[0]),
 };
