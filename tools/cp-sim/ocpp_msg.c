@@ -10,20 +10,22 @@
 
 #include <jansson.h>
 
-static const char *const names16[ACT_COUNT] = {
-    "BootNotification",        "Heartbeat",   "StatusNotification",        "Authorize",
-    "StartTransaction",        "MeterValues", "StopTransaction",           "-",
-    "-",                       "Downlink"};
-static const char *const names201[ACT_COUNT] = {"BootNotification",
-                                                "Heartbeat",
-                                                "StatusNotification",
-                                                "Authorize",
-                                                "TransactionEvent.Started",
-                                                "TransactionEvent.Updated",
-                                                "TransactionEvent.Ended",
-                                                "OpenPeriodicEventStream",
-                                                "NotifyPeriodicEventStream",
-                                                "Downlink"};
+static const char *const names16[ACT_COUNT] = {"BootNotification",
+                                               "Heartbeat",
+                                               "StatusNotification",
+                                               "Authorize",
+                                               "StartTransaction",
+                                               "MeterValues",
+                                               "StopTransaction",
+                                               "-",
+                                               "-",
+                                               "Downlink"};
+static const char *const names201[ACT_COUNT] = {
+    "BootNotification",          "Heartbeat",
+    "StatusNotification",        "Authorize",
+    "TransactionEvent.Started",  "TransactionEvent.Updated",
+    "TransactionEvent.Ended",    "OpenPeriodicEventStream",
+    "NotifyPeriodicEventStream", "Downlink"};
 
 const char *ocpp_act_name(ocpp_act_t a, ocpp_version_t v)
 {
@@ -230,8 +232,8 @@ static int build21_tx(char *o, size_t cap, const char *id, const char *mid, cons
                   mid, start ? "Started" : "Ended", ts, start ? "Authorized" : "StopAuthorized",
                   m->tx_seq_no, m->offline ? "\"offline\":true," : "", id, (long long)m->tx_id,
                   start ? "Charging" : "Idle", start ? "" : ",\"stoppedReason\":\"Local\"", id, ts);
-    ok = ok && app_register(o, cap, &n, "Transaction.Begin", start ? m->meter_wh : m->meter_start_wh,
-                            m->signed_bytes, seed);
+    ok = ok && app_register(o, cap, &n, "Transaction.Begin",
+                            start ? m->meter_wh : m->meter_start_wh, m->signed_bytes, seed);
     if (!start)
         ok = ok && app(o, cap, &n, ",") &&
              app_register(o, cap, &n, "Transaction.End", m->meter_wh, m->signed_bytes, seed + 1);
@@ -240,8 +242,7 @@ static int build21_tx(char *o, size_t cap, const char *id, const char *mid, cons
 }
 
 /* the stream's values: a voltage every 500 ms, as text (a monitored variable's value) */
-static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t *m,
-                          const char *ts)
+static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t *m, const char *ts)
 {
     size_t n = 0;
     bool ok = app(o, cap, &n,
@@ -250,7 +251,8 @@ static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t
                   mid, m->stream_id, ts);
     for (int i = 0; ok && i < OCPP_STREAM_VALUES; i++)
         ok = app(o, cap, &n, "%s{\"t\":%d.%d,\"v\":\"%u.%u\"}", i ? "," : "", i / 2, (i % 2) * 5,
-                 225 + (unsigned)((m->meter_wh + (uint64_t)i) % 10), (unsigned)(m->at_ms + (uint64_t)i) % 10);
+                 225 + (unsigned)((m->meter_wh + (uint64_t)i) % 10),
+                 (unsigned)(m->at_ms + (uint64_t)i) % 10);
     ok = ok && app(o, cap, &n, "]}]");
     return ok ? (int)n : -ENOSPC;
 }
@@ -532,8 +534,8 @@ static json_t *special_payload(const char *action, ocpp_version_t v, json_t *req
         const char *cst = accept ? "Accepted" : "NoTariff";
         size_t i;
         json_t *id;
-        json_array_foreach(ids, i, id) json_array_append_new(
-            res, json_pack("{s:s,s:O}", "status", cst, "tariffId", id));
+        json_array_foreach(ids, i, id)
+            json_array_append_new(res, json_pack("{s:s,s:O}", "status", cst, "tariffId", id));
         if (!json_array_size(res))
             json_array_append_new(res, json_pack("{s:s}", "status", cst));
         return json_pack("{s:o}", "clearTariffsResult", res);

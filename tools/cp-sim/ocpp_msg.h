@@ -38,9 +38,9 @@ typedef enum {
     ACT_HEARTBEAT,
     ACT_STATUS,
     ACT_AUTHORIZE,
-    ACT_START_TX, /* 1.6 StartTransaction; 2.0.1 TransactionEvent Started */
-    ACT_METER,    /* 1.6 MeterValues; 2.0.1 TransactionEvent Updated */
-    ACT_STOP_TX,  /* 1.6 StopTransaction; 2.0.1 TransactionEvent Ended */
+    ACT_START_TX,    /* 1.6 StartTransaction; 2.0.1 TransactionEvent Started */
+    ACT_METER,       /* 1.6 MeterValues; 2.0.1 TransactionEvent Updated */
+    ACT_STOP_TX,     /* 1.6 StopTransaction; 2.0.1 TransactionEvent Ended */
     ACT_STREAM_OPEN, /* 2.1 OpenPeriodicEventStream */
     ACT_STREAM,      /* 2.1 NotifyPeriodicEventStream: a SEND, never answered */
     ACT_DOWNLINK,    /* replies to CSMS calls (statistics only) */
@@ -55,13 +55,13 @@ bool ocpp_act_is_transactional(ocpp_act_t a);
 
 typedef struct ocpp_msg {
     ocpp_act_t act;
-    uint8_t status;     /* ACT_STATUS: 0 Available, 1 Occupied/Charging */
-    uint32_t tx_seq_no; /* 2.0.1 TransactionEvent seqNo */
-    int64_t tx_id;      /* 1.6 transactionId (from StartTransaction.conf), 2.0.1 local id */
-    uint64_t meter_wh;  /* meter reading */
+    uint8_t status;          /* ACT_STATUS: 0 Available, 1 Occupied/Charging */
+    uint32_t tx_seq_no;      /* 2.0.1 TransactionEvent seqNo */
+    int64_t tx_id;           /* 1.6 transactionId (from StartTransaction.conf), 2.0.1 local id */
+    uint64_t meter_wh;       /* meter reading */
     uint64_t meter_start_wh; /* 2.1 Ended: the register at the start (signed again) */
-    uint64_t at_ms;     /* unix time in ms when the event happened (the message timestamp) */
-    bool offline;       /* 2.0.1 TransactionEvent offline flag */
+    uint64_t at_ms;          /* unix time in ms when the event happened (the message timestamp) */
+    bool offline;            /* 2.0.1 TransactionEvent offline flag */
     uint16_t signed_bytes; /* 2.1: signedMeterData length of the Begin / End registers (0: none) */
     uint32_t stream_id;    /* 2.1: the periodic event stream's id */
     uint32_t stream_interval_s; /* 2.1 OpenPeriodicEventStream params.interval */

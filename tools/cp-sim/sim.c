@@ -55,12 +55,12 @@ typedef struct outbox {
 typedef struct conn {
     int fd;
     uint32_t heap_pos;
-    uint64_t due;      /* heap key, monotonic ms */
-    uint64_t net_at;   /* DOWN: next connect; CONNECTING/UPGRADING: deadline; OPEN: CALL deadline */
-    uint64_t life_at;  /* next step of the life (session start, meter, stop) or load pacing */
-    uint64_t hb_at;    /* next heartbeat (or boot retry while not accepted) */
+    uint64_t due;     /* heap key, monotonic ms */
+    uint64_t net_at;  /* DOWN: next connect; CONNECTING/UPGRADING: deadline; OPEN: CALL deadline */
+    uint64_t life_at; /* next step of the life (session start, meter, stop) or load pacing */
+    uint64_t hb_at;   /* next heartbeat (or boot retry while not accepted) */
     uint64_t stream_at; /* 2.1: next NotifyPeriodicEventStream SEND (0: no stream open) */
-    uint64_t call_seq; /* outstanding CALL (0: none) */
+    uint64_t call_seq;  /* outstanding CALL (0: none) */
     uint64_t call_sent_us;
     uint64_t connect_us; /* start of the current connection attempt (handshake latency) */
     ocpp_msg_t call;
@@ -117,7 +117,7 @@ struct sim {
     /* statistics */
     uint64_t sent[OCPP_VERSIONS][ACT_COUNT], acked[OCPP_VERSIONS][ACT_COUNT];
     histo_t lat[OCPP_VERSIONS][ACT_COUNT];
-    uint64_t sends; /* 2.1 SEND frames (never answered: not in sent / acked) */
+    uint64_t sends;    /* 2.1 SEND frames (never answered: not in sent / acked) */
     histo_t handshake; /* TCP connect started -> 101 Switching Protocols read */
     uint64_t open_now, open_peak, connects_ok, connect_attempts, downlinks, pending;
     uint64_t queued_offline, resent;
@@ -430,8 +430,8 @@ static void send_stream(sim_t *s, conn_t *c, uint64_t now)
     char id[64], mid[24];
     identity(s, c, id, sizeof(id));
     snprintf(mid, sizeof(mid), "%llu", (unsigned long long)++s->seq);
-    ocpp_msg_t m = {.act = ACT_STREAM, .at_ms = unix_ms(s, now), .meter_wh = c->meter_wh,
-                    .stream_id = 1};
+    ocpp_msg_t m = {
+        .act = ACT_STREAM, .at_ms = unix_ms(s, now), .meter_wh = c->meter_wh, .stream_id = 1};
     int n = ocpp_msg_build(s->text, sizeof(s->text), (ocpp_version_t)c->version, id, mid, &m);
     if (n > 0 && send_frame(s, c, WS_OP_TEXT, s->text, (size_t)n))
         s->sends++;
@@ -1175,9 +1175,9 @@ sim_t *sim_new(const sim_config_t *cfg, char *why, size_t whylen)
         /* a stable pseudo-random split of the versions */
         uint32_t h = (i + (uint32_t)cfg->identity_start) * 2654435761u;
         uint32_t pct = (h >> 16) % 100;
-        c->version = pct < (uint32_t)cfg->v201_percent ? OCPP_V201
+        c->version = pct < (uint32_t)cfg->v201_percent                        ? OCPP_V201
                      : pct < (uint32_t)(cfg->v201_percent + cfg->v21_percent) ? OCPP_V21
-                                                                             : OCPP_V16;
+                                                                              : OCPP_V16;
         c->net_at = s->t0_ms + 1 + (uint64_t)i * 1000 / (uint64_t)cfg->ramp_rate;
         reschedule(s, c);
     }

@@ -392,8 +392,8 @@ static const struct {
      "{\"status\":\"Accepted\",\"supersededIds\":[\"der-0\"]}", "accepted"},
     {"GetDERControl", "{\"requestId\":7,\"controlType\":\"FixedPFAbsorb\"}",
      "{\"status\":\"NotFound\"}", "rejected"},
-    {"ClearDERControl", "{\"isDefault\":true,\"controlId\":\"der-1\"}",
-     "{\"status\":\"Accepted\"}", "accepted"},
+    {"ClearDERControl", "{\"isDefault\":true,\"controlId\":\"der-1\"}", "{\"status\":\"Accepted\"}",
+     "accepted"},
     {"SetDefaultTariff",
      "{\"evseId\":0,\"tariff\":{\"tariffId\":\"t-1\",\"currency\":\"EUR\",\"energy\":{\"prices\":"
      "[{\"priceKwh\":0.3}]}}}",
@@ -479,8 +479,9 @@ START_TEST(test_refused_21)
     refused("set_configuration", "{\"key\":\"NoDot\",\"value\":\"1\"}", OCPP_V21, "invalid",
             "a 2.1 key is Component.Variable");
     refused("reset", "{\"type\":\"gentle\"}", OCPP_V21, "invalid", "not one of");
-    refused("start_transaction", "{\"id_token\":{\"id\":\"T\",\"type\":\"a-type-longer-than-20-chars\"}}",
-            OCPP_V21, "invalid", "converted payload breaks the 2.1 RequestStartTransaction schema");
+    refused("start_transaction",
+            "{\"id_token\":{\"id\":\"T\",\"type\":\"a-type-longer-than-20-chars\"}}", OCPP_V21,
+            "invalid", "converted payload breaks the 2.1 RequestStartTransaction schema");
     /* 2.1 widened the id token: 255 characters where 2.0.1 allowed 36 */
     char long_tag[300];
     snprintf(long_tag, sizeof(long_tag), "{\"id_token\":{\"id\":\"%0100d\"}}", 0);

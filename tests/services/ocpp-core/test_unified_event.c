@@ -3,9 +3,10 @@
  * valid request examples of ocpp_examples.json), the unified data of each kind (location,
  * statuses, samples and units, transactions), and the equivalence of a 1.6 and a 2.0.1
  * charging session; OCPP 2.1: the same events as 2.0.1 for every 2.0.1 example valid in 2.1,
- * its own types, its transaction members and event ids. With UNIFIED_EVENTS_OUT set, every event built here is appended to that
- * file (one CloudEvent per line): tests/integration/test_unified_contract.sh validates them
- * against the schemas of proto/unified/ with ajv. */
+ * its own types, its transaction members and event ids. With UNIFIED_EVENTS_OUT set, every event
+ * built here is appended to that file (one CloudEvent per line):
+ * tests/integration/test_unified_contract.sh validates them against the schemas of proto/unified/
+ * with ajv. */
 #include "core_actions.h"
 #include "core_event.h"
 #include "ocpp_schema.h"
@@ -462,9 +463,9 @@ END_TEST
 
 START_TEST(test_21_types)
 {
-    json_t *e = event_21("NotifyDERAlarm", "{\"controlType\":\"HVMustTrip\",\"gridEventFault\":"
-                                           "\"OverVoltage\",\"timestamp\":" TS
-                                           ",\"extraInfo\":\"253 V\"}");
+    json_t *e =
+        event_21("NotifyDERAlarm", "{\"controlType\":\"HVMustTrip\",\"gridEventFault\":"
+                                   "\"OverVoltage\",\"timestamp\":" TS ",\"extraInfo\":\"253 V\"}");
     ck_assert_str_eq(type_of(e), "der.alarm");
     expect(e, "control_type", "\"HVMustTrip\"");
     expect(e, "grid_event_fault", "\"OverVoltage\"");
@@ -491,8 +492,9 @@ START_TEST(test_21_types)
     expect(e, "stream_id", "3");
     expect(e, "pending", "0");
     expect(e, "basetime", TS);
-    expect(e, "values", "[{\"offset_s\":0,\"value\":\"230.1\"},{\"offset_s\":0.5,\"value\":"
-                        "\"229.8\"}]");
+    expect(e, "values",
+           "[{\"offset_s\":0,\"value\":\"230.1\"},{\"offset_s\":0.5,\"value\":"
+           "\"229.8\"}]");
     json_decref(e);
     e = event_21("BatterySwap",
                  "{\"eventType\":\"BatteryOut\",\"requestId\":12,\"idToken\":{\"idToken\":\"TAG1\","
@@ -502,8 +504,9 @@ START_TEST(test_21_types)
     expect(e, "event_type", "\"BatteryOut\"");
     expect(e, "request_id", "12");
     expect(e, "id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}");
-    expect(e, "batteries", "[{\"location\":{\"evse_id\":2},\"serial_number\":\"B-1\",\"soc\":81.5,"
-                           "\"soh\":97,\"production_date\":" TS "}]");
+    expect(e, "batteries",
+           "[{\"location\":{\"evse_id\":2},\"serial_number\":\"B-1\",\"soc\":81.5,"
+           "\"soh\":97,\"production_date\":" TS "}]");
     json_decref(e);
     e = event_21("NotifySettlement",
                  "{\"transactionId\":\"T9\",\"pspRef\":\"psp-42\",\"status\":\"Settled\","
@@ -541,7 +544,9 @@ END_TEST
 /* a 2.1 transaction: the 2.0.1 shape, the 2.1 members, signed meter data of 2.1's size */
 START_TEST(test_21_transaction)
 {
-    enum { SIGNED = 16 * 1024 };
+    enum {
+        SIGNED = 16 * 1024
+    };
     char *sig = malloc(SIGNED + 1);
     for (int i = 0; i < SIGNED; i++)
         sig[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"[i % 32];
@@ -549,16 +554,15 @@ START_TEST(test_21_transaction)
     char *text = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "{\"eventType\":\"Ended\",\"timestamp\":" TS ",\"triggerReason\":\"EVDeparted\","
-            "\"seqNo\":9,\"transactionInfo\":{\"transactionId\":\"T21\",\"stoppedReason\":"
-            "\"ReqEnergyTransferRejected\",\"tariffId\":\"t-1\",\"operationMode\":"
-            "\"CentralSetpoint\",\"transactionLimit\":{\"maxEnergy\":20000,\"maxSoC\":80}},"
-            "\"evse\":{\"id\":1,\"connectorId\":1},\"preconditioningStatus\":\"Ready\","
-            "\"evseSleep\":false,\"costDetails\":{\"totalCost\":{\"currency\":\"EUR\","
-            "\"typeOfCost\":\"NormalCost\",\"total\":{\"inclTax\":6.05}},\"totalUsage\":{"
-            "\"energy\":12345,\"chargingTime\":3600,\"idleTime\":60}},\"meterValue\":[{"
-            "\"timestamp\":" TS ",\"sampledValue\":[");
+    fprintf(f, "{\"eventType\":\"Ended\",\"timestamp\":" TS ",\"triggerReason\":\"EVDeparted\","
+               "\"seqNo\":9,\"transactionInfo\":{\"transactionId\":\"T21\",\"stoppedReason\":"
+               "\"ReqEnergyTransferRejected\",\"tariffId\":\"t-1\",\"operationMode\":"
+               "\"CentralSetpoint\",\"transactionLimit\":{\"maxEnergy\":20000,\"maxSoC\":80}},"
+               "\"evse\":{\"id\":1,\"connectorId\":1},\"preconditioningStatus\":\"Ready\","
+               "\"evseSleep\":false,\"costDetails\":{\"totalCost\":{\"currency\":\"EUR\","
+               "\"typeOfCost\":\"NormalCost\",\"total\":{\"inclTax\":6.05}},\"totalUsage\":{"
+               "\"energy\":12345,\"chargingTime\":3600,\"idleTime\":60}},\"meterValue\":[{"
+               "\"timestamp\":" TS ",\"sampledValue\":[");
     for (int k = 0; k < 2; k++)
         fprintf(f,
                 "%s{\"value\":%d,\"context\":\"Transaction.End\",\"measurand\":"

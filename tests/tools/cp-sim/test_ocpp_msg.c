@@ -27,8 +27,8 @@ static void record_21(const char *action, const char *message, json_t *payload)
 {
     if (!frames_out)
         return;
-    json_t *o = json_pack("{s:s, s:s, s:O}", "action", action, "message", message, "payload",
-                          payload);
+    json_t *o =
+        json_pack("{s:s, s:s, s:O}", "action", action, "message", message, "payload", payload);
     char *text = json_dumps(o, JSON_COMPACT);
     fprintf(frames_out, "%s\n", text);
     free(text);
@@ -482,8 +482,11 @@ START_TEST(test_v21_life_messages)
         json_decref(j);
     }
     /* Started: the Begin register, signed */
-    m = (ocpp_msg_t){.act = ACT_START_TX, .at_ms = 1700000000123ULL, .tx_id = 77,
-                     .meter_wh = 1500, .signed_bytes = 16384};
+    m = (ocpp_msg_t){.act = ACT_START_TX,
+                     .at_ms = 1700000000123ULL,
+                     .tx_id = 77,
+                     .meter_wh = 1500,
+                     .signed_bytes = 16384};
     json_t *j = built21(&m, &n);
     ck_assert_str_eq(action_of(j), "TransactionEvent");
     json_t *p = payload_of(j);
@@ -507,9 +510,9 @@ START_TEST(test_v21_life_messages)
     ck_assert_int_gt(n, 32 * 1024);
     p = payload_of(j);
     ck_assert_str_eq(json_string_value(json_object_get(p, "eventType")), "Ended");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(p, "transactionInfo"),
-                                                      "stoppedReason")),
-                     "Local");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(p, "transactionInfo"), "stoppedReason")),
+        "Local");
     ck_assert_int_eq(json_integer_value(json_object_get(sample_at(j, 0), "value")), 1500);
     ck_assert_int_eq(json_integer_value(json_object_get(sample_at(j, 1), "value")), 4200);
     ck_assert_str_eq(json_string_value(json_object_get(sample_at(j, 1), "context")),
@@ -531,8 +534,11 @@ START_TEST(test_v21_life_messages)
     ck_assert_ptr_null(json_object_get(sample_at(j, 1), "signedMeterValue"));
     json_decref(j);
     /* the stream: opened by a CALL, then SEND frames */
-    m = (ocpp_msg_t){.act = ACT_STREAM_OPEN, .at_ms = 1700000000123ULL, .stream_id = 1,
-                     .stream_interval_s = 2, .meter_wh = 42};
+    m = (ocpp_msg_t){.act = ACT_STREAM_OPEN,
+                     .at_ms = 1700000000123ULL,
+                     .stream_id = 1,
+                     .stream_interval_s = 2,
+                     .meter_wh = 42};
     j = built21(&m, &n);
     ck_assert_str_eq(action_of(j), "OpenPeriodicEventStream");
     json_t *csd = json_object_get(payload_of(j), "constantStreamData");
@@ -545,8 +551,7 @@ START_TEST(test_v21_life_messages)
     ck_assert_str_eq(action_of(j), "NotifyPeriodicEventStream");
     p = payload_of(j);
     ck_assert_int_eq(json_integer_value(json_object_get(p, "id")), 1);
-    ck_assert_str_eq(json_string_value(json_object_get(p, "basetime")),
-                     "2023-11-14T22:13:20.123Z");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "basetime")), "2023-11-14T22:13:20.123Z");
     json_t *data = json_object_get(p, "data");
     ck_assert_int_eq(json_array_size(data), OCPP_STREAM_VALUES);
     ck_assert(json_is_number(json_object_get(json_array_get(data, 1), "t")));
@@ -591,7 +596,8 @@ static const char *const v21_calls[][2] = {
     {"GetDERControl", "{\"requestId\":1}"},
     {"GetPeriodicEventStream", "{}"},
     {"GetTariffs", "{\"evseId\":0}"},
-    {"NotifyAllowedEnergyTransfer", "{\"transactionId\":\"T1\",\"allowedEnergyTransfer\":[\"DC\"]}"},
+    {"NotifyAllowedEnergyTransfer",
+     "{\"transactionId\":\"T1\",\"allowedEnergyTransfer\":[\"DC\"]}"},
     {"NotifyWebPaymentStarted", "{\"evseId\":1,\"timeout\":60}"},
     {"RequestBatterySwap",
      "{\"requestId\":1,\"idToken\":{\"idToken\":\"T\",\"type\":\"ISO14443\"}}"},
@@ -622,8 +628,8 @@ START_TEST(test_every_v21_downlink)
         for (int accept = 1; accept >= 0; accept--) {
             ocpp_reply_t r;
             json_t *j = reply(OCPP_V21, v21_calls[i][0], v21_calls[i][1], accept, &r);
-            ck_assert_msg(json_integer_value(json_array_get(j, 0)) == 3, "%s: %s",
-                          v21_calls[i][0], buf);
+            ck_assert_msg(json_integer_value(json_array_get(j, 0)) == 3, "%s: %s", v21_calls[i][0],
+                          buf);
             ck_assert(r.known);
             record_21(v21_calls[i][0], "response", json_array_get(j, 2));
             json_decref(j);
