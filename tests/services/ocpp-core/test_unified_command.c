@@ -30,6 +30,7 @@ typedef struct {
 
 #define V16  OCPP_V16
 #define V201 OCPP_V201
+#define V21  OCPP_V21
 
 static const char PROFILE[] =
     "{\"id\":7,\"stack_level\":1,\"purpose\":\"tx_default\",\"kind\":\"absolute\","
@@ -191,6 +192,32 @@ static const row_t ROWS[] = {
      "{\"reservationId\":9}", "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
     {"cancel_reservation", "{\"reservation_id\":9}", V201, "CancelReservation",
      "{\"reservationId\":9}", "{\"status\":\"Rejected\"}", "rejected", "{\"status\":\"rejected\"}"},
+    /* the unified values only 2.1 has */
+    {"reset", "{\"type\":\"immediate_and_resume\"}", V21, "Reset",
+     "{\"type\":\"ImmediateAndResume\"}", "{\"status\":\"Accepted\"}", "accepted",
+     "{\"status\":\"accepted\"}"},
+    {"start_transaction",
+     "{\"id_token\":{\"id\":\"TAG1\"},\"remote_start_id\":5,\"charging_profile\":{\"id\":3,"
+     "\"stack_level\":0,\"purpose\":\"tx\",\"kind\":\"dynamic\",\"schedule\":{\"rate_unit\":"
+     "\"W\",\"periods\":[{\"start_period\":0,\"limit\":11000}]}}}",
+     V21, "RequestStartTransaction",
+     "{\"idToken\":{\"idToken\":\"TAG1\",\"type\":\"Central\"},\"remoteStartId\":5,"
+     "\"chargingProfile\":{\"id\":3,\"stackLevel\":0,\"chargingProfilePurpose\":\"TxProfile\","
+     "\"chargingProfileKind\":\"Dynamic\",\"chargingSchedule\":[{\"id\":0,\"chargingRateUnit\":"
+     "\"W\",\"chargingSchedulePeriod\":[{\"startPeriod\":0,\"limit\":11000}]}]}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
+    {"clear_charging_profile", "{\"purpose\":\"priority_charging\"}", V21, "ClearChargingProfile",
+     "{\"chargingProfileCriteria\":{\"chargingProfilePurpose\":\"PriorityCharging\"}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
+    {"trigger_message", "{\"message\":\"sign_v2g20_certificate\"}", V21, "TriggerMessage",
+     "{\"requestedMessage\":\"SignV2G20Certificate\"}", "{\"status\":\"Accepted\"}", "accepted",
+     "{\"status\":\"accepted\"}"},
+    {"get_log",
+     "{\"type\":\"data_collector\",\"location\":\"ftp://logs.example/\",\"request_id\":2}", V21,
+     "GetLog",
+     "{\"logType\":\"DataCollectorLog\",\"requestId\":2,\"log\":{\"remoteLocation\":"
+     "\"ftp://logs.example/\"}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
 };
 
 static char *record_text(const char *id, const char *action, const char *payload)
@@ -462,6 +489,15 @@ END_TEST
 /* 2.1: what is refused, and why */
 START_TEST(test_refused_21)
 {
+    /* the 2.1-only unified values have no equivalent before 2.1 */
+    refused("reset", "{\"type\":\"immediate_and_resume\"}", V201, "unsupported",
+            "no equivalent in OCPP 2.0.1");
+    refused("reset", "{\"type\":\"immediate_and_resume\"}", V16, "unsupported",
+            "no equivalent in OCPP 1.6");
+    refused("clear_charging_profile", "{\"purpose\":\"local_generation\"}", V201, "unsupported",
+            "purpose local_generation has no equivalent in OCPP 2.0.1");
+    refused("get_log", "{\"type\":\"data_collector\",\"location\":\"ftp://x/\"}", V201,
+            "unsupported", "type data_collector");
     /* a native payload breaking the 2.1 schema never reaches the station */
     refused("SetDERControl", "{\"isDefault\":false,\"controlId\":\"d\",\"controlType\":\"Nope\"}",
             OCPP_V21, "invalid", "breaks the 2.1 SetDERControl schema");
