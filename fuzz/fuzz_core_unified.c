@@ -1,7 +1,7 @@
 /* fuzz_unified.c: libFuzzer driver for the unified model: what ocpp-core does with a command
  * record from Kafka (unified_command conversion, validation, a result from a response) and
  * with a charge point's payload (unified_event, the CloudEvents text). The first byte picks the
- * version and the mode; the rest is JSON:
+ * version (bit 2: 2.1, else bit 0: 2.0.1 or 1.6) and the mode (bit 1); the rest is JSON:
  *   mode command: a command record; parsed for the version; when accepted, the response is the
  *     record's "response" member (anything), classified and turned into a result;
  *   mode event: {"action": ..., "payload": ...}; converted WITHOUT schema validation (the
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    ocpp_version_t v = data[0] & 1 ? OCPP_V201 : OCPP_V16;
+    ocpp_version_t v = data[0] & 4 ? OCPP_V21 : data[0] & 1 ? OCPP_V201 : OCPP_V16;
     if (data[0] & 2) {
         core_command_t *cmd = NULL;
         const char *status = NULL;

@@ -1,6 +1,6 @@
 /* fuzz_cpsim_frames.c: libFuzzer driver for what cp-sim reads from the server it is pointed at: the
  * 101 answer (ws_parse_response), a byte stream of frames (ws_frame_decode, cut anywhere), and
- * OCPP-J frames (ocpp_frame_scan, ocpp_result_fields, ocpp_downlink_reply for both versions,
+ * OCPP-J frames (ocpp_frame_scan, ocpp_result_fields, ocpp_downlink_reply for the three versions,
  * accepting and rejecting, and the detailed log line of a CSMS call: sim_log_ref, sim_log_format).
  * No input may crash, leak or read outside the buffer; a decoded frame must lie inside the input;
  * every reply cp-sim would send must be a JSON array; a log line is one line of exactly six
@@ -68,7 +68,7 @@ static void ocpp(const uint8_t *data, size_t size)
         if (spaces != 5 || line[ln - 1] != '\n')
             abort();
     }
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < OCPP_VERSIONS; v++)
         for (int accept = 0; accept < 2; accept++) {
             ocpp_reply_t r;
             int n = ocpp_downlink_reply(out, sizeof(out), (ocpp_version_t)v, &f, accept, &r);

@@ -112,6 +112,8 @@ static void field_text(const json_t *payload, const char *name, const char *sub,
         snprintf(out, outlen, "%s", json_string_value(v));
     else if (json_is_integer(v))
         snprintf(out, outlen, "%" PRId64, (int64_t)json_integer_value(v));
+    else if (json_is_boolean(v)) /* 2.1 NotifyDERAlarm alarmEnded, NotifyDERStartStop started */
+        snprintf(out, outlen, "%s", json_is_true(v) ? "true" : "false");
     else
         out[0] = '\0';
 }
@@ -127,7 +129,7 @@ int core_event_natural_id(const char *identity, ocpp_version_t version, const ch
     char f[KEY_PARTS][PART_MAX];
     /* the key: the field names below, after identity and action (docs/unified-model.md) */
     static const struct {
-        ocpp_version_t version; /* 0: both */
+        ocpp_version_t version; /* 0: all; OCPP_V201: 2.0.1 and 2.1 (same message) */
         const char *action;
         const char *fields[KEY_PARTS]; /* "a" or "a.b"; NULL ends */
         const char *required;          /* no key without it (a 1.6 status without timestamp) */
@@ -147,9 +149,18 @@ int core_event_natural_id(const char *identity, ocpp_version_t version, const ch
         {0, "SecurityEventNotification", {"timestamp", "type"}, "timestamp"},
         {OCPP_V201, "NotifyEvent", {"generatedAt", "seqNo"}, NULL},
         {OCPP_V201, "NotifyReport", {"requestId", "generatedAt", "seqNo"}, NULL},
+        {OCPP_V21,
+         "NotifyDERAlarm",
+         {"timestamp", "controlType", "gridEventFault", "alarmEnded"},
+         NULL},
+        {OCPP_V21, "NotifyDERStartStop", {"controlId", "started", "timestamp"}, NULL},
+        {OCPP_V21, "BatterySwap", {"requestId", "eventType"}, NULL},
+        {OCPP_V21, "NotifySettlement", {"pspRef", "status", "settlementTime"}, NULL},
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-        if ((keys[k].version && keys[k].version != version) || strcmp(keys[k].action, action))
+        ocpp_version_t kv = keys[k].version;
+        int applies = !kv || kv == version || (kv == OCPP_V201 && version == OCPP_V21);
+        if (!applies || strcmp(keys[k].action, action))
             continue;
         if (keys[k].required && !json_object_get(payload, keys[k].required))
             return 0;

@@ -1,5 +1,7 @@
-/* unified_command: unified downlink commands to OCPP 1.6 / 2.0.1. See unified_command.h and
- * docs/unified-model.md (the conversion table). */
+/* unified_command: unified downlink commands to OCPP 1.6 / 2.0.1 / 2.1. See unified_command.h
+ * and docs/unified-model.md (the conversion table). 2.1 takes the 2.0.1 conversion: every
+ * request a unified action produces has the same members in both (2.1 only adds optional
+ * members and enum values, and widens lengths and the id token type). */
 #include "unified_command.h"
 
 #include <ctype.h>
@@ -70,15 +72,16 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
-/* one of the unified names -> the OCPP name of this version (NULL: unsupported / unknown) */
+/* one of the unified names -> the OCPP name of this version (NULL: unsupported / unknown); the
+ * columns: unified, 1.6, 2.0.1, 2.1 */
 static const char *pick(conv_t *c, const char *what, const char *value,
-                        const char *const (*table)[3], size_t n)
+                        const char *const (*table)[4], size_t n)
 {
     if (!value)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(table[i][0], value) == 0) {
-            const char *r = table[i][c->v16 ? 1 : 2];
+            const char *r = table[i][c->v16 ? 1 : c->v == OCPP_V201 ? 2 : 3];
             if (!r)
                 failf(c, UNIFIED_CMD_UNSUPPORTED, "%s %s has no equivalent in OCPP %s", what, value,
                       ocpp_version_name(c->v));
@@ -135,19 +138,23 @@ static json_t *id_token(conv_t *c, const json_t *tok)
 
 /* ---- charging profiles ------------------------------------------------------------------ */
 
-static const char *const PURPOSE[][3] = {
-    {"max", "ChargePointMaxProfile", "ChargingStationMaxProfile"},
-    {"tx_default", "TxDefaultProfile", "TxDefaultProfile"},
-    {"tx", "TxProfile", "TxProfile"},
-    {"external_constraints", NULL, "ChargingStationExternalConstraints"},
+static const char *const PURPOSE[][4] = {
+    {"max", "ChargePointMaxProfile", "ChargingStationMaxProfile", "ChargingStationMaxProfile"},
+    {"tx_default", "TxDefaultProfile", "TxDefaultProfile", "TxDefaultProfile"},
+    {"tx", "TxProfile", "TxProfile", "TxProfile"},
+    {"external_constraints", NULL, "ChargingStationExternalConstraints",
+     "ChargingStationExternalConstraints"},
+    {"priority_charging", NULL, NULL, "PriorityCharging"}, /* 2.1 */
+    {"local_generation", NULL, NULL, "LocalGeneration"},   /* 2.1 */
 };
-static const char *const KIND[][3] = {
-    {"absolute", "Absolute", "Absolute"},
-    {"recurring", "Recurring", "Recurring"},
-    {"relative", "Relative", "Relative"},
+static const char *const KIND[][4] = {
+    {"absolute", "Absolute", "Absolute", "Absolute"},
+    {"recurring", "Recurring", "Recurring", "Recurring"},
+    {"relative", "Relative", "Relative", "Relative"},
+    {"dynamic", NULL, NULL, "Dynamic"}, /* 2.1: updated by UpdateDynamicSchedule */
 };
-static const char *const RECURRENCY[][3] = {{"daily", "Daily", "Daily"},
-                                            {"weekly", "Weekly", "Weekly"}};
+static const char *const RECURRENCY[][4] = {{"daily", "Daily", "Daily", "Daily"},
+                                            {"weekly", "Weekly", "Weekly", "Weekly"}};
 
 static json_t *schedule(conv_t *c, const json_t *s)
 {
@@ -247,8 +254,11 @@ static void stop_transaction(conv_t *c)
 
 static void reset(conv_t *c)
 {
-    static const char *const TYPE[][3] = {{"hard", "Hard", "Immediate"},
-                                          {"soft", "Soft", "OnIdle"}};
+    static const char *const TYPE[][4] = {
+        {"hard", "Hard", "Immediate", "Immediate"},
+        {"soft", "Soft", "OnIdle", "OnIdle"},
+        {"immediate_and_resume", NULL, NULL, "ImmediateAndResume"}, /* 2.1: transactions resume */
+    };
     c->action = "Reset";
     set_str(c->out, "type", PICK(c, "type", mstr(c, c->p, "type", 1), TYPE));
     const json_t *evse = mint(c, c->p, "evse_id", 0);
@@ -338,15 +348,19 @@ static void get_composite_schedule(conv_t *c)
 
 static void trigger_message(conv_t *c)
 {
-    static const char *const MSG[][3] = {
-        {"boot_notification", "BootNotification", "BootNotification"},
-        {"heartbeat", "Heartbeat", "Heartbeat"},
-        {"status_notification", "StatusNotification", "StatusNotification"},
-        {"meter_values", "MeterValues", "MeterValues"},
-        {"firmware_status", "FirmwareStatusNotification", "FirmwareStatusNotification"},
-        {"log_status", "DiagnosticsStatusNotification", "LogStatusNotification"},
-        {"transaction_event", NULL, "TransactionEvent"},
-        {"sign_certificate", NULL, "SignChargingStationCertificate"},
+    static const char *const MSG[][4] = {
+        {"boot_notification", "BootNotification", "BootNotification", "BootNotification"},
+        {"heartbeat", "Heartbeat", "Heartbeat", "Heartbeat"},
+        {"status_notification", "StatusNotification", "StatusNotification", "StatusNotification"},
+        {"meter_values", "MeterValues", "MeterValues", "MeterValues"},
+        {"firmware_status", "FirmwareStatusNotification", "FirmwareStatusNotification",
+         "FirmwareStatusNotification"},
+        {"log_status", "DiagnosticsStatusNotification", "LogStatusNotification",
+         "LogStatusNotification"},
+        {"transaction_event", NULL, "TransactionEvent", "TransactionEvent"},
+        {"sign_certificate", NULL, "SignChargingStationCertificate",
+         "SignChargingStationCertificate"},
+        {"sign_v2g20_certificate", NULL, NULL, "SignV2G20Certificate"}, /* 2.1 */
     };
     c->action = "TriggerMessage";
     set_str(c->out, "requestedMessage", PICK(c, "message", mstr(c, c->p, "message", 1), MSG));
@@ -366,7 +380,8 @@ static json_t *variable_ref(conv_t *c, const char *key)
 {
     const char *dot = strchr(key, '.');
     if (!dot || dot == key || !dot[1]) {
-        failf(c, UNIFIED_CMD_INVALID, "payload: a 2.0.1 key is Component.Variable, not %s", key);
+        failf(c, UNIFIED_CMD_INVALID, "payload: a %s key is Component.Variable, not %s",
+              ocpp_version_name(c->v), key);
         return NULL;
     }
     return json_pack("{s:{s:s%}, s:{s:s}}", "component", "name", key, (size_t)(dot - key),
@@ -389,7 +404,8 @@ static void get_configuration(conv_t *c)
     c->action = "GetVariables";
     if (!keys || json_array_size(keys) == 0) {
         failf(c, UNIFIED_CMD_UNSUPPORTED,
-              "OCPP 2.0.1 has no \"all keys\" request: name the keys (or send GetBaseReport)");
+              "OCPP %s has no \"all keys\" request: name the keys (or send GetBaseReport)",
+              ocpp_version_name(c->v));
         return;
     }
     json_t *list = json_array();
@@ -451,8 +467,11 @@ static void update_firmware(conv_t *c)
 
 static void get_log(conv_t *c)
 {
-    static const char *const TYPE[][3] = {{"diagnostics", "DiagnosticsLog", "DiagnosticsLog"},
-                                          {"security", "SecurityLog", "SecurityLog"}};
+    static const char *const TYPE[][4] = {
+        {"diagnostics", "DiagnosticsLog", "DiagnosticsLog", "DiagnosticsLog"},
+        {"security", "SecurityLog", "SecurityLog", "SecurityLog"},
+        {"data_collector", NULL, NULL, "DataCollectorLog"}, /* 2.1 */
+    };
     const char *type = PICK(c, "type", mstr(c, c->p, "type", 1), TYPE);
     const char *loc = mstr(c, c->p, "location", 1);
     const char *from = mstr(c, c->p, "from", 0), *to = mstr(c, c->p, "to", 0);
@@ -492,8 +511,9 @@ static void data_transfer(conv_t *c)
 
 static void send_local_list(conv_t *c)
 {
-    static const char *const UPDATE[][3] = {{"full", "Full", "Full"},
-                                            {"differential", "Differential", "Differential"}};
+    static const char *const UPDATE[][4] = {
+        {"full", "Full", "Full", "Full"},
+        {"differential", "Differential", "Differential", "Differential"}};
     c->action = "SendLocalList";
     set(c->out, c->v16 ? "listVersion" : "versionNumber", mint(c, c->p, "version", 1));
     set_str(c->out, "updateType", PICK(c, "update", mstr(c, c->p, "update", 1), UPDATE));
@@ -612,8 +632,8 @@ unified_cmd_rc_t unified_command_convert(ocpp_version_t version, const char *act
             a = &ACTIONS[i];
     if (!a)
         failf(&c, UNIFIED_CMD_INVALID, "unknown unified action %s", action);
-    else if (version != OCPP_V16 && version != OCPP_V201)
-        failf(&c, UNIFIED_CMD_UNSUPPORTED, "unified actions are converted for 1.6 and 2.0.1");
+    else if (version != OCPP_V16 && version != OCPP_V201 && version != OCPP_V21)
+        failf(&c, UNIFIED_CMD_UNSUPPORTED, "unified actions are converted for 1.6, 2.0.1 and 2.1");
     else
         a->fn(&c);
     json_decref(empty);

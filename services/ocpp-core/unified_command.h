@@ -5,7 +5,8 @@
  * The payload shapes are published in proto/unified/command-*.json. The converter checks the
  * members it reads (type, presence); the caller then validates the OCPP message it produced
  * against the generated validator of that version, so what reaches a charge point always
- * conforms. Ids the target version needs and the unified payload may omit (2.0.1
+ * conforms. OCPP 2.1 stations get the 2.0.1 conversion (the same requests, validated against the
+ * 2.1 schemas). Ids the target version needs and the unified payload may omit (2.0.1
  * remoteStartId, requestId) are derived from the command id (murmur2 & 0x7fffffff), so a
  * replayed command yields the same message. */
 #ifndef UNIFIED_COMMAND_H

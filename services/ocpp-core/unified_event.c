@@ -73,6 +73,16 @@ static json_t *location_201(const json_t *evse_id, const json_t *connector_id)
     return l;
 }
 
+/* a nested OCPP structure in snake_case, without its customData (in raw when configured) */
+static void put_snake(json_t *o, const char *k, const json_t *v)
+{
+    if (!v)
+        return;
+    json_t *x = unified_snake(v);
+    json_object_del(x, "custom_data");
+    json_object_set_new(o, k, x);
+}
+
 static void put_location(json_t *o, json_t *loc)
 {
     if (loc)
@@ -412,6 +422,13 @@ static const char *transaction_event(const json_t *p, json_t **data)
     put_str(d, "trigger_reason", str(p, "triggerReason"));
     put_copy(d, "seq_no", p, "seqNo");
     put_copy(d, "offline", p, "offline");
+    /* 2.1 only: the tariff, the limits, the V2X operation mode and the station's own cost */
+    put_str(d, "tariff_id", str(info, "tariffId"));
+    put_str(d, "operation_mode", str(info, "operationMode"));
+    put_snake(d, "transaction_limit", get(info, "transactionLimit"));
+    put_snake(d, "cost_details", get(p, "costDetails"));
+    put_str(d, "preconditioning_status", str(p, "preconditioningStatus"));
+    put_copy(d, "evse_sleep", p, "evseSleep");
     *data = d;
     return type;
 }
@@ -498,8 +515,14 @@ json_t *unified_snake(const json_t *v)
         char name[96];
         size_t n = 0;
         for (const char *c = strcmp(k, "tbc") == 0 ? "toBeContinued" : k;
-             *c && n + 2 < sizeof(name); c++) {
-            if (isupper((unsigned char)*c)) {
+             *c && n + 4 < sizeof(name); c++) {
+            if (strncmp(c, "SoC", 3) == 0 || strncmp(c, "SoH", 3) == 0) {
+                /* 2.1 maxSoC, BatteryData soH: one word, not so_c */
+                if (n)
+                    name[n++] = '_';
+                name[n++] = 's', name[n++] = 'o', name[n++] = (char)tolower((unsigned char)c[2]);
+                c += 2;
+            } else if (isupper((unsigned char)*c)) {
                 if (n)
                     name[n++] = '_';
                 name[n++] = (char)tolower((unsigned char)*c);
@@ -538,6 +561,7 @@ static const char *simple_status(const json_t *p, const char *type, const char *
     put_str(d, "operation", operation);
     if (operation && strcmp(operation, "publish") == 0)
         put_copy(d, "locations", p, "location");
+    put_snake(d, "status_info", get(p, "statusInfo")); /* 2.1 */
     *data = d;
     return type;
 }
@@ -559,6 +583,88 @@ static const char *security(const json_t *p, json_t **data)
     put_str(d, "tech_info", str(p, "techInfo"));
     *data = d;
     return "security.event";
+}
+
+/* ---- OCPP 2.1 only ------------------------------------------------------------------ */
+
+static const char *der_alarm(const json_t *p, json_t **data)
+{
+    json_t *d = json_pack("{s:s*, s:s*, s:b}", "control_type", str(p, "controlType"), "timestamp",
+                          str(p, "timestamp"), "alarm_ended", json_is_true(get(p, "alarmEnded")));
+    put_str(d, "grid_event_fault", str(p, "gridEventFault"));
+    put_str(d, "extra_info", str(p, "extraInfo"));
+    *data = d;
+    return "der.alarm";
+}
+
+static const char *der_start_stop(const json_t *p, json_t **data)
+{
+    json_t *d = json_pack("{s:s*, s:b, s:s*}", "control_id", str(p, "controlId"), "started",
+                          json_is_true(get(p, "started")), "timestamp", str(p, "timestamp"));
+    put_copy(d, "superseded_ids", p, "supersededIds");
+    *data = d;
+    return "der.start_stop";
+}
+
+/* a SEND: {id, pending, basetime, data: [{t, v}]}; t is seconds after basetime, v the value as
+ * text (the monitored variable's value, any type) */
+static const char *event_stream(const json_t *p, json_t **data)
+{
+    json_t *values = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(get(p, "data"), i, x)
+    {
+        json_t *e = json_object();
+        put_copy(e, "offset_s", x, "t");
+        put_str(e, "value", str(x, "v"));
+        json_array_append_new(values, e);
+    }
+    json_t *d = json_pack("{s:s*, s:o}", "basetime", str(p, "basetime"), "values", values);
+    put_copy(d, "stream_id", p, "id");
+    put_copy(d, "pending", p, "pending");
+    *data = d;
+    return "device.event_stream";
+}
+
+static const char *battery_swap(const json_t *p, json_t **data)
+{
+    json_t *batteries = json_array();
+    size_t i;
+    json_t *b;
+    json_array_foreach(get(p, "batteryData"), i, b)
+    {
+        json_t *e = json_object();
+        put_location(e, location_201(get(b, "evseId"), NULL));
+        put_str(e, "serial_number", str(b, "serialNumber"));
+        put_copy(e, "soc", b, "soC");
+        put_copy(e, "soh", b, "soH");
+        put_str(e, "production_date", str(b, "productionDate"));
+        put_str(e, "vendor_info", str(b, "vendorInfo"));
+        json_array_append_new(batteries, e);
+    }
+    json_t *d = json_pack("{s:s*, s:o}", "event_type", str(p, "eventType"), "batteries", batteries);
+    put_copy(d, "request_id", p, "requestId");
+    json_t *tok = id_token_201(get(p, "idToken"));
+    if (tok)
+        json_object_set_new(d, "id_token", tok);
+    *data = d;
+    return "battery.swap";
+}
+
+static const char *settlement(const json_t *p, json_t **data)
+{
+    json_t *d = json_pack("{s:s*, s:s*, s:s*}", "psp_ref", str(p, "pspRef"), "status",
+                          str(p, "status"), "settlement_time", str(p, "settlementTime"));
+    put_copy(d, "amount", p, "settlementAmount");
+    put_str(d, "transaction_id", str(p, "transactionId"));
+    put_str(d, "status_info", str(p, "statusInfo"));
+    put_str(d, "receipt_id", str(p, "receiptId"));
+    put_str(d, "receipt_url", str(p, "receiptUrl"));
+    put_str(d, "vat_number", str(p, "vatNumber"));
+    put_snake(d, "vat_company", get(p, "vatCompany"));
+    *data = d;
+    return "payment.settlement";
 }
 
 const char *unified_event(ocpp_version_t v, const char *action, const json_t *p, int64_t tx_id,
@@ -606,6 +712,16 @@ const char *unified_event(ocpp_version_t v, const char *action, const json_t *p,
         return notify(p, "event_data", "events", "device.event", data);
     else if (!v16 && strcmp(action, "NotifyReport") == 0)
         return notify(p, "report_data", "report", "device.report", data);
+    else if (v == OCPP_V21 && strcmp(action, "NotifyDERAlarm") == 0)
+        return der_alarm(p, data);
+    else if (v == OCPP_V21 && strcmp(action, "NotifyDERStartStop") == 0)
+        return der_start_stop(p, data);
+    else if (v == OCPP_V21 && strcmp(action, "NotifyPeriodicEventStream") == 0)
+        return event_stream(p, data);
+    else if (v == OCPP_V21 && strcmp(action, "BatterySwap") == 0)
+        return battery_swap(p, data);
+    else if (v == OCPP_V21 && strcmp(action, "NotifySettlement") == 0)
+        return settlement(p, data);
     return unified_message(action, p, data);
 }
 

@@ -11,6 +11,10 @@
  *   2.0.1 multipliers applied), measurand defaulted to Energy.Active.Import.Register.
  * - connector statuses: one vocabulary (available, occupied, reserved, unavailable, faulted),
  *   the finer 1.6 state kept in status_detail.
+ * - OCPP 2.1 takes the 2.0.1 paths (its messages are supersets of 2.0.1's; the new optional
+ *   TransactionEvent members are added) and has five types of its own: der.alarm
+ *   (NotifyDERAlarm), der.start_stop (NotifyDERStartStop), device.event_stream (the SEND
+ *   NotifyPeriodicEventStream), battery.swap (BatterySwap), payment.settlement (NotifySettlement).
  * The schemas of every type are in proto/unified/; the unit tests validate against them. */
 #ifndef UNIFIED_EVENT_H
 #define UNIFIED_EVENT_H
@@ -36,7 +40,7 @@ const char *unified_message(const char *action, const json_t *payload, json_t **
  * becomes the location model, "tbc" becomes to_be_continued. */
 json_t *unified_snake(const json_t *v);
 
-/* The unified connector status for a 1.6 or 2.0.1 status name, NULL if unknown. */
+/* The unified connector status for a 1.6 or 2.x status name, NULL if unknown. */
 const char *unified_status(const char *ocpp_status);
 
 #endif

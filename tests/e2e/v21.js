@@ -3,19 +3,22 @@
 // 2.1 schemas (proto/ocpp/ocpp2_1.json). ocpp-rpc's strict mode is off: for 2.1 it looks up
 // ids such as urn:BootNotification.req that the official file names urn:BootNotificationRequest.
 //
-//   node v21.js <ws-base-url> <identity>
+//   node v21.js <ws-base-url> <identity> [serve-ms]
 // Boot, status, heartbeat, authorize, a transaction whose Started and Ended events carry signed
 // meter values of 32,768 characters (the Ended one is over 64 KiB), a NotifyPeriodicEventStream
 // as SEND (type 6: no answer may come, and the next CALL is answered at once), NotifyDERAlarm,
-// and the other new station messages of 2.1.
+// and the other new station messages of 2.1. With serve-ms, it then stays connected that long
+// ("session calls done" printed first) and answers the gateway's commands: each request must be
+// valid 2.1, each is printed ("command <action> <payload>") and answered Accepted (validated).
 'use strict';
 const { RPCClient } = require('ocpp-rpc');
 const Ajv = require('ajv');
 const addFormats = require('ajv-formats');
 const path = require('path');
 
-const [base, identity] = process.argv.slice(2);
-const timer = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 30000);
+const [base, identity, serveArg] = process.argv.slice(2);
+const serveMs = Number(serveArg || 0);
+const timer = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 30000 + serveMs);
 const ajv = new Ajv({ strict: false });
 addFormats(ajv);
 ajv.addSchema(require(path.join(__dirname, '../../proto/ocpp/ocpp2_1.json')));
@@ -52,6 +55,16 @@ const signed = (n) => ({ signedMeterData: Buffer.alloc(n * 3 / 4, 7).toString('b
     reconnect: false });
   const inbound = [];
   cli.on('message', ({ message, outbound }) => { if (!outbound) inbound.push(String(message)); });
+  // commands: SetDERControl (native 2.1) and Reset (the unified reset converted) answered Accepted
+  for (const action of ['SetDERControl', 'Reset']) {
+    cli.handle(action, ({ params }) => {
+      valid(action, 'Request', params);
+      console.log(`command ${action} ${JSON.stringify(params)}`);
+      const res = { status: 'Accepted' };
+      valid(action, 'Response', res);
+      return res;
+    });
+  }
   await cli.connect();
   check(cli.protocol === 'ocpp2.1', `negotiated ${cli.protocol}`);
 
@@ -117,6 +130,10 @@ const signed = (n) => ({ signedMeterData: Buffer.alloc(n * 3 / 4, 7).toString('b
   await call('MeterValues', { evseId: 1, meterValue: [{ timestamp: now(), sampledValue: [{ value: 230.1, measurand: 'Voltage',
     unitOfMeasure: { unit: 'V' } }] }] });
   check(validated === 22, `${validated} gateway responses valid against the official 2.1 schemas`);
+  if (serveMs > 0) {
+    console.log('session calls done');
+    await new Promise((r) => setTimeout(r, serveMs));
+  }
   await cli.close();
   clearTimeout(timer);
   console.log('session done');

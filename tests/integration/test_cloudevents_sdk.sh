@@ -9,6 +9,8 @@
 #    transaction, meter values, heartbeat, data transfer, firmware / log status, security event,
 #    NotifyEvent, NotifyReport, other messages (ocpp.message), and the core's device.disconnected
 #    when each closes;
+#  - a 2.1 station (tests/e2e/v21.js): 2.1's own types (der.alarm, der.start_stop,
+#    device.event_stream from a SEND, battery.swap, payment.settlement);
 #  - redis-registry's own device.disconnected: a mapping of this pod in Redis that no
 #    connection holds (as a lost UNREGISTER leaves it) is released by the reconciliation;
 # commands written to commands-down with kcat, as a backend would: a reset the 1.6 station
@@ -31,10 +33,11 @@ ok "pod ready on ws port $WS_PORT"
 base="ws://127.0.0.1:$WS_PORT"
 
 node "$E2E/strict.js" "$base" CE201 ocpp2.0.1 >"$TMP/CE201.out" 2>&1 || { cat "$TMP/CE201.out"; fail "strict 2.0.1"; }
+node "$E2E/v21.js" "$base" CE21 >"$TMP/CE21.out" 2>&1 || { cat "$TMP/CE21.out"; fail "2.1 session"; }
 node "$E2E/strict.js" "$base" CE16 ocpp1.6 8000 >"$TMP/CE16.out" 2>&1 &
 c16=$!
 wait_until 20 "the 1.6 session" grep -q '^session done' "$TMP/CE16.out"
-ok "a 2.0.1 and a 1.6 session ran (ocpp-rpc strict mode)"
+ok "a 2.0.1, a 2.1 (its new event types) and a 1.6 session ran (ocpp-rpc)"
 
 # commands, as a backend writes them (key: the owner pod)
 TP=00-5e1b3a8c0d2f4e6a8b9c0d1e2f3a4b5c-1a2b3c4d5e6f7a8b-01

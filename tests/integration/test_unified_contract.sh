@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_unified_contract.sh: the contract test of the unified model. Every event the conversion
 # produces in test_unified_event (all valid request examples of 1.6 and 2.0.1, the data tests,
-# the 1.6 / 2.0.1 session) and every device.disconnected redis-registry makes (test_registry_logic)
+# the 1.6 / 2.0.1 session, the 2.1 messages and types) and every device.disconnected
+# redis-registry makes (test_registry_logic)
 # is validated by ajv against proto/unified/ (the published JSON Schemas), so the documents cannot
 # drift from the code.
 set -euo pipefail
@@ -12,6 +13,11 @@ UNIFIED_EVENTS_OUT="$out" "$BUILD/tests/services/ocpp-core/test_unified_event" >
 n=$(wc -l <"$out")
 [ "$n" -gt 300 ] || { echo "only $n events produced"; exit 1; }
 (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$out")
+# OCPP 2.1: its own types, each validated above; a 2.1 transaction with 2 x 16 KiB signed data
+for t in der.alarm der.start_stop device.event_stream battery.swap payment.settlement; do
+  grep -q "\"type\":\"$t\"" "$out" || { echo "no $t event produced"; exit 1; }
+done
+[ "$(grep -c '"version":"2.1"' "$out")" -gt 100 ] || { echo "too few 2.1 events"; exit 1; }
 # the registry's device.disconnected (the sweeper's and the reconciliation's) too
 UNIFIED_EVENTS_OUT="$out.reg" "$BUILD/tests/services/redis-registry/test_registry_logic" >/dev/null
 trap 'rm -f "$out" "$out.reg"' EXIT
@@ -23,6 +29,10 @@ trap 'rm -f "$out" "$out.reg" "$bad"' EXIT
 grep -m1 '"type":"meter.values"' "$out" | sed 's/"unit":"Wh"/"unit":"kWh"/' >"$bad"
 if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" >/dev/null); then
   echo "contract accepted a kWh unit"; exit 1
+fi
+grep -m1 '"type":"der.alarm"' "$out" | sed 's/"alarm_ended":false/"alarm_ended":"no"/' >"$bad"
+if (cd "$E2E" && node contract.js "$ROOT/proto/unified" "$bad" >/dev/null); then
+  echo "contract accepted a der.alarm with alarm_ended a string"; exit 1
 fi
 # commands and results: every command record the command tests use, every result they produce
 UNIFIED_COMMANDS_OUT="$out.cmd" UNIFIED_RESULTS_OUT="$out.res" \
@@ -48,6 +58,11 @@ refs = re.findall(r"\$ref: '([^'#][^']*)'", open(os.path.join(d, "asyncapi.yaml"
 assert refs, "no schema references"
 for r in refs:
     assert os.path.exists(os.path.join(d, r)), f"asyncapi.yaml refers to missing {r}"
-print(f"asyncapi: 4 topics, schemas {', '.join(refs)}")
+# every event type of cloudevent.json has its data schema listed in the document
+import json
+types = json.load(open(os.path.join(d, "cloudevent.json")))["properties"]["type"]["enum"]
+for t in types:
+    assert f"event-{t}.json" in refs, f"asyncapi.yaml lacks event type {t}"
+print(f"asyncapi: 4 topics, {len(types)} event types, schemas {', '.join(refs)}")
 PY
 echo "contract test: $n events, $(wc -l <"$out.cmd") commands, $(wc -l <"$out.res") results valid"

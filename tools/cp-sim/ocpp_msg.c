@@ -2,6 +2,7 @@
 #include "ocpp_msg.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,20 +10,33 @@
 
 #include <jansson.h>
 
-static const char *const names16[ACT_COUNT] = {
-    "BootNotification", "Heartbeat",   "StatusNotification", "Authorize",
-    "StartTransaction", "MeterValues", "StopTransaction",    "Downlink"};
+static const char *const names16[ACT_COUNT] = {"BootNotification",
+                                               "Heartbeat",
+                                               "StatusNotification",
+                                               "Authorize",
+                                               "StartTransaction",
+                                               "MeterValues",
+                                               "StopTransaction",
+                                               "-",
+                                               "-",
+                                               "Downlink"};
 static const char *const names201[ACT_COUNT] = {
-    "BootNotification",         "Heartbeat",
-    "StatusNotification",       "Authorize",
-    "TransactionEvent.Started", "TransactionEvent.Updated",
-    "TransactionEvent.Ended",   "Downlink"};
+    "BootNotification",          "Heartbeat",
+    "StatusNotification",        "Authorize",
+    "TransactionEvent.Started",  "TransactionEvent.Updated",
+    "TransactionEvent.Ended",    "OpenPeriodicEventStream",
+    "NotifyPeriodicEventStream", "Downlink"};
 
 const char *ocpp_act_name(ocpp_act_t a, ocpp_version_t v)
 {
     if (a >= ACT_COUNT)
         return "?";
     return v == OCPP_V16 ? names16[a] : names201[a];
+}
+
+const char *ocpp_version_label(ocpp_version_t v)
+{
+    return v == OCPP_V16 ? "1.6" : v == OCPP_V201 ? "2.0.1" : "2.1";
 }
 
 bool ocpp_act_is_transactional(ocpp_act_t a)
@@ -153,11 +167,125 @@ static int build201(char *o, size_t cap, const char *id, const char *mid, const 
     }
 }
 
+/* --- OCPP 2.1 ----------------------------------------------------------------------------- */
+
+/* appends formatted text at o + *n; false when it does not fit */
+static bool app(char *o, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(o + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= cap - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
+}
+
+/* len characters standing for a meter's signature (base64 alphabet, reproducible from seed: a
+ * CSMS cannot check it, the gateway must carry it whole) */
+static bool app_signed(char *o, size_t cap, size_t *n, size_t len, uint64_t seed)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (cap - *n <= len)
+        return false;
+    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        o[(*n)++] = b64[x & 63];
+    }
+    o[*n] = '\0';
+    return true;
+}
+
+/* an energy register sample; signed (OCMF, as German Eichrecht meters send it) when bytes > 0 */
+static bool app_register(char *o, size_t cap, size_t *n, const char *context, uint64_t wh,
+                         uint16_t bytes, uint64_t seed)
+{
+    if (!app(o, cap, n,
+             "{\"value\":%llu,\"context\":\"%s\",\"measurand\":"
+             "\"Energy.Active.Import.Register\",\"unitOfMeasure\":{\"unit\":\"Wh\"}",
+             (unsigned long long)wh, context))
+        return false;
+    if (bytes && (!app(o, cap, n, ",\"signedMeterValue\":{\"signedMeterData\":\"") ||
+                  !app_signed(o, cap, n, bytes, seed) ||
+                  !app(o, cap, n,
+                       "\",\"signingMethod\":\"ECDSA-secp256r1-SHA256\",\"encodingMethod\":"
+                       "\"OCMF\"}")))
+        return false;
+    return app(o, cap, n, "}");
+}
+
+/* TransactionEvent Started (the Begin register) and Ended (Begin and End registers) */
+static int build21_tx(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
+                      const char *ts)
+{
+    bool start = m->act == ACT_START_TX;
+    size_t n = 0;
+    uint64_t seed = (uint64_t)m->tx_id * 31 + m->tx_seq_no;
+    bool ok = app(o, cap, &n,
+                  "[2,\"%s\",\"TransactionEvent\",{\"eventType\":\"%s\",\"timestamp\":\"%s\","
+                  "\"triggerReason\":\"%s\",\"seqNo\":%u,%s\"transactionInfo\":{"
+                  "\"transactionId\":\"%.20s-%lld\",\"chargingState\":\"%s\"%s},\"evse\":{"
+                  "\"id\":1,\"connectorId\":1},\"idToken\":{\"idToken\":\"T-%.14s\",\"type\":"
+                  "\"ISO14443\"},\"meterValue\":[{\"timestamp\":\"%s\",\"sampledValue\":[",
+                  mid, start ? "Started" : "Ended", ts, start ? "Authorized" : "StopAuthorized",
+                  m->tx_seq_no, m->offline ? "\"offline\":true," : "", id, (long long)m->tx_id,
+                  start ? "Charging" : "Idle", start ? "" : ",\"stoppedReason\":\"Local\"", id, ts);
+    ok = ok && app_register(o, cap, &n, "Transaction.Begin",
+                            start ? m->meter_wh : m->meter_start_wh, m->signed_bytes, seed);
+    if (!start)
+        ok = ok && app(o, cap, &n, ",") &&
+             app_register(o, cap, &n, "Transaction.End", m->meter_wh, m->signed_bytes, seed + 1);
+    ok = ok && app(o, cap, &n, "]}]}]");
+    return ok ? (int)n : -ENOSPC;
+}
+
+/* the stream's values: a voltage every 500 ms, as text (a monitored variable's value) */
+static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t *m, const char *ts)
+{
+    size_t n = 0;
+    bool ok = app(o, cap, &n,
+                  "[6,\"%s\",\"NotifyPeriodicEventStream\",{\"id\":%u,\"pending\":0,"
+                  "\"basetime\":\"%s\",\"data\":[",
+                  mid, m->stream_id, ts);
+    for (int i = 0; ok && i < OCPP_STREAM_VALUES; i++)
+        ok = app(o, cap, &n, "%s{\"t\":%d.%d,\"v\":\"%u.%u\"}", i ? "," : "", i / 2, (i % 2) * 5,
+                 225 + (unsigned)((m->meter_wh + (uint64_t)i) % 10),
+                 (unsigned)(m->at_ms + (uint64_t)i) % 10);
+    ok = ok && app(o, cap, &n, "]}]");
+    return ok ? (int)n : -ENOSPC;
+}
+
+static int build21(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
+                   const char *ts)
+{
+    switch (m->act) {
+    case ACT_START_TX:
+    case ACT_STOP_TX:
+        return build21_tx(o, cap, id, mid, m, ts);
+    case ACT_STREAM_OPEN:
+        return fin(snprintf(o, cap,
+                            "[2,\"%s\",\"OpenPeriodicEventStream\",{\"constantStreamData\":{"
+                            "\"id\":%u,\"variableMonitoringId\":%u,\"params\":{\"interval\":%u,"
+                            "\"values\":%d}}}]",
+                            mid, m->stream_id, m->stream_id, m->stream_interval_s,
+                            OCPP_STREAM_VALUES),
+                   cap);
+    case ACT_STREAM:
+        return build21_stream(o, cap, mid, m, ts);
+    default:
+        return build201(o, cap, id, mid, m, ts); /* the same messages as 2.0.1 */
+    }
+}
+
 int ocpp_msg_build(char *out, size_t cap, ocpp_version_t v, const char *identity,
                    const char *msg_id, const ocpp_msg_t *m)
 {
     char ts[25];
     ocpp_timestamp(m->at_ms, ts);
+    if (v == OCPP_V21)
+        return build21(out, cap, identity, msg_id, m, ts);
     return v == OCPP_V16 ? build16(out, cap, identity, msg_id, m, ts)
                          : build201(out, cap, identity, msg_id, m, ts);
 }
@@ -208,7 +336,7 @@ int ocpp_frame_scan(const char *buf, size_t len, ocpp_frame_t *f)
     if (e <= p || e[-1] != ']')
         return -EPROTO;
     e--; /* the closing bracket */
-    if (!(p = expect(p, e, '[')) || p >= e || *p < '2' || *p > '4')
+    if (!(p = expect(p, e, '[')) || p >= e || *p < '2' || *p > '6')
         return -EPROTO;
     f->type = *p++ - '0';
     if (!(p = expect(p, e, ',')) || !(p = scan_str(p, e, &f->id, &f->id_len)))
@@ -222,10 +350,10 @@ int ocpp_frame_scan(const char *buf, size_t len, ocpp_frame_t *f)
             return -EPROTO;
     if (!(p = expect(p, e, ',')))
         return -EPROTO;
-    if (f->type == 2 || f->type == 4) {
+    if (f->type != 3) {
         if (!(p = scan_str(p, e, &f->action, &f->action_len)))
             return -EPROTO;
-        if (f->type == 4)
+        if (f->type == 4 || f->type == 5)
             return 0;
         if (!(p = expect(p, e, ',')))
             return -EPROTO;
@@ -244,8 +372,10 @@ int ocpp_frame_scan(const char *buf, size_t len, ocpp_frame_t *f)
 
 enum {
     V16 = 1,
-    V201 = 2,
-    BOTH = 3
+    V201_ONLY = 2,
+    V21 = 4,
+    V201 = V201_ONLY | V21, /* 2.1 keeps every 2.0.1 action */
+    BOTH = V16 | V201
 };
 enum {
     K_STATUS,
@@ -264,7 +394,8 @@ typedef struct downlink {
 } downlink_t;
 
 /* Every CSMS-initiated action of OCPP 1.6 (core, smart charging, reservation, firmware,
- * local list, remote trigger, security extension) and OCPP 2.0.1. */
+ * local list, remote trigger, security extension), OCPP 2.0.1 and OCPP 2.1 (which has all of
+ * 2.0.1's). */
 static const downlink_t downlinks[] = {
     {"CancelReservation", BOTH, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
     {"CertificateSigned", BOTH, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
@@ -313,11 +444,27 @@ static const downlink_t downlinks[] = {
     {"UnlockConnector", BOTH, K_STATUS, "Unlocked", "UnlockFailed", NULL, EFFECT_NONE},
     {"UnpublishFirmware", V201, K_STATUS, "Unpublished", "NoFirmware", NULL, EFFECT_NONE},
     {"UpdateFirmware", BOTH, K_SPECIAL, NULL, NULL, NULL, EFFECT_NONE},
+    /* 2.1 only */
+    {"AFRRSignal", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"AdjustPeriodicEventStream", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"ChangeTransactionTariff", V21, K_STATUS, "Accepted", "TxNotFound", NULL, EFFECT_NONE},
+    {"ClearDERControl", V21, K_STATUS, "Accepted", "NotFound", NULL, EFFECT_NONE},
+    {"ClearTariffs", V21, K_SPECIAL, NULL, NULL, NULL, EFFECT_NONE},
+    {"GetDERControl", V21, K_STATUS, "Accepted", "NotFound", NULL, EFFECT_NONE},
+    {"GetPeriodicEventStream", V21, K_EMPTY, NULL, NULL, NULL, EFFECT_NONE},
+    {"GetTariffs", V21, K_STATUS, "Accepted", "NoTariff", NULL, EFFECT_NONE},
+    {"NotifyAllowedEnergyTransfer", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"NotifyWebPaymentStarted", V21, K_EMPTY, NULL, NULL, NULL, EFFECT_NONE},
+    {"RequestBatterySwap", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"SetDERControl", V21, K_STATUS, "Accepted", "NotSupported", NULL, EFFECT_NONE},
+    {"SetDefaultTariff", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"UpdateDynamicSchedule", V21, K_STATUS, "Accepted", "Rejected", NULL, EFFECT_NONE},
+    {"UsePriorityCharging", V21, K_STATUS, "Accepted", "NoProfile", NULL, EFFECT_NONE},
 };
 
 static const downlink_t *find_downlink(const char *a, size_t l, ocpp_version_t v)
 {
-    int bit = v == OCPP_V16 ? V16 : V201;
+    int bit = v == OCPP_V16 ? V16 : v == OCPP_V201 ? V201_ONLY : V21;
     for (size_t i = 0; i < sizeof(downlinks) / sizeof(downlinks[0]); i++)
         if (strlen(downlinks[i].action) == l && memcmp(downlinks[i].action, a, l) == 0)
             return downlinks[i].versions & bit ? &downlinks[i] : NULL;
@@ -381,6 +528,18 @@ static json_t *special_payload(const char *action, ocpp_version_t v, json_t *req
         return json_pack("{s:i}", v == OCPP_V16 ? "listVersion" : "versionNumber", accept ? 1 : 0);
     if (strcmp(action, "UpdateFirmware") == 0)
         return v == OCPP_V16 ? json_object() : json_pack("{s:s}", "status", st);
+    if (strcmp(action, "ClearTariffs") == 0) { /* one result per tariff id, or one for all */
+        json_t *res = json_array();
+        json_t *ids = json_object_get(req, "tariffIds");
+        const char *cst = accept ? "Accepted" : "NoTariff";
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id)
+            json_array_append_new(res, json_pack("{s:s,s:O}", "status", cst, "tariffId", id));
+        if (!json_array_size(res))
+            json_array_append_new(res, json_pack("{s:s}", "status", cst));
+        return json_pack("{s:o}", "clearTariffsResult", res);
+    }
     if (strcmp(action, "GetTransactionStatus") == 0)
         return json_pack("{s:b}", "messagesInQueue", 0);
     if (strcmp(action, "GetVariables") == 0)
@@ -448,7 +607,7 @@ int ocpp_downlink_reply(char *out, size_t cap, ocpp_version_t v, const ocpp_fram
     if (d->kind == K_EMPTY) {
         payload = json_object();
     } else if (d->kind == K_STATUS) {
-        const char *st = accept ? (v == OCPP_V201 && d->yes201 ? d->yes201 : d->yes) : d->no;
+        const char *st = accept ? (v != OCPP_V16 && d->yes201 ? d->yes201 : d->yes) : d->no;
         payload = json_pack("{s:s}", "status", st);
     } else {
         payload = special_payload(d->action, v, req, accept);

@@ -1,4 +1,4 @@
-/* ocpp_msg.h: what a simulated charge point says and answers, OCPP 1.6 and 2.0.1 (pure).
+/* ocpp_msg.h: what a simulated charge point says and answers, OCPP 1.6, 2.0.1 and 2.1 (pure).
  *
  * ocpp_msg_build() serialises one CALL of the charge point's life from a small descriptor (so a
  * message queued while offline is serialised when it is finally sent, with the transaction id
@@ -7,6 +7,13 @@
  * action of both versions with a schema-shaped payload, accepting or rejecting as configured,
  * and says what the charge point should do next (start or stop a session, reset, send a
  * triggered message).
+ *
+ * OCPP 2.1 stations say what a 2.0.1 station says, and: their TransactionEvent Started and Ended
+ * carry the energy register as signed meter data of a configurable size (Ended: two signed
+ * values, begin and end, so that with 16 KiB each the frame exceeds 32 KiB), they open a
+ * periodic event stream (OpenPeriodicEventStream, a CALL) and then send its values as
+ * NotifyPeriodicEventStream SEND frames ([6, id, action, payload], never answered), and they
+ * answer the 2.1 CSMS actions (DER control, tariffs, dynamic schedules, battery swap, ...).
  */
 #ifndef CPSIM_OCPP_MSG_H
 #define CPSIM_OCPP_MSG_H
@@ -17,8 +24,13 @@
 
 typedef enum {
     OCPP_V16 = 0,
-    OCPP_V201 = 1
+    OCPP_V201 = 1,
+    OCPP_V21 = 2,
+    OCPP_VERSIONS
 } ocpp_version_t;
+
+/* "1.6", "2.0.1", "2.1" */
+const char *ocpp_version_label(ocpp_version_t v);
 
 /* The CALLs a charge point sends. */
 typedef enum {
@@ -26,10 +38,12 @@ typedef enum {
     ACT_HEARTBEAT,
     ACT_STATUS,
     ACT_AUTHORIZE,
-    ACT_START_TX, /* 1.6 StartTransaction; 2.0.1 TransactionEvent Started */
-    ACT_METER,    /* 1.6 MeterValues; 2.0.1 TransactionEvent Updated */
-    ACT_STOP_TX,  /* 1.6 StopTransaction; 2.0.1 TransactionEvent Ended */
-    ACT_DOWNLINK, /* replies to CSMS calls (statistics only) */
+    ACT_START_TX,    /* 1.6 StartTransaction; 2.0.1 TransactionEvent Started */
+    ACT_METER,       /* 1.6 MeterValues; 2.0.1 TransactionEvent Updated */
+    ACT_STOP_TX,     /* 1.6 StopTransaction; 2.0.1 TransactionEvent Ended */
+    ACT_STREAM_OPEN, /* 2.1 OpenPeriodicEventStream */
+    ACT_STREAM,      /* 2.1 NotifyPeriodicEventStream: a SEND, never answered */
+    ACT_DOWNLINK,    /* replies to CSMS calls (statistics only) */
     ACT_COUNT
 } ocpp_act_t;
 
@@ -41,16 +55,24 @@ bool ocpp_act_is_transactional(ocpp_act_t a);
 
 typedef struct ocpp_msg {
     ocpp_act_t act;
-    uint8_t status;     /* ACT_STATUS: 0 Available, 1 Occupied/Charging */
-    uint32_t tx_seq_no; /* 2.0.1 TransactionEvent seqNo */
-    int64_t tx_id;      /* 1.6 transactionId (from StartTransaction.conf), 2.0.1 local id */
-    uint64_t meter_wh;  /* meter reading */
-    uint64_t at_ms;     /* unix time in ms when the event happened (the message timestamp) */
-    bool offline;       /* 2.0.1 TransactionEvent offline flag */
+    uint8_t status;          /* ACT_STATUS: 0 Available, 1 Occupied/Charging */
+    uint32_t tx_seq_no;      /* 2.0.1 TransactionEvent seqNo */
+    int64_t tx_id;           /* 1.6 transactionId (from StartTransaction.conf), 2.0.1 local id */
+    uint64_t meter_wh;       /* meter reading */
+    uint64_t meter_start_wh; /* 2.1 Ended: the register at the start (signed again) */
+    uint64_t at_ms;          /* unix time in ms when the event happened (the message timestamp) */
+    bool offline;            /* 2.0.1 TransactionEvent offline flag */
+    uint16_t signed_bytes; /* 2.1: signedMeterData length of the Begin / End registers (0: none) */
+    uint32_t stream_id;    /* 2.1: the periodic event stream's id */
+    uint32_t stream_interval_s; /* 2.1 OpenPeriodicEventStream params.interval */
 } ocpp_msg_t;
 
-/* Writes the OCPP-J CALL [2,"<id>","<Action>",{...}] for station `identity` into out. Returns its
- * length or -ENOSPC. */
+/* The stream's values in one NotifyPeriodicEventStream (one every 500 ms of the interval). */
+#define OCPP_STREAM_VALUES 4
+
+/* Writes the OCPP-J CALL [2,"<id>","<Action>",{...}] (ACT_STREAM: the SEND [6,...]) for station
+ * `identity` into out. Returns its length, -ENOSPC, or -EINVAL for a message the version does
+ * not have (the stream before 2.1). */
 int ocpp_msg_build(char *out, size_t cap, ocpp_version_t v, const char *identity,
                    const char *msg_id, const ocpp_msg_t *m);
 
@@ -58,10 +80,10 @@ int ocpp_msg_build(char *out, size_t cap, ocpp_version_t v, const char *identity
 void ocpp_timestamp(uint64_t unix_ms, char out[25]);
 
 typedef struct ocpp_frame {
-    int type; /* 2 CALL, 3 CALLRESULT, 4 CALLERROR */
+    int type; /* 2 CALL, 3 CALLRESULT, 4 CALLERROR, 5 CALLRESULTERROR (2.1), 6 SEND (2.1) */
     const char *id;
     size_t id_len;
-    const char *action; /* CALL: the action; CALLERROR: the error code */
+    const char *action; /* CALL, SEND: the action; CALLERROR, CALLRESULTERROR: the error code */
     size_t action_len;
     const char *payload; /* CALL/CALLRESULT: the payload object text */
     size_t payload_len;

@@ -55,16 +55,18 @@ typedef struct outbox {
 typedef struct conn {
     int fd;
     uint32_t heap_pos;
-    uint64_t due;      /* heap key, monotonic ms */
-    uint64_t net_at;   /* DOWN: next connect; CONNECTING/UPGRADING: deadline; OPEN: CALL deadline */
-    uint64_t life_at;  /* next step of the life (session start, meter, stop) or load pacing */
-    uint64_t hb_at;    /* next heartbeat (or boot retry while not accepted) */
-    uint64_t call_seq; /* outstanding CALL (0: none) */
+    uint64_t due;     /* heap key, monotonic ms */
+    uint64_t net_at;  /* DOWN: next connect; CONNECTING/UPGRADING: deadline; OPEN: CALL deadline */
+    uint64_t life_at; /* next step of the life (session start, meter, stop) or load pacing */
+    uint64_t hb_at;   /* next heartbeat (or boot retry while not accepted) */
+    uint64_t stream_at; /* 2.1: next NotifyPeriodicEventStream SEND (0: no stream open) */
+    uint64_t call_seq;  /* outstanding CALL (0: none) */
     uint64_t call_sent_us;
     uint64_t connect_us; /* start of the current connection attempt (handshake latency) */
     ocpp_msg_t call;
     int64_t tx_id;
     uint32_t meter_wh;
+    uint32_t tx_start_wh; /* the register at the start of the session (2.1 signs it again) */
     uint32_t tx_seq_no;
     uint32_t hb_interval_s;
     uint32_t meters_left;
@@ -113,8 +115,9 @@ struct sim {
     uint8_t wbuf[MAX_FRAME + 64];
     char text[MAX_FRAME];
     /* statistics */
-    uint64_t sent[2][ACT_COUNT], acked[2][ACT_COUNT];
-    histo_t lat[2][ACT_COUNT];
+    uint64_t sent[OCPP_VERSIONS][ACT_COUNT], acked[OCPP_VERSIONS][ACT_COUNT];
+    histo_t lat[OCPP_VERSIONS][ACT_COUNT];
+    uint64_t sends;    /* 2.1 SEND frames (never answered: not in sent / acked) */
     histo_t handshake; /* TCP connect started -> 101 Switching Protocols read */
     uint64_t open_now, open_peak, connects_ok, connect_attempts, downlinks, pending;
     uint64_t queued_offline, resent;
@@ -230,6 +233,8 @@ static void reschedule(sim_t *s, conn_t *c)
         due = c->life_at;
     if (c->hb_at && c->hb_at < due)
         due = c->hb_at;
+    if (c->stream_at && c->stream_at < due)
+        due = c->stream_at;
     if (due == UINT64_MAX) {
         heap_remove(s, c);
         return;
@@ -418,9 +423,29 @@ static uint64_t unix_ms(const sim_t *s, uint64_t mono)
     return s->t0_unix_ms + (mono - s->t0_ms);
 }
 
+/* 2.1: one NotifyPeriodicEventStream as a SEND: it takes no outstanding-CALL slot and is never
+ * answered, so it is neither queued nor resent (a stream's values are only worth it live) */
+static void send_stream(sim_t *s, conn_t *c, uint64_t now)
+{
+    char id[64], mid[24];
+    identity(s, c, id, sizeof(id));
+    snprintf(mid, sizeof(mid), "%llu", (unsigned long long)++s->seq);
+    ocpp_msg_t m = {
+        .act = ACT_STREAM, .at_ms = unix_ms(s, now), .meter_wh = c->meter_wh, .stream_id = 1};
+    int n = ocpp_msg_build(s->text, sizeof(s->text), (ocpp_version_t)c->version, id, mid, &m);
+    if (n > 0 && send_frame(s, c, WS_OP_TEXT, s->text, (size_t)n))
+        s->sends++;
+}
+
 static ocpp_msg_t make_msg(sim_t *s, conn_t *c, ocpp_act_t act, uint64_t now)
 {
-    ocpp_msg_t m = {.act = act, .tx_id = c->tx_id, .at_ms = unix_ms(s, now)};
+    ocpp_msg_t m = {.act = act,
+                    .tx_id = c->tx_id,
+                    .at_ms = unix_ms(s, now),
+                    .meter_start_wh = c->tx_start_wh,
+                    .signed_bytes = (uint16_t)s->cfg->signed_meter_bytes,
+                    .stream_id = 1,
+                    .stream_interval_s = (uint32_t)((s->cfg->stream_interval_ms + 999) / 1000)};
     if (act == ACT_START_TX || act == ACT_METER || act == ACT_STOP_TX) {
         c->meter_wh += act == ACT_START_TX ? 0 : 100 + rnd(s) % 900;
         m.tx_seq_no = c->tx_seq_no++;
@@ -474,6 +499,7 @@ static void start_session(sim_t *s, conn_t *c, uint64_t now)
     c->session = 1;
     c->tx_id = (int64_t)(c - s->c) * 1000 + (c->tx_id % 1000) + 1;
     c->tx_seq_no = 0;
+    c->tx_start_wh = c->meter_wh;
     c->meters_left = (uint32_t)(cfg->session_length_ms / cfg->meter_interval_ms);
     if (c->net == NET_OPEN && c->booted == 2)
         emit(s, c, ACT_AUTHORIZE, now);
@@ -518,6 +544,7 @@ static void load_step(sim_t *s, conn_t *c, uint64_t now)
         c->session = 1;
         c->tx_id = (int64_t)(c - s->c) * 1000 + (c->tx_id % 1000) + 1;
         c->tx_seq_no = 0;
+        c->tx_start_wh = c->meter_wh;
     } else if (k < m + 2) {
         act = ACT_METER;
     } else if (k == m + 2) {
@@ -583,6 +610,7 @@ static void disconnect(sim_t *s, conn_t *c, const char *kind, const char *detail
     c->net = NET_DOWN;
     c->booted = 0;
     c->hb_at = 0;
+    c->stream_at = 0; /* the stream closes with the connection: opened again after the boot */
     if (s->load)
         c->life_at = 0;
     backoff_policy_t p = {(uint32_t)s->cfg->backoff_min_ms, (uint32_t)s->cfg->backoff_range_ms,
@@ -649,7 +677,7 @@ static void ws_key(const sim_t *s, const conn_t *c, char key[25])
 
 static const char *subprotocol(const conn_t *c)
 {
-    return c->version == OCPP_V16 ? "ocpp1.6" : "ocpp2.0.1";
+    return c->version == OCPP_V16 ? "ocpp1.6" : c->version == OCPP_V201 ? "ocpp2.0.1" : "ocpp2.1";
 }
 
 static void on_connected(sim_t *s, conn_t *c)
@@ -724,6 +752,10 @@ static void on_result(sim_t *s, conn_t *c, const ocpp_frame_t *f, uint64_t now)
                 c->hb_at = now + hb;
                 ocpp_msg_t m = make_msg(s, c, ACT_STATUS, now);
                 ob_push(s, c, ++s->seq, &m, true);
+                if (c->version == OCPP_V21 && s->cfg->stream_interval_ms > 0) {
+                    m = make_msg(s, c, ACT_STREAM_OPEN, now);
+                    ob_push(s, c, ++s->seq, &m, false);
+                }
                 if (!c->life_at && s->cfg->session_every_ms > 0)
                     c->life_at = now + 1 + rnd(s) % (uint64_t)s->cfg->session_every_ms;
             } else {
@@ -734,6 +766,14 @@ static void on_result(sim_t *s, conn_t *c, const ocpp_frame_t *f, uint64_t now)
             c->booted = 0;
             c->hb_at = now + (uint64_t)interval * 1000; /* retry the boot then */
         }
+    } else if (act == ACT_STREAM_OPEN && f->type == 3) {
+        char st[32] = "";
+        int64_t iv = 0, tx = 0;
+        ocpp_result_fields(f->payload, f->payload_len, st, sizeof(st), &iv, &tx);
+        if (strcmp(st, "Accepted") == 0)
+            c->stream_at = now + (uint64_t)s->cfg->stream_interval_ms;
+        else
+            err(s, "stream_not_accepted", st, strlen(st));
     } else if (act == ACT_START_TX && c->version == OCPP_V16 && f->type == 3) {
         char st[32];
         int64_t iv = 0, tx = 0;
@@ -821,6 +861,10 @@ static void on_message(sim_t *s, conn_t *c, const uint8_t *p, size_t len, uint64
     }
     if (f.type == 2)
         on_downlink(s, c, &f, now);
+    else if (f.type == 5) /* 2.1: the CSMS found one of our CALLRESULTs invalid */
+        err(s, "CallResultError", f.action, f.action_len);
+    else if (f.type == 6) /* 2.1 SEND: nothing a CSMS sends a station this way */
+        err(s, "unexpected_send", f.action, f.action_len);
     else
         on_result(s, c, &f, now);
 }
@@ -1026,6 +1070,14 @@ static void wake(sim_t *s, conn_t *c, uint64_t now, bool draining)
             c->hb_at = 0;
         }
     }
+    if (c->stream_at && now >= c->stream_at) {
+        if (c->net == NET_OPEN && c->booted == 2 && !draining) {
+            send_stream(s, c, now);
+            c->stream_at = now + (uint64_t)s->cfg->stream_interval_ms;
+        } else {
+            c->stream_at = 0;
+        }
+    }
     if (c->fd < 0 && c->net != NET_DOWN)
         return;
     if (c->life_at && now >= c->life_at && !draining) {
@@ -1062,6 +1114,11 @@ sim_t *sim_new(const sim_config_t *cfg, char *why, size_t whylen)
     s->nsrc = sim_parse_sources(cfg->source_addresses, s->src, MAX_SOURCES, why, whylen);
     if (s->nsrc < 0)
         goto fail;
+    if (cfg->v201_percent + cfg->v21_percent > 100) {
+        snprintf(why, whylen, "v201_percent (%lld) + v21_percent (%lld) must be at most 100",
+                 (long long)cfg->v201_percent, (long long)cfg->v21_percent);
+        goto fail;
+    }
     s->load = strcmp(cfg->mode, "load") == 0;
     s->reject_all = strcmp(cfg->downlink_reply, "reject") == 0;
     s->n = (uint32_t)cfg->count;
@@ -1117,7 +1174,10 @@ sim_t *sim_new(const sim_config_t *cfg, char *why, size_t whylen)
         c->heap_pos = NO_HEAP;
         /* a stable pseudo-random split of the versions */
         uint32_t h = (i + (uint32_t)cfg->identity_start) * 2654435761u;
-        c->version = (h >> 16) % 100 < (uint32_t)cfg->v201_percent ? OCPP_V201 : OCPP_V16;
+        uint32_t pct = (h >> 16) % 100;
+        c->version = pct < (uint32_t)cfg->v201_percent                        ? OCPP_V201
+                     : pct < (uint32_t)(cfg->v201_percent + cfg->v21_percent) ? OCPP_V21
+                                                                              : OCPP_V16;
         c->net_at = s->t0_ms + 1 + (uint64_t)i * 1000 / (uint64_t)cfg->ramp_rate;
         reschedule(s, c);
     }
@@ -1127,10 +1187,10 @@ fail:
     return NULL;
 }
 
-static uint64_t total(const uint64_t a[2][ACT_COUNT])
+static uint64_t total(const uint64_t a[OCPP_VERSIONS][ACT_COUNT])
 {
     uint64_t t = 0;
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < OCPP_VERSIONS; v++)
         for (int k = 0; k < ACT_COUNT; k++)
             t += a[v][k];
     return t;
@@ -1240,18 +1300,20 @@ unsigned long sim_report(sim_t *s, FILE *out)
 {
     const sim_config_t *cfg = s->cfg;
     double secs = (double)(s->end_ms - s->t0_ms) / 1000.0;
-    uint32_t v201 = 0;
+    uint32_t v201 = 0, v21 = 0;
     unsigned long lost_unsent = 0, lost_unacked = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         v201 += s->c[i].version == OCPP_V201;
+        v21 += s->c[i].version == OCPP_V21;
         lost_unsent += ob_len(&s->c[i]);
         if (s->c[i].call_seq && ocpp_act_is_transactional(s->c[i].call.act))
             lost_unacked++;
     }
     uint64_t sent = total(s->sent), acked = total(s->acked);
     fprintf(out, "cp-sim report\n");
-    fprintf(out, "  run: %.1f s (mode %s, msg_rate %lld), stations %u (1.6: %u, 2.0.1: %u)\n", secs,
-            cfg->mode, (long long)cfg->msg_rate, s->n, s->n - v201, v201);
+    fprintf(out,
+            "  run: %.1f s (mode %s, msg_rate %lld), stations %u (1.6: %u, 2.0.1: %u, 2.1: %u)\n",
+            secs, cfg->mode, (long long)cfg->msg_rate, s->n, s->n - v201 - v21, v201, v21);
     fprintf(out,
             "  connections: open at end %llu, peak open %llu, boots accepted %llu, connect "
             "attempts %llu\n",
@@ -1263,19 +1325,22 @@ unsigned long sim_report(sim_t *s, FILE *out)
             (unsigned long long)sent, (unsigned long long)s->resent,
             (unsigned long long)s->queued_offline, (unsigned long long)acked,
             secs > 0 ? (double)acked / secs : 0.0, (unsigned long long)s->downlinks);
+    if (v21)
+        fprintf(out, "  2.1 periodic event stream: %llu SEND frames (never answered)\n",
+                (unsigned long long)s->sends);
     fprintf(out, "  transaction messages not delivered: %lu queued, %lu unanswered\n", lost_unsent,
             lost_unacked);
     fprintf(out, "  latency ms  %-30s %10s %8s %8s %8s %8s %8s\n", "action", "count", "p50", "p90",
             "p99", "p99.9", "max");
     histo_t all = {0};
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < OCPP_VERSIONS; v++)
         for (int k = 0; k < ACT_COUNT; k++) {
             const histo_t *h = &s->lat[v][k];
             if (!h->count)
                 continue;
             histo_merge(&all, h);
             char name[48];
-            snprintf(name, sizeof(name), "%s %s", v ? "2.0.1" : "1.6",
+            snprintf(name, sizeof(name), "%s %s", ocpp_version_label((ocpp_version_t)v),
                      ocpp_act_name((ocpp_act_t)k, (ocpp_version_t)v));
             fprintf(out, "  latency ms  %-30s %10llu %8.2f %8.2f %8.2f %8.2f %8.2f\n", name,
                     (unsigned long long)h->count, histo_quantile(h, 0.5) / 1000.0,

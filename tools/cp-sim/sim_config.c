@@ -32,7 +32,15 @@ const config_option_t SIM_CONFIG[] = {
      "number of the first identity"},
     {"count", CONFIG_INT, "10", F(count), 1, 250000, NULL, NULL, "charge points to simulate"},
     {"v201_percent", CONFIG_INT, "50", F(v201_percent), 0, 100, NULL, NULL,
-     "share of OCPP 2.0.1 stations (the rest speak 1.6)"},
+     "share of OCPP 2.0.1 stations (the rest speak 1.6, or 2.1: v21_percent)"},
+    {"v21_percent", CONFIG_INT, "0", F(v21_percent), 0, 100, NULL, NULL,
+     "share of OCPP 2.1 stations (v201_percent + v21_percent at most 100)"},
+    {"signed_meter_bytes", CONFIG_INT, "16384", F(signed_meter_bytes), 0, 30000, NULL, NULL,
+     "2.1 stations: length of the signed meter data of the transaction's begin and end "
+     "registers (an Ended event carries both; 0: unsigned)"},
+    {"stream_interval_ms", CONFIG_DURATION, "0", F(stream_interval_ms), 0, 86400000, NULL, NULL,
+     "2.1 stations, life mode: open a periodic event stream after the boot and send a "
+     "NotifyPeriodicEventStream SEND this often (0: no stream)"},
     {"mode", CONFIG_ENUM, "life", F(mode), 0, 0, "life|load", NULL,
      "life: realistic timers; load: paced session cycles at msg_rate"},
     {"ramp_rate", CONFIG_INT, "1000", F(ramp_rate), 1, 1000000, NULL, NULL,

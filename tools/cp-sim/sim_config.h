@@ -16,6 +16,9 @@ typedef struct sim_config {
     int64_t identity_start;
     int64_t count;
     int64_t v201_percent;
+    int64_t v21_percent;
+    int64_t signed_meter_bytes;
+    int64_t stream_interval_ms;
     char *mode;
     int64_t ramp_rate;
     int64_t msg_rate;

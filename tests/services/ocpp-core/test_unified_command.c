@@ -30,6 +30,7 @@ typedef struct {
 
 #define V16  OCPP_V16
 #define V201 OCPP_V201
+#define V21  OCPP_V21
 
 static const char PROFILE[] =
     "{\"id\":7,\"stack_level\":1,\"purpose\":\"tx_default\",\"kind\":\"absolute\","
@@ -191,6 +192,32 @@ static const row_t ROWS[] = {
      "{\"reservationId\":9}", "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
     {"cancel_reservation", "{\"reservation_id\":9}", V201, "CancelReservation",
      "{\"reservationId\":9}", "{\"status\":\"Rejected\"}", "rejected", "{\"status\":\"rejected\"}"},
+    /* the unified values only 2.1 has */
+    {"reset", "{\"type\":\"immediate_and_resume\"}", V21, "Reset",
+     "{\"type\":\"ImmediateAndResume\"}", "{\"status\":\"Accepted\"}", "accepted",
+     "{\"status\":\"accepted\"}"},
+    {"start_transaction",
+     "{\"id_token\":{\"id\":\"TAG1\"},\"remote_start_id\":5,\"charging_profile\":{\"id\":3,"
+     "\"stack_level\":0,\"purpose\":\"tx\",\"kind\":\"dynamic\",\"schedule\":{\"rate_unit\":"
+     "\"W\",\"periods\":[{\"start_period\":0,\"limit\":11000}]}}}",
+     V21, "RequestStartTransaction",
+     "{\"idToken\":{\"idToken\":\"TAG1\",\"type\":\"Central\"},\"remoteStartId\":5,"
+     "\"chargingProfile\":{\"id\":3,\"stackLevel\":0,\"chargingProfilePurpose\":\"TxProfile\","
+     "\"chargingProfileKind\":\"Dynamic\",\"chargingSchedule\":[{\"id\":0,\"chargingRateUnit\":"
+     "\"W\",\"chargingSchedulePeriod\":[{\"startPeriod\":0,\"limit\":11000}]}]}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
+    {"clear_charging_profile", "{\"purpose\":\"priority_charging\"}", V21, "ClearChargingProfile",
+     "{\"chargingProfileCriteria\":{\"chargingProfilePurpose\":\"PriorityCharging\"}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
+    {"trigger_message", "{\"message\":\"sign_v2g20_certificate\"}", V21, "TriggerMessage",
+     "{\"requestedMessage\":\"SignV2G20Certificate\"}", "{\"status\":\"Accepted\"}", "accepted",
+     "{\"status\":\"accepted\"}"},
+    {"get_log",
+     "{\"type\":\"data_collector\",\"location\":\"ftp://logs.example/\",\"request_id\":2}", V21,
+     "GetLog",
+     "{\"logType\":\"DataCollectorLog\",\"requestId\":2,\"log\":{\"remoteLocation\":"
+     "\"ftp://logs.example/\"}}",
+     "{\"status\":\"Accepted\"}", "accepted", "{\"status\":\"accepted\"}"},
 };
 
 static char *record_text(const char *id, const char *action, const char *payload)
@@ -213,11 +240,12 @@ static const char *parse(const char *record, ocpp_version_t v, core_command_t **
     return status;
 }
 
-START_TEST(test_row)
+/* one row, for its version or (v = OCPP_V21) for a 2.1 station: 2.1 takes the 2.0.1 conversion,
+ * the same message, valid against the 2.1 schemas, and the same result */
+static void run_row(const row_t *r, ocpp_version_t v)
 {
-    const row_t *r = &ROWS[_i];
     char id[64], why[200];
-    snprintf(id, sizeof(id), "c-%s-%s", r->action, ocpp_version_name(r->v));
+    snprintf(id, sizeof(id), "c-%s-%s", r->action, ocpp_version_name(v));
     const char *payload = strcmp(r->action, "set_charging_profile") == 0 ? NULL : r->payload;
     char *profile_payload = NULL;
     if (strcmp(r->action, "set_charging_profile") == 0) {
@@ -230,8 +258,8 @@ START_TEST(test_row)
     if (commands_out)
         fprintf(commands_out, "%s\n", record);
     core_command_t *cmd = NULL;
-    const char *st = parse(record, r->v, &cmd, why);
-    ck_assert_msg(strcmp(st, "ok") == 0, "%s %s: %s (%s)", r->action, ocpp_version_name(r->v), st,
+    const char *st = parse(record, v, &cmd, why);
+    ck_assert_msg(strcmp(st, "ok") == 0, "%s %s: %s (%s)", r->action, ocpp_version_name(v), st,
                   why);
     /* the OCPP message produced */
     ck_assert_str_eq(cmd->action, r->ocpp);
@@ -240,18 +268,18 @@ START_TEST(test_row)
     ck_assert_ptr_nonnull(want);
     char *got = json_dumps(cmd->payload, JSON_COMPACT);
     ck_assert_msg(json_equal(cmd->payload, want), "%s %s: got %s\nwant %s", r->action,
-                  ocpp_version_name(r->v), got, r->expected);
+                  ocpp_version_name(v), got, r->expected);
     free(got);
     ocpp_verr_t e;
-    ck_assert_int_eq(ocpp_schema_validate(ocpp_schema_find(r->v, r->ocpp), 0, cmd->payload, &e), 0);
+    ck_assert_int_eq(ocpp_schema_validate(ocpp_schema_find(v, r->ocpp), 0, cmd->payload, &e), 0);
     /* the result from a sample response */
     snprintf(cmd->message_id, sizeof(cmd->message_id), "gw-1");
     cmd->sent_us = NOW + 1000;
     json_t *resp = json_loads(r->response, 0, NULL);
-    ck_assert_int_eq(ocpp_schema_validate(ocpp_schema_find(r->v, r->ocpp), 1, resp, &e), 0);
-    const char *status = core_command_classify(r->v, cmd, resp, why, sizeof(why));
+    ck_assert_int_eq(ocpp_schema_validate(ocpp_schema_find(v, r->ocpp), 1, resp, &e), 0);
+    const char *status = core_command_classify(v, cmd, resp, why, sizeof(why));
     ck_assert_msg(strcmp(status, r->status) == 0, "%s %s: %s, want %s", r->action,
-                  ocpp_version_name(r->v), status, r->status);
+                  ocpp_version_name(v), status, r->status);
     char *result = core_command_result(cmd->command_id, "CP-1", status, cmd, resp, NULL, NULL, NULL,
                                        strcmp(status, "accepted") ? why : NULL, NOW + 2000);
     if (results_out)
@@ -260,7 +288,7 @@ START_TEST(test_row)
     json_t *uwant = json_loads(r->unified, 0, NULL);
     char *ugot = json_dumps(json_object_get(res, "response_unified"), JSON_COMPACT);
     ck_assert_msg(json_equal(json_object_get(res, "response_unified"), uwant), "%s %s: %s",
-                  r->action, ocpp_version_name(r->v), ugot);
+                  r->action, ocpp_version_name(v), ugot);
     ck_assert_msg(json_equal(json_object_get(res, "response"), resp), "raw response kept");
     ck_assert_str_eq(json_string_value(json_object_get(res, "unified_action")), r->action);
     ck_assert_str_eq(json_string_value(json_object_get(res, "received_at")),
@@ -276,6 +304,19 @@ START_TEST(test_row)
     core_command_free(&cmd);
     free(record);
     free(profile_payload);
+}
+
+START_TEST(test_row)
+{
+    run_row(&ROWS[_i], ROWS[_i].v);
+}
+END_TEST
+
+/* every 2.0.1 row for a 2.1 station */
+START_TEST(test_row_21)
+{
+    if (ROWS[_i].v == V201)
+        run_row(&ROWS[_i], OCPP_V21);
 }
 END_TEST
 
@@ -366,6 +407,131 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* native 2.1 commands (DER control, tariffs, dynamic schedules, web payment, battery swap) pass
+ * through as sent, validated against the 2.1 request schema; their responses are classified as
+ * for any native action */
+static const struct {
+    const char *action, *payload, *response, *status;
+} NATIVE_21[] = {
+    {"SetDERControl",
+     "{\"isDefault\":false,\"controlId\":\"der-1\",\"controlType\":\"FixedPFAbsorb\","
+     "\"fixedPFAbsorb\":{\"priority\":1,\"displacement\":0.9,\"excitation\":true}}",
+     "{\"status\":\"Accepted\",\"supersededIds\":[\"der-0\"]}", "accepted"},
+    {"GetDERControl", "{\"requestId\":7,\"controlType\":\"FixedPFAbsorb\"}",
+     "{\"status\":\"NotFound\"}", "rejected"},
+    {"ClearDERControl", "{\"isDefault\":true,\"controlId\":\"der-1\"}", "{\"status\":\"Accepted\"}",
+     "accepted"},
+    {"SetDefaultTariff",
+     "{\"evseId\":0,\"tariff\":{\"tariffId\":\"t-1\",\"currency\":\"EUR\",\"energy\":{\"prices\":"
+     "[{\"priceKwh\":0.3}]}}}",
+     "{\"status\":\"Accepted\"}", "accepted"},
+    {"GetTariffs", "{\"evseId\":1}",
+     "{\"status\":\"Accepted\",\"tariffAssignments\":[{\"tariffId\":\"t-1\",\"tariffKind\":"
+     "\"DefaultTariff\"}]}",
+     "accepted"},
+    {"ClearTariffs", "{\"tariffIds\":[\"t-1\"]}",
+     "{\"clearTariffsResult\":[{\"tariffId\":\"t-1\",\"status\":\"Accepted\"}]}", "accepted"},
+    {"ChangeTransactionTariff",
+     "{\"transactionId\":\"T9\",\"tariff\":{\"tariffId\":\"t-2\",\"currency\":\"EUR\"}}",
+     "{\"status\":\"TxNotFound\"}", "rejected"},
+    {"UpdateDynamicSchedule",
+     "{\"chargingProfileId\":3,\"scheduleUpdate\":{\"limit\":11000,\"setpoint\":-3000}}",
+     "{\"status\":\"Accepted\"}", "accepted"},
+    {"NotifyWebPaymentStarted", "{\"evseId\":1,\"timeout\":120}", "{}", "accepted"},
+    {"RequestBatterySwap",
+     "{\"requestId\":4,\"idToken\":{\"idToken\":\"TAG1\",\"type\":\"ISO14443\"}}",
+     "{\"status\":\"Accepted\"}", "accepted"},
+};
+
+START_TEST(test_native_21)
+{
+    const char *a = NATIVE_21[_i].action;
+    char id[64], why[200];
+    snprintf(id, sizeof(id), "c-native-%s", a);
+    char *record = record_text(id, a, NATIVE_21[_i].payload);
+    if (commands_out)
+        fprintf(commands_out, "%s\n", record);
+    core_command_t *cmd = NULL;
+    const char *st = parse(record, OCPP_V21, &cmd, why);
+    ck_assert_msg(strcmp(st, "ok") == 0, "%s: %s (%s)", a, st, why);
+    ck_assert_str_eq(cmd->action, a);
+    ck_assert_str_eq(cmd->unified, "");
+    json_t *want = json_loads(NATIVE_21[_i].payload, 0, NULL);
+    ck_assert_msg(json_equal(cmd->payload, want), "%s: passed through unchanged", a);
+    json_t *resp = json_loads(NATIVE_21[_i].response, 0, NULL);
+    ck_assert_ptr_nonnull(resp);
+    snprintf(cmd->message_id, sizeof(cmd->message_id), "gw-1");
+    cmd->sent_us = NOW + 1000;
+    const char *status = core_command_classify(OCPP_V21, cmd, resp, why, sizeof(why));
+    ck_assert_msg(strcmp(status, NATIVE_21[_i].status) == 0, "%s: %s (%s)", a, status, why);
+    char *result = core_command_result(cmd->command_id, "CP-1", status, cmd, resp, NULL, NULL, NULL,
+                                       strcmp(status, "accepted") ? why : NULL, NOW + 2000);
+    if (results_out)
+        fprintf(results_out, "%s\n", result);
+    json_t *res = json_loads(result, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(res, "ocpp_version")), "2.1");
+    ck_assert_ptr_null(json_object_get(res, "unified_action"));
+    json_decref(res);
+    free(result);
+    json_decref(resp);
+    json_decref(want);
+    core_command_free(&cmd);
+    free(record);
+    /* the same action on a 2.0.1 station does not exist */
+    record = record_text(id, a, NATIVE_21[_i].payload);
+    st = parse(record, OCPP_V201, &cmd, why);
+    ck_assert_str_eq(st, "invalid");
+    ck_assert_msg(strstr(why, "OCPP 2.0.1 has no action") != NULL, "%s: %s", a, why);
+    free(record);
+}
+END_TEST
+
+/* 2.1: what is refused, and why */
+START_TEST(test_refused_21)
+{
+    /* the 2.1-only unified values have no equivalent before 2.1 */
+    refused("reset", "{\"type\":\"immediate_and_resume\"}", V201, "unsupported",
+            "no equivalent in OCPP 2.0.1");
+    refused("reset", "{\"type\":\"immediate_and_resume\"}", V16, "unsupported",
+            "no equivalent in OCPP 1.6");
+    refused("clear_charging_profile", "{\"purpose\":\"local_generation\"}", V201, "unsupported",
+            "purpose local_generation has no equivalent in OCPP 2.0.1");
+    refused("get_log", "{\"type\":\"data_collector\",\"location\":\"ftp://x/\"}", V201,
+            "unsupported", "type data_collector");
+    /* a native payload breaking the 2.1 schema never reaches the station */
+    refused("SetDERControl", "{\"isDefault\":false,\"controlId\":\"d\",\"controlType\":\"Nope\"}",
+            OCPP_V21, "invalid", "breaks the 2.1 SetDERControl schema");
+    refused("SetDefaultTariff", "{\"evseId\":0,\"tariff\":{\"currency\":\"EUR\"}}", OCPP_V21,
+            "invalid", "breaks the 2.1 SetDefaultTariff schema");
+    refused("UpdateDynamicSchedule", "{\"chargingProfileId\":\"3\",\"scheduleUpdate\":{}}",
+            OCPP_V21, "invalid", "breaks the 2.1 UpdateDynamicSchedule schema");
+    /* messages only stations send */
+    refused("NotifyDERAlarm",
+            "{\"controlType\":\"FreqDroop\",\"timestamp\":\"2026-01-01T00:00:00Z\"}", OCPP_V21,
+            "invalid", "sent by charge points");
+    refused("NotifySettlement", "{}", OCPP_V21, "invalid", "sent by charge points");
+    /* unified commands: the same checks as for 2.0.1, the version named */
+    refused("get_configuration", "{}", OCPP_V21, "unsupported", "OCPP 2.1 has no");
+    refused("set_configuration", "{\"key\":\"NoDot\",\"value\":\"1\"}", OCPP_V21, "invalid",
+            "a 2.1 key is Component.Variable");
+    refused("reset", "{\"type\":\"gentle\"}", OCPP_V21, "invalid", "not one of");
+    refused("start_transaction",
+            "{\"id_token\":{\"id\":\"T\",\"type\":\"a-type-longer-than-20-chars\"}}", OCPP_V21,
+            "invalid", "converted payload breaks the 2.1 RequestStartTransaction schema");
+    /* 2.1 widened the id token: 255 characters where 2.0.1 allowed 36 */
+    char long_tag[300];
+    snprintf(long_tag, sizeof(long_tag), "{\"id_token\":{\"id\":\"%0100d\"}}", 0);
+    refused("start_transaction", long_tag, OCPP_V201, "invalid",
+            "converted payload breaks the 2.0.1 RequestStartTransaction schema");
+    char *record = record_text("c-long", "start_transaction", long_tag);
+    core_command_t *cmd = NULL;
+    char why[200];
+    ck_assert_str_eq(parse(record, OCPP_V21, &cmd, why), "ok");
+    core_command_free(&cmd);
+    free(record);
+}
+END_TEST
+
 /* ids the target version needs are derived from the command id: stable across replays */
 START_TEST(test_derived_ids)
 {
@@ -400,8 +566,11 @@ static Suite *suite(void)
     Suite *s = suite_create("unified_command");
     TCase *t = tcase_create("commands");
     tcase_add_loop_test(t, test_row, 0, (int)(sizeof(ROWS) / sizeof(ROWS[0])));
+    tcase_add_loop_test(t, test_row_21, 0, (int)(sizeof(ROWS) / sizeof(ROWS[0])));
     tcase_add_test(t, test_coverage);
     tcase_add_test(t, test_refused);
+    tcase_add_loop_test(t, test_native_21, 0, (int)(sizeof(NATIVE_21) / sizeof(NATIVE_21[0])));
+    tcase_add_test(t, test_refused_21);
     tcase_add_test(t, test_derived_ids);
     suite_add_tcase(s, t);
     return s;

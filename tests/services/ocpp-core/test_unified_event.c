@@ -2,9 +2,11 @@
  * calls it): the event type of every CALL a charge point can send in 1.6 and 2.0.1 (all the
  * valid request examples of ocpp_examples.json), the unified data of each kind (location,
  * statuses, samples and units, transactions), and the equivalence of a 1.6 and a 2.0.1
- * charging session. With UNIFIED_EVENTS_OUT set, every event built here is appended to that
- * file (one CloudEvent per line): tests/integration/test_unified_contract.sh validates them
- * against the schemas of proto/unified/ with ajv. */
+ * charging session; OCPP 2.1: the same events as 2.0.1 for every 2.0.1 example valid in 2.1,
+ * its own types, its transaction members and event ids. With UNIFIED_EVENTS_OUT set, every event
+ * built here is appended to that file (one CloudEvent per line):
+ * tests/integration/test_unified_contract.sh validates them against the schemas of proto/unified/
+ * with ajv. */
 #include "core_actions.h"
 #include "core_event.h"
 #include "ocpp_schema.h"
@@ -102,6 +104,11 @@ static const char *expected_type(const char *version, const char *action, const 
         {"DataTransfer", "data.transfer"},
         {"NotifyEvent", "device.event"},
         {"NotifyReport", "device.report"},
+        {"NotifyDERAlarm", "der.alarm"},
+        {"NotifyDERStartStop", "der.start_stop"},
+        {"NotifyPeriodicEventStream", "device.event_stream"},
+        {"BatterySwap", "battery.swap"},
+        {"NotifySettlement", "payment.settlement"},
     };
     if (strcmp(action, "MeterValues") == 0)
         return strcmp(version, "1.6") == 0 && json_object_get(p, "transactionId")
@@ -133,9 +140,10 @@ START_TEST(test_every_action)
         if (!json_is_null(json_object_get(c, "error")) ||
             strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
             continue;
-        if (strcmp(version, "2.1") == 0) /* the examples hold 2.1 too; its mapping: issue 17 */
-            continue;
-        ocpp_version_t v = strcmp(version, "1.6") == 0 ? OCPP_V16 : OCPP_V201;
+        /* 2.1 examples (the generator makes them) go the same way */
+        ocpp_version_t v = strcmp(version, "1.6") == 0     ? OCPP_V16
+                           : strcmp(version, "2.0.1") == 0 ? OCPP_V201
+                                                           : OCPP_V21;
         const ocpp_schema_msg_t *msg = ocpp_schema_find(v, action);
         ck_assert_ptr_nonnull(msg);
         const json_t *p = json_object_get(c, "payload");
@@ -146,7 +154,9 @@ START_TEST(test_every_action)
         ck_assert_msg(strcmp(type_of(e), want) == 0, "%s %s (%s): %s, want %s", version, action,
                       json_string_value(json_object_get(c, "why")), type_of(e), want);
         /* exactly one event, with the ocpp member */
-        expect(e, "ocpp.version", strcmp(version, "1.6") == 0 ? "\"1.6\"" : "\"2.0.1\"");
+        char want_version[16];
+        snprintf(want_version, sizeof(want_version), "\"%s\"", version);
+        expect(e, "ocpp.version", want_version);
         ck_assert_str_eq(
             json_string_value(json_object_get(json_object_get(data_of(e), "ocpp"), "action")),
             action);
@@ -401,6 +411,257 @@ START_TEST(test_equivalent_sessions)
 }
 END_TEST
 
+/* ---- OCPP 2.1 --------------------------------------------------------------------------- */
+
+/* the 2.1 payload must be valid against the official 2.1 schema before it tells anything */
+static json_t *event_21(const char *action, const char *payload_text)
+{
+    json_t *p = json_loads(payload_text, 0, NULL);
+    ck_assert_msg(p != NULL, "bad test payload %s", payload_text);
+    ocpp_verr_t err;
+    const ocpp_schema_msg_t *msg = ocpp_schema_find(OCPP_V21, action);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(ocpp_schema_validate(msg, 0, p, &err) == 0, "2.1 %s: %s", action, err.why);
+    json_t *e = event_of(OCPP_V21, action, NULL, p);
+    expect(e, "ocpp.version", "\"2.1\"");
+    json_decref(p);
+    return e;
+}
+
+/* every valid 2.0.1 request example that is also valid 2.1 gives the same event from a 2.1
+ * station: same type, same data but the version */
+START_TEST(test_21_as_201)
+{
+    json_t *doc = json_load_file(EXAMPLES, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    size_t i, same = 0, unified = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
+        const char *action = json_string_value(json_object_get(c, "action"));
+        if (strcmp(json_string_value(json_object_get(c, "version")), "2.0.1") != 0 ||
+            !json_is_null(json_object_get(c, "error")) ||
+            strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
+            continue;
+        const ocpp_schema_msg_t *m21 = ocpp_schema_find(OCPP_V21, action);
+        const json_t *p = json_object_get(c, "payload");
+        ocpp_verr_t err;
+        if (!m21 || m21->direction == OS_FROM_CSMS || ocpp_schema_validate(m21, 0, p, &err) < 0)
+            continue;
+        json_t *e201 = event_of(OCPP_V201, action, NULL, p);
+        json_t *e21 = event_of(OCPP_V21, action, NULL, p);
+        ck_assert_str_eq(type_of(e21), type_of(e201));
+        json_t *d201 = data_of(e201), *d21 = data_of(e21);
+        json_object_del(d201, "ocpp");
+        json_object_del(d21, "ocpp");
+        char *a = json_dumps(d201, JSON_COMPACT | JSON_SORT_KEYS);
+        char *b = json_dumps(d21, JSON_COMPACT | JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(d201, d21), "%s: 2.0.1 %s\n2.1 %s", action, a, b);
+        free(a);
+        free(b);
+        same++;
+        unified += strcmp(type_of(e21), "ocpp.message") != 0;
+        json_decref(e201);
+        json_decref(e21);
+    }
+    ck_assert_int_gt(same, 80); /* of 2.0.1's station messages, nearly all are valid 2.1 */
+    ck_assert_int_gt(unified, 40);
+    json_decref(doc);
+}
+END_TEST
+
+#define TS "\"2026-01-01T00:00:00Z\""
+
+START_TEST(test_21_types)
+{
+    json_t *e =
+        event_21("NotifyDERAlarm", "{\"controlType\":\"HVMustTrip\",\"gridEventFault\":"
+                                   "\"OverVoltage\",\"timestamp\":" TS ",\"extraInfo\":\"253 V\"}");
+    ck_assert_str_eq(type_of(e), "der.alarm");
+    expect(e, "control_type", "\"HVMustTrip\"");
+    expect(e, "grid_event_fault", "\"OverVoltage\"");
+    expect(e, "alarm_ended", "false"); /* absent: raised */
+    expect(e, "extra_info", "\"253 V\"");
+    expect(e, "timestamp", TS);
+    json_decref(e);
+    e = event_21("NotifyDERAlarm",
+                 "{\"controlType\":\"FreqDroop\",\"alarmEnded\":true,\"timestamp\":" TS "}");
+    expect(e, "alarm_ended", "true");
+    expect(e, "grid_event_fault", NULL);
+    json_decref(e);
+    e = event_21("NotifyDERStartStop", "{\"controlId\":\"der-7\",\"started\":true,\"timestamp\":" TS
+                                       ",\"supersededIds\":[\"der-6\"]}");
+    ck_assert_str_eq(type_of(e), "der.start_stop");
+    expect(e, "control_id", "\"der-7\"");
+    expect(e, "started", "true");
+    expect(e, "superseded_ids", "[\"der-6\"]");
+    json_decref(e);
+    e = event_21("NotifyPeriodicEventStream",
+                 "{\"id\":3,\"pending\":0,\"basetime\":" TS
+                 ",\"data\":[{\"t\":0,\"v\":\"230.1\"},{\"t\":0.5,\"v\":\"229.8\"}]}");
+    ck_assert_str_eq(type_of(e), "device.event_stream");
+    expect(e, "stream_id", "3");
+    expect(e, "pending", "0");
+    expect(e, "basetime", TS);
+    expect(e, "values",
+           "[{\"offset_s\":0,\"value\":\"230.1\"},{\"offset_s\":0.5,\"value\":"
+           "\"229.8\"}]");
+    json_decref(e);
+    e = event_21("BatterySwap",
+                 "{\"eventType\":\"BatteryOut\",\"requestId\":12,\"idToken\":{\"idToken\":\"TAG1\","
+                 "\"type\":\"ISO14443\"},\"batteryData\":[{\"evseId\":2,\"serialNumber\":\"B-1\","
+                 "\"soC\":81.5,\"soH\":97,\"productionDate\":" TS "}]}");
+    ck_assert_str_eq(type_of(e), "battery.swap");
+    expect(e, "event_type", "\"BatteryOut\"");
+    expect(e, "request_id", "12");
+    expect(e, "id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}");
+    expect(e, "batteries",
+           "[{\"location\":{\"evse_id\":2},\"serial_number\":\"B-1\",\"soc\":81.5,"
+           "\"soh\":97,\"production_date\":" TS "}]");
+    json_decref(e);
+    e = event_21("NotifySettlement",
+                 "{\"transactionId\":\"T9\",\"pspRef\":\"psp-42\",\"status\":\"Settled\","
+                 "\"settlementAmount\":12.34,\"settlementTime\":" TS
+                 ",\"receiptUrl\":\"https://r.example/42\",\"vatCompany\":{\"name\":\"ACME\","
+                 "\"address1\":\"Main St 1\",\"city\":\"Utrecht\",\"postalCode\":\"1234\","
+                 "\"country\":\"NL\"}}");
+    ck_assert_str_eq(type_of(e), "payment.settlement");
+    expect(e, "psp_ref", "\"psp-42\"");
+    expect(e, "status", "\"Settled\"");
+    expect(e, "amount", "12.34");
+    expect(e, "transaction_id", "\"T9\"");
+    expect(e, "receipt_url", "\"https://r.example/42\"");
+    expect(e, "vat_company.postal_code", "\"1234\"");
+    json_decref(e);
+    /* sent by the CSMS, not a station event: refused, still one ocpp.message */
+    e = event_of(OCPP_V21, "NotifyWebPaymentStarted", "{\"evseId\":1,\"timeout\":60}", NULL);
+    ck_assert_str_eq(type_of(e), "ocpp.message");
+    json_decref(e);
+    /* 2.1 messages without a unified type */
+    e = event_21("NotifyPriorityCharging", "{\"transactionId\":\"T9\",\"activated\":true}");
+    ck_assert_str_eq(type_of(e), "ocpp.message");
+    expect(e, "action", "\"NotifyPriorityCharging\"");
+    json_decref(e);
+    /* the new statusInfo of status notifications */
+    e = event_21("FirmwareStatusNotification",
+                 "{\"status\":\"InstallationFailed\",\"requestId\":4,\"statusInfo\":{"
+                 "\"reasonCode\":\"NoSpace\",\"additionalInfo\":\"disk full\"}}");
+    ck_assert_str_eq(type_of(e), "firmware.status");
+    expect(e, "status_info", "{\"reason_code\":\"NoSpace\",\"additional_info\":\"disk full\"}");
+    json_decref(e);
+}
+END_TEST
+
+/* a 2.1 transaction: the 2.0.1 shape, the 2.1 members, signed meter data of 2.1's size */
+START_TEST(test_21_transaction)
+{
+    enum {
+        SIGNED = 16 * 1024
+    };
+    char *sig = malloc(SIGNED + 1);
+    for (int i = 0; i < SIGNED; i++)
+        sig[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"[i % 32];
+    sig[SIGNED] = '\0';
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    fprintf(f, "{\"eventType\":\"Ended\",\"timestamp\":" TS ",\"triggerReason\":\"EVDeparted\","
+               "\"seqNo\":9,\"transactionInfo\":{\"transactionId\":\"T21\",\"stoppedReason\":"
+               "\"ReqEnergyTransferRejected\",\"tariffId\":\"t-1\",\"operationMode\":"
+               "\"CentralSetpoint\",\"transactionLimit\":{\"maxEnergy\":20000,\"maxSoC\":80}},"
+               "\"evse\":{\"id\":1,\"connectorId\":1},\"preconditioningStatus\":\"Ready\","
+               "\"evseSleep\":false,\"costDetails\":{\"totalCost\":{\"currency\":\"EUR\","
+               "\"typeOfCost\":\"NormalCost\",\"total\":{\"inclTax\":6.05}},\"totalUsage\":{"
+               "\"energy\":12345,\"chargingTime\":3600,\"idleTime\":60}},\"meterValue\":[{"
+               "\"timestamp\":" TS ",\"sampledValue\":[");
+    for (int k = 0; k < 2; k++)
+        fprintf(f,
+                "%s{\"value\":%d,\"context\":\"Transaction.End\",\"measurand\":"
+                "\"Energy.Active.Import.Register\",\"signedMeterValue\":{\"signedMeterData\":"
+                "\"%s\",\"encodingMethod\":\"OCMF\"}}",
+                k ? "," : "", 12345 + k, sig);
+    fprintf(f, "]}]}");
+    fclose(f);
+    ck_assert_int_gt((int)n, 32 * 1024);
+    json_t *e = event_21("TransactionEvent", text);
+    ck_assert_str_eq(type_of(e), "transaction.ended");
+    expect(e, "transaction_id", "\"T21\"");
+    expect(e, "stopped_reason", "\"ReqEnergyTransferRejected\"");
+    expect(e, "meter_wh", "12345");
+    expect(e, "tariff_id", "\"t-1\"");
+    expect(e, "operation_mode", "\"CentralSetpoint\"");
+    expect(e, "transaction_limit", "{\"max_energy\":20000,\"max_soc\":80}");
+    expect(e, "cost_details.total_cost.total", "{\"incl_tax\":6.05}");
+    expect(e, "cost_details.total_usage.energy", "12345");
+    expect(e, "preconditioning_status", "\"Ready\"");
+    expect(e, "evse_sleep", "false");
+    expect(e, "samples.1.signed.encoding", "\"OCMF\"");
+    expect(e, "samples.1.signed.method", NULL); /* optional in 2.1 */
+    const json_t *data = json_object_get(
+        json_object_get(json_array_get(json_object_get(data_of(e), "samples"), 1), "signed"),
+        "data");
+    ck_assert_str_eq(json_string_value(data), sig);
+    json_decref(e);
+    free(text);
+    free(sig);
+}
+END_TEST
+
+/* event ids (DESIGN §3): 2.1 takes the 2.0.1 keys; the new types have theirs */
+static void id_of(ocpp_version_t v, const char *action, const char *payload, char *out)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    ck_assert_ptr_nonnull(p);
+    if (!core_event_natural_id("CP-1", v, action, p, out))
+        out[0] = '\0';
+    json_decref(p);
+}
+
+START_TEST(test_21_event_ids)
+{
+    char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1];
+    const char *tx = "{\"eventType\":\"Updated\",\"timestamp\":" TS ",\"triggerReason\":"
+                     "\"MeterValuePeriodic\",\"seqNo\":3,\"transactionInfo\":{\"transactionId\":"
+                     "\"T1\"}}";
+    id_of(OCPP_V201, "TransactionEvent", tx, a);
+    id_of(OCPP_V21, "TransactionEvent", tx, b);
+    ck_assert_int_eq((int)strlen(b), CORE_EVENT_ID_LEN);
+    ck_assert_str_eq(a, b); /* the same key: transactionId, seqNo */
+    const char *st = "{\"timestamp\":" TS ",\"connectorStatus\":\"Occupied\",\"evseId\":1,"
+                     "\"connectorId\":1}";
+    id_of(OCPP_V21, "StatusNotification", st, a);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    /* DER alarm: raised and ended are two occurrences, a resend is one */
+    id_of(OCPP_V21, "NotifyDERAlarm", "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS "}", a);
+    id_of(OCPP_V21, "NotifyDERAlarm",
+          "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS ",\"alarmEnded\":true}", b);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_str_ne(a, b);
+    id_of(OCPP_V21, "NotifyDERAlarm",
+          "{\"timestamp\":" TS ",\"controlType\":\"FreqDroop\",\"extraInfo\":\"resent\"}", b);
+    ck_assert_str_eq(a, b);
+    id_of(OCPP_V21, "NotifyDERStartStop",
+          "{\"controlId\":\"d\",\"started\":true,\"timestamp\":" TS "}", a);
+    id_of(OCPP_V21, "NotifyDERStartStop",
+          "{\"controlId\":\"d\",\"started\":false,\"timestamp\":" TS "}", b);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_str_ne(a, b);
+    id_of(OCPP_V21, "BatterySwap", "{\"requestId\":1,\"eventType\":\"BatteryOut\"}", a);
+    id_of(OCPP_V21, "BatterySwap", "{\"requestId\":1,\"eventType\":\"BatteryIn\"}", b);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_str_ne(a, b);
+    id_of(OCPP_V21, "NotifySettlement",
+          "{\"pspRef\":\"p\",\"status\":\"Settled\",\"settlementTime\":" TS "}", a);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    /* a stream message (a SEND, never resent) is an occurrence; 2.1-only keys not in 2.0.1 */
+    id_of(OCPP_V21, "NotifyPeriodicEventStream",
+          "{\"id\":1,\"pending\":0,\"basetime\":" TS ",\"data\":[]}", a);
+    ck_assert_str_eq(a, "");
+    id_of(OCPP_V201, "NotifyDERAlarm", "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS "}", a);
+    ck_assert_str_eq(a, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("unified_event");
@@ -411,6 +672,10 @@ static Suite *suite(void)
     tcase_add_test(t, test_meter_units);
     tcase_add_test(t, test_misc_types);
     tcase_add_test(t, test_equivalent_sessions);
+    tcase_add_test(t, test_21_as_201);
+    tcase_add_test(t, test_21_types);
+    tcase_add_test(t, test_21_transaction);
+    tcase_add_test(t, test_21_event_ids);
     suite_add_tcase(s, t);
     return s;
 }

@@ -5,7 +5,10 @@
  * results echo the request, the effects (session, reset, trigger) are right, and what a version
  * does not define gets NotImplemented. The downlink replies are tested here without a server,
  * for every action; tests/integration/test_cp_sim_downlink.sh and test_commands_e2e.sh send
- * some of them over a real WebSocket. */
+ * some of them over a real WebSocket. OCPP 2.1: the 2.0.1 life plus signed meter data, the
+ * periodic event stream (a SEND), the SEND / CALLRESULTERROR frames, every 2.1 CSMS action
+ * answered; with CPSIM_FRAMES_OUT set, every 2.1 message built here is written for the offline
+ * ajv check against the official 2.1 schemas (test_cp_sim_schemas.sh). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +18,22 @@
 
 #include "ocpp_msg.h"
 
-static char buf[8192];
+static char buf[65536];
+static FILE *frames_out; /* CPSIM_FRAMES_OUT: the 2.1 messages built here, for ajv */
+
+/* one line {"action", "message": request|response|send, "payload"} for the offline check of
+ * tests/integration/test_cp_sim_schemas.sh against the official 2.1 schemas */
+static void record_21(const char *action, const char *message, json_t *payload)
+{
+    if (!frames_out)
+        return;
+    json_t *o =
+        json_pack("{s:s, s:s, s:O}", "action", action, "message", message, "payload", payload);
+    char *text = json_dumps(o, JSON_COMPACT);
+    fprintf(frames_out, "%s\n", text);
+    free(text);
+    json_decref(o);
+}
 
 /* Builds m for version v and returns the parsed frame (caller decrefs). */
 static json_t *built(ocpp_version_t v, const ocpp_msg_t *m)
@@ -422,6 +440,248 @@ START_TEST(test_unknown_and_malformed)
 }
 END_TEST
 
+/* ---- OCPP 2.1 ---------------------------------------------------------------------------- */
+
+/* Builds m for 2.1 and returns the parsed frame (type 2, or 6 for the stream) */
+static json_t *built21(const ocpp_msg_t *m, int *len)
+{
+    int n = ocpp_msg_build(buf, sizeof(buf), OCPP_V21, "CP000042", "17", m);
+    ck_assert_int_gt(n, 0);
+    *len = n;
+    json_error_t e;
+    json_t *j = json_loadb(buf, (size_t)n, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON: %.200s (%s)", buf, e.text);
+    ck_assert_int_eq(json_array_size(j), 4);
+    ck_assert_int_eq(json_integer_value(json_array_get(j, 0)), m->act == ACT_STREAM ? 6 : 2);
+    record_21(action_of(j), m->act == ACT_STREAM ? "send" : "request", payload_of(j));
+    return j;
+}
+
+static json_t *sample_at(json_t *j, size_t i)
+{
+    return json_array_get(
+        json_object_get(json_array_get(json_object_get(payload_of(j), "meterValue"), 0),
+                        "sampledValue"),
+        i);
+}
+
+START_TEST(test_v21_life_messages)
+{
+    ocpp_msg_t m = {.act = ACT_BOOT, .at_ms = 1700000000123ULL, .tx_id = 77, .meter_wh = 1500};
+    int n;
+    /* what 2.0.1 says, 2.1 says the same way */
+    ocpp_act_t same[] = {ACT_BOOT, ACT_HEARTBEAT, ACT_STATUS, ACT_AUTHORIZE, ACT_METER};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        m.act = same[i];
+        json_t *j = built21(&m, &n);
+        char copy[4096];
+        ck_assert_int_lt(n, (int)sizeof(copy));
+        memcpy(copy, buf, (size_t)n + 1);
+        ck_assert_int_eq(ocpp_msg_build(buf, sizeof(buf), OCPP_V201, "CP000042", "17", &m), n);
+        ck_assert_str_eq(buf, copy);
+        json_decref(j);
+    }
+    /* Started: the Begin register, signed */
+    m = (ocpp_msg_t){.act = ACT_START_TX,
+                     .at_ms = 1700000000123ULL,
+                     .tx_id = 77,
+                     .meter_wh = 1500,
+                     .signed_bytes = 16384};
+    json_t *j = built21(&m, &n);
+    ck_assert_str_eq(action_of(j), "TransactionEvent");
+    json_t *p = payload_of(j);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "eventType")), "Started");
+    ck_assert_int_eq(json_array_size(json_object_get(
+                         json_array_get(json_object_get(p, "meterValue"), 0), "sampledValue")),
+                     1);
+    json_t *sv = sample_at(j, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(sv, "context")), "Transaction.Begin");
+    ck_assert_int_eq(json_integer_value(json_object_get(sv, "value")), 1500);
+    json_t *sig = json_object_get(sv, "signedMeterValue");
+    ck_assert_int_eq(json_string_length(json_object_get(sig, "signedMeterData")), 16384);
+    ck_assert_str_eq(json_string_value(json_object_get(sig, "encodingMethod")), "OCMF");
+    json_decref(j);
+    /* Ended: Begin and End, both signed: more than 32 KiB */
+    m.act = ACT_STOP_TX;
+    m.meter_start_wh = 1500;
+    m.meter_wh = 4200;
+    m.tx_seq_no = 5;
+    j = built21(&m, &n);
+    ck_assert_int_gt(n, 32 * 1024);
+    p = payload_of(j);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "eventType")), "Ended");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(p, "transactionInfo"), "stoppedReason")),
+        "Local");
+    ck_assert_int_eq(json_integer_value(json_object_get(sample_at(j, 0), "value")), 1500);
+    ck_assert_int_eq(json_integer_value(json_object_get(sample_at(j, 1), "value")), 4200);
+    ck_assert_str_eq(json_string_value(json_object_get(sample_at(j, 1), "context")),
+                     "Transaction.End");
+    const char *d0 = json_string_value(
+        json_object_get(json_object_get(sample_at(j, 0), "signedMeterValue"), "signedMeterData"));
+    const char *d1 = json_string_value(
+        json_object_get(json_object_get(sample_at(j, 1), "signedMeterValue"), "signedMeterData"));
+    ck_assert_int_eq((int)strlen(d1), 16384);
+    ck_assert_str_ne(d0, d1); /* two signatures */
+    json_decref(j);
+    /* the largest signature 2.1 allows in a frame cp-sim can send; unsigned */
+    m.signed_bytes = 30000;
+    j = built21(&m, &n);
+    ck_assert_int_gt(n, 60000);
+    json_decref(j);
+    m.signed_bytes = 0;
+    j = built21(&m, &n);
+    ck_assert_ptr_null(json_object_get(sample_at(j, 1), "signedMeterValue"));
+    json_decref(j);
+    /* the stream: opened by a CALL, then SEND frames */
+    m = (ocpp_msg_t){.act = ACT_STREAM_OPEN,
+                     .at_ms = 1700000000123ULL,
+                     .stream_id = 1,
+                     .stream_interval_s = 2,
+                     .meter_wh = 42};
+    j = built21(&m, &n);
+    ck_assert_str_eq(action_of(j), "OpenPeriodicEventStream");
+    json_t *csd = json_object_get(payload_of(j), "constantStreamData");
+    ck_assert_int_eq(json_integer_value(json_object_get(csd, "id")), 1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(csd, "params"), "interval")), 2);
+    json_decref(j);
+    m.act = ACT_STREAM;
+    j = built21(&m, &n);
+    ck_assert_str_eq(action_of(j), "NotifyPeriodicEventStream");
+    p = payload_of(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "id")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "basetime")), "2023-11-14T22:13:20.123Z");
+    json_t *data = json_object_get(p, "data");
+    ck_assert_int_eq(json_array_size(data), OCPP_STREAM_VALUES);
+    ck_assert(json_is_number(json_object_get(json_array_get(data, 1), "t")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(data, 0), "v")), "227.3");
+    json_decref(j);
+    /* older versions have no stream; a full buffer is -ENOSPC */
+    ck_assert_int_eq(ocpp_msg_build(buf, sizeof(buf), OCPP_V201, "CP1", "1", &m), -EINVAL);
+    m = (ocpp_msg_t){.act = ACT_STOP_TX, .signed_bytes = 16384};
+    ck_assert_int_eq(ocpp_msg_build(buf, 20000, OCPP_V21, "CP1", "1", &m), -ENOSPC);
+    ck_assert_int_eq(ocpp_msg_build(buf, 100, OCPP_V21, "CP1", "1", &m), -ENOSPC);
+    ck_assert_str_eq(ocpp_version_label(OCPP_V21), "2.1");
+}
+END_TEST
+
+START_TEST(test_v21_frames)
+{
+    ocpp_frame_t f;
+    const char *e = "[5,\"9\",\"FormatViolation\",\"bad result\",{}]";
+    ck_assert_int_eq(ocpp_frame_scan(e, strlen(e), &f), 0);
+    ck_assert_int_eq(f.type, 5);
+    ck_assert(memcmp(f.action, "FormatViolation", f.action_len) == 0);
+    const char *send = "[6,\"7\",\"NotifyPeriodicEventStream\",{\"id\":1}]";
+    ck_assert_int_eq(ocpp_frame_scan(send, strlen(send), &f), 0);
+    ck_assert_int_eq(f.type, 6);
+    ck_assert_int_eq(f.action_len, strlen("NotifyPeriodicEventStream"));
+    ck_assert_int_eq(f.payload_len, 8);
+    const char *bad[] = {"[7,\"1\",\"A\",{}]", "[6,\"1\",{}]", "[6,\"1\",\"A\"]", "[5,\"1\",{}]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ocpp_frame_scan(bad[i], strlen(bad[i]), &f) == -EPROTO, "%s", bad[i]);
+}
+END_TEST
+
+/* every CSMS action of 2.1: 2.0.1's and the new ones, with payloads valid for 2.1 (the replies
+ * echo some of them) */
+static const char *const v21_calls[][2] = {
+    {"AFRRSignal", "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"signal\":1}"},
+    {"AdjustPeriodicEventStream", "{\"id\":1,\"params\":{\"interval\":5}}"},
+    {"ChangeTransactionTariff",
+     "{\"transactionId\":\"T1\",\"tariff\":{\"tariffId\":\"t\",\"currency\":\"EUR\"}}"},
+    {"ClearDERControl", "{\"isDefault\":false,\"controlId\":\"d1\"}"},
+    {"ClearTariffs", "{\"tariffIds\":[\"t1\",\"t2\"]}"},
+    {"GetDERControl", "{\"requestId\":1}"},
+    {"GetPeriodicEventStream", "{}"},
+    {"GetTariffs", "{\"evseId\":0}"},
+    {"NotifyAllowedEnergyTransfer",
+     "{\"transactionId\":\"T1\",\"allowedEnergyTransfer\":[\"DC\"]}"},
+    {"NotifyWebPaymentStarted", "{\"evseId\":1,\"timeout\":60}"},
+    {"RequestBatterySwap",
+     "{\"requestId\":1,\"idToken\":{\"idToken\":\"T\",\"type\":\"ISO14443\"}}"},
+    {"SetDERControl",
+     "{\"isDefault\":false,\"controlId\":\"d1\",\"controlType\":\"FixedPFAbsorb\","
+     "\"fixedPFAbsorb\":{\"priority\":1,\"displacement\":0.9,\"excitation\":true}}"},
+    {"SetDefaultTariff", "{\"evseId\":0,\"tariff\":{\"tariffId\":\"t\",\"currency\":\"EUR\"}}"},
+    {"UpdateDynamicSchedule", "{\"chargingProfileId\":1,\"scheduleUpdate\":{\"limit\":10}}"},
+    {"UsePriorityCharging", "{\"transactionId\":\"T1\",\"activate\":true}"},
+    {"GetVariables",
+     "{\"getVariableData\":[{\"component\":{\"name\":\"A\"},\"variable\":{\"name\":\"B\"}}]}"},
+    {"SetVariables", "{\"setVariableData\":[{\"attributeValue\":\"1\",\"component\":{\"name\":"
+                     "\"A\"},\"variable\":{\"name\":\"B\"}}]}"},
+    {"ClearVariableMonitoring", "{\"id\":[1,2]}"},
+    {"SetVariableMonitoring",
+     "{\"setMonitoringData\":[{\"value\":1,\"type\":\"Delta\",\"severity\":5,\"component\":{"
+     "\"name\":\"A\"},\"variable\":{\"name\":\"B\"}}]}"},
+    {"RequestStartTransaction",
+     "{\"idToken\":{\"idToken\":\"T\",\"type\":\"ISO14443\"},\"remoteStartId\":1}"},
+    {"TriggerMessage", "{\"requestedMessage\":\"Heartbeat\"}"},
+};
+
+START_TEST(test_every_v21_downlink)
+{
+    /* 2.1 keeps every 2.0.1 action */
+    every_action(OCPP_V21, v201_actions, sizeof(v201_actions) / sizeof(v201_actions[0]));
+    for (size_t i = 0; i < sizeof(v21_calls) / sizeof(v21_calls[0]); i++) {
+        for (int accept = 1; accept >= 0; accept--) {
+            ocpp_reply_t r;
+            json_t *j = reply(OCPP_V21, v21_calls[i][0], v21_calls[i][1], accept, &r);
+            ck_assert_msg(json_integer_value(json_array_get(j, 0)) == 3, "%s: %s", v21_calls[i][0],
+                          buf);
+            ck_assert(r.known);
+            record_21(v21_calls[i][0], "response", json_array_get(j, 2));
+            json_decref(j);
+        }
+    }
+    /* the 2.0.1 actions' replies too, as a 2.1 station gives them (to a valid request where
+     * the reply echoes it) */
+    for (size_t i = 0; i < sizeof(v201_actions) / sizeof(v201_actions[0]); i++) {
+        ocpp_reply_t r;
+        const char *payload = "{}";
+        for (size_t k = 0; k < sizeof(v21_calls) / sizeof(v21_calls[0]); k++)
+            if (strcmp(v21_calls[k][0], v201_actions[i]) == 0)
+                payload = v21_calls[k][1];
+        for (int accept = 1; accept >= 0; accept--) {
+            json_t *j = reply(OCPP_V21, v201_actions[i], payload, accept, &r);
+            record_21(v201_actions[i], "response", json_array_get(j, 2));
+            json_decref(j);
+        }
+    }
+    /* a 2.1 action to a 2.0.1 or 1.6 station: NotImplemented */
+    ocpp_reply_t r;
+    json_t *j = reply(OCPP_V201, "SetDERControl", "{}", true, &r);
+    ck_assert_str_eq(json_string_value(json_array_get(j, 2)), "NotImplemented");
+    ck_assert(!r.known);
+    json_decref(j);
+    j = reply(OCPP_V16, "GetTariffs", "{}", true, &r);
+    ck_assert_str_eq(json_string_value(json_array_get(j, 2)), "NotImplemented");
+    json_decref(j);
+    /* statuses and per-item answers */
+    j = reply(OCPP_V21, "SetDERControl", v21_calls[11][1], false, &r);
+    ck_assert_str_eq(status_of(j), "NotSupported");
+    json_decref(j);
+    j = reply(OCPP_V21, "ClearTariffs", "{\"tariffIds\":[\"t1\",\"t2\"]}", true, &r);
+    json_t *res = json_object_get(json_array_get(j, 2), "clearTariffsResult");
+    ck_assert_int_eq(json_array_size(res), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 1), "tariffId")), "t2");
+    json_decref(j);
+    j = reply(OCPP_V21, "ClearTariffs", "{}", false, &r);
+    res = json_object_get(json_array_get(j, 2), "clearTariffsResult");
+    ck_assert_int_eq(json_array_size(res), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 0), "status")),
+                     "NoTariff");
+    json_decref(j);
+    j = reply(OCPP_V21, "RequestStartTransaction", v21_calls[19][1], true, &r);
+    ck_assert_int_eq(r.effect, EFFECT_START_SESSION);
+    json_decref(j);
+    j = reply(OCPP_V21, "TriggerMessage", "{\"requestedMessage\":\"TransactionEvent\"}", true, &r);
+    ck_assert_int_eq(r.trigger_act, ACT_METER);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cp-sim ocpp_msg");
@@ -431,6 +691,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_build_no_space);
     tcase_add_test(tc, test_frame_scan);
     tcase_add_test(tc, test_result_fields);
+    tcase_add_test(tc, test_v21_life_messages);
+    tcase_add_test(tc, test_v21_frames);
     suite_add_tcase(s, tc);
     tc = tcase_create("downlink");
     tcase_add_test(tc, test_every_v16_downlink);
@@ -438,15 +700,22 @@ static Suite *suite(void)
     tcase_add_test(tc, test_statuses_and_effects);
     tcase_add_test(tc, test_per_item_results);
     tcase_add_test(tc, test_unknown_and_malformed);
+    tcase_add_test(tc, test_every_v21_downlink);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
+    const char *path = getenv("CPSIM_FRAMES_OUT");
+    if (path && *path)
+        frames_out = fopen(path, "w");
     SRunner *sr = srunner_create(suite());
+    srunner_set_fork_status(sr, CK_NOFORK); /* one output file for all tests */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (frames_out)
+        fclose(frames_out);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,6 +1,6 @@
 /* test_sim_config.c: unit tests of cp-sim's settings (tools/cp-sim/sim_config.c): URL and
  * source-address parsing, the reject list, --key=value arguments, and that every scenario file
- * shipped under scripts/ and bench/scenarios/ loads. */
+ * shipped under scripts/ and bench/scenarios/ loads; the 2.1 keys and their bounds. */
 #include <check.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim.h"
 #include "sim_config.h"
 
 static char why[256];
@@ -120,6 +121,46 @@ START_TEST(test_scenarios_load)
 }
 END_TEST
 
+/* the 2.1 settings: defaults, bounds, and a version mix over 100 % refused by sim_new */
+START_TEST(test_v21_settings)
+{
+    sim_config_t cfg = {0};
+    char err[256];
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.v21_percent, 0); /* 2.1 only when asked for */
+    ck_assert_int_eq(cfg.signed_meter_bytes, 16384);
+    ck_assert_int_eq(cfg.stream_interval_ms, 0);
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+    setenv("OCPPGW_SIGNED_METER_BYTES", "40000", 1); /* two must fit in a 64 KiB frame */
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "signed_meter_bytes"));
+    unsetenv("OCPPGW_SIGNED_METER_BYTES");
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+    setenv("OCPPGW_V201_PERCENT", "60", 1);
+    setenv("OCPPGW_V21_PERCENT", "50", 1);
+    setenv("OCPPGW_STREAM_INTERVAL_MS", "2s", 1);
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.stream_interval_ms, 2000);
+    sim_t *sim = sim_new(&cfg, err, sizeof(err));
+    ck_assert_ptr_null(sim);
+    ck_assert_ptr_nonnull(strstr(err, "v201_percent (60) + v21_percent (50)"));
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+    setenv("OCPPGW_V21_PERCENT", "40", 1);
+    ck_assert_int_eq(
+        config_load(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg, "cp-sim", NULL, err, sizeof(err)), 0);
+    sim = sim_new(&cfg, err, sizeof(err));
+    ck_assert_msg(sim != NULL, "%s", err);
+    sim_destroy(&sim);
+    unsetenv("OCPPGW_V201_PERCENT");
+    unsetenv("OCPPGW_V21_PERCENT");
+    unsetenv("OCPPGW_STREAM_INTERVAL_MS");
+    config_free(SIM_CONFIG, SIM_CONFIG_COUNT, &cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cp-sim config");
@@ -129,6 +170,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_args_to_env);
     tcase_add_test(tc, test_scenarios_load);
+    tcase_add_test(tc, test_v21_settings);
     suite_add_tcase(s, tc);
     return s;
 }
