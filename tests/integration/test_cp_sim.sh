@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # test_cp_sim.sh: cp-sim against the real gateway (issue 8).
 #
-# 20 simulated stations (half OCPP 1.6, half 2.0.1) live a compressed life (heartbeats, status,
+# 20 simulated stations (a third each of OCPP 1.6, 2.0.1 and 2.1, the 2.1 ones with signed meter
+# values and a periodic event stream over SEND) live a compressed life (heartbeats, status,
 # sessions with meter values) against a pod. Then the pod is stopped: the stations lose their
 # connections, keep charging and queue their transaction messages; the pod is started again on
 # the same port, the stations reconnect with back-off, boot again and resend what they queued.
-# Checked: both versions boot (registry meta), every station is connected at the end, cp-sim's
+# Checked: all three versions boot (registry meta), every station is connected at the end, cp-sim's
 # log shows every CALL it sent answered (but for one per station at most that crossed the drain's
 # close frame, never a transaction message) and every offline-queued message resent and answered,
 # the resent 1.6 MeterValues reach Kafka (ocpp-events-up, by message id), and the report counts
@@ -22,7 +23,8 @@ start_pod itest-sim-a
 pod_a=$POD_PID
 ok "pod ready on ws port $WS_PORT"
 
-"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --source_addresses 127.0.0.2-127.0.0.3 --count 20 --v201_percent 50 \
+"$BIN/cp-sim" --url "ws://127.0.0.1:$WS_PORT/ocpp" --source_addresses 127.0.0.2-127.0.0.3 --count 20 --v201_percent 34 --v21_percent 33 \
+  --stream_interval_ms 500ms \
   --identity_prefix ITS --duration_ms 20s --drain_ms 5s --heartbeat_interval_ms 700ms \
   --session_every_ms 500ms --session_length_ms 4s --meter_interval_ms 150ms \
   --backoff_min_ms 300ms --backoff_range_ms 300ms --backoff_repeat_times 2 \
@@ -38,7 +40,8 @@ for id in ITS000001 ITS000002 ITS000003 ITS000004 ITS000005 ITS000006; do
 done
 grep -q 'version 1.6' "$TMP/versions" || fail "no 1.6 station among the first six: $(cat "$TMP/versions")"
 grep -q 'version 2.0.1' "$TMP/versions" || fail "no 2.0.1 station among the first six: $(cat "$TMP/versions")"
-ok "stations of both versions booted (registry meta: $(sort -u "$TMP/versions" | paste -sd,))"
+grep -q 'version 2.1' "$TMP/versions" || fail "no 2.1 station among the first six: $(cat "$TMP/versions")"
+ok "stations of all three versions booted (registry meta: $(sort -u "$TMP/versions" | paste -sd,))"
 wait_until 10 "meter values flowing" grep -q ' MeterValues$' "$TMP/sim.log"
 sleep 1
 
@@ -60,6 +63,11 @@ grep -qE 'error connect:Connection refused: [0-9]+' "$TMP/report.txt" || fail "n
 boots="$(sed -nE 's/.*boots accepted ([0-9]+),.*/\1/p' "$TMP/report.txt")"
 [ "$boots" -ge 40 ] || fail "expected every station to boot twice, boots accepted $boots"
 ok "all 20 stations reconnected and booted again ($boots boots accepted)"
+sends="$(sed -nE 's/.*periodic event stream: ([0-9]+) SEND frames.*/\1/p' "$TMP/report.txt")"
+[ "${sends:-0}" -gt 0 ] || fail "the 2.1 stations sent no periodic event stream"
+streams="$(timeout 20 kcat -C -b "$KAFKA" -t ocpp-events-up -o beginning -e -q | grep -c '"type":"device.event_stream"' || true)"
+[ "$streams" -gt 0 ] || fail "no device.event_stream event on ocpp-events-up for $sends SENDs"
+ok "2.1 stations streamed: $sends SEND frames never answered, $streams device.event_stream events"
 
 python3 - "$TMP/sim.log" >"$TMP/resent-meters" <<'PY'
 import sys
