@@ -124,7 +124,8 @@ NO_LEASE_WAIT=1 start_registry pod-z \
 wait_until 10 "pod-z's admin port" grep -q 'listening on 127.0.0.1:' "$TMP/pod-z.log"
 wait_until 10 "pod-z ready" curl -sf "$(admin_url pod-z)/readyz" -o /dev/null
 sleep 1
-curl -sf "$(admin_url pod-z)/metrics" | grep -q '^ocppgw_registry_redis_up 0$' || fail "redis_up not 0 with a wrong password"
+curl -sf "$(admin_url pod-z)/metrics" >"$TMP/z.metrics" # (grep -q in a pipe: SIGPIPE under pipefail)
+grep -q '^ocppgw_registry_redis_up 0$' "$TMP/z.metrics" || fail "redis_up not 0 with a wrong password"
 curl -sf "$(admin_url pod-z)/readyz" >/dev/null || fail "a wrong Redis password made the pod unready"
 grep -q 'AUTH refused' "$TMP/pod-z.log" || fail "no AUTH refused in pod-z's log"
 for f in "$TMP"/pod-*.log; do
