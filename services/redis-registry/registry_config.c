@@ -18,7 +18,8 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"redis_url", CONFIG_STRING, "redis://127.0.0.1:6379", F(redis_url), 0, 0, NULL,
      registry_validate_redis_url,
      "redis://[[user]:password@]host[:port][/db]; with a user, AUTH user password (a Redis ACL "
-     "user, docs/security.md)"},
+     "user, docs/security.md); redis+cluster://[[user]:password@]host:port[,host:port...] for a "
+     "Redis Cluster (the seeds, each with its port; database 0 only; docs/registry.md)"},
     {"redis_password_file", CONFIG_STRING, "", F(redis_password_file), 0, 0, NULL,
      registry_validate_password_file,
      "file holding the Redis password (e.g. a mounted Kubernetes Secret); its first line "
@@ -36,7 +37,8 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"sentinel_addrs", CONFIG_STRING, "", F(sentinel_addrs), 0, 0, NULL,
      registry_validate_addr_list,
      "Redis Sentinels host:port,host:port; when set, the primary of sentinel_master is asked "
-     "there on every (re)connect and redis_url only supplies password and database"},
+     "there on every (re)connect and redis_url only supplies password and database (ignored, "
+     "with a warning, when redis_url is redis+cluster://)"},
     {"sentinel_master", CONFIG_STRING, "mymaster", F(sentinel_master), 0, 0, NULL, NULL,
      "name of the primary the Sentinels watch"},
     {"queue_limit", CONFIG_INT, "50000", F(queue_limit), 2, 10000000, NULL, NULL,

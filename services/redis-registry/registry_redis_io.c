@@ -93,6 +93,8 @@ registry_redis_t *registry_redis_new(const registry_config_t *cfg, zloop_t *loop
             free(self);
             return NULL;
         }
+        if (self->nsentinels)
+            log_warn("sentinel_addrs ignored: redis_url names a Redis Cluster");
         self->nsentinels = 0; /* a cluster has no Sentinels */
         const metrics_def_t *rd = &REGISTRY_METRICS[REGISTRY_M_CLUSTER_REDIRECTS];
         const metrics_def_t *rf = &REGISTRY_METRICS[REGISTRY_M_CLUSTER_REFRESHES];
