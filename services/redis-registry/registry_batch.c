@@ -213,7 +213,8 @@ long long registry_reply_elem_int(const registry_reply_t *r, size_t i)
 
 bool registry_reply_needs_reconnect(const registry_reply_t *r)
 {
-    static const char *const prefixes[] = {"NOSCRIPT", "READONLY", "LOADING", "MASTERDOWN"};
+    static const char *const prefixes[] = {"NOSCRIPT",    "READONLY", "LOADING", "MASTERDOWN",
+                                           "CLUSTERDOWN", "TRYAGAIN", "MOVED",   "ASK "};
     if (!r || r->type != REGISTRY_REPLY_ERROR)
         return false;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)

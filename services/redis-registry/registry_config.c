@@ -18,7 +18,8 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"redis_url", CONFIG_STRING, "redis://127.0.0.1:6379", F(redis_url), 0, 0, NULL,
      registry_validate_redis_url,
      "redis://[[user]:password@]host[:port][/db]; with a user, AUTH user password (a Redis ACL "
-     "user, docs/security.md)"},
+     "user, docs/security.md); redis+cluster://[[user]:password@]host:port[,host:port...] for a "
+     "Redis Cluster (the seeds, each with its port; database 0 only; docs/registry.md)"},
     {"redis_password_file", CONFIG_STRING, "", F(redis_password_file), 0, 0, NULL,
      registry_validate_password_file,
      "file holding the Redis password (e.g. a mounted Kubernetes Secret); its first line "
@@ -36,7 +37,8 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"sentinel_addrs", CONFIG_STRING, "", F(sentinel_addrs), 0, 0, NULL,
      registry_validate_addr_list,
      "Redis Sentinels host:port,host:port; when set, the primary of sentinel_master is asked "
-     "there on every (re)connect and redis_url only supplies password and database"},
+     "there on every (re)connect and redis_url only supplies password and database (ignored, "
+     "with a warning, when redis_url is redis+cluster://)"},
     {"sentinel_master", CONFIG_STRING, "mymaster", F(sentinel_master), 0, 0, NULL, NULL,
      "name of the primary the Sentinels watch"},
     {"queue_limit", CONFIG_INT, "50000", F(queue_limit), 2, 10000000, NULL, NULL,
@@ -80,11 +82,15 @@ int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *w
     memset(out, 0, sizeof(*out));
     out->port = 6379;
     const char *p = url;
-    if (strncmp(p, "redis://", 8) != 0) {
-        snprintf(why, whylen, "must start with redis://");
+    if (strncmp(p, "redis+cluster://", 16) == 0) {
+        out->cluster = true;
+        p += 16;
+    } else if (strncmp(p, "redis://", 8) == 0) {
+        p += 8;
+    } else {
+        snprintf(why, whylen, "must start with redis:// or redis+cluster://");
         return -EINVAL;
     }
-    p += 8;
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
@@ -101,6 +107,32 @@ int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *w
         memcpy(out->user, p, u);
         memcpy(out->password, pw, n);
         p = at + 1;
+    }
+    if (out->cluster) { /* seeds: host:port,host:port (ports required), no database */
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n >= sizeof(out->seeds) ||
+            (p[n] && strcmp(p + n, "/") != 0 && strcmp(p + n, "/0") != 0)) {
+            snprintf(why, whylen,
+                     "redis+cluster:// takes host:port[,host:port...] and no "
+                     "database but 0");
+            return -EINVAL;
+        }
+        memcpy(out->seeds, p, n);
+        registry_addr_t addrs[REGISTRY_MAX_SENTINELS];
+        for (const char *e = out->seeds; *e;) {
+            size_t len = strcspn(e, ",");
+            const char *colon = memchr(e, ':', len);
+            if (!colon || colon == e || colon + 1 == e + len) {
+                snprintf(why, whylen, "redis+cluster:// seed '%.*s' needs host:port", (int)len, e);
+                return -EINVAL;
+            }
+            e += len + (e[len] == ',');
+        }
+        if (registry_parse_addr_list(out->seeds, addrs, REGISTRY_MAX_SENTINELS, why, whylen) < 0)
+            return -EINVAL;
+        snprintf(out->host, sizeof(out->host), "%s", addrs[0].host);
+        out->port = addrs[0].port;
+        return 0;
     }
     size_t hlen = strcspn(p, ":/");
     if (hlen == 0 || hlen >= sizeof(out->host)) {

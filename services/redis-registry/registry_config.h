@@ -38,15 +38,18 @@ typedef struct {
 extern const config_option_t REGISTRY_CONFIG[];
 extern const size_t REGISTRY_CONFIG_COUNT;
 
-/* redis://[[user]:password@]host[:port][/db] -> parts (user: an ACL user, AUTH user password;
- * without it AUTH password, the default user). 0 or -EINVAL (why filled, never with the
- * password). */
+/* redis://[[user]:password@]host[:port][/db] or
+ * redis+cluster://[[user]:password@]host:port[,host:port...] (a Redis Cluster: db 0 only) -> parts
+ * (user: an ACL user, AUTH user password; without it AUTH password, the default user). 0 or -EINVAL
+ * (why filled, never with the password). */
 typedef struct {
     char host[256];
     int port;
     char user[128];
     char password[256];
     int db;
+    bool cluster;     /* redis+cluster://: host:port,... are the seeds of a Redis Cluster */
+    char seeds[1024]; /* cluster: the seed list as written (every entry with its port) */
 } registry_redis_url_t;
 int registry_parse_redis_url(const char *url, registry_redis_url_t *out, char *why, size_t whylen);
 int registry_validate_redis_url(const char *value, char *why, size_t whylen);

@@ -32,9 +32,10 @@
  * channel ocppgw:cred        -> "<identity>": cred:<identity> changed (ocppctl, the backend)
  *
  * The braces are Redis Cluster hash tags: the companions of a mapping name the whole mapping key
- * as their tag, so every key of one charge point lives in the mapping's slot. The scripts that
- * also touch pod keys (claim, release, sweep, lookup) would need splitting for a Cluster;
- * hiredis 0.14 has no Cluster support, so that is out of scope (docs/registry.md). */
+ * as their tag, so every key of one charge point lives in the mapping's slot (conn:CP1 hashes
+ * "conn:CP1", {conn:CP1}:epoch hashes "conn:CP1" too), and every key of one pod in its pod's.
+ * The scripts that also touch pod keys (claim, reassert, release, sweep, lookup, takeover) have
+ * a Cluster variant of one slot; registry_cluster.c runs their pod-key steps separately. */
 #ifndef REGISTRY_KEYS_H
 #define REGISTRY_KEYS_H
 
@@ -106,6 +107,14 @@ extern const char REGISTRY_TXID_BLOCK_LUA[];
  * {id remembered, 0} otherwise ({-1, 0}: the stored value is not a number). */
 extern const char REGISTRY_TXID_CLAIM_LUA[];
 
+/* Their Redis Cluster variants (see REGISTRY_SCRIPT_CLAIM_CLUSTER below). */
+extern const char REGISTRY_CLAIM_CLUSTER_LUA[];
+extern const char REGISTRY_REASSERT_CLUSTER_LUA[];
+extern const char REGISTRY_RELEASE_CLUSTER_LUA[];
+extern const char REGISTRY_LOOKUP_CLUSTER_LUA[];
+extern const char REGISTRY_SWEEP_CLUSTER_LUA[];
+extern const char REGISTRY_TAKEOVER_CLUSTER_LUA[];
+
 /* The scripts above by number, so that commands can name them as data (registry_batch.h) and
  * the Redis shell loads them all with SCRIPT LOAD and calls them with EVALSHA. */
 typedef enum {
@@ -119,6 +128,18 @@ typedef enum {
     REGISTRY_SCRIPT_CRED_USED,
     REGISTRY_SCRIPT_TXID_BLOCK,
     REGISTRY_SCRIPT_TXID_CLAIM,
+    /* Redis Cluster variants (docs/registry.md "Redis Cluster"): the same scripts touching the
+     * keys of one slot only; registry_cluster.c runs the pod-key steps around them. CLAIM takes
+     * ARGV[9] (a previous pod whose lease was seen gone, "" at first) and may answer "check";
+     * RELEASE answers 2 for "0, the mapping is ours under a newer epoch"; SWEEP takes KEYS conn,
+     * meta, epoch; TAKEOVER takes the first six keys and answers a 4th element, 1 when the pod
+     * should leave the pods set. */
+    REGISTRY_SCRIPT_CLAIM_CLUSTER,
+    REGISTRY_SCRIPT_REASSERT_CLUSTER,
+    REGISTRY_SCRIPT_RELEASE_CLUSTER,
+    REGISTRY_SCRIPT_LOOKUP_CLUSTER,
+    REGISTRY_SCRIPT_SWEEP_CLUSTER,
+    REGISTRY_SCRIPT_TAKEOVER_CLUSTER,
     REGISTRY_SCRIPT_COUNT
 } registry_script_t;
 extern const char *const REGISTRY_SCRIPTS[REGISTRY_SCRIPT_COUNT];

@@ -81,6 +81,20 @@ const metrics_def_t REGISTRY_METRICS[REGISTRY_M_COUNT] = {
                                 "TXID_CLAIM answered (first: the candidate stored, found: an id "
                                 "remembered before, busy, unavailable, invalid, error)",
                                 "result"},
+    [REGISTRY_M_CLUSTER_REDIRECTS] = {"registry_cluster_redirects_total", METRICS_COUNTER,
+                                      "Redis Cluster redirects followed (kind: moved, ask)",
+                                      "kind"},
+    [REGISTRY_M_CLUSTER_REFRESHES] = {"registry_cluster_map_refreshes_total", METRICS_COUNTER,
+                                      "Redis Cluster slot map reads (result: ok, failed)",
+                                      "result"},
+    [REGISTRY_M_CLUSTER_NODE_ERRORS] = {"registry_cluster_node_errors_total", METRICS_COUNTER,
+                                        "Redis Cluster node connections that failed or broke, "
+                                        "per node host:port",
+                                        "node"},
+    [REGISTRY_M_CLUSTER_MASTERS] = {"registry_cluster_masters", METRICS_GAUGE,
+                                    "Redis Cluster masters in the slot map (0 in single-node "
+                                    "and Sentinel mode)",
+                                    NULL},
 };
 
 void registry_metrics_define(void)

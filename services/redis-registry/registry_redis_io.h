@@ -11,7 +11,12 @@
  *    READONLY, LOADING, MASTERDOWN), drops the connection: the next use reconnects, rediscovers
  *    the primary and reloads the scripts;
  *  - the subscriber on ocppgw:superseded:<pod> and ocppgw:cred, read by the loop through its
- *    descriptor. */
+ *    descriptor;
+ *  - Redis Cluster (redis+cluster://seeds): the slot map from CLUSTER SLOTS, one connection per
+ *    master (each with the scripts loaded), a batch split by master and pipelined, MOVED (map
+ *    read again, resent) and ASK (ASKING, resent once) followed at most 5 times per command, a
+ *    broken master dropping every connection until the map is whole again, the subscriber on
+ *    any master in turn; what to send is decided by registry_cluster.c (pure). */
 #ifndef REGISTRY_REDIS_IO_H
 #define REGISTRY_REDIS_IO_H
 

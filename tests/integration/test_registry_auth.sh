@@ -66,7 +66,7 @@ ok "TAG_LOOKUP answered from idtag:<token> (found, status, expiry; unknown: not 
 # ---- a Redis with ACL users: the registry's user gets exactly what docs/security.md lists --
 kill_registry pod-a
 kill_registry pod-b
-kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
+stop_redis
 REDIS_PORT="$(free_port)"
 start_redis
 REG_PW='reg-Pw-0123456789-abcdef'
@@ -74,16 +74,16 @@ ADMIN_PW='admin-Pw-9876543210'
 acl_line="$(sed -n 's/^ *ACL SETUSER ocppgw-registry on >PASSWORD \(.*\)$/\1/p' "$ROOT/docs/security.md")"
 [ -n "$acl_line" ] || fail "no ACL SETUSER line for ocppgw-registry in docs/security.md"
 # shellcheck disable=SC2086
-rcli ACL SETUSER ocppgw-registry on ">$REG_PW" $acl_line >/dev/null
-rcli ACL SETUSER admin on ">$ADMIN_PW" '~*' '&*' +@all >/dev/null
-rcli ACL SETUSER default off >/dev/null
-rcli() { redis-cli -p "$REDIS_PORT" --user admin --pass "$ADMIN_PW" --no-auth-warning "$@"; }
-rcli ACL LOG RESET >/dev/null
+rcli_all ACL SETUSER ocppgw-registry on ">$REG_PW" $acl_line >/dev/null
+rcli_all ACL SETUSER admin on ">$ADMIN_PW" '~*' '&*' +@all >/dev/null
+rcli_all ACL SETUSER default off >/dev/null
+RCLI_AUTH=(--user admin --pass "$ADMIN_PW" --no-auth-warning)
+rcli_all ACL LOG RESET >/dev/null
 echo "$REG_PW" >"$TMP/redis-password"
 chmod 600 "$TMP/redis-password"
-start_registry pod-x OCPPGW_REDIS_URL="redis://ocppgw-registry:$REG_PW@127.0.0.1:$REDIS_PORT" \
+start_registry pod-x OCPPGW_REDIS_URL="$(redis_url_with "ocppgw-registry:$REG_PW")" \
   OCPPGW_SWEEP_GRACE_MS=1s
-start_registry pod-y OCPPGW_REDIS_URL="redis://ocppgw-registry:@127.0.0.1:$REDIS_PORT" \
+start_registry pod-y OCPPGW_REDIS_URL="$(redis_url_with "ocppgw-registry:")" \
   OCPPGW_REDIS_PASSWORD_FILE="$TMP/redis-password" OCPPGW_SWEEP_GRACE_MS=1s
 ok "two registries authenticated as ACL user ocppgw-registry (URL; password file)"
 
@@ -115,16 +115,17 @@ wait_until 5 "A3 released" key_is 'conn:A3' EXISTS 0
 kill_registry pod-y # swept by pod-x: the sweeper and the takeover scripts under the ACL too
 wait_until 15 "A2 swept" key_is 'conn:A2' EXISTS 0
 expect_line 10 pod-x '^takeover pod-y [0-9]+ 1$' >/dev/null
-denied="$(rcli ACL LOG | head -20)"
+denied="$(rcli_all ACL LOG | head -20)"
 [ -z "$denied" ] || fail "ACL denials: $denied"
 ok "claims, releases, lookups, de-dup, id tokens, transaction ids, a credential sync, the sweep and the takeover work under the ACL (ACL LOG empty)"
 
 NO_LEASE_WAIT=1 start_registry pod-z \
-  OCPPGW_REDIS_URL="redis://ocppgw-registry:wrong-password@127.0.0.1:$REDIS_PORT"
+  OCPPGW_REDIS_URL="$(redis_url_with "ocppgw-registry:wrong-password")"
 wait_until 10 "pod-z's admin port" grep -q 'listening on 127.0.0.1:' "$TMP/pod-z.log"
 wait_until 10 "pod-z ready" curl -sf "$(admin_url pod-z)/readyz" -o /dev/null
 sleep 1
-curl -sf "$(admin_url pod-z)/metrics" | grep -q '^ocppgw_registry_redis_up 0$' || fail "redis_up not 0 with a wrong password"
+curl -sf "$(admin_url pod-z)/metrics" >"$TMP/z.metrics" # (grep -q in a pipe: SIGPIPE under pipefail)
+grep -q '^ocppgw_registry_redis_up 0$' "$TMP/z.metrics" || fail "redis_up not 0 with a wrong password"
 curl -sf "$(admin_url pod-z)/readyz" >/dev/null || fail "a wrong Redis password made the pod unready"
 grep -q 'AUTH refused' "$TMP/pod-z.log" || fail "no AUTH refused in pod-z's log"
 for f in "$TMP"/pod-*.log; do

@@ -21,7 +21,7 @@ itest_cleanup_on_exit
 
 start_redis
 start_registry pod-a OCPPGW_CRED_RESCAN_MS=3s
-export OCPPGW_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export OCPPGW_REDIS_URL="$REDIS_URL"
 ctl="$BIN/ocppctl"
 
 drv pod-a hello edge-0 100
@@ -80,7 +80,7 @@ sleep 0.5
 [ "$(rcli HEXISTS cred:CP-A prev_hash)" = 1 ] || fail "a stale fingerprint removed prev_*"
 before="$(grep -c '^cred edge-0 CP-A ' "$TMP/pod-a.drv")"
 drv pod-a cred_used CP-A "$fp"
-wait_until 5 "prev_* removed" sh -c "[ \"\$(redis-cli -p $REDIS_PORT HEXISTS cred:CP-A prev_hash)\" = 0 ]"
+wait_until 5 "prev_* removed" sh -c "[ \"\$(redis-cli ${RCLI_CLUSTER[*]} -p $REDIS_PORT HEXISTS cred:CP-A prev_hash)\" = 0 ]"
 wait_until 5 "the change at the edge" sh -c "[ \$(grep -c '^cred edge-0 CP-A ' '$TMP/pod-a.drv') -gt $before ]"
 last="$(grep '^cred edge-0 CP-A ' "$TMP/pod-a.drv" | tail -1)"
 ! echo "$last" | grep -q prev_ || fail "prev_* still sent: $last"

@@ -20,7 +20,8 @@ drv pod-a burst 200 L
 line="$(expect_line 20 pod-a '^burst L 200 ')"
 [ "$(rcli EXISTS 'conn:L0' 'conn:L199')" = 2 ] || fail "burst not in Redis"
 old_epoch="$(rcli HGET '{conn:L7}:meta' epoch)"
-curl -sf "$(admin_url pod-a)/metrics" | grep -q '^ocppgw_registry_redis_up 1$' || fail "redis_up not 1 on a healthy registry"
+curl -sf "$(admin_url pod-a)/metrics" >"$TMP/a.metrics" # (grep -q in a pipe: SIGPIPE under pipefail)
+grep -q '^ocppgw_registry_redis_up 1$' "$TMP/a.metrics" || fail "redis_up not 1 on a healthy registry"
 ok "200 registrations in Redis (${line##* } ms), ocppgw_registry_redis_up 1"
 
 kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true

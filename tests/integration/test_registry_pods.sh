@@ -10,7 +10,7 @@ source "$(dirname "$0")/registry_lib.sh"
 itest_cleanup_on_exit
 
 start_redis
-export OCPPGW_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export OCPPGW_REDIS_URL="$REDIS_URL"
 start_pod itest-pa
 PA_PID="$POD_PID"
 A="ws://127.0.0.1:$WS_PORT"

@@ -94,7 +94,7 @@ rcli SADD 'pod:{pod-a}:conns' K8 K9 >/dev/null
 rcli SET 'conn:K9' pod-b >/dev/null
 rcli SET '{conn:K9}:epoch' 99 >/dev/null
 wait_until 10 "K8 released by the reconciliation" key_is 'conn:K8' EXISTS 0
-wait_until 5 "K9 out of pod-a's set" sh -c "[ \"\$(redis-cli -p $REDIS_PORT SISMEMBER 'pod:{pod-a}:conns' K9)\" = 0 ]"
+wait_until 5 "K9 out of pod-a's set" sh -c "[ \"\$(redis-cli ${RCLI_CLUSTER[*]} -p $REDIS_PORT SISMEMBER 'pod:{pod-a}:conns' K9)\" = 0 ]"
 [ "$(rcli GET 'conn:K9')" = pod-b ] || fail "pod-b's mapping of K9 touched"
 grep -q "\"id\":\"$(disc_id released K8 77)\"" "$TMP/pod-a.drv" || fail "no event for K8"
 ! grep -q '^event ocpp-events-up K9 ' "$TMP/pod-a.drv" || fail "an event for K9"

@@ -72,6 +72,7 @@ static void write_record(redisContext *c, const char *identity, const ctl_field_
     const char *multi[] = {"MULTI"}, *del[] = {"DEL", key},
                *publish[] = {"PUBLISH", CRED_CHANNEL, identity}, *exec[] = {"EXEC"};
     const char *hset[2 + 2 * CTL_CRED_FIELDS_MAX] = {"HSET", key};
+    c = ctl_redis_node_of(c, key); /* a transaction runs on the key's node */
     for (size_t i = 0; i < n; i++) {
         hset[2 + 2 * i] = fields[i].name;
         hset[3 + 2 * i] = fields[i].value;

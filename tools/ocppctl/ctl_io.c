@@ -19,82 +19,230 @@ volatile sig_atomic_t ctl_interrupted;
 
 /* --- Redis -------------------------------------------------------------------------------- */
 
+/* What a node connection needs: the URL's credentials and database, kept for the nodes a Redis
+ * Cluster redirects to (redis+cluster://); wiped at exit. */
+static char ctl_user[128], ctl_pw[256];
+static int ctl_db;
+static bool ctl_cluster;
+/* Redis Cluster: connections to the nodes redirects named (redis-cli -c does the same). */
+#define CTL_NODES_MAX 32
+static struct {
+    char host[128];
+    int port;
+    redisContext *c;
+} ctl_nodes[CTL_NODES_MAX];
+static int ctl_nnodes;
+
+static void ctl_wipe(void)
+{
+    explicit_bzero(ctl_pw, sizeof(ctl_pw));
+    for (int i = 0; i < ctl_nnodes; i++)
+        redisFree(ctl_nodes[i].c);
+    ctl_nnodes = 0;
+}
+
+/* Connected and authenticated, or NULL with the reason printed (the password never). */
+static redisContext *connect_auth(const char *host, int port)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        fprintf(stderr, "ocppctl: cannot reach Redis at %s:%d: %s\n", host, port,
+                c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = NULL;
+    if (ctl_pw[0] && ctl_user[0])
+        r = redisCommand(c, "AUTH %s %s", ctl_user, ctl_pw);
+    else if (ctl_pw[0])
+        r = redisCommand(c, "AUTH %s", ctl_pw);
+    else
+        r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "ocppctl: Redis at %s:%d: %s\n", host, port, r ? r->str : c->errstr);
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(r);
+    if (ctl_db && !ctl_cluster) {
+        r = redisCommand(c, "SELECT %d", ctl_db);
+        freeReplyObject(r);
+    }
+    return c;
+}
+
 redisContext *ctl_redis_open(void)
 {
     if (!ctl_redis_url || !*ctl_redis_url) {
         fprintf(stderr, "ocppctl: no Redis: set --redis or OCPPGW_REDIS_URL\n");
         exit(CTL_USAGE);
     }
-    char host[128] = "127.0.0.1", pw[256] = "", user[128] = "";
-    int port = 6379, db = 0;
     const char *p = ctl_redis_url;
-    if (strncmp(p, "redis://", 8) != 0) {
-        fprintf(stderr, "ocppctl: Redis URL '%s' must start with redis://\n", ctl_redis_url);
+    if (strncmp(p, "redis+cluster://", 16) == 0) {
+        ctl_cluster = true;
+        p += 16;
+    } else if (strncmp(p, "redis://", 8) == 0) {
+        p += 8;
+    } else {
+        fprintf(stderr, "ocppctl: Redis URL '%s' must start with redis:// or redis+cluster://\n",
+                ctl_redis_url);
         exit(CTL_USAGE);
     }
-    p += 8;
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *s = colon ? colon + 1 : p;
-        snprintf(pw, sizeof(pw), "%.*s", (int)(at - s), s);
+        snprintf(ctl_pw, sizeof(ctl_pw), "%.*s", (int)(at - s), s);
         if (colon)
-            snprintf(user, sizeof(user), "%.*s", (int)(colon - p), p);
+            snprintf(ctl_user, sizeof(ctl_user), "%.*s", (int)(colon - p), p);
         p = at + 1;
     }
-    size_t hl = strcspn(p, ":/");
-    if (hl > 0 && hl < sizeof(host))
-        snprintf(host, sizeof(host), "%.*s", (int)hl, p);
-    p += hl;
-    if (*p == ':')
-        port = (int)strtol(p + 1, (char **)&p, 10);
-    if (*p == '/')
-        db = (int)strtol(p + 1, NULL, 10);
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(host, port, tv);
-    if (!c || c->err) {
-        fprintf(stderr, "ocppctl: cannot reach Redis at %s:%d: %s\n", host, port,
-                c ? c->errstr : "out of memory");
-        exit(CTL_UNREACHABLE);
-    }
-    redisSetTimeout(c, tv);
-    redisReply *r = NULL;
-    if (!pw[0] && getenv("OCPPGW_REDIS_PASSWORD_FILE")) { /* as redis-registry's setting */
+    if (!ctl_pw[0] && getenv("OCPPGW_REDIS_PASSWORD_FILE")) { /* as redis-registry's setting */
         FILE *f = fopen(getenv("OCPPGW_REDIS_PASSWORD_FILE"), "r");
-        if (!f || !fgets(pw, sizeof(pw), f)) {
+        if (!f || !fgets(ctl_pw, sizeof(ctl_pw), f)) {
             fprintf(stderr, "ocppctl: cannot read OCPPGW_REDIS_PASSWORD_FILE\n");
             exit(CTL_USAGE);
         }
         fclose(f);
-        pw[strcspn(pw, "\r\n")] = '\0';
+        ctl_pw[strcspn(ctl_pw, "\r\n")] = '\0';
     }
-    if (pw[0] && user[0])
-        r = redisCommand(c, "AUTH %s %s", user, pw);
-    else if (pw[0])
-        r = redisCommand(c, "AUTH %s", pw);
-    else
-        r = redisCommand(c, "PING");
-    explicit_bzero(pw, sizeof(pw));
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "ocppctl: Redis at %s:%d: %s\n", host, port, r ? r->str : c->errstr);
-        exit(CTL_UNREACHABLE);
+    atexit(ctl_wipe);
+    /* a single server, or the seeds of a cluster in turn: the first that answers */
+    while (*p && *p != '/') {
+        char host[128] = "127.0.0.1";
+        int port = 6379;
+        size_t hl = strcspn(p, ":/,");
+        if (hl > 0 && hl < sizeof(host))
+            snprintf(host, sizeof(host), "%.*s", (int)hl, p);
+        p += hl;
+        if (*p == ':')
+            port = (int)strtol(p + 1, (char **)&p, 10);
+        p += strcspn(p, ",/");
+        if (*p == ',')
+            p++;
+        if (*p == '/' && !ctl_cluster)
+            ctl_db = (int)strtol(p + 1, NULL, 10);
+        redisContext *c = connect_auth(host, port);
+        if (c)
+            return c;
+        if (!ctl_cluster)
+            break;
     }
-    freeReplyObject(r);
-    if (db) {
-        r = redisCommand(c, "SELECT %d", db);
-        freeReplyObject(r);
-    }
+    exit(CTL_UNREACHABLE);
+}
+
+/* The connection to host:port among the redirect targets (opened once). */
+static redisContext *node_conn(const char *host, int port)
+{
+    for (int i = 0; i < ctl_nnodes; i++)
+        if (ctl_nodes[i].port == port && strcmp(ctl_nodes[i].host, host) == 0)
+            return ctl_nodes[i].c;
+    if (ctl_nnodes == CTL_NODES_MAX)
+        return NULL;
+    redisContext *c = connect_auth(host, port);
+    if (!c)
+        return NULL;
+    snprintf(ctl_nodes[ctl_nnodes].host, sizeof(ctl_nodes[0].host), "%s", host);
+    ctl_nodes[ctl_nnodes].port = port;
+    ctl_nodes[ctl_nnodes++].c = c;
     return c;
 }
 
-redisReply *ctl_redis_do(redisContext *c, const char *fmt, const char *arg)
+/* "MOVED <slot> <host>:<port>" / "ASK ...": the node named, or NULL for any other reply. */
+static redisContext *redirect_target(const redisReply *r, bool *ask)
 {
-    redisReply *r = redisCommand(c, fmt, arg);
+    if (!ctl_cluster || !r || r->type != REDIS_REPLY_ERROR)
+        return NULL;
+    *ask = strncmp(r->str, "ASK ", 4) == 0;
+    if (!*ask && strncmp(r->str, "MOVED ", 6) != 0)
+        return NULL;
+    const char *addr = strchr(r->str + (*ask ? 4 : 6), ' ');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (!colon || colon - addr - 1 <= 0 || colon - addr - 1 >= 128)
+        return NULL;
+    char host[128];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - addr - 1), addr + 1);
+    return node_conn(host, (int)strtol(colon + 1, NULL, 10));
+}
+
+/* The command on c, following up to 5 redirects; *answered: the node that answered. */
+static redisReply *follow(redisContext *c, int argc, const char **argv, redisContext **answered)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    for (int tries = 0; r && tries < 5; tries++) {
+        bool ask = false;
+        redisContext *to = redirect_target(r, &ask);
+        if (!to)
+            break;
+        freeReplyObject(r);
+        c = to;
+        if (ask)
+            freeReplyObject(redisCommand(c, "ASKING"));
+        r = redisCommandArgv(c, argc, argv, NULL);
+    }
     if (!r) {
         fprintf(stderr, "ocppctl: Redis: %s\n", c->errstr);
         exit(CTL_UNREACHABLE);
     }
+    if (answered)
+        *answered = c;
     return r;
+}
+
+redisReply *ctl_redis_do(redisContext *c, const char *fmt, const char *arg)
+{
+    /* fmt: words, one of them "%s" (arg), as redisCommand would read them */
+    char buf[256];
+    const char *argv[8];
+    int argc = 0;
+    snprintf(buf, sizeof(buf), "%s", fmt);
+    for (char *save = NULL, *w = strtok_r(buf, " ", &save); w && argc < 8;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = strcmp(w, "%s") == 0 ? arg : w;
+    return follow(c, argc, argv, NULL);
+}
+
+redisContext *ctl_redis_node_of(redisContext *c, const char *key)
+{
+    if (!ctl_cluster)
+        return c;
+    const char *argv[] = {"EXISTS", key};
+    redisContext *node = c;
+    freeReplyObject(follow(c, 2, argv, &node));
+    return node;
+}
+
+int ctl_redis_masters(redisContext *c, redisContext **out, int max)
+{
+    if (!ctl_cluster || max < 1) {
+        out[0] = c;
+        return 1;
+    }
+    redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+    int n = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && n < max; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+            e->element[2]->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        redisContext *m =
+            node_conn(e->element[2]->element[0]->str, (int)e->element[2]->element[1]->integer);
+        bool seen = false;
+        for (int j = 0; j < n; j++)
+            seen |= out[j] == m;
+        if (m && !seen)
+            out[n++] = m;
+    }
+    freeReplyObject(r);
+    if (n == 0) {
+        fprintf(stderr, "ocppctl: Redis Cluster: CLUSTER SLOTS named no master\n");
+        exit(CTL_UNREACHABLE);
+    }
+    return n;
 }
 
 /* Owner pod of identity into pod (empty if none). */
@@ -341,12 +489,7 @@ void ctl_random(uint8_t *out, size_t n)
 
 redisReply *ctl_redis_argv(redisContext *c, int argc, const char **argv)
 {
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    if (!r) {
-        fprintf(stderr, "ocppctl: Redis: %s\n", c->errstr);
-        exit(CTL_UNREACHABLE);
-    }
-    return r;
+    return follow(c, argc, argv, NULL);
 }
 
 rd_kafka_t *ctl_producer_reporting(int64_t timeout_ms)

@@ -23,12 +23,21 @@ extern const char *ctl_brokers;
 extern volatile sig_atomic_t ctl_interrupted;
 
 /* redis://[[user]:password@]host[:port][/db]: connected, authenticated (AUTH user password with
- * a user, AUTH password without), database selected. Exits 2 (no or bad URL) or 3. */
+ * a user, AUTH password without), database selected. redis+cluster://[[user]:password@]host:port
+ * [,host:port...]: the first seed of a Redis Cluster that answers; every command below then
+ * follows MOVED and ASK redirects (at most 5), as redis-cli -c does. Exits 2 (no or bad URL)
+ * or 3. */
 redisContext *ctl_redis_open(void);
-/* A one-argument command; exits 3 when Redis does not answer. */
+/* A command of words, one of them "%s" (arg); exits 3 when Redis does not answer. */
 redisReply *ctl_redis_do(redisContext *c, const char *fmt, const char *arg);
 /* A command given as an argument vector; exits 3 when Redis does not answer. */
 redisReply *ctl_redis_argv(redisContext *c, int argc, const char **argv);
+/* The connection of the node serving key (c itself but on a cluster): where a MULTI of that
+ * key's commands must go. */
+redisContext *ctl_redis_node_of(redisContext *c, const char *key);
+/* Every master (a cluster's, or c alone), up to max: where a SCAN must go. Their connections
+ * belong to ctl_io (closed at exit); c stays the caller's. */
+int ctl_redis_masters(redisContext *c, redisContext **out, int max);
 /* Owner pod of identity into pod (empty if none); whether a pod holds its lease. */
 void ctl_owner_of(redisContext *c, const char *identity, char *pod, size_t cap);
 bool ctl_lease_live(redisContext *c, const char *pod);

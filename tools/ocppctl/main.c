@@ -159,31 +159,34 @@ static int cmd_pods(int argc, char **argv)
     if (argc != 0)
         return usage();
     redisContext *rc = ctl_redis_open();
-    char cursor[32] = "0";
-    int n = 0;
+    redisContext *masters[32];
+    int nm = ctl_redis_masters(rc, masters, 32), n = 0;
     printf("%-32s %12s %10s\n", "pod", "connections", "lease_ms");
-    do {
-        redisReply *r = redisCommand(rc, "SCAN %s MATCH pod:{* COUNT 1000", cursor);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            fprintf(stderr, "ocppctl: Redis SCAN failed\n");
-            return CTL_UNREACHABLE;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const char *key = r->element[1]->element[i]->str;
-            redisReply *v = ctl_redis_do(rc, "GET %s", key);
-            redisReply *t = ctl_redis_do(rc, "PTTL %s", key);
-            size_t kl = strlen(key);
-            if (v->type == REDIS_REPLY_STRING && kl > 6) {
-                printf("%-32.*s %12ld %10lld\n", (int)(kl - 6), key + 5,
-                       ctl_lease_registrations(v->str), (long long)t->integer);
-                n++;
+    for (int m = 0; m < nm; m++) { /* a cluster: every master's keys */
+        char cursor[32] = "0";
+        do {
+            redisReply *r = redisCommand(masters[m], "SCAN %s MATCH pod:{* COUNT 1000", cursor);
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                fprintf(stderr, "ocppctl: Redis SCAN failed\n");
+                return CTL_UNREACHABLE;
             }
-            freeReplyObject(v);
-            freeReplyObject(t);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+            snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            for (size_t i = 0; i < r->element[1]->elements; i++) {
+                const char *key = r->element[1]->element[i]->str;
+                redisReply *v = ctl_redis_do(rc, "GET %s", key);
+                redisReply *t = ctl_redis_do(rc, "PTTL %s", key);
+                size_t kl = strlen(key);
+                if (v->type == REDIS_REPLY_STRING && kl > 6) {
+                    printf("%-32.*s %12ld %10lld\n", (int)(kl - 6), key + 5,
+                           ctl_lease_registrations(v->str), (long long)t->integer);
+                    n++;
+                }
+                freeReplyObject(v);
+                freeReplyObject(t);
+            }
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
+    }
     if (n == 0)
         printf("(no live pod)\n");
     redisFree(rc);
