@@ -49,6 +49,23 @@ trap 'rc=$?; [ $rc -eq 0 ] || tail -n 5 "$RUN"/*.log 2>/dev/null; stop_started; 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+free_ports() { # the first of N consecutive free ports (run.sh's admin ports)
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
 wait_ok() { # seconds, command...
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
@@ -87,7 +104,7 @@ start_limit() {
 }
 start_gateway() {
   port="$(free_port)"
-  OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_port)" \
+  OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_ports 8)" \
     OCPPGW_MESSAGE_RATE=0 OCPPGW_IP_CONNECT_RATE=0 OCPPGW_IP_MAX_CONNECTIONS=0 \
     OCPPGW_RUN_DIR="$RUN/pod" OCPPGW_BIN="$BUILD/bin" setsid "$here/scripts/run.sh" >"$RUN/gateway.log" 2>&1 &
   pids+=($!)
