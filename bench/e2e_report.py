@@ -81,7 +81,7 @@ if shutil.which("gnuplot"):
             d.write("\n\n")
     plot = ", ".join(f"'{dat}' index {i} using 1:{{col}} with linespoints title '{s}'"
                      for i, s in enumerate(SERVERS))
-    script = f"""set terminal png size 1200,450
+    script = f"""set terminal png size 1200,450 noenhanced
 set output '{prefix}.png'
 set multiplot layout 1,2 title 'bench_e2e {os.path.basename(prefix)} ({nproc} CPUs, load {load})'
 set xlabel 'answered msg/s'

@@ -25,7 +25,7 @@ struct outbox {
     size_t count, bytes;
     msgpack_sbuffer scratch;
     metrics_gauge_t *m_bytes;
-    size_t pending;          /* items a batch queued, not yet tried (the last ones of the list) */
+    size_t pending; /* items a batch queued, not yet tried: all of the list when non-zero */
     struct outbox *next_dirty; /* in the batch's list of outboxes to flush at its end */
     bool dirty;
 };
@@ -121,6 +121,28 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy)
         return rc;
     }
     size_t len = self->scratch.size;
+    size_t cap = policy == OUTBOX_MUST ? self->max_bytes * OUTBOX_MUST_FACTOR : self->max_bytes;
+    if (batching && self->count == self->pending) {
+        /* nothing waits for a full receiver, so without the batch env would go to the socket
+         * now, whatever its size: it joins the batch, which is handed on first if env would
+         * take it past the bound (a batch is never refused for its own sake) */
+        if (self->pending && self->bytes + len > cap)
+            outbox_flush(self);
+        if (self->count == self->pending) {
+            rc = enqueue(self, env->type, self->scratch.data, len);
+            if (rc < 0) {
+                channel_count_drop(self->to, env->type, "out of memory");
+                return rc;
+            }
+            self->pending++;
+            if (!self->dirty) {
+                self->dirty = true;
+                self->next_dirty = dirty_list;
+                dirty_list = self;
+            }
+            return 0;
+        }
+    }
     if (!self->head && !batching) { /* nothing waits before it: straight to the socket */
         rc = channel_send(self->push, self->scratch.data, len);
         if (rc == 0)
@@ -130,28 +152,16 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy)
             return rc;
         }
     }
-    size_t cap = policy == OUTBOX_MUST ? self->max_bytes * OUTBOX_MUST_FACTOR : self->max_bytes;
-    if (batching && self->pending && self->bytes + len > cap)
-        outbox_flush(self); /* a big batch: hand it on now rather than refuse for its sake */
+    /* behind envelopes waiting for a full receiver: within the bound of the policy */
     if (self->bytes + len > cap) {
         if (policy != OUTBOX_TRY)
             channel_count_drop(self->to, env->type, "receiver full and outbox full");
         return -ENOBUFS;
     }
     rc = enqueue(self, env->type, self->scratch.data, len);
-    if (rc < 0) {
+    if (rc < 0)
         channel_count_drop(self->to, env->type, "out of memory");
-        return rc;
-    }
-    if (batching) {
-        self->pending++;
-        if (!self->dirty) {
-            self->dirty = true;
-            self->next_dirty = dirty_list;
-            dirty_list = self;
-        }
-    }
-    return 0;
+    return rc;
 }
 
 /* Takes the first n items off the list (they were handed on or dropped). */

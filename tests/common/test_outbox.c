@@ -284,6 +284,29 @@ START_TEST(test_destroy_in_a_batch_sends_it)
 }
 END_TEST
 
+/* as without a batch, an envelope larger than the bound goes when nothing waits: a batch is
+ * bounded by handing it on, never by refusing what the socket would have taken */
+START_TEST(test_batch_takes_what_the_socket_would)
+{
+    size_t one = ack_size();
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    outbox_t *o = outbox_to_peer(100, one / 2); /* smaller than one envelope */
+    outbox_batch_begin();
+    for (uint64_t t = 1; t <= 3; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+        ck_assert_uint_le(outbox_queued_bytes(o), one); /* the one before was handed on */
+    }
+    ck_assert_uint_eq(outbox_batch_end(), 0);
+    uint64_t got[4];
+    ck_assert_uint_eq(drain(pull, got, 4), 3);
+    for (uint64_t t = 1; t <= 3; t++)
+        ck_assert_uint_eq(got[t - 1], t);
+    outbox_destroy(&o);
+    zsock_destroy(&pull);
+}
+END_TEST
+
 START_TEST(test_send_frames_arguments)
 {
     zsock_t *push = channel_push_connect(endpoint, 10);
@@ -326,6 +349,7 @@ int main(void)
     tcase_add_test(tc, test_batch_sends_one_multipart_message);
     tcase_add_test(tc, test_batch_waits_for_a_full_receiver);
     tcase_add_test(tc, test_destroy_in_a_batch_sends_it);
+    tcase_add_test(tc, test_batch_takes_what_the_socket_would);
     tcase_add_test(tc, test_send_frames_arguments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
