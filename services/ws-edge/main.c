@@ -276,8 +276,8 @@ int main(int argc, char **argv)
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
     log_info("stopping");
-    edge_lws_stop(E.lws); /* open connections report closed: DISCONNECT to core */
-    edge_outboxes_batch_stop(E.out);                      /* sent now, not batched */
+    edge_lws_stop(E.lws);            /* open connections report closed: DISCONNECT to core */
+    edge_outboxes_batch_stop(E.out); /* sent now, not batched */
     uv_handle_t *handles[] = {(uv_handle_t *)&E.zmq_poll,    (uv_handle_t *)&E.drain_idle,
                               (uv_handle_t *)&E.hello_timer, (uv_handle_t *)&E.retry_timer,
                               (uv_handle_t *)&E.live_timer,  (uv_handle_t *)&E.drain_timer,
