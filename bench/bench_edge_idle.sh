@@ -46,7 +46,9 @@ stop_started() {
   local p
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    # 90 s: run.sh stops the pod stage by stage (edges drain first); killing it early would
+    # leave the stages behind it running
+    for _ in $(seq 1 900); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
   pids=()
