@@ -2,7 +2,7 @@
 # bench_bridge_publish.sh: publish throughput of kafka-bridge to kafka-dev, acks=all.
 #
 # One kafka-dev (BENCH_BROKERS brokers, default 1), one kafka-bridge with its default producer
-# settings (idempotent, acks=all, linger 10 ms, lz4, batch 10000) and commands off;
+# settings (idempotent, acks=all, linger 5 ms, lz4, batch 10000) and commands off;
 # `envelope-tool events` (tests/tools/envelope-tool/, built by make bench) plays core 0: pushes BENCH_EVENTS EVENTs (default 100000, ~40-byte JSON values, 100 keys) with
 # ack tokens and waits for every EVENT_ACK. Prints events/s counted from the first send to the
 # last ack (persisted, acks=all), and the bridge process's CPU time per event (utime + stime

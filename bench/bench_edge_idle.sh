@@ -3,7 +3,8 @@
 #
 # Starts BENCH_EDGES ws-edge processes sharing one port (SO_REUSEPORT) with ocpp-core behind
 # them (BENCH_PIPELINE=core, the default: Redis and Kafka add nothing to an idle connection's
-# cost in the edge) or the whole pod through run.sh (BENCH_PIPELINE=full), holds BENCH_CONNS
+# cost in the edge) or the whole pod through run.sh (BENCH_PIPELINE=full, what `make bench` runs:
+# then the memory and CPU are those of every process of the pod but kafka-dev), holds BENCH_CONNS
 # idle WebSocket connections with bench/loadgen and reports the ramp rate and the edges' RSS
 # per connection (sum of VmRSS deltas / connections). Then the same load against "the limit"
 # (bench/lws_echo: bare lws echo on libuv, docs/PERFORMANCE.md), as many processes as edges.
@@ -45,7 +46,9 @@ stop_started() {
   local p
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    # 90 s: run.sh stops the pod stage by stage (edges drain first); killing it early would
+    # leave the stages behind it running
+    for _ in $(seq 1 900); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
   pids=()
@@ -120,6 +123,7 @@ port="$(free_port)"
 export OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_IP_CONNECT_RATE=0 OCPPGW_IP_MAX_CONNECTIONS=0
 export OCPPGW_SECURITY_PROFILE=0 OCPPGW_ALLOW_UNKNOWN_STATIONS=true # no credentials here
 edge_pids=()
+pod_pids=()
 edge_admins=()
 if [ "$PIPELINE" = full ]; then
   OCPPGW_EDGE_COUNT="$PROCS" OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_port)" \
@@ -127,6 +131,9 @@ if [ "$PIPELINE" = full ]; then
   pids+=($!)
   wait_ok 60 grep -q '^ocppgw: ready' "$RUN/pod.out"
   mapfile -t edge_pids < <(pgrep -P "${pids[0]}" -x ws-edge)
+  # the whole pod's memory and CPU (issue 15): every stage and its Redis, not kafka-dev (the
+  # broker's stand-in)
+  mapfile -t pod_pids < <(pgrep -P "${pids[0]}" -x 'ws-edge|ocpp-core|kafka-bridge|redis-registry|redis-server')
 else
   mkdir -p "$RUN/ipc"
   export OCPPGW_IPC_DIR="$RUN/ipc"
@@ -143,7 +150,12 @@ else
     wait_ok 20 curl -sf "http://127.0.0.1:$admin/readyz"
   done
 fi
-run_load ws-edge "$port" "${edge_pids[@]}"
+if [ "$PIPELINE" = full ]; then
+  echo "bench: measuring the whole pod: ${#pod_pids[@]} processes (edges, core, bridge, registry, redis-server)"
+  run_load pod "$port" "${pod_pids[@]}"
+else
+  run_load ws-edge "$port" "${edge_pids[@]}"
+fi
 for a in "${edge_admins[@]}"; do curl -sf "http://127.0.0.1:$a/metrics"; done |
   awk '/^ocppgw_edge_(handshakes_failed_total|upgrades_refused_total|accept_errors_total)/ {s[$1] += $2}
        END {for (k in s) printf "ws-edge   %s %d (all edges)\n", k, s[k]}'

@@ -1,9 +1,13 @@
-/* lws_echo: "the limit" reference of docs/PERFORMANCE.md: a bare libwebsockets echo server on
+/* lws_echo: "the limit" reference of docs/PERFORMANCE.md: a bare libwebsockets server on
  * the same event library as ws-edge (libuv, epoll), with no OCPP, no ZeroMQ, no Kafka.
+ * A message that starts like an OCPP-J CALL ([2,"id",...) is answered with the fixed CALLRESULT
+ * [3,"id",CANNED] (so a load generator sees its CALLs answered and its boot accepted,
+ * bench/bench_e2e.sh); anything else
+ * is echoed.
  * Same lws settings that matter for memory as the edge: the receive buffer size and no
  * per-connection validity timer; the same listener too (its own SO_REUSEPORT socket, accepted
  * sockets adopted by lws), so several processes share the port as the edges do.
- * Accepts any path, subprotocol ocpp1.6 (or none).
+ * Accepts any path, subprotocol ocpp1.6, ocpp2.0.1 (or none).
  *
  *   lws_echo PORT [RX_BUFFER_BYTES]      (SIGTERM/SIGINT stop it)
  */
@@ -24,19 +28,44 @@ typedef struct {
     size_t len;
 } echo_session_t;
 
+/* One answer for every action, as tests/tools/ws_echo's: what a BootNotification needs, and
+ * extra fields no load generator reads. */
+#define CANNED "{\"status\":\"Accepted\",\"currentTime\":\"2026-01-01T00:00:00Z\",\"interval\":300}"
+
+/* [2,"id",... -> [3,"id",CANNED] into out (room for len + sizeof CANNED + 8 bytes); 0 when in
+ * is not a CALL. */
+static size_t call_result(const unsigned char *in, size_t len, unsigned char *out)
+{
+    if (len < 5 || memcmp(in, "[2,\"", 4) != 0)
+        return 0;
+    const unsigned char *end = memchr(in + 4, '"', len - 4);
+    if (!end)
+        return 0;
+    size_t idlen = (size_t)(end - (in + 4));
+    memcpy(out, "[3,\"", 4);
+    memcpy(out + 4, in + 4, idlen);
+    memcpy(out + 4 + idlen, "\"," CANNED "]", sizeof(CANNED) + 2);
+    return 4 + idlen + sizeof(CANNED) + 2;
+}
+
 static int echo_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
     echo_session_t *s = user;
     switch (reason) {
     case LWS_CALLBACK_RECEIVE:
-        if (s->msg)
-            return 0; /* one in flight; the benchmark is idle anyway */
-        s->msg = malloc(LWS_PRE + len);
+        /* one CALL outstanding per connection (OCPP-J); a CALL longer than the receive buffer
+         * arrives in fragments and is answered on the first, which holds its id */
+        if (s->msg || !lws_is_first_fragment(wsi))
+            return 0;
+        s->msg = malloc(LWS_PRE + len + sizeof(CANNED) + 8);
         if (!s->msg)
             return -1;
-        memcpy(s->msg + LWS_PRE, in, len);
-        s->len = len;
+        s->len = call_result(in, len, s->msg + LWS_PRE);
+        if (!s->len) {
+            memcpy(s->msg + LWS_PRE, in, len);
+            s->len = len;
+        }
         lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -60,6 +89,7 @@ static int echo_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
 static struct lws_protocols protocols[] = {
     {"ocpp1.6", echo_callback, sizeof(echo_session_t), 1024, 0, NULL, 0},
+    {"ocpp2.0.1", echo_callback, sizeof(echo_session_t), 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -104,7 +134,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     if (argc > 2)
-        protocols[0].rx_buffer_size = (size_t)arg_int(argv[2]);
+        protocols[0].rx_buffer_size = protocols[1].rx_buffer_size = (size_t)arg_int(argv[2]);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;

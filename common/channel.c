@@ -108,6 +108,25 @@ int channel_send(zsock_t *push, const void *data, size_t len)
     return 0;
 }
 
+int channel_send_frames(zsock_t *push, const void *const *data, const size_t *len, size_t n)
+{
+    if (push == NULL || n == 0 || data == NULL || len == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (data[i] == NULL && len[i] > 0)
+            return -EINVAL; /* before any part is queued: never half a message */
+    void *sock = zsock_resolve(push);
+    for (size_t i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock, data[i], len[i], flags) < 0) {
+            /* the first part refused: nothing queued. A later part (not seen with PUSH, whose
+             * high-water mark counts whole messages): libzmq rolls the parts back itself */
+            return -zmq_errno();
+        }
+    }
+    return 0;
+}
+
 int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch)
 {
     int rc;

@@ -39,6 +39,12 @@ zsock_t *channel_push_connect(const char *endpoint, int sndhwm);
  * Never drops silently. */
 int channel_send(zsock_t *push, const void *data, size_t len);
 
+/* Queues n messages as the frames of one multipart ZeroMQ message, without blocking: one
+ * message for the I/O threads and the receiver to wake up for, however many frames (a receiver
+ * takes each frame as one message, channel_drain() does). ZeroMQ delivers all frames or none:
+ * 0 when all were queued; -EAGAIN at the high-water mark (none was); -EINVAL; another -errno. */
+int channel_send_frames(zsock_t *push, const void *const *data, const size_t *len, size_t n);
+
 /* Encodes env into scratch (cleared first; the caller owns and reuses it) and sends it with
  * channel_send(). 0, an envelope_encode() error or a channel_send() error. */
 int channel_send_envelope(zsock_t *push, const envelope_t *env, msgpack_sbuffer *scratch);

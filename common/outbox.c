@@ -25,7 +25,25 @@ struct outbox {
     size_t count, bytes;
     msgpack_sbuffer scratch;
     metrics_gauge_t *m_bytes;
+    size_t pending; /* items a batch queued, not yet tried: all of the list when non-zero */
+    struct outbox *next_dirty; /* in the batch's list of outboxes to flush at its end */
+    bool dirty;
 };
+
+/* The batch of this process's loop (outbox_batch_begin/end). */
+static bool batching;
+static outbox_t *dirty_list;
+
+static void dirty_unlink(outbox_t *self)
+{
+    for (outbox_t **p = &dirty_list; *p; p = &(*p)->next_dirty)
+        if (*p == self) {
+            *p = self->next_dirty;
+            break;
+        }
+    self->dirty = false;
+    self->next_dirty = NULL;
+}
 
 outbox_t *outbox_new(zsock_t **push_p, const char *to, size_t max_bytes)
 {
@@ -56,6 +74,9 @@ void outbox_destroy(outbox_t **self_p)
     if (!self_p || !*self_p)
         return;
     outbox_t *self = *self_p;
+    if (self->dirty)
+        dirty_unlink(self);
+    outbox_flush(self); /* a batch's envelopes (and any other) go if the receiver takes them */
     while (self->head) {
         item_t *it = self->head;
         self->head = it->next;
@@ -100,7 +121,29 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy)
         return rc;
     }
     size_t len = self->scratch.size;
-    if (!self->head) { /* nothing waits before it: straight to the socket */
+    size_t cap = policy == OUTBOX_MUST ? self->max_bytes * OUTBOX_MUST_FACTOR : self->max_bytes;
+    if (batching && self->count == self->pending) {
+        /* nothing waits for a full receiver, so without the batch env would go to the socket
+         * now, whatever its size: it joins the batch, which is handed on first if env would
+         * take it past the bound (a batch is never refused for its own sake) */
+        if (self->pending && self->bytes + len > cap)
+            outbox_flush(self);
+        if (self->count == self->pending) {
+            rc = enqueue(self, env->type, self->scratch.data, len);
+            if (rc < 0) {
+                channel_count_drop(self->to, env->type, "out of memory");
+                return rc;
+            }
+            self->pending++;
+            if (!self->dirty) {
+                self->dirty = true;
+                self->next_dirty = dirty_list;
+                dirty_list = self;
+            }
+            return 0;
+        }
+    }
+    if (!self->head && !batching) { /* nothing waits before it: straight to the socket */
         rc = channel_send(self->push, self->scratch.data, len);
         if (rc == 0)
             return 0;
@@ -109,7 +152,7 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy)
             return rc;
         }
     }
-    size_t cap = policy == OUTBOX_MUST ? self->max_bytes * OUTBOX_MUST_FACTOR : self->max_bytes;
+    /* behind envelopes waiting for a full receiver: within the bound of the policy */
     if (self->bytes + len > cap) {
         if (policy != OUTBOX_TRY)
             channel_count_drop(self->to, env->type, "receiver full and outbox full");
@@ -121,17 +164,11 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy)
     return rc;
 }
 
-size_t outbox_flush(outbox_t *self)
+/* Takes the first n items off the list (they were handed on or dropped). */
+static void pop(outbox_t *self, size_t n)
 {
-    if (!self)
-        return 0;
-    while (self->head) {
+    while (n-- && self->head) {
         item_t *it = self->head;
-        int rc = channel_send(self->push, it->data, it->len);
-        if (rc == -EAGAIN)
-            break;
-        if (rc < 0)
-            channel_count_drop(self->to, it->type, strerror(-rc));
         self->head = it->next;
         if (!self->head)
             self->tail = NULL;
@@ -140,12 +177,57 @@ size_t outbox_flush(outbox_t *self)
         metrics_gauge_add(self->m_bytes, -(int64_t)it->len);
         free(it);
     }
+}
+
+size_t outbox_flush(outbox_t *self)
+{
+    if (!self)
+        return 0;
+    self->pending = 0; /* tried now: what stays waits for a full receiver */
+    const void *data[OUTBOX_BATCH_FRAMES];
+    size_t len[OUTBOX_BATCH_FRAMES];
+    while (self->head) {
+        size_t n = 0;
+        for (item_t *it = self->head; it && n < OUTBOX_BATCH_FRAMES; it = it->next, n++) {
+            data[n] = it->data;
+            len[n] = it->len;
+        }
+        int rc = n == 1 ? channel_send(self->push, data[0], len[0])
+                        : channel_send_frames(self->push, data, len, n);
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0) {
+            item_t *it = self->head;
+            for (size_t i = 0; i < n; i++, it = it->next)
+                channel_count_drop(self->to, it->type, strerror(-rc));
+        }
+        pop(self, n);
+    }
     return self->count;
+}
+
+void outbox_batch_begin(void)
+{
+    batching = true;
+}
+
+size_t outbox_batch_end(void)
+{
+    batching = false;
+    size_t left = 0;
+    while (dirty_list) {
+        outbox_t *ob = dirty_list;
+        dirty_list = ob->next_dirty;
+        ob->dirty = false;
+        ob->next_dirty = NULL;
+        left += outbox_flush(ob);
+    }
+    return left;
 }
 
 size_t outbox_queued(const outbox_t *self)
 {
-    return self ? self->count : 0;
+    return self ? self->count - self->pending : 0;
 }
 
 size_t outbox_queued_bytes(const outbox_t *self)

@@ -54,7 +54,22 @@ int outbox_send(outbox_t *self, const envelope_t *env, outbox_policy_t policy);
  * waiting. */
 size_t outbox_flush(outbox_t *self);
 
-/* Messages and bytes waiting. */
+/* Batching (issue 15: fewer wake-ups per message). Between outbox_batch_begin() and
+ * outbox_batch_end() (one turn of the caller's loop: what one wake-up produced), outbox_send()
+ * queues instead of sending, and outbox_batch_end() hands every outbox's queue on as multipart
+ * ZeroMQ messages (outbox_flush(), at most OUTBOX_BATCH_FRAMES envelopes each): the I/O threads
+ * and the receiver then wake up once per batch instead of once per envelope. The policies are
+ * kept (an envelope that does not fit is refused, dropped or queued beyond the bound as
+ * without batching), and so is the order. For the loop's thread only (the state is the
+ * process's, as one loop owns its outboxes). outbox_batch_end() returns the messages still
+ * waiting for a full receiver in the outboxes it flushed: the caller retries them as after any
+ * outbox_send() that queued. outbox_destroy() hands what waits on first. */
+#define OUTBOX_BATCH_FRAMES 256
+void outbox_batch_begin(void);
+size_t outbox_batch_end(void);
+
+/* Messages and bytes waiting for a full receiver (outbox_queued() leaves out what a batch holds
+ * until its outbox_batch_end()). */
 size_t outbox_queued(const outbox_t *self);
 size_t outbox_queued_bytes(const outbox_t *self);
 

@@ -10,8 +10,9 @@ const config_option_t BRIDGE_CONFIG[] = {
     SERVICE_POD_OPTIONS(bridge_config_t, "9103"),
     {"kafka_brokers", CONFIG_STRING, "127.0.0.1:9092", F(kafka_brokers), 0, 0, NULL, NULL,
      "Kafka bootstrap servers (host:port,...)"},
-    {"kafka_linger_ms", CONFIG_INT, "10", F(kafka_linger_ms), 0, 5000, NULL, NULL,
-     "producer batching delay (linger.ms)"},
+    {"kafka_linger_ms", CONFIG_INT, "5", F(kafka_linger_ms), 0, 5000, NULL, NULL,
+     "producer batching delay (linger.ms); under load batches fill before it, so it mostly "
+     "adds to the latency at low rates (bench/README.md)"},
     {"kafka_compression", CONFIG_ENUM, "lz4", F(kafka_compression), 0, 0,
      "none|gzip|snappy|lz4|zstd", NULL, "producer compression codec"},
     {"kafka_batch_messages", CONFIG_INT, "10000", F(kafka_batch_messages), 1, 1000000, NULL, NULL,

@@ -85,7 +85,7 @@ typedef struct cmd {
     reader_t *reader; /* NULL: a RESULT of an earlier bridge instance being published */
     int64_t offset, record_ts_ms, received_ms, due_ms;
     int64_t decided_ms; /* when its output was first produced: the ce_time of result and DLQ copy */
-    uint64_t token; /* key in cmds; also the request_id of LOOKUP and DEDUP */
+    uint64_t token;     /* key in cmds; also the request_id of LOOKUP and DEDUP */
     command_record_t rec;
     char *value; /* the record as read, NUL-terminated */
     size_t len;
@@ -353,8 +353,8 @@ typedef struct {
 /* Appends the binary-mode CloudEvents headers of c's record of type `type` to h. The id is the
  * SHA-256 of type and command id: a result or DLQ copy produced again (after a crash, on any pod)
  * has the id it had, so consumers de-duplicate it like any event (DESIGN §3). */
-static void add_ce_headers(env_headers_t *h, ce_text_t *t, const command_flow_t *f,
-                           const cmd_t *c, const char *type, const char *schema)
+static void add_ce_headers(env_headers_t *h, ce_text_t *t, const command_flow_t *f, const cmd_t *c,
+                           const char *type, const char *schema)
 {
     char key[COMMAND_ID_MAX + 64];
     int n = snprintf(key, sizeof(key), "%s\n%s", type, c->rec.command_id);

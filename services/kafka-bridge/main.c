@@ -78,8 +78,10 @@ static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
     (void)loop;
     (void)sock;
     (void)arg;
+    outbox_batch_begin(); /* the EVENT_ACKs of this wake-up: one ZeroMQ message per core */
     drain_input();
     bridge_kafka_poll(B.kafka, 0);
+    outbox_batch_end(); /* what waits for a full core is retried by bridge_kafka_tick */
     return 0;
 }
 
@@ -97,8 +99,10 @@ static int on_kafka_wake(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void)loop;
     (void)item;
     (void)arg;
+    outbox_batch_begin();
     bridge_kafka_wake(B.kafka);
     input_resume();
+    outbox_batch_end();
     return 0;
 }
 

@@ -146,8 +146,11 @@ static int on_input(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)arg;
+    outbox_batch_begin(); /* what this wake-up sends: one ZeroMQ message per peer */
     channel_drain(sock, 1024, "the pod", dispatch, NULL);
     arm(core_conn_tick(S.engine, clock_now_us()));
+    if (outbox_batch_end() > 0)
+        flush_later();
     return 0;
 }
 

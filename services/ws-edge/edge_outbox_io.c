@@ -5,8 +5,12 @@
 #include <stdlib.h>
 
 #include "channel.h"
+#include "log.h"
 
 struct edge_outboxes {
+    uv_prepare_t prepare; /* edge_outboxes_batch(): the end of a turn of the loop */
+    bool batching;
+    void (*waiting)(void *arg);
     size_t cores;
     outbox_t *registry;
     outbox_t *core[]; /* cores */
@@ -67,4 +71,38 @@ size_t edge_outboxes_queued(const edge_outboxes_t *self)
     for (size_t i = 0; i < self->cores; i++)
         waiting += outbox_queued(self->core[i]);
     return waiting;
+}
+
+/* Runs once per turn of the loop, before it waits for I/O: the turn's batch goes, the next
+ * turn's begins. */
+static void on_prepare(uv_prepare_t *p)
+{
+    edge_outboxes_t *self = p->data;
+    if (outbox_batch_end() > 0 && self->waiting)
+        self->waiting(NULL);
+    outbox_batch_begin();
+}
+
+int edge_outboxes_batch(edge_outboxes_t *self, uv_loop_t *loop, void (*waiting)(void *arg))
+{
+    self->waiting = waiting;
+    self->prepare.data = self;
+    if (uv_prepare_init(loop, &self->prepare) < 0 ||
+        uv_prepare_start(&self->prepare, on_prepare) < 0) {
+        log_error("cannot start the batching of the edge's sends");
+        return -1;
+    }
+    self->batching = true;
+    outbox_batch_begin();
+    return 0;
+}
+
+void edge_outboxes_batch_stop(edge_outboxes_t *self)
+{
+    if (!self || !self->batching)
+        return;
+    self->batching = false;
+    if (outbox_batch_end() > 0 && self->waiting)
+        self->waiting(NULL);
+    uv_close((uv_handle_t *)&self->prepare, NULL);
 }

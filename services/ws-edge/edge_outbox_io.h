@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "edge_config.h"
 #include "edge_conn.h"
 #include "outbox.h"
@@ -25,5 +27,13 @@ int edge_outboxes_send(edge_outboxes_t *self, edge_peer_t to, uint32_t index, co
 /* Sends what waits while the sockets take it; returns how many envelopes still wait. */
 size_t edge_outboxes_flush(edge_outboxes_t *self);
 size_t edge_outboxes_queued(const edge_outboxes_t *self);
+
+/* Batches the loop's sends (outbox_batch_begin/end, issue 15): what one turn of loop sends to the
+ * cores and the registry goes as one ZeroMQ message per peer, just before the loop waits again (a
+ * uv_prepare handle). waiting(NULL) is called when a batch left envelopes waiting for a full
+ * peer. 0, or -1 (logged). edge_outboxes_batch_stop() sends the last batch and closes the handle
+ * (before the loop's last run). */
+int edge_outboxes_batch(edge_outboxes_t *self, uv_loop_t *loop, void (*waiting)(void *arg));
+void edge_outboxes_batch_stop(edge_outboxes_t *self);
 
 #endif

@@ -228,7 +228,8 @@ static int start(void)
         return -1;
     uv_loop_init(&E.loop);
     E.sec = edge_security_new(&E.cfg, op_send, NULL); /* CRED_USED through the registry outbox */
-    if (!E.sec || !(E.lws = edge_lws_new(&E.cfg, &E.loop, E.conns)))
+    if (!E.sec || !(E.lws = edge_lws_new(&E.cfg, &E.loop, E.conns)) ||
+        edge_outboxes_batch(E.out, &E.loop, op_want_retry) < 0)
         return -1;
     edge_lws_set_auth(E.lws, edge_security_auth(E.sec));
     uv_poll_init(&E.loop, &E.zmq_poll, channel_fd(E.pull));
@@ -263,7 +264,6 @@ int main(int argc, char **argv)
     E.admin = admin_http_start(E.cfg.admin_bind, (int)E.cfg.admin_port);
     if (!E.admin || start() < 0)
         return 1;
-
     edge_conns_hello(E.conns, E.endpoint);
     update_ready();
     log_info("listening on %s ws:%" PRId64 " wss:%" PRId64 " (paths %s, subprotocols %s, proxy "
@@ -276,7 +276,8 @@ int main(int argc, char **argv)
     uv_run(&E.loop, UV_RUN_DEFAULT);
 
     log_info("stopping");
-    edge_lws_stop(E.lws); /* open connections report closed: DISCONNECT to core */
+    edge_lws_stop(E.lws);            /* open connections report closed: DISCONNECT to core */
+    edge_outboxes_batch_stop(E.out); /* sent now, not batched */
     uv_handle_t *handles[] = {(uv_handle_t *)&E.zmq_poll,    (uv_handle_t *)&E.drain_idle,
                               (uv_handle_t *)&E.hello_timer, (uv_handle_t *)&E.retry_timer,
                               (uv_handle_t *)&E.live_timer,  (uv_handle_t *)&E.drain_timer,

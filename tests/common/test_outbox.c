@@ -189,6 +189,153 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* a batch: nothing leaves before its end, then one multipart message (frames in order) */
+START_TEST(test_batch_sends_one_multipart_message)
+{
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    outbox_t *o = outbox_to_peer(100, 1000);
+    outbox_batch_begin();
+    for (uint64_t t = 1; t <= 5; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+    }
+    ck_assert_uint_eq(outbox_queued(o), 0); /* not waiting for a full receiver */
+    ck_assert_uint_eq(outbox_queued_bytes(o), 5 * ack_size());
+    usleep(20000);
+    zmq_msg_t msg;
+    ck_assert_int_eq(channel_recv(pull, &msg), -EAGAIN); /* held until the batch ends */
+    ck_assert_uint_eq(outbox_batch_end(), 0);
+    ck_assert_uint_eq(outbox_queued_bytes(o), 0);
+    for (int i = 0; i < 200 && channel_recv(pull, &msg) < 0; i++)
+        usleep(5000);
+    ck_assert_int_eq(zmq_msg_more(&msg), 1); /* the first frame of one message */
+    envelope_t env;
+    ck_assert_int_eq(envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &env), 0);
+    ck_assert_uint_eq(env.u.event_ack.token, 1001);
+    zmq_msg_close(&msg);
+    uint64_t got[8];
+    ck_assert_uint_eq(drain(pull, got, 8), 4);
+    for (uint64_t t = 2; t <= 5; t++)
+        ck_assert_uint_eq(got[t - 2], t);
+    /* outside a batch: at once again */
+    env = ack(6);
+    ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+    ck_assert_uint_eq(outbox_queued_bytes(o), 0);
+    ck_assert_uint_eq(drain(pull, got, 8), 1);
+    ck_assert_uint_eq(got[0], 6);
+    outbox_destroy(&o);
+    zsock_destroy(&pull);
+}
+END_TEST
+
+/* a batch a full receiver does not take waits, counted by batch_end, and goes once it binds */
+START_TEST(test_batch_waits_for_a_full_receiver)
+{
+    size_t one = ack_size();
+    outbox_t *o = outbox_to_peer(1, 10 * one); /* no peer: ZeroMQ holds one message */
+    outbox_batch_begin();
+    for (uint64_t t = 1; t <= 3; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+    }
+    ck_assert_uint_eq(outbox_batch_end(), 0); /* the three as ZeroMQ's one message */
+    outbox_batch_begin();
+    for (uint64_t t = 4; t <= 7; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+    }
+    ck_assert_uint_eq(outbox_batch_end(), 4);
+    ck_assert_uint_eq(outbox_queued(o), 4); /* now waiting: the caller retries */
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    uint64_t got[16];
+    size_t n = 0;
+    for (int i = 0; i < 200 && n < 7; i++) {
+        outbox_flush(o);
+        n += drain(pull, got + n, 16 - n);
+    }
+    ck_assert_uint_eq(n, 7);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(got[i], i + 1);
+    ck_assert_uint_eq(outbox_queued(o), 0);
+    outbox_destroy(&o);
+    zsock_destroy(&pull);
+}
+END_TEST
+
+/* an outbox destroyed within a batch hands its envelopes on first and leaves the batch */
+START_TEST(test_destroy_in_a_batch_sends_it)
+{
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    outbox_t *o = outbox_to_peer(100, 1000);
+    outbox_t *other = outbox_to_peer(100, 1000);
+    outbox_batch_begin();
+    envelope_t env = ack(1);
+    ck_assert_int_eq(outbox_send(o, &env, OUTBOX_MUST), 0);
+    env = ack(2);
+    ck_assert_int_eq(outbox_send(other, &env, OUTBOX_MUST), 0);
+    uint64_t before = dropped();
+    outbox_destroy(&o);
+    ck_assert_uint_eq(outbox_batch_end(), 0); /* the other one's, not the destroyed one's */
+    ck_assert_uint_eq(dropped(), before);
+    uint64_t got[4];
+    ck_assert_uint_eq(drain(pull, got, 4), 2);
+    outbox_destroy(&other);
+    zsock_destroy(&pull);
+}
+END_TEST
+
+/* as without a batch, an envelope larger than the bound goes when nothing waits: a batch is
+ * bounded by handing it on, never by refusing what the socket would have taken */
+START_TEST(test_batch_takes_what_the_socket_would)
+{
+    size_t one = ack_size();
+    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    outbox_t *o = outbox_to_peer(100, one / 2); /* smaller than one envelope */
+    outbox_batch_begin();
+    for (uint64_t t = 1; t <= 3; t++) {
+        envelope_t env = ack(t);
+        ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
+        ck_assert_uint_le(outbox_queued_bytes(o), one); /* the one before was handed on */
+    }
+    ck_assert_uint_eq(outbox_batch_end(), 0);
+    uint64_t got[4];
+    ck_assert_uint_eq(drain(pull, got, 4), 3);
+    for (uint64_t t = 1; t <= 3; t++)
+        ck_assert_uint_eq(got[t - 1], t);
+    outbox_destroy(&o);
+    zsock_destroy(&pull);
+}
+END_TEST
+
+START_TEST(test_send_frames_arguments)
+{
+    zsock_t *push = channel_push_connect(endpoint, 10);
+    const void *data[2] = {"a", NULL};
+    size_t len[2] = {1, 1};
+    ck_assert_int_eq(channel_send_frames(NULL, data, len, 2), -EINVAL);
+    ck_assert_int_eq(channel_send_frames(push, data, len, 0), -EINVAL);
+    ck_assert_int_eq(channel_send_frames(push, data, len, 2), -EINVAL); /* nothing half-sent */
+    zsock_t *pull = channel_pull_bind(endpoint, 10);
+    data[1] = "b";
+    ck_assert_int_eq(channel_send_frames(push, data, len, 2), 0);
+    zmq_msg_t msg;
+    int i = 0;
+    while (channel_recv(pull, &msg) < 0 && i++ < 200)
+        usleep(5000);
+    ck_assert_int_eq(zmq_msg_size(&msg), 1);
+    ck_assert_int_eq(((char *)zmq_msg_data(&msg))[0], 'a'); /* never the refused "a" alone */
+    ck_assert_int_eq(zmq_msg_more(&msg), 1);
+    zmq_msg_close(&msg);
+    ck_assert_int_eq(channel_recv(pull, &msg), 0);
+    ck_assert_int_eq(((char *)zmq_msg_data(&msg))[0], 'b');
+    ck_assert_int_eq(zmq_msg_more(&msg), 0);
+    zmq_msg_close(&msg);
+    ck_assert_int_eq(channel_recv(pull, &msg), -EAGAIN);
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outbox");
@@ -199,6 +346,11 @@ int main(void)
     tcase_add_test(tc, test_full_peer_queues_in_order_then_flushes);
     tcase_add_test(tc, test_must_has_a_hard_cap);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_batch_sends_one_multipart_message);
+    tcase_add_test(tc, test_batch_waits_for_a_full_receiver);
+    tcase_add_test(tc, test_destroy_in_a_batch_sends_it);
+    tcase_add_test(tc, test_batch_takes_what_the_socket_would);
+    tcase_add_test(tc, test_send_frames_arguments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -20,6 +20,7 @@ export OCPPGW_MESSAGE_RATE=20 OCPPGW_MESSAGE_BURST=20 OCPPGW_MAX_CONNECTIONS=30
 export OCPPGW_IP_CONNECT_RATE=1 OCPPGW_IP_CONNECT_BURST=10 OCPPGW_DRAIN_WINDOW_MS=3s
 export OCPPGW_ZMQ_HWM=4 # small, so that a stalled core fills the queue fast
 export OCPPGW_CORE_OUTBOX_BYTES=4096 # and the outbox in front of it
+export OCPPGW_MAX_MESSAGE_BYTES=65536 # ws_edge_client.py sends 70-80 KB to pass it (the default is 256 KiB)
 start_pod itest-edge
 edge_admin="$(grep -o 'edge :[0-9]*' "$POD_OUT" | grep -o '[0-9]*')"
 metric() { curl -sf "http://127.0.0.1:$edge_admin/metrics" | awk -v m="ocppgw_$1" '$1 == m {print $2}'; }

@@ -531,11 +531,12 @@ static void life_step(sim_t *s, conn_t *c, uint64_t now)
     }
 }
 
-/* Load mode: the next CALL of the cycle Authorize, Start, Meter x N, Stop, Heartbeat. */
+/* Load mode: the next CALL of the cycle Authorize, Start, Meter x N, Stop, StatusNotification,
+ * Heartbeat (the mix of bench/bench_e2e.sh: transaction messages and the two others most sent). */
 static void load_step(sim_t *s, conn_t *c, uint64_t now)
 {
     uint32_t m = (uint32_t)s->cfg->load_meters_per_session;
-    uint32_t k = c->load_step % (m + 4);
+    uint32_t k = c->load_step % (m + 5);
     ocpp_act_t act;
     if (k == 0) {
         act = ACT_AUTHORIZE;
@@ -550,6 +551,8 @@ static void load_step(sim_t *s, conn_t *c, uint64_t now)
     } else if (k == m + 2) {
         act = ACT_STOP_TX;
         c->session = 0;
+    } else if (k == m + 3) {
+        act = ACT_STATUS;
     } else {
         act = ACT_HEARTBEAT;
     }
