@@ -43,6 +43,13 @@ grep -q 'version 2.0.1' "$TMP/versions" || fail "no 2.0.1 station among the firs
 grep -q 'version 2.1' "$TMP/versions" || fail "no 2.1 station among the first six: $(cat "$TMP/versions")"
 ok "stations of all three versions booted (registry meta: $(sort -u "$TMP/versions" | paste -sd,))"
 wait_until 10 "meter values flowing" grep -q ' MeterValues$' "$TMP/sim.log"
+# the 2.1 stations' periodic streams (SEND) become events; each pod has its own kafka-dev, so
+# they are looked for on this one before it stops
+streams_seen() {
+  streams="$(timeout 10 kcat -C -b "$KAFKA" -t ocpp-events-up -o beginning -e -q | grep -c '"type":"device.event_stream"' || true)"
+  [ "$streams" -gt 0 ]
+}
+wait_until 15 "a device.event_stream event from a 2.1 station's SEND" streams_seen
 sleep 1
 
 stop_pod "$pod_a"
@@ -65,9 +72,7 @@ boots="$(sed -nE 's/.*boots accepted ([0-9]+),.*/\1/p' "$TMP/report.txt")"
 ok "all 20 stations reconnected and booted again ($boots boots accepted)"
 sends="$(sed -nE 's/.*periodic event stream: ([0-9]+) SEND frames.*/\1/p' "$TMP/report.txt")"
 [ "${sends:-0}" -gt 0 ] || fail "the 2.1 stations sent no periodic event stream"
-streams="$(timeout 20 kcat -C -b "$KAFKA" -t ocpp-events-up -o beginning -e -q | grep -c '"type":"device.event_stream"' || true)"
-[ "$streams" -gt 0 ] || fail "no device.event_stream event on ocpp-events-up for $sends SENDs"
-ok "2.1 stations streamed: $sends SEND frames never answered, $streams device.event_stream events"
+ok "2.1 stations streamed: $sends SEND frames, never answered ($streams device.event_stream events on the first pod's Kafka)"
 
 python3 - "$TMP/sim.log" >"$TMP/resent-meters" <<'PY'
 import sys
