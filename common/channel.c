@@ -35,6 +35,12 @@ static bool ipc_in_use(const char *path)
     return in_use;
 }
 
+int channel_hwm_messages(int hwm_envelopes)
+{
+    int hwm = hwm_envelopes > 0 ? hwm_envelopes : CHANNEL_DEFAULT_HWM;
+    return (hwm + CHANNEL_BATCH_FRAMES - 1) / CHANNEL_BATCH_FRAMES;
+}
+
 zsock_t *channel_pull_bind(const char *endpoint, int rcvhwm)
 {
     zsock_t *sock;
@@ -59,7 +65,7 @@ zsock_t *channel_pull_bind(const char *endpoint, int rcvhwm)
         errno = err;
         return NULL;
     }
-    zsock_set_rcvhwm(sock, rcvhwm > 0 ? rcvhwm : CHANNEL_DEFAULT_HWM);
+    zsock_set_rcvhwm(sock, channel_hwm_messages(rcvhwm));
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         err = zmq_errno();
         log_error("channel: cannot bind %s: %s", endpoint, zmq_strerror(err));
@@ -87,7 +93,7 @@ zsock_t *channel_push_connect(const char *endpoint, int sndhwm)
         return NULL;
     }
     /* both must be set before the connect creates the pipe */
-    zsock_set_sndhwm(sock, sndhwm > 0 ? sndhwm : CHANNEL_DEFAULT_HWM);
+    zsock_set_sndhwm(sock, channel_hwm_messages(sndhwm));
     zsock_set_linger(sock, CHANNEL_LINGER_MS);
     if (zsock_connect(sock, "%s", endpoint) < 0) {
         err = zmq_errno();

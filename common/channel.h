@@ -17,18 +17,26 @@
 
 #include "envelope.h"
 
-/* Messages queued per socket (each direction) before -EAGAIN. */
+/* Envelopes queued per socket (each direction) before -EAGAIN. */
 #define CHANNEL_DEFAULT_HWM 10000
+/* Envelopes travel in ZeroMQ messages of at most CHANNEL_BATCH_FRAMES frames (outbox batching),
+ * and ZeroMQ's high-water marks count messages, not frames. So an HWM given in envelopes is set
+ * on the socket as ceil(hwm / CHANNEL_BATCH_FRAMES) messages: a pipe then holds at most about
+ * hwm envelopes however they are batched (fewer when batches are small, and the sender's outbox
+ * takes the rest within its byte bound), and a stalled peer is noticed as before, with a memory
+ * bound in envelopes rather than in batches (256 times larger before this). */
+#define CHANNEL_BATCH_FRAMES 64
+int channel_hwm_messages(int hwm_envelopes);
 /* How long a closing PUSH socket keeps trying to deliver what it still holds. */
 #define CHANNEL_LINGER_MS 2000
 
-/* A PULL socket bound to endpoint, rcvhwm messages deep (<= 0: CHANNEL_DEFAULT_HWM). NULL on
+/* A PULL socket bound to endpoint, rcvhwm envelopes deep (<= 0: CHANNEL_DEFAULT_HWM). NULL on
  * failure, logged, errno set. An ipc:// endpoint whose socket file answers a connect is refused
  * with EADDRINUSE (ZeroMQ would silently unlink and steal it); a stale file nobody listens on is
  * replaced. The caller destroys the socket with zsock_destroy(). */
 zsock_t *channel_pull_bind(const char *endpoint, int rcvhwm);
 
-/* A PUSH socket connected to endpoint, sndhwm messages deep (<= 0: CHANNEL_DEFAULT_HWM), linger
+/* A PUSH socket connected to endpoint, sndhwm envelopes deep (<= 0: CHANNEL_DEFAULT_HWM), linger
  * CHANNEL_LINGER_MS. ZMQ_IMMEDIATE is deliberately left off: the pipe exists from the connect on,
  * so messages queue (up to the HWM) while the peer is not bound yet or restarts, and stages can
  * start in any order. NULL on failure, logged, errno set. */

@@ -24,6 +24,7 @@
 
 #include <czmq.h>
 
+#include "channel.h"
 #include "envelope.h"
 
 typedef enum {
@@ -64,7 +65,7 @@ size_t outbox_flush(outbox_t *self);
  * process's, as one loop owns its outboxes). outbox_batch_end() returns the messages still
  * waiting for a full receiver in the outboxes it flushed: the caller retries them as after any
  * outbox_send() that queued. outbox_destroy() hands what waits on first. */
-#define OUTBOX_BATCH_FRAMES 256
+#define OUTBOX_BATCH_FRAMES CHANNEL_BATCH_FRAMES /* the channel's HWMs count on it */
 void outbox_batch_begin(void);
 size_t outbox_batch_end(void);
 

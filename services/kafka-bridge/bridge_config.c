@@ -63,7 +63,7 @@ const config_option_t BRIDGE_CONFIG[] = {
     {"consumer_commit_ms", CONFIG_DURATION, "1s", F(consumer_commit_ms), 100, 600000, NULL, NULL,
      "interval of commits of the stored offsets"},
     {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
-     "ZeroMQ high-water mark (messages)"},
+     "ZeroMQ high-water mark, in envelopes (set as ceil(n / 64) messages of up to 64)"},
     {"outbox_max_bytes", CONFIG_INT, "8388608", F(outbox_max_bytes), 65536, 1073741824, NULL, NULL,
      "bytes of envelopes kept for each full receiver (a core, the registry) before its policy "
      "applies: COMMAND waits, LOOKUP/DEDUP/ANNOUNCE dropped, EVENT_ACK kept up to 4x"},

@@ -15,7 +15,8 @@ const config_option_t CORE_CONFIG[] = {
     {"events_topic", CONFIG_STRING, "ocpp-events-up", F(events_topic), 0, 0, NULL, NULL,
      "Kafka topic of unified events"},
     {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
-     "ZeroMQ high-water mark of the core's sockets (messages)"},
+     "ZeroMQ high-water mark of the core's sockets, in envelopes (set as ceil(n / 64) messages of "
+     "up to 64)"},
     {"outbox_max_bytes", CONFIG_INT, "8388608", F(outbox_max_bytes), 65536, 1073741824, NULL, NULL,
      "bytes queued per receiver (each edge, kafka-bridge, redis-registry) once its ZeroMQ pipe is "
      "full; the core never waits on a peer: past this, events of CALLs are refused (the CALL is "

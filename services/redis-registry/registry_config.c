@@ -33,7 +33,7 @@ const config_option_t REGISTRY_CONFIG[] = {
     {"lease_refresh_ms", CONFIG_DURATION, "1s", F(lease_refresh_ms), 100, 60000, NULL, NULL,
      "how often the pod refreshes its lease"},
     {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
-     "ZeroMQ high-water mark (messages)"},
+     "ZeroMQ high-water mark, in envelopes (set as ceil(n / 64) messages of up to 64)"},
     {"sentinel_addrs", CONFIG_STRING, "", F(sentinel_addrs), 0, 0, NULL,
      registry_validate_addr_list,
      "Redis Sentinels host:port,host:port; when set, the primary of sentinel_master is asked "

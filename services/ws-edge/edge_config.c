@@ -36,7 +36,8 @@ const config_option_t EDGE_CONFIG[] = {
     {"send_queue_bytes", CONFIG_INT, "1048576", F(send_queue_bytes), 1024, 268435456, NULL, NULL,
      "bytes queued to a slow reader before it is closed with 1008"},
     {"zmq_hwm", CONFIG_INT, "10000", F(zmq_hwm), 1, 10000000, NULL, NULL,
-     "ZeroMQ high-water mark of the edge's sockets (messages)"},
+     "ZeroMQ high-water mark of the edge's sockets, in envelopes (set as ceil(n / 64) messages of "
+     "up to 64)"},
     {"handshake_timeout_ms", CONFIG_DURATION, "10s", F(handshake_timeout_ms), 100, 600000, NULL,
      NULL, "time allowed from TCP accept to a complete upgrade (whole seconds, rounded up)"},
     {"max_header_bytes", CONFIG_INT, "2048", F(max_header_bytes), 256, 65535, NULL, NULL,

@@ -174,8 +174,8 @@ END_TEST
 START_TEST(test_send_envelope)
 {
     char *ep = channel_ipc_endpoint(dir, "env");
-    zsock_t *pull = channel_pull_bind(ep, 100);
-    zsock_t *push = channel_push_connect(ep, 100);
+    zsock_t *pull = channel_pull_bind(ep, 100 * CHANNEL_BATCH_FRAMES);
+    zsock_t *push = channel_push_connect(ep, 100 * CHANNEL_BATCH_FRAMES);
     msgpack_sbuffer scratch;
     envelope_t in = {.type = ENV_EVENT}, out;
     zmq_msg_t msg;
@@ -232,8 +232,8 @@ static void record_send(const envelope_t *env, void *arg)
 START_TEST(test_drain)
 {
     char *ep = channel_ipc_endpoint(dir, "drain2");
-    zsock_t *pull = channel_pull_bind(ep, 100);
-    zsock_t *push = channel_push_connect(ep, 100);
+    zsock_t *pull = channel_pull_bind(ep, 100 * CHANNEL_BATCH_FRAMES);
+    zsock_t *push = channel_push_connect(ep, 100 * CHANNEL_BATCH_FRAMES);
     msgpack_sbuffer scratch;
     envelope_t in = {.type = ENV_SEND};
     uint64_t seen[8] = {0};
@@ -278,7 +278,7 @@ START_TEST(test_pod_sockets)
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof(name), "core-%d", i);
-        pulls[i] = channel_pull_at(dir, name, 100);
+        pulls[i] = channel_pull_at(dir, name, 100 * CHANNEL_BATCH_FRAMES);
         ck_assert_ptr_nonnull(pulls[i]);
     }
     zsock_t **cores = channel_push_to_cores(dir, 3, 100);

@@ -94,8 +94,8 @@ static size_t drain(zsock_t *pull, uint64_t *tokens, size_t max)
 
 START_TEST(test_sends_at_once_when_room)
 {
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
-    outbox_t *o = outbox_to_peer(100, 1000);
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
+    outbox_t *o = outbox_to_peer(100 * CHANNEL_BATCH_FRAMES, 1000);
     for (uint64_t t = 1; t <= 5; t++) {
         envelope_t env = ack(t);
         ck_assert_int_eq(outbox_send(o, &env, OUTBOX_TRY), 0);
@@ -114,7 +114,8 @@ END_TEST
 START_TEST(test_full_peer_queues_in_order_then_flushes)
 {
     size_t one = ack_size();
-    outbox_t *o = outbox_to_peer(2, 3 * one); /* ZeroMQ takes a few, the outbox 3 */
+    outbox_t *o =
+        outbox_to_peer(2 * CHANNEL_BATCH_FRAMES, 3 * one); /* ZeroMQ takes 2, the outbox 3 */
     uint64_t t = 0;
     int rc = 0;
     while (rc == 0 && t < 100) {
@@ -137,7 +138,7 @@ START_TEST(test_full_peer_queues_in_order_then_flushes)
     size_t queued = outbox_queued(o);
 
     /* the peer comes: a flush sends everything, in order, nothing twice */
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
     uint64_t got[16];
     size_t n = 0;
     for (int i = 0; i < 200 && n < 2 + queued; i++) {
@@ -192,8 +193,8 @@ END_TEST
 /* a batch: nothing leaves before its end, then one multipart message (frames in order) */
 START_TEST(test_batch_sends_one_multipart_message)
 {
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
-    outbox_t *o = outbox_to_peer(100, 1000);
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
+    outbox_t *o = outbox_to_peer(100 * CHANNEL_BATCH_FRAMES, 1000);
     outbox_batch_begin();
     for (uint64_t t = 1; t <= 5; t++) {
         envelope_t env = ack(t);
@@ -246,7 +247,7 @@ START_TEST(test_batch_waits_for_a_full_receiver)
     }
     ck_assert_uint_eq(outbox_batch_end(), 4);
     ck_assert_uint_eq(outbox_queued(o), 4); /* now waiting: the caller retries */
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
     uint64_t got[16];
     size_t n = 0;
     for (int i = 0; i < 200 && n < 7; i++) {
@@ -265,9 +266,9 @@ END_TEST
 /* an outbox destroyed within a batch hands its envelopes on first and leaves the batch */
 START_TEST(test_destroy_in_a_batch_sends_it)
 {
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
-    outbox_t *o = outbox_to_peer(100, 1000);
-    outbox_t *other = outbox_to_peer(100, 1000);
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
+    outbox_t *o = outbox_to_peer(100 * CHANNEL_BATCH_FRAMES, 1000);
+    outbox_t *other = outbox_to_peer(100 * CHANNEL_BATCH_FRAMES, 1000);
     outbox_batch_begin();
     envelope_t env = ack(1);
     ck_assert_int_eq(outbox_send(o, &env, OUTBOX_MUST), 0);
@@ -289,8 +290,9 @@ END_TEST
 START_TEST(test_batch_takes_what_the_socket_would)
 {
     size_t one = ack_size();
-    zsock_t *pull = channel_pull_bind(endpoint, 100);
-    outbox_t *o = outbox_to_peer(100, one / 2); /* smaller than one envelope */
+    zsock_t *pull = channel_pull_bind(endpoint, 100 * CHANNEL_BATCH_FRAMES);
+    outbox_t *o =
+        outbox_to_peer(100 * CHANNEL_BATCH_FRAMES, one / 2); /* smaller than one envelope */
     outbox_batch_begin();
     for (uint64_t t = 1; t <= 3; t++) {
         envelope_t env = ack(t);
