@@ -710,7 +710,12 @@ static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const 
     snprintf(what.action, sizeof(what.action), "%s", call->action);
     snprintf(what.traceparent, sizeof(what.traceparent), "%s", call->traceparent);
     snprintf(what.event_id, sizeof(what.event_id), "%s", event_id);
-    core_session_hold(c->s, &what, &text);
+    if (core_session_hold(c->s, &what, &text) < 0) {
+        u64map_remove(self->held, token);
+        free(text);
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "out of memory, retry");
+        return;
+    }
     metrics_gauge_set(self->m_held, (int64_t)u64map_size(self->held));
 }
 
@@ -928,7 +933,11 @@ static void txid_park(core_conn_t *self, conn_t *c, core_waiting_t *w, uint64_t 
         txid_give_up(self, c, w, "error", w->deadline_us);
         return;
     }
-    core_session_wait(c->s, w);
+    if (core_session_wait(c->s, w) < 0) {
+        u64map_remove(self->lookups, w->request_id);
+        txid_give_up(self, c, w, "error", w->deadline_us);
+        return;
+    }
     metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
@@ -1105,7 +1114,12 @@ static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, con
         return;
     }
     w.payload = json_incref((json_t *)call->payload);
-    core_session_wait(c->s, &w);
+    if (core_session_wait(c->s, &w) < 0) {
+        u64map_remove(self->lookups, w.request_id);
+        core_waiting_clear(&w);
+        serve_fallback(self, c, call, "error", now);
+        return;
+    }
     metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
@@ -1355,8 +1369,11 @@ static void on_command(core_conn_t *self, const env_command_t *m, uint64_t now)
      * default counted from then) wins over ttl_ms counted from now */
     if (m->expires_at_ms)
         cmd->expires_us = m->expires_at_ms * 1000u;
-    if (core_session_enqueue(c->s, cmd) < 0) {
-        command_end(self, c, &cmd, "rejected", "too many commands queued for this charge point",
+    int rc = core_session_enqueue(c->s, cmd);
+    if (rc < 0) {
+        command_end(self, c, &cmd, "rejected",
+                    rc == -ENOMEM ? "out of memory"
+                                  : "too many commands queued for this charge point",
                     now);
         goto out;
     }
