@@ -12,10 +12,10 @@
  * are allocated when first used, and the first three freed again when they empty. */
 #define SEEN_BYTES (CORE_EVENT_ID_LEN / 2)
 struct core_session_s {
-    core_held_t *held;          /* uplink: the answer waiting for persistence; NULL: none */
-    core_waiting_t *waiting;    /* uplink: the CALL waiting for its id token's status; NULL: none */
-    core_command_t **queue;     /* downlink, sorted: priority desc, then arrival; NULL when empty */
-    core_command_t *in_flight;  /* downlink CALL sent, NULL: none */
+    core_held_t *held;         /* uplink: the answer waiting for persistence; NULL: none */
+    core_waiting_t *waiting;   /* uplink: the CALL waiting for its id token's status; NULL: none */
+    core_command_t **queue;    /* downlink, sorted: priority desc, then arrival; NULL when empty */
+    core_command_t *in_flight; /* downlink CALL sent, NULL: none */
     uint8_t (*seen)[SEEN_BYTES]; /* ring of natural event ids (binary), NULL until the first */
     uint64_t seed;
     uint64_t next_seq;
