@@ -544,7 +544,9 @@ static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
         prev->closing = true;
         close_conn(self, prev, 1000, "superseded by a newer connection");
     }
-    zhashx_update(self->identities, c->identity, c);
+    if (prev) /* keyed by the connection's own identity: the entry goes with prev's key */
+        zhashx_delete(self->identities, c->identity);
+    zhashx_insert(self->identities, c->identity, c);
     send_register(self, c);
     if (o->kind == OPEN_FRESH) {
         char peer[64];
@@ -1828,6 +1830,10 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
     self->held = u64map_new(256);
     self->lookups = u64map_new(64);
     self->identities = zhashx_new();
+    if (self->identities) { /* keys borrowed from the conn_t (issue 15: bytes per connection) */
+        zhashx_set_key_duplicator(self->identities, NULL);
+        zhashx_set_key_destructor(self->identities, NULL);
+    }
     self->edges =
         core_edges_new(EDGES_MAX, cfg->unrouted_queue_max, cfg->unrouted_queue_ms * 1000u);
     self->tags = core_tags_new(cfg->tag_cache_max);
