@@ -42,8 +42,8 @@
 
 /* One charge-point connection, from CONNECT (or its recovery) to DISCONNECT. */
 typedef struct {
-    uint64_t key; /* table key, from (edge id, conn id) */
-    char edge_id[EDGE_ID_MAX + 1];
+    uint64_t key;        /* table key, from (edge id, conn id) */
+    const char *edge_id; /* its edge record's id (core_edges keeps every record to the end) */
     uint64_t conn_id;
     char identity[IDENTITY_MAX + 1];
     ocpp_version_t version;
@@ -472,11 +472,15 @@ static bool conn_newer(const conn_t *c, const conn_t *prev, open_kind_t kind)
  * or NULL when it was refused (closed). */
 static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
 {
+    /* from_edge made the record of every edge that sent something (or dropped the envelope) */
+    const core_edge_t *e = core_edges_get(self->edges, o->edge_id, true);
+    if (!e)
+        return NULL;
     conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->key = conn_key(o->edge_id, o->conn_id);
-    env_str_copy(o->edge_id, c->edge_id, sizeof(c->edge_id));
+    c->edge_id = e->id;
     env_str_copy(o->identity, c->identity, sizeof(c->identity));
     c->conn_id = o->conn_id;
     c->connected_us = o->at_us;
