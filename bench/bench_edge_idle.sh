@@ -74,6 +74,8 @@ run_load() {
   local servers=("$@") rss0 cpu0 rss1 cpu1 lgs=() i
   sleep 1
   rss0="$(sum_rss_kib "${servers[@]}")"
+  local per0=() p
+  for p in "${servers[@]}"; do per0+=("$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")"); done
   cpu0="$(sum_cpu_ticks "${servers[@]}")"
   local t0
   t0="$(date +%s.%N)"
@@ -96,6 +98,13 @@ run_load() {
   echo "bench: $name ramp done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   sleep 2 # let the servers settle
   rss1="$(sum_rss_kib "${servers[@]}")"
+  # per process kind (issue 15: where the bytes of an idle connection go); the connections
+  # held are read from the loadgens' reports below, the same count divides every row
+  local rows="" k
+  for k in "${!servers[@]}"; do
+    p="${servers[$k]}"
+    rows+="$(cat "/proc/$p/comm") ${per0[$k]} $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")"$'\n'
+  done
   for p in "${lgs[@]}"; do wait "$p" || true; done
   # ramp: each loadgen measured from its start to its last open; they started together
   cat "$RUN/$name".*.load | python3 -c '
@@ -115,7 +124,15 @@ print(f"{name:9s} ramp: {opened} of {n} open in {ramp:.2f} s = {opened / ramp:.0
 print(f"{name:9s} hold: {still} still open at the end of the hold, {closed} closed by the server")
 print(f"{name:9s} RSS: {rss0} KiB -> {rss1} KiB = {per:.0f} bytes ({per / 1024:.2f} KiB) per open connection; "
       f"server CPU during the ramp {cpu:.2f} s ({cpu * 1e6 / max(opened, 1):.0f} us per connection)")
-' "$name" "$N" "$rss0" "$rss1" "$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)"
+kinds = {}
+for row in sys.argv[6].splitlines():
+    comm, a, b = row.split()
+    k = kinds.setdefault(comm, [0, 0, 0])
+    k[0] += 1; k[1] += int(a); k[2] += int(b)
+if len(kinds) > 1:
+    for comm, (cnt, a, b) in sorted(kinds.items()):
+        print(f"{name:9s}   {comm:15s} x{cnt}: {a} KiB -> {b} KiB = {(b - a) * 1024 / max(opened, 1):.0f} bytes per open connection")
+' "$name" "$N" "$rss0" "$rss1" "$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)" "$rows"
 }
 
 # --- the gateway --------------------------------------------------------------------------

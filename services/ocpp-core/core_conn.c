@@ -42,8 +42,8 @@
 
 /* One charge-point connection, from CONNECT (or its recovery) to DISCONNECT. */
 typedef struct {
-    uint64_t key; /* table key, from (edge id, conn id) */
-    char edge_id[EDGE_ID_MAX + 1];
+    uint64_t key;        /* table key, from (edge id, conn id) */
+    const char *edge_id; /* its edge record's id (core_edges keeps every record to the end) */
     uint64_t conn_id;
     char identity[IDENTITY_MAX + 1];
     ocpp_version_t version;
@@ -472,11 +472,15 @@ static bool conn_newer(const conn_t *c, const conn_t *prev, open_kind_t kind)
  * or NULL when it was refused (closed). */
 static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
 {
+    /* from_edge made the record of every edge that sent something (or dropped the envelope) */
+    const core_edge_t *e = core_edges_get(self->edges, o->edge_id, true);
+    if (!e)
+        return NULL;
     conn_t *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->key = conn_key(o->edge_id, o->conn_id);
-    env_str_copy(o->edge_id, c->edge_id, sizeof(c->edge_id));
+    c->edge_id = e->id;
     env_str_copy(o->identity, c->identity, sizeof(c->identity));
     c->conn_id = o->conn_id;
     c->connected_us = o->at_us;
@@ -544,7 +548,9 @@ static conn_t *conn_open(core_conn_t *self, const open_t *o, uint64_t now)
         prev->closing = true;
         close_conn(self, prev, 1000, "superseded by a newer connection");
     }
-    zhashx_update(self->identities, c->identity, c);
+    if (prev) /* keyed by the connection's own identity: the entry goes with prev's key */
+        zhashx_delete(self->identities, c->identity);
+    zhashx_insert(self->identities, c->identity, c);
     send_register(self, c);
     if (o->kind == OPEN_FRESH) {
         char peer[64];
@@ -710,7 +716,12 @@ static void hold_answer(core_conn_t *self, conn_t *c, const call_t *call, const 
     snprintf(what.action, sizeof(what.action), "%s", call->action);
     snprintf(what.traceparent, sizeof(what.traceparent), "%s", call->traceparent);
     snprintf(what.event_id, sizeof(what.event_id), "%s", event_id);
-    core_session_hold(c->s, &what, &text);
+    if (core_session_hold(c->s, &what, &text) < 0) {
+        u64map_remove(self->held, token);
+        free(text);
+        reply_error(self, c, call->message_id, OCPP_ERR_INTERNAL, "out of memory, retry");
+        return;
+    }
     metrics_gauge_set(self->m_held, (int64_t)u64map_size(self->held));
 }
 
@@ -928,7 +939,11 @@ static void txid_park(core_conn_t *self, conn_t *c, core_waiting_t *w, uint64_t 
         txid_give_up(self, c, w, "error", w->deadline_us);
         return;
     }
-    core_session_wait(c->s, w);
+    if (core_session_wait(c->s, w) < 0) {
+        u64map_remove(self->lookups, w->request_id);
+        txid_give_up(self, c, w, "error", w->deadline_us);
+        return;
+    }
     metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
@@ -1105,7 +1120,12 @@ static void serve_with_tag(core_conn_t *self, conn_t *c, const call_t *call, con
         return;
     }
     w.payload = json_incref((json_t *)call->payload);
-    core_session_wait(c->s, &w);
+    if (core_session_wait(c->s, &w) < 0) {
+        u64map_remove(self->lookups, w.request_id);
+        core_waiting_clear(&w);
+        serve_fallback(self, c, call, "error", now);
+        return;
+    }
     metrics_gauge_set(self->m_waiting, (int64_t)u64map_size(self->lookups));
 }
 
@@ -1355,8 +1375,11 @@ static void on_command(core_conn_t *self, const env_command_t *m, uint64_t now)
      * default counted from then) wins over ttl_ms counted from now */
     if (m->expires_at_ms)
         cmd->expires_us = m->expires_at_ms * 1000u;
-    if (core_session_enqueue(c->s, cmd) < 0) {
-        command_end(self, c, &cmd, "rejected", "too many commands queued for this charge point",
+    int rc = core_session_enqueue(c->s, cmd);
+    if (rc < 0) {
+        command_end(self, c, &cmd, "rejected",
+                    rc == -ENOMEM ? "out of memory"
+                                  : "too many commands queued for this charge point",
                     now);
         goto out;
     }
@@ -1811,6 +1834,10 @@ core_conn_t *core_conn_new(const core_conn_config_t *cfg, const core_conn_ops_t 
     self->held = u64map_new(256);
     self->lookups = u64map_new(64);
     self->identities = zhashx_new();
+    if (self->identities) { /* keys borrowed from the conn_t (issue 15: bytes per connection) */
+        zhashx_set_key_duplicator(self->identities, NULL);
+        zhashx_set_key_destructor(self->identities, NULL);
+    }
     self->edges =
         core_edges_new(EDGES_MAX, cfg->unrouted_queue_max, cfg->unrouted_queue_ms * 1000u);
     self->tags = core_tags_new(cfg->tag_cache_max);

@@ -7,19 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What an idle connection keeps is this struct alone (issue 15: the core's bytes per idle
+ * connection): the held answer, the waiting CALL, the downlink queue and the ring of event ids
+ * are allocated when first used, and the first three freed again when they empty. */
+#define SEEN_BYTES (CORE_EVENT_ID_LEN / 2)
 struct core_session_s {
-    ocpp_version_t version;
-    int booted;
-    core_held_t held;       /* uplink: the answer waiting for persistence */
-    core_waiting_t waiting; /* uplink: the CALL waiting for its id token's status */
-    /* downlink */
-    core_command_t **queue; /* sorted: priority desc, then arrival */
-    size_t queued, queue_max;
-    core_command_t *in_flight;
+    core_held_t *held;         /* uplink: the answer waiting for persistence; NULL: none */
+    core_waiting_t *waiting;   /* uplink: the CALL waiting for its id token's status; NULL: none */
+    core_command_t **queue;    /* downlink, sorted: priority desc, then arrival; NULL when empty */
+    core_command_t *in_flight; /* downlink CALL sent, NULL: none */
+    uint8_t (*seen)[SEEN_BYTES]; /* ring of natural event ids (binary), NULL until the first */
     uint64_t seed;
     uint64_t next_seq;
-    char seen[CORE_SESSION_SEEN_MAX][CORE_EVENT_ID_LEN + 1]; /* a ring of natural event ids */
-    size_t seen_next;
+    uint32_t queued, queue_max;
+    uint8_t seen_n, seen_next; /* ids in the ring, next slot */
+    uint8_t version;           /* ocpp_version_t */
+    uint8_t booted;
 };
 
 void core_command_free(core_command_t **cmd)
@@ -33,16 +36,13 @@ void core_command_free(core_command_t **cmd)
 
 core_session_t *core_session_new(ocpp_version_t version, size_t queue_max, uint64_t seed)
 {
+    if (queue_max > UINT32_MAX)
+        return NULL;
     core_session_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    self->queue = calloc(queue_max ? queue_max : 1, sizeof(*self->queue));
-    if (!self->queue) {
-        free(self);
-        return NULL;
-    }
-    self->version = version;
-    self->queue_max = queue_max;
+    self->version = (uint8_t)version;
+    self->queue_max = (uint32_t)queue_max;
     self->seed = seed;
     return self;
 }
@@ -55,16 +55,21 @@ void core_session_destroy(core_session_t **self)
     for (size_t i = 0; i < s->queued; i++)
         core_command_free(&s->queue[i]);
     core_command_free(&s->in_flight);
-    core_held_clear(&s->held);
-    core_waiting_clear(&s->waiting);
+    if (s->held)
+        core_held_clear(s->held);
+    free(s->held);
+    if (s->waiting)
+        core_waiting_clear(s->waiting);
+    free(s->waiting);
     free(s->queue);
+    free(s->seen);
     free(s);
     *self = NULL;
 }
 
 ocpp_version_t core_session_version(const core_session_t *self)
 {
-    return self->version;
+    return (ocpp_version_t)self->version;
 }
 
 int core_session_booted(const core_session_t *self)
@@ -86,8 +91,13 @@ void core_held_clear(core_held_t *h)
 /* moves the held answer out (or an empty one) and leaves nothing held */
 static void held_move(core_session_t *self, core_held_t *out)
 {
-    *out = self->held;
-    memset(&self->held, 0, sizeof(self->held));
+    if (!self->held) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = *self->held;
+    free(self->held);
+    self->held = NULL;
 }
 
 core_call_verdict_t core_session_on_call(core_session_t *self, const char *action,
@@ -99,22 +109,29 @@ core_call_verdict_t core_session_on_call(core_session_t *self, const char *actio
     return CORE_CALL_SERVE;
 }
 
-void core_session_hold(core_session_t *self, const core_held_t *what, char **text)
+int core_session_hold(core_session_t *self, const core_held_t *what, char **text)
 {
-    core_held_clear(&self->held);
-    self->held = *what;
-    self->held.text = *text;
+    if (self->held) {
+        core_held_clear(self->held); /* abandoned; its room is reused */
+    } else {
+        self->held = malloc(sizeof(*self->held));
+        if (!self->held)
+            return -ENOMEM;
+    }
+    *self->held = *what;
+    self->held->text = *text;
     *text = NULL;
+    return 0;
 }
 
 uint64_t core_session_held_token(const core_session_t *self)
 {
-    return self->held.token;
+    return self->held ? self->held->token : 0;
 }
 
 int core_session_release(core_session_t *self, uint64_t token, core_held_t *out)
 {
-    if (!token || self->held.token != token)
+    if (!token || core_session_held_token(self) != token)
         return 0;
     held_move(self, out);
     return 1;
@@ -122,7 +139,8 @@ int core_session_release(core_session_t *self, uint64_t token, core_held_t *out)
 
 int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t *out)
 {
-    if (!self->held.token || !self->held.deadline_us || now_us < self->held.deadline_us)
+    const core_held_t *h = self->held;
+    if (!h || !h->token || !h->deadline_us || now_us < h->deadline_us)
         return 0;
     held_move(self, out);
     return 1;
@@ -130,7 +148,7 @@ int core_session_hold_expired(core_session_t *self, uint64_t now_us, core_held_t
 
 int core_session_take_held(core_session_t *self, core_held_t *out)
 {
-    if (!self->held.token)
+    if (!core_session_held_token(self))
         return 0;
     held_move(self, out);
     return 1;
@@ -142,30 +160,40 @@ void core_waiting_clear(core_waiting_t *w)
     memset(w, 0, sizeof(*w));
 }
 
-void core_session_wait(core_session_t *self, core_waiting_t *w)
+int core_session_wait(core_session_t *self, core_waiting_t *w)
 {
-    core_waiting_clear(&self->waiting);
-    self->waiting = *w;
+    if (self->waiting) {
+        core_waiting_clear(self->waiting); /* abandoned; its room is reused */
+    } else {
+        self->waiting = malloc(sizeof(*self->waiting));
+        if (!self->waiting)
+            return -ENOMEM;
+    }
+    *self->waiting = *w;
     memset(w, 0, sizeof(*w));
+    return 0;
 }
 
 const core_waiting_t *core_session_waiting(const core_session_t *self)
 {
-    return self->waiting.request_id ? &self->waiting : NULL;
+    return self->waiting && self->waiting->request_id ? self->waiting : NULL;
 }
 
 int core_session_take_waiting(core_session_t *self, uint64_t request_id, core_waiting_t *out)
 {
-    if (!self->waiting.request_id || (request_id && self->waiting.request_id != request_id))
+    const core_waiting_t *w = core_session_waiting(self);
+    if (!w || (request_id && w->request_id != request_id))
         return 0;
-    *out = self->waiting;
-    memset(&self->waiting, 0, sizeof(self->waiting));
+    *out = *self->waiting;
+    free(self->waiting);
+    self->waiting = NULL;
     return 1;
 }
 
 int core_session_wait_expired(core_session_t *self, uint64_t now_us, core_waiting_t *out)
 {
-    if (!self->waiting.request_id || now_us < self->waiting.deadline_us)
+    const core_waiting_t *w = core_session_waiting(self);
+    if (!w || now_us < w->deadline_us)
         return 0;
     return core_session_take_waiting(self, 0, out);
 }
@@ -174,6 +202,11 @@ int core_session_enqueue(core_session_t *self, core_command_t *cmd)
 {
     if (self->queued >= self->queue_max)
         return -ENOSPC;
+    if (!self->queue) {
+        self->queue = calloc(self->queue_max, sizeof(*self->queue));
+        if (!self->queue)
+            return -ENOMEM;
+    }
     size_t at = self->queued;
     while (at > 0 && self->queue[at - 1]->priority < cmd->priority)
         at--;
@@ -188,6 +221,10 @@ static core_command_t *take(core_session_t *self, size_t i)
     core_command_t *cmd = self->queue[i];
     memmove(&self->queue[i], &self->queue[i + 1], (self->queued - i - 1) * sizeof(*self->queue));
     self->queued--;
+    if (self->queued == 0) { /* most stations get a command now and then: room only meanwhile */
+        free(self->queue);
+        self->queue = NULL;
+    }
     return cmd;
 }
 
@@ -250,6 +287,20 @@ int core_session_busy(const core_session_t *self)
     return self->in_flight != NULL;
 }
 
+size_t core_session_bytes(const core_session_t *self)
+{
+    size_t n = sizeof(*self);
+    if (self->held)
+        n += sizeof(*self->held);
+    if (self->waiting)
+        n += sizeof(*self->waiting);
+    if (self->queue)
+        n += self->queue_max * sizeof(*self->queue);
+    if (self->seen)
+        n += CORE_SESSION_SEEN_MAX * sizeof(*self->seen);
+    return n;
+}
+
 uint64_t core_session_next_deadline(const core_session_t *self)
 {
     uint64_t d = 0;
@@ -258,10 +309,10 @@ uint64_t core_session_next_deadline(const core_session_t *self)
         if ((x) && (!d || (x) < d))                                                                \
             d = (x);                                                                               \
     } while (0)
-    if (self->held.token)
-        EARLIER(self->held.deadline_us);
-    if (self->waiting.request_id)
-        EARLIER(self->waiting.deadline_us);
+    if (core_session_held_token(self))
+        EARLIER(self->held->deadline_us);
+    if (core_session_waiting(self))
+        EARLIER(self->waiting->deadline_us);
     if (self->in_flight)
         EARLIER(self->in_flight->deadline_us);
     for (size_t i = 0; i < self->queued; i++)
@@ -270,20 +321,54 @@ uint64_t core_session_next_deadline(const core_session_t *self)
     return d;
 }
 
-int core_session_seen(const core_session_t *self, const char *event_id)
+/* An event id is CORE_EVENT_ID_LEN lowercase hex digits (core_event.h): kept as its bytes, half
+ * the room. 0 with out filled, -EINVAL for anything else (then it is never remembered, so a
+ * resend is published again: a duplicate, never a loss). */
+static int seen_key(const char *event_id, uint8_t out[SEEN_BYTES])
 {
-    if (!event_id || !event_id[0])
-        return 0;
-    for (size_t i = 0; i < CORE_SESSION_SEEN_MAX; i++)
-        if (strcmp(self->seen[i], event_id) == 0)
+    for (size_t i = 0; i < CORE_EVENT_ID_LEN; i++) {
+        char ch = event_id[i];
+        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (v < 0)
+            return -EINVAL;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    return event_id[CORE_EVENT_ID_LEN] == '\0' ? 0 : -EINVAL;
+}
+
+static int seen_bytes(const core_session_t *self, const uint8_t key[SEEN_BYTES])
+{
+    for (size_t i = 0; i < self->seen_n; i++)
+        if (memcmp(self->seen[i], key, SEEN_BYTES) == 0)
             return 1;
     return 0;
 }
 
+int core_session_seen(const core_session_t *self, const char *event_id)
+{
+    uint8_t key[SEEN_BYTES];
+    if (!event_id || !self->seen || seen_key(event_id, key) < 0)
+        return 0;
+    return seen_bytes(self, key);
+}
+
 void core_session_remember(core_session_t *self, const char *event_id)
 {
-    if (!event_id || !event_id[0] || core_session_seen(self, event_id))
+    uint8_t key[SEEN_BYTES];
+    if (!event_id || seen_key(event_id, key) < 0)
         return;
-    snprintf(self->seen[self->seen_next], sizeof(self->seen[0]), "%s", event_id);
-    self->seen_next = (self->seen_next + 1) % CORE_SESSION_SEEN_MAX;
+    if (!self->seen) {
+        self->seen = malloc(CORE_SESSION_SEEN_MAX * sizeof(*self->seen));
+        if (!self->seen)
+            return; /* not remembered: a resend is published again, a duplicate, never a loss */
+    } else if (seen_bytes(self, key)) {
+        return;
+    }
+    memcpy(self->seen[self->seen_next], key, SEEN_BYTES);
+    self->seen_next = (uint8_t)((self->seen_next + 1) % CORE_SESSION_SEEN_MAX);
+    if (self->seen_n < CORE_SESSION_SEEN_MAX)
+        self->seen_n++;
 }

@@ -85,8 +85,9 @@ core_call_verdict_t core_session_on_call(core_session_t *self, const char *actio
 
 /* The answer to what->message_id waits for persistence of the event with what->token (what's
  * other fields are copied, its text ignored); the session takes *text (set to NULL). A hold
- * still in place is abandoned first (freed). */
-void core_session_hold(core_session_t *self, const core_held_t *what, char **text);
+ * still in place is abandoned first (freed). 0, or -ENOMEM (nothing taken: the room for a held
+ * answer is allocated only while one is held, so an idle connection does not carry it). */
+int core_session_hold(core_session_t *self, const core_held_t *what, char **text);
 /* token of the held answer (0: none) */
 uint64_t core_session_held_token(const core_session_t *self);
 /* The event of token was persisted (or failed): 1 with the held answer moved into *out when it
@@ -136,8 +137,9 @@ typedef struct {
 
 /* Frees the payload and empties w. */
 void core_waiting_clear(core_waiting_t *w);
-/* The session takes *w (emptied); a CALL still waiting is abandoned (freed) first. */
-void core_session_wait(core_session_t *self, core_waiting_t *w);
+/* The session takes *w (emptied); a CALL still waiting is abandoned (freed) first. 0, or
+ * -ENOMEM (*w untouched: the room is allocated only while a CALL waits). */
+int core_session_wait(core_session_t *self, core_waiting_t *w);
 /* The waiting CALL (borrowed), or NULL. */
 const core_waiting_t *core_session_waiting(const core_session_t *self);
 /* 1 with the waiting CALL moved into *out when its request id is request_id (0: any), else 0. */
@@ -145,7 +147,8 @@ int core_session_take_waiting(core_session_t *self, uint64_t request_id, core_wa
 /* 1 with the waiting CALL moved into *out when its deadline passed, else 0. */
 int core_session_wait_expired(core_session_t *self, uint64_t now_us, core_waiting_t *out);
 
-/* Queue a command (ownership passes on success). -ENOSPC when the queue is full. */
+/* Queue a command (ownership passes on success). -ENOSPC when the queue is full, -ENOMEM when
+ * the room of an empty queue cannot be allocated (it is freed whenever the queue empties). */
 int core_session_enqueue(core_session_t *self, core_command_t *cmd);
 /* The next command to send, or NULL (one in flight, or none queued). It gets a fresh message
  * id and its deadline (now + timeout); the session keeps it as the in-flight CALL. Commands
@@ -164,11 +167,18 @@ size_t core_session_queued(const core_session_t *self);
 int core_session_busy(const core_session_t *self); /* a downlink CALL is in flight */
 /* Resends the gateway can see (DESIGN §3): the natural event ids of the last
  * CORE_SESSION_SEEN_MAX events of this connection that reached Kafka (or were handed on, when
- * they need no persistence). 1 when event_id is among them. */
+ * they need no persistence). 1 when event_id is among them. Ids are CORE_EVENT_ID_LEN lowercase
+ * hex digits (core_event.h), kept as their 16 bytes; anything else is never remembered (a resend
+ * of it is published again: a duplicate, never a loss). */
 #define CORE_SESSION_SEEN_MAX 16
 int core_session_seen(const core_session_t *self, const char *event_id);
-/* Adds event_id to them (the oldest goes); "" is ignored. */
+/* Adds event_id to them (the oldest goes); "" is ignored. The ring is allocated at the first. */
 void core_session_remember(core_session_t *self, const char *event_id);
+
+/* Bytes this session holds in its own allocations (its struct, held answer, waiting CALL, queue
+ * room, event-id ring; not the commands, texts and payloads they point to): what an idle
+ * connection costs the core beyond its table entry (tests, bench/README.md). */
+size_t core_session_bytes(const core_session_t *self);
 
 /* earliest deadline of anything pending (0: none), to schedule the next check */
 uint64_t core_session_next_deadline(const core_session_t *self);

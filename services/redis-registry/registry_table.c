@@ -35,8 +35,8 @@ typedef struct {
     uint32_t core;
     uint64_t conn_id;
     char edge[64];
-    char version[16];
-    char boot[16];
+    char version[12]; /* "1.6", "2.0.1", "2.1" (a subprotocol name fits too) */
+    char boot[12];    /* "accepted", "pending", "rejected", "" */
     uint64_t since_us;
     uint64_t epoch;         /* 0 until the first claim answered: then re-assertions are CAS on it */
     uint64_t registered_us; /* when its last REGISTER came (confirms it after a core restart) */
@@ -190,6 +190,10 @@ registry_table_t *registry_table_new(const registry_table_config_t *cfg,
         return NULL;
     }
     zhashx_set_destructor(self->regs, registry_item_free);
+    /* keyed by the reg_t's own identity, not a copy (issue 15: bytes per idle connection); every
+     * entry is removed with its reg_t, never renamed or updated in place */
+    zhashx_set_key_duplicator(self->regs, NULL);
+    zhashx_set_key_destructor(self->regs, NULL);
     zhashx_set_destructor(self->replaced, registry_item_free);
     zlistx_set_duplicator(self->recon.reads, registry_item_strdup);
     zlistx_set_destructor(self->recon.reads, registry_item_free);

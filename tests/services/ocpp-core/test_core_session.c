@@ -53,7 +53,7 @@ static void hold(core_session_t *s, const char *message_id, uint64_t token, uint
     char *text = strdup(message_id); /* stands for the CALLRESULT */
     core_held_t what = {.token = token, .deadline_us = deadline};
     snprintf(what.message_id, sizeof(what.message_id), "%s", message_id);
-    core_session_hold(s, &what, &text);
+    ck_assert_int_eq(core_session_hold(s, &what, &text), 0);
     ck_assert_ptr_null(text); /* the session owns it */
 }
 
@@ -409,7 +409,7 @@ START_TEST(test_waiting_call)
     core_waiting_t w = {.request_id = 5, .deadline_us = 10 * SEC, .payload = json_object()};
     snprintf(w.message_id, sizeof(w.message_id), "m1");
     snprintf(w.tag, sizeof(w.tag), "CARD");
-    core_session_wait(s, &w);
+    ck_assert_int_eq(core_session_wait(s, &w), 0);
     ck_assert_ptr_null(w.payload); /* taken */
     ck_assert_uint_eq(core_session_waiting(s)->request_id, 5);
     ck_assert_str_eq(core_session_waiting(s)->tag, "CARD");
@@ -425,14 +425,100 @@ START_TEST(test_waiting_call)
     /* replaced, then expired */
     core_waiting_t a = {.request_id = 7, .deadline_us = 3 * SEC, .payload = json_object()};
     core_waiting_t b = {.request_id = 8, .deadline_us = 4 * SEC, .payload = json_object()};
-    core_session_wait(s, &a);
-    core_session_wait(s, &b); /* a is freed */
+    ck_assert_int_eq(core_session_wait(s, &a), 0);
+    ck_assert_int_eq(core_session_wait(s, &b), 0); /* a is freed */
     ck_assert_int_eq(core_session_wait_expired(s, 4 * SEC, &w), 1);
     ck_assert_uint_eq(w.request_id, 8);
     core_waiting_clear(&w);
     /* still waiting when the session ends: freed with it */
     core_waiting_t c = {.request_id = 9, .deadline_us = 5 * SEC, .payload = json_object()};
-    core_session_wait(s, &c);
+    ck_assert_int_eq(core_session_wait(s, &c), 0);
+    core_session_destroy(&s);
+}
+END_TEST
+
+/* issue 15: an idle session is its struct alone; the held answer, the waiting CALL and the queue
+ * room exist only while used, and come back to that size when they empty */
+START_TEST(test_idle_footprint)
+{
+    core_session_t *s = core_session_new(OCPP_V201, 16, 1);
+    size_t idle = core_session_bytes(s);
+    ck_assert_uint_le(idle, 96);
+    core_held_t h;
+    hold(s, "m1", 7, 0);
+    ck_assert_uint_gt(core_session_bytes(s), idle + sizeof(core_held_t) - 1);
+    hold(s, "m2", 8, 0); /* replaces m1 in the same room */
+    ck_assert_uint_eq(core_session_bytes(s), idle + sizeof(core_held_t));
+    ck_assert_int_eq(core_session_release(s, 8, &h), 1);
+    core_held_clear(&h);
+    ck_assert_uint_eq(core_session_bytes(s), idle);
+    core_waiting_t w = {.request_id = 5, .deadline_us = 10 * SEC, .payload = json_object()};
+    ck_assert_int_eq(core_session_wait(s, &w), 0);
+    ck_assert_uint_eq(core_session_bytes(s), idle + sizeof(core_waiting_t));
+    ck_assert_int_eq(core_session_take_waiting(s, 5, &w), 1);
+    core_waiting_clear(&w);
+    ck_assert_uint_eq(core_session_bytes(s), idle);
+    /* queue room while commands wait, none once the last one left */
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("c1", "Reset", 0, 0)), 0);
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("c2", "Reset", 0, 0)), 0);
+    ck_assert_uint_eq(core_session_bytes(s), idle + 16 * sizeof(core_command_t *));
+    core_command_t *expired = NULL, *sent = core_session_next(s, 1, SEC, &expired);
+    ck_assert_ptr_nonnull(sent);
+    ck_assert_uint_eq(core_session_queued(s), 1);
+    core_command_t *last = core_session_take_any(s); /* the in-flight one first */
+    ck_assert_ptr_eq(last, sent);
+    core_command_free(&last);
+    last = core_session_take_any(s);
+    ck_assert_str_eq(last->command_id, "c2");
+    core_command_free(&last);
+    ck_assert_uint_eq(core_session_queued(s), 0);
+    ck_assert_uint_eq(core_session_bytes(s), idle);
+    ck_assert_int_eq(core_session_enqueue(s, cmd_new("c3", "Reset", 0, 0)), 0); /* room again */
+    ck_assert_uint_eq(core_session_queued(s), 1);
+    core_session_destroy(&s); /* frees c3 */
+}
+END_TEST
+
+/* the resends seen: 16 ids kept as their bytes, the oldest goes, anything but 32 lowercase hex
+ * digits is never remembered (so never taken for a resend) */
+START_TEST(test_seen_ring)
+{
+    core_session_t *s = core_session_new(OCPP_V16, 4, 1);
+    size_t idle = core_session_bytes(s);
+    char id[CORE_SESSION_SEEN_MAX + 2][CORE_EVENT_ID_LEN + 1];
+    for (int i = 0; i < CORE_SESSION_SEEN_MAX + 2; i++)
+        snprintf(id[i], sizeof(id[i]), "%032x", 0xabc0 + i);
+    ck_assert_int_eq(core_session_seen(s, id[0]), 0);
+    ck_assert_uint_eq(core_session_bytes(s), idle); /* nothing allocated to answer no */
+    core_session_remember(s, id[0]);
+    ck_assert_uint_eq(core_session_bytes(s), idle + CORE_SESSION_SEEN_MAX * 16);
+    ck_assert_int_eq(core_session_seen(s, id[0]), 1);
+    ck_assert_int_eq(core_session_seen(s, id[1]), 0);
+    /* all zero bytes are an id like any other, not an empty slot */
+    char zero[CORE_EVENT_ID_LEN + 1];
+    memset(zero, '0', CORE_EVENT_ID_LEN);
+    zero[CORE_EVENT_ID_LEN] = '\0';
+    ck_assert_int_eq(core_session_seen(s, zero), 0);
+    core_session_remember(s, id[0]); /* twice: kept once */
+    for (int i = 1; i < CORE_SESSION_SEEN_MAX; i++)
+        core_session_remember(s, id[i]);
+    for (int i = 0; i < CORE_SESSION_SEEN_MAX; i++)
+        ck_assert_int_eq(core_session_seen(s, id[i]), 1);
+    core_session_remember(s, id[CORE_SESSION_SEEN_MAX]); /* the oldest (id[0]) goes */
+    ck_assert_int_eq(core_session_seen(s, id[0]), 0);
+    ck_assert_int_eq(core_session_seen(s, id[1]), 1);
+    ck_assert_int_eq(core_session_seen(s, id[CORE_SESSION_SEEN_MAX]), 1);
+    /* not an event id: upper case, short, long, not hex, empty */
+    char upper[CORE_EVENT_ID_LEN + 1], longer[CORE_EVENT_ID_LEN + 2];
+    snprintf(upper, sizeof(upper), "%032X", 0xabcdef);
+    snprintf(longer, sizeof(longer), "%s0", id[2]);
+    const char *bad[] = {upper, "abc", longer, "zz000000000000000000000000000000", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        core_session_remember(s, bad[i]);
+        ck_assert_int_eq(core_session_seen(s, bad[i]), 0);
+    }
+    ck_assert_int_eq(core_session_seen(s, id[2]), 1); /* not evicted by them */
+    ck_assert_int_eq(core_session_seen(s, NULL), 0);
     core_session_destroy(&s);
 }
 END_TEST
@@ -517,6 +603,8 @@ int main(void)
     tcase_add_test(t, test_every_cp_call_answered_validly);
     tcase_add_test(t, test_persist_flags_and_auth);
     tcase_add_test(t, test_waiting_call);
+    tcase_add_test(t, test_idle_footprint);
+    tcase_add_test(t, test_seen_ring);
     tcase_add_test(t, test_redis_policy_answers);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
