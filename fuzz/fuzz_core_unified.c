@@ -111,10 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         text = core_event_build(&plain);
         want = json_dumps(ev.raw, JSON_COMPACT);
         if (want) {
-            char *tail = malloc(strlen(want) + 16);
+            size_t cap = strlen(want) + 16;
+            char *tail = malloc(cap);
             if (!tail)
                 abort();
-            sprintf(tail, "{\"raw\":%s}", want);
+            snprintf(tail, cap, "{\"raw\":%s}", want);
             ends_with(text, tail, "}");
             free(tail);
         } else {

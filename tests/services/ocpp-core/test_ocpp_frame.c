@@ -301,8 +301,8 @@ START_TEST(test_cloudevent_bytes)
         "\"b\":false,\"n\":null},\"s\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f"
         "\\u00e9\\u20ac\\ud83d\\ude00\",\"m\":9223372036854775807,\"\":\"empty key\"}",
         0, NULL);
-    json_t *raw = json_loads("{\"zeta\":1,\"alpha\":[0.5,\"x\"],\"mid\":{\"b\":1,\"a\":2}}", 0,
-                             NULL);
+    json_t *raw =
+        json_loads("{\"zeta\":1,\"alpha\":[0.5,\"x\"],\"mid\":{\"b\":1,\"a\":2}}", 0, NULL);
     ck_assert_ptr_nonnull(data);
     ck_assert_ptr_nonnull(raw);
     core_event_t ev = {.type = "t",
