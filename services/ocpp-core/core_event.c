@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "hex.h"
 #include "json_escape.h"
+#include "json_text.h"
 
 #include <openssl/evp.h>
 
@@ -221,208 +221,20 @@ void core_event_format_time(uint64_t time_us, char out[32])
  * JSON_SORT_KEYS for the data and JSON_COMPACT for data.raw, as before: strings escaped as
  * jansson does (its strings are valid UTF-8, kept as is), reals by jansson's "%.17g" rule. */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} wbuf_t;
-
-static void w_put(wbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void w_str(wbuf_t *b, const char *s)
-{
-    w_put(b, s, strlen(s));
-}
-
-/* s as a JSON string literal, escaped as jansson's dump escapes (JSON_COMPACT, no
- * JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH): '"' '\\' \b \f \n \r \t, other controls \u00XX
- * (uppercase hex), every other byte as is; the runs that need no escape are copied whole */
-static void w_json_string(wbuf_t *b, const char *s, size_t len)
-{
-    w_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        w_put(b, s + run, i - run);
-        run = i + 1;
-        char esc[8];
-        switch (c) {
-        case '"':
-            w_put(b, "\\\"", 2);
-            break;
-        case '\\':
-            w_put(b, "\\\\", 2);
-            break;
-        case '\b':
-            w_put(b, "\\b", 2);
-            break;
-        case '\f':
-            w_put(b, "\\f", 2);
-            break;
-        case '\n':
-            w_put(b, "\\n", 2);
-            break;
-        case '\r':
-            w_put(b, "\\r", 2);
-            break;
-        case '\t':
-            w_put(b, "\\t", 2);
-            break;
-        default:
-            snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
-            w_put(b, esc, 6);
-        }
-    }
-    w_put(b, s + run, len - run);
-    w_put(b, "\"", 1);
-}
-
-/* a real as jansson dumps it (jsonp_dtostr, precision 17): "%.17g", ".0" added when it has
- * neither '.' nor 'e', the exponent without '+' and leading zeros */
-static int w_real(wbuf_t *b, double v)
-{
-    if (isnan(v) || isinf(v))
-        return -1; /* jansson refuses them too */
-    char buf[64];
-    int n = snprintf(buf, sizeof(buf) - 3, "%.17g", v);
-    if (n < 0 || (size_t)n >= sizeof(buf) - 3)
-        return -1;
-    size_t len = (size_t)n;
-    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
-        memcpy(buf + len, ".0", 3);
-        len += 2;
-    }
-    char *start = strchr(buf, 'e');
-    if (start) {
-        start++;
-        char *end = start + 1;
-        if (*start == '-')
-            start++;
-        while (*end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, len - (size_t)(end - buf) + 1);
-            len -= (size_t)(end - start);
-        }
-    }
-    w_put(b, buf, len);
-    return 0;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* v as jansson's json_dumps(v, JSON_COMPACT | (sorted ? JSON_SORT_KEYS : 0)); -1 where jansson
- * would fail (NaN, infinity, nesting deeper than it allows) */
-static int w_json(wbuf_t *b, const json_t *v, int sorted, int depth)
-{
-    char num[32];
-    if (depth > 2048) /* JSON_PARSER_MAX_DEPTH: the trees here are far shallower */
-        return -1;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        size_t n = json_object_size(v);
-        if (n == 0) {
-            w_put(b, "{}", 2);
-            return 0;
-        }
-        const char *stack_keys[32];
-        const char **keys = n <= 32 ? stack_keys : malloc(n * sizeof(*keys));
-        if (!keys)
-            return -1;
-        size_t k = 0;
-        const char *key;
-        json_t *member;
-        json_object_foreach((json_t *)v, key, member)
-        {
-            keys[k++] = key;
-        }
-        if (sorted)
-            qsort(keys, k, sizeof(*keys), key_cmp);
-        int rc = 0;
-        w_put(b, "{", 1);
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            if (i)
-                w_put(b, ",", 1);
-            w_json_string(b, keys[i], strlen(keys[i]));
-            w_put(b, ":", 1);
-            rc = w_json(b, json_object_get(v, keys[i]), sorted, depth + 1);
-        }
-        w_put(b, "}", 1);
-        if (keys != stack_keys)
-            free(keys);
-        return rc;
-    }
-    case JSON_ARRAY: {
-        w_put(b, "[", 1);
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                w_put(b, ",", 1);
-            if (w_json(b, json_array_get(v, i), sorted, depth + 1) < 0)
-                return -1;
-        }
-        w_put(b, "]", 1);
-        return 0;
-    }
-    case JSON_STRING:
-        w_json_string(b, json_string_value(v), json_string_length(v));
-        return 0;
-    case JSON_INTEGER:
-        w_put(b, num,
-              (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
-        return 0;
-    case JSON_REAL:
-        return w_real(b, json_real_value(v));
-    case JSON_TRUE:
-        w_put(b, "true", 4);
-        return 0;
-    case JSON_FALSE:
-        w_put(b, "false", 5);
-        return 0;
-    case JSON_NULL:
-        w_put(b, "null", 4);
-        return 0;
-    }
-    return -1;
-}
-
 /* an attribute of the envelope, escaped by json_escape as it always was (0x7F escaped, invalid
  * UTF-8 replaced: the identity and the pod are not jansson strings) */
-static void w_cstr(wbuf_t *b, const char *s)
+static void w_cstr(json_buf_t *b, const char *s)
 {
     size_t len = s ? strlen(s) : 0, done = 0;
-    w_put(b, "\"", 1);
+    json_buf_put(b, "\"", 1);
     while (done < len && !b->oom) {
         char chunk[256];
         size_t consumed;
         size_t n = json_escape(s + done, len - done, chunk, sizeof(chunk), &consumed);
-        w_put(b, chunk, n);
+        json_buf_put(b, chunk, n);
         done += consumed;
     }
-    w_put(b, "\"", 1);
+    json_buf_put(b, "\"", 1);
 }
 
 char *core_event_build(const core_event_t *ev)
@@ -431,55 +243,55 @@ char *core_event_build(const core_event_t *ev)
         return NULL;
     char time_text[32];
     core_event_format_time(ev->time_us, time_text);
-    wbuf_t b = {0};
-    w_str(&b, "{\"specversion\":\"1.0\",\"id\":");
+    json_buf_t b = {0};
+    json_buf_str(&b, "{\"specversion\":\"1.0\",\"id\":");
     w_cstr(&b, ev->id);
     char source[160];
     snprintf(source, sizeof(source), "/ocppgw/%s", ev->pod);
-    w_str(&b, ",\"source\":");
+    json_buf_str(&b, ",\"source\":");
     w_cstr(&b, source);
-    w_str(&b, ",\"type\":");
+    json_buf_str(&b, ",\"type\":");
     w_cstr(&b, ev->type);
-    w_str(&b, ",\"subject\":");
+    json_buf_str(&b, ",\"subject\":");
     w_cstr(&b, ev->identity);
-    w_str(&b, ",\"time\":\"");
-    w_str(&b, time_text);
-    w_str(&b, "\",\"datacontenttype\":\"application/json\"");
+    json_buf_str(&b, ",\"time\":\"");
+    json_buf_str(&b, time_text);
+    json_buf_str(&b, "\",\"datacontenttype\":\"application/json\"");
     char schema[160];
     snprintf(schema, sizeof(schema), CORE_EVENT_SCHEMA_BASE "event-%s.json", ev->type);
-    w_str(&b, ",\"dataschema\":");
+    json_buf_str(&b, ",\"dataschema\":");
     w_cstr(&b, schema);
-    w_str(&b, ",\"data\":");
+    json_buf_str(&b, ",\"data\":");
     int rc = 0;
     size_t data_at = b.len;
     if (ev->data)
-        rc = w_json(&b, ev->data, 1, 0);
+        rc = json_buf_value(&b, ev->data, 1);
     else
-        w_put(&b, "{}", 2);
+        json_buf_put(&b, "{}", 2);
     if (rc == 0 && (ev->version || ev->raw)) {
         int empty = b.len - data_at <= 2;
         b.len--; /* without the closing brace (data is an object) */
         if (ev->version) {
-            w_str(&b, empty ? "" : ",");
-            w_str(&b, "\"ocpp\":{\"version\":\"");
-            w_str(&b, ocpp_version_name(ev->version));
-            w_str(&b, "\",\"action\":");
+            json_buf_str(&b, empty ? "" : ",");
+            json_buf_str(&b, "\"ocpp\":{\"version\":\"");
+            json_buf_str(&b, ocpp_version_name(ev->version));
+            json_buf_str(&b, "\",\"action\":");
             w_cstr(&b, ev->action);
-            w_str(&b, ",\"message_id\":");
+            json_buf_str(&b, ",\"message_id\":");
             w_cstr(&b, ev->message_id);
-            w_put(&b, "}", 1);
+            json_buf_put(&b, "}", 1);
             empty = 0;
         }
         /* as json_dumps without JSON_ENCODE_ANY did: a raw that is not a container is left out */
         if (ev->raw && (json_is_object(ev->raw) || json_is_array(ev->raw))) {
             size_t before = b.len;
-            w_str(&b, empty ? "\"raw\":" : ",\"raw\":");
-            if (w_json(&b, ev->raw, 0, 0) < 0)
+            json_buf_str(&b, empty ? "\"raw\":" : ",\"raw\":");
+            if (json_buf_value(&b, ev->raw, 0) < 0)
                 b.len = before; /* as before: a raw payload that cannot be dumped is left out */
         }
-        w_put(&b, "}", 1);
+        json_buf_put(&b, "}", 1);
     }
-    w_put(&b, "}", 1);
+    json_buf_put(&b, "}", 1);
     if (rc < 0 || b.oom) {
         free(b.p);
         return NULL;
