@@ -177,27 +177,24 @@ int core_event_natural_id(const char *identity, ocpp_version_t version, const ch
             parts[n++] = f[i];
         }
         /* 1.6 MeterValues: the timestamps of its samples tell one report from the next */
-        char *stamps = NULL;
+        json_buf_t stamps = {0}; /* not an open_memstream FILE: one buffer (issue 15) */
         if (version == OCPP_V16 && strcmp(action, "MeterValues") == 0) {
-            size_t len = 0;
-            FILE *m = open_memstream(&stamps, &len);
-            if (!m)
-                return 0;
             size_t i;
             const json_t *mv;
+            json_buf_put(&stamps, "", 0);
             json_array_foreach(json_object_get(payload, "meterValue"), i, mv)
             {
-                fputs(json_string_value(json_object_get(mv, "timestamp")) ?: "", m);
-                fputc(',', m);
+                json_buf_str(&stamps, json_string_value(json_object_get(mv, "timestamp")) ?: "");
+                json_buf_put(&stamps, ",", 1);
             }
-            if (fclose(m) != 0) {
-                free(stamps);
+            if (stamps.oom) {
+                free(stamps.p);
                 return 0;
             }
-            parts[n++] = stamps;
+            parts[n++] = stamps.p;
         }
         core_event_id_parts(parts, n, out);
-        free(stamps);
+        free(stamps.p);
         return 1;
     }
     return 0;

@@ -368,7 +368,7 @@ json_t *json_text_parse(const char *text, size_t len)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-static void buf_grow(json_buf_t *b, size_t n)
+void json_buf_grow(json_buf_t *b, size_t n)
 {
     size_t cap = b->cap ? b->cap : 2048;
     while (b->len + n + 1 > cap)
@@ -380,17 +380,6 @@ static void buf_grow(json_buf_t *b, size_t n)
     }
     b->p = p;
     b->cap = cap;
-}
-
-void json_buf_put(json_buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap)
-        buf_grow(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
 }
 
 void json_buf_str(json_buf_t *b, const char *s)

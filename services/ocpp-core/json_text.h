@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <string.h>
 
 /* a new reference, or NULL: not certain (malformed, or outside what this reader takes) */
 json_t *json_text_parse(const char *text, size_t len);
@@ -24,7 +25,18 @@ typedef struct {
     int oom; /* an allocation failed: the text is incomplete */
 } json_buf_t;
 
-void json_buf_put(json_buf_t *b, const char *s, size_t n);
+void json_buf_grow(json_buf_t *b, size_t n);
+/* appends s[0..n): inline, it runs a few hundred times per event */
+static inline void json_buf_put(json_buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        json_buf_grow(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
 void json_buf_str(json_buf_t *b, const char *s); /* s as is (not quoted) */
 /* s[0..len) as a JSON string literal, escaped as jansson escapes (valid UTF-8 kept as is) */
 void json_buf_string(json_buf_t *b, const char *s, size_t len);
