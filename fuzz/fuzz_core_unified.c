@@ -14,6 +14,7 @@
 #include "unified_event.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,16 @@ static void check_json(const char *text)
     if (!j)
         abort(); /* what goes to Kafka is JSON */
     json_decref(j);
+}
+
+/* text ends with want then end */
+static void ends_with(const char *text, const char *want, const char *end)
+{
+    if (!text || !want)
+        abort();
+    size_t tl = strlen(text), wl = strlen(want), el = strlen(end);
+    if (tl < wl + el || memcmp(text + tl - wl - el, want, wl) || memcmp(text + tl - el, end, el))
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,6 +96,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* only out of memory */
         check_json(text);
         free(text);
+        /* the one-pass writer writes the bytes jansson's dumper wrote: the data sorted, the raw
+         * payload in its order (consumers may hash the text) */
+        core_event_t plain = ev;
+        plain.version = 0;
+        plain.raw = NULL;
+        text = core_event_build(&plain);
+        char *want = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+        ends_with(text, want, "}");
+        free(text);
+        free(want);
+        plain.data = NULL;
+        plain.raw = ev.raw;
+        text = core_event_build(&plain);
+        want = json_dumps(ev.raw, JSON_COMPACT);
+        if (want) {
+            size_t cap = strlen(want) + 16;
+            char *tail = malloc(cap);
+            if (!tail)
+                abort();
+            snprintf(tail, cap, "{\"raw\":%s}", want);
+            ends_with(text, tail, "}");
+            free(tail);
+        } else {
+            ends_with(text, "{}", "}");
+        }
+        free(text);
+        free(want);
         json_decref(d);
     }
     json_decref(in);

@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "json_escape.h"
+#include "json_text.h"
 
 #include <openssl/evp.h>
 
@@ -176,27 +177,24 @@ int core_event_natural_id(const char *identity, ocpp_version_t version, const ch
             parts[n++] = f[i];
         }
         /* 1.6 MeterValues: the timestamps of its samples tell one report from the next */
-        char *stamps = NULL;
+        json_buf_t stamps = {0}; /* not an open_memstream FILE: one buffer (issue 15) */
         if (version == OCPP_V16 && strcmp(action, "MeterValues") == 0) {
-            size_t len = 0;
-            FILE *m = open_memstream(&stamps, &len);
-            if (!m)
-                return 0;
             size_t i;
             const json_t *mv;
+            json_buf_put(&stamps, "", 0);
             json_array_foreach(json_object_get(payload, "meterValue"), i, mv)
             {
-                fputs(json_string_value(json_object_get(mv, "timestamp")) ?: "", m);
-                fputc(',', m);
+                json_buf_str(&stamps, json_string_value(json_object_get(mv, "timestamp")) ?: "");
+                json_buf_put(&stamps, ",", 1);
             }
-            if (fclose(m) != 0) {
-                free(stamps);
+            if (stamps.oom) {
+                free(stamps.p);
                 return 0;
             }
-            parts[n++] = stamps;
+            parts[n++] = stamps.p;
         }
         core_event_id_parts(parts, n, out);
-        free(stamps);
+        free(stamps.p);
         return 1;
     }
     return 0;
@@ -211,84 +209,90 @@ void core_event_format_time(uint64_t time_us, char out[32])
     snprintf(out + n, 32 - n, ".%03uZ", (unsigned)((time_us / 1000u) % 1000u));
 }
 
-/* appends s as a JSON string literal; the runs that need no escape are written whole (one
- * locked stdio call per run, not per character: it was 8 % of the core's CPU, issue 15) */
-static void put_json_string(FILE *f, const char *s)
+/* ---- the CloudEvent in one pass -----------------------------------------------------------
+ *
+ * The event is written into one growing buffer: the envelope, then the data tree walked by
+ * json_buf_value (json_text.c)
+ * (not json_dumps into a second string copied through an open_memstream FILE: jansson's dumper
+ * checks UTF-8 one code point at a time and the stream locked per call, together 35 % of the
+ * core's instructions per MeterValues, issue 15). The bytes are jansson's JSON_COMPACT |
+ * JSON_SORT_KEYS for the data and JSON_COMPACT for data.raw, as before: strings escaped as
+ * jansson does (its strings are valid UTF-8, kept as is), reals by jansson's "%.17g" rule. */
+
+/* an attribute of the envelope, escaped by json_escape as it always was (0x7F escaped, invalid
+ * UTF-8 replaced: the identity and the pod are not jansson strings) */
+static void w_cstr(json_buf_t *b, const char *s)
 {
     size_t len = s ? strlen(s) : 0, done = 0;
-    fputc('"', f);
-    while (done < len) {
+    json_buf_put(b, "\"", 1);
+    while (done < len && !b->oom) {
         char chunk[256];
         size_t consumed;
         size_t n = json_escape(s + done, len - done, chunk, sizeof(chunk), &consumed);
-        fwrite(chunk, 1, n, f);
+        json_buf_put(b, chunk, n);
         done += consumed;
     }
-    fputc('"', f);
+    json_buf_put(b, "\"", 1);
 }
 
 char *core_event_build(const core_event_t *ev)
 {
     if (!ev->id || !ev->type)
         return NULL;
-    char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
-    if (!data)
-        return NULL;
-    const char *id = ev->id;
     char time_text[32];
     core_event_format_time(ev->time_us, time_text);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f) {
-        free(data);
-        return NULL;
-    }
-    fputs("{\"specversion\":\"1.0\",\"id\":", f);
-    put_json_string(f, id);
+    json_buf_t b = {0};
+    json_buf_str(&b, "{\"specversion\":\"1.0\",\"id\":");
+    w_cstr(&b, ev->id);
     char source[160];
     snprintf(source, sizeof(source), "/ocppgw/%s", ev->pod);
-    fputs(",\"source\":", f);
-    put_json_string(f, source);
-    fputs(",\"type\":", f);
-    put_json_string(f, ev->type);
-    fputs(",\"subject\":", f);
-    put_json_string(f, ev->identity);
-    fprintf(f, ",\"time\":\"%s\",\"datacontenttype\":\"application/json\"", time_text);
+    json_buf_str(&b, ",\"source\":");
+    w_cstr(&b, source);
+    json_buf_str(&b, ",\"type\":");
+    w_cstr(&b, ev->type);
+    json_buf_str(&b, ",\"subject\":");
+    w_cstr(&b, ev->identity);
+    json_buf_str(&b, ",\"time\":\"");
+    json_buf_str(&b, time_text);
+    json_buf_str(&b, "\",\"datacontenttype\":\"application/json\"");
     char schema[160];
     snprintf(schema, sizeof(schema), CORE_EVENT_SCHEMA_BASE "event-%s.json", ev->type);
-    fputs(",\"dataschema\":", f);
-    put_json_string(f, schema);
-    fputs(",\"data\":", f);
-    size_t dlen = strlen(data);
-    int empty = dlen <= 2;
-    if (!ev->version && !ev->raw) {
-        fputs(data, f);
-    } else {
-        fwrite(data, 1, dlen - 1, f); /* without the closing brace */
+    json_buf_str(&b, ",\"dataschema\":");
+    w_cstr(&b, schema);
+    json_buf_str(&b, ",\"data\":");
+    int rc = 0;
+    size_t data_at = b.len;
+    if (ev->data)
+        rc = json_buf_value(&b, ev->data, 1);
+    else
+        json_buf_put(&b, "{}", 2);
+    if (rc == 0 && (ev->version || ev->raw)) {
+        int empty = b.len - data_at <= 2;
+        b.len--; /* without the closing brace (data is an object) */
         if (ev->version) {
-            fputs(empty ? "" : ",", f);
-            fprintf(f, "\"ocpp\":{\"version\":\"%s\",\"action\":", ocpp_version_name(ev->version));
-            put_json_string(f, ev->action);
-            fputs(",\"message_id\":", f);
-            put_json_string(f, ev->message_id);
-            fputc('}', f);
+            json_buf_str(&b, empty ? "" : ",");
+            json_buf_str(&b, "\"ocpp\":{\"version\":\"");
+            json_buf_str(&b, ocpp_version_name(ev->version));
+            json_buf_str(&b, "\",\"action\":");
+            w_cstr(&b, ev->action);
+            json_buf_str(&b, ",\"message_id\":");
+            w_cstr(&b, ev->message_id);
+            json_buf_put(&b, "}", 1);
             empty = 0;
         }
-        if (ev->raw) {
-            char *raw = json_dumps(ev->raw, JSON_COMPACT);
-            if (raw) {
-                fprintf(f, "%s\"raw\":%s", empty ? "" : ",", raw);
-                free(raw);
-            }
+        /* as json_dumps without JSON_ENCODE_ANY did: a raw that is not a container is left out */
+        if (ev->raw && (json_is_object(ev->raw) || json_is_array(ev->raw))) {
+            size_t before = b.len;
+            json_buf_str(&b, empty ? "\"raw\":" : ",\"raw\":");
+            if (json_buf_value(&b, ev->raw, 0) < 0)
+                b.len = before; /* as before: a raw payload that cannot be dumped is left out */
         }
-        fputc('}', f);
+        json_buf_put(&b, "}", 1);
     }
-    fputc('}', f);
-    free(data);
-    if (fclose(f) != 0) {
-        free(out);
+    json_buf_put(&b, "}", 1);
+    if (rc < 0 || b.oom) {
+        free(b.p);
         return NULL;
     }
-    return out;
+    return b.p;
 }

@@ -2,7 +2,11 @@
 #include "ocpp_frame.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "json_escape.h"
+#include "json_text.h"
 
 void ocpp_frame_clear(ocpp_frame_t *frame)
 {
@@ -21,7 +25,11 @@ ocpp_error_t ocpp_frame_parse(const char *data, size_t len, ocpp_frame_t *out, c
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* one pass over the text (json_text.h); what it is not sure of goes to jansson, which
+     * reads it or says why not */
+    json_t *root = json_text_parse(data, len);
+    if (!root)
+        root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(why, whylen, "not JSON: %s", jerr.text);
         return OCPP_ERR_RPC_FRAMEWORK;
@@ -162,14 +170,25 @@ const char *ocpp_version_name(ocpp_version_t version)
     return "unknown";
 }
 
+/* the bytes json_dumps(JSON_COMPACT) wrote of json_pack("[isO]", 3, message_id, payload),
+ * written in one pass without the array around the payload */
 char *ocpp_frame_callresult(const char *message_id, const json_t *payload)
 {
-    json_t *arr = json_pack("[isO]", OCPP_CALLRESULT, message_id, (json_t *)payload);
-    if (!arr)
+    size_t idlen = message_id ? strlen(message_id) : 0;
+    for (size_t i = 0, n; i < idlen; i += n) /* json_pack takes only UTF-8 */
+        if (!(n = json_utf8_sequence_len((const unsigned char *)message_id + i, idlen - i)))
+            return NULL;
+    if (!message_id || !payload)
         return NULL;
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return text;
+    json_buf_t b = {0};
+    json_buf_put(&b, "[3,", 3);
+    json_buf_string(&b, message_id, idlen);
+    json_buf_put(&b, ",", 1);
+    if (json_buf_value(&b, payload, 0) < 0 || (json_buf_put(&b, "]", 1), b.oom)) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 static char *error_frame(ocpp_msg_type_t type, const char *message_id, const char *code,

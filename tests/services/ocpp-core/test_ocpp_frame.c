@@ -292,6 +292,65 @@ START_TEST(test_cloudevent)
 }
 END_TEST
 
+/* the CloudEvent is written in one pass (issue 15): its data has the bytes of jansson's
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS), data.raw those of json_dumps(JSON_COMPACT) */
+START_TEST(test_cloudevent_bytes)
+{
+    json_t *data = json_loads(
+        "{\"z\":[1,-2,3.5,0.1,1e-7,1e300,-0.0,31.8,12345.6,7360.0,{}, []],\"a\":{\"y\":true,"
+        "\"b\":false,\"n\":null},\"s\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f"
+        "\\u00e9\\u20ac\\ud83d\\ude00\",\"m\":9223372036854775807,\"\":\"empty key\"}",
+        0, NULL);
+    json_t *raw =
+        json_loads("{\"zeta\":1,\"alpha\":[0.5,\"x\"],\"mid\":{\"b\":1,\"a\":2}}", 0, NULL);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(raw);
+    core_event_t ev = {.type = "t",
+                       .identity = "CP1",
+                       .pod = "p",
+                       .id = "0123456789abcdef0123456789abcdef",
+                       .time_us = 1795489741315551ULL,
+                       .data = data};
+    char *text = core_event_build(&ev);
+    char *want = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t tl = strlen(text), wl = strlen(want);
+    ck_assert_uint_gt(tl, wl + 9);
+    ck_assert_msg(memcmp(text + tl - wl - 9, "\"data\":", 7) == 0 ||
+                      memcmp(text + tl - wl - 8, "\"data\":", 7) == 0,
+                  "%s", text);
+    ck_assert_msg(memcmp(text + tl - wl - 1, want, wl) == 0, "%s\nwant %s", text, want);
+    ck_assert_int_eq(text[tl - 1], '}');
+    free(text);
+    free(want);
+    ev.data = NULL;
+    ev.raw = raw;
+    text = core_event_build(&ev);
+    char *r = json_dumps(raw, JSON_COMPACT);
+    char tail[256];
+    snprintf(tail, sizeof(tail), "\"data\":{\"raw\":%s}}", r);
+    ck_assert_msg(strstr(text, tail) && strlen(strstr(text, tail)) == strlen(tail), "%s", text);
+    free(text);
+    free(r);
+    /* a raw that is not a container was left out by json_dumps, and still is */
+    json_t *num = json_integer(5);
+    ev.raw = num;
+    text = core_event_build(&ev);
+    ck_assert_ptr_nonnull(strstr(text, "\"data\":{}}"));
+    free(text);
+    json_decref(num);
+    /* a real jansson cannot write fails the build as before */
+    json_t *bad = json_pack("{s:f}", "x", 0.0 / 0.0);
+    if (bad) {
+        ev.raw = NULL;
+        ev.data = bad;
+        ck_assert_ptr_null(core_event_build(&ev));
+        json_decref(bad);
+    }
+    json_decref(data);
+    json_decref(raw);
+}
+END_TEST
+
 START_TEST(test_boot_answer)
 {
     core_action_ctx_t ctx = {.heartbeat_interval_s = 120, .now_us = 1795489741315551ULL};
@@ -324,6 +383,7 @@ int main(void)
     tcase_add_test(tc, test_event_natural_id);
     tcase_add_test(tc, test_idgen_and_traceparent);
     tcase_add_test(tc, test_cloudevent);
+    tcase_add_test(tc, test_cloudevent_bytes);
     tcase_add_test(tc, test_boot_answer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
