@@ -58,6 +58,23 @@ trap 'rc=$?; [ $rc -eq 0 ] || tail -n 5 "$RUN"/*.log 2>/dev/null; stop_started; 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+free_ports() { # the first of N consecutive free ports (run.sh's admin ports: 2 + cores + edges)
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
 sum_rss_kib() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo $t; }
 sum_cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 wait_ok() { # seconds, command...
@@ -79,16 +96,17 @@ run_load() {
   t0="$(date +%s.%N)"
   for ((i = 0; i < LOADGENS; i++)); do
     local n=$((N / LOADGENS + (i < N % LOADGENS ? 1 : 0)))
-    timeout $((HOLD + 400)) "$BUILD/bench/loadgen" -p "$port" -n "$n" -c "$INFLIGHT" -s 1 -b "$i" \
+    timeout $((HOLD + 100 + (N / 500 > 300 ? N / 500 : 300))) "$BUILD/bench/loadgen" -p "$port" -n "$n" -c "$INFLIGHT" -s 1 -b "$i" \
       -x "/ocpp/bench${i}x" -t "$HOLD" >"$RUN/$name.$i.load" 2>&1 &
     lgs+=($!)
     pids+=($!) # stopped on exit too
   done
-  local deadline=$((SECONDS + 300))
+  local ramp_max=$((N / 500 > 300 ? N / 500 : 300)) # 500 connections/s at least
+  local deadline=$((SECONDS + ramp_max))
   for ((i = 0; i < LOADGENS; i++)); do
     until grep -q '^ready' "$RUN/$name.$i.load" 2>/dev/null; do
       kill -0 "${lgs[$i]}" 2>/dev/null || { cat "$RUN/$name.$i.load"; echo "bench: loadgen $i ended early"; exit 1; }
-      [ $SECONDS -lt $deadline ] || { tail -n 2 "$RUN/$name".*.load; echo "bench: ramp did not finish in 300 s"; exit 1; }
+      [ $SECONDS -lt $deadline ] || { tail -n 2 "$RUN/$name".*.load; echo "bench: ramp did not finish in $ramp_max s"; exit 1; }
       sleep 0.1
     done
   done
@@ -126,7 +144,7 @@ edge_pids=()
 pod_pids=()
 edge_admins=()
 if [ "$PIPELINE" = full ]; then
-  OCPPGW_EDGE_COUNT="$PROCS" OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_port)" \
+  OCPPGW_EDGE_COUNT="$PROCS" OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_ports $((PROCS + 8)))" \
     OCPPGW_RUN_DIR="$RUN/pod" OCPPGW_BIN="$BIN" setsid "$here/scripts/run.sh" >"$RUN/pod.out" 2>&1 &
   pids+=($!)
   wait_ok 60 grep -q '^ocppgw: ready' "$RUN/pod.out"
