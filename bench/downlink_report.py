@@ -65,12 +65,15 @@ for line in open(f"{run}/results.tsv", errors="replace"):
 statuses = collections.Counter(r[0][1].get("status") for r in results.values())
 dups = sum(1 for r in results.values() if len(r) > 1)
 missing = n - len(results)
-e2e_lat, core_lat, station_lat = [], [], []
+e2e_lat, core_lat, station_lat, in_lat, out_lat = [], [], [], [], []
 for cid, rs in results.items():
     ts, rec = rs[0]
     if cid in sent:
         e2e_lat.append(ts - sent[cid])
     try:
+        if cid in sent:  # before the core (bridge: consume, LOOKUP, DEDUP) and after it
+            in_lat.append(iso_ms(rec["received_at"]) - sent[cid])
+        out_lat.append(ts - iso_ms(rec["at"]))
         core_lat.append(iso_ms(rec["at"]) - iso_ms(rec["received_at"]))
         station_lat.append(iso_ms(rec["answered_at"]) - iso_ms(rec["sent_at"]))
     except (KeyError, TypeError, ValueError):
@@ -126,6 +129,10 @@ lines = [
     "|---|---|---|---|---|---|",
     "| command record -> result record (Kafka timestamps) | "
     + " | ".join(f"{pct(e2e_lat, p):.0f}" for p in (50, 90, 99, 99.9, 100)) + " |",
+    "| before ocpp-core: command record -> core received_at (bridge: consume, LOOKUP, DEDUP, "
+    "COMMAND) | " + " | ".join(f"{pct(in_lat, p):.0f}" for p in (50, 90, 99, 99.9, 100)) + " |",
+    "| after ocpp-core: result `at` -> result record (RESULT to the bridge, produced acks=all) | "
+    + " | ".join(f"{pct(out_lat, p):.0f}" for p in (50, 90, 99, 99.9, 100)) + " |",
     "| in ocpp-core: command received -> result (received_at -> at; queue behind the station's "
     "earlier commands included) | "
     + " | ".join(f"{pct(core_lat, p):.0f}" for p in (50, 90, 99, 99.9, 100)) + " |",
