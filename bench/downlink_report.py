@@ -8,6 +8,7 @@ Exits 1 when a command got no result or more than one (the check of issue 15).""
 import collections
 import datetime
 import json
+import os
 import re
 import sys
 
@@ -114,7 +115,8 @@ lines = [
     f"`{action}` commands over {stations:,} cp-sim stations (half 1.6, half 2.0.1, answering every "
     f"CSMS action), key = the pod id, written with `ocppctl produce` (librdkafka, acks=all) in "
     f"{produce_ms / 1000:.2f} s ({n * 1000 / max(produce_ms, 1):,.0f} records/s, {produced_ok:,} acknowledged); "
-    f"command_queue_max {qmax}. The Node peer and the lws limit have no downlink path: the reference "
+    f"command_queue_max {qmax}, command_max_inflight "
+    f"{os.environ.get('OCPPGW_COMMAND_MAX_INFLIGHT', '10000 (default)')}. The Node peer and the lws limit have no downlink path: the reference "
     f"is the pod's own uplink (bench/scenarios/e2e.yaml, closed loop, same pod, just before).",
     "",
     "| figure | downlink | uplink (same pod) | downlink / uplink |",
