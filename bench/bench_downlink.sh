@@ -134,10 +134,12 @@ for i in range(n):
     out.write(f'-\tbench\t{{"command_id":"{tag}-{i}","cp_id":"DL{i % stations + 1:06d}",'
               f'"action":"{action}","payload":{payload}}}\n')
 PY
-kcat -C -b "$OCPPGW_KAFKA_BROKERS" -t command-results -o end -u -q -f '%T\t%s\n' >"$RUN/results.tsv" 2>"$RUN/kcat.log" &
+# from the beginning: nothing else writes command-results in this pod, and a consumer still
+# being assigned when the first results arrive cannot miss them
+kcat -C -b "$OCPPGW_KAFKA_BROKERS" -t command-results -o beginning -u -q -f '%T\t%s\n' >"$RUN/results.tsv" 2>"$RUN/kcat.log" &
 pids+=($!)
 kc=$!
-sleep 2 # kcat assigned at the end of the (empty) topic
+sleep 1
 t0="$(all_ticks)"
 p0="$(date +%s%3N)"
 timeout $((WAIT + 60)) "$BUILD/bin/ocppctl" produce commands-down --timeout "${WAIT}s" <"$RUN/commands.tsv" >"$RUN/produce.out" 2>"$RUN/produce.log" ||
