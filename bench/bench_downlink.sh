@@ -89,7 +89,8 @@ all_ticks() { local n; for n in "${STAGES[@]}"; do printf '%s=%s,' "$n" "$(ticks
 
 # --- the pod ----------------------------------------------------------------------------------
 port="$(free_port)"
-OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$(free_ports 8)" \
+admin="$(free_ports 8)" # run.sh: registry, bridge, core, edge
+OCPPGW_POD_ID=bench OCPPGW_LOG_LEVEL=warn OCPPGW_WS_PORT="$port" OCPPGW_ADMIN_BASE_PORT="$admin" \
   OCPPGW_MESSAGE_RATE=0 OCPPGW_IP_CONNECT_RATE=0 OCPPGW_IP_MAX_CONNECTIONS=0 \
   OCPPGW_COMMAND_QUEUE_MAX="$QMAX" \
   OCPPGW_RUN_DIR="$RUN/pod" OCPPGW_BIN="$BUILD/bin" setsid "$here/scripts/run.sh" >"$RUN/pod.log" 2>&1 &
@@ -146,7 +147,12 @@ timeout $((WAIT + 60)) "$BUILD/bin/ocppctl" produce commands-down --timeout "${W
   { tail -n 3 "$RUN/produce.out" "$RUN/produce.log"; echo "downlink: ocppctl produce failed"; exit 1; }
 p1="$(date +%s%3N)"
 deadline=$((SECONDS + WAIT))
-while [ "$(wc -l <"$RUN/results.tsv")" -lt "$N" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+peak=0 # the bridge's commands in flight, sampled: above command_max_inflight its readers pause
+while [ "$(wc -l <"$RUN/results.tsv")" -lt "$N" ] && [ $SECONDS -lt $deadline ]; do
+  v="$(curl -s -m 1 "http://127.0.0.1:$((admin + 1))/metrics" | awk '/^ocppgw_bridge_commands_inflight / {printf "%d", $2}')"
+  [ "${v:-0}" -le "$peak" ] || peak="$v"
+  sleep 0.2
+done
 t1="$(all_ticks)"
 sleep 3 # room for a duplicate result to show
 kill -TERM "$kc" 2>/dev/null || true
@@ -156,4 +162,4 @@ timeout 60 kcat -C -b "$OCPPGW_KAFKA_BROKERS" -t commands-down -o beginning -e -
 echo "downlink: load average after $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 bench/downlink_report.py "$RUN" "$tag" "$N" "$STATIONS" "$ACTION" "$HZ" "$((p1 - p0))" \
-  "$up0" "$up1" "$uplink_load" "$t0" "$t1" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$QMAX" "$REPORT"
+  "$up0" "$up1" "$uplink_load" "$t0" "$t1" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$QMAX" "$REPORT" "$peak"

@@ -13,7 +13,7 @@ import re
 import sys
 
 (run, tag, n, stations, action, hz, produce_ms, up0, up1, up_load, t0, t1, cpus, load, qmax,
- report) = sys.argv[1:17]
+ report, peak) = sys.argv[1:18]
 n, stations, hz, produce_ms = int(n), int(stations), int(hz), int(produce_ms)
 
 
@@ -116,7 +116,8 @@ lines = [
     f"CSMS action), key = the pod id, written with `ocppctl produce` (librdkafka, acks=all) in "
     f"{produce_ms / 1000:.2f} s ({n * 1000 / max(produce_ms, 1):,.0f} records/s, {produced_ok:,} acknowledged); "
     f"command_queue_max {qmax}, command_max_inflight "
-    f"{os.environ.get('OCPPGW_COMMAND_MAX_INFLIGHT', '10000 (default)')}. The Node peer and the lws limit have no downlink path: the reference "
+    f"{os.environ.get('OCPPGW_COMMAND_MAX_INFLIGHT', '10000 (default)')} (peak of the bridge's "
+    f"commands in flight, sampled every 0.2 s: {int(peak):,}). The Node peer and the lws limit have no downlink path: the reference "
     f"is the pod's own uplink (bench/scenarios/e2e.yaml, closed loop, same pod, just before).",
     "",
     "| figure | downlink | uplink (same pod) | downlink / uplink |",
