@@ -11,6 +11,7 @@
 #                   (FUZZ=name runs only fuzz_<name>)
 #   make bench      build the benchmark programs (bench/) and the test doubles, run bench/bench_*.sh
 #   make bench-e2e  only the end-to-end benchmark (the pod, the Node peer, the lws limit)
+#   make bench-downlink  only the downlink benchmark (commands-down -> stations -> command-results)
 #   SANITIZER=address,undefined make check   the same tests under sanitizers
 #
 # Each stage links only its own third-party library (DESIGN §1): see the *_PKGS below.
@@ -149,7 +150,7 @@ $(TEST_TOOL_DIR)/ws_echo: $(O)/tests/tools/ws_echo/ws_echo.o $(O)/tools/cp-sim/w
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,libcrypto)
 
 # ---------------------------------------------------------------------------
-.PHONY: FORCE all deps run demo tests check unit integration lint code code-check fuzz fuzz-run bench bench-e2e clean ha
+.PHONY: FORCE all deps run demo tests check unit integration lint code code-check fuzz fuzz-run bench bench-e2e bench-downlink clean ha
 
 all: $(BINARIES)
 
@@ -257,6 +258,10 @@ bench: all $(BENCH_BIN) $(TEST_TOOLS)
 # the end-to-end benchmark alone (bench/bench_e2e.sh; make bench runs it first)
 bench-e2e: all $(BENCH_BIN) $(TEST_TOOLS)
 	@BUILD=$(BUILD) BENCH_ONLY=bench_e2e scripts/bench.sh
+
+# the downlink benchmark alone (bench/bench_downlink.sh; make bench runs it too)
+bench-downlink: all $(BENCH_BIN) $(TEST_TOOLS)
+	@BUILD=$(BUILD) BENCH_ONLY=bench_downlink scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)
