@@ -31,50 +31,9 @@ STAMP="${E2E_STAMP:-$(date -u +%Y-%m-%d-%H%M)}"
 OUT="${E2E_OUT:-$here/bench/results}"
 mkdir -p "$OUT"
 
-ulimit -n "$(ulimit -Hn)"
-RUN="$(mktemp -d /tmp/ocppgw-e2e.XXXXXX)"
-pids=()
-stop_started() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 250); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  pids=()
-}
-trap 'rc=$?; [ $rc -eq 0 ] || tail -n 5 "$RUN"/*.log 2>/dev/null; stop_started; rm -rf "$RUN"' EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-free_ports() { # the first of N consecutive free ports (run.sh's admin ports)
-  python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randrange(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-}
-wait_ok() { # seconds, command...
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "e2e: timed out waiting for: $*"; exit 1; }
-    sleep 0.2
-  done
-}
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-HZ="$(getconf CLK_TCK)"
+source "$here/bench/lib.sh"
+BENCH_STOP_WAIT=250
+bench_start e2e
 
 # --- dependencies: the peer's npm packages, gnuplot from Debian --------------------------------
 if [[ " $SERVERS " == *" peer "* ]] && [ ! -d "$NODE_DIR/node_modules/kafkajs" ]; then

@@ -46,50 +46,11 @@ echo "bench: limits: nofile $(ulimit -n) (fs.nr_open $(cat /proc/sys/fs/nr_open)
   "tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)," \
   "nf_conntrack_max $(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null || echo n/a)"
 
-RUN="$(mktemp -d /tmp/ocppgw-bench.XXXXXX)"
-pids=()
-stop_started() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    # 90 s: run.sh stops the pod stage by stage (edges drain first); killing it early would
-    # leave the stages behind it running
-    for _ in $(seq 1 900); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  pids=()
-}
-trap 'rc=$?; [ $rc -eq 0 ] || tail -n 5 "$RUN"/*.log 2>/dev/null; stop_started; rm -rf "$RUN"' EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-free_ports() { # the first of N consecutive free ports (run.sh's admin ports: 2 + cores + edges)
-  python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randrange(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-}
-sum_rss_kib() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo $t; }
-sum_cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
-wait_ok() { # seconds, command...
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "bench: timed out waiting for: $*"; exit 1; }
-    sleep 0.2
-  done
-}
+source "$here/bench/lib.sh"
+# 90 s: run.sh stops the pod stage by stage (edges drain first); killing it early would leave
+# the stages behind it running
+BENCH_STOP_WAIT=900
+bench_start bench
 
 # run_load NAME PORT PID...: LOADGENS loadgen processes against PORT, measuring the PIDs
 run_load() {
