@@ -110,64 +110,7 @@ static int build16(char *o, size_t cap, const char *id, const char *mid, const o
     }
 }
 
-static int build201_tx(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
-                       const char *ts)
-{
-    static const char *const ev[] = {"Started", "Updated", "Ended"};
-    static const char *const trig[] = {"Authorized", "MeterValuePeriodic", "StopAuthorized"};
-    static const char *const state[] = {"Charging", "Charging", "Idle"};
-    int k = m->act == ACT_START_TX ? 0 : m->act == ACT_METER ? 1 : 2;
-
-    return fin(
-        snprintf(o, cap,
-                 "[2,\"%s\",\"TransactionEvent\",{\"eventType\":\"%s\",\"timestamp\":"
-                 "\"%s\",\"triggerReason\":\"%s\",\"seqNo\":%u,%s\"transactionInfo\":{"
-                 "\"transactionId\":\"%.20s-%lld\",\"chargingState\":\"%s\"%s},\"evse\":{"
-                 "\"id\":1,\"connectorId\":1},%s%.14s%s\"meterValue\":[{\"timestamp\":"
-                 "\"%s\",\"sampledValue\":[{\"value\":%llu,\"measurand\":"
-                 "\"Energy.Active.Import.Register\"}]}]}]",
-                 mid, ev[k], ts, trig[k], m->tx_seq_no, m->offline ? "\"offline\":true," : "", id,
-                 (long long)m->tx_id, state[k], k == 2 ? ",\"stoppedReason\":\"Local\"" : "",
-                 k == 1 ? "" : "\"idToken\":{\"idToken\":\"T-", k == 1 ? "" : id,
-                 k == 1 ? "" : "\",\"type\":\"ISO14443\"},", ts, (unsigned long long)m->meter_wh),
-        cap);
-}
-
-static int build201(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
-                    const char *ts)
-{
-    switch (m->act) {
-    case ACT_BOOT:
-        return fin(snprintf(o, cap,
-                            "[2,\"%s\",\"BootNotification\",{\"reason\":\"PowerUp\","
-                            "\"chargingStation\":{\"vendorName\":\"OCPPGW\",\"model\":\"cp-sim\","
-                            "\"serialNumber\":\"%.25s\",\"firmwareVersion\":\"1.0\"}}]",
-                            mid, id),
-                   cap);
-    case ACT_HEARTBEAT:
-        return fin(snprintf(o, cap, "[2,\"%s\",\"Heartbeat\",{}]", mid), cap);
-    case ACT_STATUS:
-        return fin(snprintf(o, cap,
-                            "[2,\"%s\",\"StatusNotification\",{\"timestamp\":\"%s\","
-                            "\"connectorStatus\":\"%s\",\"evseId\":1,\"connectorId\":1}]",
-                            mid, ts, m->status ? "Occupied" : "Available"),
-                   cap);
-    case ACT_AUTHORIZE:
-        return fin(snprintf(o, cap,
-                            "[2,\"%s\",\"Authorize\",{\"idToken\":{\"idToken\":\"T-%.14s\","
-                            "\"type\":\"ISO14443\"}}]",
-                            mid, id),
-                   cap);
-    case ACT_START_TX:
-    case ACT_METER:
-    case ACT_STOP_TX:
-        return build201_tx(o, cap, id, mid, m, ts);
-    default:
-        return -EINVAL;
-    }
-}
-
-/* --- OCPP 2.1 ----------------------------------------------------------------------------- */
+/* --- OCPP 2.0.1 and 2.1 ------------------------------------------------------------------- */
 
 /* appends formatted text at o + *n; false when it does not fit */
 static bool app(char *o, size_t cap, size_t *n, const char *fmt, ...)
@@ -216,30 +159,46 @@ static bool app_register(char *o, size_t cap, size_t *n, const char *context, ui
     return app(o, cap, n, "}");
 }
 
-/* TransactionEvent Started (the Begin register) and Ended (Begin and End registers) */
-static int build21_tx(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
-                      const char *ts)
+/* TransactionEvent Started, Updated and Ended of 2.0.1 and 2.1: the same members; a 2.1 Started
+ * carries the Begin register and an Ended the Begin and End registers, with their context and
+ * unit, signed when m->signed_bytes says so (2.0.1's, and 2.1's Updated, carry the meter as
+ * such) */
+static int build_tx(char *o, size_t cap, ocpp_version_t v, const char *id, const char *mid,
+                    const ocpp_msg_t *m, const char *ts)
 {
-    bool start = m->act == ACT_START_TX;
+    static const char *const ev[] = {"Started", "Updated", "Ended"};
+    static const char *const trig[] = {"Authorized", "MeterValuePeriodic", "StopAuthorized"};
+    static const char *const state[] = {"Charging", "Charging", "Idle"};
+    int k = m->act == ACT_START_TX ? 0 : m->act == ACT_METER ? 1 : 2;
     size_t n = 0;
     uint64_t seed = (uint64_t)m->tx_id * 31 + m->tx_seq_no;
     bool ok = app(o, cap, &n,
                   "[2,\"%s\",\"TransactionEvent\",{\"eventType\":\"%s\",\"timestamp\":\"%s\","
                   "\"triggerReason\":\"%s\",\"seqNo\":%u,%s\"transactionInfo\":{"
                   "\"transactionId\":\"%.20s-%lld\",\"chargingState\":\"%s\"%s},\"evse\":{"
-                  "\"id\":1,\"connectorId\":1},\"idToken\":{\"idToken\":\"T-%.14s\",\"type\":"
-                  "\"ISO14443\"},\"meterValue\":[{\"timestamp\":\"%s\",\"sampledValue\":[",
-                  mid, start ? "Started" : "Ended", ts, start ? "Authorized" : "StopAuthorized",
-                  m->tx_seq_no, m->offline ? "\"offline\":true," : "", id, (long long)m->tx_id,
-                  start ? "Charging" : "Idle", start ? "" : ",\"stoppedReason\":\"Local\"", id, ts);
-    ok = ok && app_register(o, cap, &n, "Transaction.Begin",
-                            start ? m->meter_wh : m->meter_start_wh, m->signed_bytes, seed);
-    if (!start)
-        ok = ok && app(o, cap, &n, ",") &&
-             app_register(o, cap, &n, "Transaction.End", m->meter_wh, m->signed_bytes, seed + 1);
+                  "\"id\":1,\"connectorId\":1},%s%.14s%s\"meterValue\":[{\"timestamp\":\"%s\","
+                  "\"sampledValue\":[",
+                  mid, ev[k], ts, trig[k], m->tx_seq_no, m->offline ? "\"offline\":true," : "", id,
+                  (long long)m->tx_id, state[k], k == 2 ? ",\"stoppedReason\":\"Local\"" : "",
+                  k == 1 ? "" : "\"idToken\":{\"idToken\":\"T-", k == 1 ? "" : id,
+                  k == 1 ? "" : "\",\"type\":\"ISO14443\"},", ts);
+    if (v == OCPP_V21 && k != 1) {
+        ok = ok && app_register(o, cap, &n, "Transaction.Begin",
+                                k == 0 ? m->meter_wh : m->meter_start_wh, m->signed_bytes, seed);
+        if (k == 2)
+            ok =
+                ok && app(o, cap, &n, ",") &&
+                app_register(o, cap, &n, "Transaction.End", m->meter_wh, m->signed_bytes, seed + 1);
+    } else {
+        ok = ok &&
+             app(o, cap, &n, "{\"value\":%llu,\"measurand\":\"Energy.Active.Import.Register\"}",
+                 (unsigned long long)m->meter_wh);
+    }
     ok = ok && app(o, cap, &n, "]}]}]");
     return ok ? (int)n : -ENOSPC;
 }
+
+/* --- OCPP 2.1 only ------------------------------------------------------------------------ */
 
 /* the stream's values: a voltage every 500 ms, as text (a monitored variable's value) */
 static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t *m, const char *ts)
@@ -257,13 +216,38 @@ static int build21_stream(char *o, size_t cap, const char *mid, const ocpp_msg_t
     return ok ? (int)n : -ENOSPC;
 }
 
-static int build21(char *o, size_t cap, const char *id, const char *mid, const ocpp_msg_t *m,
-                   const char *ts)
+/* the messages of 2.0.1 and of 2.1 (v), which sends 2.0.1's and its stream */
+static int build2(char *o, size_t cap, ocpp_version_t v, const char *id, const char *mid,
+                  const ocpp_msg_t *m, const char *ts)
 {
+    if ((m->act == ACT_STREAM_OPEN || m->act == ACT_STREAM) && v != OCPP_V21)
+        return -EINVAL; /* 2.1's own */
     switch (m->act) {
+    case ACT_BOOT:
+        return fin(snprintf(o, cap,
+                            "[2,\"%s\",\"BootNotification\",{\"reason\":\"PowerUp\","
+                            "\"chargingStation\":{\"vendorName\":\"OCPPGW\",\"model\":\"cp-sim\","
+                            "\"serialNumber\":\"%.25s\",\"firmwareVersion\":\"1.0\"}}]",
+                            mid, id),
+                   cap);
+    case ACT_HEARTBEAT:
+        return fin(snprintf(o, cap, "[2,\"%s\",\"Heartbeat\",{}]", mid), cap);
+    case ACT_STATUS:
+        return fin(snprintf(o, cap,
+                            "[2,\"%s\",\"StatusNotification\",{\"timestamp\":\"%s\","
+                            "\"connectorStatus\":\"%s\",\"evseId\":1,\"connectorId\":1}]",
+                            mid, ts, m->status ? "Occupied" : "Available"),
+                   cap);
+    case ACT_AUTHORIZE:
+        return fin(snprintf(o, cap,
+                            "[2,\"%s\",\"Authorize\",{\"idToken\":{\"idToken\":\"T-%.14s\","
+                            "\"type\":\"ISO14443\"}}]",
+                            mid, id),
+                   cap);
     case ACT_START_TX:
+    case ACT_METER:
     case ACT_STOP_TX:
-        return build21_tx(o, cap, id, mid, m, ts);
+        return build_tx(o, cap, v, id, mid, m, ts);
     case ACT_STREAM_OPEN:
         return fin(snprintf(o, cap,
                             "[2,\"%s\",\"OpenPeriodicEventStream\",{\"constantStreamData\":{"
@@ -275,7 +259,7 @@ static int build21(char *o, size_t cap, const char *id, const char *mid, const o
     case ACT_STREAM:
         return build21_stream(o, cap, mid, m, ts);
     default:
-        return build201(o, cap, id, mid, m, ts); /* the same messages as 2.0.1 */
+        return -EINVAL;
     }
 }
 
@@ -284,10 +268,8 @@ int ocpp_msg_build(char *out, size_t cap, ocpp_version_t v, const char *identity
 {
     char ts[25];
     ocpp_timestamp(m->at_ms, ts);
-    if (v == OCPP_V21)
-        return build21(out, cap, identity, msg_id, m, ts);
     return v == OCPP_V16 ? build16(out, cap, identity, msg_id, m, ts)
-                         : build201(out, cap, identity, msg_id, m, ts);
+                         : build2(out, cap, v, identity, msg_id, m, ts);
 }
 
 /* --- scanning incoming frames ------------------------------------------------------------ */

@@ -255,10 +255,9 @@ static void registry_answers(core_conn_t *e, uint64_t now)
     }
 }
 
-/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO; without
- * an ANNOUNCE period (the tests of it see the first tick) it ticked once and got the transaction
- * ids 1000..1099 for its first TXID_BLOCK */
-static core_conn_t *engine_with(const core_conn_config_t *cfg)
+/* an engine with cfg, recording its effects, whose edge EDGE (an older edge: instance 0) said
+ * HELLO */
+static core_conn_t *engine_bare(const core_conn_config_t *cfg)
 {
     memset(&R, 0, sizeof(R));
     log_set_fd(-1);
@@ -266,6 +265,15 @@ static core_conn_t *engine_with(const core_conn_config_t *cfg)
     core_conn_t *e = core_conn_new(cfg, &ops, NULL);
     ck_assert_ptr_nonnull(e);
     hello(e, EDGE, 0, T0);
+    return e;
+}
+
+/* an engine with cfg whose edges EDGE and edge-2 (older edges: instance 0) said HELLO; without
+ * an ANNOUNCE period (the tests of it see the first tick) it ticked once and got the transaction
+ * ids 1000..1099 for its first TXID_BLOCK */
+static core_conn_t *engine_with(const core_conn_config_t *cfg)
+{
+    core_conn_t *e = engine_bare(cfg);
     hello(e, "edge-2", 0, T0);
     if (!cfg->announce_interval_ms) {
         R.n = 0;
@@ -431,12 +439,18 @@ static const char START16[] =
 static const char HEARTBEAT[] = "[2,\"h1\",\"Heartbeat\",{}]";
 
 /* a 1.6 charge point CP1 on conn 1, booted; effects forgotten */
-static core_conn_t *booted16(uint64_t persist_timeout_ms)
+static void boot16(core_conn_t *e)
 {
-    core_conn_t *e = engine(persist_timeout_ms, 30000, 4);
     connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
     frame(e, 1, BOOT16, T0);
     forget();
+}
+
+/* boot16 on an engine of persist_timeout_ms */
+static core_conn_t *booted16(uint64_t persist_timeout_ms)
+{
+    core_conn_t *e = engine(persist_timeout_ms, 30000, 4);
+    boot16(e);
     return e;
 }
 
@@ -2285,15 +2299,8 @@ static core_conn_t *txid_engine(uint32_t block, uint32_t low_water, bool fill)
     cfg.txid_block_size = block;
     cfg.txid_low_water = low_water;
     cfg.txid_ttl_ms = 3600000;
-    memset(&R, 0, sizeof(R));
-    log_set_fd(-1);
-    core_conn_ops_t ops = {.send = rec_send, .open_edge = rec_open_edge};
-    core_conn_t *e = core_conn_new(&cfg, &ops, NULL);
-    ck_assert_ptr_nonnull(e);
-    hello(e, EDGE, 0, T0);
-    connect_(e, EDGE, 1, "CP1", "ocpp1.6", T0);
-    frame(e, 1, BOOT16, T0);
-    forget();
+    core_conn_t *e = engine_bare(&cfg);
+    boot16(e);
     core_conn_tick(e, T0); /* at start: the first block */
     const rec_t *b = only(ENV_TXID_BLOCK);
     ck_assert_uint_eq(b->code, block);
@@ -2336,6 +2343,68 @@ static long long answered_txid(const char *text)
     return p ? strtoll(p + strlen("\"transactionId\":"), NULL, 10) : -1;
 }
 
+/* CP1's StartTransaction "s<n>" of connector at timestamp (START16 is s1, connector 1, TS0) */
+#define TS0 "2025-01-01T00:00:00Z"
+static void start_tx(core_conn_t *e, int n, int connector, const char *timestamp, uint64_t now)
+{
+    char f[256];
+    snprintf(f, sizeof(f),
+             "[2,\"s%d\",\"StartTransaction\",{\"connectorId\":%d,\"idTag\":\"TAG\","
+             "\"meterStart\":0,\"timestamp\":\"%s\"}]",
+             n, connector, timestamp);
+    frame(e, 1, f, now);
+}
+
+/* the TXID_CLAIM just sent: its request id returned, its key copied into key (if not NULL);
+ * effects forgotten */
+static uint64_t claim_sent(char key[128])
+{
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    uint64_t request = c->token;
+    if (key)
+        snprintf(key, 128, "%s", c->what);
+    forget();
+    return request;
+}
+
+/* the claim of CP1's START16 at T0: its request id, its key into key; effects forgotten */
+static uint64_t start16_claimed(core_conn_t *e, char key[128])
+{
+    frame(e, 1, START16, T0);
+    return claim_sent(key);
+}
+
+/* c claims key again with candidate */
+static void claims_again(const rec_t *c, const char *key, uint64_t candidate)
+{
+    ck_assert_str_eq(c->what, key);
+    ck_assert_uint_eq(c->epoch, candidate);
+}
+
+/* the EVENT just published carries transaction id: its token */
+static uint64_t published_with(long long id)
+{
+    const rec_t *ev = only(ENV_EVENT);
+    char want[64];
+    snprintf(want, sizeof(want), "\"transaction_id\":\"%lld\"", id);
+    ck_assert_ptr_nonnull(strstr(ev->text, want));
+    return ev->token;
+}
+
+/* the EVENT of token persisted: the CALLRESULT answers transaction id */
+static void answered_with(core_conn_t *e, uint64_t token, long long id, uint64_t now)
+{
+    forget();
+    ack(e, token, 0, now);
+    ck_assert_int_eq(answered_txid(only(ENV_SEND)->text), id);
+}
+
+/* the station's StartTransaction s1 is answered InternalError: no event */
+static void refused_internal_error(void)
+{
+    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+}
+
 /* StartTransaction: TXID_CLAIM first (key, candidate, ttl), nothing published or answered until
  * TXID_CLAIMED; then the event with the claimed id, and the answer once the event is persisted */
 START_TEST(test_txid_claim_before_event_and_answer)
@@ -2349,28 +2418,20 @@ START_TEST(test_txid_claim_before_event_and_answer)
     ck_assert_uint_eq(c->instance, 3600000);
     ck_assert(starts(c->what, "CP1|1|"));
     ck_assert_uint_eq(strlen(c->what), strlen("CP1|1|") + 32);
-    uint64_t request = c->token;
     ck_assert_uint_eq(n_of(ENV_EVENT), 0);
     ck_assert_uint_eq(n_of(ENV_SEND), 0);
     ck_assert_uint_eq(stats(e).waiting, 1);
-    forget();
+    uint64_t request = claim_sent(NULL);
     txid_claimed(e, request + 7, 1000, true, 0, T0); /* another request: nothing */
     ck_assert_uint_eq(R.n, 0);
     txid_claimed(e, request, 1000, true, 0, T0);
-    const rec_t *ev = only(ENV_EVENT);
-    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"1000\""));
+    uint64_t token = published_with(1000);
     ck_assert_uint_eq(n_of(ENV_SEND), 0); /* held until persisted */
     ck_assert_uint_eq(claims("first"), first + 1);
-    uint64_t token = ev->token;
-    forget();
-    ack(e, token, 0, T0);
-    ck_assert_int_eq(answered_txid(only(ENV_SEND)->text), 1000);
+    answered_with(e, token, 1000, T0);
     forget();
     /* the next start of another connector: the next id */
-    frame(e, 1,
-          "[2,\"s9\",\"StartTransaction\",{\"connectorId\":9,\"idTag\":\"TAG\",\"meterStart\":0,"
-          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
-          T0);
+    start_tx(e, 9, 9, TS0, T0);
     ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1001);
     ck_assert(starts(only(ENV_TXID_CLAIM)->what, "CP1|9|"));
     core_conn_destroy(&e);
@@ -2383,34 +2444,18 @@ START_TEST(test_txid_resend_gets_remembered_id)
 {
     core_conn_t *e = txid_engine(100, 10, true);
     uint64_t found = claims("found");
-    frame(e, 1, START16, T0);
-    const rec_t *c = only(ENV_TXID_CLAIM);
     char key[128];
-    snprintf(key, sizeof(key), "%s", c->what);
-    uint64_t request = c->token;
-    forget();
+    uint64_t request = start16_claimed(e, key);
     txid_claimed(e, request, 4242, false, 0, T0);
-    const rec_t *ev = only(ENV_EVENT);
-    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"4242\""));
-    uint64_t token = ev->token;
-    forget();
-    ack(e, token, 0, T0);
-    ck_assert_int_eq(answered_txid(only(ENV_SEND)->text), 4242);
+    answered_with(e, published_with(4242), 4242, T0);
     ck_assert_uint_eq(claims("found"), found + 1);
     forget();
-    /* the same natural key again: the same key is claimed */
-    frame(e, 1,
-          "[2,\"s2\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
-          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
-          T0 + SEC);
-    ck_assert_str_eq(only(ENV_TXID_CLAIM)->what, key);
-    ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1000); /* candidate 1000 came back */
+    /* the same natural key again: the same key is claimed; candidate 1000 came back */
+    start_tx(e, 2, 1, TS0, T0 + SEC);
+    claims_again(only(ENV_TXID_CLAIM), key, 1000);
     forget();
     /* another timestamp: another key */
-    frame(e, 1,
-          "[2,\"s3\",\"StartTransaction\",{\"connectorId\":1,\"idTag\":\"TAG\",\"meterStart\":0,"
-          "\"timestamp\":\"2025-01-01T00:00:01Z\"}]",
-          T0 + 2 * SEC);
+    start_tx(e, 3, 1, "2025-01-01T00:00:01Z", T0 + 2 * SEC);
     ck_assert_str_ne(only(ENV_TXID_CLAIM)->what, key);
     core_conn_destroy(&e);
 }
@@ -2422,12 +2467,8 @@ START_TEST(test_txid_claim_retried_on_eagain)
 {
     core_conn_t *e = txid_engine(100, 10, true);
     uint64_t unavailable = claims("unavailable"), busy = claims("busy");
-    frame(e, 1, START16, T0);
-    const rec_t *c = only(ENV_TXID_CLAIM);
     char key[128];
-    snprintf(key, sizeof(key), "%s", c->what);
-    uint64_t request = c->token;
-    forget();
+    uint64_t request = start16_claimed(e, key);
     txid_claimed(e, request, 0, false, -EAGAIN, T0);
     ck_assert_uint_eq(R.n, 0);
     ck_assert_uint_eq(claims("unavailable"), unavailable + 1);
@@ -2435,9 +2476,8 @@ START_TEST(test_txid_claim_retried_on_eagain)
     ck_assert_uint_gt(next, T0);
     ck_assert_uint_le(next, T0 + SEC);
     core_conn_tick(e, next);
-    c = only(ENV_TXID_CLAIM);
-    ck_assert_str_eq(c->what, key);
-    ck_assert_uint_eq(c->epoch, 1000);
+    const rec_t *c = only(ENV_TXID_CLAIM);
+    claims_again(c, key, 1000);
     ck_assert_uint_ne(c->token, request);
     txid_claimed(e, request, 1000, true, 0, next); /* the former attempt's answer: late */
     ck_assert_uint_eq(n_of(ENV_EVENT), 0);
@@ -2447,10 +2487,9 @@ START_TEST(test_txid_claim_retried_on_eagain)
     ck_assert_uint_eq(claims("busy"), busy + 1);
     uint64_t then = core_conn_tick(e, next);
     core_conn_tick(e, then);
-    request = only(ENV_TXID_CLAIM)->token;
-    forget();
+    request = claim_sent(NULL);
     txid_claimed(e, request, 1000, true, 0, then);
-    ck_assert_ptr_nonnull(strstr(only(ENV_EVENT)->text, "\"transaction_id\":\"1000\""));
+    published_with(1000);
     core_conn_destroy(&e);
 }
 END_TEST
@@ -2480,16 +2519,13 @@ START_TEST(test_txid_timeout_then_internal_error)
     }
     ck_assert_uint_eq(now, T0 + 5 * SEC);
     ck_assert_uint_eq(attempts, 5); /* at 0, 1, 2, 3, 4 s */
-    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+    refused_internal_error();
     ck_assert_uint_eq(n_of(ENV_EVENT), 0);
     ck_assert_uint_eq(claims("timeout"), timeouts + 5); /* each attempt */
     ck_assert_uint_eq(unanswered("budget"), budget + 1);
     ck_assert_uint_eq(stats(e).waiting, 0);
     forget();
-    frame(e, 1,
-          "[2,\"s2\",\"StartTransaction\",{\"connectorId\":2,\"idTag\":\"TAG\",\"meterStart\":0,"
-          "\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
-          now);
+    start_tx(e, 2, 2, TS0, now);
     ck_assert_uint_eq(only(ENV_TXID_CLAIM)->epoch, 1001); /* 1000 may be stored: not reused */
     core_conn_destroy(&e);
 }
@@ -2521,17 +2557,8 @@ START_TEST(test_txid_pool_refill)
     /* two starts: 50, 51; the third leaves 1 (< 2): the next block is asked */
     R.auto_claim = true;
     for (int i = 0; i < 3; i++) {
-        char f[256];
-        snprintf(f, sizeof(f),
-                 "[2,\"s%d\",\"StartTransaction\",{\"connectorId\":%d,\"idTag\":\"TAG\","
-                 "\"meterStart\":0,\"timestamp\":\"2025-01-01T00:00:00Z\"}]",
-                 i, i + 1);
-        frame(e, 1, f, next);
-        const rec_t *ev = only(ENV_EVENT);
-        char want[64];
-        snprintf(want, sizeof(want), "\"transaction_id\":\"%d\"", 50 + i);
-        ck_assert_ptr_nonnull(strstr(ev->text, want));
-        uint64_t token = ev->token;
+        start_tx(e, i, i + 1, TS0, next);
+        uint64_t token = published_with(50 + i);
         ck_assert_uint_eq(n_of(ENV_TXID_BLOCK), i == 2 ? 1 : 0);
         if (i == 2)
             request = only(ENV_TXID_BLOCK)->token;
@@ -2567,12 +2594,24 @@ START_TEST(test_txid_exhausted)
         next = core_conn_tick(e, now);
     }
     ck_assert_uint_eq(now, T0 + 6 * SEC);
-    ck_assert(starts(only(ENV_SEND)->text, "[4,\"s1\",\"InternalError\""));
+    refused_internal_error();
     ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 0);
     ck_assert_uint_eq(unanswered("no_ids"), no_ids + 1);
     core_conn_destroy(&e);
 }
 END_TEST
+
+/* the EVENT just published is a type event of transaction id; once persisted, the answer starts
+ * with answer */
+static void published_then_answered(core_conn_t *e, const char *type, long long id,
+                                    const char *answer)
+{
+    ck_assert_str_eq(only(ENV_EVENT)->what, type);
+    uint64_t token = published_with(id);
+    forget();
+    ack(e, token, 0, T0);
+    ck_assert(starts(only(ENV_SEND)->text, answer));
+}
 
 /* StopTransaction and MeterValues of a transaction this core never claimed (another pod, before
  * a restart): handled as any other, published and answered once persisted */
@@ -2585,25 +2624,13 @@ START_TEST(test_txid_unknown_in_stop_and_meter_values)
           "\"10\"}]}]}]",
           T0);
     ck_assert_uint_eq(n_of(ENV_TXID_CLAIM), 0);
-    const rec_t *ev = only(ENV_EVENT);
-    ck_assert_str_eq(ev->what, "transaction.updated");
-    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"987654\""));
-    uint64_t token = ev->token;
-    forget();
-    ack(e, token, 0, T0);
-    ck_assert(starts(only(ENV_SEND)->text, "[3,\"m1\",{}]"));
+    published_then_answered(e, "transaction.updated", 987654, "[3,\"m1\",{}]");
     forget();
     frame(e, 1,
           "[2,\"x1\",\"StopTransaction\",{\"transactionId\":987654,\"meterStop\":20,"
           "\"timestamp\":\"2025-01-01T01:00:00Z\"}]",
           T0);
-    ev = only(ENV_EVENT);
-    ck_assert_str_eq(ev->what, "transaction.ended");
-    ck_assert_ptr_nonnull(strstr(ev->text, "\"transaction_id\":\"987654\""));
-    token = ev->token;
-    forget();
-    ack(e, token, 0, T0);
-    ck_assert(starts(only(ENV_SEND)->text, "[3,\"x1\","));
+    published_then_answered(e, "transaction.ended", 987654, "[3,\"x1\",");
     core_conn_destroy(&e);
 }
 END_TEST
@@ -2614,17 +2641,12 @@ START_TEST(test_txid_registry_restart_and_abandon)
 {
     core_conn_t *e = txid_engine(100, 10, true);
     announce_in(e, "registry", 5, T0);
-    frame(e, 1, START16, T0);
-    const rec_t *c = only(ENV_TXID_CLAIM);
-    uint64_t request = c->token;
     char key[128];
-    snprintf(key, sizeof(key), "%s", c->what);
-    forget();
+    uint64_t request = start16_claimed(e, key);
     announce_in(e, "registry", 6, T0);
-    c = nth(ENV_TXID_CLAIM, 0);
+    const rec_t *c = nth(ENV_TXID_CLAIM, 0);
     ck_assert_uint_eq(c->token, request);
-    ck_assert_str_eq(c->what, key);
-    ck_assert_uint_eq(c->epoch, 1000);
+    claims_again(c, key, 1000);
     forget();
     frame(e, 1, HEARTBEAT, T0 + SEC); /* the station gave up on its StartTransaction */
     ck_assert_uint_eq(stats(e).waiting, 0);

@@ -13,6 +13,7 @@
 #include "unified_event.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,83 @@ static void expect(const json_t *e, const char *path, const char *want_text)
     json_decref(want);
 }
 
+#define TS "\"2026-01-01T00:00:00Z\""
+
+/* the 2.1 payload must be valid against the official 2.1 schema before it tells anything */
+static json_t *event_21(const char *action, const char *payload_text)
+{
+    json_t *p = json_loads(payload_text, 0, NULL);
+    ck_assert_msg(p != NULL, "bad test payload %s", payload_text);
+    ocpp_verr_t err;
+    const ocpp_schema_msg_t *msg = ocpp_schema_find(OCPP_V21, action);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(ocpp_schema_validate(msg, 0, p, &err) == 0, "2.1 %s: %s", action, err.why);
+    json_t *e = event_of(OCPP_V21, action, NULL, p);
+    expect(e, "ocpp.version", "\"2.1\"");
+    json_decref(p);
+    return e;
+}
+
+/* one CALL and what its event must be: built by event_21 (2.1 station messages) or event_of */
+typedef struct {
+    ocpp_version_t v;
+    bool from_csms; /* 2.1: a CSMS message, not checked against the station's schema first */
+    const char *action, *payload;
+    const char *type;        /* the event type; NULL: not checked */
+    const char *want[14][2]; /* data path and JSON (NULL: absent), up to the first NULL path */
+} event_case_t;
+
+/* the event of c, its type and data checked (the caller frees it) */
+static json_t *checked(const event_case_t *c)
+{
+    json_t *e = c->v == OCPP_V21 && !c->from_csms ? event_21(c->action, c->payload)
+                                                  : event_of(c->v, c->action, c->payload, NULL);
+    if (c->type)
+        ck_assert_str_eq(type_of(e), c->type);
+    for (size_t k = 0; k < sizeof(c->want) / sizeof(c->want[0]) && c->want[k][0]; k++)
+        expect(e, c->want[k][0], c->want[k][1]);
+    return e;
+}
+
+static void check_events(const event_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(checked(&cases[i]));
+}
+
+/* the examples of ocpp_examples.json */
+static json_t *examples(void)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(EXAMPLES, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s: %s", EXAMPLES, jerr.text);
+    return doc;
+}
+
+/* whether example c is a valid request (of version, unless NULL) */
+static bool valid_request(const json_t *c, const char *version)
+{
+    return (!version || strcmp(json_string_value(json_object_get(c, "version")), version) == 0) &&
+           json_is_null(json_object_get(c, "error")) &&
+           strcmp(json_string_value(json_object_get(c, "message")), "request") == 0;
+}
+
+/* a and b (of versions va and vb) have the same type and, once strip removed what is one
+ * version's only, the same data */
+static void expect_same_event(json_t *a, json_t *b, const char *what, const char *va,
+                              const char *vb, void (*strip)(json_t *d))
+{
+    ck_assert_str_eq(type_of(a), type_of(b));
+    json_t *da = data_of(a), *db = data_of(b);
+    strip(da);
+    strip(db);
+    char *sa = json_dumps(da, JSON_SORT_KEYS | JSON_COMPACT);
+    char *sb = json_dumps(db, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_msg(json_equal(da, db), "%s:\n %-5s %s\n %-5s %s", what, va, sa, vb, sb);
+    free(sa);
+    free(sb);
+}
+
 /* ---- every action of both versions ----------------------------------------------------- */
 
 static const char *expected_type(const char *version, const char *action, const json_t *p)
@@ -128,17 +206,14 @@ static const char *expected_type(const char *version, const char *action, const 
 
 START_TEST(test_every_action)
 {
-    json_error_t jerr;
-    json_t *doc = json_load_file(EXAMPLES, 0, &jerr);
-    ck_assert_msg(doc != NULL, "%s: %s", EXAMPLES, jerr.text);
+    json_t *doc = examples();
     size_t i, n = 0, unified = 0;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cases"), i, c)
     {
         const char *version = json_string_value(json_object_get(c, "version"));
         const char *action = json_string_value(json_object_get(c, "action"));
-        if (!json_is_null(json_object_get(c, "error")) ||
-            strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
+        if (!valid_request(c, NULL))
             continue;
         /* 2.1 examples (the generator makes them) go the same way */
         ocpp_version_t v = strcmp(version, "1.6") == 0     ? OCPP_V16
@@ -174,34 +249,37 @@ END_TEST
 
 START_TEST(test_status)
 {
-    json_t *e = event_of(OCPP_V16, "StatusNotification",
-                         "{\"connectorId\":2,\"errorCode\":\"NoError\",\"status\":\"Charging\","
-                         "\"timestamp\":\"2026-01-01T00:00:00Z\"}",
-                         NULL);
-    ck_assert_str_eq(type_of(e), "connector.status_changed");
-    expect(e, "location", "{\"evse_id\":2,\"connector_id\":1}");
-    expect(e, "status", "\"occupied\"");
-    expect(e, "status_detail", "\"charging\"");
-    expect(e, "error_code", NULL);
-    json_decref(e);
-    e = event_of(OCPP_V16, "StatusNotification",
-                 "{\"connectorId\":0,\"errorCode\":\"GroundFailure\",\"status\":\"Faulted\"}",
-                 NULL);
-    expect(e, "location", "{\"evse_id\":0}");
-    expect(e, "status", "\"faulted\"");
-    expect(e, "error_code", "\"GroundFailure\"");
-    json_decref(e);
-    e = event_of(OCPP_V201, "StatusNotification",
-                 "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"connectorStatus\":\"Occupied\","
-                 "\"evseId\":2,\"connectorId\":1}",
-                 NULL);
-    expect(e, "location", "{\"evse_id\":2,\"connector_id\":1}");
-    expect(e, "status", "\"occupied\"");
-    expect(e, "status_detail", NULL);
-    expect(e, "ocpp",
-           "{\"version\":\"2.0.1\",\"action\":\"StatusNotification\","
-           "\"message_id\":\"m-1\"}");
-    json_decref(e);
+    static const event_case_t cases[] = {
+        {OCPP_V16,
+         false,
+         "StatusNotification",
+         "{\"connectorId\":2,\"errorCode\":\"NoError\",\"status\":\"Charging\",\"timestamp\":" TS
+         "}",
+         "connector.status_changed",
+         {{"location", "{\"evse_id\":2,\"connector_id\":1}"},
+          {"status", "\"occupied\""},
+          {"status_detail", "\"charging\""},
+          {"error_code", NULL}}},
+        {OCPP_V16,
+         false,
+         "StatusNotification",
+         "{\"connectorId\":0,\"errorCode\":\"GroundFailure\",\"status\":\"Faulted\"}",
+         NULL,
+         {{"location", "{\"evse_id\":0}"},
+          {"status", "\"faulted\""},
+          {"error_code", "\"GroundFailure\""}}},
+        {OCPP_V201,
+         false,
+         "StatusNotification",
+         "{\"timestamp\":" TS ",\"connectorStatus\":\"Occupied\",\"evseId\":2,\"connectorId\":1}",
+         NULL,
+         {{"location", "{\"evse_id\":2,\"connector_id\":1}"},
+          {"status", "\"occupied\""},
+          {"status_detail", NULL},
+          {"ocpp",
+           "{\"version\":\"2.0.1\",\"action\":\"StatusNotification\",\"message_id\":\"m-1\"}"}}},
+    };
+    check_events(cases, sizeof(cases) / sizeof(cases[0]));
     /* the vocabulary */
     ck_assert_str_eq(unified_status("SuspendedEVSE"), "occupied");
     ck_assert_str_eq(unified_status("Reserved"), "reserved");
@@ -213,111 +291,122 @@ END_TEST
 
 START_TEST(test_meter_units)
 {
-    /* 1.6: strings become numbers, kWh -> Wh, the default unit of energy is Wh */
-    json_t *e = event_of(
-        OCPP_V16, "MeterValues",
-        "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"2026-01-01T00:00:00Z\","
-        "\"sampledValue\":[{\"value\":\"12.345\",\"unit\":\"kWh\"},"
-        "{\"value\":\"7.4\",\"measurand\":\"Power.Active.Import\",\"unit\":\"kW\"},"
-        "{\"value\":\"16\",\"measurand\":\"Current.Import\",\"phase\":\"L1\",\"unit\":\"A\"},"
-        "{\"value\":\"230.5\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
-        "{\"value\":\"100\"},"
-        "{\"value\":\"abc\",\"measurand\":\"Voltage\"},"
-        "{\"value\":\"0A1B\",\"format\":\"SignedData\"}]}]}",
-        NULL);
-    ck_assert_str_eq(type_of(e), "meter.values");
-    expect(e, "location", "{\"evse_id\":1,\"connector_id\":1}");
-    expect(e, "samples.0",
-           "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"measurand\":"
-           "\"Energy.Active.Import.Register\",\"context\":\"Sample.Periodic\","
-           "\"meter_location\":\"Outlet\",\"value\":12345,\"unit\":\"Wh\"}");
-    expect(e, "samples.1.value", "7400");
-    expect(e, "samples.1.unit", "\"W\"");
-    expect(e, "samples.2.phase", "\"L1\"");
-    expect(e, "samples.2.value", "16");
-    expect(e, "samples.3.value", "230.5");
-    expect(e, "samples.3.unit", "\"V\"");
-    expect(e, "samples.4.value", "100");
-    expect(e, "samples.4.unit", "\"Wh\"");
-    expect(e, "samples.5.value", "null");
-    expect(e, "samples.5.value_text", "\"abc\"");
-    expect(e, "samples.6.signed.data", "\"0A1B\"");
-    json_decref(e);
-    /* 2.0.1: numbers with multipliers */
-    e = event_of(OCPP_V201, "MeterValues",
-                 "{\"evseId\":1,\"meterValue\":[{\"timestamp\":\"2026-01-01T00:00:00Z\","
-                 "\"sampledValue\":[{\"value\":12.345,\"unitOfMeasure\":{\"unit\":\"kWh\"}},"
-                 "{\"value\":74,\"measurand\":\"Power.Active.Import\","
-                 "\"unitOfMeasure\":{\"unit\":\"W\",\"multiplier\":2}},"
-                 "{\"value\":16.5,\"measurand\":\"Current.Import\",\"phase\":\"L2\"}]}]}",
-                 NULL);
-    ck_assert_str_eq(type_of(e), "meter.values");
-    expect(e, "location", "{\"evse_id\":1}");
-    expect(e, "samples.0.value", "12345");
-    expect(e, "samples.0.unit", "\"Wh\"");
-    expect(e, "samples.1.value", "7400");
-    expect(e, "samples.2.value", "16.5");
-    expect(e, "samples.2.unit", "\"A\"");
-    json_decref(e);
+    static const event_case_t cases[] = {
+        /* 1.6: strings become numbers, kWh -> Wh, the default unit of energy is Wh */
+        {OCPP_V16,
+         false,
+         "MeterValues",
+         "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":" TS ",\"sampledValue\":["
+         "{\"value\":\"12.345\",\"unit\":\"kWh\"},"
+         "{\"value\":\"7.4\",\"measurand\":\"Power.Active.Import\",\"unit\":\"kW\"},"
+         "{\"value\":\"16\",\"measurand\":\"Current.Import\",\"phase\":\"L1\",\"unit\":\"A\"},"
+         "{\"value\":\"230.5\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
+         "{\"value\":\"100\"},"
+         "{\"value\":\"abc\",\"measurand\":\"Voltage\"},"
+         "{\"value\":\"0A1B\",\"format\":\"SignedData\"}]}]}",
+         "meter.values",
+         {{"location", "{\"evse_id\":1,\"connector_id\":1}"},
+          {"samples.0", "{\"timestamp\":" TS ",\"measurand\":\"Energy.Active.Import.Register\","
+                        "\"context\":\"Sample.Periodic\",\"meter_location\":\"Outlet\","
+                        "\"value\":12345,\"unit\":\"Wh\"}"},
+          {"samples.1.value", "7400"},
+          {"samples.1.unit", "\"W\""},
+          {"samples.2.phase", "\"L1\""},
+          {"samples.2.value", "16"},
+          {"samples.3.value", "230.5"},
+          {"samples.3.unit", "\"V\""},
+          {"samples.4.value", "100"},
+          {"samples.4.unit", "\"Wh\""},
+          {"samples.5.value", "null"},
+          {"samples.5.value_text", "\"abc\""},
+          {"samples.6.signed.data", "\"0A1B\""}}},
+        /* 2.0.1: numbers with multipliers */
+        {OCPP_V201,
+         false,
+         "MeterValues",
+         "{\"evseId\":1,\"meterValue\":[{\"timestamp\":" TS ",\"sampledValue\":["
+         "{\"value\":12.345,\"unitOfMeasure\":{\"unit\":\"kWh\"}},"
+         "{\"value\":74,\"measurand\":\"Power.Active.Import\","
+         "\"unitOfMeasure\":{\"unit\":\"W\",\"multiplier\":2}},"
+         "{\"value\":16.5,\"measurand\":\"Current.Import\",\"phase\":\"L2\"}]}]}",
+         "meter.values",
+         {{"location", "{\"evse_id\":1}"},
+          {"samples.0.value", "12345"},
+          {"samples.0.unit", "\"Wh\""},
+          {"samples.1.value", "7400"},
+          {"samples.2.value", "16.5"},
+          {"samples.2.unit", "\"A\""}}},
+    };
+    check_events(cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
 START_TEST(test_misc_types)
 {
-    json_t *e = event_of(OCPP_V16, "Authorize", "{\"idTag\":\"TAG1\"}", NULL);
-    expect(e, "id_token", "{\"id\":\"TAG1\"}");
-    json_decref(e);
-    e = event_of(OCPP_V201, "Authorize",
-                 "{\"idToken\":{\"idToken\":\"TAG1\",\"type\":\"ISO14443\"}}", NULL);
-    expect(e, "id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}");
-    json_decref(e);
-    e = event_of(OCPP_V16, "DiagnosticsStatusNotification", "{\"status\":\"UploadFailed\"}", NULL);
-    ck_assert_str_eq(type_of(e), "log.status");
-    expect(e, "status", "\"UploadFailure\"");
-    json_decref(e);
-    e = event_of(OCPP_V201, "FirmwareStatusNotification",
-                 "{\"status\":\"Installed\",\"requestId\":4}", NULL);
-    expect(e, "status", "\"Installed\"");
-    expect(e, "request_id", "4");
-    expect(e, "operation", "\"update\"");
-    json_decref(e);
-    e = event_of(OCPP_V16, "SecurityEventNotification",
-                 "{\"type\":\"ResetOrReboot\",\"timestamp\":\"2026-01-01T00:00:00Z\","
-                 "\"techInfo\":\"x\"}",
-                 NULL);
-    expect(e, "critical", "true");
-    expect(e, "tech_info", "\"x\"");
-    json_decref(e);
-    e = event_of(OCPP_V16, "DataTransfer", "{\"vendorId\":\"acme\",\"data\":\"hello\"}", NULL);
-    expect(e, "vendor_id", "\"acme\"");
-    expect(e, "data", "\"hello\"");
-    json_decref(e);
-    e = event_of(OCPP_V201, "NotifyEvent",
-                 "{\"generatedAt\":\"2026-01-01T00:00:00Z\",\"seqNo\":0,\"eventData\":[{"
-                 "\"eventId\":1,\"timestamp\":\"2026-01-01T00:00:00Z\",\"trigger\":\"Delta\","
-                 "\"actualValue\":\"Faulted\",\"eventNotificationType\":\"HardWiredNotification\","
-                 "\"component\":{\"name\":\"Connector\",\"evse\":{\"id\":1,\"connectorId\":1}},"
-                 "\"variable\":{\"name\":\"AvailabilityState\"}}]}",
-                 NULL);
-    ck_assert_str_eq(type_of(e), "device.event");
-    expect(e, "to_be_continued", "false");
-    expect(e, "events.0.actual_value", "\"Faulted\"");
-    expect(e, "events.0.component.location", "{\"evse_id\":1,\"connector_id\":1}");
-    json_decref(e);
-    e = event_of(OCPP_V201, "BootNotification",
-                 "{\"reason\":\"PowerUp\",\"chargingStation\":{\"model\":\"M\",\"vendorName\":"
-                 "\"V\",\"modem\":{\"iccid\":\"123\"}}}",
-                 NULL);
-    expect(e, "vendor", "\"V\"");
-    expect(e, "modem", "{\"iccid\":\"123\"}");
-    expect(e, "reason", "\"PowerUp\"");
-    json_decref(e);
-    /* refused CALL: still one event, with the payload */
-    e = event_of(OCPP_V16, "NoSuchAction", "{\"a\":1}", NULL);
-    ck_assert_str_eq(type_of(e), "ocpp.message");
-    expect(e, "action", "\"NoSuchAction\"");
-    expect(e, "payload", "{\"a\":1}");
-    json_decref(e);
+    static const event_case_t cases[] = {
+        {OCPP_V16,
+         false,
+         "Authorize",
+         "{\"idTag\":\"TAG1\"}",
+         NULL,
+         {{"id_token", "{\"id\":\"TAG1\"}"}}},
+        {OCPP_V201,
+         false,
+         "Authorize",
+         "{\"idToken\":{\"idToken\":\"TAG1\",\"type\":\"ISO14443\"}}",
+         NULL,
+         {{"id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}"}}},
+        {OCPP_V16,
+         false,
+         "DiagnosticsStatusNotification",
+         "{\"status\":\"UploadFailed\"}",
+         "log.status",
+         {{"status", "\"UploadFailure\""}}},
+        {OCPP_V201,
+         false,
+         "FirmwareStatusNotification",
+         "{\"status\":\"Installed\",\"requestId\":4}",
+         NULL,
+         {{"status", "\"Installed\""}, {"request_id", "4"}, {"operation", "\"update\""}}},
+        {OCPP_V16,
+         false,
+         "SecurityEventNotification",
+         "{\"type\":\"ResetOrReboot\",\"timestamp\":" TS ",\"techInfo\":\"x\"}",
+         NULL,
+         {{"critical", "true"}, {"tech_info", "\"x\""}}},
+        {OCPP_V16,
+         false,
+         "DataTransfer",
+         "{\"vendorId\":\"acme\",\"data\":\"hello\"}",
+         NULL,
+         {{"vendor_id", "\"acme\""}, {"data", "\"hello\""}}},
+        {OCPP_V201,
+         false,
+         "NotifyEvent",
+         "{\"generatedAt\":" TS ",\"seqNo\":0,\"eventData\":[{\"eventId\":1,\"timestamp\":" TS
+         ",\"trigger\":\"Delta\",\"actualValue\":\"Faulted\",\"eventNotificationType\":"
+         "\"HardWiredNotification\",\"component\":{\"name\":\"Connector\",\"evse\":{\"id\":1,"
+         "\"connectorId\":1}},\"variable\":{\"name\":\"AvailabilityState\"}}]}",
+         "device.event",
+         {{"to_be_continued", "false"},
+          {"events.0.actual_value", "\"Faulted\""},
+          {"events.0.component.location", "{\"evse_id\":1,\"connector_id\":1}"}}},
+        {OCPP_V201,
+         false,
+         "BootNotification",
+         "{\"reason\":\"PowerUp\",\"chargingStation\":{\"model\":\"M\",\"vendorName\":\"V\","
+         "\"modem\":{\"iccid\":\"123\"}}}",
+         NULL,
+         {{"vendor", "\"V\""}, {"modem", "{\"iccid\":\"123\"}"}, {"reason", "\"PowerUp\""}}},
+        /* refused CALL: still one event, with the payload */
+        {OCPP_V16,
+         false,
+         "NoSuchAction",
+         "{\"a\":1}",
+         "ocpp.message",
+         {{"action", "\"NoSuchAction\""}, {"payload", "{\"a\":1}"}}},
+    };
+    check_events(cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
@@ -395,16 +484,8 @@ START_TEST(test_equivalent_sessions)
         snprintf(b, sizeof(b), "%s", SESSION_201[i][1]);
         json_t *e16 = event_of(OCPP_V16, SESSION_16[i][0], a, NULL);
         json_t *e201 = event_of(OCPP_V201, SESSION_201[i][0], b, NULL);
-        ck_assert_str_eq(type_of(e16), type_of(e201));
-        json_t *d16 = data_of(e16), *d201 = data_of(e201);
-        ck_assert_ptr_nonnull(json_object_get(d16, "ocpp"));
-        strip_version_only(d16);
-        strip_version_only(d201);
-        char *s16 = json_dumps(d16, JSON_SORT_KEYS | JSON_COMPACT);
-        char *s201 = json_dumps(d201, JSON_SORT_KEYS | JSON_COMPACT);
-        ck_assert_msg(json_equal(d16, d201), "%s:\n 1.6   %s\n 2.0.1 %s", type_of(e16), s16, s201);
-        free(s16);
-        free(s201);
+        ck_assert_ptr_nonnull(json_object_get(data_of(e16), "ocpp"));
+        expect_same_event(e16, e201, type_of(e16), "1.6", "2.0.1", strip_version_only);
         json_decref(e16);
         json_decref(e201);
     }
@@ -413,35 +494,23 @@ END_TEST
 
 /* ---- OCPP 2.1 --------------------------------------------------------------------------- */
 
-/* the 2.1 payload must be valid against the official 2.1 schema before it tells anything */
-static json_t *event_21(const char *action, const char *payload_text)
+/* the ocpp member (the version) */
+static void strip_ocpp(json_t *d)
 {
-    json_t *p = json_loads(payload_text, 0, NULL);
-    ck_assert_msg(p != NULL, "bad test payload %s", payload_text);
-    ocpp_verr_t err;
-    const ocpp_schema_msg_t *msg = ocpp_schema_find(OCPP_V21, action);
-    ck_assert_ptr_nonnull(msg);
-    ck_assert_msg(ocpp_schema_validate(msg, 0, p, &err) == 0, "2.1 %s: %s", action, err.why);
-    json_t *e = event_of(OCPP_V21, action, NULL, p);
-    expect(e, "ocpp.version", "\"2.1\"");
-    json_decref(p);
-    return e;
+    json_object_del(d, "ocpp");
 }
 
 /* every valid 2.0.1 request example that is also valid 2.1 gives the same event from a 2.1
  * station: same type, same data but the version */
 START_TEST(test_21_as_201)
 {
-    json_t *doc = json_load_file(EXAMPLES, 0, NULL);
-    ck_assert_ptr_nonnull(doc);
+    json_t *doc = examples();
     size_t i, same = 0, unified = 0;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cases"), i, c)
     {
         const char *action = json_string_value(json_object_get(c, "action"));
-        if (strcmp(json_string_value(json_object_get(c, "version")), "2.0.1") != 0 ||
-            !json_is_null(json_object_get(c, "error")) ||
-            strcmp(json_string_value(json_object_get(c, "message")), "request") != 0)
+        if (!valid_request(c, "2.0.1"))
             continue;
         const ocpp_schema_msg_t *m21 = ocpp_schema_find(OCPP_V21, action);
         const json_t *p = json_object_get(c, "payload");
@@ -450,15 +519,7 @@ START_TEST(test_21_as_201)
             continue;
         json_t *e201 = event_of(OCPP_V201, action, NULL, p);
         json_t *e21 = event_of(OCPP_V21, action, NULL, p);
-        ck_assert_str_eq(type_of(e21), type_of(e201));
-        json_t *d201 = data_of(e201), *d21 = data_of(e21);
-        json_object_del(d201, "ocpp");
-        json_object_del(d21, "ocpp");
-        char *a = json_dumps(d201, JSON_COMPACT | JSON_SORT_KEYS);
-        char *b = json_dumps(d21, JSON_COMPACT | JSON_SORT_KEYS);
-        ck_assert_msg(json_equal(d201, d21), "%s: 2.0.1 %s\n2.1 %s", action, a, b);
-        free(a);
-        free(b);
+        expect_same_event(e201, e21, action, "2.0.1", "2.1", strip_ocpp);
         same++;
         unified += strcmp(type_of(e21), "ocpp.message") != 0;
         json_decref(e201);
@@ -470,85 +531,95 @@ START_TEST(test_21_as_201)
 }
 END_TEST
 
-#define TS "\"2026-01-01T00:00:00Z\""
-
 START_TEST(test_21_types)
 {
-    json_t *e =
-        event_21("NotifyDERAlarm", "{\"controlType\":\"HVMustTrip\",\"gridEventFault\":"
-                                   "\"OverVoltage\",\"timestamp\":" TS ",\"extraInfo\":\"253 V\"}");
-    ck_assert_str_eq(type_of(e), "der.alarm");
-    expect(e, "control_type", "\"HVMustTrip\"");
-    expect(e, "grid_event_fault", "\"OverVoltage\"");
-    expect(e, "alarm_ended", "false"); /* absent: raised */
-    expect(e, "extra_info", "\"253 V\"");
-    expect(e, "timestamp", TS);
-    json_decref(e);
-    e = event_21("NotifyDERAlarm",
-                 "{\"controlType\":\"FreqDroop\",\"alarmEnded\":true,\"timestamp\":" TS "}");
-    expect(e, "alarm_ended", "true");
-    expect(e, "grid_event_fault", NULL);
-    json_decref(e);
-    e = event_21("NotifyDERStartStop", "{\"controlId\":\"der-7\",\"started\":true,\"timestamp\":" TS
-                                       ",\"supersededIds\":[\"der-6\"]}");
-    ck_assert_str_eq(type_of(e), "der.start_stop");
-    expect(e, "control_id", "\"der-7\"");
-    expect(e, "started", "true");
-    expect(e, "superseded_ids", "[\"der-6\"]");
-    json_decref(e);
-    e = event_21("NotifyPeriodicEventStream",
-                 "{\"id\":3,\"pending\":0,\"basetime\":" TS
-                 ",\"data\":[{\"t\":0,\"v\":\"230.1\"},{\"t\":0.5,\"v\":\"229.8\"}]}");
-    ck_assert_str_eq(type_of(e), "device.event_stream");
-    expect(e, "stream_id", "3");
-    expect(e, "pending", "0");
-    expect(e, "basetime", TS);
-    expect(e, "values",
-           "[{\"offset_s\":0,\"value\":\"230.1\"},{\"offset_s\":0.5,\"value\":"
-           "\"229.8\"}]");
-    json_decref(e);
-    e = event_21("BatterySwap",
-                 "{\"eventType\":\"BatteryOut\",\"requestId\":12,\"idToken\":{\"idToken\":\"TAG1\","
-                 "\"type\":\"ISO14443\"},\"batteryData\":[{\"evseId\":2,\"serialNumber\":\"B-1\","
-                 "\"soC\":81.5,\"soH\":97,\"productionDate\":" TS "}]}");
-    ck_assert_str_eq(type_of(e), "battery.swap");
-    expect(e, "event_type", "\"BatteryOut\"");
-    expect(e, "request_id", "12");
-    expect(e, "id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}");
-    expect(e, "batteries",
-           "[{\"location\":{\"evse_id\":2},\"serial_number\":\"B-1\",\"soc\":81.5,"
-           "\"soh\":97,\"production_date\":" TS "}]");
-    json_decref(e);
-    e = event_21("NotifySettlement",
-                 "{\"transactionId\":\"T9\",\"pspRef\":\"psp-42\",\"status\":\"Settled\","
-                 "\"settlementAmount\":12.34,\"settlementTime\":" TS
-                 ",\"receiptUrl\":\"https://r.example/42\",\"vatCompany\":{\"name\":\"ACME\","
-                 "\"address1\":\"Main St 1\",\"city\":\"Utrecht\",\"postalCode\":\"1234\","
-                 "\"country\":\"NL\"}}");
-    ck_assert_str_eq(type_of(e), "payment.settlement");
-    expect(e, "psp_ref", "\"psp-42\"");
-    expect(e, "status", "\"Settled\"");
-    expect(e, "amount", "12.34");
-    expect(e, "transaction_id", "\"T9\"");
-    expect(e, "receipt_url", "\"https://r.example/42\"");
-    expect(e, "vat_company.postal_code", "\"1234\"");
-    json_decref(e);
-    /* sent by the CSMS, not a station event: refused, still one ocpp.message */
-    e = event_of(OCPP_V21, "NotifyWebPaymentStarted", "{\"evseId\":1,\"timeout\":60}", NULL);
-    ck_assert_str_eq(type_of(e), "ocpp.message");
-    json_decref(e);
-    /* 2.1 messages without a unified type */
-    e = event_21("NotifyPriorityCharging", "{\"transactionId\":\"T9\",\"activated\":true}");
-    ck_assert_str_eq(type_of(e), "ocpp.message");
-    expect(e, "action", "\"NotifyPriorityCharging\"");
-    json_decref(e);
-    /* the new statusInfo of status notifications */
-    e = event_21("FirmwareStatusNotification",
-                 "{\"status\":\"InstallationFailed\",\"requestId\":4,\"statusInfo\":{"
-                 "\"reasonCode\":\"NoSpace\",\"additionalInfo\":\"disk full\"}}");
-    ck_assert_str_eq(type_of(e), "firmware.status");
-    expect(e, "status_info", "{\"reason_code\":\"NoSpace\",\"additional_info\":\"disk full\"}");
-    json_decref(e);
+    static const event_case_t cases[] = {
+        {OCPP_V21,
+         false,
+         "NotifyDERAlarm",
+         "{\"controlType\":\"HVMustTrip\",\"gridEventFault\":\"OverVoltage\",\"timestamp\":" TS
+         ",\"extraInfo\":\"253 V\"}",
+         "der.alarm",
+         {{"control_type", "\"HVMustTrip\""},
+          {"grid_event_fault", "\"OverVoltage\""},
+          {"alarm_ended", "false"}, /* absent: raised */
+          {"extra_info", "\"253 V\""},
+          {"timestamp", TS}}},
+        {OCPP_V21,
+         false,
+         "NotifyDERAlarm",
+         "{\"controlType\":\"FreqDroop\",\"alarmEnded\":true,\"timestamp\":" TS "}",
+         NULL,
+         {{"alarm_ended", "true"}, {"grid_event_fault", NULL}}},
+        {OCPP_V21,
+         false,
+         "NotifyDERStartStop",
+         "{\"controlId\":\"der-7\",\"started\":true,\"timestamp\":" TS
+         ",\"supersededIds\":[\"der-6\"]}",
+         "der.start_stop",
+         {{"control_id", "\"der-7\""}, {"started", "true"}, {"superseded_ids", "[\"der-6\"]"}}},
+        {OCPP_V21,
+         false,
+         "NotifyPeriodicEventStream",
+         "{\"id\":3,\"pending\":0,\"basetime\":" TS
+         ",\"data\":[{\"t\":0,\"v\":\"230.1\"},{\"t\":0.5,\"v\":\"229.8\"}]}",
+         "device.event_stream",
+         {{"stream_id", "3"},
+          {"pending", "0"},
+          {"basetime", TS},
+          {"values",
+           "[{\"offset_s\":0,\"value\":\"230.1\"},{\"offset_s\":0.5,\"value\":\"229.8\"}]"}}},
+        {OCPP_V21,
+         false,
+         "BatterySwap",
+         "{\"eventType\":\"BatteryOut\",\"requestId\":12,\"idToken\":{\"idToken\":\"TAG1\","
+         "\"type\":\"ISO14443\"},\"batteryData\":[{\"evseId\":2,\"serialNumber\":\"B-1\","
+         "\"soC\":81.5,\"soH\":97,\"productionDate\":" TS "}]}",
+         "battery.swap",
+         {{"event_type", "\"BatteryOut\""},
+          {"request_id", "12"},
+          {"id_token", "{\"id\":\"TAG1\",\"type\":\"ISO14443\"}"},
+          {"batteries", "[{\"location\":{\"evse_id\":2},\"serial_number\":\"B-1\",\"soc\":81.5,"
+                        "\"soh\":97,\"production_date\":" TS "}]"}}},
+        {OCPP_V21,
+         false,
+         "NotifySettlement",
+         "{\"transactionId\":\"T9\",\"pspRef\":\"psp-42\",\"status\":\"Settled\","
+         "\"settlementAmount\":12.34,\"settlementTime\":" TS
+         ",\"receiptUrl\":\"https://r.example/42\",\"vatCompany\":{\"name\":\"ACME\","
+         "\"address1\":\"Main St 1\",\"city\":\"Utrecht\",\"postalCode\":\"1234\","
+         "\"country\":\"NL\"}}",
+         "payment.settlement",
+         {{"psp_ref", "\"psp-42\""},
+          {"status", "\"Settled\""},
+          {"amount", "12.34"},
+          {"transaction_id", "\"T9\""},
+          {"receipt_url", "\"https://r.example/42\""},
+          {"vat_company.postal_code", "\"1234\""}}},
+        /* sent by the CSMS, not a station event: refused, still one ocpp.message */
+        {OCPP_V21,
+         true,
+         "NotifyWebPaymentStarted",
+         "{\"evseId\":1,\"timeout\":60}",
+         "ocpp.message",
+         {{NULL, NULL}}},
+        /* 2.1 messages without a unified type */
+        {OCPP_V21,
+         false,
+         "NotifyPriorityCharging",
+         "{\"transactionId\":\"T9\",\"activated\":true}",
+         "ocpp.message",
+         {{"action", "\"NotifyPriorityCharging\""}}},
+        /* the new statusInfo of status notifications */
+        {OCPP_V21,
+         false,
+         "FirmwareStatusNotification",
+         "{\"status\":\"InstallationFailed\",\"requestId\":4,\"statusInfo\":{\"reasonCode\":"
+         "\"NoSpace\",\"additionalInfo\":\"disk full\"}}",
+         "firmware.status",
+         {{"status_info", "{\"reason_code\":\"NoSpace\",\"additional_info\":\"disk full\"}"}}},
+    };
+    check_events(cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
@@ -583,20 +654,24 @@ START_TEST(test_21_transaction)
     fprintf(f, "]}]}");
     fclose(f);
     ck_assert_int_gt((int)n, 32 * 1024);
-    json_t *e = event_21("TransactionEvent", text);
-    ck_assert_str_eq(type_of(e), "transaction.ended");
-    expect(e, "transaction_id", "\"T21\"");
-    expect(e, "stopped_reason", "\"ReqEnergyTransferRejected\"");
-    expect(e, "meter_wh", "12345");
-    expect(e, "tariff_id", "\"t-1\"");
-    expect(e, "operation_mode", "\"CentralSetpoint\"");
-    expect(e, "transaction_limit", "{\"max_energy\":20000,\"max_soc\":80}");
-    expect(e, "cost_details.total_cost.total", "{\"incl_tax\":6.05}");
-    expect(e, "cost_details.total_usage.energy", "12345");
-    expect(e, "preconditioning_status", "\"Ready\"");
-    expect(e, "evse_sleep", "false");
-    expect(e, "samples.1.signed.encoding", "\"OCMF\"");
-    expect(e, "samples.1.signed.method", NULL); /* optional in 2.1 */
+    const event_case_t c = {OCPP_V21,
+                            false,
+                            "TransactionEvent",
+                            text,
+                            "transaction.ended",
+                            {{"transaction_id", "\"T21\""},
+                             {"stopped_reason", "\"ReqEnergyTransferRejected\""},
+                             {"meter_wh", "12345"},
+                             {"tariff_id", "\"t-1\""},
+                             {"operation_mode", "\"CentralSetpoint\""},
+                             {"transaction_limit", "{\"max_energy\":20000,\"max_soc\":80}"},
+                             {"cost_details.total_cost.total", "{\"incl_tax\":6.05}"},
+                             {"cost_details.total_usage.energy", "12345"},
+                             {"preconditioning_status", "\"Ready\""},
+                             {"evse_sleep", "false"},
+                             {"samples.1.signed.encoding", "\"OCMF\""},
+                             {"samples.1.signed.method", NULL}}}; /* optional in 2.1 */
+    json_t *e = checked(&c);
     const json_t *data = json_object_get(
         json_object_get(json_array_get(json_object_get(data_of(e), "samples"), 1), "signed"),
         "data");
@@ -617,6 +692,15 @@ static void id_of(ocpp_version_t v, const char *action, const char *payload, cha
     json_decref(p);
 }
 
+/* two payloads of a 2.1 action are two occurrences: an id, another for the second (into a, b) */
+static void two_occurrences(const char *action, const char *pa, const char *pb, char *a, char *b)
+{
+    id_of(OCPP_V21, action, pa, a);
+    id_of(OCPP_V21, action, pb, b);
+    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
+    ck_assert_str_ne(a, b);
+}
+
 START_TEST(test_21_event_ids)
 {
     char a[CORE_EVENT_ID_LEN + 1], b[CORE_EVENT_ID_LEN + 1];
@@ -632,24 +716,17 @@ START_TEST(test_21_event_ids)
     id_of(OCPP_V21, "StatusNotification", st, a);
     ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
     /* DER alarm: raised and ended are two occurrences, a resend is one */
-    id_of(OCPP_V21, "NotifyDERAlarm", "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS "}", a);
-    id_of(OCPP_V21, "NotifyDERAlarm",
-          "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS ",\"alarmEnded\":true}", b);
-    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
-    ck_assert_str_ne(a, b);
+    two_occurrences("NotifyDERAlarm", "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS "}",
+                    "{\"controlType\":\"FreqDroop\",\"timestamp\":" TS ",\"alarmEnded\":true}", a,
+                    b);
     id_of(OCPP_V21, "NotifyDERAlarm",
           "{\"timestamp\":" TS ",\"controlType\":\"FreqDroop\",\"extraInfo\":\"resent\"}", b);
     ck_assert_str_eq(a, b);
-    id_of(OCPP_V21, "NotifyDERStartStop",
-          "{\"controlId\":\"d\",\"started\":true,\"timestamp\":" TS "}", a);
-    id_of(OCPP_V21, "NotifyDERStartStop",
-          "{\"controlId\":\"d\",\"started\":false,\"timestamp\":" TS "}", b);
-    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
-    ck_assert_str_ne(a, b);
-    id_of(OCPP_V21, "BatterySwap", "{\"requestId\":1,\"eventType\":\"BatteryOut\"}", a);
-    id_of(OCPP_V21, "BatterySwap", "{\"requestId\":1,\"eventType\":\"BatteryIn\"}", b);
-    ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);
-    ck_assert_str_ne(a, b);
+    two_occurrences("NotifyDERStartStop",
+                    "{\"controlId\":\"d\",\"started\":true,\"timestamp\":" TS "}",
+                    "{\"controlId\":\"d\",\"started\":false,\"timestamp\":" TS "}", a, b);
+    two_occurrences("BatterySwap", "{\"requestId\":1,\"eventType\":\"BatteryOut\"}",
+                    "{\"requestId\":1,\"eventType\":\"BatteryIn\"}", a, b);
     id_of(OCPP_V21, "NotifySettlement",
           "{\"pspRef\":\"p\",\"status\":\"Settled\",\"settlementTime\":" TS "}", a);
     ck_assert_int_eq((int)strlen(a), CORE_EVENT_ID_LEN);

@@ -584,6 +584,82 @@ START_TEST(test_v21_frames)
 }
 END_TEST
 
+/* the builders 2.0.1 and 2.1 share (TransactionEvent, BootNotification) write, for each version,
+ * byte for byte what they wrote when each version had its own: the 2.1 Started and Ended carry
+ * the registers with their context and unit (signed when asked), its Updated is 2.0.1's */
+#define TS_ "\"timestamp\":\"2023-11-14T22:13:20.123Z\""
+#define TX_HEAD(ev, trig, seq)                                                                     \
+    "[2,\"m1\",\"TransactionEvent\",{\"eventType\":\"" ev "\"," TS_ ",\"triggerReason\":\"" trig   \
+    "\",\"seqNo\":" seq ","
+#define TX_ID "\"transactionInfo\":{\"transactionId\":\"CP000042-7\",\"chargingState\":"
+#define EVSE_TOKEN                                                                                 \
+    "\"evse\":{\"id\":1,\"connectorId\":1},\"idToken\":{\"idToken\":\"T-CP000042\",\"type\":"      \
+    "\"ISO14443\"},"
+#define REG(value, context)                                                                        \
+    "{\"value\":" value ",\"context\":\"" context "\",\"measurand\":"                              \
+    "\"Energy.Active.Import.Register\",\"unitOfMeasure\":{\"unit\":\"Wh\"}"
+#define SIGNED(data)                                                                               \
+    ",\"signedMeterValue\":{\"signedMeterData\":\"" data "\",\"signingMethod\":"                   \
+    "\"ECDSA-secp256r1-SHA256\",\"encodingMethod\":\"OCMF\"}"
+
+static const char STARTED[] = TX_HEAD("Started", "Authorized", "0") TX_ID
+    "\"Charging\"}," EVSE_TOKEN "\"meterValue\":[{" TS_ ",\"sampledValue\":[";
+static const char UPDATED[] = TX_HEAD("Updated", "MeterValuePeriodic", "1") TX_ID
+    "\"Charging\"},\"evse\":{\"id\":1,\"connectorId\":1},\"meterValue\":[{" TS_
+    ",\"sampledValue\":[{\"value\":1501,\"measurand\":\"Energy.Active.Import.Register\"}]}]}]";
+static const char ENDED[] =
+    TX_HEAD("Ended", "StopAuthorized", "2") "\"offline\":true," TX_ID
+                                            "\"Idle\",\"stoppedReason\":\"Local\"}," EVSE_TOKEN
+                                            "\"meterValue\":[{" TS_ ",\"sampledValue\":[";
+
+START_TEST(test_shared_builders_output)
+{
+    char want[4096];
+    const struct {
+        ocpp_version_t v;
+        ocpp_act_t act;
+        uint16_t signed_bytes;
+        const char *head, *tail;
+    } cases[] = {
+        {OCPP_V201, ACT_START_TX, 0, STARTED,
+         "{\"value\":1500,\"measurand\":\"Energy.Active.Import.Register\"}]}]}]"},
+        {OCPP_V201, ACT_METER, 0, UPDATED, ""},
+        {OCPP_V201, ACT_STOP_TX, 0, ENDED,
+         "{\"value\":1502,\"measurand\":\"Energy.Active.Import.Register\"}]}]}]"},
+        {OCPP_V21, ACT_START_TX, 0, STARTED, REG("1500", "Transaction.Begin") "}]}]}]"},
+        {OCPP_V21, ACT_START_TX, 12, STARTED,
+         REG("1500", "Transaction.Begin") SIGNED("VlAnwijlVV/9") "}]}]}]"},
+        {OCPP_V21, ACT_METER, 12, UPDATED, ""},
+        {OCPP_V21, ACT_STOP_TX, 12, ENDED,
+         REG("1000", "Transaction.Begin") SIGNED("zkuV/6UgDMww") "}," REG("1502", "Transaction.End")
+             SIGNED("JBL+QbWSUt8o") "}]}]}]"},
+        {OCPP_V201, ACT_BOOT, 0,
+         "[2,\"m1\",\"BootNotification\",{\"reason\":\"PowerUp\",\"chargingStation\":{"
+         "\"vendorName\":\"OCPPGW\",\"model\":\"cp-sim\",\"serialNumber\":\"CP000042\","
+         "\"firmwareVersion\":\"1.0\"}}]",
+         ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (int both = 0; both <= (cases[i].act == ACT_BOOT); both++) {
+            ocpp_version_t v = both ? OCPP_V21 : cases[i].v;
+            int k = cases[i].act == ACT_START_TX ? 0 : cases[i].act == ACT_METER ? 1 : 2;
+            ocpp_msg_t m = {.act = cases[i].act,
+                            .at_ms = 1700000000123ULL,
+                            .tx_id = 7,
+                            .tx_seq_no = (uint32_t)k,
+                            .meter_wh = 1500 + (uint64_t)k,
+                            .meter_start_wh = 1000,
+                            .offline = k == 2,
+                            .signed_bytes = cases[i].signed_bytes};
+            snprintf(want, sizeof(want), "%s%s", cases[i].head, cases[i].tail);
+            int n = ocpp_msg_build(buf, sizeof(buf), v, "CP000042", "m1", &m);
+            ck_assert_msg(n == (int)strlen(want) && strcmp(buf, want) == 0,
+                          "%s %s:\n got  %s\n want %s", ocpp_version_label(v),
+                          ocpp_act_name(m.act, v), buf, want);
+        }
+}
+END_TEST
+
 /* every CSMS action of 2.1: 2.0.1's and the new ones, with payloads valid for 2.1 (the replies
  * echo some of them) */
 static const char *const v21_calls[][2] = {
@@ -693,6 +769,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_result_fields);
     tcase_add_test(tc, test_v21_life_messages);
     tcase_add_test(tc, test_v21_frames);
+    tcase_add_test(tc, test_shared_builders_output);
     suite_add_tcase(s, tc);
     tc = tcase_create("downlink");
     tcase_add_test(tc, test_every_v16_downlink);
