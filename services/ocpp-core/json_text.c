@@ -387,10 +387,9 @@ void json_buf_str(json_buf_t *b, const char *s)
     json_buf_put(b, s, strlen(s));
 }
 
-/* s as a JSON string literal, escaped as jansson's dump escapes (JSON_COMPACT, no
- * JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH) by the gateway's one escaper, written straight into the
- * buffer: room for the string as it is and both quotes first (the common case, no escape, is
- * then one call), more only when escapes made it longer */
+/* s as a JSON string literal in a style of the gateway's one escaper (json_escape.h), written
+ * straight into the buffer: room for the string as it is and both quotes first (the common case,
+ * no escape, is then one call), more only when escapes made it longer */
 void json_buf_string_as(json_buf_t *b, json_escape_style_t style, const char *s, size_t len)
 {
     size_t done = 0;
@@ -407,12 +406,15 @@ void json_buf_string_as(json_buf_t *b, json_escape_style_t style, const char *s,
         if (done == len)
             break;
         json_buf_grow(b, len - done + 6); /* at least one more escape, doubling */
-        if (b->oom)
+        if (b->oom) {
+            b->p[b->len] = '\0'; /* still a string, if an incomplete one */
             return;
+        }
     }
     json_buf_put(b, "\"", 1);
 }
 
+/* as jansson's dump escapes (JSON_COMPACT, no JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH) */
 void json_buf_string(json_buf_t *b, const char *s, size_t len)
 {
     json_buf_string_as(b, JSON_ESCAPE_JANSSON, s, len);
