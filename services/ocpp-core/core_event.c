@@ -219,20 +219,11 @@ void core_event_format_time(uint64_t time_us, char out[32])
  * JSON_SORT_KEYS for the data and JSON_COMPACT for data.raw, as before: strings escaped as
  * jansson does (its strings are valid UTF-8, kept as is), reals by jansson's "%.17g" rule. */
 
-/* an attribute of the envelope, escaped by json_escape as it always was (0x7F escaped, invalid
+/* an attribute of the envelope, in json_escape's safe style as it always was (0x7F escaped, invalid
  * UTF-8 replaced: the identity and the pod are not jansson strings) */
 static void w_cstr(json_buf_t *b, const char *s)
 {
-    size_t len = s ? strlen(s) : 0, done = 0;
-    json_buf_put(b, "\"", 1);
-    while (done < len && !b->oom) {
-        char chunk[256];
-        size_t consumed;
-        size_t n = json_escape(s + done, len - done, chunk, sizeof(chunk), &consumed);
-        json_buf_put(b, chunk, n);
-        done += consumed;
-    }
-    json_buf_put(b, "\"", 1);
+    json_buf_string_as(b, JSON_ESCAPE_SAFE, s ? s : "", s ? strlen(s) : 0);
 }
 
 char *core_event_build(const core_event_t *ev)

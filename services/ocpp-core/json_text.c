@@ -387,49 +387,37 @@ void json_buf_str(json_buf_t *b, const char *s)
     json_buf_put(b, s, strlen(s));
 }
 
-/* s as a JSON string literal, escaped as jansson's dump escapes (JSON_COMPACT, no
- * JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH): '"' '\\' \b \f \n \r \t, other controls \u00XX
- * (uppercase hex), every other byte as is; the runs that need no escape are copied whole */
-void json_buf_string(json_buf_t *b, const char *s, size_t len)
+/* s as a JSON string literal in a style of the gateway's one escaper (json_escape.h), written
+ * straight into the buffer: room for the string as it is and both quotes first (the common case,
+ * no escape, is then one call), more only when escapes made it longer */
+void json_buf_string_as(json_buf_t *b, json_escape_style_t style, const char *s, size_t len)
 {
-    json_buf_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        json_buf_put(b, s + run, i - run);
-        run = i + 1;
-        char esc[8];
-        switch (c) {
-        case '"':
-            json_buf_put(b, "\\\"", 2);
+    size_t done = 0;
+    if (b->len + len + 2 >= b->cap)
+        json_buf_grow(b, len + 2);
+    if (b->oom)
+        return;
+    b->p[b->len++] = '"';
+    for (;;) {
+        size_t consumed;
+        b->len += json_escape_as(style, s + done, len - done, b->p + b->len, b->cap - b->len - 1,
+                                 &consumed);
+        done += consumed;
+        if (done == len)
             break;
-        case '\\':
-            json_buf_put(b, "\\\\", 2);
-            break;
-        case '\b':
-            json_buf_put(b, "\\b", 2);
-            break;
-        case '\f':
-            json_buf_put(b, "\\f", 2);
-            break;
-        case '\n':
-            json_buf_put(b, "\\n", 2);
-            break;
-        case '\r':
-            json_buf_put(b, "\\r", 2);
-            break;
-        case '\t':
-            json_buf_put(b, "\\t", 2);
-            break;
-        default:
-            snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
-            json_buf_put(b, esc, 6);
+        json_buf_grow(b, len - done + 6); /* at least one more escape, doubling */
+        if (b->oom) {
+            b->p[b->len] = '\0'; /* still a string, if an incomplete one */
+            return;
         }
     }
-    json_buf_put(b, s + run, len - run);
     json_buf_put(b, "\"", 1);
+}
+
+/* as jansson's dump escapes (JSON_COMPACT, no JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH) */
+void json_buf_string(json_buf_t *b, const char *s, size_t len)
+{
+    json_buf_string_as(b, JSON_ESCAPE_JANSSON, s, len);
 }
 
 /* a real as jansson dumps it (jsonp_dtostr, precision 17): "%.17g", ".0" added when it has

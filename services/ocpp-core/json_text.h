@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "json_escape.h"
+
 /* a new reference, or NULL: not certain (malformed, or outside what this reader takes) */
 json_t *json_text_parse(const char *text, size_t len);
 
@@ -40,6 +42,9 @@ static inline void json_buf_put(json_buf_t *b, const char *s, size_t n)
 void json_buf_str(json_buf_t *b, const char *s); /* s as is (not quoted) */
 /* s[0..len) as a JSON string literal, escaped as jansson escapes (valid UTF-8 kept as is) */
 void json_buf_string(json_buf_t *b, const char *s, size_t len);
+/* s[0..len) as a JSON string literal in the given style of json_escape.h (json_buf_string is
+ * JSON_ESCAPE_JANSSON; JSON_ESCAPE_SAFE for text that is not a jansson string) */
+void json_buf_string_as(json_buf_t *b, json_escape_style_t style, const char *s, size_t len);
 /* v as json_dumps(v, JSON_COMPACT | (sorted ? JSON_SORT_KEYS : 0)) writes it: 0, or -1 where
  * json_dumps fails (NaN, infinity, nested too deep) */
 int json_buf_value(json_buf_t *b, const json_t *v, int sorted);

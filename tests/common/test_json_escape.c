@@ -1,5 +1,7 @@
 /* Unit tests for common/json_escape: escapes, UTF-8 kept or replaced, and cuts that never split
- * an escape or a character; every output parses as JSON (checked with jansson). */
+ * an escape or a character; every output of the safe style parses as JSON (checked with jansson),
+ * and the jansson style writes the bytes json_dumps writes (a table of expected bytes per style,
+ * and jansson itself on valid UTF-8). */
 #include "json_escape.h"
 
 #include <check.h>
@@ -77,6 +79,156 @@ START_TEST(test_random_bytes_give_json)
 }
 END_TEST
 
+/* one input, the bytes each style writes of it */
+static const struct {
+    const char *in;
+    size_t inlen;
+    const char *safe, *jansson;
+} STYLES[] = {
+    {"\"", 1, "\\\"", "\\\""},
+    {"\\", 1, "\\\\", "\\\\"},
+    {"/", 1, "/", "/"}, /* neither escapes the slash */
+    {"\n\r\t", 3, "\\n\\r\\t", "\\n\\r\\t"},
+    {"\b\f", 2, "\\u0008\\u000c", "\\b\\f"},
+    {"\x00\x01\x1f", 3, "\\u0000\\u0001\\u001f", "\\u0000\\u0001\\u001F"},
+    {"\x7f", 1, "\\u007f", "\x7f"},                          /* DEL */
+    {"\x80", 1, "\xef\xbf\xbd", "\x80"},                     /* a lone continuation byte */
+    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", "\xc0\xaf"}, /* an overlong '/' */
+    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "\xed\xa0\x80"}, /* surrogate */
+    {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+     "\xf4\x90\x80\x80"}, /* above U+10FFFF */
+    {"\xff", 1, "\xef\xbf\xbd", "\xff"},
+    {"\xe2\x80\xa8", 3, "\xe2\x80\xa8", "\xe2\x80\xa8"},             /* U+2028, kept by both */
+    {"\xf0\x9f\x94\x8c", 4, "\xf0\x9f\x94\x8c", "\xf0\x9f\x94\x8c"}, /* 4 bytes, U+1F50C */
+    {"\xf0\x9f\x94", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "\xf0\x9f\x94"}, /* truncated */
+    {"\xf0\x9f\x94x", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx", "\xf0\x9f\x94x"},
+    {"\xe2\x82\"", 3, "\xef\xbf\xbd\xef\xbf\xbd\\\"", "\xe2\x82\\\""},
+    {"caf\xc3\xa9 \xe2\x82\xac", 9, "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"},
+    {"id\"1\\2\x01x\x7f\xc3\xa9", 11, "id\\\"1\\\\2\\u0001x\\u007f\xc3\xa9",
+     "id\\\"1\\\\2\\u0001x\x7f\xc3\xa9"},
+    {"", 0, "", ""},
+};
+
+START_TEST(test_styles_table)
+{
+    for (size_t k = 0; k < sizeof(STYLES) / sizeof(STYLES[0]); k++) {
+        char out[128];
+        size_t c, n = json_escape_as(JSON_ESCAPE_SAFE, STYLES[k].in, STYLES[k].inlen, out,
+                                     sizeof(out), &c);
+        ck_assert_msg(n == strlen(STYLES[k].safe) && memcmp(out, STYLES[k].safe, n) == 0,
+                      "row %zu: safe style wrote \"%.*s\"", k, (int)n, out);
+        ck_assert_uint_eq(c, STYLES[k].inlen);
+        /* json_escape is the safe style */
+        ck_assert_uint_eq(json_escape(STYLES[k].in, STYLES[k].inlen, out, sizeof(out), &c), n);
+        ck_assert_mem_eq(out, STYLES[k].safe, n);
+        n = json_escape_as(JSON_ESCAPE_JANSSON, STYLES[k].in, STYLES[k].inlen, out, sizeof(out),
+                           &c);
+        ck_assert_msg(n == strlen(STYLES[k].jansson) && memcmp(out, STYLES[k].jansson, n) == 0,
+                      "row %zu: jansson style wrote \"%.*s\"", k, (int)n, out);
+        ck_assert_uint_eq(c, STYLES[k].inlen);
+    }
+}
+END_TEST
+
+START_TEST(test_jansson_style_cuts)
+{
+    char out[16];
+    size_t c, n;
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "ab\x01", 3, out, 7, &c);
+    ck_assert_uint_eq(n, 2); /* \u0001 needs 6 bytes, 5 were left */
+    ck_assert_uint_eq(c, 2);
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "\b", 1, out, 1, &c);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(c, 0);
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "\b", 1, out, 2, &c);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_mem_eq(out, "\\b", 2);
+    /* a cut inside a character ends before its lead byte */
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "a\xe2\x82\xac", 4, out, 3, &c);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(c, 1);
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "a\xf0\x9f\x94\x8c", 5, out, 4, &c);
+    ck_assert_uint_eq(c, 1);
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "a\xe2\x82\xac", 4, out, 4, &c);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(c, 4);
+    /* a run of continuation bytes with no lead in reach: cut where the room ends */
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "\x80\x80\x80\x80\x80\x80", 6, out, 5, &c);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(c, 5);
+    n = json_escape_as(JSON_ESCAPE_JANSSON, "abc", 3, out, 0, &c);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(c, 0);
+}
+END_TEST
+
+/* random valid UTF-8 with controls, quotes and DEL: the jansson style writes what json_dumps
+ * writes between the quotes, and pieces cut by random room join into the whole, in both styles */
+START_TEST(test_jansson_style_is_json_dumps)
+{
+    static const char *const UNITS[] = {"a",
+                                        "Z",
+                                        " ",
+                                        "\"",
+                                        "\\",
+                                        "/",
+                                        "\x01",
+                                        "\b",
+                                        "\f",
+                                        "\n",
+                                        "\r",
+                                        "\t",
+                                        "\x1f",
+                                        "\x7f",
+                                        "\xc3\xa9",
+                                        "\xe2\x82\xac",
+                                        "\xe2\x80\xa8",
+                                        "\xf0\x9f\x94\x8c",
+                                        "\xef\xbf\xbf",
+                                        "\xed\x9f\xbf"};
+    srand(11);
+    for (int round = 0; round < 3000; round++) {
+        char in[256];
+        size_t inlen = 0;
+        int units = rand() % 40;
+        for (int u = 0; u < units; u++) {
+            const char *unit = UNITS[(size_t)rand() % (sizeof(UNITS) / sizeof(UNITS[0]))];
+            memcpy(in + inlen, unit, strlen(unit));
+            inlen += strlen(unit);
+        }
+        if (round % 3 == 0 && inlen > 0) /* and some bytes that are no UTF-8 at all */
+            in[(size_t)rand() % inlen] = (char)(0x80 + rand() % 128);
+        for (int style = JSON_ESCAPE_SAFE; style <= JSON_ESCAPE_JANSSON; style++) {
+            char whole[256 * 6], pieces[256 * 6];
+            size_t c,
+                n = json_escape_as((json_escape_style_t)style, in, inlen, whole, sizeof(whole), &c);
+            ck_assert_uint_eq(c, inlen);
+            size_t done = 0, m = 0;
+            while (done < inlen) {
+                size_t room = 6 + (size_t)rand() % 8; /* always room for one escape */
+                m += json_escape_as((json_escape_style_t)style, in + done, inlen - done, pieces + m,
+                                    room, &c);
+                ck_assert_uint_gt(c, 0);
+                done += c;
+            }
+            ck_assert_uint_eq(m, n);
+            ck_assert_mem_eq(pieces, whole, n);
+            if (style != JSON_ESCAPE_JANSSON)
+                continue;
+            json_t *str = json_stringn(in, inlen);
+            if (!str) /* not UTF-8: jansson has no such string, nothing to compare */
+                continue;
+            char *dump = json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY);
+            ck_assert_ptr_nonnull(dump);
+            ck_assert_uint_eq(strlen(dump), n + 2);
+            ck_assert_mem_eq(dump + 1, whole, n);
+            free(dump);
+            json_decref(str);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_escape");
@@ -85,6 +237,9 @@ int main(void)
     tcase_add_test(tc, test_invalid_utf8_replaced);
     tcase_add_test(tc, test_cut_never_splits);
     tcase_add_test(tc, test_random_bytes_give_json);
+    tcase_add_test(tc, test_styles_table);
+    tcase_add_test(tc, test_jansson_style_cuts);
+    tcase_add_test(tc, test_jansson_style_is_json_dumps);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
