@@ -47,8 +47,14 @@ TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 written=$(date +%s.%N)
 put_tp pod-a "$TP" '{"command_id":"dl-1","cp_id":"CP-NOWHERE","action":"reset"}'
 wait_until 15 "dl-1 to be parked" in_log pod-a "command dl-1 parked"
+# parked_by: the bridge read dl-1 before this (a loaded machine may read it seconds late)
+parked_by=$(date +%s.%N)
 sleep 1
-[ -z "$(line_of command-results dl-1)" ] || bad "dl-1 finished before its default lifetime"
+# no result while the record is younger than its lifetime (looked at only while 2 s are left
+# for kcat to read the topic: finished_at below proves the lower bound in every case)
+if python3 -c 'import sys, time; sys.exit(0 if time.time() - float(sys.argv[1]) < 2 else 1)' "$written"; then
+  [ -z "$(line_of command-results dl-1)" ] || bad "dl-1 finished before its default lifetime"
+fi
 wait_until 20 "the result of dl-1" has command-results '"command_id":"dl-1"'
 res=$(line_of command-results dl-1)
 case "$res" in
@@ -92,8 +98,14 @@ grep -q '^ocppgw_bridge_command_duration_seconds_count{action="reset",status="ex
 # (a record refused before its action was read counts as action "other")
 grep -q '^ocppgw_bridge_command_duration_seconds_count{action="other",status="invalid"} 1$' <<<"$m" ||
   bad "no duration for dl-2"
-grep -q '^ocppgw_bridge_command_duration_seconds_bucket{action="reset",status="expired",le="1"} 0$' <<<"$m" ||
-  bad "dl-1 counted below 1 s"
+# (the duration counts from when the bridge read dl-1: above 1 s when it read it within 2.9 s of
+# its writing, 4 s before the expiry; a bridge that read it later may rightly count less)
+if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) - float(sys.argv[2]) < 2.9 else 1)' "$parked_by" "$written"; then
+  grep -q '^ocppgw_bridge_command_duration_seconds_bucket{action="reset",status="expired",le="1"} 0$' <<<"$m" ||
+    bad "dl-1 counted below 1 s"
+else
+  echo "note: dl-1 read $(python3 -c 'import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))' "$parked_by" "$written") s after its writing: its duration is not bounded below"
+fi
 ok "metrics: bridge_command_duration_seconds by action and status"
 
 stop_pod "$PA"

@@ -49,10 +49,13 @@ bad() {
 wub() { (wait_until "$@") || bad "timed out waiting for $2"; }
 
 # dedup -------------------------------------------------------------------------------------
+# (ttl 8 s: the replay must still be alive when the bridge reads it, or it rightly gets a second,
+# expired, result; its lifetime counts from its record's timestamp, and a loaded machine reads
+# seconds late)
 redis-cli -p "$RPORT" set 'conn:CP-D' pod-b >/dev/null
-put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":3000}'
+put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":8000}'
 wub 15 "c-dedup handed to core" in_log pod-b "command c-dedup handed to core"
-put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":3000}'
+put pod-b '{"command_id":"c-dedup","cp_id":"CP-D","action":"reset","ttl_ms":8000}'
 wub 15 "the replay refused" in_log pod-b "command c-dedup already delivered once"
 [ "$(grep -cF 'command c-dedup handed to core' "$TMP/pod-b/log/kafka-bridge.log")" -eq 1 ] ||
   bad "c-dedup handed to core twice"

@@ -20,7 +20,9 @@ SECRETS=(TOPSECRET-sasl-1 TOPSECRET-file-2 TOPSECRET-key-3 TOPSECRET-props-4)
 
 n=0
 # bridge EXPECT_EXIT LOGNAME [VAR=VALUE...]: runs kafka-bridge with the settings; EXPECT_EXIT
-# "ready" waits for /readyz, then SIGTERM; a number expects that exit status within 20 s.
+# "ready" waits for /readyz, then for $ATTEMPT in its log (librdkafka's handshake attempt: it
+# connects on its own threads, seconds later on a loaded machine), then SIGTERM; a number expects
+# that exit status within 20 s.
 bridge() {
   local want="$1" name="$2"
   shift 2
@@ -34,7 +36,8 @@ bridge() {
   local pid=$!
   if [ "$want" = ready ]; then
     wait_until 15 "bridge $name ready" curl -sf "http://127.0.0.1:$port/readyz"
-    sleep 3 # librdkafka connects (and fails to authenticate) meanwhile
+    # librdkafka connects (and fails to authenticate) meanwhile
+    wait_until 30 "bridge $name to attempt the handshake ('$ATTEMPT')" grep -qF -- "$ATTEMPT" "$TMP/$name.log"
     kill -TERM "$pid"
     wait_until 20 "bridge $name to stop" bash -c "! kill -0 $pid 2>/dev/null"
     wait "$pid" || fail "bridge $name exited with $?: $(tail -n 5 "$TMP/$name.log")"
@@ -71,11 +74,13 @@ logged noca "ssl.ca.location"
 ok "SASL without a password, a missing password file, an unknown protocol, a missing CA file: refused at start"
 
 # SASL reaches librdkafka ------------------------------------------------------------------------
-bridge ready sasl OCPPGW_KAFKA_SECURITY_PROTOCOL=sasl_plaintext OCPPGW_KAFKA_SASL_USERNAME=gw \
+ATTEMPT="Failed to initialize SASL authentication" bridge ready sasl \
+  OCPPGW_KAFKA_SECURITY_PROTOCOL=sasl_plaintext OCPPGW_KAFKA_SASL_USERNAME=gw \
   OCPPGW_KAFKA_SASL_PASSWORD="${SECRETS[0]}"
 logged sasl "Failed to initialize SASL authentication: SASL Handshake not supported by broker (required by mechanism PLAIN)"
 printf '%s\n' "${SECRETS[1]}" >"$TMP/pw"
-bridge ready saslfile OCPPGW_KAFKA_SECURITY_PROTOCOL=sasl_plaintext OCPPGW_KAFKA_SASL_USERNAME=gw \
+ATTEMPT="(required by mechanism SCRAM-SHA-256)" bridge ready saslfile \
+  OCPPGW_KAFKA_SECURITY_PROTOCOL=sasl_plaintext OCPPGW_KAFKA_SASL_USERNAME=gw \
   OCPPGW_KAFKA_SASL_MECHANISM=SCRAM-SHA-256 OCPPGW_KAFKA_SASL_PASSWORD_FILE="$TMP/pw"
 logged saslfile "(required by mechanism SCRAM-SHA-256)"
 out=$(OCPPGW_KAFKA_SASL_PASSWORD="${SECRETS[0]}" "$BIN/kafka-bridge" --print-config)
@@ -94,7 +99,8 @@ TLS=(OCPPGW_KAFKA_SECURITY_PROTOCOL=ssl OCPPGW_KAFKA_SSL_CA_LOCATION="$TMP/ca.pe
 bridge 1 badkeypw "${TLS[@]}" OCPPGW_KAFKA_SSL_KEY_PASSWORD=wrong-password
 logged badkeypw "kafka producer: "
 logged badkeypw "ssl.key.location"
-bridge ready tls "${TLS[@]}" OCPPGW_KAFKA_SSL_KEY_PASSWORD="${SECRETS[2]}" \
+ATTEMPT="SSL handshake failed" bridge ready tls \
+  "${TLS[@]}" OCPPGW_KAFKA_SSL_KEY_PASSWORD="${SECRETS[2]}" \
   OCPPGW_KAFKA_PROPERTIES="ssl.endpoint.identification.algorithm=https"
 logged tls "SSL handshake failed"
 ok "TLS: the CA, the client certificate and its encrypted key reach librdkafka (a wrong key password stops the bridge; the right one loads it and the TLS handshake is attempted)"

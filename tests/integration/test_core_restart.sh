@@ -46,7 +46,7 @@ ok "pod ready on ws port $WS_PORT"
 node "$E2E/steady.js" "ws://127.0.0.1:$WS_PORT" CPR1 ocpp2.0.1 30000 300 >"$TMP/station.log" 2>&1 &
 station=$!
 wait_until 10 "CPR1 booted" grep -q '^booted' "$TMP/station.log"
-wait_until 5 "conn:CPR1 -> $POD" redis_is 'conn:CPR1' "$POD"
+wait_until 15 "conn:CPR1 -> $POD" redis_is 'conn:CPR1' "$POD"
 answered() { [ "$(grep -c '^A ' "$TMP/station.log")" -ge "$1" ]; }
 wait_until 10 "the station served" answered 6
 ok "CPR1 (2.0.1) booted and is served; Redis maps it to $POD"
@@ -66,9 +66,9 @@ before="$(grep -c '^S ' "$TMP/station.log")"
 kill -KILL "$old"
 ok "ocpp-core ($old) killed with SIGKILL after $before CALLs"
 restarted() { local p; p="$(core_pid)"; [ -n "$p" ] && [ "$p" != "$old" ]; }
-wait_until 10 "run.sh starting ocpp-core again" restarted
+wait_until 20 "run.sh starting ocpp-core again" restarted
 core_ready() { curl -sf --max-time 2 "http://127.0.0.1:$core_admin/readyz" >/dev/null; }
-wait_until 10 "the new ocpp-core ready" core_ready
+wait_until 20 "the new ocpp-core ready" core_ready
 grep -q 'ocpp-core-0 exited with status 137: started again' "$POD_OUT" || fail "run.sh did not say so"
 ok "ocpp-core started again ($(core_pid)) with the same environment"
 

@@ -21,7 +21,7 @@ import base64, os, socket, sys, time, urllib.request
 port, admin = int(sys.argv[1]), int(sys.argv[2])
 
 def metric(name):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=2).read().decode()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10).read().decode()
     for line in text.splitlines():
         if line.split(" ")[0] == "ocppgw_" + name:
             return float(line.split(" ")[1])
@@ -30,7 +30,7 @@ def metric(name):
 def dropped(reason):
     return metric(f'edge_sockets_dropped_total{{reason="{reason}"}}')
 
-def wait(pred, what, secs=5):
+def wait(pred, what, secs=10):  # (returns as soon as pred holds: the time is for a loaded machine)
     end = time.time() + secs
     while time.time() < end:
         if pred():
@@ -80,7 +80,8 @@ for src in ("127.0.0.6", "127.0.0.7", "127.0.0.8"):  # the old ones go first, th
 wait(lambda: metric("edge_accept_pauses_total") >= 1, "accepting paused")
 print(f"ok: with only young sockets in the handshake accepting pauses "
       f"({int(metric('edge_accept_pauses_total'))} pause(s)) instead of closing them")
-wait(lambda: metric("edge_handshakes") == 0, "every silent socket timed out", 15)
+# (8 s after the last of them was accepted, which may be after a pause: 25 s for a loaded machine)
+wait(lambda: metric("edge_handshakes") == 0, "every silent socket timed out", 25)
 print("ok: the silent sockets are gone after the handshake timeout, the table is empty")
 assert metric("edge_connections") == 1  # the station is still connected
 for s in held:

@@ -176,10 +176,11 @@ ok "TLS 1.2 ECDHE-ECDSA AES-GCM suites and TLS 1.3 negotiated with the ECDSA P-2
 
 # --- a takeover attempt -------------------------------------------------------------------
 # CP4 (profile 2) is connected and heartbeating; attempts on its identity are refused, a command
-# still reaches it, and it is never closed
-$STATION "$WSSU/CP4" "${CA[@]}" --user CP4 --pass "$P4" --hold 6 --src 127.0.0.2 >"$TMP/cp4.out" &
+# still reaches it, and it is never closed. (Held 15 s: the four attempts are four node processes,
+# seconds each on a loaded machine, and the command must come while CP4 is still held.)
+$STATION "$WSSU/CP4" "${CA[@]}" --user CP4 --pass "$P4" --hold 15 --src 127.0.0.2 >"$TMP/cp4.out" &
 real=$!
-wait_until 10 "CP4 registered" grep -q '"identity":"CP4".*connected conn_id' "$TMP/$NAME/log/ws-edge.log"
+wait_until 20 "CP4 registered" grep -q '"identity":"CP4".*connected conn_id' "$TMP/$NAME/log/ws-edge.log"
 sleep 1
 refused "takeover without credentials" "$($STATION "$WSSU/CP4" "${CA[@]}" --src 127.0.0.3)" 401 no_credentials
 refused "takeover with a wrong password" \
@@ -194,7 +195,7 @@ wait "$real"
 out="$(cat "$TMP/cp4.out")"
 check "the real station stayed connected through the attempts" "$out" \
   "r['result'] == 'open' and r['closed'] is None and r['boot']"
-check "... kept getting its Heartbeats answered" "$out" "r['heartbeats'] >= 15 and r['answers'] >= r['heartbeats'] - 2"
+check "... kept getting its Heartbeats answered" "$out" "r['heartbeats'] >= 30 and r['answers'] >= r['heartbeats'] - 2"
 check "... and received the command sent after the attempts" "$out" "'ClearCache' in r['calls']"
 
 # --- repeated failures from one address ---------------------------------------------------
@@ -208,15 +209,21 @@ check "other addresses are not affected" \
   "$($STATION "$WS/CP1" --user CP1 --pass "$P1" --src 127.0.0.7)" "r['result'] == 'open'"
 
 # --- SIGHUP: ECDSA -> RSA certificate, connections kept -------------------------------------
-# (held as CP1: a second CP2 connection below would supersede it, newest wins)
-$STATION "$WSSU/CP1" "${CA[@]}" --user CP1 --pass "$P1" --hold 4 --src 127.0.0.8 >"$TMP/held.out" &
+# (held as CP1: a second CP2 connection below would supersede it, newest wins; the reload comes
+# once the edge logged it connected, not after a fixed sleep: node may start late on a loaded
+# machine, and a connection opened after the reload proves nothing; held 8 s so that the reload
+# and the checks below fit in it)
+cp1_conns() { grep -c '"identity":"CP1".*connected conn_id' "$TMP/$NAME/log/ws-edge.log" || true; }
+cp1_before="$(cp1_conns)"
+$STATION "$WSSU/CP1" "${CA[@]}" --user CP1 --pass "$P1" --hold 8 --src 127.0.0.8 >"$TMP/held.out" &
 held=$!
-sleep 1.5
+cp1_more() { [ "$(cp1_conns)" -gt "$cp1_before" ]; }
+wait_until 20 "CP1 held" cp1_more
 edge_pid="$(pgrep -P "$POD_PID" -x ws-edge)"
 cp "$PKI/server-rsa.pem" "$PKI/server.pem"
 cp "$PKI/server-rsa.key" "$PKI/server.key"
 kill -HUP "$edge_pid"
-wait_until 5 "reload counted" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | grep -c 'edge_tls_reloads_total{result=\"ok\"} 1')\" = 1 ]"
+wait_until 15 "reload counted" bash -c "[ \"\$(curl -sf http://127.0.0.1:$edge_admin/metrics | grep -c 'edge_tls_reloads_total{result=\"ok\"} 1')\" = 1 ]"
 grep -q "Cipher is ECDHE-RSA-AES256-GCM-SHA384" <<<"$(sc -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384)" ||
   fail "TLS 1.2 ECDHE-RSA not negotiated after the reload"
 grep -q 'Server public key is 2048 bit' <<<"$(sc -tls1_3)" || fail "the RSA 2048 certificate is not served"
@@ -224,10 +231,10 @@ check "profile 2 over wss with the RSA 2048 certificate" \
   "$($STATION "$WSSU/CP2" "${CA[@]}" --user CP2 --pass "$P2" --src "$(src)")" "r['result'] == 'open'"
 wait "$held"
 check "a wss connection open across the reload kept working" "$(cat "$TMP/held.out")" \
-  "r['closed'] is None and r['answers'] >= r['heartbeats'] - 2 and r['heartbeats'] >= 10"
+  "r['closed'] is None and r['answers'] >= r['heartbeats'] - 2 and r['heartbeats'] >= 20"
 cp "$PKI/server-ec.key" "$PKI/server.key" # does not match the RSA certificate
 kill -HUP "$edge_pid"
-wait_until 5 "failed reload counted" bash -c "curl -sf http://127.0.0.1:$edge_admin/metrics | grep -q 'edge_tls_reloads_total{result=\"error\"} 1'"
+wait_until 15 "failed reload counted" bash -c "curl -sf http://127.0.0.1:$edge_admin/metrics | grep -q 'edge_tls_reloads_total{result=\"error\"} 1'"
 grep -q 'Server public key is 2048 bit' <<<"$(sc -tls1_3)" || fail "a failed reload changed the certificate"
 ok "SIGHUP: RSA 2048 served after the reload, connections kept; a key that does not match is refused and the previous pair kept"
 stop_pod "$POD_PID"
@@ -252,18 +259,18 @@ exec 8>"$TMP/solo.in"
 rec2="$(cred_record 1 "$P2" "$OLD2")"
 echo "set CP2 $rec2" >&8
 wait_until 10 "HELLO-triggered sync" grep -q '^sync 1 ' "$TMP/solo-creds.out"
-wait_until 5 "ready after the sync" curl -sf "http://127.0.0.1:$admin/readyz"
+wait_until 15 "ready after the sync" curl -sf "http://127.0.0.1:$admin/readyz"
 # the record went in the sync or, set after it, as a change
-wait_until 5 "the record" bash -c "curl -sf http://127.0.0.1:$admin/metrics | grep -q '^ocppgw_edge_credentials 1'"
+wait_until 15 "the record" bash -c "curl -sf http://127.0.0.1:$admin/metrics | grep -q '^ocppgw_edge_credentials 1'"
 ok "the edge's HELLO started a full sync; ready once it ended"
 check "the current password gets in" "$($STATION "ws://127.0.0.1:$port/ocpp/CP2" --user CP2 --pass "$P2")" \
   "r['result'] == 'open'"
-wait_until 5 "CRED_USED" grep -q '^cred_used CP2 ' "$TMP/solo-creds.out"
+wait_until 15 "CRED_USED" grep -q '^cred_used CP2 ' "$TMP/solo-creds.out"
 want="$(python3 -c 'import hashlib,sys; f=dict(kv.split("=",1) for kv in sys.argv[1].split()); print(hashlib.sha1(f["hash"].encode()).hexdigest()[:16])' "$rec2")"
 grep -q "^cred_used CP2 $want\$" "$TMP/solo-creds.out" || fail "CRED_USED fingerprint: $(grep cred_used "$TMP/solo-creds.out"), expected $want"
 ok "CRED_USED {CP2, $want}: the first 16 hex digits of SHA-1 over the hash field"
 echo "delete CP2" >&8
-wait_until 5 "record deleted" bash -c "curl -sf http://127.0.0.1:$admin/metrics | grep -q '^ocppgw_edge_credentials 0'"
+wait_until 15 "record deleted" bash -c "curl -sf http://127.0.0.1:$admin/metrics | grep -q '^ocppgw_edge_credentials 0'"
 refused "a deleted record: unknown" "$($STATION "ws://127.0.0.1:$port/ocpp/CP2" --user CP2 --pass "$P2")" 401 unknown_station
 exec 8>&-
 kill -TERM "$solo"

@@ -41,7 +41,7 @@ ctl() {
   before=$(count_in_log "$line")
   # shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
   timeout 5 bash -c 'printf "%s\n" "$1" > "$2"' _ "$1" "$CTL" || bad "cannot write '$1' to $CTL"
-  wait_until 5 "'$2' answer to '$1'" log_count_above "$line" "$before"
+  wait_until 15 "'$2' answer to '$1'" log_count_above "$line" "$before"
 }
 
 kc() { timeout 20 kcat -b "$BOOTSTRAP" "$@"; }

@@ -164,6 +164,16 @@ ok "core dropped envelopes while kafka-bridge was stopped ($(curl -sf "http://12
 
 # --- what Prometheus saw ------------------------------------------------------------------------
 sleep 5 # a few more scrapes and rule evaluations after the last fault
+# the two alerts the faults must fire, waited for (a scrape and an evaluation each second, later
+# on a loaded machine) rather than assumed after the sleep; the checker then judges every alert
+firing_for_a() {
+  curl -sf "$PROM/api/v1/alerts" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["data"]["alerts"]
+on = {x["labels"].get("alertname") for x in a if x["state"] == "firing" and x["labels"].get("pod") == sys.argv[1]}
+sys.exit(0 if {"OcppgwEnvelopesDropped", "OcppgwEnvelopesRejected"} <= on else 1)' "$POD"
+}
+wait_until 30 "OcppgwEnvelopesDropped and OcppgwEnvelopesRejected firing for $POD" firing_for_a
 python3 "$ROOT/tests/integration/prometheus_check.py" "$PROM" "$ROOT/k8s/dashboards/ocppgw.json" \
   "($POD|$POD_B)" 30s OcppgwEnvelopesDropped,OcppgwEnvelopesRejected "$KNOWN_FALSE_ALERTS" "$MAY_PEND_ALERTS" ||
   fail "dashboard queries or rules failed against Prometheus"

@@ -123,7 +123,9 @@ NO_LEASE_WAIT=1 start_registry pod-z \
   OCPPGW_REDIS_URL="$(redis_url_with "ocppgw-registry:wrong-password")"
 wait_until 10 "pod-z's admin port" grep -q 'listening on 127.0.0.1:' "$TMP/pod-z.log"
 wait_until 10 "pod-z ready" curl -sf "$(admin_url pod-z)/readyz" -o /dev/null
-sleep 1
+# (ready does not wait for Redis: the refused AUTH comes after its first connection, which a
+# loaded machine may delay past a fixed sleep)
+wait_until 15 "pod-z to log 'AUTH refused'" grep -q 'AUTH refused' "$TMP/pod-z.log"
 curl -sf "$(admin_url pod-z)/metrics" >"$TMP/z.metrics" # (grep -q in a pipe: SIGPIPE under pipefail)
 grep -q '^ocppgw_registry_redis_up 0$' "$TMP/z.metrics" || fail "redis_up not 0 with a wrong password"
 curl -sf "$(admin_url pod-z)/readyz" >/dev/null || fail "a wrong Redis password made the pod unready"

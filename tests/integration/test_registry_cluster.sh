@@ -111,7 +111,12 @@ for i in $(seq 0 299); do
   if [ "$(node_of "conn:C$i")" = "$sub" ]; then victim_id="C$i"; break; fi
 done
 [ -n "$victim_id" ] || fail "no station on :$sub"
-sleep 1 # let the replicas catch up (asynchronous replication)
+# let the replica catch up (asynchronous replication): everything the master had when we looked
+# acknowledged by it (it acks every second), not a fixed sleep that a loaded machine outlasts
+repl_offset() { redis-cli -p "$sub" INFO replication | tr -d '\r' | sed -n "$1"; }
+m_off="$(repl_offset 's/^master_repl_offset://p')"
+replica_has() { [ "$(repl_offset 's/^slave0:.*,offset=\([0-9]*\),.*/\1/p')" -ge "$m_off" ] 2>/dev/null; }
+wait_until 15 "the replica of :$sub to acknowledge offset $m_off" replica_has
 kill -KILL "$victim_pid"; wait "$victim_pid" 2>/dev/null || true
 for p in "${CLUSTER_PORTS[@]}"; do [ "$p" != "$sub" ] && { REDIS_PORT="$p"; break; }; done # rcli
 # promoted: the victim's slots served by another node (its replica), and the cluster ok

@@ -35,10 +35,12 @@ none_mapped() { [ "$(epochs "$1" "$2" | grep -c " itest-rr ")" = 0 ]; }
 
 sim STAY 20 40s &
 stay=$!
-sim LEAVE 5 6s &
+sim LEAVE 5 10s &
 leave=$!
-wait_until 20 "STAY registered" all_mapped STAY 20
+# (LEAVE first: its stations go after 10 s of their own, and must be seen registered before;
+# 50 redis-cli per look at STAY take a while on a loaded machine)
 wait_until 20 "LEAVE registered" all_mapped LEAVE 5
+wait_until 20 "STAY registered" all_mapped STAY 20
 epochs STAY 20 >"$TMP/before"
 ok "25 stations connected and registered"
 
